@@ -83,16 +83,14 @@ async fn server_rejects_a_wrong_version_with_426_and_announces_version_13() {
     let h = upgrade_headers("websocket", "Upgrade", "8", GOOD_KEY);
     let text = assert_rejected(&server, request("GET", "1.1", &h), 426).await;
     assert!(text.to_ascii_lowercase().contains("sec-websocket-version: 13\r\n"), "{text}");
-    assert_rejected(&server, request("GET", "1.1", &upgrade_headers("websocket", "Upgrade", "", GOOD_KEY)), 426)
-        .await;
+    assert_rejected(&server, request("GET", "1.1", &upgrade_headers("websocket", "Upgrade", "", GOOD_KEY)), 426).await;
 }
 
 #[tokio::test]
 async fn server_rejects_a_missing_short_or_non_base64_key_with_400() {
     let server = echo_server().await;
     for key in ["", "c2hvcnQ=", "not base64 at all!!", "AAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
-        assert_rejected(&server, request("GET", "1.1", &upgrade_headers("websocket", "Upgrade", "13", key)), 400)
-            .await;
+        assert_rejected(&server, request("GET", "1.1", &upgrade_headers("websocket", "Upgrade", "13", key)), 400).await;
     }
 }
 

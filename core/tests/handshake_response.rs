@@ -77,10 +77,11 @@ async fn malformed_permessage_deflate_offers_are_declined() {
 #[tokio::test]
 async fn a_valid_deflate_offer_is_answered_with_the_negotiated_parameters() {
     let server = start(with_deflate(), Handler::events(Echo)).await;
-    let (head, _) =
+    let (head, _raw) =
         upgrade(&server, "Sec-WebSocket-Extensions: x-unknown, permessage-deflate; client_max_window_bits\r\n").await;
     let line = head.lines().find(|l| l.starts_with("sec-websocket-extensions:")).expect("extension negotiated");
     assert!(line.contains("permessage-deflate"), "{line}");
+    eventually(|| server.session_count() == 1).await;
     let session = server.sessions().pop().unwrap();
     assert!(session.request().extensions.contains("permessage-deflate"));
 }

@@ -160,7 +160,7 @@ async fn no_pings_are_sent_once_closing_has_begun() {
     assert_eq!(raw.read_wire_frame().await.unwrap().opcode(), PING);
     session.close(1000, "").unwrap();
     assert_eq!(raw.read_close().await, Some(1000));
-    while let Some(f) = raw.read_wire_frame().await {
+    if let Some(f) = raw.read_wire_frame().await {
         panic!("frame after Close (opcode {})", f.opcode());
     }
     assert_eq!(within(session.close_reason()).await.code, 1000);

@@ -143,3 +143,28 @@ async fn messages_before_a_violation_are_still_delivered() {
     raw.send_close(1002, "").await;
     assert!(matches!(within(session.recv()).await, Err(Error::Protocol { code: 1002, .. })));
 }
+
+#[tokio::test]
+async fn server_rejects_a_message_over_max_frame_size_after_inflation_with_1009() {
+    use flate2::{Compress, Compression, FlushCompress};
+    let config = wssession_core::ServerConfig {
+        deflate: wssession_core::DeflateConfig { enabled: true, ..Default::default() },
+        ..config_with(|s| s.max_frame_size = 64 * 1024)
+    };
+    let (server, mut sessions) = session_server(config).await;
+    let mut raw = Raw::connect_with(&server, "Sec-WebSocket-Extensions: permessage-deflate\r\n").await;
+    let session = next_session(&mut sessions).await;
+    // 1 MiB of zeros deflates to about a kilobyte: small on the wire, too big once inflated.
+    let mut deflater = Compress::new(Compression::best(), false);
+    let mut out = Vec::with_capacity(1 << 16);
+    deflater.compress_vec(&vec![0u8; 1 << 20], &mut out, FlushCompress::Sync).unwrap();
+    assert!(out.ends_with(&[0, 0, 0xff, 0xff]) && out.len() < 64 * 1024);
+    out.truncate(out.len() - 4);
+    let mut frame = masked(0x2, true, &out);
+    frame[0] |= 0x40; // RSV1: compressed
+    raw.write(&frame).await;
+    assert_eq!(raw.read_close().await, Some(1009));
+    raw.send_close(1009, "").await;
+    let r = within(session.close_reason()).await;
+    assert_eq!((r.code, r.initiator), (1009, Initiator::Local));
+}

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use common::*;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use wssession_core::{Accept, Decision, EventHandler, Frame, Handler, HttpResponse, ServerBuilder, ServerConfig, Session};
+use wssession_core::{
+    Accept, Decision, EventHandler, Frame, Handler, HttpResponse, ServerBuilder, ServerConfig, Session,
+};
 
 /// Answers every message with a fixed tag, to tell handlers apart.
 struct Tag(&'static str);
@@ -38,7 +40,8 @@ async fn paths_route_to_their_handlers_and_unknown_paths_get_404() {
         .unwrap();
     assert_eq!(tag_at(&server, "/chat").await, Some(Message::text("chat")));
     assert_eq!(tag_at(&server, "/feed?since=1").await, Some(Message::text("feed")));
-    let (status, _) = http_exchange(&server, format!("GET /nope HTTP/1.1\r\nHost: x\r\n{UPGRADE}\r\n").as_bytes()).await;
+    let (status, _) =
+        http_exchange(&server, format!("GET /nope HTTP/1.1\r\nHost: x\r\n{UPGRADE}\r\n").as_bytes()).await;
     assert_eq!(status, 404);
     assert_eq!(tag_at(&server, "/chat").await, Some(Message::text("chat")), "still serving");
 }
@@ -104,8 +107,7 @@ async fn the_accept_hook_chooses_the_subprotocol_options_handler_and_attachment(
         .route("/", Handler::events(Tag("route")))
         .accept_hook(|req| async move {
             let offered = req.offered_subprotocols();
-            let mut config = wssession_core::SessionConfig::default();
-            config.max_frame_size = 10;
+            let config = wssession_core::SessionConfig { max_frame_size: 10, ..Default::default() };
             Decision::Accept(Accept {
                 subprotocol: offered.iter().find(|p| *p == "v2").cloned(),
                 config: Some(config),

@@ -69,3 +69,42 @@ async fn shutdown_with_no_sessions_completes() {
     within(server.shutdown(Duration::from_secs(1))).await;
     assert!(server.is_closed());
 }
+
+#[tokio::test]
+async fn a_handshake_in_progress_during_shutdown_does_not_escape_it() {
+    use std::sync::Arc;
+    use tokio::sync::{Notify, mpsc};
+    use wssession_core::{Accept, Decision, Handler, ServerBuilder};
+    let (reached_tx, mut reached) = mpsc::unbounded_channel();
+    let release = Arc::new(Notify::new());
+    let hook_release = release.clone();
+    let server = ServerBuilder::new(ServerConfig::default())
+        .fallback(Handler::events(Echo))
+        .accept_hook(move |_| {
+            let (reached, release) = (reached_tx.clone(), hook_release.clone());
+            async move {
+                let _ = reached.send(());
+                release.notified().await;
+                Decision::Accept(Accept::default())
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let connecting = tokio::spawn(tokio_tungstenite::connect_async(url(&server)));
+    within(reached.recv()).await.unwrap();
+    // Shutdown starts while the handshake waits in the accept hook, then the hook lets it through.
+    let s = server.clone();
+    let shutdown = tokio::spawn(async move { s.shutdown(Duration::from_secs(5)).await });
+    within(server.wait()).await;
+    release.notify_one();
+    match within(connecting).await.unwrap() {
+        Err(_) => {} // refused: fine
+        Ok((mut client, _)) => match next(&mut client).await {
+            Some(Message::Close(Some(f))) => assert_eq!(u16::from(f.code), 1001),
+            other => panic!("a session accepted during shutdown must get Close(1001), got {other:?}"),
+        },
+    }
+    within(shutdown).await.unwrap();
+    eventually(|| server.session_count() == 0).await;
+}

@@ -2,7 +2,7 @@
 //! unusable certificate/key files fail `start` with a clear error.
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::*;
@@ -29,7 +29,7 @@ fn self_signed() -> Pem {
     Pem { cert_pem: c.cert.pem(), key_pem: c.signing_key.serialize_pem(), cert_der: c.cert.der().clone() }
 }
 
-fn write_pair(dir: &PathBuf, cert: &str, key: &str) -> TlsConfig {
+fn write_pair(dir: &Path, cert: &str, key: &str) -> TlsConfig {
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert_path, cert).unwrap();
     std::fs::write(&key_path, key).unwrap();
@@ -54,14 +54,10 @@ async fn a_rustls_client_echoes_over_wss_with_a_self_signed_certificate() {
     let tls = write_pair(&temp_dir("ok"), &pem.cert_pem, &pem.key_pem);
     let (server, mut sessions) = session_server(ServerConfig { tls: Some(tls), ..ServerConfig::default() }).await;
     let url = format!("wss://localhost:{}/secure", server.port());
-    let (mut client, _) = within(tokio_tungstenite::connect_async_tls_with_config(
-        url,
-        None,
-        false,
-        Some(client_trusting(pem.cert_der)),
-    ))
-    .await
-    .expect("TLS handshake and upgrade succeed");
+    let (mut client, _) =
+        within(tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(client_trusting(pem.cert_der))))
+            .await
+            .expect("TLS handshake and upgrade succeed");
     let session = next_session(&mut sessions).await;
     assert!(session.request().tls);
     assert_eq!(session.request().path, "/secure");
@@ -78,7 +74,8 @@ async fn a_client_that_does_not_trust_the_certificate_fails_and_the_server_keeps
     let tls = write_pair(&temp_dir("untrusted"), &pem.cert_pem, &pem.key_pem);
     let server = start(ServerConfig { tls: Some(tls), ..ServerConfig::default() }, Handler::events(Echo)).await;
     let url = format!("wss://localhost:{}/", server.port());
-    let bad = tokio_tungstenite::connect_async_tls_with_config(&url, None, false, Some(client_trusting(other.cert_der)));
+    let bad =
+        tokio_tungstenite::connect_async_tls_with_config(&url, None, false, Some(client_trusting(other.cert_der)));
     assert!(within(bad).await.is_err());
     let good = tokio_tungstenite::connect_async_tls_with_config(&url, None, false, Some(client_trusting(pem.cert_der)));
     let (mut client, _) = within(good).await.unwrap();

@@ -7,9 +7,9 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tokio::sync::mpsc;
 use wssession_core::{EventHandler, Frame, Handler, Server, ServerBuilder, ServerConfig, Session, SessionConfig};
 
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
