@@ -116,3 +116,16 @@ async fn recv_is_unavailable_on_a_push_style_session() {
     let session = next_session(&mut rx).await;
     assert!(matches!(within(session.recv()).await, Err(Error::InvalidArgument(_))));
 }
+
+#[tokio::test]
+async fn frames_sent_right_behind_the_request_head_are_not_lost() {
+    let (server, mut sessions) = session_server(ServerConfig::default()).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut bytes = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
+    bytes.extend(encode(0x1, true, b"eager", Some(KEY)));
+    tcp.write_all(&bytes).await.unwrap();
+    let session = next_session(&mut sessions).await;
+    assert_eq!(within(session.recv()).await.unwrap().unwrap().as_text(), Some("eager"));
+}

@@ -168,3 +168,8 @@ async fn server_rejects_a_message_over_max_frame_size_after_inflation_with_1009(
     let r = within(session.close_reason()).await;
     assert_eq!((r.code, r.initiator), (1009, Initiator::Local));
 }
+
+#[tokio::test]
+async fn server_rejects_a_text_message_ending_inside_a_utf8_sequence_with_1007() {
+    assert_violation(ServerConfig::default(), masked(0x1, true, b"euro \xe2\x82"), 1007).await;
+}

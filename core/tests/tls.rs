@@ -111,3 +111,20 @@ async fn missing_or_garbage_pem_files_fail_start_naming_the_file() {
     let msg = start_error(missing).await;
     assert!(msg.contains("absent.pem"), "{msg}");
 }
+
+#[tokio::test]
+async fn a_tls_client_that_never_handshakes_is_dropped_after_the_handshake_timeout() {
+    use tokio::io::AsyncReadExt;
+    let pem = self_signed();
+    let tls = write_pair(&temp_dir("timeout"), &pem.cert_pem, &pem.key_pem);
+    let config = ServerConfig {
+        tls: Some(tls),
+        handshake_timeout: std::time::Duration::from_millis(100),
+        ..ServerConfig::default()
+    };
+    let server = start(config, Handler::events(Echo)).await;
+    let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut out = vec![];
+    let _ = within(tcp.read_to_end(&mut out)).await;
+    eventually(|| server.connection_count() == 0).await;
+}
