@@ -72,3 +72,31 @@ async fn a_waiting_send_fails_with_closed_when_the_session_closes() {
     session.close(1000, "").unwrap();
     assert!(matches!(within(blocked).await, Err(wssession_core::Error::Closed(_))));
 }
+
+#[tokio::test]
+async fn a_ping_flood_from_a_client_that_does_not_read_keeps_the_queue_bounded() {
+    let (server, mut sessions) = session_server(small_queue()).await;
+    let raw = Raw::connect(&server).await;
+    let session = next_session(&mut sessions).await;
+    let mut tcp = raw.tcp;
+    let flood = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let ping = encode(0x9, true, &[7u8; 125], Some(KEY));
+        let burst: Vec<u8> = ping.iter().copied().cycle().take(ping.len() * 1000).collect();
+        // 100 MB of pings: the write blocks once the server stops reading.
+        for _ in 0..800 {
+            if tcp.write_all(&burst).await.is_err() {
+                break;
+            }
+        }
+    });
+    let hard = 2 * HIGH;
+    // The pongs pile up to the hard limit, then the session stops reading.
+    eventually(|| session.buffered_amount() + 127 > hard).await;
+    for _ in 0..20 {
+        assert!(session.buffered_amount() <= hard + 127, "queue holds {}", session.buffered_amount());
+        tokio::task::yield_now().await;
+    }
+    assert!(!flood.is_finished(), "the flood is held back by TCP backpressure");
+    flood.abort();
+}

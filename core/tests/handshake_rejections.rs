@@ -148,3 +148,10 @@ async fn server_drops_a_silent_connection_after_the_handshake_timeout() {
     eventually(|| server.connection_count() == 0).await;
     assert!(still_serves(&server).await);
 }
+
+#[tokio::test]
+async fn server_rejects_a_repeated_key_header_with_400() {
+    let server = echo_server().await;
+    let h = format!("{}Sec-WebSocket-Key: {GOOD_KEY}\r\n", upgrade_headers("websocket", "Upgrade", "13", GOOD_KEY));
+    assert_rejected(&server, request("GET", "1.1", &h), 400).await;
+}

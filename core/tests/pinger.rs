@@ -165,3 +165,15 @@ async fn no_pings_are_sent_once_closing_has_begun() {
     }
     assert_eq!(within(session.close_reason()).await.code, 1000);
 }
+
+#[tokio::test]
+async fn after_a_ping_timeout_sends_fail_with_closed_carrying_the_timeout_reason() {
+    let (server, mut sessions) = session_server(pinging(20, 50)).await;
+    let mut raw = Raw::connect(&server).await;
+    let session = next_session(&mut sessions).await;
+    assert_eq!(raw.read_close().await, Some(1011));
+    match within(session.send(wssession_core::Frame::text("late"))).await {
+        Err(Error::Closed(Some(r))) => assert_eq!((r.code, r.reason.as_str()), (1011, "ping timeout")),
+        other => panic!("expected Closed(1011 ping timeout), got {other:?}"),
+    }
+}
