@@ -457,7 +457,8 @@ pub unsafe extern "C" fn wss_server_shutdown(server: *mut wss_server, grace_ms: 
 
 /// Frees the server; NULL is a no-op. A running server is shut down first without grace (from a
 /// plain thread this waits for every on_close; inside a callback it only aborts the sessions).
-/// The server's user_data finalizer runs once no session handle remains.
+/// The server's user_data finalizer runs before this returns, unless session handles are still
+/// retained: then free waits up to 5 s for their release, and the finalizer runs at the last one.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_free(server: *mut wss_server) {
     ffi_boundary! {
@@ -477,7 +478,19 @@ pub unsafe extern "C" fn wss_server_free(server: *mut wss_server) {
                 let _ = srv.shutdown_blocking(running, Duration::ZERO);
             }
         }
-        drop(srv);
+        // Tasks still finishing (readers, writers, the accept loop) hold the handlers and so the
+        // user_data for a moment: wait for them so the finalizer runs here, not after we return.
+        // Session handles C still retains keep it alive longer; it is then finalized on release.
+        let wss_server { state, ud, tracker } = *srv;
+        drop(state);
+        drop(tracker);
+        if !runtime::on_runtime_thread() {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Arc::strong_count(&ud) > 1 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        drop(ud);
     }
 }
 
