@@ -1,7 +1,7 @@
 //! Status codes, their messages, and the thread-local last-error detail.
 
 use std::cell::RefCell;
-use std::ffi::{CString, c_char};
+use std::ffi::{CStr, CString, c_char};
 
 use wssession_core::Error;
 
@@ -54,31 +54,31 @@ pub enum wss_status {
 }
 
 impl wss_status {
-    fn message(self) -> &'static [u8] {
+    fn message(self) -> &'static CStr {
         match self {
-            wss_status::Ok => b"ok\0",
-            wss_status::NullPointer => b"a required pointer argument was NULL\0",
-            wss_status::InvalidArgument => b"invalid argument\0",
-            wss_status::InvalidUtf8 => b"string argument is not valid UTF-8\0",
-            wss_status::Closed => b"the session is closed\0",
-            wss_status::Timeout => b"timed out\0",
-            wss_status::Protocol => b"protocol error\0",
-            wss_status::TooBig => b"message too big\0",
-            wss_status::Io => b"I/O error\0",
-            wss_status::Handshake => b"handshake failed\0",
-            wss_status::WouldBlock => b"the send queue is full\0",
-            wss_status::Dropped => b"the frame was dropped: send queue over its hard limit\0",
+            wss_status::Ok => c"ok",
+            wss_status::NullPointer => c"a required pointer argument was NULL",
+            wss_status::InvalidArgument => c"invalid argument",
+            wss_status::InvalidUtf8 => c"string argument is not valid UTF-8",
+            wss_status::Closed => c"the session is closed",
+            wss_status::Timeout => c"timed out",
+            wss_status::Protocol => c"protocol error",
+            wss_status::TooBig => c"message too big",
+            wss_status::Io => c"I/O error",
+            wss_status::Handshake => c"handshake failed",
+            wss_status::WouldBlock => c"the send queue is full",
+            wss_status::Dropped => c"the frame was dropped: send queue over its hard limit",
             wss_status::WouldDeadlock => {
-                b"blocking call from a runtime thread (inside a callback) would deadlock; use the async form\0"
+                c"blocking call from a runtime thread (inside a callback) would deadlock; use the async form"
             }
-            wss_status::AlreadyStarted => b"already started\0",
-            wss_status::RuntimeStarted => b"the runtime is already running\0",
-            wss_status::NotStarted => b"the server is not started\0",
-            wss_status::Cancelled => b"cancelled: the session ended first\0",
-            wss_status::NotFound => b"not found\0",
-            wss_status::NoConverter => b"no converter configured\0",
-            wss_status::Deserialize => b"cannot deserialize message\0",
-            wss_status::Panic => b"internal panic caught at the C boundary\0",
+            wss_status::AlreadyStarted => c"already started",
+            wss_status::RuntimeStarted => c"the runtime is already running",
+            wss_status::NotStarted => c"the server is not started",
+            wss_status::Cancelled => c"cancelled: the session ended first",
+            wss_status::NotFound => c"not found",
+            wss_status::NoConverter => c"no converter configured",
+            wss_status::Deserialize => c"cannot deserialize message",
+            wss_status::Panic => c"internal panic caught at the C boundary",
         }
     }
 
@@ -194,7 +194,7 @@ pub extern "C" fn wss_status_message(status: u32) -> *const c_char {
     ffi_boundary! {
         match wss_status::from_u32(status) {
             Some(s) => s.message().as_ptr().cast(),
-            None => b"unknown status code\0".as_ptr().cast(),
+            None => c"unknown status code".as_ptr().cast(),
         }
     }
 }

@@ -49,8 +49,8 @@ macro_rules! ffi_boundary {
 macro_rules! ffi_status {
     ($($body:tt)*) => {
         ffi_boundary! {
-            let result: ::std::result::Result<(), $crate::error::FfiError> = (|| { $($body)* })();
-            $crate::error::finish(result)
+            let body = || -> ::std::result::Result<(), $crate::error::FfiError> { $($body)* };
+            $crate::error::finish(body())
         }
     };
 }
