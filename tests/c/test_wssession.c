@@ -773,6 +773,12 @@ static void push_session_refuses_recv_and_shutdown_sends_1001(void) {
     CHECK(z == 1);
     /* shutdown from a helper thread would block here; do it after the client answers */
     OK(wss_server_close(srv));
+    bool closed = false;
+    for (int i = 0; i < 6000 && !closed; i++) {
+        OK(wss_server_is_closed(srv, &closed));
+        if (!closed) sleep_ms(5);
+    }
+    CHECK(closed);
     int fd2 = ws_connect(port, "/echo", NULL, head, sizeof head, 0);
     CHECK(fd2 < 0 || strncmp(head, "HTTP/1.1 101", 12) != 0);
     if (fd2 >= 0) close(fd2);
