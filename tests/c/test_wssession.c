@@ -61,7 +61,7 @@ typedef struct {
     char close_reason[128];
     char path[64], query[64], header_x[64], subprotocol[32], remote[64], method[16];
     atomic_int deadlock_send, deadlock_flush, deadlock_shutdown, deadlock_ping, ok_try_send;
-    atomic_int on_close_count, push_recv;
+    atomic_int on_close_count, push_recv, flood_result;
     wss_session *kept; /* retained in on_open (pull mode) */
     wss_server *server;
 } ctx_t;
@@ -100,6 +100,12 @@ static void on_message_echo(void *ud, wss_session *s, wss_frame_type kind, const
         atomic_store(&c->deadlock_ping, (int)wss_session_ping(s, NULL, 0, 1000, &rtt));
         wss_message *m = NULL;
         atomic_store(&c->push_recv, (int)wss_session_recv(s, 0, &m));
+    }
+    if (len == 5 && memcmp(data, "flood", 5) == 0) {
+        uint8_t *big = calloc(1, 65536);
+        if (wss_session_try_send(s, WSS_FRAME_TYPE_BINARY, big, 65536, true, &r) == WSS_STATUS_OK)
+            atomic_store(&c->flood_result, (int)r);
+        free(big);
     }
     if (wss_session_try_send(s, (uint32_t)kind, data, len, true, &r) == WSS_STATUS_OK) atomic_fetch_add(&c->ok_try_send, 1);
     atomic_fetch_add(&c->messages, 1);
@@ -794,6 +800,44 @@ static void push_session_refuses_recv_and_shutdown_sends_1001(void) {
     free(c);
 }
 
+static void deflate_and_small_queue(wss_server_config *cfg) {
+    wss_server_config_set_deflate(cfg, true);
+    wss_server_config_set_deflate_threshold(cfg, 1u << 30); /* negotiate, but send uncompressed */
+    wss_server_config_set_write_high_water(cfg, 1024);
+    wss_server_config_set_write_low_water(cfg, 512);
+}
+
+static void deflate_is_negotiated_and_drain_follows_a_buffered_send(void) {
+    ctx_t *c = calloc(1, sizeof *c);
+    uint16_t port;
+    wss_server *srv = start_server(c, "/echo", WSS_MODE_PUSH, &port, deflate_and_small_queue);
+    char head[2048];
+    int fd = ws_connect(port, "/echo", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n", head,
+                        sizeof head, 0);
+    CHECK(strncmp(head, "HTTP/1.1 101", 12) == 0);
+    CHECK(strstr(head, "permessage-deflate") != NULL);
+    CHECK(wait_for(&c->opened, 1));
+    CHECK(ws_send(fd, 1, "flood", 5, 1) == 0);
+    int op, fin;
+    unsigned char *d;
+    size_t n;
+    CHECK(ws_recv(fd, &op, &fin, &d, &n) == 0);
+    CHECK(op == 2 && n == 65536 && (d[0] == 0));
+    free(d);
+    CHECK(ws_recv(fd, &op, &fin, &d, &n) == 0);
+    CHECK(op == 1 && n == 5 && memcmp(d, "flood", 5) == 0);
+    free(d);
+    CHECK(atomic_load(&c->flood_result) == WSS_TRY_SEND_RESULT_BUFFERED);
+    CHECK(wait_for(&c->drains, 1));
+    CHECK(ws_send_close(fd, 1000, "") == 0);
+    CHECK(ws_recv_close(fd, NULL, 0) == 1000);
+    close(fd);
+    CHECK(wait_for(&c->closed, 1));
+    OK(wss_server_shutdown(srv, 1000));
+    wss_server_free(srv);
+    free(c);
+}
+
 int main(void) {
     run("status messages name every status and unknown codes", status_messages_name_every_status_and_unknown_codes);
     run("worker threads are set before the runtime starts", worker_threads_are_set_before_the_runtime_starts);
@@ -807,6 +851,7 @@ int main(void) {
         pull_session_receives_sends_flushes_and_closes_from_a_plain_thread);
     run("session functions reject NULL and bad input", session_functions_reject_null_and_bad_input);
     run("push session: shutdown sends 1001 and waits for on_close", push_session_refuses_recv_and_shutdown_sends_1001);
+    run("deflate is negotiated and drain follows a buffered send", deflate_is_negotiated_and_drain_follows_a_buffered_send);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }
