@@ -54,3 +54,49 @@ macro_rules! ffi_status {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use crate::error::{wss_last_error, wss_status, wss_status_message};
+
+    fn panicking_entry_point() -> wss_status {
+        ffi_status! {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panic_becomes_the_panic_status_with_its_message_as_last_error() {
+        assert_eq!(panicking_entry_point(), wss_status::Panic);
+        // SAFETY: wss_last_error returns a NUL-terminated thread-local string.
+        let detail = unsafe { CStr::from_ptr(wss_last_error()) }.to_str().unwrap();
+        assert!(detail.contains("boom"), "{detail}");
+    }
+
+    #[test]
+    fn status_numbers_are_stable() {
+        let expected = [
+            (wss_status::Ok, 0),
+            (wss_status::NullPointer, 1),
+            (wss_status::InvalidArgument, 2),
+            (wss_status::InvalidUtf8, 3),
+            (wss_status::Closed, 4),
+            (wss_status::Timeout, 5),
+            (wss_status::WouldDeadlock, 12),
+            (wss_status::Cancelled, 16),
+            (wss_status::NotFound, 17),
+            (wss_status::Panic, 20),
+        ];
+        for (status, number) in expected {
+            assert_eq!(status as u32, number);
+            // SAFETY: wss_status_message returns a static NUL-terminated string.
+            let msg = unsafe { CStr::from_ptr(wss_status_message(number)) };
+            assert!(!msg.to_bytes().is_empty());
+        }
+    }
+}
