@@ -779,7 +779,7 @@ wss_status wss_server_shutdown(struct wss_server *server, uint32_t grace_ms);
  * Frees the server; NULL is a no-op. A running server is shut down first without grace (from a
  * plain thread this waits for every on_close; inside a callback it only aborts the sessions).
  * The server's user_data finalizer runs before this returns, unless session handles are still
- * retained: then free waits up to 5 s for their release, and the finalizer runs at the last one.
+ * retained: then it runs after the last of them is released (possibly on another thread).
  */
 void wss_server_free(struct wss_server *server);
 

@@ -1,6 +1,7 @@
 //! `wss_server`: routes, callbacks, the accept callback, start, shutdown and free.
 
 use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -83,9 +84,11 @@ pub struct wss_accept {
 
 /// Counts sessions whose on_close has not returned yet, so shutdown and free can wait for them.
 #[derive(Default)]
-struct Tracker {
+pub(crate) struct Tracker {
     live: Mutex<usize>,
     idle: Condvar,
+    /// Session references C holds through `wss_session_retain` (not yet released).
+    pub(crate) retained: AtomicUsize,
 }
 
 impl Tracker {
@@ -130,7 +133,7 @@ fn call_close(cb: wss_close_cb, ud: &UserData, h: &Arc<wss_session>, reason: &Cl
 
 impl EventHandler for CEvents {
     fn on_open(&self, s: &Session) {
-        let h = attach(s);
+        let h = attach(s, &self.tracker, &self.ud);
         self.tracker.opened();
         if let Some(f) = self.cbs.on_open {
             // SAFETY: a C callback with the server's user_data; the handle outlives the call.
@@ -140,7 +143,7 @@ impl EventHandler for CEvents {
 
     fn on_message(&self, s: &Session, frame: Frame) {
         if let Some(f) = self.cbs.on_message {
-            let h = attach(s);
+            let h = attach(s, &self.tracker, &self.ud);
             // SAFETY: as on_open; `frame` (and so the payload) outlives the call.
             unsafe { f(self.ud.get(), as_ptr(&h), frame_type_out(frame.kind), frame.data.as_ptr(), frame.data.len()) }
         }
@@ -148,7 +151,7 @@ impl EventHandler for CEvents {
 
     fn on_ping(&self, s: &Session, payload: &Bytes) {
         if let Some(f) = self.cbs.on_ping {
-            let h = attach(s);
+            let h = attach(s, &self.tracker, &self.ud);
             // SAFETY: as on_message.
             unsafe { f(self.ud.get(), as_ptr(&h), payload.as_ptr(), payload.len()) }
         }
@@ -156,7 +159,7 @@ impl EventHandler for CEvents {
 
     fn on_pong(&self, s: &Session, payload: &Bytes) {
         if let Some(f) = self.cbs.on_pong {
-            let h = attach(s);
+            let h = attach(s, &self.tracker, &self.ud);
             // SAFETY: as on_message.
             unsafe { f(self.ud.get(), as_ptr(&h), payload.as_ptr(), payload.len()) }
         }
@@ -164,14 +167,14 @@ impl EventHandler for CEvents {
 
     fn on_drain(&self, s: &Session) {
         if let Some(f) = self.cbs.on_drain {
-            let h = attach(s);
+            let h = attach(s, &self.tracker, &self.ud);
             // SAFETY: as on_open.
             unsafe { f(self.ud.get(), as_ptr(&h)) }
         }
     }
 
     fn on_close(&self, s: &Session, reason: &CloseReason) {
-        let h = attach(s);
+        let h = attach(s, &self.tracker, &self.ud);
         call_close(self.cbs.on_close, &self.ud, &h, reason);
         detach(s);
         drop(h);
@@ -185,7 +188,7 @@ fn make_handler(mode: wss_mode, cbs: wss_callbacks, ud: Arc<UserData>, tracker: 
         wss_mode::Pull => Handler::task(move |s: Session| {
             let (ud, tracker) = (ud.clone(), tracker.clone());
             async move {
-                let h = attach(&s);
+                let h = attach(&s, &tracker, &ud);
                 tracker.opened();
                 if let Some(f) = cbs.on_open {
                     // SAFETY: a C callback with the server's user_data; the handle outlives the call.
@@ -458,7 +461,7 @@ pub unsafe extern "C" fn wss_server_shutdown(server: *mut wss_server, grace_ms: 
 /// Frees the server; NULL is a no-op. A running server is shut down first without grace (from a
 /// plain thread this waits for every on_close; inside a callback it only aborts the sessions).
 /// The server's user_data finalizer runs before this returns, unless session handles are still
-/// retained: then free waits up to 5 s for their release, and the finalizer runs at the last one.
+/// retained: then it runs after the last of them is released (possibly on another thread).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_free(server: *mut wss_server) {
     ffi_boundary! {
@@ -483,10 +486,12 @@ pub unsafe extern "C" fn wss_server_free(server: *mut wss_server) {
         // Session handles C still retains keep it alive longer; it is then finalized on release.
         let wss_server { state, ud, tracker } = *srv;
         drop(state);
-        drop(tracker);
         if !runtime::on_runtime_thread() {
             let deadline = Instant::now() + Duration::from_secs(5);
-            while Arc::strong_count(&ud) > 1 && Instant::now() < deadline {
+            while Arc::strong_count(&ud) > 1
+                && tracker.retained.load(Ordering::Acquire) == 0
+                && Instant::now() < deadline
+            {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }

@@ -1,6 +1,7 @@
 //! `wss_session` (a reference-counted handle to one connection) and `wss_message`.
 
 use std::ffi::{CString, c_char, c_void};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use crate::handle::{
     wss_try_send_result,
 };
 use crate::request::wss_request;
+use crate::server::Tracker;
 
 /// One WebSocket session. Handles passed to callbacks are borrowed for the call; keep one with
 /// `wss_session_retain` and give it back with `wss_session_release`. A retained handle stays
@@ -22,6 +24,9 @@ pub struct wss_session {
     request: wss_request,
     user_data: Mutex<Option<UserData>>,
     close_reason: OnceLock<CString>,
+    tracker: Arc<Tracker>,
+    /// The server's user_data stays alive while C holds a handle to one of its sessions.
+    _server_user_data: Arc<UserData>,
 }
 
 /// How a session ended, as reported by `wss_session_close_reason`.
@@ -78,7 +83,7 @@ pub type wss_recv_cb = Option<
 pub(crate) struct Seed(pub(crate) Mutex<Option<UserData>>);
 
 /// The C handle of `s`, created on first use and kept as the session's attachment until `detach`.
-pub(crate) fn attach(s: &Session) -> Arc<wss_session> {
+pub(crate) fn attach(s: &Session, tracker: &Arc<Tracker>, server_user_data: &Arc<UserData>) -> Arc<wss_session> {
     let current = s.attachment();
     if let Some(a) = current.clone()
         && let Ok(handle) = a.downcast::<wss_session>()
@@ -93,6 +98,8 @@ pub(crate) fn attach(s: &Session) -> Arc<wss_session> {
         request: wss_request::new(s.request()),
         user_data: Mutex::new(seeded),
         close_reason: OnceLock::new(),
+        tracker: tracker.clone(),
+        _server_user_data: server_user_data.clone(),
     });
     s.set_attachment(Some(handle.clone()));
     handle
@@ -140,7 +147,9 @@ pub unsafe extern "C" fn wss_session_retain(session: *const wss_session) -> *mut
         if session.is_null() {
             return std::ptr::null_mut();
         }
-        Arc::into_raw(clone_arc(session)).cast_mut()
+        let handle = clone_arc(session);
+        handle.tracker.retained.fetch_add(1, Ordering::AcqRel);
+        Arc::into_raw(handle).cast_mut()
     }
 }
 
@@ -150,8 +159,11 @@ pub unsafe extern "C" fn wss_session_retain(session: *const wss_session) -> *mut
 pub unsafe extern "C" fn wss_session_release(session: *const wss_session) {
     ffi_boundary! {
         if !session.is_null() {
-            // SAFETY: C releases exactly the references it took with wss_session_retain (header contract).
-            unsafe { Arc::decrement_strong_count(session) }
+            // SAFETY: C releases exactly the references it took with wss_session_retain (header
+            // contract), so this reference is live until the decrement below.
+            let handle = unsafe { Arc::from_raw(session) };
+            handle.tracker.retained.fetch_sub(1, Ordering::AcqRel);
+            drop(handle);
         }
     }
 }

@@ -838,6 +838,27 @@ static void deflate_is_negotiated_and_drain_follows_a_buffered_send(void) {
     free(c);
 }
 
+static void a_retained_session_outlives_server_free_and_its_release_finalizes_the_server_user_data(void) {
+    ctx_t *c = calloc(1, sizeof *c);
+    uint16_t port;
+    wss_server *srv = start_server(c, "/pull", WSS_MODE_PULL, &port, NULL);
+    char head[2048];
+    int fd = ws_connect(port, "/pull", NULL, head, sizeof head, 0);
+    CHECK(wait_for(&c->opened, 1));
+    wss_session *s = c->kept;
+    wss_server_free(srv); /* shuts down without grace; the session handle stays valid */
+    CHECK(atomic_load(&c->closed) == 1);
+    CHECK(atomic_load(&c->finalized) == 0); /* not before the last release */
+    wss_close_info info;
+    OK(wss_session_close_reason(s, 0, &info));
+    CHECK(info.code == 1001);
+    CHECK_STATUS(wss_session_send(s, WSS_FRAME_TYPE_TEXT, (const uint8_t *)"late", 4, true), WSS_STATUS_CLOSED);
+    wss_session_release(s);
+    CHECK(wait_for(&c->finalized, 1));
+    close(fd);
+    free(c);
+}
+
 int main(void) {
     run("status messages name every status and unknown codes", status_messages_name_every_status_and_unknown_codes);
     run("worker threads are set before the runtime starts", worker_threads_are_set_before_the_runtime_starts);
@@ -852,6 +873,8 @@ int main(void) {
     run("session functions reject NULL and bad input", session_functions_reject_null_and_bad_input);
     run("push session: shutdown sends 1001 and waits for on_close", push_session_refuses_recv_and_shutdown_sends_1001);
     run("deflate is negotiated and drain follows a buffered send", deflate_is_negotiated_and_drain_follows_a_buffered_send);
+    run("a retained session outlives server free and its release finalizes the server user_data",
+        a_retained_session_outlives_server_free_and_its_release_finalizes_the_server_user_data);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }
