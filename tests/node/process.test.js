@@ -26,7 +26,8 @@ test('process.exit with open sessions does not crash', () => {
     const { WebSocketServer } = require('wssession'); const WS = require('ws')
     const wss = new WebSocketServer({ port: 0 }, () => {
       const c = new WS('ws://127.0.0.1:' + wss.address().port)
-      wss.on('connection', (ws) => { ws.on('message', (d) => ws.send(d)); c.send('x') })
+      wss.on('connection', (ws) => { ws.on('message', (d) => ws.send(d)) })
+      c.on('open', () => c.send('x'))
       c.on('message', () => { for (let i = 0; i < 100; i++) c.send('y'); setImmediate(() => process.exit(0)) })
     })`)
   assert.strictEqual(r.signal, null)
