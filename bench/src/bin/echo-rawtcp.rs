@@ -18,6 +18,10 @@ fn main() -> std::io::Result<()> {
             };
             let _ = s.set_nodelay(true);
             tokio::spawn(async move {
+                // Allocated on first data, so an idle connection costs only the socket.
+                if s.readable().await.is_err() {
+                    return;
+                }
                 let mut buf = vec![0u8; 64 * 1024];
                 while let Ok(n) = s.read(&mut buf).await {
                     if n == 0 || s.write_all(&buf[..n]).await.is_err() {
