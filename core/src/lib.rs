@@ -1,1 +1,33 @@
-pub fn x(){}
+//! wssession-core: a WebSocket server-session engine with Ktor's session model, written once
+//! and embedded by the C, Python and Node adapters.
+//!
+//! Layers, each depending only on the ones above it:
+//! - [`protocol`]: sans-I/O frames, masking, UTF-8, close codes, the receive state machine;
+//! - [`handshake`] and [`deflate`]: the opening handshake and permessage-deflate;
+//! - [`session`]: the tokio engine (reader, writer, pinger, outbox) behind [`Session`];
+//! - [`server`]: listener, TLS, routing, accept hook, shutdown;
+//! - [`runtime`]: the one internal runtime.
+
+pub mod config;
+pub mod convert;
+pub mod deflate;
+pub mod error;
+pub mod handler;
+pub mod handshake;
+pub mod protocol;
+pub mod request;
+pub mod runtime;
+pub mod server;
+pub mod session;
+
+pub use bytes::Bytes;
+pub use config::{ServerConfig, SessionConfig, TlsConfig};
+pub use convert::{Converter, JsonConverter};
+pub use deflate::{DeflateConfig, DeflateParams};
+pub use error::{Error, Result};
+pub use handler::{Accept, AcceptHook, BoxFuture, Decision, EventHandler, Handler, HandlerError};
+pub use handshake::HttpResponse;
+pub use protocol::{CloseReason, Frame, FrameType, Initiator};
+pub use request::{Headers, Request};
+pub use server::{Server, ServerBuilder};
+pub use session::{Session, State, Stats, TrySend};

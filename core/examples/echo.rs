@@ -1,0 +1,46 @@
+//! Echo server on the core: every message comes back unchanged (benchmarks, Autobahn).
+//!
+//! `cargo run --release -p wssession-core --example echo -- --port 9002 [--deflate]`
+
+use clap::Parser;
+use wssession_core::{DeflateConfig, EventHandler, Frame, Handler, ServerConfig, Session};
+
+#[derive(Parser)]
+struct Args {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 = ephemeral).
+    #[arg(long, default_value_t = 9002)]
+    port: u16,
+    /// Offer permessage-deflate.
+    #[arg(long)]
+    deflate: bool,
+    /// Size limit for frames and messages, bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    max_size: usize,
+}
+
+struct Echo;
+
+impl EventHandler for Echo {
+    fn on_message(&self, session: &Session, frame: Frame) {
+        let _ = session.try_send(frame);
+    }
+}
+
+fn main() -> wssession_core::Result<()> {
+    let args = Args::parse();
+    let mut config = ServerConfig { host: args.host, port: args.port, ..ServerConfig::default() };
+    config.session.max_frame_size = args.max_size;
+    config.session.write_hard_limit = args.max_size * 2 + (1 << 20);
+    if args.deflate {
+        config.deflate = DeflateConfig::enabled();
+    }
+    let server = wssession_core::ServerBuilder::new(config).fallback(Handler::events(Echo)).start_blocking()?;
+    println!("echo server listening on ws://{}/", server.local_addr());
+    wssession_core::runtime::block_on(async move {
+        tokio::signal::ctrl_c().await.ok();
+        server.shutdown(std::time::Duration::from_secs(2)).await;
+    })
+}

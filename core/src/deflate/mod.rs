@@ -1,0 +1,50 @@
+//! permessage-deflate (RFC 7692): configuration, negotiation and the per-message codec.
+
+mod codec;
+mod params;
+
+pub use codec::{Deflater, InflateError, Inflater};
+pub use params::{DeflateParams, negotiate};
+
+/// Server-side permessage-deflate settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeflateConfig {
+    /// Offer/accept permessage-deflate at all. Default false (compression costs CPU; opt in).
+    pub enabled: bool,
+    /// zlib compression level 0–9. Default 6, zlib's own default, as `ws` and `websockets` use.
+    pub level: u32,
+    /// Messages smaller than this many bytes are sent uncompressed (RSV1 clear). Default 0.
+    pub threshold: usize,
+    /// Limit on an inflated message; `None` uses the session's `max_frame_size`.
+    pub max_inflated_size: Option<usize>,
+    /// Reset our compressor after every message (less memory, worse ratio). Default false.
+    pub server_no_context_takeover: bool,
+    /// Ask clients to reset theirs after every message. Default false.
+    pub client_no_context_takeover: bool,
+    /// Largest LZ77 window (9–15) our compressor uses; 15 = 32 KiB. Default 15.
+    pub server_max_window_bits: u8,
+    /// Largest window (9–15) we ask clients to use when they allow us to choose. Default 15.
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            level: 6,
+            threshold: 0,
+            max_inflated_size: None,
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
+    }
+}
+
+impl DeflateConfig {
+    /// Enabled with every other setting at its default.
+    pub fn enabled() -> Self {
+        Self { enabled: true, ..Self::default() }
+    }
+}

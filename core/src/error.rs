@@ -1,0 +1,102 @@
+//! The one error type every surface maps to its own (C status codes, Python exceptions, JS error codes).
+
+use std::sync::Arc;
+
+use crate::protocol::{CloseReason, Frame};
+
+/// What went wrong, with a message a user can act on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The session is closing or closed; carries the close reason once known.
+    #[error("session closed{}", .0.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
+    Closed(Option<CloseReason>),
+    /// A deadline passed (ping timeout, receive timeout, handshake timeout).
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// An argument was out of range or not allowed; nothing was sent or changed.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The peer violated RFC 6455; the session was closed with `code`.
+    #[error("protocol error (close code {code}): {message}")]
+    Protocol {
+        /// The close code sent (1002, 1007 or 1009).
+        code: u16,
+        /// What the peer did wrong.
+        message: String,
+    },
+    /// A frame or message exceeded `max_frame_size`.
+    #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
+    TooBig {
+        /// The size seen.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// `send_serialized`/`receive_deserialized` without a converter.
+    #[error("no converter is configured for this session")]
+    NoConverter,
+    /// The converter could not decode a frame; the session stays open.
+    #[error("cannot deserialize frame: {message}")]
+    Deserialize {
+        /// The frame that failed to decode.
+        frame: Box<Frame>,
+        /// The converter's explanation.
+        message: String,
+    },
+    /// A socket or file operation failed.
+    #[error("I/O error: {0}")]
+    Io(Arc<std::io::Error>),
+    /// The opening handshake failed (server side: bad request or TLS failure).
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+    /// `try_send` would have to wait (queue over its high-water mark) and nothing was queued.
+    #[error("the send queue is full")]
+    WouldBlock,
+    /// `try_send` dropped the frame: the queue is over its hard limit.
+    #[error("the send queue is over its hard limit; the frame was dropped")]
+    Dropped,
+    /// A blocking call was made from a runtime thread (a callback); use the async form.
+    #[error("blocking call from a runtime thread (inside a callback) would deadlock; use the async or callback form")]
+    WouldDeadlock,
+    /// `start` was called on a session that had already started.
+    #[error("session already started")]
+    AlreadyStarted,
+    /// The runtime was already running when its configuration was changed.
+    #[error("the runtime is already running; configure it before first use")]
+    RuntimeStarted,
+}
+
+impl Error {
+    /// A stable short name for the error kind (the suffix of `WSSESSION_ERR_*` codes).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Closed(_) => "CLOSED",
+            Error::Timeout(_) => "TIMEOUT",
+            Error::InvalidArgument(_) => "INVALID_ARGUMENT",
+            Error::Protocol { .. } => "PROTOCOL",
+            Error::TooBig { .. } => "TOO_BIG",
+            Error::NoConverter => "NO_CONVERTER",
+            Error::Deserialize { .. } => "DESERIALIZE",
+            Error::Io(_) => "IO",
+            Error::Handshake(_) => "HANDSHAKE",
+            Error::WouldBlock => "WOULD_BLOCK",
+            Error::Dropped => "DROPPED",
+            Error::WouldDeadlock => "WOULD_DEADLOCK",
+            Error::AlreadyStarted => "ALREADY_STARTED",
+            Error::RuntimeStarted => "RUNTIME_STARTED",
+        }
+    }
+
+    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidArgument(msg.into())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(Arc::new(e))
+    }
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,103 @@
+//! The embedding seam: how an application (or a binding) receives sessions and decides on requests.
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::config::SessionConfig;
+use crate::deflate::DeflateConfig;
+use crate::handshake::HttpResponse;
+use crate::protocol::{CloseReason, Frame};
+use crate::request::Request;
+use crate::session::Session;
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What a pull-style handler may fail with: the session closes with 1011 and this message.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Push-style callbacks. They run on runtime threads; one session's callbacks never run
+/// concurrently. A slow callback slows that session's reading (natural backpressure).
+pub trait EventHandler: Send + Sync + 'static {
+    /// The session started.
+    fn on_open(&self, _session: &Session) {}
+    /// A complete Text/Binary message arrived.
+    fn on_message(&self, session: &Session, frame: Frame);
+    /// A Ping arrived (the Pong is sent automatically).
+    fn on_ping(&self, _session: &Session, _payload: &Bytes) {}
+    /// A Pong arrived.
+    fn on_pong(&self, _session: &Session, _payload: &Bytes) {}
+    /// The outgoing queue fell below its low-water mark after having been over its high-water mark.
+    fn on_drain(&self, _session: &Session) {}
+    /// The session ended; called exactly once.
+    fn on_close(&self, _session: &Session, _reason: &CloseReason) {}
+}
+
+type TaskFn = dyn Fn(Session) -> BoxFuture<Result<(), HandlerError>> + Send + Sync;
+
+/// What runs a session: an async task that pulls messages, or push callbacks.
+#[derive(Clone)]
+pub enum Handler {
+    /// Pull style: the future runs for the session's life; returning closes with 1000,
+    /// an error closes with 1011.
+    Task(Arc<TaskFn>),
+    /// Push style: callbacks receive every event.
+    Events(Arc<dyn EventHandler>),
+}
+
+impl Handler {
+    /// A pull-style handler from an async function of the session.
+    pub fn task<F, Fut>(f: F) -> Self
+    where
+        F: Fn(Session) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        Handler::Task(Arc::new(move |s| Box::pin(f(s))))
+    }
+
+    /// A push-style handler.
+    pub fn events(h: impl EventHandler) -> Self {
+        Handler::Events(Arc::new(h))
+    }
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Handler::Task(_) => "Handler::Task",
+            Handler::Events(_) => "Handler::Events",
+        })
+    }
+}
+
+/// How to open an accepted session; every field defaults to the server's choice.
+#[derive(Default)]
+pub struct Accept {
+    /// The subprotocol to answer with; `None` applies the server's `subprotocols` preference.
+    pub subprotocol: Option<String>,
+    /// Session settings for this session only.
+    pub config: Option<SessionConfig>,
+    /// permessage-deflate settings for this session only.
+    pub deflate: Option<DeflateConfig>,
+    /// The handler for this session, overriding the route's.
+    pub handler: Option<Handler>,
+    /// Extra headers on the 101 response.
+    pub headers: Vec<(String, String)>,
+    /// A value stored on the session (`Session::attachment`).
+    pub attachment: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+/// The accept hook's answer for one request.
+pub enum Decision {
+    /// Upgrade (if the request is a valid upgrade) with these choices.
+    Accept(Accept),
+    /// Answer with this HTTP response instead (reject, or serve content such as a page).
+    Respond(HttpResponse),
+}
+
+/// Sees every request before the upgrade (valid or not) and decides; may be async.
+pub type AcceptHook = Arc<dyn Fn(Request) -> BoxFuture<Decision> + Send + Sync>;

@@ -1,0 +1,95 @@
+//! Close codes and the close reason a session resolves with.
+
+use std::fmt;
+
+/// Normal closure.
+pub const NORMAL: u16 = 1000;
+/// The endpoint is going away (server shutdown).
+pub const GOING_AWAY: u16 = 1001;
+/// Protocol error.
+pub const PROTOCOL_ERROR: u16 = 1002;
+/// No status code was present in the Close frame (never sent on the wire).
+pub const NO_STATUS: u16 = 1005;
+/// The connection ended without a Close frame (never sent on the wire).
+pub const ABNORMAL: u16 = 1006;
+/// Invalid payload data (bad UTF-8, corrupt compressed stream).
+pub const INVALID_PAYLOAD: u16 = 1007;
+/// Message too big.
+pub const MESSAGE_TOO_BIG: u16 = 1009;
+/// Internal error: the handler failed or the ping timed out.
+pub const INTERNAL_ERROR: u16 = 1011;
+
+/// Whether `code` may appear in a Close frame on the wire (RFC 6455 §7.4, IANA registry).
+pub fn is_valid_wire_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+/// Who ended the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Initiator {
+    /// This server sent the first Close (or failed the connection).
+    Local,
+    /// The peer sent the first Close.
+    Remote,
+    /// No closing handshake: terminate, reset, EOF without Close.
+    Abnormal,
+}
+
+impl Initiator {
+    /// Lower-case name, as the bindings expose it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Initiator::Local => "local",
+            Initiator::Remote => "remote",
+            Initiator::Abnormal => "abnormal",
+        }
+    }
+}
+
+/// How a session ended: resolved exactly once per session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    /// The close code (1005 when the peer's Close had none, 1006 when there was no Close).
+    pub code: u16,
+    /// The reason text (may be empty).
+    pub reason: String,
+    /// Which side started the close.
+    pub initiator: Initiator,
+}
+
+impl CloseReason {
+    /// A close reason from its parts.
+    pub fn new(code: u16, reason: impl Into<String>, initiator: Initiator) -> Self {
+        Self { code, reason: reason.into(), initiator }
+    }
+
+    /// The reason recorded when the connection died without a closing handshake.
+    pub fn abnormal() -> Self {
+        Self::new(ABNORMAL, "", Initiator::Abnormal)
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.reason.is_empty() {
+            write!(f, "{} ({})", self.code, self.initiator.as_str())
+        } else {
+            write!(f, "{} {:?} ({})", self.code, self.reason, self.initiator.as_str())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_registered_and_private_codes_are_valid_on_the_wire() {
+        for ok in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999] {
+            assert!(is_valid_wire_code(ok), "{ok}");
+        }
+        for bad in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+            assert!(!is_valid_wire_code(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Sans-I/O receive side: bytes in, validated events out (reassembly, control frames, limits, UTF-8, inflate).
+
+use std::io::Cursor;
+
+use bytes::{Bytes, BytesMut};
+use tungstenite::protocol::frame::FrameHeader;
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+
+use super::close::{self, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR};
+use super::frame::{Frame, FrameType, MAX_CONTROL_PAYLOAD};
+use super::mask::apply_mask;
+use super::utf8::Utf8Validator;
+use crate::deflate::{InflateError, Inflater};
+
+/// Something the peer sent that the session must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A complete Text or Binary message (`fin = true`, inflated, UTF-8 checked).
+    Message(Frame),
+    /// A Ping; the session answers with a Pong carrying the same payload.
+    Ping(Bytes),
+    /// A Pong.
+    Pong(Bytes),
+    /// A valid Close: `None` when it carried no status code.
+    Close(Option<(u16, String)>),
+}
+
+/// The peer broke the protocol: close with `code`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The close code to send (1002, 1007 or 1009).
+    pub code: u16,
+    /// A short human-readable reason (sent in the Close frame, ≤ 123 bytes).
+    pub reason: &'static str,
+}
+
+fn violation(code: u16, reason: &'static str) -> Violation {
+    Violation { code, reason }
+}
+
+struct Partial {
+    kind: FrameType,
+    data: Vec<u8>,
+    compressed: bool,
+    utf8: Option<Utf8Validator>,
+}
+
+/// Parses client frames for a server session.
+pub struct Decoder {
+    max_size: usize,
+    max_inflated: Option<usize>,
+    partial: Option<Partial>,
+    inflater: Option<Inflater>,
+}
+
+impl Decoder {
+    /// A decoder with the given message size limit and, if negotiated, an inflater.
+    pub fn new(max_size: usize, inflater: Option<Inflater>) -> Self {
+        Self { max_size, max_inflated: None, partial: None, inflater }
+    }
+
+    /// Changes the frame/message size limit (applies to frames not yet started).
+    pub fn set_max_size(&mut self, max_size: usize) {
+        self.max_size = max_size;
+    }
+
+    /// Sets a separate limit for inflated messages (defaults to the message size limit).
+    pub fn set_max_inflated_size(&mut self, limit: Option<usize>) {
+        self.max_inflated = limit;
+    }
+
+    /// Whether a fragmented message is in progress.
+    pub fn in_message(&self) -> bool {
+        self.partial.is_some()
+    }
+
+    /// Decodes at most one event from the front of `buf`, consuming the bytes it used.
+    /// `Ok(None)` means more bytes are needed (capacity for the rest of the frame is reserved).
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, Violation> {
+        loop {
+            let mut cursor = Cursor::new(&buf[..]);
+            let (header, len) = match FrameHeader::parse(&mut cursor) {
+                Ok(Some(parsed)) => parsed,
+                Ok(None) => return Ok(None),
+                Err(_) => return Err(violation(PROTOCOL_ERROR, "reserved opcode")),
+            };
+            let head_len = cursor.position() as usize;
+            self.check_header(&header, len)?;
+            let len = len as usize;
+            if buf.len() < head_len + len {
+                buf.reserve(head_len + len - buf.len());
+                return Ok(None);
+            }
+            let _ = buf.split_to(head_len);
+            let mut payload = buf.split_to(len);
+            if let Some(key) = header.mask {
+                apply_mask(&mut payload, key);
+            }
+            if let Some(event) = self.on_frame(header, payload)? {
+                return Ok(Some(event));
+            }
+        }
+    }
+
+    fn check_header(&self, h: &FrameHeader, len: u64) -> Result<(), Violation> {
+        if h.mask.is_none() {
+            return Err(violation(PROTOCOL_ERROR, "client frames must be masked"));
+        }
+        if h.rsv2 || h.rsv3 {
+            return Err(violation(PROTOCOL_ERROR, "RSV2/RSV3 set without a negotiated extension"));
+        }
+        match h.opcode {
+            OpCode::Control(_) => {
+                if !h.is_final {
+                    return Err(violation(PROTOCOL_ERROR, "fragmented control frame"));
+                }
+                if len > MAX_CONTROL_PAYLOAD as u64 {
+                    return Err(violation(PROTOCOL_ERROR, "control frame payload over 125 bytes"));
+                }
+                if h.rsv1 {
+                    return Err(violation(PROTOCOL_ERROR, "RSV1 set on a control frame"));
+                }
+            }
+            OpCode::Data(Data::Continue) => {
+                let Some(p) = &self.partial else {
+                    return Err(violation(PROTOCOL_ERROR, "continuation frame without a message to continue"));
+                };
+                if h.rsv1 {
+                    return Err(violation(PROTOCOL_ERROR, "RSV1 set on a continuation frame"));
+                }
+                if !p.compressed && p.data.len() as u64 + len > self.max_size as u64 {
+                    return Err(violation(MESSAGE_TOO_BIG, "message too big"));
+                }
+            }
+            OpCode::Data(_) => {
+                if self.partial.is_some() {
+                    return Err(violation(PROTOCOL_ERROR, "new data frame inside a fragmented message"));
+                }
+                if h.rsv1 && self.inflater.is_none() {
+                    return Err(violation(PROTOCOL_ERROR, "RSV1 set without permessage-deflate"));
+                }
+            }
+        }
+        if len > self.max_size as u64 {
+            return Err(violation(MESSAGE_TOO_BIG, "frame too big"));
+        }
+        Ok(())
+    }
+
+    fn on_frame(&mut self, h: FrameHeader, payload: BytesMut) -> Result<Option<Event>, Violation> {
+        match h.opcode {
+            OpCode::Control(Control::Ping) => Ok(Some(Event::Ping(payload.freeze()))),
+            OpCode::Control(Control::Pong) => Ok(Some(Event::Pong(payload.freeze()))),
+            OpCode::Control(Control::Close) => parse_close(&payload).map(|c| Some(Event::Close(c))),
+            OpCode::Control(Control::Reserved(_)) | OpCode::Data(Data::Reserved(_)) => {
+                Err(violation(PROTOCOL_ERROR, "reserved opcode"))
+            }
+            OpCode::Data(Data::Continue) => {
+                let mut partial = self.partial.take().expect("checked in check_header");
+                self.append(&mut partial, &payload, h.is_final)?;
+                if h.is_final {
+                    Ok(Some(Event::Message(Frame::new(partial.kind, partial.data))))
+                } else {
+                    self.partial = Some(partial);
+                    Ok(None)
+                }
+            }
+            OpCode::Data(data) => {
+                let kind = if data == Data::Text { FrameType::Text } else { FrameType::Binary };
+                let utf8 = (kind == FrameType::Text).then(Utf8Validator::new);
+                if h.is_final && !h.rsv1 {
+                    // The common case: one frame, zero copies.
+                    if let Some(mut v) = utf8 {
+                        v.feed(&payload, true).map_err(|_| invalid_utf8())?;
+                    }
+                    return Ok(Some(Event::Message(Frame::new(kind, payload.freeze()))));
+                }
+                let mut partial = Partial { kind, data: Vec::new(), compressed: h.rsv1, utf8 };
+                self.append(&mut partial, &payload, h.is_final)?;
+                if h.is_final {
+                    Ok(Some(Event::Message(Frame::new(kind, partial.data))))
+                } else {
+                    self.partial = Some(partial);
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    fn append(&mut self, p: &mut Partial, payload: &[u8], fin: bool) -> Result<(), Violation> {
+        let start = p.data.len();
+        if p.compressed {
+            let limit = self.max_inflated.unwrap_or(self.max_size);
+            let inflater = self.inflater.as_mut().expect("compressed only when negotiated");
+            inflater.inflate(payload, fin, &mut p.data, limit).map_err(|e| match e {
+                InflateError::TooBig => violation(MESSAGE_TOO_BIG, "inflated message too big"),
+                InflateError::Corrupt => violation(INVALID_PAYLOAD, "corrupt compressed data"),
+            })?;
+        } else {
+            p.data.extend_from_slice(payload);
+        }
+        if let Some(v) = &mut p.utf8 {
+            v.feed(&p.data[start..], fin).map_err(|_| invalid_utf8())?;
+        }
+        Ok(())
+    }
+}
+
+fn invalid_utf8() -> Violation {
+    violation(INVALID_PAYLOAD, "invalid UTF-8 in text message")
+}
+
+fn parse_close(payload: &[u8]) -> Result<Option<(u16, String)>, Violation> {
+    match payload.len() {
+        0 => Ok(None),
+        1 => Err(violation(PROTOCOL_ERROR, "close frame with a 1-byte payload")),
+        _ => {
+            let code = u16::from_be_bytes([payload[0], payload[1]]);
+            if !close::is_valid_wire_code(code) {
+                return Err(violation(PROTOCOL_ERROR, "invalid close code"));
+            }
+            let reason = std::str::from_utf8(&payload[2..])
+                .map_err(|_| violation(INVALID_PAYLOAD, "invalid UTF-8 in close reason"))?;
+            Ok(Some((code, reason.to_owned())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::encode_frame;
+
+    const KEY: Option<[u8; 4]> = Some([1, 2, 3, 4]);
+
+    fn wire(frames: &[(u8, bool, bool, &[u8])]) -> BytesMut {
+        let mut out = BytesMut::new();
+        for &(op, fin, rsv1, payload) in frames {
+            encode_frame(&mut out, op, fin, rsv1, payload, KEY);
+        }
+        out
+    }
+
+    fn decode_all(d: &mut Decoder, buf: &mut BytesMut) -> Result<Vec<Event>, Violation> {
+        let mut events = vec![];
+        while let Some(e) = d.decode(buf)? {
+            events.push(e);
+        }
+        Ok(events)
+    }
+
+    #[test]
+    fn reassembles_fragments_with_interleaved_ping() {
+        let mut buf =
+            wire(&[(1, false, false, b"He"), (9, true, false, b"p"), (0, false, false, b"ll"), (0, true, false, b"o")]);
+        let mut d = Decoder::new(1 << 20, None);
+        let events = decode_all(&mut d, &mut buf).unwrap();
+        assert_eq!(events, vec![Event::Ping(Bytes::from_static(b"p")), Event::Message(Frame::text("Hello"))]);
+    }
+
+    #[test]
+    fn waits_for_more_bytes_without_consuming_a_partial_frame() {
+        let full = wire(&[(2, true, false, &[9u8; 300])]);
+        let mut d = Decoder::new(1 << 20, None);
+        let mut buf = BytesMut::from(&full[..100]);
+        assert_eq!(d.decode(&mut buf).unwrap(), None);
+        assert_eq!(buf.len(), 100);
+        buf.extend_from_slice(&full[100..]);
+        assert_eq!(d.decode(&mut buf).unwrap(), Some(Event::Message(Frame::binary(vec![9u8; 300]))));
+    }
+
+    #[test]
+    fn rejects_unmasked_frames_with_1002() {
+        let mut buf = BytesMut::new();
+        encode_frame(&mut buf, 1, true, false, b"hi", None);
+        assert_eq!(Decoder::new(100, None).decode(&mut buf).unwrap_err().code, 1002);
+    }
+
+    #[test]
+    fn rejects_oversize_frame_from_its_header_with_1009() {
+        let mut buf = wire(&[(2, true, false, &[0u8; 200])]);
+        buf.truncate(8); // header only: the limit triggers before the body arrives
+        assert_eq!(Decoder::new(100, None).decode(&mut buf).unwrap_err().code, 1009);
+    }
+
+    #[test]
+    fn rejects_oversize_reassembled_message_with_1009() {
+        let mut buf = wire(&[(2, false, false, &[0u8; 60]), (0, true, false, &[0u8; 60])]);
+        assert_eq!(decode_all(&mut Decoder::new(100, None), &mut buf).unwrap_err().code, 1009);
+    }
+
+    #[test]
+    fn rejects_invalid_utf8_across_fragments_with_1007_before_the_end() {
+        let mut buf = wire(&[(1, false, false, b"\xce\xba\xe1"), (0, false, false, b"\xbd\xb9\xed\xa0\x80")]);
+        assert_eq!(decode_all(&mut Decoder::new(100, None), &mut buf).unwrap_err().code, 1007);
+    }
+
+    #[test]
+    fn accepts_utf8_code_point_split_across_fragments() {
+        let mut buf = wire(&[(1, false, false, b"\xe2\x82"), (0, true, false, b"\xac")]);
+        let events = decode_all(&mut Decoder::new(100, None), &mut buf).unwrap();
+        assert_eq!(events, vec![Event::Message(Frame::text("€"))]);
+    }
+
+    #[test]
+    fn protocol_violations_get_1002() {
+        let cases: Vec<BytesMut> = vec![
+            wire(&[(0, true, false, b"x")]),                          // continuation without start
+            wire(&[(1, false, false, b"a"), (2, true, false, b"b")]), // data inside fragmented message
+            wire(&[(9, false, false, b"")]),                          // fragmented control
+            wire(&[(9, true, false, &[0u8; 126])]),                   // oversize control
+            wire(&[(3, true, false, b"")]),                           // reserved data opcode
+            wire(&[(11, true, false, b"")]),                          // reserved control opcode
+            wire(&[(1, true, true, b"x")]),                           // RSV1 without deflate
+            wire(&[(8, true, false, &[0x03])]),                       // 1-byte close
+            wire(&[(8, true, false, &[0x03, 0xed])]),                 // close code 1005
+        ];
+        for (i, mut buf) in cases.into_iter().enumerate() {
+            assert_eq!(decode_all(&mut Decoder::new(100, None), &mut buf).unwrap_err().code, 1002, "case {i}");
+        }
+        let mut rsv2 = wire(&[(1, true, false, b"x")]);
+        rsv2[0] |= 0x20;
+        assert_eq!(Decoder::new(100, None).decode(&mut rsv2).unwrap_err().code, 1002);
+    }
+
+    #[test]
+    fn close_frames_are_parsed_and_validated() {
+        let mut ok = wire(&[(8, true, false, b"\x03\xe8bye")]);
+        assert_eq!(Decoder::new(100, None).decode(&mut ok).unwrap(), Some(Event::Close(Some((1000, "bye".into())))));
+        let mut empty = wire(&[(8, true, false, b"")]);
+        assert_eq!(Decoder::new(100, None).decode(&mut empty).unwrap(), Some(Event::Close(None)));
+        let mut bad = wire(&[(8, true, false, b"\x03\xe8\xff")]);
+        assert_eq!(Decoder::new(100, None).decode(&mut bad).unwrap_err().code, 1007);
+    }
+}

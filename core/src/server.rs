@@ -1,0 +1,426 @@
+//! The server: listener, TLS, bounded handshake, routing, accept hook, sessions, shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{ServerConfig, TlsConfig};
+use crate::deflate;
+use crate::error::{Error, Result};
+use crate::handler::{Accept, AcceptHook, Decision, Handler};
+use crate::handshake::{self, HttpResponse, parse_head};
+use crate::protocol::close::{GOING_AWAY, INTERNAL_ERROR, NORMAL};
+use crate::request::Request;
+use crate::session::{Session, Transport};
+
+/// Configures and starts a [`Server`].
+pub struct ServerBuilder {
+    config: ServerConfig,
+    routes: Vec<(String, Handler)>,
+    fallback: Option<Handler>,
+    accept: Option<AcceptHook>,
+}
+
+pub(crate) struct ServerInner {
+    config: ServerConfig,
+    routes: Vec<(String, Handler)>,
+    fallback: Option<Handler>,
+    accept: Option<AcceptHook>,
+    tls: Option<TlsAcceptor>,
+    local_addr: SocketAddr,
+    sessions: Mutex<HashMap<u64, Session>>,
+    connections: AtomicUsize,
+    stop: watch::Sender<bool>,
+    stopped: watch::Sender<bool>,
+    self_ref: Weak<ServerInner>,
+}
+
+/// A running WebSocket server; cheap to clone.
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<ServerInner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("local_addr", &self.inner.local_addr).finish()
+    }
+}
+
+impl ServerBuilder {
+    /// A builder with `config`.
+    pub fn new(config: ServerConfig) -> Self {
+        Self { config, routes: vec![], fallback: None, accept: None }
+    }
+
+    /// Serves `handler` at exactly `path` ("/chat"); other paths get 404 unless a fallback is set.
+    pub fn route(mut self, path: &str, handler: Handler) -> Self {
+        self.routes.push((path.to_owned(), handler));
+        self
+    }
+
+    /// Serves `handler` on every path without its own route.
+    pub fn fallback(mut self, handler: Handler) -> Self {
+        self.fallback = Some(handler);
+        self
+    }
+
+    /// Sets the hook that sees every request first and may reject it, answer it, or choose
+    /// the subprotocol, settings and handler of the session.
+    pub fn accept_hook<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Decision> + Send + 'static,
+    {
+        self.accept = Some(Arc::new(move |r| Box::pin(hook(r))));
+        self
+    }
+
+    /// Sets an already boxed accept hook (what bindings use).
+    pub fn accept_hook_boxed(mut self, hook: AcceptHook) -> Self {
+        self.accept = Some(hook);
+        self
+    }
+
+    /// Binds the listener on the internal runtime and starts accepting.
+    pub async fn start(self) -> Result<Server> {
+        crate::runtime::spawn(self.bind()).await.map_err(|e| Error::Io(Arc::new(std::io::Error::other(e))))?
+    }
+
+    /// As [`ServerBuilder::start`], for callers outside any async runtime.
+    pub fn start_blocking(self) -> Result<Server> {
+        crate::runtime::block_on(self.bind())?
+    }
+
+    async fn bind(self) -> Result<Server> {
+        let tls = self.config.tls.as_ref().map(tls_acceptor).transpose()?;
+        let addr = tokio::net::lookup_host((self.config.host.as_str(), self.config.port))
+            .await?
+            .next()
+            .ok_or_else(|| Error::invalid(format!("host {:?} resolves to no address", self.config.host)))?;
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(self.config.backlog)?;
+        let local_addr = listener.local_addr()?;
+        let inner = Arc::new_cyclic(|me| ServerInner {
+            config: self.config,
+            routes: self.routes,
+            fallback: self.fallback,
+            accept: self.accept,
+            tls,
+            local_addr,
+            sessions: Mutex::new(HashMap::new()),
+            connections: AtomicUsize::new(0),
+            stop: watch::channel(false).0,
+            stopped: watch::channel(false).0,
+            self_ref: me.clone(),
+        });
+        tokio::spawn(accept_loop(inner.clone(), listener));
+        Ok(Server { inner })
+    }
+}
+
+fn tls_acceptor(tls: &TlsConfig) -> Result<TlsAcceptor> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let bad = |what: &str, path: &str, e: &dyn std::fmt::Display| {
+        Error::invalid(format!("cannot load TLS {what} from {path}: {e}"))
+    };
+    let certs = CertificateDer::pem_file_iter(&tls.cert_path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| bad("certificate", &tls.cert_path, &e))?;
+    if certs.is_empty() {
+        return Err(bad("certificate", &tls.cert_path, &"no certificate found"));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key_path).map_err(|e| bad("key", &tls.key_path, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::invalid(format!("TLS setup: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| Error::invalid(format!("TLS certificate and key do not match: {e}")))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+impl Server {
+    /// A builder with default settings.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::new(ServerConfig::default())
+    }
+
+    /// A builder with `config`.
+    pub fn builder_with(config: ServerConfig) -> ServerBuilder {
+        ServerBuilder::new(config)
+    }
+
+    pub(crate) fn from_inner(inner: Arc<ServerInner>) -> Self {
+        Self { inner }
+    }
+
+    /// The bound address (with the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.inner.local_addr.port()
+    }
+
+    /// The server's settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The open sessions.
+    pub fn sessions(&self) -> Vec<Session> {
+        self.inner.sessions.lock().unwrap().values().cloned().collect()
+    }
+
+    /// How many sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.inner.sessions.lock().unwrap().len()
+    }
+
+    /// Connections handshaking or open.
+    pub fn connection_count(&self) -> usize {
+        self.inner.connections.load(Ordering::Acquire)
+    }
+
+    /// Stops accepting new connections; open sessions continue (the `ws` semantics).
+    pub fn close(&self) {
+        self.inner.stop.send_replace(true);
+    }
+
+    /// Whether the listener has closed.
+    pub fn is_closed(&self) -> bool {
+        *self.inner.stopped.borrow()
+    }
+
+    /// Stops accepting, sends Close 1001 to every session, waits up to `grace` for them to
+    /// finish, then shuts the rest (their close reason stays 1001).
+    pub async fn shutdown(&self, grace: Duration) {
+        self.close();
+        let sessions = self.sessions();
+        for s in &sessions {
+            let _ = s.close(GOING_AWAY, "server shutdown");
+        }
+        let all = async {
+            for s in &sessions {
+                s.close_reason().await;
+            }
+        };
+        if tokio::time::timeout(grace, all).await.is_err() {
+            for s in &sessions {
+                s.abort();
+            }
+            for s in &sessions {
+                s.close_reason().await;
+            }
+        }
+        self.wait().await;
+    }
+
+    /// Completes when the listener has closed (after `close` or `shutdown`).
+    pub async fn wait(&self) {
+        let mut rx = self.inner.stopped.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+impl ServerInner {
+    /// Drops a finished session from the registry and frees its connection slot.
+    pub(crate) fn forget(&self, id: u64) {
+        if self.sessions.lock().unwrap().remove(&id).is_some() {
+            self.connections.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+async fn accept_loop(inner: Arc<ServerInner>, listener: TcpListener) {
+    let mut stop = inner.stop.subscribe();
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let _ = tcp.set_nodelay(true);
+                if inner.connections.fetch_add(1, Ordering::AcqRel) >= inner.config.max_connections {
+                    inner.connections.fetch_sub(1, Ordering::AcqRel);
+                    tokio::spawn(respond_and_close(tcp, HttpResponse::text(503, "server is at its connection limit")));
+                    continue;
+                }
+                tokio::spawn(handle_connection(inner.clone(), tcp, peer));
+            }
+            // Out of file descriptors or similar: back off instead of spinning.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+    drop(listener);
+    inner.stopped.send_replace(true);
+}
+
+/// Gives a connection slot back unless the session took it over.
+struct Slot<'a>(&'a ServerInner, bool);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.connections.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+async fn respond_and_close<S: AsyncWrite + Unpin>(mut stream: S, response: HttpResponse) {
+    let write = async {
+        stream.write_all(&response.to_bytes()).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
+}
+
+/// Answers with `response` and closes; the handshake produced no session.
+async fn reject<S: AsyncWrite + Unpin>(stream: S, response: HttpResponse) -> Option<Session> {
+    respond_and_close(stream, response).await;
+    None
+}
+
+async fn handle_connection(inner: Arc<ServerInner>, tcp: TcpStream, peer: SocketAddr) {
+    let mut slot = Slot(&inner, true);
+    let local = tcp.local_addr().unwrap_or(inner.local_addr);
+    let deadline = tokio::time::Instant::now() + inner.config.handshake_timeout;
+    match &inner.tls {
+        None => {
+            if handshake_on(&inner, tcp, peer, local, false, deadline).await.is_some() {
+                slot.1 = false;
+            }
+        }
+        Some(acceptor) => {
+            let Ok(Ok(tls)) = tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await else { return };
+            if handshake_on(&inner, tls, peer, local, true, deadline).await.is_some() {
+                slot.1 = false;
+            }
+        }
+    }
+}
+
+/// Reads and answers the upgrade request; returns the started session on success.
+async fn handshake_on<S>(
+    inner: &Arc<ServerInner>,
+    mut stream: S,
+    peer: SocketAddr,
+    local: SocketAddr,
+    tls: bool,
+    deadline: tokio::time::Instant,
+) -> Option<Session>
+where
+    S: Transport + AsyncRead + AsyncWrite + Unpin,
+{
+    let cfg = &inner.config;
+    let mut buf = BytesMut::with_capacity(1024);
+    let read_head = async {
+        loop {
+            match parse_head(&buf, cfg.max_head_bytes, cfg.max_headers, peer, local) {
+                Ok(Some(done)) => return Ok(done),
+                Ok(None) => {}
+                Err(e) => return Err(Some(HttpResponse::text(e.status(), &format!("bad request head: {e:?}")))),
+            }
+            buf.reserve(1024.min(cfg.max_head_bytes + 1 - buf.len().min(cfg.max_head_bytes)).max(1));
+            match stream.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return Err(None),
+                Ok(_) => {}
+            }
+        }
+    };
+    let (mut request, head_len) = match tokio::time::timeout_at(deadline, read_head).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(Some(response))) => return reject(stream, response).await,
+        Ok(Err(None)) => return None,
+        Err(_) => {
+            let response = HttpResponse::text(408, "the request head did not arrive in time");
+            return reject(stream, response).await;
+        }
+    };
+    request.tls = tls;
+    let leftover = buf.split_off(head_len);
+
+    let route = inner
+        .routes
+        .iter()
+        .find(|(p, _)| *p == request.path)
+        .map(|(_, h)| h.clone())
+        .or_else(|| inner.fallback.clone());
+    let accept = match &inner.accept {
+        Some(hook) => match hook(request.clone()).await {
+            Decision::Accept(a) => a,
+            Decision::Respond(response) => return reject(stream, response).await,
+        },
+        None => Accept::default(),
+    };
+    let Some(handler) = accept.handler.clone().or(route) else {
+        let response = HttpResponse::text(404, &format!("no WebSocket endpoint at {}", request.path));
+        return reject(stream, response).await;
+    };
+    let key = match handshake::validate_upgrade(&request) {
+        Ok(key) => key,
+        Err(response) => return reject(stream, response).await,
+    };
+    let offered = request.offered_subprotocols();
+    request.subprotocol =
+        accept.subprotocol.clone().or_else(|| cfg.subprotocols.iter().find(|p| offered.contains(p)).cloned());
+    let deflate_cfg = accept.deflate.as_ref().unwrap_or(&cfg.deflate);
+    let negotiated = deflate::negotiate(request.headers.get_all("sec-websocket-extensions"), deflate_cfg);
+    request.extensions = negotiated.as_ref().map(|p| p.response_header()).unwrap_or_default();
+    let response =
+        handshake::switching_protocols(&key, request.subprotocol.as_deref(), &request.extensions, &accept.headers);
+    match tokio::time::timeout_at(deadline, stream.write_all(&response)).await {
+        Ok(Ok(())) => {}
+        _ => return None,
+    }
+
+    let events = match &handler {
+        Handler::Events(h) => Some(h.clone()),
+        Handler::Task(_) => None,
+    };
+    let config = accept.config.clone().unwrap_or_else(|| cfg.session.clone());
+    let session = Session::with_server(stream, request, config, leftover, events, inner.self_ref.clone());
+    session.set_attachment(accept.attachment.clone());
+    inner.sessions.lock().unwrap().insert(session.id(), session.clone());
+    session.start(negotiated).expect("a new session starts once");
+    if let Handler::Task(task) = handler {
+        let s = session.clone();
+        tokio::spawn(async move {
+            match task(s.clone()).await {
+                Ok(()) => {
+                    let _ = s.close(NORMAL, "");
+                }
+                Err(e) => {
+                    let _ = s.close(INTERNAL_ERROR, &short_reason(&e.to_string()));
+                }
+            }
+        });
+    }
+    Some(session)
+}
+
+/// Cuts a message to the 123 bytes a Close reason may hold, on a character boundary.
+pub(crate) fn short_reason(msg: &str) -> String {
+    let mut end = msg.len().min(123);
+    while !msg.is_char_boundary(end) {
+        end -= 1;
+    }
+    msg[..end].to_owned()
+}

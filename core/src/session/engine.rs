@@ -1,0 +1,388 @@
+//! The I/O side of a session: one reader task (decode, dispatch, close handshake) and one
+//! writer task (drains the outbox), both on the internal runtime.
+
+use std::future::Future;
+use std::io::IoSlice;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::{End, Session, Shared, State, Transport};
+use crate::deflate::{DeflateParams, Deflater, Inflater};
+use crate::error::Error;
+use crate::protocol::close::{CloseReason, Initiator, NO_STATUS};
+use crate::protocol::{Decoder, Event, Frame};
+
+const READ_CHUNK: usize = 8 * 1024;
+const KEEP_BUFFER_MAX: usize = 64 * 1024;
+
+/// Spawns the reader, the writer and (if configured) the pinger for a started session.
+pub(super) fn spawn<T: Transport>(
+    s: Session,
+    transport: T,
+    leftover: BytesMut,
+    tx: Option<mpsc::Sender<Frame>>,
+    ext: Option<DeflateParams>,
+) {
+    let (read, write) = transport.split();
+    let mut decoder = Decoder::new(s.max_frame_size(), ext.as_ref().map(Inflater::new));
+    if let Some(p) = &ext {
+        decoder.set_max_inflated_size(p.max_inflated_size);
+        s.shared.outbox.lock().unwrap().deflater = Some(Deflater::new(p));
+    }
+    crate::runtime::spawn(writer::<T>(s.clone(), write));
+    crate::runtime::spawn(reader::<T>(s.clone(), read, leftover, decoder, tx));
+    super::pinger::restart(&s);
+}
+
+impl Session {
+    /// Records how `incoming` ends (first wins).
+    pub(super) fn set_end(&self, end: End) {
+        let mut slot = self.shared.end.lock().unwrap();
+        if slot.is_none() {
+            *slot = Some(end);
+        }
+    }
+}
+
+fn close_deadline(sh: &Shared) -> Option<Instant> {
+    let started = (*sh.close_started.lock().unwrap())?;
+    Some(started + Duration::from_millis(sh.close_timeout_ms.load(Ordering::Relaxed)))
+}
+
+/// Why the reader stopped waiting: terminated, or the closing handshake timed out.
+struct Interrupt;
+
+/// Runs `fut` unless the session is terminated or its closing handshake times out first.
+async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output, Interrupt> {
+    tokio::pin!(fut);
+    loop {
+        if sh.terminated.load(Ordering::Acquire) {
+            return Err(Interrupt);
+        }
+        let deadline = close_deadline(sh);
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Interrupt);
+        }
+        let wake = sh.wake.notified();
+        tokio::select! {
+            biased;
+            out = &mut fut => return Ok(out),
+            _ = wake => {}
+            _ = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
+    }
+}
+
+/// Reader-side progress of the closing handshake.
+#[derive(PartialEq, Eq)]
+enum Phase {
+    Open,
+    /// We failed the connection: skip frames until the peer's Close.
+    Failing,
+    /// The peer's Close arrived: only waiting for our Close to be written.
+    PeerClosed,
+}
+
+async fn reader<T: Transport>(
+    s: Session,
+    mut read: T::Read,
+    mut buf: BytesMut,
+    mut decoder: Decoder,
+    tx: Option<mpsc::Sender<Frame>>,
+) {
+    s.with_handler(|h| h.on_open(&s));
+    let sh = &*s.shared;
+    let mut phase = Phase::Open;
+    let mut skip = 0usize;
+    let mut paused = sh.paused.subscribe();
+    let outcome: Result<(), Interrupt> = async {
+        loop {
+            // Everything already buffered first.
+            while phase != Phase::PeerClosed {
+                if phase == Phase::Failing {
+                    if skip_frames(&mut buf, &mut skip) {
+                        phase = Phase::PeerClosed;
+                    }
+                    break;
+                }
+                decoder.set_max_size(s.max_frame_size());
+                match decoder.decode(&mut buf) {
+                    Ok(Some(event)) => {
+                        if let Some(next) = dispatch(&s, event, tx.as_ref()).await? {
+                            phase = next;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(v) => {
+                        s.set_end(End::Failed(Error::Protocol { code: v.code, message: v.reason.into() }));
+                        s.initiate_close(v.code, v.reason, Initiator::Local);
+                        phase = Phase::Failing;
+                    }
+                }
+            }
+            if phase == Phase::PeerClosed {
+                wait_close_written(&s).await?;
+                return Ok(());
+            }
+            if *paused.borrow_and_update() {
+                guarded(sh, paused.wait_for(|p| !*p)).await?.ok();
+                continue;
+            }
+            if buf.is_empty() {
+                if buf.capacity() > KEEP_BUFFER_MAX {
+                    buf = BytesMut::new();
+                }
+                if guarded(sh, T::readable(&read)).await?.is_err() {
+                    on_eof(&s);
+                    return Ok(());
+                }
+            }
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
+            match guarded(sh, read.read_buf(&mut buf)).await? {
+                Ok(0) | Err(_) => {
+                    on_eof(&s);
+                    return Ok(());
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    .await;
+    if outcome.is_err() {
+        // Terminated, or the closing handshake timed out: the recorded cause stands.
+        let cause = s.shared.cause.lock().unwrap().clone().unwrap_or_else(CloseReason::abnormal);
+        s.set_end(End::Failed(Error::Closed(Some(cause))));
+    }
+    drop(tx);
+    finish(&s);
+}
+
+/// The peer went away without completing a closing handshake.
+fn on_eof(s: &Session) {
+    let mut cause = s.shared.cause.lock().unwrap();
+    if cause.is_none() {
+        *cause = Some(CloseReason::abnormal());
+    }
+    let reason = cause.clone();
+    drop(cause);
+    s.set_end(End::Failed(Error::Closed(reason)));
+}
+
+/// Acts on one event; returns the next phase when the closing handshake advanced.
+async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -> Result<Option<Phase>, Interrupt> {
+    let sh = &*s.shared;
+    match event {
+        Event::Message(frame) => {
+            sh.stats[0].fetch_add(1, Ordering::Relaxed);
+            sh.stats[1].fetch_add(frame.data.len() as u64, Ordering::Relaxed);
+            match tx {
+                Some(tx) => {
+                    if let Ok(permit) = guarded(sh, tx.reserve()).await? {
+                        permit.send(frame);
+                    }
+                }
+                None => s.with_handler(|h| h.on_message(s, frame)),
+            }
+        }
+        Event::Ping(payload) => {
+            // Bound memory under a ping flood: wait while the peer is not reading our pongs.
+            loop {
+                let notified = sh.space.notified();
+                {
+                    let mut ob = sh.outbox.lock().unwrap();
+                    if ob.close_queued || sh.terminated.load(Ordering::Acquire) {
+                        break;
+                    }
+                    if ob.buffered <= sh.limits.2 {
+                        let key = s.mask_key();
+                        ob.push_control(10, &payload, key).expect("ping payload is at most 125 bytes");
+                        drop(ob);
+                        sh.writer_wake.notify_one();
+                        break;
+                    }
+                }
+                guarded(sh, notified).await?;
+            }
+            s.with_handler(|h| h.on_ping(s, &payload));
+        }
+        Event::Pong(payload) => {
+            acknowledge_pings(s, &payload);
+            s.with_handler(|h| h.on_pong(s, &payload));
+        }
+        Event::Close(close) => {
+            let (code, reason) = close.unwrap_or((NO_STATUS, String::new()));
+            {
+                let mut cause = sh.cause.lock().unwrap();
+                if cause.is_none() {
+                    *cause = Some(CloseReason::new(code, reason, Initiator::Remote));
+                }
+            }
+            s.set_end(End::Clean);
+            // Echo the status code (or an empty Close) unless we already sent ours.
+            let echo = if code == NO_STATUS { NO_STATUS } else { code };
+            s.initiate_close(echo, "", Initiator::Remote);
+            return Ok(Some(Phase::PeerClosed));
+        }
+    }
+    Ok(None)
+}
+
+/// Resolves pending pings up to and including the one `payload` answers.
+fn acknowledge_pings(s: &Session, payload: &Bytes) {
+    let mut pings = s.shared.pings.lock().unwrap();
+    let Some(pos) = pings.iter().position(|p| p.payload == *payload) else { return };
+    let now = Instant::now();
+    for mut p in pings.drain(..=pos) {
+        let rtt = now - p.sent;
+        if let Some(done) = p.done.take() {
+            let _ = done.send(rtt);
+        }
+        s.shared.latency_us.store(rtt.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// After failing the connection: discards whole frames, returns true at the peer's Close.
+fn skip_frames(buf: &mut BytesMut, skip: &mut usize) -> bool {
+    loop {
+        let n = (*skip).min(buf.len());
+        buf.advance(n);
+        *skip -= n;
+        if *skip > 0 || buf.len() < 2 {
+            return false;
+        }
+        let opcode = buf[0] & 0x0f;
+        let (len, head) = match buf[1] & 0x7f {
+            126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+            127 if buf.len() >= 10 => (u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize, 10),
+            126 | 127 => return false,
+            l => (l as usize, 2),
+        };
+        let head: usize = head + if buf[1] & 0x80 != 0 { 4 } else { 0 };
+        if opcode == 8 {
+            return true;
+        }
+        *skip = head.saturating_add(len);
+    }
+}
+
+async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
+    let target = s.shared.outbox.lock().unwrap().close_seq;
+    let mut written = s.shared.written.subscribe();
+    guarded(&s.shared, written.wait_for(|w| *w >= target)).await?.ok();
+    Ok(())
+}
+
+/// Ends the session once: publishes the close reason, stops the tasks, tells the handler.
+pub(super) fn finish(s: &Session) {
+    let sh = &*s.shared;
+    if sh.state.swap(State::Closed as u8, Ordering::AcqRel) == State::Closed as u8 {
+        return;
+    }
+    sh.terminated.store(true, Ordering::Release);
+    if let Some(p) = sh.pinger.lock().unwrap().take() {
+        p.abort();
+    }
+    sh.pings.lock().unwrap().clear();
+    let reason = sh.cause.lock().unwrap().clone().unwrap_or_else(CloseReason::abnormal);
+    s.set_end(End::Failed(Error::Closed(Some(reason.clone()))));
+    sh.closed.send_replace(Some(reason.clone()));
+    sh.writer_wake.notify_one();
+    sh.space.notify_waiters();
+    if let Some(server) = sh.server.upgrade() {
+        server.forget(s.id());
+    }
+    s.with_handler(|h| h.on_close(s, &reason));
+}
+
+async fn writer<T: Transport>(s: Session, mut write: T::Write) {
+    let sh = &*s.shared;
+    let mut closed = sh.closed.subscribe();
+    loop {
+        if sh.terminated.load(Ordering::Acquire) {
+            break;
+        }
+        let batch = sh.outbox.lock().unwrap().take();
+        let Some(batch) = batch else {
+            tokio::select! {
+                _ = sh.writer_wake.notified() => {}
+                _ = closed.wait_for(Option::is_some) => {}
+            }
+            continue;
+        };
+        let total: usize = batch.chunks.iter().map(Bytes::len).sum();
+        let result = tokio::select! {
+            r = write_all(&mut write, batch.chunks) => r,
+            _ = closed.wait_for(Option::is_some) => break,
+        };
+        if result.is_err() {
+            let mut cause = sh.cause.lock().unwrap();
+            if cause.is_none() {
+                *cause = Some(CloseReason::abnormal());
+            }
+            drop(cause);
+            s.abort();
+            break;
+        }
+        let drain = {
+            let mut ob = sh.outbox.lock().unwrap();
+            ob.buffered -= total;
+            let drain = ob.need_drain && ob.buffered <= sh.limits.1;
+            if drain {
+                ob.need_drain = false;
+            }
+            drain
+        };
+        sh.written.send_replace(batch.seq);
+        sh.space.notify_waiters();
+        if drain && sh.handler.is_some() {
+            sh.drain_pending.store(true, Ordering::Release);
+            // If a callback is running, it delivers the drain when it returns.
+            if let (Ok(_guard), Some(h)) = (sh.callback_lock.try_lock(), &sh.handler)
+                && sh.drain_pending.swap(false, Ordering::AcqRel)
+            {
+                h.on_drain(&s);
+            }
+        }
+        if batch.has_close {
+            sh.wake.notify_one();
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), write.shutdown()).await;
+}
+
+async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, mut chunks: Vec<Bytes>) -> std::io::Result<()> {
+    if chunks.len() == 1 {
+        w.write_all(&chunks[0]).await?;
+        return w.flush().await;
+    }
+    let mut first = 0;
+    while first < chunks.len() {
+        let slices: Vec<IoSlice<'_>> = chunks[first..].iter().take(64).map(|c| IoSlice::new(c)).collect();
+        let mut n = w.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 {
+            let c = &mut chunks[first];
+            if n >= c.len() {
+                n -= c.len();
+                first += 1;
+            } else {
+                c.advance(n);
+                n = 0;
+            }
+        }
+    }
+    w.flush().await
+}

@@ -1,0 +1,682 @@
+//! The session: one accepted WebSocket connection and every member of the Ktor session model.
+
+mod engine;
+mod outbox;
+mod pinger;
+mod transport;
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+
+pub use transport::Transport;
+
+use crate::config::SessionConfig;
+use crate::convert::Converter;
+use crate::deflate::DeflateParams;
+use crate::error::{Error, Result};
+use crate::handler::EventHandler;
+use crate::protocol::Frame;
+use crate::protocol::close::{self, CloseReason, Initiator};
+use crate::request::Request;
+use crate::server::{Server, ServerInner};
+use outbox::Outbox;
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Created, `start` not yet called.
+    Connecting = 0,
+    /// Messages flow both ways.
+    Open = 1,
+    /// A Close was sent or received; no more sends.
+    Closing = 2,
+    /// Finished; `close_reason` is resolved.
+    Closed = 3,
+}
+
+/// What `try_send` did with the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrySend {
+    /// Queued, and the queue is under its high-water mark.
+    Sent,
+    /// Queued, but the queue is over its high-water mark: slow down until `drain`.
+    Buffered,
+    /// Not queued: the queue is over its hard limit.
+    Dropped,
+}
+
+/// Per-session traffic counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Complete messages received.
+    pub messages_in: u64,
+    /// Payload bytes of those messages.
+    pub bytes_in: u64,
+    /// Frames sent by the user (data and control).
+    pub messages_out: u64,
+    /// Payload bytes of those frames.
+    pub bytes_out: u64,
+}
+
+/// How the incoming side ended, handed to `recv` after the queue drains.
+#[derive(Debug, Clone)]
+enum End {
+    Clean,
+    Failed(Error),
+}
+
+pub(crate) struct PendingPing {
+    payload: Bytes,
+    sent: Instant,
+    done: Option<oneshot::Sender<Duration>>,
+}
+
+pub(crate) struct Shared {
+    id: u64,
+    request: Arc<Request>,
+    state: AtomicU8,
+    masking: AtomicBool,
+    max_frame_size: AtomicUsize,
+    ping_interval_ms: AtomicU64,
+    timeout_ms: AtomicU64,
+    close_timeout_ms: AtomicU64,
+    limits: (usize, usize, usize),
+    outbox: Mutex<Outbox>,
+    writer_wake: Notify,
+    space: Notify,
+    written: watch::Sender<u64>,
+    /// First cause of closing; published to `closed` when the session finishes.
+    cause: Mutex<Option<CloseReason>>,
+    closed: watch::Sender<Option<CloseReason>>,
+    /// Wakes the engine: terminate, close initiated, config changed.
+    wake: Notify,
+    terminated: AtomicBool,
+    close_started: Mutex<Option<Instant>>,
+    end: Mutex<Option<End>>,
+    incoming: tokio::sync::Mutex<Option<mpsc::Receiver<Frame>>>,
+    paused: watch::Sender<bool>,
+    handler: Option<Arc<dyn EventHandler>>,
+    callback_lock: Mutex<()>,
+    drain_pending: AtomicBool,
+    pings: Mutex<VecDeque<PendingPing>>,
+    ping_seq: AtomicU64,
+    latency_us: AtomicU64,
+    pinger: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    stats: [AtomicU64; 4],
+    server: Weak<ServerInner>,
+    converter: Mutex<Option<Arc<dyn Converter>>>,
+    attachment: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
+    starter: Mutex<Option<Starter>>,
+}
+
+/// A handle to one WebSocket session; cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("id", &self.id()).field("state", &self.state()).finish()
+    }
+}
+
+/// Spawns a session's I/O tasks; kept until `start` (type-erases the transport).
+type Starter = Box<dyn FnOnce(Session, Option<DeflateParams>) + Send>;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+const MAX_PENDING_PINGS: usize = 1024;
+
+impl Session {
+    /// Wraps an upgraded connection (the 101 already sent). `leftover` holds bytes read past
+    /// the request head. I/O begins with [`Session::start`]. With `handler`, messages are pushed
+    /// to it; without, they queue for [`Session::recv`].
+    pub fn new<T: Transport>(
+        transport: T,
+        request: Request,
+        config: SessionConfig,
+        leftover: BytesMut,
+        handler: Option<Arc<dyn EventHandler>>,
+    ) -> Session {
+        Self::with_server(transport, request, config, leftover, handler, Weak::new())
+    }
+
+    pub(crate) fn with_server<T: Transport>(
+        transport: T,
+        request: Request,
+        config: SessionConfig,
+        leftover: BytesMut,
+        handler: Option<Arc<dyn EventHandler>>,
+        server: Weak<ServerInner>,
+    ) -> Session {
+        let (tx, rx) = if handler.is_none() {
+            let (tx, rx) = mpsc::channel(config.incoming_queue.max(1));
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let shared = Arc::new(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            request: Arc::new(request),
+            state: AtomicU8::new(State::Connecting as u8),
+            masking: AtomicBool::new(config.masking),
+            max_frame_size: AtomicUsize::new(config.max_frame_size),
+            ping_interval_ms: AtomicU64::new(config.ping_interval_ms),
+            timeout_ms: AtomicU64::new(config.timeout_ms),
+            close_timeout_ms: AtomicU64::new(config.close_timeout_ms),
+            limits: (
+                config.write_high_water,
+                config.write_low_water,
+                config.write_hard_limit.max(config.write_high_water),
+            ),
+            outbox: Mutex::new(Outbox::default()),
+            writer_wake: Notify::new(),
+            space: Notify::new(),
+            written: watch::channel(0).0,
+            cause: Mutex::new(None),
+            closed: watch::channel(None).0,
+            wake: Notify::new(),
+            terminated: AtomicBool::new(false),
+            close_started: Mutex::new(None),
+            end: Mutex::new(None),
+            incoming: tokio::sync::Mutex::new(rx),
+            paused: watch::channel(false).0,
+            handler,
+            callback_lock: Mutex::new(()),
+            drain_pending: AtomicBool::new(false),
+            pings: Mutex::new(VecDeque::new()),
+            ping_seq: AtomicU64::new(0),
+            latency_us: AtomicU64::new(u64::MAX),
+            pinger: Mutex::new(None),
+            stats: Default::default(),
+            server,
+            converter: Mutex::new(Some(Arc::new(crate::convert::JsonConverter))),
+            attachment: Mutex::new(None),
+            starter: Mutex::new(None),
+        });
+        let session = Session { shared };
+        let starter: Starter = Box::new(move |s, ext| engine::spawn(s, transport, leftover, tx, ext));
+        *session.shared.starter.lock().unwrap() = Some(starter);
+        session
+    }
+
+    /// Begins reading and writing with the extensions negotiated in the handshake. Exactly once:
+    /// a second call fails with [`Error::AlreadyStarted`]. Servers call it right after the upgrade.
+    pub fn start(&self, negotiated: Option<DeflateParams>) -> Result<()> {
+        let starter = self.shared.starter.lock().unwrap().take().ok_or(Error::AlreadyStarted)?;
+        self.shared.state.store(State::Open as u8, Ordering::Release);
+        starter(self.clone(), negotiated);
+        Ok(())
+    }
+
+    /// Unique id of this session within the process.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// The upgrade request, with the chosen subprotocol and extensions (Ktor's `call`).
+    pub fn request(&self) -> &Request {
+        &self.shared.request
+    }
+
+    /// The server that accepted this session (Ktor's `application`), while it exists.
+    pub fn server(&self) -> Option<Server> {
+        self.shared.server.upgrade().map(Server::from_inner)
+    }
+
+    /// Where the session is in its life.
+    pub fn state(&self) -> State {
+        match self.shared.state.load(Ordering::Acquire) {
+            0 => State::Connecting,
+            1 => State::Open,
+            2 => State::Closing,
+            _ => State::Closed,
+        }
+    }
+
+    /// Queues `frame`, waiting while the outgoing queue is over its high-water mark.
+    /// Fails with [`Error::Closed`] once closing has begun.
+    pub async fn send(&self, frame: Frame) -> Result<()> {
+        self.send_with(frame, None).await
+    }
+
+    /// As [`Session::send`], overriding whether a data message is compressed (when deflate is on).
+    pub async fn send_with(&self, frame: Frame, compress: Option<bool>) -> Result<()> {
+        loop {
+            let notified = self.shared.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut ob = self.shared.outbox.lock().unwrap();
+                if ob.buffered <= self.shared.limits.0 || self.is_closing(&ob) {
+                    return self.enqueue(&mut ob, &frame, compress).map(|_| ());
+                }
+                ob.need_drain = true;
+            }
+            notified.await;
+        }
+    }
+
+    /// Queues `frame` without waiting: `Sent`, `Buffered` (over the high-water mark) or `Dropped`
+    /// (over the hard limit, nothing queued).
+    pub fn try_send(&self, frame: Frame) -> Result<TrySend> {
+        self.try_send_with(frame, None)
+    }
+
+    /// As [`Session::try_send`] with a compression override.
+    pub fn try_send_with(&self, frame: Frame, compress: Option<bool>) -> Result<TrySend> {
+        let (high, _, hard) = self.shared.limits;
+        let mut ob = self.shared.outbox.lock().unwrap();
+        if !self.is_closing(&ob) && ob.buffered + frame.data.len() > hard {
+            ob.need_drain = true;
+            return Ok(TrySend::Dropped);
+        }
+        self.enqueue(&mut ob, &frame, compress)?;
+        if ob.buffered > high {
+            ob.need_drain = true;
+            Ok(TrySend::Buffered)
+        } else {
+            Ok(TrySend::Sent)
+        }
+    }
+
+    fn is_closing(&self, ob: &Outbox) -> bool {
+        ob.close_queued || self.shared.terminated.load(Ordering::Acquire)
+    }
+
+    fn enqueue(&self, ob: &mut Outbox, frame: &Frame, compress: Option<bool>) -> Result<()> {
+        if self.is_closing(ob) || self.state() == State::Closed {
+            return Err(self.closed_error());
+        }
+        ob.push_user(frame, compress, self.mask_key())?;
+        self.shared.stats[2].fetch_add(1, Ordering::Relaxed);
+        self.shared.stats[3].fetch_add(frame.data.len() as u64, Ordering::Relaxed);
+        self.shared.writer_wake.notify_one();
+        Ok(())
+    }
+
+    fn mask_key(&self) -> Option<[u8; 4]> {
+        self.shared.masking.load(Ordering::Relaxed).then(|| fastrand::u32(..).to_ne_bytes())
+    }
+
+    pub(crate) fn closed_error(&self) -> Error {
+        let reason = self.shared.closed.borrow().clone().or_else(|| self.shared.cause.lock().unwrap().clone());
+        Error::Closed(reason)
+    }
+
+    /// Completes when every frame queued before the call has been handed to the socket.
+    /// Returns normally on a closed session.
+    pub async fn flush(&self) -> Result<()> {
+        let target = self.shared.outbox.lock().unwrap().enqueued_seq;
+        let mut written = self.shared.written.subscribe();
+        let mut closed = self.shared.closed.subscribe();
+        loop {
+            if *written.borrow_and_update() >= target || closed.borrow_and_update().is_some() {
+                return Ok(());
+            }
+            tokio::select! {
+                r = written.changed() => if r.is_err() { return Ok(()) },
+                r = closed.changed() => if r.is_err() { return Ok(()) },
+            }
+        }
+    }
+
+    /// Starts the closing handshake: queues Close(code, reason) after every frame already queued,
+    /// then waits (in the background) for the peer's Close or `close_timeout_ms`. Idempotent: the
+    /// first reason wins. Invalid codes or a reason over 123 bytes are rejected.
+    pub fn close(&self, code: u16, reason: &str) -> Result<()> {
+        if !close::is_valid_wire_code(code) {
+            return Err(Error::invalid(format!(
+                "close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)"
+            )));
+        }
+        if reason.len() > 123 {
+            return Err(Error::invalid(format!("close reason is {} bytes; the limit is 123", reason.len())));
+        }
+        self.initiate_close(code, reason, Initiator::Local);
+        Ok(())
+    }
+
+    /// Records the cause (first wins) and queues the Close frame; returns false if already closing.
+    pub(crate) fn initiate_close(&self, code: u16, reason: &str, initiator: Initiator) -> bool {
+        {
+            let mut cause = self.shared.cause.lock().unwrap();
+            if cause.is_none() {
+                *cause = Some(CloseReason::new(code, reason, initiator));
+            }
+        }
+        let queued = {
+            let mut ob = self.shared.outbox.lock().unwrap();
+            if ob.close_queued || self.shared.terminated.load(Ordering::Acquire) {
+                false
+            } else {
+                let mut payload = Vec::with_capacity(2 + reason.len());
+                if code != close::NO_STATUS {
+                    payload.extend_from_slice(&code.to_be_bytes());
+                    payload.extend_from_slice(reason.as_bytes());
+                }
+                let key = self.mask_key();
+                ob.push_control(8, &payload, key).expect("close payload is at most 125 bytes");
+                ob.close_queued = true;
+                ob.close_seq = ob.enqueued_seq;
+                true
+            }
+        };
+        if queued {
+            let _ = self.shared.state.compare_exchange(
+                State::Open as u8,
+                State::Closing as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+            self.shared.close_started.lock().unwrap().get_or_insert_with(Instant::now);
+            self.shared.writer_wake.notify_one();
+            self.shared.space.notify_waiters();
+            self.shared.wake.notify_one();
+        }
+        queued
+    }
+
+    /// Aborts now: no Close frame, the socket is shut, pending sends fail, `incoming` ends and
+    /// the close reason is 1006 (abnormal).
+    pub fn terminate(&self) {
+        if self.state() == State::Closed {
+            return;
+        }
+        *self.shared.cause.lock().unwrap() = Some(CloseReason::abnormal());
+        self.abort();
+    }
+
+    /// Shuts the socket keeping the recorded cause (close timeout, shutdown grace).
+    pub(crate) fn abort(&self) {
+        self.shared.terminated.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+        self.shared.writer_wake.notify_one();
+        self.shared.space.notify_waiters();
+        if self.state() == State::Connecting {
+            // Never started: nothing runs to finish it, so finish here.
+            self.shared.starter.lock().unwrap().take();
+            engine::finish(self);
+        }
+    }
+
+    /// Resolves once, when the session has ended, with how it ended.
+    pub async fn close_reason(&self) -> CloseReason {
+        let mut rx = self.shared.closed.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(r) => r.clone().expect("waited for Some"),
+            Err(_) => CloseReason::abnormal(),
+        }
+    }
+
+    /// The close reason if the session has ended.
+    pub fn close_reason_now(&self) -> Option<CloseReason> {
+        self.shared.closed.borrow().clone()
+    }
+
+    /// The next complete Text/Binary message. `Ok(None)` once when the peer closed cleanly;
+    /// an error once when the session failed (carrying why); [`Error::Closed`] after that.
+    /// Only for sessions without an event handler (pull style).
+    pub async fn recv(&self) -> Result<Option<Frame>> {
+        let mut guard = self.shared.incoming.lock().await;
+        let Some(rx) = guard.as_mut() else {
+            return Err(self.after_end());
+        };
+        match rx.recv().await {
+            Some(frame) => Ok(Some(frame)),
+            None => {
+                *guard = None;
+                self.end_status()
+            }
+        }
+    }
+
+    /// A message already queued, without waiting: `Ok(None)` when none is ready yet.
+    pub fn try_recv(&self) -> Result<Option<Frame>> {
+        let Ok(mut guard) = self.shared.incoming.try_lock() else { return Ok(None) };
+        let Some(rx) = guard.as_mut() else {
+            return Err(self.after_end());
+        };
+        match rx.try_recv() {
+            Ok(frame) => Ok(Some(frame)),
+            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                *guard = None;
+                self.end_status().and(Err(self.after_end()))
+            }
+        }
+    }
+
+    /// Waits for at least one message and moves up to `limit` queued ones into `out`
+    /// (one wake-up for many messages). Returns 0 at a clean end, like `recv`'s `Ok(None)`.
+    pub async fn recv_many(&self, out: &mut Vec<Frame>, limit: usize) -> Result<usize> {
+        let mut guard = self.shared.incoming.lock().await;
+        let Some(rx) = guard.as_mut() else {
+            return Err(self.after_end());
+        };
+        match rx.recv_many(out, limit.max(1)).await {
+            0 => {
+                *guard = None;
+                self.end_status().map(|_| 0)
+            }
+            n => Ok(n),
+        }
+    }
+
+    fn end_status(&self) -> Result<Option<Frame>> {
+        match self.shared.end.lock().unwrap().clone() {
+            Some(End::Failed(e)) => Err(e),
+            _ => Ok(None),
+        }
+    }
+
+    fn after_end(&self) -> Error {
+        if self.shared.handler.is_some() {
+            return Error::invalid("this session delivers messages to its event handler; recv is unavailable");
+        }
+        self.closed_error()
+    }
+
+    /// Sends a Ping with `payload` and resolves with the round trip when its Pong arrives
+    /// (a Pong also acknowledges earlier pings). Fails with Closed if the session ends first.
+    pub async fn ping(&self, payload: Bytes) -> Result<Duration> {
+        let rx = self.send_ping(payload)?;
+        match rx.await {
+            Ok(d) => Ok(d),
+            Err(_) => Err(self.closed_error()),
+        }
+    }
+
+    pub(crate) fn send_ping(&self, payload: Bytes) -> Result<oneshot::Receiver<Duration>> {
+        let (tx, rx) = oneshot::channel();
+        let mut ob = self.shared.outbox.lock().unwrap();
+        if self.is_closing(&ob) {
+            return Err(self.closed_error());
+        }
+        let mut pings = self.shared.pings.lock().unwrap();
+        if pings.len() >= MAX_PENDING_PINGS {
+            return Err(Error::WouldBlock);
+        }
+        ob.push_control(9, &payload, self.mask_key())?;
+        pings.push_back(PendingPing { payload, sent: Instant::now(), done: Some(tx) });
+        drop(pings);
+        drop(ob);
+        self.shared.writer_wake.notify_one();
+        Ok(rx)
+    }
+
+    pub(crate) fn next_ping_payload(&self) -> Bytes {
+        let n = self.shared.ping_seq.fetch_add(1, Ordering::Relaxed);
+        let mut p = Vec::with_capacity(12);
+        p.extend_from_slice(b"wss");
+        p.extend_from_slice(&(self.shared.id as u32).to_be_bytes());
+        p.extend_from_slice(&(n as u32).to_be_bytes());
+        Bytes::from(p)
+    }
+
+    /// Bytes queued for writing and not yet handed to the socket.
+    pub fn buffered_amount(&self) -> usize {
+        self.shared.outbox.lock().unwrap().buffered
+    }
+
+    /// Round trip of the last matched Ping/Pong.
+    pub fn latency(&self) -> Option<Duration> {
+        match self.shared.latency_us.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            us => Some(Duration::from_micros(us)),
+        }
+    }
+
+    /// Traffic counters.
+    pub fn stats(&self) -> Stats {
+        let s = &self.shared.stats;
+        Stats {
+            messages_in: s[0].load(Ordering::Relaxed),
+            bytes_in: s[1].load(Ordering::Relaxed),
+            messages_out: s[2].load(Ordering::Relaxed),
+            bytes_out: s[3].load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether outgoing frames are masked.
+    pub fn masking(&self) -> bool {
+        self.shared.masking.load(Ordering::Relaxed)
+    }
+
+    /// Masks outgoing frames from now on (non-standard for servers: browsers reject it).
+    pub fn set_masking(&self, on: bool) {
+        self.shared.masking.store(on, Ordering::Relaxed);
+    }
+
+    /// Limit on frames, messages and inflated messages.
+    pub fn max_frame_size(&self) -> usize {
+        self.shared.max_frame_size.load(Ordering::Relaxed)
+    }
+
+    /// Changes the size limit; applies from the next frame.
+    pub fn set_max_frame_size(&self, bytes: usize) -> Result<()> {
+        if bytes == 0 {
+            return Err(Error::invalid("max_frame_size must be at least 1"));
+        }
+        self.shared.max_frame_size.store(bytes, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Pinger period in ms (0 = off).
+    pub fn ping_interval_ms(&self) -> u64 {
+        self.shared.ping_interval_ms.load(Ordering::Relaxed)
+    }
+
+    /// Changes the pinger period; restarts the pinger (0 stops it).
+    pub fn set_ping_interval_ms(&self, ms: u64) {
+        self.shared.ping_interval_ms.store(ms, Ordering::Relaxed);
+        pinger::restart(self);
+    }
+
+    /// How long the pinger waits for a Pong, in ms.
+    pub fn timeout_ms(&self) -> u64 {
+        self.shared.timeout_ms.load(Ordering::Relaxed)
+    }
+
+    /// Changes the Pong timeout; restarts the pinger.
+    pub fn set_timeout_ms(&self, ms: u64) -> Result<()> {
+        if ms == 0 {
+            return Err(Error::invalid("timeout_ms must be at least 1"));
+        }
+        self.shared.timeout_ms.store(ms, Ordering::Relaxed);
+        pinger::restart(self);
+        Ok(())
+    }
+
+    /// Bound on the closing handshake, in ms.
+    pub fn close_timeout_ms(&self) -> u64 {
+        self.shared.close_timeout_ms.load(Ordering::Relaxed)
+    }
+
+    /// Changes the closing-handshake bound (also for a close already in progress).
+    pub fn set_close_timeout_ms(&self, ms: u64) {
+        self.shared.close_timeout_ms.store(ms, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+    }
+
+    /// Stops reading the socket (TCP backpressure reaches the peer) until `resume`.
+    pub fn pause(&self) {
+        self.shared.paused.send_replace(true);
+    }
+
+    /// Resumes reading after `pause`.
+    pub fn resume(&self) {
+        self.shared.paused.send_replace(false);
+    }
+
+    /// Whether reading is paused.
+    pub fn is_paused(&self) -> bool {
+        *self.shared.paused.borrow()
+    }
+
+    /// The converter for `send_serialized`/`receive_deserialized` (JSON by default).
+    pub fn converter(&self) -> Option<Arc<dyn Converter>> {
+        self.shared.converter.lock().unwrap().clone()
+    }
+
+    /// Replaces (or with `None` removes) the converter.
+    pub fn set_converter(&self, converter: Option<Arc<dyn Converter>>) {
+        *self.shared.converter.lock().unwrap() = converter;
+    }
+
+    /// Serializes `value` with the converter and sends the resulting frame.
+    pub async fn send_serialized<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        let converter = self.converter().ok_or(Error::NoConverter)?;
+        let value = serde_json::to_value(value).map_err(|e| Error::invalid(format!("cannot serialize: {e}")))?;
+        let frame = converter.serialize(&value)?;
+        self.send(frame).await
+    }
+
+    /// Receives the next message and deserializes it with the converter. A frame the converter
+    /// cannot decode fails with [`Error::Deserialize`] carrying it; the session stays open.
+    pub async fn receive_deserialized<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        let converter = self.converter().ok_or(Error::NoConverter)?;
+        let frame = self.recv().await?.ok_or_else(|| self.closed_error())?;
+        let value = converter.deserialize(&frame)?;
+        serde_json::from_value(value).map_err(|e| Error::Deserialize { frame: Box::new(frame), message: e.to_string() })
+    }
+
+    /// Attaches an embedder's value to the session (bindings keep their per-session state here).
+    pub fn set_attachment(&self, value: Option<Arc<dyn Any + Send + Sync>>) {
+        *self.shared.attachment.lock().unwrap() = value;
+    }
+
+    /// The value set with `set_attachment`.
+    pub fn attachment(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.shared.attachment.lock().unwrap().clone()
+    }
+
+    /// Whether this is the same session as `other`.
+    pub fn same_as(&self, other: &Session) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Whether the session is a push-style one (an event handler receives its messages).
+    pub fn has_event_handler(&self) -> bool {
+        self.shared.handler.is_some()
+    }
+
+    /// Runs `f` with the event handler under the session's callback lock, so a session's
+    /// callbacks never run concurrently.
+    pub(crate) fn with_handler(&self, f: impl FnOnce(&dyn EventHandler)) {
+        if let Some(h) = &self.shared.handler {
+            let _guard = self.shared.callback_lock.lock().unwrap_or_else(|e| e.into_inner());
+            f(h.as_ref());
+            if self.shared.drain_pending.swap(false, Ordering::AcqRel) {
+                h.on_drain(self);
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The bounded outgoing queue: frames encoded at enqueue time, coalesced, written by one writer task.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::deflate::Deflater;
+use crate::error::{Error, Result};
+use crate::protocol::frame::{MAX_CONTROL_PAYLOAD, OPCODE_CONTINUATION, encode_frame, encode_header};
+use crate::protocol::utf8::Utf8Validator;
+use crate::protocol::{Frame, FrameType};
+
+/// Payloads at least this large are queued by reference instead of copied into the coalescing buffer.
+const ZERO_COPY_MIN: usize = 16 * 1024;
+
+/// Bytes waiting to be written, and the send-side protocol state (fragments, compression, close).
+#[derive(Default)]
+pub(crate) struct Outbox {
+    chunks: VecDeque<Bytes>,
+    tail: BytesMut,
+    /// Bytes queued and not yet handed to the socket.
+    pub buffered: usize,
+    /// Frames queued since the session started (flush waits for the writer to reach it).
+    pub enqueued_seq: u64,
+    /// A Close frame has been queued: nothing else may follow it.
+    pub close_queued: bool,
+    /// Sequence number of the queued Close frame.
+    pub close_seq: u64,
+    /// The writer has taken the Close frame.
+    pub close_taken: bool,
+    /// The queue went over its high-water mark; `drain` is due when it falls below low water.
+    pub need_drain: bool,
+    fragment: Option<(FrameType, bool)>,
+    utf8: Option<Utf8Validator>,
+    pub deflater: Option<Deflater>,
+}
+
+/// What the writer takes in one go.
+pub(crate) struct Batch {
+    pub chunks: Vec<Bytes>,
+    pub seq: u64,
+    pub has_close: bool,
+}
+
+impl Outbox {
+    /// Validates and encodes a user frame (data or Ping/Pong); the caller checked state and limits.
+    pub fn push_user(&mut self, frame: &Frame, compress: Option<bool>, mask: Option<[u8; 4]>) -> Result<usize> {
+        if frame.rsv2 || frame.rsv3 {
+            return Err(Error::invalid("RSV2/RSV3 cannot be set: no extension uses them"));
+        }
+        match frame.kind {
+            FrameType::Close => Err(Error::invalid("send a Close frame with close(code, reason)")),
+            FrameType::Ping | FrameType::Pong => {
+                if !frame.fin {
+                    return Err(Error::invalid("control frames cannot be fragmented"));
+                }
+                Ok(self.push_control(frame.kind.opcode(), &frame.data, mask)?)
+            }
+            FrameType::Text | FrameType::Binary => self.push_data(frame, compress, mask),
+        }
+    }
+
+    fn push_data(&mut self, frame: &Frame, compress: Option<bool>, mask: Option<[u8; 4]>) -> Result<usize> {
+        let (opcode, compressed) = match self.fragment {
+            Some((kind, _)) if kind != frame.kind => {
+                return Err(Error::invalid(format!(
+                    "a fragmented {} message is in progress; finish it before sending {}",
+                    kind.as_str(),
+                    frame.kind.as_str()
+                )));
+            }
+            Some((_, compressed)) => (OPCODE_CONTINUATION, compressed),
+            None => {
+                let compressed = match &self.deflater {
+                    Some(d) => compress.unwrap_or_else(|| d.wants(frame.data.len())),
+                    None => false,
+                };
+                (frame.kind.opcode(), compressed)
+            }
+        };
+        if frame.kind == FrameType::Text {
+            let mut v = self.utf8.take().unwrap_or_default();
+            if v.feed(&frame.data, frame.fin).is_err() {
+                return Err(Error::invalid("text frame is not valid UTF-8"));
+            }
+            if !frame.fin {
+                self.utf8 = Some(v);
+            }
+        }
+        self.fragment = if frame.fin { None } else { Some((frame.kind, compressed)) };
+        let rsv1 = compressed && opcode != OPCODE_CONTINUATION;
+        let len = if compressed {
+            let mut out = Vec::with_capacity(frame.data.len() / 2 + 16);
+            self.deflater.as_mut().expect("compressed only with a deflater").compress(&frame.data, frame.fin, &mut out);
+            self.push_encoded(opcode, frame.fin, rsv1, Bytes::from(out), mask)
+        } else {
+            self.push_encoded(opcode, frame.fin, rsv1, frame.data.clone(), mask)
+        };
+        Ok(len)
+    }
+
+    /// Queues a control frame (Ping/Pong/Close payload already built).
+    pub fn push_control(&mut self, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Result<usize> {
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(Error::invalid(format!(
+                "control frame payload is {} bytes; the limit is {MAX_CONTROL_PAYLOAD}",
+                payload.len()
+            )));
+        }
+        let before = self.tail.len();
+        encode_frame(&mut self.tail, opcode, true, false, payload, mask);
+        Ok(self.account(self.tail.len() - before))
+    }
+
+    fn push_encoded(&mut self, opcode: u8, fin: bool, rsv1: bool, payload: Bytes, mask: Option<[u8; 4]>) -> usize {
+        let before = self.tail.len();
+        if payload.len() < ZERO_COPY_MIN || mask.is_some() {
+            encode_frame(&mut self.tail, opcode, fin, rsv1, &payload, mask);
+            return self.account(self.tail.len() - before);
+        }
+        encode_header(&mut self.tail, opcode, fin, rsv1, payload.len(), None);
+        let head = self.tail.len() - before;
+        self.chunks.push_back(self.tail.split().freeze());
+        let len = payload.len();
+        self.chunks.push_back(payload);
+        self.account(head + len)
+    }
+
+    fn account(&mut self, bytes: usize) -> usize {
+        self.buffered += bytes;
+        self.enqueued_seq += 1;
+        bytes
+    }
+
+    /// Takes everything queued, for one write.
+    pub fn take(&mut self) -> Option<Batch> {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+        if self.chunks.is_empty() {
+            return None;
+        }
+        let has_close = self.close_queued && !self.close_taken;
+        self.close_taken |= has_close;
+        Some(Batch { chunks: self.chunks.drain(..).collect(), seq: self.enqueued_seq, has_close })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragments_become_continuations_and_cannot_interleave_types() {
+        let mut ob = Outbox::default();
+        ob.push_user(&Frame::text("a").with_fin(false), None, None).unwrap();
+        let err = ob.push_user(&Frame::binary(&b"b"[..]), None, None).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)));
+        ob.push_user(&Frame::ping(&b"p"[..]), None, None).unwrap();
+        ob.push_user(&Frame::text("b"), None, None).unwrap();
+        let batch = ob.take().unwrap();
+        let wire: Vec<u8> = batch.chunks.concat();
+        assert_eq!(wire, [0x01, 1, b'a', 0x89, 1, b'p', 0x80, 1, b'b']);
+        assert_eq!(batch.seq, 3);
+    }
+
+    #[test]
+    fn oversize_control_payload_and_invalid_text_are_rejected_without_queueing() {
+        let mut ob = Outbox::default();
+        assert!(ob.push_user(&Frame::ping(vec![0u8; 126]), None, None).is_err());
+        let bad = Frame::new(FrameType::Text, &b"\xff"[..]);
+        assert!(ob.push_user(&bad, None, None).is_err());
+        assert!(ob.take().is_none());
+        assert_eq!(ob.buffered, 0);
+    }
+
+    #[test]
+    fn large_payloads_are_queued_without_copying() {
+        let mut ob = Outbox::default();
+        let payload = Bytes::from(vec![5u8; 100_000]);
+        ob.push_user(&Frame::binary(payload.clone()), None, None).unwrap();
+        let batch = ob.take().unwrap();
+        assert_eq!(batch.chunks.len(), 2);
+        assert_eq!(batch.chunks[1].as_ptr(), payload.as_ptr());
+    }
+}

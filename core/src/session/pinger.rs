@@ -1,0 +1,41 @@
+//! Ktor's pinger: a Ping every interval, Close 1011 when its Pong is late.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::{End, Session, State};
+use crate::error::Error;
+use crate::protocol::close::{INTERNAL_ERROR, Initiator};
+
+/// Stops the running pinger, if any, and starts one with the current settings.
+pub(super) fn restart(s: &Session) {
+    let mut slot = s.shared.pinger.lock().unwrap();
+    if let Some(old) = slot.take() {
+        old.abort();
+    }
+    let interval = s.shared.ping_interval_ms.load(Ordering::Relaxed);
+    if interval == 0 || s.state() != State::Open {
+        return;
+    }
+    *slot = Some(crate::runtime::spawn(run(s.clone(), interval)));
+}
+
+async fn run(s: Session, interval: u64) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(interval)).await;
+        if s.state() != State::Open {
+            return;
+        }
+        let Ok(pong) = s.send_ping(s.next_ping_payload()) else { return };
+        let timeout = s.shared.timeout_ms.load(Ordering::Relaxed);
+        match tokio::time::timeout(Duration::from_millis(timeout), pong).await {
+            Ok(Ok(_)) => continue,
+            Ok(Err(_)) => return,
+            Err(_) => {
+                s.set_end(End::Failed(Error::Timeout(format!("no pong within {timeout} ms"))));
+                s.initiate_close(INTERNAL_ERROR, "ping timeout", Initiator::Local);
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Shared helpers for the integration tests: servers on 127.0.0.1:0, a real client
+//! (tokio-tungstenite), and a raw TCP client for malformed input.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use wssession_core::{EventHandler, Frame, Handler, Server, ServerBuilder, ServerConfig, Session};
+
+pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A bound on every wait in the tests, so a bug fails instead of hanging.
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+pub async fn within<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(LIMIT, f).await.expect("test step did not finish in time")
+}
+
+/// Echoes every message with push callbacks.
+pub struct Echo;
+
+impl EventHandler for Echo {
+    fn on_message(&self, session: &Session, frame: Frame) {
+        let _ = session.try_send(frame);
+    }
+}
+
+pub async fn start(config: ServerConfig, handler: Handler) -> Server {
+    ServerBuilder::new(config).fallback(handler).start().await.expect("server starts")
+}
+
+pub async fn echo_server() -> Server {
+    start(ServerConfig::default(), Handler::events(Echo)).await
+}
+
+pub fn url(server: &Server) -> String {
+    format!("ws://{}/", server.local_addr())
+}
+
+pub async fn connect(server: &Server) -> Client {
+    within(tokio_tungstenite::connect_async(url(server))).await.expect("client connects").0
+}
+
+/// The next data or close message the client sees (pings/pongs skipped).
+pub async fn next(client: &mut Client) -> Option<Message> {
+    loop {
+        match within(client.next()).await {
+            Some(Ok(Message::Ping(_))) | Some(Ok(Message::Pong(_))) => continue,
+            Some(Ok(m)) => return Some(m),
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+pub async fn send(client: &mut Client, m: Message) {
+    within(client.send(m)).await.expect("client sends");
+}
+
+/// A raw client: performs the upgrade by hand, then speaks bytes.
+pub struct Raw {
+    pub tcp: TcpStream,
+    pub buf: Vec<u8>,
+}
+
+pub const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
+
+impl Raw {
+    pub async fn connect(server: &Server) -> Raw {
+        Self::connect_with(server, "").await
+    }
+
+    /// Upgrades with extra header lines (each ending in \r\n).
+    pub async fn connect_with(server: &Server, extra_headers: &str) -> Raw {
+        let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+        let req = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra_headers}\r\n"
+        );
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Raw { tcp, buf: vec![] };
+        let head = raw.read_until(b"\r\n\r\n").await;
+        assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+        raw
+    }
+
+    pub async fn read_until(&mut self, pat: &[u8]) -> Vec<u8> {
+        loop {
+            if let Some(i) = self.buf.windows(pat.len()).position(|w| w == pat) {
+                return self.buf.drain(..i + pat.len()).collect();
+            }
+            let mut chunk = [0u8; 4096];
+            let n = within(self.tcp.read(&mut chunk)).await.unwrap();
+            assert!(n > 0, "connection closed while waiting");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    pub async fn write(&mut self, bytes: &[u8]) {
+        within(self.tcp.write_all(bytes)).await.unwrap();
+    }
+
+    /// Sends one masked frame.
+    pub async fn frame(&mut self, opcode: u8, fin: bool, payload: &[u8]) {
+        self.write(&encode(opcode, fin, payload, Some(KEY))).await;
+    }
+
+    /// Reads one frame: (first byte, payload); `None` at EOF.
+    pub async fn read_frame(&mut self) -> Option<(u8, Vec<u8>)> {
+        loop {
+            if self.buf.len() >= 2 {
+                let (len, head) = match self.buf[1] & 0x7f {
+                    126 if self.buf.len() >= 4 => (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4),
+                    127 if self.buf.len() >= 10 => {
+                        (u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize, 10)
+                    }
+                    126 | 127 => (usize::MAX, 0),
+                    l => (l as usize, 2),
+                };
+                if len != usize::MAX && self.buf.len() >= head + len {
+                    let b0 = self.buf[0];
+                    let payload = self.buf[head..head + len].to_vec();
+                    self.buf.drain(..head + len);
+                    return Some((b0, payload));
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            let n = within(self.tcp.read(&mut chunk)).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Reads frames until a Close; returns its code (None for an empty Close or EOF).
+    pub async fn read_close(&mut self) -> Option<u16> {
+        while let Some((b0, payload)) = self.read_frame().await {
+            if b0 & 0x0f == 8 {
+                return (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+            }
+        }
+        None
+    }
+
+    /// Whether the server closes the TCP connection (EOF) within the test limit.
+    pub async fn eof(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match within(self.tcp.read(&mut chunk)).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => continue,
+            }
+        }
+    }
+}
+
+pub fn encode(opcode: u8, fin: bool, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut out = vec![opcode | if fin { 0x80 } else { 0 }];
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => out.push(m | n as u8),
+        n if n < 65536 => {
+            out.push(m | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(m | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    match mask {
+        Some(k) => {
+            out.extend_from_slice(&k);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
+        }
+        None => out.extend_from_slice(payload),
+    }
+    out
+}
+
+/// Sends a raw HTTP request and returns the status code of the response.
+pub async fn http_status(server: &Server, request: &[u8]) -> u16 {
+    let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+    tcp.write_all(request).await.unwrap();
+    let mut out = vec![];
+    within(tcp.read_to_end(&mut out)).await.ok();
+    let text = String::from_utf8_lossy(&out);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
