@@ -28,11 +28,7 @@ pub async fn connect(target: &Target, offer_deflate: bool) -> io::Result<Conn> {
     let mut stream = TcpStream::connect(&target.addr).await?;
     stream.set_nodelay(true)?;
     if target.raw {
-        return Ok(Conn {
-            stream,
-            deflate: None,
-            leftover: Vec::new(),
-        });
+        return Ok(Conn { stream, deflate: None, leftover: Vec::new() });
     }
     let key = handshake::random_key();
     let req = handshake::client_request(&target.addr, &target.path, &key, offer_deflate);
@@ -42,10 +38,7 @@ pub async fn connect(target: &Target, offer_deflate: bool) -> io::Result<Conn> {
         let mut chunk = [0u8; 1024];
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "server closed during the handshake",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed during the handshake"));
         }
         buf.extend_from_slice(&chunk[..n]);
         if let Some(end) = handshake::head_end(&buf) {
@@ -65,14 +58,8 @@ pub async fn connect(target: &Target, offer_deflate: bool) -> io::Result<Conn> {
     }
     let deflate = handshake::header(head, "sec-websocket-extensions")
         .filter(|v| v.contains("permessage-deflate"))
-        .map(|v| DeflateAgreed {
-            server_no_context_takeover: v.contains("server_no_context_takeover"),
-        });
-    Ok(Conn {
-        stream,
-        deflate,
-        leftover: buf[end..].to_vec(),
-    })
+        .map(|v| DeflateAgreed { server_no_context_takeover: v.contains("server_no_context_takeover") });
+    Ok(Conn { stream, deflate, leftover: buf[end..].to_vec() })
 }
 
 fn bad(msg: &str) -> io::Error {

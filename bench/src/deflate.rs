@@ -16,8 +16,7 @@ pub fn compress_message(payload: &[u8]) -> Vec<u8> {
             out.reserve(out.capacity().max(64));
         }
         let before = c.total_in();
-        c.compress_vec(input, &mut out, FlushCompress::Sync)
-            .expect("deflate of an in-memory buffer cannot fail");
+        c.compress_vec(input, &mut out, FlushCompress::Sync).expect("deflate of an in-memory buffer cannot fail");
         input = &input[(c.total_in() - before) as usize..];
         if input.is_empty() && out.ends_with(&TAIL) {
             break;
@@ -36,10 +35,7 @@ pub struct Inflater {
 impl Inflater {
     /// `server_no_context_takeover` decides whether the window resets per message.
     pub fn new(server_no_context_takeover: bool) -> Self {
-        Self {
-            d: Decompress::new(false),
-            reset_each_message: server_no_context_takeover,
-        }
+        Self { d: Decompress::new(false), reset_each_message: server_no_context_takeover }
     }
 
     /// Feeds one frame's payload of a compressed message, appending output to `out`.

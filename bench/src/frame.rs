@@ -32,13 +32,7 @@ pub fn encode_masked(out: &mut Vec<u8>, opcode: u8, rsv1: bool, payload: &[u8], 
 /// The masked close frame (code 1000) a client sends to end a session.
 pub fn close_frame() -> Vec<u8> {
     let mut out = Vec::with_capacity(8);
-    encode_masked(
-        &mut out,
-        OP_CLOSE,
-        false,
-        &1000u16.to_be_bytes(),
-        random_mask(),
-    );
+    encode_masked(&mut out, OP_CLOSE, false, &1000u16.to_be_bytes(), random_mask());
     out
 }
 
@@ -79,14 +73,8 @@ pub fn parse_header(buf: &[u8]) -> Option<Header> {
     let (b0, b1) = (buf[0], buf[1]);
     let masked = b1 & 0x80 != 0;
     let (payload_len, mut header_len) = match b1 & 0x7f {
-        126 => (
-            u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?) as usize,
-            4,
-        ),
-        127 => (
-            u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize,
-            10,
-        ),
+        126 => (u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?) as usize, 4),
+        127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize, 10),
         n => (n as usize, 2),
     };
     let mask = if masked {
@@ -96,14 +84,7 @@ pub fn parse_header(buf: &[u8]) -> Option<Header> {
     } else {
         None
     };
-    Some(Header {
-        fin: b0 & 0x80 != 0,
-        rsv1: b0 & 0x40 != 0,
-        opcode: b0 & 0x0f,
-        header_len,
-        payload_len,
-        mask,
-    })
+    Some(Header { fin: b0 & 0x80 != 0, rsv1: b0 & 0x40 != 0, opcode: b0 & 0x0f, header_len, payload_len, mask })
 }
 
 #[cfg(test)]
@@ -122,11 +103,8 @@ mod tests {
             assert_eq!(h.payload_len, len);
             assert_eq!(h.frame_len(), out.len());
             assert_eq!(h.mask, Some([1, 2, 3, 4]));
-            let unmasked: Vec<u8> = out[h.header_len..]
-                .iter()
-                .enumerate()
-                .map(|(i, b)| b ^ [1, 2, 3, 4][i & 3])
-                .collect();
+            let unmasked: Vec<u8> =
+                out[h.header_len..].iter().enumerate().map(|(i, b)| b ^ [1, 2, 3, 4][i & 3]).collect();
             assert_eq!(unmasked, payload);
         }
     }

@@ -21,11 +21,7 @@ pub fn random_key() -> String {
 
 /// The client's upgrade request; offers permessage-deflate when `deflate`.
 pub fn client_request(host: &str, path: &str, key: &str, deflate: bool) -> String {
-    let ext = if deflate {
-        "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n"
-    } else {
-        ""
-    };
+    let ext = if deflate { "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n" } else { "" };
     format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n"
@@ -61,10 +57,7 @@ mod tests {
 
     #[test]
     fn accept_key_matches_rfc_example() {
-        assert_eq!(
-            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-        );
+        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     #[test]

@@ -4,8 +4,8 @@ use crate::deflate;
 use crate::frame::{self, OP_BINARY, OP_TEXT};
 
 const WORDS: &[&str] = &[
-    "session", "frame", "socket", "echo", "server", "client", "message", "ping", "pong", "close",
-    "deflate", "window", "buffer", "latency", "tokio", "python", "node", "bench", "ratio", "core",
+    "session", "frame", "socket", "echo", "server", "client", "message", "ping", "pong", "close", "deflate", "window",
+    "buffer", "latency", "tokio", "python", "node", "bench", "ratio", "core",
 ];
 
 /// `size` bytes of word-like ASCII from a fixed seed: valid UTF-8 and about as
@@ -33,17 +33,10 @@ impl FrameBatch {
     /// Builds the batch for a payload; compressed with a fresh context per message when `deflate`.
     pub fn new(payload: &[u8], binary: bool, deflate: bool, depth: usize) -> Self {
         let opcode = if binary { OP_BINARY } else { OP_TEXT };
-        let body = if deflate {
-            deflate::compress_message(payload)
-        } else {
-            payload.to_vec()
-        };
+        let body = if deflate { deflate::compress_message(payload) } else { payload.to_vec() };
         let mut one = Vec::with_capacity(body.len() + 14);
         frame::encode_masked(&mut one, opcode, deflate, &body, frame::random_mask());
-        Self {
-            bytes: one.repeat(depth.max(1)),
-            frame_len: one.len(),
-        }
+        Self { bytes: one.repeat(depth.max(1)), frame_len: one.len() }
     }
 
     /// The first `k` frames.
@@ -54,10 +47,7 @@ impl FrameBatch {
 
 /// The raw-TCP equivalent: `depth` copies of the bare payload.
 pub fn raw_batch(payload: &[u8], depth: usize) -> FrameBatch {
-    FrameBatch {
-        bytes: payload.repeat(depth.max(1)),
-        frame_len: payload.len(),
-    }
+    FrameBatch { bytes: payload.repeat(depth.max(1)), frame_len: payload.len() }
 }
 
 #[cfg(test)]

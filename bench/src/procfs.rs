@@ -10,12 +10,8 @@ pub fn cpu_micros(pid: u32) -> io::Result<u64> {
     let rest = &stat[stat.rfind(')').ok_or_else(|| bad("no ')' in stat"))? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After ')': index 0 is field 3 (state), so utime (14) is 11 and stime (15) is 12.
-    let tick = |i: usize| -> io::Result<u64> {
-        fields
-            .get(i)
-            .and_then(|f| f.parse().ok())
-            .ok_or_else(|| bad("short stat"))
-    };
+    let tick =
+        |i: usize| -> io::Result<u64> { fields.get(i).and_then(|f| f.parse().ok()).ok_or_else(|| bad("short stat")) };
     Ok((tick(11)? + tick(12)?) * 1_000_000 / clock_ticks_per_sec())
 }
 

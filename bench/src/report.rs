@@ -11,14 +11,10 @@ fn quantile_us(o: &Outcome, q: f64) -> f64 {
 /// The figures as one JSON object (stable keys, read by `bench/run.py`).
 pub fn to_json(mode: &str, s: &Settings, o: &Outcome) -> Value {
     let secs = o.elapsed.as_secs_f64().max(1e-9);
-    let per_msg = o
-        .server_cpu_us
-        .filter(|_| o.messages > 0)
-        .map(|c| c as f64 / o.messages as f64);
+    let per_msg = o.server_cpu_us.filter(|_| o.messages > 0).map(|c| c as f64 / o.messages as f64);
     let kib_per_conn = |after: u64| {
         o.rss.and_then(|r| {
-            (o.connections_ok > 0)
-                .then(|| after.saturating_sub(r.before) as f64 / o.connections_ok as f64)
+            (o.connections_ok > 0).then(|| after.saturating_sub(r.before) as f64 / o.connections_ok as f64)
         })
     };
     json!({

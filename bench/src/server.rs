@@ -31,10 +31,7 @@ impl ServerArgs {
         if self.workers == 0 {
             Builder::new_current_thread().enable_all().build()
         } else {
-            Builder::new_multi_thread()
-                .worker_threads(self.workers)
-                .enable_all()
-                .build()
+            Builder::new_multi_thread().worker_threads(self.workers).enable_all().build()
         }
     }
 }

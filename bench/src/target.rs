@@ -31,16 +31,9 @@ impl Target {
             None => (rest, "/"),
         };
         if !addr.contains(':') {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("url {url:?} needs an explicit port"),
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("url {url:?} needs an explicit port")));
         }
-        Ok(Self {
-            addr: addr.to_owned(),
-            path: path.to_owned(),
-            raw,
-        })
+        Ok(Self { addr: addr.to_owned(), path: path.to_owned(), raw })
     }
 }
 

@@ -84,10 +84,7 @@ fn main() -> ExitCode {
         server_pid: args.server_pid,
         connect_concurrency: args.connect_concurrency,
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let (name, result) = rt.block_on(async {
         match args.mode {
             Mode::Echo => ("echo", modes::echo::run(&settings).await),

@@ -32,10 +32,7 @@ pub async fn run(s: &Settings) -> io::Result<Outcome> {
     let (conns, connect_errors) =
         client::connect_many(&s.target, s.deflate, s.connections, s.connect_concurrency).await;
     if conns.is_empty() {
-        return Err(connect_errors
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| io::Error::other("no connections requested")));
+        return Err(connect_errors.into_iter().next().unwrap_or_else(|| io::Error::other("no connections requested")));
     }
     let body = payload::make_payload(s.size);
     let plain = Arc::new(if s.target.raw {
@@ -44,10 +41,7 @@ pub async fn run(s: &Settings) -> io::Result<Outcome> {
         FrameBatch::new(&body, s.binary, false, s.pipeline)
     });
     let compressed = Arc::new(FrameBatch::new(&body, s.binary, true, s.pipeline));
-    let window = Window {
-        start: Instant::now() + s.warmup,
-        deadline: Instant::now() + s.warmup + s.duration,
-    };
+    let window = Window { start: Instant::now() + s.warmup, deadline: Instant::now() + s.warmup + s.duration };
     let mut out = Outcome::new(s.duration);
     out.connections_ok = conns.len();
     if s.deflate {
@@ -59,19 +53,10 @@ pub async fn run(s: &Settings) -> io::Result<Outcome> {
     let tasks: Vec<_> = conns
         .into_iter()
         .map(|c| {
-            let batch = if c.deflate.is_some() {
-                compressed.clone()
-            } else {
-                plain.clone()
-            };
+            let batch = if c.deflate.is_some() { compressed.clone() } else { plain.clone() };
             let (raw, size, depth) = (s.target.raw, s.size, s.pipeline);
             tokio::spawn(async move {
-                let mut t = Tally {
-                    messages: 0,
-                    hist: new_histogram(),
-                    errors: 0,
-                    first_error: None,
-                };
+                let mut t = Tally { messages: 0, hist: new_histogram(), errors: 0, first_error: None };
                 if let Err(e) = drive(c, &batch, raw, size, depth, window, &mut t).await {
                     t.errors += 1;
                     t.first_error = Some(e.to_string());
@@ -111,9 +96,7 @@ async fn drive(
     let mut sent: VecDeque<Instant> = VecDeque::with_capacity(depth);
     let mut buf = std::mem::take(&mut c.leftover);
     let mut rx = Receiver {
-        inflater: c
-            .deflate
-            .map(|d| Inflater::new(d.server_no_context_takeover)),
+        inflater: c.deflate.map(|d| Inflater::new(d.server_no_context_takeover)),
         scratch: Vec::new(),
         msg_len: 0,
         msg_compressed: false,
@@ -132,16 +115,9 @@ async fn drive(
             Ok(r) => r?,
         };
         if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "server closed the connection",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed the connection"));
         }
-        let done = if raw {
-            rx.raw(&mut buf, size)
-        } else {
-            rx.frames(&mut buf, size, t)?
-        };
+        let done = if raw { rx.raw(&mut buf, size) } else { rx.frames(&mut buf, size, t)? };
         let now = Instant::now();
         for _ in 0..done {
             let Some(t0) = sent.pop_front() else { break };
@@ -212,9 +188,8 @@ impl Receiver {
                         }
                         if self.msg_len != size {
                             t.errors += 1;
-                            t.first_error.get_or_insert_with(|| {
-                                format!("echo of {} bytes, expected {size}", self.msg_len)
-                            });
+                            t.first_error
+                                .get_or_insert_with(|| format!("echo of {} bytes, expected {size}", self.msg_len));
                         }
                         done += 1;
                     }

@@ -32,17 +32,11 @@ pub async fn run(s: &Settings) -> io::Result<Outcome> {
     sleep(s.duration).await;
 
     let body = payload::make_payload(s.size);
-    let batch = if s.target.raw {
-        payload::raw_batch(&body, 1)
-    } else {
-        FrameBatch::new(&body, s.binary, false, 1)
-    };
+    let batch = if s.target.raw { payload::raw_batch(&body, 1) } else { FrameBatch::new(&body, s.binary, false, 1) };
     let echo_started = Instant::now();
     for chunk in conns.chunks_mut(s.connect_concurrency.max(1)) {
         let results = futures_util::future::join_all(
-            chunk
-                .iter_mut()
-                .map(|c| timeout(Duration::from_secs(10), echo_once(c, &batch, s.target.raw))),
+            chunk.iter_mut().map(|c| timeout(Duration::from_secs(10), echo_once(c, &batch, s.target.raw))),
         )
         .await;
         for r in results {
@@ -60,11 +54,7 @@ pub async fn run(s: &Settings) -> io::Result<Outcome> {
     out.elapsed = echo_started.elapsed();
     let after_echo = rss(s.server_pid);
     if let (Some(b), Some(o), Some(e)) = (before, after_open, after_echo) {
-        out.rss = Some(IdleRss {
-            before: b,
-            after_open: o,
-            after_echo: e,
-        });
+        out.rss = Some(IdleRss { before: b, after_open: o, after_echo: e });
     }
     if !s.target.raw {
         let close = frame::close_frame();
@@ -95,10 +85,7 @@ async fn echo_once(c: &mut Conn, batch: &FrameBatch, raw: bool) -> io::Result<()
             buf.reserve(batch.frame_len.max(4096));
         }
         if c.stream.read_buf(&mut buf).await? == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "server closed an idle connection",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed an idle connection"));
         }
     }
 }
