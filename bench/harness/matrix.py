@@ -82,8 +82,13 @@ def _one_server(cfg: Config, res: Results, name: str, members: list[Scenario], d
     port = procs.free_port()
     cmd = impl.command(port, deflate)
     res.commands[name + (" (deflate)" if deflate else "")] = cmd
-    srv = procs.Server(cmd, port, LOGS / f"server-{name}.log", env=impl.env(),
-                       cpu=SERVER_CPU if cfg.pin else None)
+    try:
+        srv = procs.Server(cmd, port, LOGS / f"server-{name}.log", env=impl.env(),
+                           cpu=SERVER_CPU if cfg.pin else None)
+    except OSError as e:
+        for s in members:
+            res.runs.setdefault((s.key, name), []).append({"error": f"cannot start: {e}"})
+        return
     try:
         why = srv.wait_ready()
         for s in members:
