@@ -28,6 +28,10 @@ METHOD = """\
 - Payloads are word-like ASCII from a fixed seed (compressible like chat text); deflate runs offer
   `permessage-deflate; client_no_context_takeover`; peers without deflate are skipped in (g).
 - Rust peers use a current-thread tokio runtime (the server has one core); `--workers N` switches.
+  Our own servers run as they ship (their runtime choice included), on the same single core.
+- Compression settings are each server's defaults with compression on: `ws` skips messages under
+  its 1 KiB `threshold`, so its (g)-(b) replies are mostly uncompressed; `websockets`, `aiohttp`
+  and the Rust core compress every message.
 """
 
 

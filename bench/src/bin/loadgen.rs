@@ -8,6 +8,9 @@ use std::time::Duration;
 use wssession_bench::modes::{self, Settings};
 use wssession_bench::{report, rlimit, target::Target};
 
+/// Bytes in flight per connection above which a run may stall on full socket buffers.
+const PIPELINE_BYTES_WARN: usize = 4 << 20;
+
 /// What to measure.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Mode {
@@ -84,6 +87,13 @@ fn main() -> ExitCode {
         server_pid: args.server_pid,
         connect_concurrency: args.connect_concurrency,
     };
+    if args.pipeline.saturating_mul(args.size) > PIPELINE_BYTES_WARN {
+        eprintln!(
+            "loadgen: warning: pipeline × size over {} MiB; a connection writes its whole window \
+             before reading, so socket buffers may fill up and stall the run",
+            PIPELINE_BYTES_WARN >> 20
+        );
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     let (name, result) = rt.block_on(async {
         match args.mode {
