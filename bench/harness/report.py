@@ -17,7 +17,9 @@ METHOD = """\
 - Echo scenarios keep one message in flight per connection for the window, after an unmeasured
   warm-up. **Server CPU µs/msg** = Δ(utime+stime) of the server process from `/proc/PID/stat`
   over the window ÷ messages echoed in it (10 ms tick resolution); it is the figure least
-  disturbed by a noisy machine. MB/s counts payload one way.
+  disturbed by a noisy machine. MB/s counts payload one way. **CPU % srv/cli** is the share of
+  one core the server and loadgen used over the window: a server below ~100 % was held back by
+  the client or by other load on the machine, so read its msg/s with care.
 - Churn: 16 loops of connect → handshake → close frame → wait for the server's TCP close.
 - Idle: KiB/conn = (server VmRSS with N connections open − VmRSS before) ÷ N, sampled 0.5 s after
   the last handshake; then one 32 B echo on every connection proves they are alive.

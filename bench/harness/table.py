@@ -7,7 +7,8 @@ from .impls import IMPLS
 from .matrix import Results
 from .scenarios import BY_KEY, SCENARIOS
 
-METRICS = ("messages_per_sec", "mb_per_sec", "server_cpu_us_per_msg", "kib_per_conn",
+METRICS = ("messages_per_sec", "mb_per_sec", "server_cpu_us_per_msg", "server_cpu_util",
+           "client_cpu_util", "kib_per_conn",
            "kib_per_conn_after_echo", "connections_ok", "errors")
 LATENCY = ("p50", "p99", "p999")
 
@@ -53,6 +54,11 @@ def _x(v: Optional[float], who: str = "") -> str:
     return "–" if v is None else f"{v:.2f}×{' ' + who if who else ''}"
 
 
+def _pct(server: Optional[float], client: Optional[float]) -> str:
+    f = lambda v: "–" if v is None else f"{v * 100:.0f}"  # noqa: E731
+    return f"{f(server)}/{f(client)}"
+
+
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
@@ -67,7 +73,7 @@ def scenario_table(res: Results, key: str, impls: list[str]) -> list[str]:
     else:
         unit = "handshakes/s" if sc.mode == "churn" else "msg/s"
         cpu = "CPU µs/handshake" if sc.mode == "churn" else "CPU µs/msg"
-        head = ["server", unit, "MB/s", "p50 µs", "p99 µs", "p99.9 µs", cpu,
+        head = ["server", unit, "MB/s", "p50 µs", "p99 µs", "p99.9 µs", cpu, "CPU % srv/cli",
                 f"{unit} vs peer", "CPU vs peer", f"{unit} vs raw TCP", "CPU vs raw TCP", "runs"]
     lines = [_row(head), _row(["---"] * len(head))]
     for name in impls:
@@ -91,6 +97,7 @@ def scenario_table(res: Results, key: str, impls: list[str]) -> list[str]:
         lines.append(_row([
             name + note, _num(mps, 0), _num(s["mb_per_sec"], 2) if sc.mode != "churn" else "–",
             _num(s["p50"]), _num(s["p99"]), _num(s["p999"]), _num(cpu, 2),
+            _pct(s["server_cpu_util"], s["client_cpu_util"]),
             _x(ratio(mps, peer.get("messages_per_sec")), peer_name or ""),
             _x(ratio(cpu, peer.get("server_cpu_us_per_msg")), peer_name or ""),
             _x(ratio(mps, ceiling.get("messages_per_sec"))),

@@ -38,6 +38,8 @@ pub fn to_json(mode: &str, s: &Settings, o: &Outcome) -> Value {
             "max": o.latency.max() as f64 / 1000.0,
         },
         "server_cpu_us": o.server_cpu_us,
+        "server_cpu_util": o.server_cpu_us.map(|c| c as f64 / 1e6 / secs),
+        "client_cpu_util": o.client_cpu_us.map(|c| c as f64 / 1e6 / secs),
         "server_cpu_us_per_msg": per_msg,
         "rss_kib": o.rss.map(|r| json!({"before": r.before, "after_open": r.after_open, "after_echo": r.after_echo})),
         "kib_per_conn": o.rss.and_then(|r| kib_per_conn(r.after_open)),
@@ -70,9 +72,11 @@ pub fn to_text(v: &Value) -> String {
         v["latency_us"]["p999"]
     ));
     lines.push(format!(
-        "  server cpu us {} ({} per message), KiB/conn {} (after echo {}), errors {} {}",
+        "  server cpu us {} ({} per message, util {}), client cpu util {}, KiB/conn {} (after echo {}), errors {} {}",
         f("server_cpu_us"),
         f("server_cpu_us_per_msg"),
+        f("server_cpu_util"),
+        f("client_cpu_util"),
         f("kib_per_conn"),
         f("kib_per_conn_after_echo"),
         f("errors"),

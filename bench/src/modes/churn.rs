@@ -1,7 +1,7 @@
 //! Churn mode: each of N workers loops connect → handshake → close → wait for the
 //! server's TCP close, so the server side takes TIME_WAIT as RFC 6455 intends.
 
-use super::{Outcome, Settings, new_histogram, server_cpu};
+use super::{CpuMark, Outcome, Settings, new_histogram};
 use crate::client;
 use crate::frame;
 use std::io;
@@ -39,12 +39,12 @@ pub async fn run(s: &Settings) -> io::Result<Outcome> {
         })
         .collect();
     sleep_until(start).await;
-    let cpu0 = server_cpu(s.server_pid);
+    let cpu0 = CpuMark::now(s.server_pid);
     sleep_until(deadline).await;
-    let cpu1 = server_cpu(s.server_pid);
+    let cpu1 = CpuMark::now(s.server_pid);
     let mut out = Outcome::new(s.duration);
     out.latency = new_histogram();
-    out.server_cpu_us = cpu0.zip(cpu1).map(|(a, b)| b.saturating_sub(a));
+    cpu1.record_since(&cpu0, &mut out);
     out.connections_ok = s.connections;
     for task in tasks {
         let t = task.await.map_err(io::Error::other)?;

@@ -1,6 +1,6 @@
 //! Echo mode: every connection keeps `pipeline` messages in flight for the whole window.
 
-use super::{Outcome, Settings, new_histogram, server_cpu};
+use super::{CpuMark, Outcome, Settings, new_histogram};
 use crate::client::{self, Conn};
 use crate::deflate::Inflater;
 use crate::frame::{self, OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT};
@@ -66,10 +66,10 @@ pub async fn run(s: &Settings) -> io::Result<Outcome> {
         })
         .collect();
     sleep_until(window.start).await;
-    let cpu0 = server_cpu(s.server_pid);
+    let cpu0 = CpuMark::now(s.server_pid);
     sleep_until(window.deadline).await;
-    let cpu1 = server_cpu(s.server_pid);
-    out.server_cpu_us = cpu0.zip(cpu1).map(|(a, b)| b.saturating_sub(a));
+    let cpu1 = CpuMark::now(s.server_pid);
+    cpu1.record_since(&cpu0, &mut out);
     for task in tasks {
         let t = task.await.map_err(io::Error::other)?;
         out.messages += t.messages;

@@ -64,6 +64,8 @@ pub struct Outcome {
     pub first_error: Option<String>,
     /// Server CPU time over the window, microseconds.
     pub server_cpu_us: Option<u64>,
+    /// loadgen's own CPU time over the window, microseconds (is the client the bottleneck?).
+    pub client_cpu_us: Option<u64>,
     /// Idle-mode memory samples.
     pub rss: Option<IdleRss>,
     /// Whether the server accepted permessage-deflate (None when not offered).
@@ -82,6 +84,7 @@ impl Outcome {
             errors: 0,
             first_error: None,
             server_cpu_us: None,
+            client_cpu_us: None,
             rss: None,
             deflate_negotiated: None,
         }
@@ -101,7 +104,26 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("static bounds are valid")
 }
 
-/// CPU microseconds of the server so far, if a pid was given and is readable.
-pub fn server_cpu(pid: Option<u32>) -> Option<u64> {
-    pid.and_then(|p| procfs::cpu_micros(p).ok())
+/// CPU microseconds used so far by the server (if a pid was given) and by loadgen itself.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuMark {
+    server: Option<u64>,
+    client: Option<u64>,
+}
+
+impl CpuMark {
+    /// Samples both processes now.
+    pub fn now(server_pid: Option<u32>) -> Self {
+        Self {
+            server: server_pid.and_then(|p| procfs::cpu_micros(p).ok()),
+            client: procfs::cpu_micros(std::process::id()).ok(),
+        }
+    }
+
+    /// Records the CPU used between `earlier` and this mark into `out`.
+    pub fn record_since(&self, earlier: &CpuMark, out: &mut Outcome) {
+        let delta = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b.saturating_sub(a));
+        out.server_cpu_us = delta(earlier.server, self.server);
+        out.client_cpu_us = delta(earlier.client, self.client);
+    }
 }
