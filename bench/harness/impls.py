@@ -77,12 +77,9 @@ def _build_rust() -> Optional[str]:
 
 
 def _build_c() -> Optional[str]:
-    probe = subprocess.run(["make", "-n", "build-c"], cwd=ROOT, capture_output=True, text=True)
-    if probe.returncode != 0:
-        return "no `make build-c` target"
-    ok, tail = procs.run(NICE + ["make", "build-c"], log=LOGS / "build-c.log", cwd=ROOT)
-    if not ok:
-        return f"`make build-c` failed: {tail[-200:]}"
+    why = _make_if_target("build-c")
+    if why:
+        return why
     if not (ROOT / "target" / "c" / "echo_server").exists():
         return "target/c/echo_server missing after `make build-c`"
     return None
@@ -96,11 +93,24 @@ def _check_python() -> Optional[str]:
     return None
 
 
+def _make_if_target(target: str) -> Optional[str]:
+    """Run `make TARGET` when the Makefile has it; None on success, else why not."""
+    probe = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"no `make {target}` target"
+    ok, tail = procs.run(NICE + ["make", target], log=LOGS / f"make-{target}.log", cwd=ROOT)
+    return None if ok else f"`make {target}` failed: {tail[-200:]}"
+
+
 def _check_node() -> Optional[str]:
     if not (BENCH / "servers" / "node_echo.js").exists():
         return "bench/servers/node_echo.js missing"
     if not (ROOT / "node_modules" / "wssession").exists():
-        return "node_modules/wssession missing (root `npm install`)"
+        why = _make_if_target("node-install")
+        if why:
+            return f"node_modules/wssession missing and {why}"
+    if not (ROOT / "node_modules" / "wssession").exists():
+        return "node_modules/wssession missing (root `npm ci`)"
     return None
 
 
