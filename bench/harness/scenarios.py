@@ -73,5 +73,9 @@ def run_loadgen(cmd: list[str], timeout: float) -> dict:
         result = {}
     if p.returncode != 0 or not result:
         why = (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]
+        if result.get("first_error"):
+            why += f" (first error: {result['first_error']})"
+        elif result.get("server_cpu_us") == 0:
+            why += " (the server got no CPU time in the window)"
         return {"error": why[-200:], **({"partial": result} if result else {})}
     return result
