@@ -58,12 +58,12 @@ impl Inflater {
             let result = self.inner.decompress(input, &mut out[out_before..], FlushDecompress::Sync);
             let produced = (self.inner.total_out() - total_before) as usize;
             out.truncate(out_before + produced);
-            let status = result.map_err(|_| InflateError::Corrupt)?;
-            input = &input[(self.inner.total_in() - in_before) as usize..];
             if out.len() > limit {
                 out.truncate(limit);
                 return Err(InflateError::TooBig);
             }
+            let status = result.map_err(|_| InflateError::Corrupt)?;
+            input = &input[(self.inner.total_in() - in_before) as usize..];
             if status == Status::StreamEnd {
                 // A final block ends this stream; the next message starts a fresh one.
                 self.inner.reset(false);
