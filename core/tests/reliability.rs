@@ -400,29 +400,28 @@ async fn a_peer_that_never_answers_pings_is_closed_with_1011_ping_timeout() {
 
 // ---------------------------------------------------------------- connection load
 
+/// The client side of the concurrent-load test, run in a child process (its own fd limit) by
+/// re-executing this test binary: opens `RELIABILITY_CLIENT_N` connections to
+/// `RELIABILITY_CLIENT_ADDR`, echoes 3 messages on each at once, prints READY, waits for a line on
+/// stdin, closes every connection with 1000 and prints DONE. Does nothing without those variables.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_concurrent_connections_with_messages_flowing_all_close_cleanly_with_no_leak() {
-    let n = env_usize("RELIABILITY_CONNS", 200);
-    let limit = raise_nofile((2 * n as u64) + 1024);
-    let n = n.min((limit.saturating_sub(512) / 2) as usize);
-    let config = ServerConfig { backlog: 4096, ..ServerConfig::default() };
-    let (server, tracker) = tracked_server(config).await;
-    let rss0 = rss_kib();
+#[ignore = "the child-process half of the concurrent-load test"]
+async fn load_client_process() {
+    let (Ok(addr), Some(n)) = (std::env::var("RELIABILITY_CLIENT_ADDR"), std::env::var("RELIABILITY_CLIENT_N").ok())
+    else {
+        return;
+    };
+    let n: usize = n.parse().unwrap();
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    raise_nofile(n as u64 + 1024);
     let mut clients = Vec::with_capacity(n);
     for batch in 0..n.div_ceil(250) {
         let count = 250.min(n - batch * 250);
-        let connects: Vec<_> = (0..count)
-            .map(|_| {
-                let server = server.clone();
-                tokio::spawn(async move { Raw::connect(&server).await })
-            })
-            .collect();
+        let connects: Vec<_> = (0..count).map(|_| tokio::spawn(async move { raw_connect_addr(addr).await })).collect();
         for c in connects {
             clients.push(within(c).await.unwrap());
         }
     }
-    eventually("every session is open", || server.session_count() == n).await;
-    // Messages flow on every connection at once.
     let round: Vec<_> = clients
         .into_iter()
         .enumerate()
@@ -442,7 +441,9 @@ async fn many_concurrent_connections_with_messages_flowing_all_close_cleanly_wit
     for r in round {
         clients.push(within(r).await.unwrap());
     }
-    let rss_held = rss_kib();
+    println!("READY {n}");
+    let mut line = String::new();
+    tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await.unwrap().unwrap();
     let closes: Vec<_> = clients
         .into_iter()
         .map(|mut c| {
@@ -455,16 +456,94 @@ async fn many_concurrent_connections_with_messages_flowing_all_close_cleanly_wit
     for c in closes {
         within(c).await.unwrap();
     }
+    println!("DONE {n}");
+}
+
+/// As `Raw::connect`, against a server known only by its address (it runs in another process).
+async fn raw_connect_addr(addr: std::net::SocketAddr) -> Raw {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut raw = Raw { tcp, buf: vec![] };
+    let head = raw.read_until(b"\r\n\r\n").await;
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    raw
+}
+
+/// Kills the child process if the test fails before it exits.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits (bounded) for the child to print a line starting with `word`.
+async fn expect_line(lines: &mut tokio::sync::mpsc::Receiver<String>, word: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let line = tokio::time::timeout_at(deadline, lines.recv()).await;
+        match line {
+            Ok(Some(l)) if l.contains(word) => return,
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the client process exited before printing {word}"),
+            Err(_) => panic!("the client process did not print {word} in time"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_connections_with_messages_flowing_all_close_cleanly_with_no_leak() {
+    use std::io::BufRead;
+    let n = env_usize("RELIABILITY_CONNS", 200);
+    let limit = raise_nofile(n as u64 + 1024);
+    let n = n.min(limit.saturating_sub(512) as usize);
+    let config = ServerConfig { backlog: 4096, ..ServerConfig::default() };
+    let (server, tracker) = tracked_server(config).await;
+    let rss0 = rss_kib();
+    let mut child = ChildGuard(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "load_client_process", "--ignored", "--nocapture", "--test-threads=1"])
+            .env("RELIABILITY_CLIENT_ADDR", server.local_addr().to_string())
+            .env("RELIABILITY_CLIENT_N", n.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the client process starts"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, mut lines) = tokio::sync::mpsc::channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    expect_line(&mut lines, "READY").await;
+    assert_eq!(server.session_count(), n, "every connection is an open session");
+    assert_eq!(tracker.opened.load(Ordering::Relaxed), n);
+    let rss_held = rss_kib();
+    child.0.stdin.as_mut().unwrap().write_all(b"close\n").unwrap();
+    expect_line(&mut lines, "DONE").await;
     eventually("the session count returns to 0", || server.session_count() == 0).await;
     eventually("every close callback fired", || tracker.closed() == n).await;
     tracker.assert_each_closed_once(n);
     assert!(tracker.closes.lock().unwrap().values().all(|(_, r)| r.code == 1000 && r.initiator == Initiator::Remote));
     eventually("connection slots are released", || server.connection_count() == 0).await;
+    let status = within(tokio::task::spawn_blocking(move || child.0.wait())).await.unwrap().unwrap();
+    assert!(status.success(), "the client process failed: {status}");
     let rss_end = rss_kib();
     let per_conn = (rss_held.saturating_sub(rss0)) as f64 / n as f64;
     eprintln!(
-        "FIGURE concurrent: {n} connections held (nofile {limit}); RSS start {rss0} KiB, held {rss_held} KiB \
-         ({per_conn:.1} KiB per connection, server+client in one process), after close {rss_end} KiB"
+        "FIGURE concurrent: {n} connections held (server nofile {limit}, clients in a child process); server RSS \
+         start {rss0} KiB, held {rss_held} KiB ({per_conn:.1} KiB per connection), after close {rss_end} KiB"
     );
     assert!(rss_end < rss_held.max(rss0) + 16 * 1024, "RSS keeps growing after every connection closed");
     good_client_is_served(&server).await;
