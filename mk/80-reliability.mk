@@ -41,9 +41,10 @@ FUZZ_RANDOM_ITERS ?= 300
 fuzz-replay:
 	FUZZ_RANDOM_ITERS=$(FUZZ_RANDOM_ITERS) cargo test --locked -p wssession-core --test fuzz_corpus
 
-## test-reliability: hostile peers, faults and connection load against a real server (release build)
+## test-reliability: hostile peers, faults and connection load against a real server (debug build, shared
+## with test-rust; the figures in RELIABILITY.md use --release)
 RELIABILITY_CONNS ?= 2000
 RELIABILITY_CYCLES ?= 5000
 test-reliability:
 	RELIABILITY_CONNS=$(RELIABILITY_CONNS) RELIABILITY_CYCLES=$(RELIABILITY_CYCLES) \
-	  cargo test --locked --release -p wssession-core --test reliability -- --test-threads=2
+	  cargo test --locked -p wssession-core --test reliability -- --test-threads=2 --nocapture
