@@ -48,3 +48,10 @@ RELIABILITY_CYCLES ?= 5000
 test-reliability:
 	RELIABILITY_CONNS=$(RELIABILITY_CONNS) RELIABILITY_CYCLES=$(RELIABILITY_CYCLES) \
 	  cargo test --locked -p wssession-core --test reliability -- --test-threads=2 --nocapture
+
+## deny: dependency review with cargo-deny (not in `make test`: installing it takes ~8 min on 2 cores)
+.PHONY: deny
+deny:
+	@command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny --version 0.20.2
+	cargo deny check licenses bans sources
+	-cargo deny check advisories
