@@ -582,3 +582,129 @@ async fn many_sequential_connect_handshake_close_cycles_leak_no_session_and_no_m
     );
     assert!(rss_end < rss0 + 16 * 1024, "RSS grew by {} KiB over {m} cycles", rss_end.saturating_sub(rss0));
 }
+
+// ---------------------------------------------------------------- origin and TLS
+
+#[tokio::test]
+async fn an_untrusted_origin_is_refused_by_the_accept_hook_with_403() {
+    use wssession_core::{Accept, Decision, HttpResponse, ServerBuilder};
+    let server = ServerBuilder::new(ServerConfig::default())
+        .fallback(Handler::events(Tracker::default()))
+        .accept_hook(|req| async move {
+            match req.origin() {
+                None | Some("https://good.example") => Decision::Accept(Accept::default()),
+                Some(_) => Decision::Respond(HttpResponse::text(403, "origin not allowed")),
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let head = |origin: &str| {
+        format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: {origin}\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+    };
+    assert_eq!(http_status(&server, head("https://evil.example").as_bytes()).await, 403);
+    let mut ok = Raw::connect_with(&server, "Origin: https://good.example\r\n").await;
+    ok.frame(1, true, b"hi").await;
+    assert_eq!(ok.read_frame().await.map(|f| f.1), Some(b"hi".to_vec()));
+}
+
+/// A self-signed certificate for localhost/127.0.0.1 made with the openssl CLI: (dir, cert, key).
+fn self_signed(tag: &str) -> (std::path::PathBuf, String, String) {
+    let dir = std::env::temp_dir().join(format!("wssession-tls-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("the openssl CLI is installed (Debian: apt-get install openssl)");
+    assert!(status.success(), "openssl made a certificate");
+    (dir, cert.to_string_lossy().into_owned(), key.to_string_lossy().into_owned())
+}
+
+fn tls_client(trusted_cert: Option<&str>) -> tokio_rustls::TlsConnector {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(path) = trusted_cert {
+        for c in CertificateDer::pem_file_iter(path).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+#[tokio::test]
+async fn tls_with_a_valid_certificate_serves_wss_and_an_untrusting_client_is_refused() {
+    use wssession_core::TlsConfig;
+    let (dir, cert, key) = self_signed("valid");
+    let config =
+        ServerConfig { tls: Some(TlsConfig { cert_path: cert.clone(), key_path: key }), ..ServerConfig::default() };
+    let (server, _) = tracked_server(config).await;
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+
+    // A client that does not trust the certificate fails the TLS handshake; the server keeps going.
+    let tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+    assert!(within(tls_client(None).connect(name.clone(), tcp)).await.is_err(), "untrusted certificate refused");
+
+    let tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut tls = within(tls_client(Some(&cert)).connect(name, tcp)).await.expect("TLS handshake");
+    tls.write_all(
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    tls.write_all(&encode(1, true, b"over tls", Some(KEY))).await.unwrap();
+    let mut got = vec![];
+    let mut chunk = [0u8; 1024];
+    while !got.windows(8).any(|w| w == b"over tls") {
+        let n = within(tls.read(&mut chunk)).await.unwrap();
+        assert!(n > 0, "EOF before the echo: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&chunk[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 101"));
+    let s = only_session(&server).await;
+    assert!(s.request().tls);
+    drop(tls);
+    assert_eq!(close_reason(&s).await.code, 1006);
+    eventually("connections released", || server.connection_count() == 0).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn tls_with_an_invalid_certificate_or_key_fails_to_start_with_a_clear_error() {
+    use wssession_core::{ServerBuilder, TlsConfig};
+    let (dir, cert, key) = self_signed("invalid");
+    let (_, _, other_key) = self_signed("other");
+    let garbage = dir.join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate").unwrap();
+    let garbage = garbage.to_string_lossy().into_owned();
+    let cases = [
+        (garbage.clone(), key.clone(), "certificate"),
+        ("/nonexistent/cert.pem".to_string(), key.clone(), "certificate"),
+        (cert.clone(), garbage, "key"),
+        (cert, other_key, "do not match"),
+    ];
+    for (cert_path, key_path, expected) in cases {
+        let config = ServerConfig { tls: Some(TlsConfig { cert_path, key_path }), ..ServerConfig::default() };
+        let err = ServerBuilder::new(config).fallback(Handler::events(Tracker::default())).start().await.unwrap_err();
+        assert!(err.to_string().contains(expected), "{expected:?} not in {err}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("wssession-tls-{}-other", std::process::id())));
+}
