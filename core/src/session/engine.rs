@@ -245,10 +245,11 @@ fn acknowledge_pings(s: &Session, payload: &Bytes) {
     let now = Instant::now();
     for mut p in pings.drain(..=pos) {
         let rtt = now - p.sent;
+        // Latency first: whoever awaits the ping may read it as soon as the ping resolves.
+        s.shared.latency_us.store(rtt.as_micros() as u64, Ordering::Relaxed);
         if let Some(done) = p.done.take() {
             let _ = done.send(rtt);
         }
-        s.shared.latency_us.store(rtt.as_micros() as u64, Ordering::Relaxed);
     }
 }
 

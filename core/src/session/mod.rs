@@ -327,6 +327,27 @@ impl Session {
         }
     }
 
+    /// As [`Session::flush`], but fails with [`Error::Closed`] when the session ends before every
+    /// frame queued before the call was handed to the socket (completion-callback surfaces report
+    /// that as "cancelled").
+    pub async fn flush_checked(&self) -> Result<()> {
+        let target = self.shared.outbox.lock().unwrap().enqueued_seq;
+        let mut written = self.shared.written.subscribe();
+        let mut closed = self.shared.closed.subscribe();
+        loop {
+            if *written.borrow_and_update() >= target {
+                return Ok(());
+            }
+            if closed.borrow_and_update().is_some() {
+                return Err(self.closed_error());
+            }
+            tokio::select! {
+                r = written.changed() => if r.is_err() { return Err(self.closed_error()) },
+                r = closed.changed() => if r.is_err() { return Err(self.closed_error()) },
+            }
+        }
+    }
+
     /// Starts the closing handshake: queues Close(code, reason) after every frame already queued,
     /// then waits (in the background) for the peer's Close or `close_timeout_ms`. Idempotent: the
     /// first reason wins. Invalid codes or a reason over 123 bytes are rejected.
