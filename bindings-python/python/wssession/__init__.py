@@ -1,0 +1,46 @@
+"""wssession: WebSocket server sessions for asyncio on a Rust engine.
+
+A drop-in for the ``websockets`` asyncio server (``serve``, ``ServerConnection``, the exception
+hierarchy) whose connections also carry every member of Ktor's WebSocket session (``incoming``,
+``outgoing``, ``flush``, ``terminate``, ``close_reason_future``, ``send_serialized``, ...).
+"""
+
+from __future__ import annotations
+
+from . import exceptions
+from ._types import JsonConverter, State
+from ._wssession import CloseReason, Frame, Headers, Incoming, Outgoing, Request, ServerConnection
+from .exceptions import *  # noqa: F403
+from .exceptions import __all__ as _exceptions_all
+from .server import (
+    CallbackHandler,
+    HandshakeConnection,
+    Response,
+    Server,
+    broadcast,
+    serve,
+    serve_callbacks,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "serve",
+    "serve_callbacks",
+    "broadcast",
+    "Server",
+    "ServerConnection",
+    "HandshakeConnection",
+    "CallbackHandler",
+    "Response",
+    "Request",
+    "Headers",
+    "Frame",
+    "CloseReason",
+    "Incoming",
+    "Outgoing",
+    "State",
+    "JsonConverter",
+    "exceptions",
+    *_exceptions_all,
+]
