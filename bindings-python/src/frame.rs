@@ -87,6 +87,9 @@ impl PyFrame {
     /// A complete Binary message.
     #[staticmethod]
     fn binary(data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if data.is_instance_of::<PyString>() {
+            return Err(type_error("data", "bytes-like", data));
+        }
         let (b, _) = bytes_like(data)?.ok_or_else(|| type_error("data", "bytes-like", data))?;
         Ok(Frame::binary(b).into())
     }
