@@ -175,9 +175,15 @@ pub fn addr_tuple(a: &SocketAddr) -> (String, u16) {
 
 #[pymethods]
 impl PyRequest {
-    /// The request path ("/chat"), without the query string.
+    /// The request path including the query string ("/chat?room=1"), as in websockets.
     #[getter]
     fn path(&self) -> &str {
+        &self.inner.target
+    }
+
+    /// The request path without the query string ("/chat"), as Ktor's `call.request.path()`.
+    #[getter]
+    fn path_without_query(&self) -> &str {
         &self.inner.path
     }
 

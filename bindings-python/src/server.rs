@@ -101,10 +101,12 @@ impl Resolver {
 
 #[pymethods]
 impl Resolver {
-    /// Accepts the upgrade with ``subprotocol`` (or none).
-    #[pyo3(signature = (subprotocol=None))]
-    fn accept(&self, subprotocol: Option<String>) {
-        self.resolve(Decision::Accept(Accept { subprotocol, ..Accept::default() }));
+    /// Accepts the upgrade with ``subprotocol`` (or none); ``state`` is handed to the connection
+    /// (``ServerConnection._handshake_state``).
+    #[pyo3(signature = (subprotocol=None, state=None))]
+    fn accept(&self, subprotocol: Option<String>, state: Option<Py<PyAny>>) {
+        let attachment = state.map(|s| Arc::new(s) as Arc<dyn std::any::Any + Send + Sync>);
+        self.resolve(Decision::Accept(Accept { subprotocol, attachment, ..Accept::default() }));
     }
 
     /// Answers with an HTTP response instead of upgrading.

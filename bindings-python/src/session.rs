@@ -63,7 +63,7 @@ enum Mode {
 }
 
 /// A WebSocket connection on the server (websockets' `ServerConnection`, Ktor's session).
-#[pyclass(name = "ServerConnection", module = "wssession._wssession", frozen, weakref)]
+#[pyclass(name = "ServerConnection", module = "wssession._wssession", frozen, weakref, dict)]
 pub struct Connection {
     pub(crate) session: Session,
     inbox: Arc<Inbox>,
@@ -662,6 +662,13 @@ impl Connection {
     /// Resumes reading after ``pause()``.
     fn resume(&self) {
         self.session.resume();
+    }
+
+    /// What the accept hook handed over (attributes set on the connection in process_request).
+    #[getter]
+    fn _handshake_state(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let a = self.session.attachment()?;
+        a.downcast_ref::<Py<PyAny>>().map(|p| p.clone_ref(py))
     }
 
     /// Reports the Python handler's outcome (None: returned → 1000; a message: raised → 1011).

@@ -108,13 +108,13 @@ async def test_connection_members_raise_type_and_value_errors() -> None:
         check(TypeError, lambda: ws.send(12))
         check(TypeError, lambda: ws.send(["a", b"b"]))
         check(TypeError, lambda: ws.send([1]))
-        check(TypeError, lambda: ws.close("1000"))
-        check(TypeError, lambda: ws.close(1000, 5))
+        check(TypeError, lambda: ws.close("1000"))  # type: ignore[arg-type]
+        check(TypeError, lambda: ws.close(1000, 5))  # type: ignore[arg-type]
         check(ValueError, lambda: ws.close(1005))
         check(ValueError, lambda: ws.close(70000))
         check(ValueError, lambda: ws.close(1000, "x" * 124))
         check(ValueError, lambda: ws.ping(b"x" * 126))
-        check(TypeError, lambda: ws.ping(1))
+        check(TypeError, lambda: ws.ping(1))  # type: ignore[arg-type]
         check(ValueError, setattr_("max_frame_size", 0))
         check(ValueError, setattr_("max_frame_size", -5))
         check(ValueError, setattr_("max_frame_size", 2**70))

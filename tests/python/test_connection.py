@@ -219,6 +219,7 @@ async def test_request_addresses_subprotocol_id_and_state_are_exposed() -> None:
         got.put(
             dict(
                 path=ws.request.path,
+                bare=ws.request.path_without_query,
                 query=ws.request.query,
                 target=ws.request.target,
                 ua=ws.request.headers["user-agent"],
@@ -238,7 +239,7 @@ async def test_request_addresses_subprotocol_id_and_state_are_exposed() -> None:
         headers = [("X-Custom", "1"), ("X-Custom", "2")]
         async with connect(url + "/chat?room=1", additional_headers=headers, user_agent_header="tester") as client:
             info = await got.get()
-            assert info["path"] == "/chat" and info["query"] == "room=1" and info["target"] == "/chat?room=1"
+            assert info["path"] == "/chat?room=1" and info["bare"] == "/chat" and info["query"] == "room=1" and info["target"] == "/chat?room=1"
             assert info["ua"] == "tester"
             assert info["custom"] == ["1", "2"]
             assert info["has"] == (True, False)
@@ -247,7 +248,7 @@ async def test_request_addresses_subprotocol_id_and_state_are_exposed() -> None:
             assert info["sub"] is None
             assert isinstance(info["id"], int)
             assert info["state"] is wssession.State.OPEN
-            assert info["call"] == "/chat"
+            assert info["call"] == "/chat?room=1"
 
 
 async def test_client_closing_without_a_close_frame_is_1006_and_an_error() -> None:

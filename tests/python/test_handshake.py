@@ -23,7 +23,7 @@ async def raw_get(port: int, head: str) -> str:
     """Sends a raw HTTP request and returns the whole response."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(head.encode())
-    data = await within(reader.read())
+    data: bytes = await within(reader.read())
     writer.close()
     return data.decode(errors="replace")
 

@@ -131,7 +131,10 @@ class Request:
 
     @property
     def path(self) -> str:
-        """The request path ("/chat"), without the query string."""
+        """The request path including the query string ("/chat?room=1"), as in websockets."""
+    @property
+    def path_without_query(self) -> str:
+        """The request path without the query string ("/chat"), as Ktor's ``call.request.path()``."""
     @property
     def target(self) -> str:
         """The request target as sent ("/chat?room=1")."""
@@ -296,6 +299,9 @@ class ServerConnection:
         """Stops reading the socket (TCP backpressure) until ``resume()``."""
     def resume(self) -> None:
         """Resumes reading after ``pause()``."""
+    @property
+    def _handshake_state(self) -> dict[str, Any] | None:
+        """Attributes set on the connection in process_request, handed over by the accept hook."""
     def _handler_done(self, error: str | None = None) -> None:
         """Reports the Python handler's outcome (None: returned → 1000; a message: raised → 1011)."""
 
@@ -332,8 +338,8 @@ class ServerHandle:
 class Resolver:
     """The accept hook's answer channel, handed to Python with the request."""
 
-    def accept(self, subprotocol: str | None = None) -> None:
-        """Accepts the upgrade with ``subprotocol`` (or none)."""
+    def accept(self, subprotocol: str | None = None, state: dict[str, Any] | None = None) -> None:
+        """Accepts the upgrade with ``subprotocol`` (or none); ``state`` is handed to the connection."""
     def respond(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         """Answers with an HTTP response instead of upgrading."""
 

@@ -76,6 +76,9 @@ class HandshakeConnection:
         return Response(status.value, status.phrase, headers, text.encode())
 
 
+_HANDSHAKE_OWN = frozenset({"server", "request", "remote_address", "local_address"})
+
+
 class _SocketInfo:
     """Stands for a listening socket (the real one is owned by the Rust engine)."""
 
@@ -157,6 +160,9 @@ class Server:
     # ---- called on the loop thread by the engine ----
 
     def _on_session(self, conn: ServerConnection) -> None:
+        state = conn._handshake_state
+        if state:
+            conn.__dict__.update(state)
         self.connections.add(conn)
         task = asyncio.ensure_future(self._run(conn))
         self._tasks.add(task)
@@ -204,7 +210,8 @@ class Server:
                     text = f"Failed to open a WebSocket connection: invalid Origin header: {origin}.\n"
                     self._respond(resolver, conn.respond(http.HTTPStatus.FORBIDDEN, text))
                     return
-            resolver.accept(self._subprotocol(conn, request.offered_subprotocols))
+            state = {k: v for k, v in vars(conn).items() if k not in _HANDSHAKE_OWN}
+            resolver.accept(self._subprotocol(conn, request.offered_subprotocols), state or None)
         except InvalidHandshake as exc:
             text = f"Failed to open a WebSocket connection: {exc}.\n"
             self._respond(resolver, conn.respond(http.HTTPStatus.BAD_REQUEST, text))
