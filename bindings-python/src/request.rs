@@ -177,6 +177,7 @@ pub fn addr_tuple(a: &SocketAddr) -> (String, u16) {
 impl PyRequest {
     /// The request path including the query string ("/chat?room=1"), as in websockets.
     #[getter]
+    #[allow(clippy::misnamed_getters)] // websockets' `path` is the whole target
     fn path(&self) -> &str {
         &self.inner.target
     }
