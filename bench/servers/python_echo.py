@@ -23,10 +23,35 @@ async def echo(ws: wssession.ServerConnection) -> None:
 
 
 class CallbackEcho:
-    """Echoes each frame back without touching the event loop (zero-copy payload)."""
+    """Echoes each frame back without touching the event loop (zero-copy payload).
+
+    Backpressure: when the send queue goes over its high-water mark, reading pauses until it drains.
+    A message the queue cannot take at all ("dropped": larger than the hard limit) is sent from the
+    event loop with the waiting ``send`` while reading stays paused, so the order is kept.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
 
     def on_message(self, conn: wssession.ServerConnection, frame: wssession.Frame) -> None:
-        conn.try_send(frame)
+        result = conn.try_send(frame)
+        if result == "buffered":
+            conn.pause()
+        elif result == "dropped":
+            conn.pause()
+            self.loop.call_soon_threadsafe(self._send_later, conn, frame)
+
+    def _send_later(self, conn: wssession.ServerConnection, frame: wssession.Frame) -> None:
+        async def send() -> None:
+            try:
+                await conn.send(frame)
+            finally:
+                conn.resume()
+
+        asyncio.ensure_future(send())
+
+    def on_drain(self, conn: wssession.ServerConnection) -> None:
+        conn.resume()
 
 
 async def main() -> None:
@@ -36,9 +61,14 @@ async def main() -> None:
     parser.add_argument("--callback", action="store_true", help="use the callback handler")
     args = parser.parse_args()
 
-    options = dict(compression="deflate" if args.deflate else None, max_size=16 * 2**20, ping_interval=None)
+    options = dict(
+        compression="deflate" if args.deflate else None,
+        max_size=16 * 2**20,
+        ping_interval=None,
+        write_limit=2**20,  # the core's default high-water mark; 2 MiB hard limit for try_send
+    )
     if args.callback:
-        server_cm = wssession.serve_callbacks(CallbackEcho(), "127.0.0.1", args.port, **options)
+        server_cm = wssession.serve_callbacks(CallbackEcho(asyncio.get_running_loop()), "127.0.0.1", args.port, **options)
     else:
         server_cm = wssession.serve(echo, "127.0.0.1", args.port, **options)  # type: ignore[arg-type]
     async with server_cm as server:

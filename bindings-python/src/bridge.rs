@@ -1,7 +1,51 @@
 //! Glue to the Python side: the pure-Python helpers, logging, and the asyncio bridge.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+
+static FINALIZING: AtomicBool = AtomicBool::new(false);
+/// Runtime threads currently inside (or about to enter) `attach`.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Called at interpreter exit (atexit, before finalization starts): from then on runtime threads no
+/// longer call into Python, and the calls already under way are waited for (up to 5 s), so no
+/// thread holds or awaits the GIL while the interpreter is torn down.
+#[pyfunction]
+pub fn _finalize(py: Python<'_>) {
+    FINALIZING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ACTIVE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
+
+/// Whether the interpreter is exiting (runtime threads must not attach any more).
+pub fn finalizing() -> bool {
+    FINALIZING.load(Ordering::SeqCst)
+}
+
+struct Active;
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs `f` attached to the interpreter from a runtime thread, unless the interpreter is exiting.
+pub fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    ACTIVE.fetch_add(1, Ordering::SeqCst);
+    let _active = Active;
+    if finalizing() {
+        return None;
+    }
+    Some(Python::attach(f))
+}
 
 static TYPES: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 

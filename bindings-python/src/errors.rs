@@ -90,7 +90,11 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
 
 /// Converts a core result, attaching to the interpreter for the error case.
 pub fn map<T>(r: Result<T, Error>) -> PyResult<T> {
-    r.map_err(|e| Python::attach(|py| to_py(py, e)))
+    r.map_err(|e| {
+        let msg = e.to_string();
+        crate::bridge::attach(|py| to_py(py, e))
+            .unwrap_or_else(|| pyo3::exceptions::PyRuntimeError::new_err(format!("interpreter exiting: {msg}")))
+    })
 }
 
 /// A `TypeError` naming what was expected and what was given.

@@ -26,5 +26,6 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::ServerHandle>()?;
     m.add_class::<server::Resolver>()?;
     m.add_function(wrap_pyfunction!(server::start_server, m)?)?;
+    m.add_function(wrap_pyfunction!(bridge::_finalize, m)?)?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use wssession_core::{
 };
 use wssession_core::{Decision, Decision::Respond};
 
-use crate::bridge::log_error;
+use crate::bridge::{self, log_error};
 use crate::errors;
 use crate::frame::{PyCloseReason, PyFrame};
 use crate::request::{PyRequest, addr_tuple};
@@ -126,6 +126,7 @@ struct PyEvents {
     obj: Py<PyAny>,
     app: Option<Py<PyAny>>,
     has_open: bool,
+    has_drain: bool,
     has_close: bool,
 }
 
@@ -146,7 +147,7 @@ impl PyEvents {
 
 impl EventHandler for PyEvents {
     fn on_open(&self, session: &Session) {
-        Python::attach(|py| {
+        bridge::attach(|py| {
             let app = self.app.as_ref().map(|a| a.clone_ref(py));
             let conn = match Connection::new(py, session.clone(), None, app).and_then(|c| Py::new(py, c)) {
                 Ok(c) => c,
@@ -162,7 +163,7 @@ impl EventHandler for PyEvents {
     }
 
     fn on_message(&self, session: &Session, frame: Frame) {
-        Python::attach(|py| {
+        bridge::attach(|py| {
             let Some(conn) = self.connection(py, session) else { return };
             let r = Py::new(py, PyFrame::from(frame))
                 .and_then(|f| self.obj.call_method1(py, pyo3::intern!(py, "on_message"), (conn, f)));
@@ -172,8 +173,20 @@ impl EventHandler for PyEvents {
         });
     }
 
+    fn on_drain(&self, session: &Session) {
+        if !self.has_drain {
+            return;
+        }
+        bridge::attach(|py| {
+            let Some(conn) = self.connection(py, session) else { return };
+            if let Err(e) = self.obj.call_method1(py, pyo3::intern!(py, "on_drain"), (conn,)) {
+                self.failed(py, session, "on_drain", e);
+            }
+        });
+    }
+
     fn on_close(&self, session: &Session, reason: &CloseReason) {
-        Python::attach(|py| {
+        bridge::attach(|py| {
             let conn = self.connection(py, session);
             session.set_attachment(None);
             if let (true, Some(conn)) = (self.has_close, conn) {
@@ -195,15 +208,19 @@ fn task_handler(call_soon: Arc<Py<PyAny>>, on_session: Arc<Py<PyAny>>, app: Opti
         let app = app.clone();
         async move {
             let (tx, rx) = oneshot::channel();
-            let started = Python::attach(|py| -> PyResult<()> {
+            let started = bridge::attach(|py| -> PyResult<()> {
                 let app = app.map(|a| a.clone_ref(py));
                 let conn = Py::new(py, Connection::new(py, session, Some(tx), app)?)?;
                 call_soon.call1(py, (on_session.clone_ref(py), conn))?;
                 Ok(())
             });
-            if let Err(e) = started {
-                let msg = Python::attach(|py| e.value(py).to_string());
-                return Err(HandlerError::from(format!("cannot start the Python handler: {msg}")));
+            match started {
+                None => return Err(HandlerError::from("the Python interpreter is exiting")),
+                Some(Err(e)) => {
+                    let msg = bridge::attach(|py| e.value(py).to_string()).unwrap_or_default();
+                    return Err(HandlerError::from(format!("cannot start the Python handler: {msg}")));
+                }
+                Some(Ok(())) => {}
             }
             match rx.await {
                 Ok(Ok(())) => Ok(()),
@@ -283,8 +300,10 @@ pub fn start_server<'py>(
             if !b.hasattr("on_message")? {
                 return Err(errors::type_error("a callback handler", "an object with on_message(session, frame)", b));
             }
-            let (has_open, has_close) = (b.hasattr("on_open")?, b.hasattr("on_close")?);
-            Handler::events(PyEvents { obj, app: app.as_ref().map(|a| a.clone_ref(py)), has_open, has_close })
+            let (has_open, has_drain, has_close) =
+                (b.hasattr("on_open")?, b.hasattr("on_drain")?, b.hasattr("on_close")?);
+            let app = app.as_ref().map(|a| a.clone_ref(py));
+            Handler::events(PyEvents { obj, app, has_open, has_drain, has_close })
         }
         (None, Some(f)) => task_handler(call_soon.clone(), Arc::new(f), app.map(Arc::new)),
         (None, None) => return Err(pyo3::exceptions::PyTypeError::new_err("on_session or events is required")),
@@ -297,14 +316,16 @@ pub fn start_server<'py>(
             let call_soon = call_soon.clone();
             Box::pin(async move {
                 let (tx, rx) = oneshot::channel();
-                let sent = Python::attach(|py| -> PyResult<()> {
+                let sent = bridge::attach(|py| -> PyResult<()> {
                     let r = Py::new(py, PyRequest::new(py, req)?)?;
                     let resolver = Py::new(py, Resolver { tx: Mutex::new(Some(tx)) })?;
                     call_soon.call1(py, (hook.clone_ref(py), r, resolver))?;
                     Ok(())
                 });
-                if sent.is_err() {
-                    return Respond(HttpResponse::text(500, "the server's request hook could not run"));
+                match sent {
+                    None => return Respond(HttpResponse::text(503, "the server is shutting down")),
+                    Some(Err(_)) => return Respond(HttpResponse::text(500, "the server's request hook could not run")),
+                    Some(Ok(())) => {}
                 }
                 rx.await.unwrap_or_else(|_| Respond(HttpResponse::text(500, "the server's request hook failed")))
             })

@@ -7,7 +7,9 @@ hierarchy) whose connections also carry every member of Ktor's WebSocket session
 
 from __future__ import annotations
 
-from . import exceptions
+import atexit
+
+from . import _wssession, exceptions
 from ._types import JsonConverter, State
 from ._wssession import CloseReason, Frame, Headers, Incoming, Outgoing, Request, ServerConnection
 from .exceptions import (
@@ -54,6 +56,9 @@ from .server import (
 )
 
 __version__ = "0.1.0"
+
+# From interpreter exit on, the engine's threads stop calling into Python.
+atexit.register(_wssession._finalize)
 
 __all__ = [
     "serve",

@@ -22,6 +22,7 @@ __all__ = [
     "ServerConnection",
     "ServerHandle",
     "start_server",
+    "_finalize",
 ]
 
 _Message = str | bytes | bytearray | memoryview
@@ -367,3 +368,6 @@ def start_server(
     handshake_timeout: float = 10.0,
 ) -> Awaitable[ServerHandle]:
     """Starts a server; resolves with a ServerHandle. Use ``wssession.serve`` instead."""
+
+def _finalize() -> None:
+    """Called at interpreter exit: from then on the engine's threads no longer call into Python."""

@@ -36,7 +36,10 @@ SelectSubprotocol = Callable[["HandshakeConnection", Sequence[str]], Union[str, 
 
 
 class CallbackHandler(Protocol):
-    """A push-style handler: ``on_message`` is required; ``on_open`` and ``on_close`` are optional.
+    """A push-style handler: ``on_message`` is required; ``on_open``, ``on_drain`` and ``on_close`` are optional.
+
+    ``on_drain(connection)`` fires when the send queue falls below its low-water mark after
+    ``try_send`` reported "buffered": pair it with ``pause()``/``resume()`` for backpressure.
 
     The callbacks run on the wssession runtime's threads while holding the GIL, never on the
     asyncio loop; one connection's callbacks never run concurrently. Use the non-waiting members
