@@ -304,3 +304,26 @@ async def test_compression_is_negotiated_by_default_and_can_be_disabled() -> Non
         await client.send("x" * 10000)
     async with running(handler, compression=None) as (_, url), connect(url) as client:
         assert await within(client.recv()) == ""
+
+
+async def test_an_already_queued_message_is_returned_without_suspending() -> None:
+    got = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        assert await ws.recv() == "0"
+        await until(lambda: ws.stats["messages_in"] == 50)
+        immediate = 0
+        for i in range(1, 50):
+            it = ws.recv().__await__()
+            try:
+                next(it)  # a message already queued completes on the first step
+            except StopIteration as done:
+                assert done.value == str(i)
+                immediate += 1
+        got.put(immediate)
+        await ws.recv()
+
+    async with running(handler, max_queue=100) as (_, url), connect(url) as client:
+        for i in range(50):
+            await client.send(str(i))
+        assert await got.get() == 49

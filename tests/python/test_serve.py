@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pathlib
 import socket
 
 import pytest
@@ -112,3 +113,22 @@ async def test_many_clients_are_served_concurrently() -> None:
 
         results = await within(asyncio.gather(*(one(i) for i in range(20))))
         assert results == [f"m{i}" for i in range(20)]
+
+
+async def test_tls_serves_wss_with_pem_files(tmp_path: pathlib.Path) -> None:
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        capture_output=True,
+    )
+    if made.returncode != 0:
+        pytest.skip("openssl cannot make a test certificate here")
+    context = ssl.create_default_context(cafile=str(cert))
+    async with wssession.serve(echo, "127.0.0.1", 0, ssl=(str(cert), str(key))) as server:
+        async with connect(f"wss://127.0.0.1:{server.port}", ssl=context) as client:
+            await client.send("secure")
+            assert await within(client.recv()) == "secure"
