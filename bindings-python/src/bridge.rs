@@ -21,6 +21,10 @@ pub fn _finalize(py: Python<'_>) {
         while ACTIVE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
+        // pyo3-async-runtimes completes futures from runtime threads with its own short attach;
+        // one preempted by the GIL switch interval at the very end of `asyncio.run` gets this
+        // window to finish before finalization starts (a thread resuming after it would abort).
+        std::thread::sleep(Duration::from_millis(50));
     });
 }
 

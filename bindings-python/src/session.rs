@@ -5,7 +5,7 @@
 //! wake-up); Python objects are built on the event loop thread when a message is handed out.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +39,8 @@ struct Inbox {
     end: Mutex<Option<End>>,
     /// 0 unknown, 1 the core reported a clean end, 2 a failure.
     hint: AtomicU8,
+    /// A receive is waiting (websockets forbids two concurrent `recv`: ConcurrencyError).
+    busy: AtomicBool,
 }
 
 enum Converter {
@@ -193,7 +195,7 @@ impl Connection {
 
     fn recv_await(slf: &Bound<'_, Self>, mode: Mode) -> PyResult<RecvAwait> {
         slf.get().check_pull(slf.py())?;
-        Ok(RecvAwait { conn: slf.clone().unbind(), mode, iter: None })
+        Ok(RecvAwait { conn: slf.clone().unbind(), mode, iter: None, owner: false })
     }
 }
 
@@ -690,9 +692,55 @@ pub struct RecvAwait {
     conn: Py<Connection>,
     mode: Mode,
     iter: Option<Py<PyAny>>,
+    /// This receive holds the connection's `busy` flag.
+    owner: bool,
+}
+
+impl Drop for RecvAwait {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 impl RecvAwait {
+    fn release(&mut self) {
+        if std::mem::take(&mut self.owner) {
+            self.conn.get().inbox.busy.store(false, Ordering::Release);
+        }
+    }
+
+    fn step(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        loop {
+            if let Some(it) = &self.iter {
+                match it.bind(py).call_method0(pyo3::intern!(py, "__next__")) {
+                    Ok(v) => return Ok(v.unbind()),
+                    Err(e) if e.is_instance_of::<PyStopIteration>(py) => self.iter = None,
+                    Err(e) => return Err(e),
+                }
+            }
+            let conn = self.conn.get();
+            if !self.owner && conn.inbox.busy.load(Ordering::Acquire) {
+                return Err(errors::err(
+                    py,
+                    "ConcurrencyError",
+                    "cannot call recv while another coroutine is already waiting for the next message",
+                ));
+            }
+            match conn.take() {
+                Some(Ok(frame)) => return Err(PyStopIteration::new_err((self.deliver(py, frame)?,))),
+                Some(Err(end)) => return Err(self.ended(py, end)),
+                None => {
+                    if !self.owner {
+                        conn.inbox.busy.store(true, Ordering::Release);
+                        self.owner = true;
+                    }
+                    let fut = conn.fill(py)?;
+                    self.iter = Some(fut.call_method0(pyo3::intern!(py, "__await__"))?.unbind());
+                }
+            }
+        }
+    }
+
     fn deliver(&self, py: Python<'_>, frame: Frame) -> PyResult<Py<PyAny>> {
         let text = frame.kind == FrameType::Text;
         let as_text = |data: &Bytes| -> PyResult<Py<PyAny>> {
@@ -755,24 +803,12 @@ impl RecvAwait {
     }
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        loop {
-            if let Some(it) = &self.iter {
-                match it.bind(py).call_method0(pyo3::intern!(py, "__next__")) {
-                    Ok(v) => return Ok(v.unbind()),
-                    Err(e) if e.is_instance_of::<PyStopIteration>(py) => self.iter = None,
-                    Err(e) => return Err(e),
-                }
-            }
-            let conn = self.conn.get();
-            match conn.take() {
-                Some(Ok(frame)) => return Err(PyStopIteration::new_err((self.deliver(py, frame)?,))),
-                Some(Err(end)) => return Err(self.ended(py, end)),
-                None => {
-                    let fut = conn.fill(py)?;
-                    self.iter = Some(fut.call_method0(pyo3::intern!(py, "__await__"))?.unbind());
-                }
-            }
+        let r = self.step(py);
+        if r.is_err() {
+            // Done: delivered (StopIteration), ended or failed.
+            self.release();
         }
+        r
     }
 
     fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -781,6 +817,7 @@ impl RecvAwait {
 
     #[pyo3(signature = (*args))]
     fn throw(&mut self, py: Python<'_>, args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
+        self.release();
         match self.iter.take() {
             Some(it) => Ok(it.bind(py).call_method1("throw", args)?.unbind()),
             None => {

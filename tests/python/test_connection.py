@@ -327,3 +327,35 @@ async def test_an_already_queued_message_is_returned_without_suspending() -> Non
         for i in range(50):
             await client.send(str(i))
         assert await got.get() == 49
+
+
+async def test_concurrent_recv_raises_concurrency_error() -> None:
+    got = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        first = asyncio.ensure_future(ws.recv())
+        await asyncio.sleep(0)  # let the first recv start waiting
+        try:
+            await ws.recv()
+        except wssession.ConcurrencyError:
+            got.put(await first)
+
+    async with running(handler) as (_, url), connect(url) as client:
+        await asyncio.sleep(0.05)
+        await client.send("one")
+        assert await got.get() == "one"
+
+
+async def test_a_cancelled_recv_loses_no_message() -> None:
+    got = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(ws.recv(), 0.01)
+        await ws.send("ready")
+        got.put(await ws.recv())
+
+    async with running(handler) as (_, url), connect(url) as client:
+        assert await within(client.recv()) == "ready"
+        await client.send("kept")
+        assert await got.get() == "kept"
