@@ -299,3 +299,31 @@ async def test_pause_and_resume_stop_and_restart_reading() -> None:
     async with running(handler) as (_, url), connect(url) as client:
         await client.send("after resume")
         assert await got.get() == "after resume"
+
+
+async def test_try_send_queues_without_waiting_and_drops_what_is_over_the_hard_limit() -> None:
+    got = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        ws.pause()
+        results = [ws.try_send(b"x" * 40_000), ws.try_send(b"x" * 40_000), ws.try_send(b"x" * 200_000)]
+        got.put(results)
+        await ws.recv()
+
+    async with running(handler, write_limit=(32_768, 8_192)) as (_, url), connect(url, max_size=None):
+        first, second, third = await got.get()
+        assert first in ("sent", "buffered") and second in ("sent", "buffered")
+        assert third == "dropped"
+
+
+async def test_server_close_without_closing_connections_keeps_them_open() -> None:
+    async def handler(ws: wssession.ServerConnection) -> None:
+        async for m in ws:
+            await ws.send(m)
+
+    async with running(handler) as (server, url), connect(url) as client:
+        await client.send("before")
+        assert await within(client.recv()) == "before"
+        server.close(close_connections=False)
+        await client.send("after")
+        assert await within(client.recv()) == "after"
