@@ -1,0 +1,83 @@
+"""Echo server for the benchmarks and cross-language tests (wssession, Python).
+
+    .venv/bin/python bench/servers/python_echo.py --port PORT [--deflate] [--callback]
+
+Listens on 127.0.0.1:PORT and echoes every message unchanged (text stays text, binary stays
+binary); offers permessage-deflate only with --deflate; runs until SIGTERM or SIGINT.
+Default: an asyncio handler (`async for message in ws: await ws.send(message)`).
+--callback: the push-style callback handler (on_message runs on the engine's threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+
+import wssession
+
+
+async def echo(ws: wssession.ServerConnection) -> None:
+    async for message in ws:
+        await ws.send(message)
+
+
+class CallbackEcho:
+    """Echoes each frame back without touching the event loop (zero-copy payload).
+
+    Backpressure: when the send queue goes over its high-water mark, reading pauses until it drains.
+    A message the queue cannot take at all ("dropped": larger than the hard limit) is sent from the
+    event loop with the waiting ``send`` while reading stays paused, so the order is kept.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def on_message(self, conn: wssession.ServerConnection, frame: wssession.Frame) -> None:
+        result = conn.try_send(frame)
+        if result == "buffered":
+            conn.pause()
+        elif result == "dropped":
+            conn.pause()
+            self.loop.call_soon_threadsafe(self._send_later, conn, frame)
+
+    def _send_later(self, conn: wssession.ServerConnection, frame: wssession.Frame) -> None:
+        async def send() -> None:
+            try:
+                await conn.send(frame)
+            finally:
+                conn.resume()
+
+        asyncio.ensure_future(send())
+
+    def on_drain(self, conn: wssession.ServerConnection) -> None:
+        conn.resume()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
+    parser.add_argument("--callback", action="store_true", help="use the callback handler")
+    args = parser.parse_args()
+
+    options = dict(
+        compression="deflate" if args.deflate else None,
+        max_size=16 * 2**20,
+        ping_interval=None,
+        write_limit=2**20,  # the core's default high-water mark; 2 MiB hard limit for try_send
+    )
+    if args.callback:
+        server_cm = wssession.serve_callbacks(CallbackEcho(asyncio.get_running_loop()), "127.0.0.1", args.port, **options)
+    else:
+        server_cm = wssession.serve(echo, "127.0.0.1", args.port, **options)  # type: ignore[arg-type]
+    async with server_cm as server:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, server.close)
+        print(f"python echo server on 127.0.0.1:{server.port}", flush=True)
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

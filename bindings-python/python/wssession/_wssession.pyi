@@ -1,0 +1,373 @@
+"""The native half of wssession (pyo3): connection, frames, requests and the server handle.
+
+Use the public API re-exported by ``wssession``; this module is an implementation detail.
+"""
+
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
+from typing import Any, final
+
+from ._types import State
+from .server import CallbackHandler
+
+__all__ = [
+    "CloseReason",
+    "Frame",
+    "Headers",
+    "Incoming",
+    "Outgoing",
+    "Ready",
+    "RecvAwait",
+    "Request",
+    "Resolver",
+    "ServerConnection",
+    "ServerHandle",
+    "start_server",
+    "_finalize",
+]
+
+_Message = str | bytes | bytearray | memoryview
+
+@final
+class Frame:
+    """A WebSocket frame: a complete incoming message, or an outgoing frame or fragment."""
+
+    def __new__(
+        cls,
+        opcode: int,
+        data: _Message | None = None,
+        fin: bool = True,
+        rsv1: bool = False,
+        rsv2: bool = False,
+        rsv3: bool = False,
+    ) -> Frame:
+        """A frame with ``opcode`` (1 text, 2 binary, 9 ping, 10 pong) and ``data``."""
+    @staticmethod
+    def text(data: str) -> Frame:
+        """A complete Text message."""
+    @staticmethod
+    def binary(data: bytes | bytearray | memoryview) -> Frame:
+        """A complete Binary message."""
+    @property
+    def opcode(self) -> int:
+        """The wire opcode: 1 text, 2 binary, 8 close, 9 ping, 10 pong."""
+    @property
+    def frame_type(self) -> str:
+        """The frame type name: "text", "binary", "ping", "pong" or "close"."""
+    @property
+    def data(self) -> bytes:
+        """The payload as bytes (for a text frame, its UTF-8 encoding)."""
+    @property
+    def text_data(self) -> str:
+        """The payload decoded as UTF-8."""
+    @property
+    def fin(self) -> bool:
+        """Whether this is the last frame of its message (always True for incoming messages)."""
+    @property
+    def rsv1(self) -> bool:
+        """RSV1 (outgoing: ask for compression when permessage-deflate is on)."""
+    @property
+    def rsv2(self) -> bool:
+        """RSV2 (always False)."""
+    @property
+    def rsv3(self) -> bool:
+        """RSV3 (always False)."""
+    def __len__(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class CloseReason:
+    """How a session ended: ``code``, ``reason`` and ``initiator`` ("local", "remote" or "abnormal")."""
+
+    @property
+    def code(self) -> int:
+        """The close code (1005: the peer's Close had none; 1006: no Close at all)."""
+    @property
+    def reason(self) -> str:
+        """The close reason text (may be empty)."""
+    @property
+    def initiator(self) -> str:
+        """Who ended the session: "local", "remote" or "abnormal"."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Ready:
+    """An awaitable whose result is already known: awaiting it never suspends."""
+
+    def __await__(self) -> Ready: ...
+    def __iter__(self) -> Ready: ...
+    def __next__(self) -> Any: ...
+    def send(self, _value: Any) -> Any: ...
+
+@final
+class Headers:
+    """HTTP headers: repeated names kept in order, case-insensitive lookups (websockets' ``Headers``)."""
+
+    def __new__(cls, items: Any = None) -> Headers:
+        """Headers from a mapping, an iterable of (name, value) pairs, or nothing."""
+    def __getitem__(self, key: str, /) -> str:
+        """The value of ``name``; KeyError if absent (the first one if repeated)."""
+    def __setitem__(self, key: str, value: str, /) -> None:
+        """Appends a header (repeated names are kept)."""
+    def __delitem__(self, key: str, /) -> None:
+        """Removes every header called ``name``."""
+    def __contains__(self, key: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def get(self, name: str, default: Any = None) -> Any:
+        """The first value of ``name``, or ``default``."""
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``, in order."""
+    def raw_items(self) -> list[tuple[str, str]]:
+        """All (name, value) pairs in order."""
+    def items(self) -> list[tuple[str, str]]:
+        """All (name, value) pairs in order."""
+    def copy(self) -> Headers:
+        """A copy."""
+
+@final
+class Request:
+    """The HTTP upgrade request a session was opened with (websockets' ``Request``, Ktor's ``call``)."""
+
+    @property
+    def path(self) -> str:
+        """The request path including the query string ("/chat?room=1"), as in websockets."""
+    @property
+    def path_without_query(self) -> str:
+        """The request path without the query string ("/chat"), as Ktor's ``call.request.path()``."""
+    @property
+    def target(self) -> str:
+        """The request target as sent ("/chat?room=1")."""
+    @property
+    def query(self) -> str | None:
+        """The query string without "?", or None."""
+    @property
+    def method(self) -> str:
+        """The HTTP method ("GET")."""
+    @property
+    def headers(self) -> Headers:
+        """The request headers."""
+    @property
+    def remote_address(self) -> tuple[str, int]:
+        """The peer's (host, port)."""
+    @property
+    def local_address(self) -> tuple[str, int]:
+        """Our (host, port) the peer connected to."""
+    @property
+    def tls(self) -> bool:
+        """Whether the connection uses TLS."""
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol chosen for the session, if any."""
+    @property
+    def extensions(self) -> str:
+        """The negotiated Sec-WebSocket-Extensions value ("" when none)."""
+    @property
+    def offered_subprotocols(self) -> list[str]:
+        """Subprotocols the client offered, in its order."""
+
+@final
+class RecvAwait:
+    """A pending receive; awaiting it drains many queued messages per wake-up."""
+
+    def __await__(self) -> Generator[Any, None, Any]: ...
+    def __iter__(self) -> RecvAwait: ...
+    def __next__(self) -> Any: ...
+    def send(self, _value: Any) -> Any: ...
+    def throw(self, *args: Any) -> Any: ...
+
+@final
+class Incoming:
+    """The incoming messages as Frame objects (Ktor's ``incoming``); ends at a clean close."""
+
+    def __aiter__(self) -> Incoming: ...
+    def __anext__(self) -> Awaitable[Frame]: ...
+    def receive(self) -> Awaitable[Frame]:
+        """The next message as a Frame; raises ConnectionClosed at the end."""
+
+@final
+class Outgoing:
+    """The send side as an object (Ktor's ``outgoing``)."""
+
+    def send(self, frame: Frame | _Message) -> Awaitable[None]:
+        """Sends a Frame (or a str/bytes message); waits only while the queue is over its limit."""
+    def try_send(self, frame: Frame | _Message) -> str:
+        """Queues without waiting: "sent", "buffered" or "dropped"."""
+    def close(self) -> None:
+        """Closes the send side: the same as ``close(1000)`` without waiting."""
+
+@final
+class ServerConnection:
+    """A WebSocket connection on the server: websockets' ``ServerConnection`` plus Ktor's session members."""
+
+    def recv(self, decode: bool | None = None) -> Awaitable[Any]:
+        """Receives the next message: str for Text, bytes for Binary (``decode`` forces one or the other).
+
+        Raises ConnectionClosedOK/ConnectionClosedError once the connection is closed."""
+    def __aiter__(self) -> ServerConnection: ...
+    def __anext__(self) -> Awaitable[Any]: ...
+    def send(self, message: Any) -> Awaitable[None]:
+        """Sends str (Text), bytes-like (Binary), a Frame, or a (async) iterable of fragments."""
+    def close(self, code: int | None = None, reason: str | None = None) -> Awaitable[None]:
+        """Starts the closing handshake (default 1000) and waits until the connection is closed."""
+    def wait_closed(self) -> Awaitable[CloseReason]:
+        """Waits until the connection is closed; returns how it ended."""
+    def ping(self, data: _Message | None = None) -> Awaitable[Awaitable[float]]:
+        """Sends a Ping; returns an awaitable resolving with the round-trip time (s) when the Pong arrives."""
+    def pong(self, data: _Message | None = None) -> Awaitable[None]:
+        """Sends an unsolicited Pong."""
+    @property
+    def latency(self) -> float:
+        """Round-trip time of the last matched Ping/Pong, in seconds (0.0 before any)."""
+    @property
+    def close_code(self) -> int | None:
+        """The close code once the connection is closed, else None."""
+    @property
+    def close_reason(self) -> str | None:
+        """The close reason once the connection is closed, else None."""
+    @property
+    def request(self) -> Request:
+        """The upgrade request (path, headers, ...)."""
+    @property
+    def call(self) -> Request:
+        """The upgrade request (Ktor's ``call``)."""
+    @property
+    def remote_address(self) -> tuple[str, int]:
+        """The peer's (host, port)."""
+    @property
+    def local_address(self) -> tuple[str, int]:
+        """Our (host, port)."""
+    @property
+    def subprotocol(self) -> str | None:
+        """The negotiated subprotocol, or None."""
+    @property
+    def id(self) -> int:
+        """The session id, unique within the process."""
+    @property
+    def state(self) -> State:
+        """The connection state."""
+    @property
+    def incoming(self) -> Incoming:
+        """The incoming messages as Frame objects (Ktor's ``incoming``)."""
+    @property
+    def outgoing(self) -> Outgoing:
+        """The send side as an object (Ktor's ``outgoing``)."""
+    def flush(self) -> Awaitable[None]:
+        """Waits until every frame queued so far has been written to the socket."""
+    def terminate(self) -> None:
+        """Aborts now: no Close frame, the socket is shut, the close code is 1006."""
+    @property
+    def close_reason_future(self) -> Awaitable[CloseReason]:
+        """An awaitable resolving with the CloseReason when the session ends (Ktor's ``closeReason``)."""
+    def try_send(self, message: Frame | _Message | Iterable[_Message]) -> str:
+        """Queues a message without waiting: "sent", "buffered" or "dropped"."""
+    masking: bool
+    """Whether outgoing frames are masked (off by default; browsers reject masked server frames)."""
+    max_frame_size: int
+    """Limit in bytes on a frame, a message and an inflated message."""
+    ping_interval_millis: int
+    """Pinger period in milliseconds (0 = off); setting it restarts the pinger."""
+    ping_interval: float | None
+    """Pinger period in seconds (None = off); setting it restarts the pinger."""
+    timeout_millis: int
+    """How long the pinger waits for the Pong, in milliseconds."""
+    timeout: float | None
+    """How long the pinger waits for the Pong, in seconds."""
+    close_timeout: float | None
+    """Bound on the closing handshake, in seconds."""
+    close_timeout_millis: int
+    """Bound on the closing handshake, in milliseconds."""
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued for writing and not yet handed to the socket."""
+    @property
+    def server(self) -> Any:
+        """The ``wssession.Server`` that accepted this connection."""
+    @property
+    def application(self) -> Any:
+        """The server that accepted this connection (Ktor's ``application``)."""
+    converter: Any
+    """An object with ``dumps`` and ``loads`` (JSON by default), or None."""
+    def send_serialized(self, obj: Any) -> Awaitable[None]:
+        """Encodes ``obj`` with the converter (str → Text, bytes → Binary) and sends it."""
+    def receive_deserialized(self) -> Awaitable[Any]:
+        """Receives the next message and decodes it with the converter; DeserializeError carries the frame."""
+    @property
+    def stats(self) -> dict[str, int]:
+        """Traffic counters: messages_in, bytes_in, messages_out, bytes_out."""
+    def pause(self) -> None:
+        """Stops reading the socket (TCP backpressure) until ``resume()``."""
+    def resume(self) -> None:
+        """Resumes reading after ``pause()``."""
+    @property
+    def _handshake_state(self) -> dict[str, Any] | None:
+        """Attributes set on the connection in process_request, handed over by the accept hook."""
+    def _handler_done(self, error: str | None = None) -> None:
+        """Reports the Python handler's outcome (None: returned → 1000; a message: raised → 1011)."""
+
+@final
+class ServerHandle:
+    """A running server (the Rust side of ``wssession.Server``)."""
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+    @property
+    def local_address(self) -> tuple[str, int]:
+        """The bound (host, port)."""
+    @property
+    def is_ipv6(self) -> bool:
+        """Whether the bound address is IPv6."""
+    def close(self) -> None:
+        """Stops accepting new connections (open sessions continue)."""
+    def shutdown(self, grace: float) -> Awaitable[None]:
+        """Stops accepting, sends Close 1001 to every session, waits up to ``grace`` seconds, then shuts the rest."""
+    def wait(self) -> Awaitable[None]:
+        """Completes when the listener has closed."""
+    @property
+    def is_closed(self) -> bool:
+        """Whether the listener has closed."""
+    @property
+    def session_count(self) -> int:
+        """Number of open sessions."""
+    @property
+    def connection_count(self) -> int:
+        """Number of connections handshaking or open."""
+
+@final
+class Resolver:
+    """The accept hook's answer channel, handed to Python with the request."""
+
+    def accept(self, subprotocol: str | None = None, state: dict[str, Any] | None = None) -> None:
+        """Accepts the upgrade with ``subprotocol`` (or none); ``state`` is handed to the connection."""
+    def respond(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Answers with an HTTP response instead of upgrading."""
+
+def start_server(
+    *,
+    host: str,
+    port: int,
+    call_soon: Callable[..., Any],
+    on_session: Callable[[ServerConnection], None] | None = None,
+    on_accept: Callable[[Request, Resolver], None] | None = None,
+    events: CallbackHandler | None = None,
+    app: Any = None,
+    max_frame_size: int = 1048576,
+    ping_interval_ms: int = 20000,
+    timeout_ms: int = 20000,
+    close_timeout_ms: int = 10000,
+    incoming_queue: int = 16,
+    write_high_water: int = 32768,
+    write_low_water: int = 8192,
+    deflate: bool = True,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    max_connections: int = 100000,
+    backlog: int = 1024,
+    handshake_timeout: float = 10.0,
+) -> Awaitable[ServerHandle]:
+    """Starts a server; resolves with a ServerHandle. Use ``wssession.serve`` instead."""
+
+def _finalize() -> None:
+    """Called at interpreter exit: from then on the engine's threads no longer call into Python."""

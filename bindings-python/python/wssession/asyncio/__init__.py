@@ -1,0 +1,1 @@
+"""Mirrors ``websockets.asyncio``: ``from wssession.asyncio.server import serve`` works like websockets'."""

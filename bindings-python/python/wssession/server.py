@@ -1,0 +1,446 @@
+"""The websockets-compatible asyncio server: ``serve``, ``Server``, ``broadcast``."""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import inspect
+import logging
+import re
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol, Union
+
+from . import _wssession
+from ._wssession import CloseReason, Frame, Headers, Request, ServerConnection
+from .exceptions import InvalidHandshake, NegotiationError
+from ._types import State
+
+__all__ = [
+    "serve",
+    "serve_callbacks",
+    "Server",
+    "ServerConnection",
+    "HandshakeConnection",
+    "Response",
+    "CallbackHandler",
+    "broadcast",
+]
+
+logger = logging.getLogger("wssession.server")
+
+Handler = Callable[[ServerConnection], Awaitable[None]]
+Origin = Union[str, re.Pattern[str], None]
+ProcessRequest = Callable[["HandshakeConnection", Request], Union["Response", None, Awaitable[Union["Response", None]]]]
+SelectSubprotocol = Callable[["HandshakeConnection", Sequence[str]], Union[str, None]]
+
+
+class CallbackHandler(Protocol):
+    """A push-style handler: ``on_message`` is required; ``on_open``, ``on_drain`` and ``on_close`` are optional.
+
+    ``on_drain(connection)`` fires when the send queue falls below its low-water mark after
+    ``try_send`` reported "buffered": pair it with ``pause()``/``resume()`` for backpressure.
+
+    The callbacks run on the wssession runtime's threads while holding the GIL, never on the
+    asyncio loop; one connection's callbacks never run concurrently. Use the non-waiting members
+    from them (``try_send``, ``outgoing.try_send``, ``close`` without awaiting, ``terminate``).
+    """
+
+    def on_message(self, connection: ServerConnection, frame: Frame) -> None:
+        """A complete Text or Binary message arrived."""
+
+
+class Response:
+    """An HTTP response that ``process_request`` returns to refuse the upgrade (websockets' ``Response``)."""
+
+    def __init__(self, status_code: int, reason_phrase: str, headers: Headers, body: bytes = b"") -> None:
+        self.status_code = status_code
+        self.reason_phrase = reason_phrase
+        self.headers = headers
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"Response({self.status_code} {self.reason_phrase})"
+
+
+class HandshakeConnection:
+    """What ``process_request`` and ``select_subprotocol`` receive: the connection before the upgrade."""
+
+    def __init__(self, server: Server, request: Request) -> None:
+        self.server = server
+        self.request = request
+        self.remote_address = request.remote_address
+        self.local_address = request.local_address
+
+    def respond(self, status: int | http.HTTPStatus, text: str) -> Response:
+        """A plain-text response with ``status`` and ``text`` as body."""
+        status = http.HTTPStatus(int(status))
+        headers = Headers([("Content-Type", "text/plain; charset=utf-8")])
+        return Response(status.value, status.phrase, headers, text.encode())
+
+
+_HANDSHAKE_OWN = frozenset({"server", "request", "remote_address", "local_address"})
+
+
+class _SocketInfo:
+    """Stands for a listening socket (the real one is owned by the Rust engine)."""
+
+    def __init__(self, address: tuple[str, int], ipv6: bool) -> None:
+        self._address = address
+        self.family = socket.AF_INET6 if ipv6 else socket.AF_INET
+        self.type = socket.SOCK_STREAM
+
+    def getsockname(self) -> tuple[str, int]:
+        """The bound (host, port)."""
+        return self._address
+
+
+def _number(name: str, value: object, *, allow_none: bool = True, positive: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number{' or None' if allow_none else ''}, not {type(value).__name__}")
+    if value != value or value < 0 or (positive and value == 0) or value == float("inf"):
+        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, not {value}")
+    return float(value)
+
+
+def _int(name: str, value: object, low: int, high: int = 2**62) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _limit(name: str, value: object, low: int) -> tuple[int, int | None]:
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a (high, low) tuple")
+        high = _int(name, value[0], low)
+        lo = None if value[1] is None else _int(name, value[1], 0, high)
+        return high, lo
+    return _int(name, value, low), None
+
+
+class Server:
+    """A running WebSocket server (websockets' ``Server``); use ``async with serve(...) as server``."""
+
+    def __init__(self, handler: Handler | None, events: CallbackHandler | None, options: dict[str, Any]) -> None:
+        self._handler = handler
+        self._events = events
+        self._options = options
+        self._handle: _wssession.ServerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing: asyncio.Task[None] | None = None
+        self._closed: asyncio.Event | None = None
+        #: Open connections (pull-style handlers only).
+        self.connections: set[ServerConnection] = set()
+        self.process_request: ProcessRequest | None = options.pop("process_request")
+        self.select_subprotocol: SelectSubprotocol | None = options.pop("select_subprotocol")
+        self.subprotocols: list[str] | None = options.pop("subprotocols")
+        self.origins: list[Origin] | None = options.pop("origins")
+        self._grace: float = options.pop("grace")
+
+    async def _start(self) -> Server:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._closed = asyncio.Event()
+        hook = any(x is not None for x in (self.process_request, self.select_subprotocol, self.origins)) or bool(
+            self.subprotocols
+        )
+        self._handle = await _wssession.start_server(
+            call_soon=loop.call_soon_threadsafe,
+            on_session=self._on_session if self._handler is not None else None,
+            on_accept=self._on_accept if hook else None,
+            events=self._events,
+            app=self,
+            **self._options,
+        )
+        return self
+
+    # ---- called on the loop thread by the engine ----
+
+    def _on_session(self, conn: ServerConnection) -> None:
+        state = conn._handshake_state
+        if state:
+            conn.__dict__.update(state)
+        self.connections.add(conn)
+        task = asyncio.ensure_future(self._run(conn))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, conn: ServerConnection) -> None:
+        assert self._handler is not None
+        try:
+            await self._handler(conn)
+        except asyncio.CancelledError:
+            conn._handler_done("handler cancelled")
+            raise
+        except Exception as exc:
+            logger.error("connection handler failed", exc_info=True)
+            conn._handler_done(f"{type(exc).__name__}: {exc}")
+        else:
+            conn._handler_done(None)
+        finally:
+            self.connections.discard(conn)
+
+    def _on_accept(self, request: Request, resolver: _wssession.Resolver) -> None:
+        task = asyncio.ensure_future(self._accept(request, resolver))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _accept(self, request: Request, resolver: _wssession.Resolver) -> None:
+        conn = HandshakeConnection(self, request)
+        try:
+            if self.process_request is not None:
+                response = self.process_request(conn, request)
+                if inspect.isawaitable(response):
+                    response = await response
+                if response is not None:
+                    self._respond(resolver, response)
+                    return
+            if "websocket" not in request.headers.get("Upgrade", "").lower():
+                resolver.accept(None)  # not an upgrade: the engine answers with the right 4xx
+                return
+            if self.origins is not None:
+                origin = request.headers.get("Origin")
+                if not any(
+                    o == origin or (isinstance(o, re.Pattern) and origin is not None and o.fullmatch(origin))
+                    for o in self.origins
+                ):
+                    text = f"Failed to open a WebSocket connection: invalid Origin header: {origin}.\n"
+                    self._respond(resolver, conn.respond(http.HTTPStatus.FORBIDDEN, text))
+                    return
+            state = {k: v for k, v in vars(conn).items() if k not in _HANDSHAKE_OWN}
+            resolver.accept(self._subprotocol(conn, request.offered_subprotocols), state or None)
+        except InvalidHandshake as exc:
+            text = f"Failed to open a WebSocket connection: {exc}.\n"
+            self._respond(resolver, conn.respond(http.HTTPStatus.BAD_REQUEST, text))
+        except Exception:
+            logger.error("opening handshake failed", exc_info=True)
+            text = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
+            self._respond(resolver, conn.respond(http.HTTPStatus.INTERNAL_SERVER_ERROR, text))
+
+    def _subprotocol(self, conn: HandshakeConnection, offered: list[str]) -> str | None:
+        if self.select_subprotocol is not None:
+            return self.select_subprotocol(conn, offered)
+        if not self.subprotocols:
+            return None
+        if not offered:
+            raise NegotiationError("missing subprotocol")
+        for p in self.subprotocols:
+            if p in offered:
+                return p
+        raise NegotiationError("invalid subprotocol; expected one of " + ", ".join(self.subprotocols))
+
+    @staticmethod
+    def _respond(resolver: _wssession.Resolver, response: Response) -> None:
+        if not isinstance(response, Response):
+            raise TypeError(f"process_request must return a Response or None, not {type(response).__name__}")
+        resolver.respond(response.status_code, response.headers.raw_items(), bytes(response.body))
+
+    # ---- websockets' Server API ----
+
+    @property
+    def handle(self) -> _wssession.ServerHandle:
+        """The native server handle."""
+        if self._handle is None:
+            raise RuntimeError("the server is not started; use `async with serve(...)` or `await serve(...)`")
+        return self._handle
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when port 0 was asked)."""
+        return self.handle.port
+
+    @property
+    def sockets(self) -> list[_SocketInfo]:
+        """The listening sockets (objects with ``getsockname()``)."""
+        return [_SocketInfo(self.handle.local_address, self.handle.is_ipv6)]
+
+    def is_serving(self) -> bool:
+        """Whether the server accepts connections."""
+        return self._handle is not None and not self._handle.is_closed and self._closing is None
+
+    async def start_serving(self) -> None:
+        """No-op: the server accepts connections as soon as it is started."""
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the handlers run on."""
+        if self._loop is None:
+            raise RuntimeError("the server is not started")
+        return self._loop
+
+    def close(self, close_connections: bool = True) -> None:
+        """Stops accepting; with ``close_connections``, closes every connection with 1001 (the handlers
+        are then awaited by ``wait_closed``). Idempotent."""
+        if self._closing is not None:
+            return
+        handle = self.handle
+        handle.close()
+
+        async def closing() -> None:
+            if close_connections:
+                await handle.shutdown(self._grace)
+            await handle.wait()
+
+        self._closing = asyncio.ensure_future(closing())
+        assert self._closed is not None
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        """Waits until the server is closed and every handler has finished."""
+        assert self._closed is not None
+        await self._closed.wait()
+        if self._closing is not None:
+            await self._closing
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def serve_forever(self) -> None:
+        """Runs until ``close()`` is called (or the task is cancelled)."""
+        assert self._closed is not None
+        await self._closed.wait()
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+        await self.wait_closed()
+
+
+class serve:
+    """Starts a WebSocket server; use as ``async with serve(handler, host, port) as server``.
+
+    Mirrors ``websockets.asyncio.server.serve``; see the package README for the differences.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        ping_interval: float | None = 20,
+        ping_timeout: float | None = 20,
+        close_timeout: float | None = 10,
+        max_size: int | None = 2**20,
+        max_queue: int | tuple[int, int | None] | None = 16,
+        write_limit: int | tuple[int, int | None] = 2**15,
+        compression: str | None = "deflate",
+        subprotocols: Sequence[str] | None = None,
+        select_subprotocol: SelectSubprotocol | None = None,
+        process_request: ProcessRequest | None = None,
+        origins: Sequence[Origin] | None = None,
+        ssl: tuple[str, str] | None = None,
+        open_timeout: float | None = 10,
+        max_connections: int = 100_000,
+        backlog: int = 1024,
+        logger: logging.Logger | None = None,
+        _events: CallbackHandler | None = None,
+    ) -> None:
+        if _events is None and not callable(handler):
+            raise TypeError(f"handler must be an async function of the connection, not {type(handler).__name__}")
+        if host is not None and not isinstance(host, str):
+            raise TypeError(f"host must be a str or None, not {type(host).__name__}")
+        port = 0 if port is None else _int("port", port, 0, 65535)
+        interval = _number("ping_interval", ping_interval)
+        timeout = _number("ping_timeout", ping_timeout, positive=True)
+        close_t = _number("close_timeout", close_timeout)
+        size = 2**62 if max_size is None else _int("max_size", max_size, 1)
+        queue = 4096 if max_queue is None else _limit("max_queue", max_queue, 1)[0]
+        high, low = _limit("write_limit", write_limit, 0)
+        if compression not in ("deflate", None):
+            raise ValueError(f'compression must be "deflate" or None, not {compression!r}')
+        if subprotocols is not None:
+            if isinstance(subprotocols, str) or not all(isinstance(s, str) for s in subprotocols):
+                raise TypeError("subprotocols must be a sequence of str")
+        if origins is not None:
+            if isinstance(origins, str) or not all(o is None or isinstance(o, (str, re.Pattern)) for o in origins):
+                raise TypeError("origins must be a sequence of str, re.Pattern or None")
+        for name, fn in (("select_subprotocol", select_subprotocol), ("process_request", process_request)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
+        cert = key = None
+        if ssl is not None:
+            if not (isinstance(ssl, tuple) and len(ssl) == 2 and all(isinstance(p, str) for p in ssl)):
+                raise TypeError(
+                    "ssl must be a (certfile, keyfile) tuple of PEM file paths; an ssl.SSLContext cannot be "
+                    "used because TLS runs in the Rust engine"
+                )
+            cert, key = ssl
+        options: dict[str, Any] = dict(
+            host="0.0.0.0" if host is None else host,
+            port=port,
+            max_frame_size=size,
+            ping_interval_ms=0 if interval is None else round(interval * 1000),
+            timeout_ms=2**40 if timeout is None else max(1, round(timeout * 1000)),
+            close_timeout_ms=2**40 if close_t is None else round(close_t * 1000),
+            incoming_queue=queue,
+            write_high_water=high,
+            write_low_water=high // 4 if low is None else low,
+            deflate=compression == "deflate",
+            tls_cert=cert,
+            tls_key=key,
+            max_connections=_int("max_connections", max_connections, 1),
+            backlog=_int("backlog", backlog, 1, 2**31 - 1),
+            handshake_timeout=10.0 if open_timeout is None else _number("open_timeout", open_timeout, positive=True),
+            process_request=process_request,
+            select_subprotocol=select_subprotocol,
+            subprotocols=None if subprotocols is None else list(subprotocols),
+            origins=None if origins is None else list(origins),
+            grace=10.0 if close_t is None else close_t,
+        )
+        self.server = Server(None if _events is not None else handler, _events, options)
+
+    def __await__(self) -> Any:
+        return self.server._start().__await__()
+
+    async def __aenter__(self) -> Server:
+        return await self.server._start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+def serve_callbacks(handler: CallbackHandler, host: str | None = None, port: int | None = None, **kwargs: Any) -> serve:
+    """As :func:`serve`, with a push-style callback handler (``on_message(connection, frame)``).
+
+    The callbacks run on the engine's runtime threads holding the GIL (not on the asyncio loop),
+    which skips the event loop entirely on the hot path: the fastest way to serve from Python.
+    """
+    if not callable(getattr(handler, "on_message", None)):
+        raise TypeError("handler must have an on_message(connection, frame) method")
+    return serve(lambda c: asyncio.sleep(0), host, port, _events=handler, **kwargs)
+
+
+def broadcast(
+    connections: Iterable[ServerConnection], message: str | bytes, raise_exceptions: bool = False
+) -> None:
+    """Sends ``message`` to every open connection without waiting (websockets' ``broadcast``).
+
+    Connections that are not open, or whose send queue is over its hard limit, are skipped.
+    """
+    if not isinstance(message, (str, bytes, bytearray, memoryview)):
+        raise TypeError(f"message must be str or bytes-like, not {type(message).__name__}")
+    errors: list[Exception] = []
+    for conn in connections:
+        if conn.state is not State.OPEN:
+            continue
+        try:
+            if conn.try_send(message) == "dropped":
+                raise ConnectionError("skipped broadcast: the send queue is full")
+        except Exception as exc:
+            if raise_exceptions:
+                errors.append(exc)
+            else:
+                logger.warning("skipped broadcast: %s", exc)
+    if errors:
+        raise ExceptionGroup("skipped broadcast", errors)
+
+
+_ = CloseReason  # re-exported by the package

@@ -1,0 +1,73 @@
+//! Glue to the Python side: the pure-Python helpers, logging, and the asyncio bridge.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+static FINALIZING: AtomicBool = AtomicBool::new(false);
+/// Runtime threads currently inside (or about to enter) `attach`.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Called at interpreter exit (atexit, before finalization starts): from then on runtime threads no
+/// longer call into Python, and the calls already under way are waited for (up to 5 s), so no
+/// thread holds or awaits the GIL while the interpreter is torn down.
+#[pyfunction]
+pub fn _finalize(py: Python<'_>) {
+    FINALIZING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ACTIVE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // pyo3-async-runtimes completes futures from runtime threads with its own short attach;
+        // one preempted by the GIL switch interval at the very end of `asyncio.run` gets this
+        // window to finish before finalization starts (a thread resuming after it would abort).
+        std::thread::sleep(Duration::from_millis(50));
+    });
+}
+
+/// Whether the interpreter is exiting (runtime threads must not attach any more).
+pub fn finalizing() -> bool {
+    FINALIZING.load(Ordering::SeqCst)
+}
+
+struct Active;
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs `f` attached to the interpreter from a runtime thread, unless the interpreter is exiting.
+pub fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    ACTIVE.fetch_add(1, Ordering::SeqCst);
+    let _active = Active;
+    if finalizing() {
+        return None;
+    }
+    Some(Python::attach(f))
+}
+
+static TYPES: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// The `wssession._types` module (State, the default JSON converter, helpers).
+pub fn types(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    TYPES.get_or_try_init(py, || Ok::<_, PyErr>(py.import("wssession._types")?.unbind())).map(|m| m.bind(py))
+}
+
+/// Logs `err` with its traceback on the `wssession.server` logger.
+pub fn log_error(py: Python<'_>, message: &str, err: PyErr) {
+    let logged = (|| -> PyResult<()> {
+        let logger = py.import("logging")?.call_method1("getLogger", ("wssession.server",))?;
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("exc_info", err.clone_ref(py).into_value(py))?;
+        logger.call_method("error", (message,), Some(&kwargs))?;
+        Ok(())
+    })();
+    if logged.is_err() {
+        err.print(py);
+    }
+}

@@ -1,0 +1,31 @@
+//! `wssession._wssession`: the native half of the `wssession` Python package (module registration only).
+
+mod bridge;
+mod errors;
+mod frame;
+mod request;
+mod server;
+mod session;
+
+use pyo3::prelude::*;
+
+/// The native module; the public API is re-exported by `wssession/__init__.py`.
+#[pymodule]
+fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // One tokio runtime per process: the core's. Ignore "already set" on re-import.
+    let _ = pyo3_async_runtimes::tokio::init_with_runtime(wssession_core::runtime::runtime());
+    m.add_class::<frame::PyFrame>()?;
+    m.add_class::<frame::PyCloseReason>()?;
+    m.add_class::<frame::Ready>()?;
+    m.add_class::<request::PyHeaders>()?;
+    m.add_class::<request::PyRequest>()?;
+    m.add_class::<session::Connection>()?;
+    m.add_class::<session::RecvAwait>()?;
+    m.add_class::<session::Incoming>()?;
+    m.add_class::<session::Outgoing>()?;
+    m.add_class::<server::ServerHandle>()?;
+    m.add_class::<server::Resolver>()?;
+    m.add_function(wrap_pyfunction!(server::start_server, m)?)?;
+    m.add_function(wrap_pyfunction!(bridge::_finalize, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,338 @@
+//! Starting a server from Python: handler dispatch to the asyncio loop, the accept hook bridge,
+//! the callback (push) handler, and the `ServerHandle` the Python `Server` wraps.
+
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use tokio::sync::oneshot;
+use wssession_core::{
+    Accept, CloseReason, DeflateConfig, EventHandler, Frame, Handler, HandlerError, HttpResponse, Request, Server,
+    ServerBuilder, ServerConfig, Session, SessionConfig, TlsConfig,
+};
+use wssession_core::{Decision, Decision::Respond};
+
+use crate::bridge::{self, log_error};
+use crate::errors;
+use crate::frame::{PyCloseReason, PyFrame};
+use crate::request::{PyRequest, addr_tuple};
+use crate::session::{Connection, duration};
+
+/// A running server (the Rust side of `wssession.Server`).
+#[pyclass(name = "ServerHandle", module = "wssession._wssession", frozen)]
+pub struct ServerHandle {
+    server: Server,
+}
+
+#[pymethods]
+impl ServerHandle {
+    /// The bound port.
+    #[getter]
+    fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// The bound (host, port).
+    #[getter]
+    fn local_address(&self) -> (String, u16) {
+        addr_tuple(&self.server.local_addr())
+    }
+
+    /// Whether the bound address is IPv6.
+    #[getter]
+    fn is_ipv6(&self) -> bool {
+        self.server.local_addr().is_ipv6()
+    }
+
+    /// Stops accepting new connections (open sessions continue).
+    fn close(&self) {
+        self.server.close();
+    }
+
+    /// Stops accepting, sends Close 1001 to every session, waits up to ``grace`` seconds, then shuts the rest.
+    fn shutdown<'py>(&self, py: Python<'py>, grace: f64) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.server.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            s.shutdown(duration(grace)).await;
+            Ok(())
+        })
+    }
+
+    /// Completes when the listener has closed.
+    fn wait<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let s = self.server.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            s.wait().await;
+            Ok(())
+        })
+    }
+
+    /// Whether the listener has closed.
+    #[getter]
+    fn is_closed(&self) -> bool {
+        self.server.is_closed()
+    }
+
+    /// Number of open sessions.
+    #[getter]
+    fn session_count(&self) -> usize {
+        self.server.session_count()
+    }
+
+    /// Number of connections handshaking or open.
+    #[getter]
+    fn connection_count(&self) -> usize {
+        self.server.connection_count()
+    }
+}
+
+/// The accept hook's answer channel, handed to Python with the request.
+#[pyclass(module = "wssession._wssession", frozen)]
+pub struct Resolver {
+    tx: Mutex<Option<oneshot::Sender<Decision>>>,
+}
+
+impl Resolver {
+    fn resolve(&self, d: Decision) {
+        if let Some(tx) = self.tx.lock().unwrap().take() {
+            let _ = tx.send(d);
+        }
+    }
+}
+
+#[pymethods]
+impl Resolver {
+    /// Accepts the upgrade with ``subprotocol`` (or none); ``state`` is handed to the connection
+    /// (``ServerConnection._handshake_state``).
+    #[pyo3(signature = (subprotocol=None, state=None))]
+    fn accept(&self, subprotocol: Option<String>, state: Option<Py<PyAny>>) {
+        let attachment = state.map(|s| Arc::new(s) as Arc<dyn std::any::Any + Send + Sync>);
+        self.resolve(Decision::Accept(Accept { subprotocol, attachment, ..Accept::default() }));
+    }
+
+    /// Answers with an HTTP response instead of upgrading.
+    fn respond(&self, status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> PyResult<()> {
+        if !(100..=999).contains(&status) {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!("status must be 100-999, not {status}")));
+        }
+        let mut r = HttpResponse::new(status, body);
+        r.headers = headers;
+        self.resolve(Respond(r));
+        Ok(())
+    }
+}
+
+/// Push-style handler: Python callbacks run on runtime threads, holding the GIL.
+struct PyEvents {
+    obj: Py<PyAny>,
+    app: Option<Py<PyAny>>,
+    has_open: bool,
+    has_drain: bool,
+    has_close: bool,
+}
+
+fn conn_of(session: &Session) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
+    session.attachment()
+}
+
+impl PyEvents {
+    fn failed(&self, py: Python<'_>, session: &Session, what: &str, e: PyErr) {
+        log_error(py, &format!("{what} callback failed"), e);
+        let _ = session.close(1011, &format!("{what} callback failed"));
+    }
+
+    fn connection(&self, py: Python<'_>, session: &Session) -> Option<Py<Connection>> {
+        conn_of(session)?.downcast_ref::<Py<Connection>>().map(|c| c.clone_ref(py))
+    }
+}
+
+impl EventHandler for PyEvents {
+    fn on_open(&self, session: &Session) {
+        bridge::attach(|py| {
+            let app = self.app.as_ref().map(|a| a.clone_ref(py));
+            let conn = match Connection::new(py, session.clone(), None, app).and_then(|c| Py::new(py, c)) {
+                Ok(c) => c,
+                Err(e) => return self.failed(py, session, "on_open", e),
+            };
+            session.set_attachment(Some(Arc::new(conn.clone_ref(py))));
+            if self.has_open
+                && let Err(e) = self.obj.call_method1(py, pyo3::intern!(py, "on_open"), (conn,))
+            {
+                self.failed(py, session, "on_open", e);
+            }
+        });
+    }
+
+    fn on_message(&self, session: &Session, frame: Frame) {
+        bridge::attach(|py| {
+            let Some(conn) = self.connection(py, session) else { return };
+            let r = Py::new(py, PyFrame::from(frame))
+                .and_then(|f| self.obj.call_method1(py, pyo3::intern!(py, "on_message"), (conn, f)));
+            if let Err(e) = r {
+                self.failed(py, session, "on_message", e);
+            }
+        });
+    }
+
+    fn on_drain(&self, session: &Session) {
+        if !self.has_drain {
+            return;
+        }
+        bridge::attach(|py| {
+            let Some(conn) = self.connection(py, session) else { return };
+            if let Err(e) = self.obj.call_method1(py, pyo3::intern!(py, "on_drain"), (conn,)) {
+                self.failed(py, session, "on_drain", e);
+            }
+        });
+    }
+
+    fn on_close(&self, session: &Session, reason: &CloseReason) {
+        bridge::attach(|py| {
+            let conn = self.connection(py, session);
+            session.set_attachment(None);
+            if let (true, Some(conn)) = (self.has_close, conn) {
+                let r = Py::new(py, PyCloseReason::from(reason.clone()))
+                    .and_then(|r| self.obj.call_method1(py, pyo3::intern!(py, "on_close"), (conn, r)));
+                if let Err(e) = r {
+                    log_error(py, "on_close callback failed", e);
+                }
+            }
+        });
+    }
+}
+
+/// Runs the Python handler on the asyncio loop for each session and reports its outcome.
+fn task_handler(call_soon: Arc<Py<PyAny>>, on_session: Arc<Py<PyAny>>, app: Option<Arc<Py<PyAny>>>) -> Handler {
+    Handler::task(move |session: Session| {
+        let call_soon = call_soon.clone();
+        let on_session = on_session.clone();
+        let app = app.clone();
+        async move {
+            let (tx, rx) = oneshot::channel();
+            let started = bridge::attach(|py| -> PyResult<()> {
+                let app = app.map(|a| a.clone_ref(py));
+                let conn = Py::new(py, Connection::new(py, session, Some(tx), app)?)?;
+                call_soon.call1(py, (on_session.clone_ref(py), conn))?;
+                Ok(())
+            });
+            match started {
+                None => return Err(HandlerError::from("the Python interpreter is exiting")),
+                Some(Err(e)) => {
+                    let msg = bridge::attach(|py| e.value(py).to_string()).unwrap_or_default();
+                    return Err(HandlerError::from(format!("cannot start the Python handler: {msg}")));
+                }
+                Some(Ok(())) => {}
+            }
+            match rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(msg)) => Err(HandlerError::from(msg)),
+                Err(_) => Err(HandlerError::from("the Python handler was dropped")),
+            }
+        }
+    })
+}
+
+/// Starts a server; resolves with a `ServerHandle`. Called by `wssession.serve`, which validates
+/// the websockets-style arguments and translates them into these core settings.
+#[pyfunction]
+#[pyo3(signature = (
+    *, host, port, call_soon, on_session=None, on_accept=None, events=None, app=None,
+    max_frame_size=1048576, ping_interval_ms=20000, timeout_ms=20000, close_timeout_ms=10000,
+    incoming_queue=16, write_high_water=32768, write_low_water=8192, deflate=true,
+    tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn start_server<'py>(
+    py: Python<'py>,
+    host: String,
+    port: u16,
+    call_soon: Py<PyAny>,
+    on_session: Option<Py<PyAny>>,
+    on_accept: Option<Py<PyAny>>,
+    events: Option<Py<PyAny>>,
+    app: Option<Py<PyAny>>,
+    max_frame_size: usize,
+    ping_interval_ms: u64,
+    timeout_ms: u64,
+    close_timeout_ms: u64,
+    incoming_queue: usize,
+    write_high_water: usize,
+    write_low_water: usize,
+    deflate: bool,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    max_connections: usize,
+    backlog: u32,
+    handshake_timeout: f64,
+) -> PyResult<Bound<'py, PyAny>> {
+    if max_frame_size == 0 || timeout_ms == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err("max_frame_size and timeout_ms must be > 0"));
+    }
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert_path), Some(key_path)) => Some(TlsConfig { cert_path, key_path }),
+        (None, None) => None,
+        _ => return Err(pyo3::exceptions::PyValueError::new_err("tls_cert and tls_key go together")),
+    };
+    let config = ServerConfig {
+        host,
+        port,
+        tls,
+        handshake_timeout: duration(handshake_timeout),
+        max_connections,
+        backlog,
+        deflate: if deflate { DeflateConfig::enabled() } else { DeflateConfig::default() },
+        session: SessionConfig {
+            max_frame_size,
+            ping_interval_ms,
+            timeout_ms,
+            close_timeout_ms,
+            incoming_queue: incoming_queue.max(1),
+            write_high_water,
+            write_low_water: write_low_water.min(write_high_water),
+            write_hard_limit: write_high_water.saturating_mul(2).max(1 << 16),
+            ..SessionConfig::default()
+        },
+        ..ServerConfig::default()
+    };
+    let call_soon = Arc::new(call_soon);
+    let handler = match (events, on_session) {
+        (Some(obj), _) => {
+            let b = obj.bind(py);
+            if !b.hasattr("on_message")? {
+                return Err(errors::type_error("a callback handler", "an object with on_message(session, frame)", b));
+            }
+            let (has_open, has_drain, has_close) =
+                (b.hasattr("on_open")?, b.hasattr("on_drain")?, b.hasattr("on_close")?);
+            let app = app.as_ref().map(|a| a.clone_ref(py));
+            Handler::events(PyEvents { obj, app, has_open, has_drain, has_close })
+        }
+        (None, Some(f)) => task_handler(call_soon.clone(), Arc::new(f), app.map(Arc::new)),
+        (None, None) => return Err(pyo3::exceptions::PyTypeError::new_err("on_session or events is required")),
+    };
+    let mut builder = ServerBuilder::new(config).fallback(handler);
+    if let Some(hook) = on_accept {
+        let hook = Arc::new(hook);
+        builder = builder.accept_hook_boxed(Arc::new(move |req: Request| {
+            let hook = hook.clone();
+            let call_soon = call_soon.clone();
+            Box::pin(async move {
+                let (tx, rx) = oneshot::channel();
+                let sent = bridge::attach(|py| -> PyResult<()> {
+                    let r = Py::new(py, PyRequest::new(py, req)?)?;
+                    let resolver = Py::new(py, Resolver { tx: Mutex::new(Some(tx)) })?;
+                    call_soon.call1(py, (hook.clone_ref(py), r, resolver))?;
+                    Ok(())
+                });
+                match sent {
+                    None => return Respond(HttpResponse::text(503, "the server is shutting down")),
+                    Some(Err(_)) => return Respond(HttpResponse::text(500, "the server's request hook could not run")),
+                    Some(Ok(())) => {}
+                }
+                rx.await.unwrap_or_else(|_| Respond(HttpResponse::text(500, "the server's request hook failed")))
+            })
+        }));
+    }
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let server = errors::map(builder.start().await)?;
+        Ok(ServerHandle { server })
+    })
+}

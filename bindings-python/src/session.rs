@@ -1,0 +1,884 @@
+//! The connection object: websockets' `ServerConnection` surface plus every Ktor session member.
+//!
+//! Receiving: messages are moved from the core's queue into a per-connection buffer in batches
+//! (`try_recv` without any wake-up when messages are already queued, else one `recv_many` per
+//! wake-up); Python objects are built on the event loop thread when a message is handed out.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyIterator, PyString};
+use tokio::sync::oneshot;
+use wssession_core::{CloseReason, Error, Frame, FrameType, Session, State, TrySend};
+
+use crate::bridge;
+use crate::errors::{self, type_error};
+use crate::frame::{PyCloseReason, PyFrame, Ready, bytes_like};
+use crate::request::{PyRequest, addr_tuple};
+
+/// Messages moved out of the core per wake-up.
+const BATCH: usize = 64;
+
+/// How the incoming side ended.
+#[derive(Clone)]
+struct End {
+    /// The peer closed cleanly (as opposed to a failure: violation, timeout, abort).
+    clean: bool,
+    reason: CloseReason,
+}
+
+/// Messages already taken from the core, and how the incoming side ended.
+#[derive(Default)]
+struct Inbox {
+    buf: Mutex<VecDeque<Frame>>,
+    end: Mutex<Option<End>>,
+    /// 0 unknown, 1 the core reported a clean end, 2 a failure.
+    hint: AtomicU8,
+    /// A receive is waiting (websockets forbids two concurrent `recv`: ConcurrencyError).
+    busy: AtomicBool,
+}
+
+enum Converter {
+    Json,
+    Disabled,
+    Custom(Py<PyAny>),
+}
+
+/// What a pending receive hands out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `recv()`: str/bytes; the end raises ConnectionClosed.
+    Message(Option<bool>),
+    /// `async for message in ws`: str/bytes; an OK end stops iteration.
+    Iterate,
+    /// `incoming`: Frame objects; a clean end stops iteration.
+    Frames,
+    /// `incoming.receive()`: a Frame; the end raises ConnectionClosed.
+    Frame,
+    /// `receive_deserialized()`: the converter's value.
+    Deserialize,
+}
+
+/// A WebSocket connection on the server (websockets' `ServerConnection`, Ktor's session).
+#[pyclass(name = "ServerConnection", module = "wssession._wssession", frozen, weakref, dict)]
+pub struct Connection {
+    pub(crate) session: Session,
+    inbox: Arc<Inbox>,
+    done: Mutex<Option<oneshot::Sender<Result<(), String>>>>,
+    server: Option<Py<PyAny>>,
+    converter: Mutex<Converter>,
+    request: Py<PyRequest>,
+}
+
+impl Connection {
+    /// Wraps a started core session; `done` reports the Python handler's outcome to the core task.
+    pub fn new(
+        py: Python<'_>,
+        session: Session,
+        done: Option<oneshot::Sender<Result<(), String>>>,
+        server: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let request = Py::new(py, PyRequest::new(py, session.request().clone())?)?;
+        Ok(Self {
+            session,
+            inbox: Arc::default(),
+            done: Mutex::new(done),
+            server,
+            converter: Mutex::new(Converter::Json),
+            request,
+        })
+    }
+
+    /// A message from the buffer, else from the core without waiting; `Err` once ended.
+    fn take(&self) -> Option<Result<Frame, End>> {
+        let mut buf = self.inbox.buf.lock().unwrap();
+        if buf.is_empty() {
+            for _ in 0..BATCH {
+                match self.session.try_recv() {
+                    Ok(Some(f)) => buf.push_back(f),
+                    Ok(None) => break,
+                    Err(e) => {
+                        let hint = if matches!(e, Error::Closed(_)) { 1 } else { 2 };
+                        let _ = self.inbox.hint.compare_exchange(0, hint, Ordering::AcqRel, Ordering::Acquire);
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(f) = buf.pop_front() {
+            return Some(Ok(f));
+        }
+        drop(buf);
+        self.inbox.end.lock().unwrap().clone().map(Err)
+    }
+
+    /// Starts one batched wait for messages (or the end) on the runtime.
+    fn fill<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let session = self.session.clone();
+        let inbox = self.inbox.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let mut got = Vec::with_capacity(8);
+            let r = session.recv_many(&mut got, BATCH).await;
+            if !got.is_empty() {
+                inbox.buf.lock().unwrap().extend(got);
+                return Ok(());
+            }
+            let clean_now = matches!(r, Ok(_) | Err(Error::Closed(_)));
+            let clean = match inbox.hint.load(Ordering::Acquire) {
+                1 => true,
+                2 => false,
+                _ => clean_now,
+            };
+            let reason = session.close_reason().await;
+            *inbox.end.lock().unwrap() = Some(End { clean, reason });
+            Ok(())
+        })
+    }
+
+    fn closed_error(&self, py: Python<'_>) -> PyErr {
+        errors::connection_closed(py, self.session.close_reason_now().as_ref())
+    }
+
+    fn check_pull(&self, py: Python<'_>) -> PyResult<()> {
+        if self.session.has_event_handler() {
+            return Err(errors::err(
+                py,
+                "InvalidState",
+                "this connection delivers messages to its callback handler; recv is unavailable",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queues `frames` without waiting when the queue has room; otherwise returns a future.
+    pub(crate) fn send_frames(&self, py: Python<'_>, frames: Vec<Frame>) -> PyResult<Py<PyAny>> {
+        let mut rest = frames.into_iter().peekable();
+        let mut buffered = false;
+        while let Some(f) = rest.peek() {
+            match self.session.try_send(f.clone()) {
+                Ok(TrySend::Sent) => {}
+                Ok(TrySend::Buffered) => buffered = true,
+                Ok(TrySend::Dropped) => break,
+                Err(e) => return Err(errors::to_py(py, e)),
+            }
+            rest.next();
+        }
+        let rest: Vec<Frame> = rest.collect();
+        if rest.is_empty() && !buffered {
+            return Ok(Py::new(py, Ready::new(py.None()))?.into_any());
+        }
+        let session = self.session.clone();
+        let fut = pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            for f in rest {
+                errors::map(session.send(f).await)?;
+            }
+            if buffered {
+                errors::map(session.flush().await)?;
+            }
+            Ok(())
+        })?;
+        Ok(fut.unbind())
+    }
+
+    fn converter_obj(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(match &*self.converter.lock().unwrap() {
+            Converter::Json => Some(bridge::types(py)?.getattr("JSON")?.unbind()),
+            Converter::Disabled => None,
+            Converter::Custom(c) => Some(c.clone_ref(py)),
+        })
+    }
+
+    fn recv_await(slf: &Bound<'_, Self>, mode: Mode) -> PyResult<RecvAwait> {
+        slf.get().check_pull(slf.py())?;
+        Ok(RecvAwait { conn: slf.clone().unbind(), mode, iter: None, owner: false })
+    }
+}
+
+/// Frames for one message: a str/bytes-like message, a Frame, or an iterable of fragments.
+fn frames_from(message: &Bound<'_, PyAny>) -> PyResult<Vec<Frame>> {
+    if let Ok(f) = message.cast::<PyFrame>() {
+        return Ok(vec![f.get().inner.clone()]);
+    }
+    if let Some((data, text)) = bytes_like(message)? {
+        return Ok(vec![data_frame(data, text)]);
+    }
+    const EXPECTED: &str = "str, bytes-like, a Frame, or an iterable of str or bytes-like fragments";
+    if message.is_instance_of::<PyDict>() || message.hasattr("keys")? {
+        return Err(type_error("message", EXPECTED, message));
+    }
+    let it = PyIterator::from_object(message).map_err(|_| type_error("message", EXPECTED, message))?;
+    let mut frames = vec![];
+    let mut kind: Option<bool> = None;
+    for frag in it {
+        let frag = frag?;
+        let (data, text) =
+            bytes_like(&frag)?.ok_or_else(|| type_error("a message fragment", "str or bytes-like", &frag))?;
+        if kind.is_some_and(|k| k != text) {
+            return Err(PyTypeError::new_err("all fragments of a message must be of the same type (str or bytes)"));
+        }
+        kind = Some(text);
+        frames.push(data_frame(data, text).with_fin(false));
+    }
+    if let Some(last) = frames.last_mut() {
+        last.fin = true;
+    }
+    Ok(frames)
+}
+
+fn data_frame(data: Bytes, text: bool) -> Frame {
+    Frame::new(if text { FrameType::Text } else { FrameType::Binary }, data)
+}
+
+fn seconds(ms: u64) -> Option<f64> {
+    (ms > 0).then(|| ms as f64 / 1000.0)
+}
+
+/// Milliseconds from a number of seconds (None → `none_ms`); negative or non-finite → ValueError.
+fn millis(name: &str, value: &Bound<'_, PyAny>, none_ms: u64) -> PyResult<u64> {
+    if value.is_none() {
+        return Ok(none_ms);
+    }
+    if value.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(type_error(name, "a number of seconds or None", value));
+    }
+    let s: f64 = value.extract().map_err(|_| type_error(name, "a number of seconds or None", value))?;
+    if !s.is_finite() || s < 0.0 {
+        return Err(PyValueError::new_err(format!("{name} must be a finite number >= 0, not {s}")));
+    }
+    Ok((s * 1000.0).round() as u64)
+}
+
+fn int_arg(name: &str, value: &Bound<'_, PyAny>, min: i64, max: i64) -> PyResult<i64> {
+    if value.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(type_error(name, "an int", value));
+    }
+    let v: i64 = match value.extract::<i64>() {
+        Ok(v) => v,
+        Err(_) if value.is_instance_of::<pyo3::types::PyInt>() => {
+            return Err(PyValueError::new_err(format!("{name} must be between {min} and {max}")));
+        }
+        Err(_) => return Err(type_error(name, "an int", value)),
+    };
+    if v < min || v > max {
+        return Err(PyValueError::new_err(format!("{name} must be between {min} and {max}, not {v}")));
+    }
+    Ok(v)
+}
+
+fn payload(name: &str, data: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Bytes>> {
+    match data {
+        None => Ok(None),
+        Some(d) if d.is_none() => Ok(None),
+        Some(d) => Ok(Some(bytes_like(d)?.ok_or_else(|| type_error(name, "str or bytes-like", d))?.0)),
+    }
+}
+
+#[pymethods]
+impl Connection {
+    // ---- websockets' ServerConnection ----
+
+    /// Receives the next message: str for Text, bytes for Binary (``decode`` forces one or the other).
+    #[pyo3(signature = (decode=None))]
+    fn recv(slf: &Bound<'_, Self>, decode: Option<bool>) -> PyResult<RecvAwait> {
+        Self::recv_await(slf, Mode::Message(decode))
+    }
+
+    fn __aiter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __anext__(slf: &Bound<'_, Self>) -> PyResult<RecvAwait> {
+        Self::recv_await(slf, Mode::Iterate)
+    }
+
+    /// Sends a message: str → Text, bytes-like → Binary, an iterable of fragments → a fragmented
+    /// message, a Frame as is. Waits only while the send queue is over its limit.
+    fn send(slf: &Bound<'_, Self>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        if message.hasattr("__aiter__")? {
+            let helper = bridge::types(py)?.getattr("send_async_fragments")?;
+            return Ok(helper.call1((slf, message))?.unbind());
+        }
+        slf.get().send_frames(py, frames_from(message)?)
+    }
+
+    /// Starts the closing handshake with ``code`` and ``reason`` and waits until the connection is closed.
+    #[pyo3(signature = (code=None, reason=None))]
+    fn close(
+        &self,
+        py: Python<'_>,
+        code: Option<&Bound<'_, PyAny>>,
+        reason: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let code = match code {
+            None => 1000,
+            Some(c) => int_arg("code", c, 0, 65535)? as u16,
+        };
+        let reason: String = match reason {
+            None => String::new(),
+            Some(r) => r.extract().map_err(|_| type_error("reason", "str", r))?,
+        };
+        if self.session.state() != State::Closed {
+            errors::map(self.session.close(code, &reason))?;
+        }
+        if self.session.close_reason_now().is_some() {
+            return Ok(Py::new(py, Ready::new(py.None()))?.into_any());
+        }
+        let s = self.session.clone();
+        Ok(pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            s.close_reason().await;
+            Ok(())
+        })?
+        .unbind())
+    }
+
+    /// Waits until the connection is closed; returns the CloseReason.
+    fn wait_closed(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if let Some(r) = self.session.close_reason_now() {
+            let r = Py::new(py, PyCloseReason::from(r))?.into_any();
+            return Ok(Py::new(py, Ready::new(r))?.into_any());
+        }
+        let s = self.session.clone();
+        Ok(pyo3_async_runtimes::tokio::future_into_py(
+            py,
+            async move { Ok(PyCloseReason::from(s.close_reason().await)) },
+        )?
+        .unbind())
+    }
+
+    /// Sends a Ping; the result is an awaitable that resolves with the round-trip time in seconds
+    /// when the matching Pong arrives.
+    #[pyo3(signature = (data=None))]
+    fn ping(&self, py: Python<'_>, data: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let data = payload("data", data)?.unwrap_or_else(|| {
+            let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            Bytes::copy_from_slice(&(n.subsec_nanos() ^ (self.session.id() as u32).rotate_left(16)).to_be_bytes())
+        });
+        if data.len() > 125 {
+            return Err(errors::err(py, "InvalidArgumentError", "a ping payload is at most 125 bytes"));
+        }
+        if matches!(self.session.state(), State::Closing | State::Closed) {
+            return Err(self.closed_error(py));
+        }
+        let s = self.session.clone();
+        let waiter = pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            errors::map(s.ping(data).await).map(|d| d.as_secs_f64())
+        })?;
+        Ok(Py::new(py, Ready::new(waiter.unbind()))?.into_any())
+    }
+
+    /// Sends a Pong with ``data`` (unsolicited pongs serve as a unidirectional heartbeat).
+    #[pyo3(signature = (data=None))]
+    fn pong(&self, py: Python<'_>, data: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let data = payload("data", data)?.unwrap_or_default();
+        if data.len() > 125 {
+            return Err(errors::err(py, "InvalidArgumentError", "a pong payload is at most 125 bytes"));
+        }
+        errors::map(self.session.try_send(Frame::new(FrameType::Pong, data)))?;
+        Ok(Py::new(py, Ready::new(py.None()))?.into_any())
+    }
+
+    /// Round-trip time of the last matched Ping/Pong, in seconds (0.0 before any).
+    #[getter]
+    fn latency(&self) -> f64 {
+        self.session.latency().map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    }
+
+    /// The close code once the connection is closed, else None.
+    #[getter]
+    fn close_code(&self) -> Option<u16> {
+        self.session.close_reason_now().map(|r| r.code)
+    }
+
+    /// The close reason once the connection is closed, else None.
+    #[getter]
+    fn close_reason(&self) -> Option<String> {
+        self.session.close_reason_now().map(|r| r.reason)
+    }
+
+    /// The upgrade request (path, headers, ...).
+    #[getter]
+    fn request(&self, py: Python<'_>) -> Py<PyRequest> {
+        self.request.clone_ref(py)
+    }
+
+    /// The upgrade request (Ktor's `call`).
+    #[getter]
+    fn call(&self, py: Python<'_>) -> Py<PyRequest> {
+        self.request.clone_ref(py)
+    }
+
+    /// The peer's (host, port).
+    #[getter]
+    fn remote_address(&self) -> (String, u16) {
+        addr_tuple(&self.session.request().remote_addr)
+    }
+
+    /// Our (host, port).
+    #[getter]
+    fn local_address(&self) -> (String, u16) {
+        addr_tuple(&self.session.request().local_addr)
+    }
+
+    /// The negotiated subprotocol, or None.
+    #[getter]
+    fn subprotocol(&self) -> Option<String> {
+        self.session.request().subprotocol.clone()
+    }
+
+    /// The session id, unique within the process.
+    #[getter]
+    fn id(&self) -> u64 {
+        self.session.id()
+    }
+
+    /// The connection state: a `wssession.State` (CONNECTING, OPEN, CLOSING, CLOSED).
+    #[getter]
+    fn state(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let n = self.session.state() as u8;
+        Ok(bridge::types(py)?.getattr("State")?.call1((n,))?.unbind())
+    }
+
+    // ---- Ktor session members ----
+
+    /// The incoming messages as Frame objects (an async iterator; ends at a clean close).
+    #[getter]
+    fn incoming(slf: &Bound<'_, Self>) -> Incoming {
+        Incoming { conn: slf.clone().unbind() }
+    }
+
+    /// The send side as an object: ``send(frame)``, ``try_send(frame)``, ``close()``.
+    #[getter]
+    fn outgoing(slf: &Bound<'_, Self>) -> Outgoing {
+        Outgoing { conn: slf.clone().unbind() }
+    }
+
+    /// Waits until every frame queued so far has been written to the socket.
+    fn flush(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let s = self.session.clone();
+        Ok(pyo3_async_runtimes::tokio::future_into_py(py, async move { errors::map(s.flush().await) })?.unbind())
+    }
+
+    /// Aborts now: no Close frame, the socket is shut, the close code is 1006.
+    fn terminate(&self) {
+        self.session.terminate();
+    }
+
+    /// An awaitable resolving with the CloseReason when the session ends (Ktor's `closeReason`).
+    #[getter]
+    fn close_reason_future(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.wait_closed(py)
+    }
+
+    /// Queues a message without waiting: "sent", "buffered" (over the high-water mark) or "dropped".
+    fn try_send(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+        let mut last = "sent";
+        for f in frames_from(message)? {
+            last = match self.session.try_send(f).map_err(|e| errors::to_py(py, e))? {
+                TrySend::Sent => "sent",
+                TrySend::Buffered => "buffered",
+                TrySend::Dropped => return Ok("dropped"),
+            };
+        }
+        Ok(last)
+    }
+
+    /// Whether outgoing frames are masked (off by default; browsers reject masked server frames).
+    #[getter]
+    fn get_masking(&self) -> bool {
+        self.session.masking()
+    }
+
+    #[setter]
+    fn set_masking(&self, on: &Bound<'_, PyAny>) -> PyResult<()> {
+        let on: bool = on.extract().map_err(|_| type_error("masking", "a bool", on))?;
+        self.session.set_masking(on);
+        Ok(())
+    }
+
+    /// Limit in bytes on a frame, a message and an inflated message.
+    #[getter]
+    fn get_max_frame_size(&self) -> usize {
+        self.session.max_frame_size()
+    }
+
+    #[setter]
+    fn set_max_frame_size(&self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = int_arg("max_frame_size", v, 1, i64::MAX)?;
+        errors::map(self.session.set_max_frame_size(v as usize))
+    }
+
+    /// Pinger period in milliseconds (0 = off); setting it restarts the pinger.
+    #[getter]
+    fn get_ping_interval_millis(&self) -> u64 {
+        self.session.ping_interval_ms()
+    }
+
+    #[setter]
+    fn set_ping_interval_millis(&self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.session.set_ping_interval_ms(int_arg("ping_interval_millis", v, 0, i64::MAX)? as u64);
+        Ok(())
+    }
+
+    /// Pinger period in seconds (None = off); setting it restarts the pinger.
+    #[getter]
+    fn get_ping_interval(&self) -> Option<f64> {
+        seconds(self.session.ping_interval_ms())
+    }
+
+    #[setter]
+    fn set_ping_interval(&self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.session.set_ping_interval_ms(millis("ping_interval", v, 0)?);
+        Ok(())
+    }
+
+    /// How long the pinger waits for the Pong, in milliseconds.
+    #[getter]
+    fn get_timeout_millis(&self) -> u64 {
+        self.session.timeout_ms()
+    }
+
+    #[setter]
+    fn set_timeout_millis(&self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        errors::map(self.session.set_timeout_ms(int_arg("timeout_millis", v, 1, i64::MAX)? as u64))
+    }
+
+    /// How long the pinger waits for the Pong, in seconds.
+    #[getter]
+    fn get_timeout(&self) -> Option<f64> {
+        seconds(self.session.timeout_ms())
+    }
+
+    #[setter]
+    fn set_timeout(&self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        let ms = millis("timeout", v, 1 << 40)?;
+        if ms == 0 {
+            return Err(PyValueError::new_err("timeout must be > 0"));
+        }
+        errors::map(self.session.set_timeout_ms(ms))
+    }
+
+    /// Bound on the closing handshake, in seconds.
+    #[getter]
+    fn get_close_timeout(&self) -> Option<f64> {
+        seconds(self.session.close_timeout_ms())
+    }
+
+    #[setter]
+    fn set_close_timeout(&self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.session.set_close_timeout_ms(millis("close_timeout", v, 1 << 40)?);
+        Ok(())
+    }
+
+    /// Bound on the closing handshake, in milliseconds.
+    #[getter]
+    fn get_close_timeout_millis(&self) -> u64 {
+        self.session.close_timeout_ms()
+    }
+
+    #[setter]
+    fn set_close_timeout_millis(&self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.session.set_close_timeout_ms(int_arg("close_timeout_millis", v, 0, i64::MAX)? as u64);
+        Ok(())
+    }
+
+    /// Bytes queued for writing and not yet handed to the socket.
+    #[getter]
+    fn buffered_amount(&self) -> usize {
+        self.session.buffered_amount()
+    }
+
+    /// The server that accepted this connection (Ktor's `application`).
+    #[getter]
+    fn server(&self, py: Python<'_>) -> Py<PyAny> {
+        self.server.as_ref().map(|s| s.clone_ref(py)).unwrap_or_else(|| py.None())
+    }
+
+    /// The server that accepted this connection (alias of ``server``).
+    #[getter]
+    fn application(&self, py: Python<'_>) -> Py<PyAny> {
+        self.server(py)
+    }
+
+    /// The converter of send_serialized/receive_deserialized: an object with ``dumps`` and ``loads``
+    /// (JSON by default), or None.
+    #[getter]
+    fn get_converter(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.converter_obj(py)
+    }
+
+    #[setter]
+    fn set_converter(&self, c: &Bound<'_, PyAny>) -> PyResult<()> {
+        let new = if c.is_none() {
+            Converter::Disabled
+        } else if c.hasattr("dumps")? && c.hasattr("loads")? {
+            Converter::Custom(c.clone().unbind())
+        } else {
+            return Err(type_error("converter", "an object with dumps() and loads(), or None", c));
+        };
+        *self.converter.lock().unwrap() = new;
+        Ok(())
+    }
+
+    /// Encodes ``obj`` with the converter (str → Text, bytes → Binary) and sends it.
+    fn send_serialized(&self, py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let Some(conv) = self.converter_obj(py)? else {
+            return Err(errors::to_py(py, Error::NoConverter));
+        };
+        let data = conv.bind(py).call_method1("dumps", (obj,))?;
+        let (bytes, text) =
+            bytes_like(&data)?.ok_or_else(|| type_error("the converter's dumps() result", "str or bytes", &data))?;
+        self.send_frames(py, vec![data_frame(bytes, text)])
+    }
+
+    /// Receives the next message and decodes it with the converter; DeserializeError carries the frame.
+    fn receive_deserialized(slf: &Bound<'_, Self>) -> PyResult<RecvAwait> {
+        if slf.get().converter_obj(slf.py())?.is_none() {
+            return Err(errors::to_py(slf.py(), Error::NoConverter));
+        }
+        Self::recv_await(slf, Mode::Deserialize)
+    }
+
+    /// Traffic counters: messages_in, bytes_in, messages_out, bytes_out.
+    #[getter]
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.session.stats();
+        let d = PyDict::new(py);
+        d.set_item("messages_in", s.messages_in)?;
+        d.set_item("bytes_in", s.bytes_in)?;
+        d.set_item("messages_out", s.messages_out)?;
+        d.set_item("bytes_out", s.bytes_out)?;
+        Ok(d)
+    }
+
+    /// Stops reading the socket (TCP backpressure) until ``resume()``.
+    fn pause(&self) {
+        self.session.pause();
+    }
+
+    /// Resumes reading after ``pause()``.
+    fn resume(&self) {
+        self.session.resume();
+    }
+
+    /// What the accept hook handed over (attributes set on the connection in process_request).
+    #[getter]
+    fn _handshake_state(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let a = self.session.attachment()?;
+        a.downcast_ref::<Py<PyAny>>().map(|p| p.clone_ref(py))
+    }
+
+    /// Reports the Python handler's outcome (None: returned → 1000; a message: raised → 1011).
+    #[pyo3(signature = (error=None))]
+    fn _handler_done(&self, error: Option<String>) {
+        if let Some(tx) = self.done.lock().unwrap().take() {
+            let _ = tx.send(error.map_or(Ok(()), Err));
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<ServerConnection id={} {:?}>", self.session.id(), self.session.state())
+    }
+}
+
+/// A pending receive; awaiting it never blocks the loop and drains many messages per wake-up.
+#[pyclass(module = "wssession._wssession")]
+pub struct RecvAwait {
+    conn: Py<Connection>,
+    mode: Mode,
+    iter: Option<Py<PyAny>>,
+    /// This receive holds the connection's `busy` flag.
+    owner: bool,
+}
+
+impl Drop for RecvAwait {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl RecvAwait {
+    fn release(&mut self) {
+        if std::mem::take(&mut self.owner) {
+            self.conn.get().inbox.busy.store(false, Ordering::Release);
+        }
+    }
+
+    fn step(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        loop {
+            if let Some(it) = &self.iter {
+                match it.bind(py).call_method0(pyo3::intern!(py, "__next__")) {
+                    Ok(v) => return Ok(v.unbind()),
+                    Err(e) if e.is_instance_of::<PyStopIteration>(py) => self.iter = None,
+                    Err(e) => return Err(e),
+                }
+            }
+            let conn = self.conn.get();
+            if !self.owner && conn.inbox.busy.load(Ordering::Acquire) {
+                return Err(errors::err(
+                    py,
+                    "ConcurrencyError",
+                    "cannot call recv while another coroutine is already waiting for the next message",
+                ));
+            }
+            match conn.take() {
+                Some(Ok(frame)) => return Err(PyStopIteration::new_err((self.deliver(py, frame)?,))),
+                Some(Err(end)) => return Err(self.ended(py, end)),
+                None => {
+                    if !self.owner {
+                        conn.inbox.busy.store(true, Ordering::Release);
+                        self.owner = true;
+                    }
+                    let fut = conn.fill(py)?;
+                    self.iter = Some(fut.call_method0(pyo3::intern!(py, "__await__"))?.unbind());
+                }
+            }
+        }
+    }
+
+    fn deliver(&self, py: Python<'_>, frame: Frame) -> PyResult<Py<PyAny>> {
+        let text = frame.kind == FrameType::Text;
+        let as_text = |data: &Bytes| -> PyResult<Py<PyAny>> {
+            match std::str::from_utf8(data) {
+                Ok(s) => Ok(PyString::new(py, s).into_any().unbind()),
+                Err(e) => Err(PyValueError::new_err(format!("message is not valid UTF-8: {e}"))),
+            }
+        };
+        match self.mode {
+            Mode::Message(Some(true)) => as_text(&frame.data),
+            Mode::Message(Some(false)) => Ok(PyBytes::new(py, &frame.data).into_any().unbind()),
+            Mode::Message(None) | Mode::Iterate => {
+                if text {
+                    as_text(&frame.data)
+                } else {
+                    Ok(PyBytes::new(py, &frame.data).into_any().unbind())
+                }
+            }
+            Mode::Frames | Mode::Frame => Ok(Py::new(py, PyFrame::from(frame))?.into_any()),
+            Mode::Deserialize => {
+                let conn = self.conn.get();
+                let Some(conv) = conn.converter_obj(py)? else {
+                    return Err(errors::to_py(py, Error::NoConverter));
+                };
+                let arg = if text { as_text(&frame.data)? } else { PyBytes::new(py, &frame.data).into_any().unbind() };
+                match conv.bind(py).call_method1("loads", (arg,)) {
+                    Ok(v) => Ok(v.unbind()),
+                    Err(e) => {
+                        let msg = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+                        let out = errors::to_py(py, Error::Deserialize { frame: Box::new(frame), message: msg });
+                        out.set_cause(py, Some(e));
+                        Err(out)
+                    }
+                }
+            }
+        }
+    }
+
+    fn ended(&self, py: Python<'_>, end: End) -> PyErr {
+        let closed = errors::connection_closed(py, Some(&end.reason));
+        match self.mode {
+            Mode::Iterate => {
+                let ok = errors::class(py, "ConnectionClosedOK").map(|c| closed.is_instance(py, &c)).unwrap_or(false);
+                if ok { PyStopAsyncIteration::new_err(()) } else { closed }
+            }
+            Mode::Frames if end.clean => PyStopAsyncIteration::new_err(()),
+            _ => closed,
+        }
+    }
+}
+
+#[pymethods]
+impl RecvAwait {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let r = self.step(py);
+        if r.is_err() {
+            // Done: delivered (StopIteration), ended or failed.
+            self.release();
+        }
+        r
+    }
+
+    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.__next__(py)
+    }
+
+    #[pyo3(signature = (*args))]
+    fn throw(&mut self, py: Python<'_>, args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
+        self.release();
+        match self.iter.take() {
+            Some(it) => Ok(it.bind(py).call_method1("throw", args)?.unbind()),
+            None => {
+                let exc = args.get_item(0)?;
+                Err(PyErr::from_value(if exc.is_instance_of::<pyo3::types::PyType>() { exc.call0()? } else { exc }))
+            }
+        }
+    }
+}
+
+/// The incoming messages as Frame objects (Ktor's `incoming`).
+#[pyclass(module = "wssession._wssession", frozen)]
+pub struct Incoming {
+    conn: Py<Connection>,
+}
+
+#[pymethods]
+impl Incoming {
+    fn __aiter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __anext__(&self, py: Python<'_>) -> PyResult<RecvAwait> {
+        Connection::recv_await(self.conn.bind(py), Mode::Frames)
+    }
+
+    /// The next message as a Frame; raises ConnectionClosed at the end.
+    fn receive(&self, py: Python<'_>) -> PyResult<RecvAwait> {
+        Connection::recv_await(self.conn.bind(py), Mode::Frame)
+    }
+}
+
+/// The send side as an object (Ktor's `outgoing`).
+#[pyclass(module = "wssession._wssession", frozen)]
+pub struct Outgoing {
+    conn: Py<Connection>,
+}
+
+#[pymethods]
+impl Outgoing {
+    /// Sends a Frame (or a str/bytes message); waits only while the queue is over its limit.
+    fn send(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.conn.get().send_frames(py, frames_from(frame)?)
+    }
+
+    /// Queues without waiting: "sent", "buffered" or "dropped".
+    fn try_send(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+        self.conn.get().try_send(py, frame)
+    }
+
+    /// Closes the send side: the same as ``close(1000)`` without waiting.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let s = &self.conn.get().session;
+        if s.state() != State::Closed {
+            s.close(1000, "").map_err(|e| errors::to_py(py, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Seconds as a Duration, for the shutdown grace.
+pub fn duration(secs: f64) -> Duration {
+    Duration::from_secs_f64(secs.clamp(0.0, 1e9))
+}

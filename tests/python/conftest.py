@@ -1,0 +1,55 @@
+"""Shared helpers: start a wssession server on an ephemeral port and talk to it with `websockets`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import wssession
+
+#: Upper bound on any single wait in the tests: a bug fails instead of hanging.
+WAIT = 5.0
+
+
+@contextlib.asynccontextmanager
+async def running(
+    handler: Callable[[wssession.ServerConnection], Awaitable[None]], **kwargs: Any
+) -> AsyncIterator[tuple[wssession.Server, str]]:
+    """A server on 127.0.0.1:0 with ``handler``; yields it and its ``ws://`` URL."""
+    async with wssession.serve(handler, "127.0.0.1", 0, **kwargs) as server:
+        yield server, f"ws://127.0.0.1:{server.port}"
+
+
+async def within(aw: Awaitable[Any], timeout: float = WAIT) -> Any:
+    """Awaits ``aw`` with a bound."""
+    return await asyncio.wait_for(aw, timeout)
+
+
+class Box:
+    """Hands a value from the server handler to the test."""
+
+    def __init__(self) -> None:
+        self._fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    def put(self, value: Any) -> None:
+        if not self._fut.done():
+            self._fut.set_result(value)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self._fut.done():
+            self._fut.set_exception(exc)
+
+    async def get(self) -> Any:
+        return await within(asyncio.shield(self._fut))
+
+
+async def until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
+    """Polls ``condition`` until it holds; fails after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)

@@ -1,0 +1,161 @@
+"""SPEC behaviours that need a misbehaving peer: a raw socket client speaks the frames by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import struct
+
+import wssession
+from conftest import Box, running, within
+
+
+async def raw_client(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Opens a WebSocket connection by hand and returns the stream after the 101."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head: bytes = await within(reader.readuntil(b"\r\n\r\n"))
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return reader, writer
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = True) -> bytes:
+    """One client frame."""
+    out = bytearray([(0x80 if fin else 0) | opcode])
+    n = len(payload)
+    bit = 0x80 if mask else 0
+    if n < 126:
+        out.append(bit | n)
+    elif n < 65536:
+        out.append(bit | 126)
+        out += struct.pack("!H", n)
+    else:
+        out.append(bit | 127)
+        out += struct.pack("!Q", n)
+    if mask:
+        key = os.urandom(4)
+        out += key
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return bytes(out + payload)
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One (unmasked) server frame: (opcode, payload)."""
+    b0, b1 = await within(reader.readexactly(2))
+    n = b1 & 0x7F
+    if n == 126:
+        (n,) = struct.unpack("!H", await within(reader.readexactly(2)))
+    elif n == 127:
+        (n,) = struct.unpack("!Q", await within(reader.readexactly(8)))
+    payload: bytes = await within(reader.readexactly(n))
+    return b0 & 0x0F, payload
+
+
+def close_code(payload: bytes) -> int:
+    return int(struct.unpack("!H", payload[:2])[0]) if len(payload) >= 2 else 1005
+
+
+async def capture_end(ws: wssession.ServerConnection, box: Box) -> None:
+    try:
+        async for _ in ws:
+            pass
+        ok = True
+    except wssession.ConnectionClosedError:
+        ok = False
+    reason = await ws.wait_closed()
+    box.put((ok, reason.code, reason.reason, reason.initiator))
+
+
+async def test_unmasked_client_frame_closes_with_1002() -> None:
+    box = Box()
+    async with running(lambda ws: capture_end(ws, box)) as (server, _):
+        reader, writer = await raw_client(server.port)
+        writer.write(frame(1, b"hi", mask=False))
+        op, payload = await read_frame(reader)
+        assert (op, close_code(payload)) == (8, 1002)
+        writer.write(frame(8, payload[:2]))
+        ok, code, _, initiator = await box.get()
+        assert (ok, code, initiator) == (False, 1002, "local")
+        writer.close()
+
+
+async def test_invalid_utf8_text_closes_with_1007() -> None:
+    box = Box()
+    async with running(lambda ws: capture_end(ws, box)) as (server, _):
+        reader, writer = await raw_client(server.port)
+        writer.write(frame(1, b"\xff\xfe"))
+        op, payload = await read_frame(reader)
+        assert (op, close_code(payload)) == (8, 1007)
+        writer.write(frame(8, payload[:2]))
+        assert (await box.get())[1] == 1007
+        writer.close()
+
+
+async def test_missed_pong_closes_with_1011_ping_timeout() -> None:
+    box = Box()
+    options = dict(ping_interval=0.05, ping_timeout=0.1, close_timeout=0.5)
+    async with running(lambda ws: capture_end(ws, box), **options) as (server, _):
+        reader, writer = await raw_client(server.port)
+        while True:  # ignore the pings; bounded by read_frame's timeout
+            op, payload = await read_frame(reader)
+            if op == 8:
+                break
+            assert op == 9
+        assert close_code(payload) == 1011 and payload[2:] == b"ping timeout"
+        writer.write(frame(8, payload[:2]))
+        assert await box.get() == (False, 1011, "ping timeout", "local")
+        writer.close()
+
+
+async def test_an_empty_close_from_the_peer_is_1005_and_ok() -> None:
+    box = Box()
+    async with running(lambda ws: capture_end(ws, box)) as (server, _):
+        reader, writer = await raw_client(server.port)
+        writer.write(frame(8, b""))
+        op, payload = await read_frame(reader)
+        assert (op, payload) == (8, b"")
+        assert await box.get() == (True, 1005, "", "remote")
+        writer.close()
+
+
+async def test_pings_are_answered_with_the_same_payload_and_fragments_are_reassembled() -> None:
+    got = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        got.put(await ws.recv())
+        await ws.wait_closed()
+
+    async with running(handler) as (server, _):
+        reader, writer = await raw_client(server.port)
+        writer.write(frame(9, b"are you there"))
+        assert await read_frame(reader) == (10, b"are you there")
+        writer.write(frame(1, b"frag", fin=False) + frame(9, b"p") + frame(0, b"mented"))
+        assert await read_frame(reader) == (10, b"p")
+        assert await got.get() == "fragmented"
+        writer.write(frame(8, struct.pack("!H", 1000)))
+        assert (await read_frame(reader))[0] == 8
+        writer.close()
+
+
+async def test_close_timeout_bounds_the_closing_handshake() -> None:
+    box = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        ws.close_timeout = 0.1
+        await ws.close(4000, "bye")
+        reason = await ws.wait_closed()
+        box.put((reason.code, reason.initiator))
+
+    async with running(handler) as (server, _):
+        reader, writer = await raw_client(server.port)
+        op, payload = await read_frame(reader)  # the Close, which we never answer
+        assert (op, close_code(payload)) == (8, 4000)
+        assert await box.get() == (4000, "local")
+        writer.close()

@@ -1,0 +1,134 @@
+"""The websockets-compatible server: serve(), Server members, shutdown semantics."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import socket
+
+import pytest
+import websockets
+from websockets.asyncio.client import connect
+
+import wssession
+from conftest import Box, running, until, within
+
+
+async def echo(ws: wssession.ServerConnection) -> None:
+    async for message in ws:
+        await ws.send(message)
+
+
+async def test_echo_keeps_text_as_text_and_binary_as_binary() -> None:
+    async with running(echo) as (_, url), connect(url) as client:
+        await client.send("héllo")
+        assert await within(client.recv()) == "héllo"
+        await client.send(b"\x00\xff")
+        assert await within(client.recv()) == b"\x00\xff"
+
+
+async def test_server_reports_its_ephemeral_port_through_sockets_and_port() -> None:
+    async with running(echo) as (server, _):
+        name = server.sockets[0].getsockname()
+        assert name[0] == "127.0.0.1"
+        assert name[1] == server.port > 0
+        assert server.sockets[0].family == socket.AF_INET
+        assert server.is_serving()
+        assert server.get_loop() is asyncio.get_running_loop()
+
+
+async def test_awaiting_serve_returns_a_started_server() -> None:
+    server = await wssession.serve(echo, "127.0.0.1", 0)
+    try:
+        async with connect(f"ws://127.0.0.1:{server.port}") as client:
+            await client.send("x")
+            assert await within(client.recv()) == "x"
+    finally:
+        server.close()
+        await within(server.wait_closed())
+    assert not server.is_serving()
+
+
+async def test_server_close_sends_1001_to_clients_and_waits_for_handlers() -> None:
+    finished = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        try:
+            while True:
+                await ws.recv()
+        except wssession.ConnectionClosedOK:
+            finished.put(ws.close_code)
+
+    async with running(handler) as (server, url), connect(url) as client:
+        await within(client.send("ping"))  # the session exists once a message can be exchanged
+        await until(lambda: bool(server.connections))
+        server.close()
+        await within(server.wait_closed())
+        assert await finished.get() == 1001
+        with pytest.raises(websockets.ConnectionClosed) as info:
+            await within(client.recv())
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+
+
+async def test_serve_forever_returns_once_the_server_is_closed() -> None:
+    async with running(echo) as (server, _):
+        task = asyncio.ensure_future(server.serve_forever())
+        await asyncio.sleep(0)
+        assert not task.done()
+        server.close()
+        await within(task)
+
+
+async def test_server_close_is_idempotent_and_stops_accepting() -> None:
+    async with running(echo) as (server, url):
+        server.close()
+        server.close()
+        await within(server.wait_closed())
+        with pytest.raises(OSError):
+            async with connect(url, open_timeout=2):
+                pass
+
+
+async def test_connections_lists_open_connections() -> None:
+    seen = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        seen.put(ws in ws.server.connections)
+        await ws.recv()
+
+    async with running(handler) as (server, url), connect(url) as client:
+        assert await seen.get() is True
+        assert len(server.connections) == 1
+        await client.close()
+    assert not server.connections
+
+
+async def test_many_clients_are_served_concurrently() -> None:
+    async with running(echo) as (_, url):
+
+        async def one(i: int) -> str:
+            async with connect(url) as c:
+                await c.send(f"m{i}")
+                return str(await within(c.recv()))
+
+        results = await within(asyncio.gather(*(one(i) for i in range(20))))
+        assert results == [f"m{i}" for i in range(20)]
+
+
+async def test_tls_serves_wss_with_pem_files(tmp_path: pathlib.Path) -> None:
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        capture_output=True,
+    )
+    if made.returncode != 0:
+        pytest.skip("openssl cannot make a test certificate here")
+    context = ssl.create_default_context(cafile=str(cert))
+    async with wssession.serve(echo, "127.0.0.1", 0, ssl=(str(cert), str(key))) as server:
+        async with connect(f"wss://127.0.0.1:{server.port}", ssl=context) as client:
+            await client.send("secure")
+            assert await within(client.recv()) == "secure"
