@@ -1,0 +1,19 @@
+# Autobahn|Testsuite conformance of the core's echo server (permessage-deflate on).
+# `make conformance` (1–7, 10, 12, 13) is part of `make test`; `make conformance-full` adds 9.* (limits/performance).
+.PHONY: conformance conformance-full conformance-report
+TEST_TARGETS += conformance
+
+CONFORMANCE_CASES ?= 1.*,2.*,3.*,4.*,5.*,6.*,7.*,10.*,12.*,13.*
+CONFORMANCE_OUT ?= $(or $(CARGO_TARGET_DIR),$(ROOT)/target)/conformance
+
+## conformance: Autobahn cases 1–7, 10, 12, 13 against the echo example; fails on any non-passing case
+conformance:
+	tests/conformance/autobahn.sh '$(CONFORMANCE_CASES)' '$(CONFORMANCE_OUT)/quick'
+
+## conformance-full: all 517 Autobahn cases, 9.* included
+conformance-full:
+	tests/conformance/autobahn.sh '*' '$(CONFORMANCE_OUT)/full'
+
+## conformance-report: run conformance-full and regenerate CONFORMANCE.md from its report
+conformance-report: conformance-full
+	python3 tests/conformance/report.py '$(CONFORMANCE_OUT)/full' CONFORMANCE.md
