@@ -17,5 +17,7 @@ conformance-full:
 	tests/conformance/autobahn.sh '$(CONFORMANCE_FULL_CASES)' '$(CONFORMANCE_OUT)/full'
 
 ## conformance-report: run conformance-full and regenerate CONFORMANCE.md from its report
+## (with the wall time of the last `make conformance`, when there is one)
 conformance-report: conformance-full
-	python3 tests/conformance/report.py '$(CONFORMANCE_OUT)/full' CONFORMANCE.md
+	python3 tests/conformance/report.py '$(CONFORMANCE_OUT)/full' CONFORMANCE.md \
+	  $(if $(wildcard $(CONFORMANCE_OUT)/quick/wall-seconds),--quick '$(CONFORMANCE_OUT)/quick')
