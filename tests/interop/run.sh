@@ -101,10 +101,12 @@ if [ "$MODE" = all ]; then
   run_clients core-scenarios "$TARGET/release/examples/scenarios --port {port}" scenarios
   run_clients core-echo "$TARGET/release/examples/echo --port {port} --deflate" echo
   run_clients core-echo-no-deflate "$TARGET/release/examples/echo --port {port}" echo --no-deflate-offered
-  if [ -x "$TARGET/c/echo_server" ]; then
-    run_clients c-echo "$TARGET/c/echo_server {port} --deflate" echo
+  C_ECHO=""
+  for c in "$ROOT/target/c/echo_server" "$TARGET/c/echo_server"; do [ -x "$c" ] && { C_ECHO="$c"; break; }; done
+  if [ -n "$C_ECHO" ]; then
+    run_clients c-echo "$C_ECHO {port} --deflate" echo
   else
-    echo "interop: note: skipping the C echo server ($TARGET/c/echo_server absent; make build-c builds it)"
+    echo "interop: note: skipping the C echo server (target/c/echo_server absent; make build-c builds it)"
   fi
   if [ -x .venv/bin/python ] && [ -f bench/servers/python_echo.py ]; then
     run_clients python-echo ".venv/bin/python bench/servers/python_echo.py --port {port} --deflate" echo
