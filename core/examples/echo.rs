@@ -16,6 +16,9 @@ struct Args {
     /// Offer permessage-deflate.
     #[arg(long)]
     deflate: bool,
+    /// Runtime worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
     /// Size limit for frames and messages, bytes.
     #[arg(long, default_value_t = 64 << 20)]
     max_size: usize,
@@ -31,6 +34,7 @@ impl EventHandler for Echo {
 
 fn main() -> wssession_core::Result<()> {
     let args = Args::parse();
+    wssession_core::runtime::set_worker_threads(args.workers)?;
     let mut config = ServerConfig { host: args.host, port: args.port, ..ServerConfig::default() };
     config.session.max_frame_size = args.max_size;
     config.session.write_hard_limit = args.max_size * 2 + (1 << 20);

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ pub(crate) struct ServerInner {
     local_addr: SocketAddr,
     sessions: Mutex<HashMap<u64, Session>>,
     connections: AtomicUsize,
+    /// Set by `shutdown`: handshakes still in progress must not open sessions that escape it.
+    shutting_down: AtomicBool,
     stop: watch::Sender<bool>,
     stopped: watch::Sender<bool>,
     self_ref: Weak<ServerInner>,
@@ -120,6 +122,7 @@ impl ServerBuilder {
             local_addr,
             sessions: Mutex::new(HashMap::new()),
             connections: AtomicUsize::new(0),
+            shutting_down: AtomicBool::new(false),
             stop: watch::channel(false).0,
             stopped: watch::channel(false).0,
             self_ref: me.clone(),
@@ -211,6 +214,8 @@ impl Server {
     /// Stops accepting, sends Close 1001 to every session, waits up to `grace` for them to
     /// finish, then shuts the rest (their close reason stays 1001).
     pub async fn shutdown(&self, grace: Duration) {
+        // Before the snapshot: a handshake registering its session after it sees the flag.
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
         self.close();
         let sessions = self.sessions();
         for s in &sessions {
@@ -384,6 +389,9 @@ where
     let deflate_cfg = accept.deflate.as_ref().unwrap_or(&cfg.deflate);
     let negotiated = deflate::negotiate(request.headers.get_all("sec-websocket-extensions"), deflate_cfg);
     request.extensions = negotiated.as_ref().map(|p| p.response_header()).unwrap_or_default();
+    if inner.shutting_down.load(Ordering::SeqCst) {
+        return reject(stream, HttpResponse::text(503, "the server is shutting down")).await;
+    }
     let response =
         handshake::switching_protocols(&key, request.subprotocol.as_deref(), &request.extensions, &accept.headers);
     match tokio::time::timeout_at(deadline, stream.write_all(&response)).await {
@@ -400,6 +408,10 @@ where
     session.set_attachment(accept.attachment.clone());
     inner.sessions.lock().unwrap().insert(session.id(), session.clone());
     session.start(negotiated).expect("a new session starts once");
+    if inner.shutting_down.load(Ordering::SeqCst) {
+        // Upgraded while `shutdown` took its snapshot of the sessions: close it like the others.
+        let _ = session.close(GOING_AWAY, "server shutdown");
+    }
     if let Handler::Task(task) = handler {
         let s = session.clone();
         tokio::spawn(async move {

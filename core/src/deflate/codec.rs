@@ -49,14 +49,21 @@ impl Inflater {
             if room == 0 {
                 return Err(InflateError::TooBig);
             }
-            out.reserve((input.len() * 4).clamp(256, 64 * 1024).min(room));
-            let (in_before, out_before) = (self.inner.total_in(), out.len());
-            let status =
-                self.inner.decompress_vec(input, out, FlushDecompress::Sync).map_err(|_| InflateError::Corrupt)?;
-            input = &input[(self.inner.total_in() - in_before) as usize..];
+            // Inflate into an exactly sized window: `decompress_vec` would fill whatever spare
+            // capacity the Vec happens to have, overshooting the limit by up to 2x.
+            let want = (input.len() * 4).clamp(256, 64 * 1024).min(room);
+            let out_before = out.len();
+            out.resize(out_before + want, 0);
+            let (in_before, total_before) = (self.inner.total_in(), self.inner.total_out());
+            let result = self.inner.decompress(input, &mut out[out_before..], FlushDecompress::Sync);
+            let produced = (self.inner.total_out() - total_before) as usize;
+            out.truncate(out_before + produced);
             if out.len() > limit {
+                out.truncate(limit);
                 return Err(InflateError::TooBig);
             }
+            let status = result.map_err(|_| InflateError::Corrupt)?;
+            input = &input[(self.inner.total_in() - in_before) as usize..];
             if status == Status::StreamEnd {
                 // A final block ends this stream; the next message starts a fresh one.
                 self.inner.reset(false);
@@ -65,11 +72,11 @@ impl Inflater {
                 }
                 return Ok(());
             }
-            let progressed = out.len() > out_before || self.inner.total_in() > in_before;
-            if input.is_empty() && out.len() < out.capacity() {
+            let progressed = produced > 0 || self.inner.total_in() > in_before;
+            if input.is_empty() && produced < want {
                 return Ok(());
             }
-            if !progressed && out.len() < out.capacity() {
+            if !progressed && produced < want {
                 return Err(InflateError::Corrupt);
             }
         }
@@ -166,6 +173,7 @@ mod tests {
         assert!(wire.len() < 20_000);
         let mut out = vec![];
         assert_eq!(Inflater::new(&p).inflate(&wire, true, &mut out, 1 << 20), Err(InflateError::TooBig));
+        assert!(out.len() <= 1 << 20, "output stays within the limit");
         assert!(out.capacity() <= 3 << 20);
     }
 

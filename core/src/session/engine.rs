@@ -7,9 +7,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::outbox::Outbox;
+use super::outbox::advance;
 use super::{End, Session, Shared, State, Transport};
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
@@ -27,7 +28,10 @@ pub(super) fn spawn<T: Transport>(
     tx: Option<mpsc::Sender<Frame>>,
     ext: Option<DeflateParams>,
 ) {
-    let (read, write) = transport.split();
+    let (read, write, direct) = transport.split();
+    if let Some(direct) = direct {
+        let _ = s.shared.direct.set(direct);
+    }
     let mut decoder = Decoder::new(s.max_frame_size(), ext.as_ref().map(Inflater::new));
     if let Some(p) = &ext {
         decoder.set_max_inflated_size(p.max_inflated_size);
@@ -49,7 +53,7 @@ impl Session {
 }
 
 fn close_deadline(sh: &Shared) -> Option<Instant> {
-    let started = (*sh.close_started.lock().unwrap())?;
+    let started = *sh.close_started.get()?;
     Some(started + Duration::from_millis(sh.close_timeout_ms.load(Ordering::Relaxed)))
 }
 
@@ -150,7 +154,7 @@ async fn reader<T: Transport>(
             if buf.capacity() - buf.len() < READ_CHUNK / 4 {
                 buf.reserve(READ_CHUNK);
             }
-            match guarded(sh, read.read_buf(&mut buf)).await? {
+            match guarded(sh, T::read_into(&mut read, &mut buf)).await? {
                 Ok(0) | Err(_) => {
                     on_eof(&s);
                     return Ok(());
@@ -208,10 +212,10 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
                     if ob.buffered <= sh.limits.2 {
                         let key = s.mask_key();
                         ob.push_control(10, &payload, key).expect("ping payload is at most 125 bytes");
-                        drop(ob);
-                        sh.writer_wake.notify_one();
+                        kick(s, &mut ob);
                         break;
                     }
+                    ob.need_drain = true;
                 }
                 guarded(sh, notified).await?;
             }
@@ -246,10 +250,11 @@ fn acknowledge_pings(s: &Session, payload: &Bytes) {
     let now = Instant::now();
     for mut p in pings.drain(..=pos) {
         let rtt = now - p.sent;
+        // Latency first: whoever awaits the ping may read it as soon as the ping resolves.
+        s.shared.latency_us.store(rtt.as_micros() as u64, Ordering::Relaxed);
         if let Some(done) = p.done.take() {
             let _ = done.send(rtt);
         }
-        s.shared.latency_us.store(rtt.as_micros() as u64, Ordering::Relaxed);
     }
 }
 
@@ -278,10 +283,17 @@ fn skip_frames(buf: &mut BytesMut, skip: &mut usize) -> bool {
 }
 
 async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
-    let target = s.shared.outbox.lock().unwrap().close_seq;
-    let mut written = s.shared.written.subscribe();
-    guarded(&s.shared, written.wait_for(|w| *w >= target)).await?.ok();
-    Ok(())
+    let sh = &*s.shared;
+    let target = sh.outbox.lock().unwrap().close_seq;
+    loop {
+        let notified = sh.written_notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if sh.written.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        guarded(sh, notified).await?;
+    }
 }
 
 /// Ends the session once: publishes the close reason, stops the tasks, tells the handler.
@@ -300,10 +312,31 @@ pub(super) fn finish(s: &Session) {
     sh.closed.send_replace(Some(reason.clone()));
     sh.writer_wake.notify_one();
     sh.space.notify_waiters();
+    sh.written_notify.notify_waiters();
     if let Some(server) = sh.server.upgrade() {
         server.forget(s.id());
     }
     s.with_handler(|h| h.on_close(s, &reason));
+}
+
+/// Hands queued bytes straight to the socket when the writer task is idle (saving its wake-up);
+/// whatever the socket does not take now is left to the writer task. Called with the outbox locked.
+pub(super) fn kick(s: &Session, ob: &mut Outbox) {
+    let sh = &*s.shared;
+    if !ob.writing
+        && !ob.need_drain
+        && !sh.terminated.load(Ordering::Acquire)
+        && let Some(direct) = sh.direct.get()
+        && let Some((seq, has_close)) = ob.write_direct(direct.as_ref())
+    {
+        sh.written.store(seq, Ordering::Release);
+        sh.written_notify.notify_waiters();
+        if has_close {
+            sh.wake.notify_one();
+        }
+        return;
+    }
+    sh.writer_wake.notify_one();
 }
 
 async fn writer<T: Transport>(s: Session, mut write: T::Write) {
@@ -313,7 +346,12 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
         if sh.terminated.load(Ordering::Acquire) {
             break;
         }
-        let batch = sh.outbox.lock().unwrap().take();
+        let batch = {
+            let mut ob = sh.outbox.lock().unwrap();
+            let batch = ob.take();
+            ob.writing = batch.is_some();
+            batch
+        };
         let Some(batch) = batch else {
             tokio::select! {
                 _ = sh.writer_wake.notified() => {}
@@ -323,7 +361,7 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
         };
         let total: usize = batch.chunks.iter().map(Bytes::len).sum();
         let result = tokio::select! {
-            r = write_all(&mut write, batch.chunks) => r,
+            r = write_all::<T>(&mut write, batch.chunks) => r,
             _ = closed.wait_for(Option::is_some) => break,
         };
         if result.is_err() {
@@ -335,17 +373,22 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
             s.abort();
             break;
         }
-        let drain = {
+        let (drain, was_over) = {
             let mut ob = sh.outbox.lock().unwrap();
+            ob.writing = false;
+            let was_over = ob.buffered > sh.limits.0;
             ob.buffered -= total;
             let drain = ob.need_drain && ob.buffered <= sh.limits.1;
             if drain {
                 ob.need_drain = false;
             }
-            drain
+            (drain, was_over || drain)
         };
-        sh.written.send_replace(batch.seq);
-        sh.space.notify_waiters();
+        sh.written.store(batch.seq, Ordering::Release);
+        sh.written_notify.notify_waiters();
+        if was_over {
+            sh.space.notify_waiters();
+        }
         if drain && sh.handler.is_some() {
             sh.drain_pending.store(true, Ordering::Release);
             // If a callback is running, it delivers the drain when it returns.
@@ -359,31 +402,18 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
             sh.wake.notify_one();
         }
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), write.shutdown()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), T::shutdown(&mut write)).await;
 }
 
-async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, mut chunks: Vec<Bytes>) -> std::io::Result<()> {
-    if chunks.len() == 1 {
-        w.write_all(&chunks[0]).await?;
-        return w.flush().await;
-    }
+async fn write_all<T: Transport>(w: &mut T::Write, mut chunks: Vec<Bytes>) -> std::io::Result<()> {
     let mut first = 0;
     while first < chunks.len() {
         let slices: Vec<IoSlice<'_>> = chunks[first..].iter().take(64).map(|c| IoSlice::new(c)).collect();
-        let mut n = w.write_vectored(&slices).await?;
+        let n = T::write_vectored(w, &slices).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
-        while n > 0 {
-            let c = &mut chunks[first];
-            if n >= c.len() {
-                n -= c.len();
-                first += 1;
-            } else {
-                c.advance(n);
-                n = 0;
-            }
-        }
+        first += advance(&mut chunks[first..], n);
     }
-    w.flush().await
+    T::flush(w).await
 }

@@ -8,13 +8,13 @@ mod transport;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-pub use transport::Transport;
+pub use transport::{DirectWrite, TcpSide, Transport};
 
 use crate::config::SessionConfig;
 use crate::convert::Converter;
@@ -90,14 +90,17 @@ pub(crate) struct Shared {
     outbox: Mutex<Outbox>,
     writer_wake: Notify,
     space: Notify,
-    written: watch::Sender<u64>,
+    /// Sequence number of the last frame handed to the socket; `written_notify` wakes flushes.
+    written: AtomicU64,
+    written_notify: Notify,
+    direct: OnceLock<Arc<dyn DirectWrite>>,
     /// First cause of closing; published to `closed` when the session finishes.
     cause: Mutex<Option<CloseReason>>,
     closed: watch::Sender<Option<CloseReason>>,
     /// Wakes the engine: terminate, close initiated, config changed.
     wake: Notify,
     terminated: AtomicBool,
-    close_started: Mutex<Option<Instant>>,
+    close_started: OnceLock<Instant>,
     end: Mutex<Option<End>>,
     incoming: tokio::sync::Mutex<Option<mpsc::Receiver<Frame>>>,
     paused: watch::Sender<bool>,
@@ -178,12 +181,14 @@ impl Session {
             outbox: Mutex::new(Outbox::default()),
             writer_wake: Notify::new(),
             space: Notify::new(),
-            written: watch::channel(0).0,
+            written: AtomicU64::new(0),
+            written_notify: Notify::new(),
+            direct: OnceLock::new(),
             cause: Mutex::new(None),
             closed: watch::channel(None).0,
             wake: Notify::new(),
             terminated: AtomicBool::new(false),
-            close_started: Mutex::new(None),
+            close_started: OnceLock::new(),
             end: Mutex::new(None),
             incoming: tokio::sync::Mutex::new(rx),
             paused: watch::channel(false).0,
@@ -297,7 +302,7 @@ impl Session {
         ob.push_user(frame, compress, self.mask_key())?;
         self.shared.stats[2].fetch_add(1, Ordering::Relaxed);
         self.shared.stats[3].fetch_add(frame.data.len() as u64, Ordering::Relaxed);
-        self.shared.writer_wake.notify_one();
+        engine::kick(self, ob);
         Ok(())
     }
 
@@ -313,17 +318,25 @@ impl Session {
     /// Completes when every frame queued before the call has been handed to the socket.
     /// Returns normally on a closed session.
     pub async fn flush(&self) -> Result<()> {
+        self.flush_checked().await.or(Ok(()))
+    }
+
+    /// As [`Session::flush`], but fails with [`Error::Closed`] when the session ends before every
+    /// frame queued before the call was handed to the socket (completion-callback surfaces report
+    /// that as "cancelled").
+    pub async fn flush_checked(&self) -> Result<()> {
         let target = self.shared.outbox.lock().unwrap().enqueued_seq;
-        let mut written = self.shared.written.subscribe();
-        let mut closed = self.shared.closed.subscribe();
         loop {
-            if *written.borrow_and_update() >= target || closed.borrow_and_update().is_some() {
+            let notified = self.shared.written_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.shared.written.load(Ordering::Acquire) >= target {
                 return Ok(());
             }
-            tokio::select! {
-                r = written.changed() => if r.is_err() { return Ok(()) },
-                r = closed.changed() => if r.is_err() { return Ok(()) },
+            if self.state() == State::Closed {
+                return Err(self.closed_error());
             }
+            notified.await;
         }
     }
 
@@ -365,6 +378,7 @@ impl Session {
                 ob.push_control(8, &payload, key).expect("close payload is at most 125 bytes");
                 ob.close_queued = true;
                 ob.close_seq = ob.enqueued_seq;
+                engine::kick(self, &mut ob);
                 true
             }
         };
@@ -375,8 +389,7 @@ impl Session {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             );
-            self.shared.close_started.lock().unwrap().get_or_insert_with(Instant::now);
-            self.shared.writer_wake.notify_one();
+            self.shared.close_started.get_or_init(Instant::now);
             self.shared.space.notify_waiters();
             self.shared.wake.notify_one();
         }
@@ -506,8 +519,7 @@ impl Session {
         ob.push_control(9, &payload, self.mask_key())?;
         pings.push_back(PendingPing { payload, sent: Instant::now(), done: Some(tx) });
         drop(pings);
-        drop(ob);
-        self.shared.writer_wake.notify_one();
+        engine::kick(self, &mut ob);
         Ok(rx)
     }
 

@@ -2,13 +2,16 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Bytes, BytesMut};
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::deflate::Deflater;
 use crate::error::{Error, Result};
 use crate::protocol::frame::{MAX_CONTROL_PAYLOAD, OPCODE_CONTINUATION, encode_frame, encode_header};
 use crate::protocol::utf8::Utf8Validator;
 use crate::protocol::{Frame, FrameType};
+use crate::session::DirectWrite;
 
 /// Payloads at least this large are queued by reference instead of copied into the coalescing buffer.
 const ZERO_COPY_MIN: usize = 16 * 1024;
@@ -28,6 +31,8 @@ pub(crate) struct Outbox {
     pub close_seq: u64,
     /// The writer has taken the Close frame.
     pub close_taken: bool,
+    /// The writer task has a batch in flight (direct writes must not overtake it).
+    pub writing: bool,
     /// The queue went over its high-water mark; `drain` is due when it falls below low water.
     pub need_drain: bool,
     fragment: Option<(FrameType, bool)>,
@@ -132,6 +137,43 @@ impl Outbox {
         bytes
     }
 
+    /// Puts back what a direct write left unwritten, ahead of anything queued since.
+    pub fn requeue(&mut self, rest: Vec<Bytes>, had_close: bool) {
+        for chunk in rest.into_iter().rev() {
+            self.chunks.push_front(chunk);
+        }
+        if had_close {
+            self.close_taken = false;
+        }
+    }
+
+    /// Writes what the socket takes right now, without waiting. `Some((seq, has_close))` when
+    /// everything queued went out; `None` when something is left for the writer task.
+    pub fn write_direct(&mut self, direct: &dyn DirectWrite) -> Option<(u64, bool)> {
+        if self.chunks.is_empty() {
+            // The common case: only small frames, all in the coalescing buffer — reuse it.
+            let n = direct.try_write(&self.tail).unwrap_or(0);
+            self.buffered -= n;
+            if n < self.tail.len() {
+                self.tail.advance(n);
+                return None;
+            }
+            self.tail.clear();
+            let has_close = self.close_queued && !self.close_taken;
+            self.close_taken |= has_close;
+            return Some((self.enqueued_seq, has_close));
+        }
+        let mut batch = self.take()?;
+        let total: usize = batch.chunks.iter().map(Bytes::len).sum();
+        let written = write_now(direct, &mut batch.chunks);
+        self.buffered -= written;
+        if written == total {
+            return Some((batch.seq, batch.has_close));
+        }
+        self.requeue(batch.chunks, batch.has_close);
+        None
+    }
+
     /// Takes everything queued, for one write.
     pub fn take(&mut self) -> Option<Batch> {
         if !self.tail.is_empty() {
@@ -144,6 +186,39 @@ impl Outbox {
         self.close_taken |= has_close;
         Some(Batch { chunks: self.chunks.drain(..).collect(), seq: self.enqueued_seq, has_close })
     }
+}
+
+/// Writes what the socket accepts without waiting; consumed chunks leave `chunks`.
+fn write_now(direct: &dyn DirectWrite, chunks: &mut Vec<Bytes>) -> usize {
+    let mut written = 0;
+    let mut first = 0;
+    while first < chunks.len() {
+        let slices: Vec<IoSlice<'_>> = chunks[first..].iter().take(64).map(|c| IoSlice::new(c)).collect();
+        let n = match direct.try_write_vectored(&slices) {
+            Ok(n) if n > 0 => n,
+            _ => break,
+        };
+        written += n;
+        first += advance(&mut chunks[first..], n);
+    }
+    chunks.drain(..first);
+    written
+}
+
+/// Consumes `n` written bytes from the front of `chunks`; returns how many chunks are done.
+pub(crate) fn advance(chunks: &mut [Bytes], mut n: usize) -> usize {
+    let mut done = 0;
+    while n > 0 {
+        let c = &mut chunks[done];
+        if n >= c.len() {
+            n -= c.len();
+            done += 1;
+        } else {
+            c.advance(n);
+            n = 0;
+        }
+    }
+    done
 }
 
 #[cfg(test)]

@@ -1,55 +1,131 @@
 //! The byte streams a session can run on: plain TCP, TLS over TCP, or an in-memory duplex.
 
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
+use std::net::Shutdown;
+use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadHalf, WriteHalf};
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_rustls::server::TlsStream;
 
-/// A connection split into independently owned read and write halves.
+/// A non-blocking write usable from any thread: lets a sender hand bytes straight to the socket
+/// when the writer task is idle, saving a task wake-up per message.
+pub trait DirectWrite: Send + Sync {
+    /// Writes what the socket accepts now; `WouldBlock` when it accepts nothing.
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    /// Writes what the socket accepts now from one buffer.
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.try_write_vectored(&[IoSlice::new(buf)])
+    }
+}
+
+/// A connection split into independently owned read and write sides.
 pub trait Transport: Send + 'static {
-    /// The read half.
-    type Read: AsyncRead + Unpin + Send + 'static;
-    /// The write half.
-    type Write: AsyncWrite + Unpin + Send + 'static;
-    /// Splits the connection.
-    fn split(self) -> (Self::Read, Self::Write);
+    /// The read side.
+    type Read: Send + 'static;
+    /// The write side.
+    type Write: Send + 'static;
+    /// Splits the connection; the third part is present when the stream supports direct writes.
+    fn split(self) -> (Self::Read, Self::Write, Option<Arc<dyn DirectWrite>>);
     /// Waits until reading would make progress, so idle sessions hold no read buffer.
     fn readable(read: &Self::Read) -> impl Future<Output = io::Result<()>> + Send;
+    /// Reads what is available into `buf` (0 = end of stream).
+    fn read_into<'a>(read: &'a mut Self::Read, buf: &'a mut BytesMut)
+    -> impl Future<Output = io::Result<usize>> + Send;
+    /// Writes some of `bufs`, waiting until the socket accepts at least one byte.
+    fn write_vectored<'a>(
+        write: &'a mut Self::Write,
+        bufs: &'a [IoSlice<'a>],
+    ) -> impl Future<Output = io::Result<usize>> + Send;
+    /// Flushes buffered output (TLS records).
+    fn flush(write: &mut Self::Write) -> impl Future<Output = io::Result<()>> + Send;
+    /// Ends the write direction (FIN, or TLS close_notify then FIN).
+    fn shutdown(write: &mut Self::Write) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+/// One side of a TCP connection shared by the reader, the writer and direct senders.
+pub struct TcpSide(Arc<TcpStream>);
+
+impl DirectWrite for TcpStream {
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        TcpStream::try_write_vectored(self, bufs)
+    }
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        TcpStream::try_write(self, buf)
+    }
 }
 
 impl Transport for TcpStream {
-    type Read = OwnedReadHalf;
-    type Write = OwnedWriteHalf;
-    fn split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        self.into_split()
+    type Read = TcpSide;
+    type Write = TcpSide;
+    fn split(self) -> (TcpSide, TcpSide, Option<Arc<dyn DirectWrite>>) {
+        let tcp = Arc::new(self);
+        let direct: Arc<dyn DirectWrite> = tcp.clone();
+        (TcpSide(tcp.clone()), TcpSide(tcp), Some(direct))
     }
-    fn readable(read: &OwnedReadHalf) -> impl Future<Output = io::Result<()>> + Send {
-        read.readable()
+    fn readable(read: &TcpSide) -> impl Future<Output = io::Result<()>> + Send {
+        read.0.readable()
+    }
+    async fn read_into(read: &mut TcpSide, buf: &mut BytesMut) -> io::Result<usize> {
+        loop {
+            read.0.readable().await?;
+            match read.0.try_read_buf(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+    async fn write_vectored(write: &mut TcpSide, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        loop {
+            write.0.writable().await?;
+            match write.0.try_write_vectored(bufs) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return other,
+            }
+        }
+    }
+    async fn flush(_: &mut TcpSide) -> io::Result<()> {
+        Ok(())
+    }
+    async fn shutdown(write: &mut TcpSide) -> io::Result<()> {
+        match socket2::SockRef::from(&*write.0).shutdown(Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        }
     }
 }
 
-impl Transport for TlsStream<TcpStream> {
-    type Read = ReadHalf<TlsStream<TcpStream>>;
-    type Write = WriteHalf<TlsStream<TcpStream>>;
-    fn split(self) -> (Self::Read, Self::Write) {
-        tokio::io::split(self)
-    }
-    fn readable(_: &Self::Read) -> impl Future<Output = io::Result<()>> + Send {
-        // Decrypted bytes may already be buffered inside rustls: let the read itself wait.
-        std::future::ready(Ok(()))
-    }
+/// Transports built on tokio's AsyncRead/AsyncWrite halves (no direct writes).
+macro_rules! split_transport {
+    ($stream:ty) => {
+        impl Transport for $stream {
+            type Read = ReadHalf<$stream>;
+            type Write = WriteHalf<$stream>;
+            fn split(self) -> (Self::Read, Self::Write, Option<Arc<dyn DirectWrite>>) {
+                let (r, w) = tokio::io::split(self);
+                (r, w, None)
+            }
+            fn readable(_: &Self::Read) -> impl Future<Output = io::Result<()>> + Send {
+                // Bytes may already be buffered inside the stream: let the read itself wait.
+                std::future::ready(Ok(()))
+            }
+            async fn read_into(read: &mut Self::Read, buf: &mut BytesMut) -> io::Result<usize> {
+                read.read_buf(buf).await
+            }
+            async fn write_vectored(write: &mut Self::Write, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                write.write_vectored(bufs).await
+            }
+            async fn flush(write: &mut Self::Write) -> io::Result<()> {
+                write.flush().await
+            }
+            async fn shutdown(write: &mut Self::Write) -> io::Result<()> {
+                write.shutdown().await
+            }
+        }
+    };
 }
 
-impl Transport for DuplexStream {
-    type Read = ReadHalf<DuplexStream>;
-    type Write = WriteHalf<DuplexStream>;
-    fn split(self) -> (Self::Read, Self::Write) {
-        tokio::io::split(self)
-    }
-    fn readable(_: &Self::Read) -> impl Future<Output = io::Result<()>> + Send {
-        std::future::ready(Ok(()))
-    }
-}
+split_transport!(TlsStream<TcpStream>);
+split_transport!(DuplexStream);

@@ -7,9 +7,10 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use wssession_core::{EventHandler, Frame, Handler, Server, ServerBuilder, ServerConfig, Session};
+use wssession_core::{EventHandler, Frame, Handler, Server, ServerBuilder, ServerConfig, Session, SessionConfig};
 
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -68,6 +69,26 @@ pub struct Raw {
 
 pub const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
 
+/// One frame as it came off the wire.
+#[derive(Debug)]
+pub struct WireFrame {
+    /// FIN, RSV bits and opcode.
+    pub b0: u8,
+    /// The mask key, when the frame was masked.
+    pub mask: Option<[u8; 4]>,
+    /// The payload, unmasked.
+    pub payload: Vec<u8>,
+}
+
+impl WireFrame {
+    pub fn opcode(&self) -> u8 {
+        self.b0 & 0x0f
+    }
+    pub fn fin(&self) -> bool {
+        self.b0 & 0x80 != 0
+    }
+}
+
 impl Raw {
     pub async fn connect(server: &Server) -> Raw {
         Self::connect_with(server, "").await
@@ -108,10 +129,16 @@ impl Raw {
         self.write(&encode(opcode, fin, payload, Some(KEY))).await;
     }
 
-    /// Reads one frame: (first byte, payload); `None` at EOF.
+    /// Reads one frame: (first byte, payload, unmasked); `None` at EOF.
     pub async fn read_frame(&mut self) -> Option<(u8, Vec<u8>)> {
+        self.read_wire_frame().await.map(|f| (f.b0, f.payload))
+    }
+
+    /// Reads one frame with its mask key (payload unmasked); `None` at EOF.
+    pub async fn read_wire_frame(&mut self) -> Option<WireFrame> {
         loop {
             if self.buf.len() >= 2 {
+                let masked = self.buf[1] & 0x80 != 0;
                 let (len, head) = match self.buf[1] & 0x7f {
                     126 if self.buf.len() >= 4 => (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4),
                     127 if self.buf.len() >= 10 => {
@@ -120,11 +147,16 @@ impl Raw {
                     126 | 127 => (usize::MAX, 0),
                     l => (l as usize, 2),
                 };
+                let head = head + if masked { 4 } else { 0 };
                 if len != usize::MAX && self.buf.len() >= head + len {
                     let b0 = self.buf[0];
-                    let payload = self.buf[head..head + len].to_vec();
+                    let mask = masked.then(|| <[u8; 4]>::try_from(&self.buf[head - 4..head]).unwrap());
+                    let mut payload = self.buf[head..head + len].to_vec();
+                    if let Some(k) = mask {
+                        payload.iter_mut().enumerate().for_each(|(i, b)| *b ^= k[i % 4]);
+                    }
                     self.buf.drain(..head + len);
-                    return Some((b0, payload));
+                    return Some(WireFrame { b0, mask, payload });
                 }
             }
             let mut chunk = [0u8; 65536];
@@ -134,6 +166,25 @@ impl Raw {
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
+    }
+
+    /// Reads frames until a Close; returns (code, reason), `None` for EOF; code `None` for an empty Close.
+    pub async fn read_close_frame(&mut self) -> Option<(Option<u16>, String)> {
+        while let Some((b0, payload)) = self.read_frame().await {
+            if b0 & 0x0f == 8 {
+                let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+                let reason = String::from_utf8_lossy(payload.get(2..).unwrap_or(&[])).into_owned();
+                return Some((code, reason));
+            }
+        }
+        None
+    }
+
+    /// Sends a masked Close with `code` and `reason`.
+    pub async fn send_close(&mut self, code: u16, reason: &str) {
+        let mut payload = code.to_be_bytes().to_vec();
+        payload.extend_from_slice(reason.as_bytes());
+        self.frame(0x8, true, &payload).await;
     }
 
     /// Reads frames until a Close; returns its code (None for an empty Close or EOF).
@@ -190,4 +241,58 @@ pub async fn http_status(server: &Server, request: &[u8]) -> u16 {
     within(tcp.read_to_end(&mut out)).await.ok();
     let text = String::from_utf8_lossy(&out);
     text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// A server config whose session settings are adjusted by `f`.
+pub fn config_with(f: impl FnOnce(&mut SessionConfig)) -> ServerConfig {
+    let mut c = ServerConfig::default();
+    f(&mut c.session);
+    c
+}
+
+/// A server whose pull-style handler hands each session to the test and returns once it has ended.
+pub async fn session_server(config: ServerConfig) -> (Server, mpsc::UnboundedReceiver<Session>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handler = Handler::task(move |s: Session| {
+        let _ = tx.send(s.clone());
+        async move {
+            s.close_reason().await;
+            Ok(())
+        }
+    });
+    (start(config, handler).await, rx)
+}
+
+/// The next session the server accepted.
+pub async fn next_session(rx: &mut mpsc::UnboundedReceiver<Session>) -> Session {
+    within(rx.recv()).await.expect("server accepted a session")
+}
+
+/// Polls `cond` until it holds, failing the test after the limit.
+pub async fn eventually(mut cond: impl FnMut() -> bool) {
+    within(async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+/// Sends a raw HTTP request; returns (status, response head and body as text, whether the server closed).
+pub async fn http_exchange(server: &Server, request: &[u8]) -> (u16, String) {
+    let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+    let _ = tcp.write_all(request).await;
+    let mut out = vec![];
+    // read_to_end finishing means the server closed the socket.
+    let _ = within(tcp.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+/// Whether a real client can still connect and echo through `server` (which must echo).
+pub async fn still_serves(server: &Server) -> bool {
+    let mut c = connect(server).await;
+    send(&mut c, Message::text("still there?")).await;
+    next(&mut c).await == Some(Message::text("still there?"))
 }

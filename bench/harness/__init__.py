@@ -1,0 +1,1 @@
+"""wssession benchmark orchestrator (python3 stdlib only); entry point: bench/run.py."""

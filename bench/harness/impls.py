@@ -1,0 +1,207 @@
+"""The echo servers: how each is prepared (built or installed) and how it is started.
+
+Every `prepare` returns None when the server is ready to start, or the reason it is
+not available; a missing or failing server is reported, never fatal.
+"""
+
+import filecmp
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from . import procs
+from .paths import BENCH, LOGS, PEERS, ROOT, TARGET, WORK
+
+NICE = ["nice", "-n", "10"]
+VENV = WORK / "venv"
+NODE_DIR = WORK / "node"
+
+
+@dataclass
+class Impl:
+    """One echo server implementation."""
+
+    name: str
+    lang: str
+    # The implementation this one is compared with ("peer of the same language").
+    peer: Optional[str]
+    # Whether it offers permessage-deflate with --deflate.
+    deflate: bool
+    prepare: Callable[[], Optional[str]]
+    command: Callable[[int, bool], list[str]]
+    env: Callable[[], Optional[dict]] = field(default=lambda: None)
+
+
+_prepared: dict[str, Optional[str]] = {}
+
+
+def once(key: str, fn: Callable[[], Optional[str]]) -> Callable[[], Optional[str]]:
+    """Run a preparation step at most once per process."""
+
+    def wrapper() -> Optional[str]:
+        if key not in _prepared:
+            print(f"[bench] preparing {key} ...", flush=True)
+            _prepared[key] = fn()
+            if _prepared[key]:
+                print(f"[bench] {key}: not available: {_prepared[key]}", flush=True)
+        return _prepared[key]
+
+    return wrapper
+
+
+def _cargo(args: list[str], log: str) -> Optional[str]:
+    ok, tail = procs.run(NICE + ["cargo"] + args, log=LOGS / log, cwd=ROOT)
+    return None if ok else f"`cargo {' '.join(args)}` failed: {tail[-200:]}"
+
+
+def bench_bin(name: str) -> Path:
+    """A binary of the wssession-bench crate (release profile)."""
+    return TARGET / "release" / name
+
+
+def _build_bench() -> Optional[str]:
+    return _cargo(["build", "--release", "--locked", "-p", "wssession-bench"], "build-bench.log")
+
+
+build_bench = once("wssession-bench (cargo)", _build_bench)
+
+
+def _build_rust() -> Optional[str]:
+    if not (ROOT / "core" / "examples" / "echo.rs").exists():
+        return "core/examples/echo.rs missing"
+    return _cargo(["build", "--release", "--locked", "-p", "wssession-core", "--example", "echo"],
+                  "build-rust-echo.log")
+
+
+def _build_c() -> Optional[str]:
+    why = _make_if_target("build-c")
+    if why:
+        return why
+    if not (ROOT / "target" / "c" / "echo_server").exists():
+        return "target/c/echo_server missing after `make build-c`"
+    return None
+
+
+def _check_python() -> Optional[str]:
+    if not (BENCH / "servers" / "python_echo.py").exists():
+        return "bench/servers/python_echo.py missing"
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        return ".venv missing (made by `make test`)"
+    return None
+
+
+def _make_if_target(target: str) -> Optional[str]:
+    """Run `make TARGET` when the Makefile has it; None on success, else why not."""
+    probe = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"no `make {target}` target"
+    ok, tail = procs.run(NICE + ["make", target], log=LOGS / f"make-{target}.log", cwd=ROOT)
+    return None if ok else f"`make {target}` failed: {tail[-200:]}"
+
+
+def _check_node() -> Optional[str]:
+    if not (BENCH / "servers" / "node_echo.js").exists():
+        return "bench/servers/node_echo.js missing"
+    if not (ROOT / "node_modules" / "wssession").exists():
+        why = _make_if_target("node-install")
+        if why:
+            return f"node_modules/wssession missing and {why}"
+    if not (ROOT / "node_modules" / "wssession").exists():
+        return "node_modules/wssession missing (root `npm ci`)"
+    return None
+
+
+def _install_venv() -> Optional[str]:
+    req = PEERS / "requirements.txt"
+    stamp = VENV / "requirements.stamp"
+    if stamp.exists() and filecmp.cmp(req, stamp, shallow=False):
+        return None
+    if not (VENV / "bin" / "python").exists():
+        ok, tail = procs.run(["python3", "-m", "venv", str(VENV)], log=LOGS / "venv.log")
+        if not ok:
+            return f"venv creation failed: {tail[-200:]}"
+    ok, tail = procs.run([str(VENV / "bin" / "pip"), "install", "-q", "-r", str(req)],
+                         log=LOGS / "pip.log")
+    if not ok:
+        return f"pip install failed: {tail[-200:]}"
+    shutil.copyfile(req, stamp)
+    return None
+
+
+def _install_node() -> Optional[str]:
+    lock = PEERS / "package-lock.json"
+    stamp = NODE_DIR / "lock.stamp"
+    if stamp.exists() and filecmp.cmp(lock, stamp, shallow=False):
+        return None
+    NODE_DIR.mkdir(parents=True, exist_ok=True)
+    for f in ("package.json", "package-lock.json"):
+        shutil.copyfile(PEERS / f, NODE_DIR / f)
+    ok, tail = procs.run(["npm", "ci", "--no-audit", "--no-fund"], log=LOGS / "npm.log",
+                         cwd=NODE_DIR)
+    if not ok:
+        return f"npm ci failed: {tail[-200:]}"
+    shutil.copyfile(lock, stamp)
+    return None
+
+
+build_rust = once("rust (core/examples/echo)", _build_rust)
+build_c = once("c (make build-c)", _build_c)
+check_python = once("python (bench/servers/python_echo.py)", _check_python)
+check_node = once("node (bench/servers/node_echo.js)", _check_node)
+install_venv = once("python peers (pip, target/bench/venv)", _install_venv)
+install_node = once("node peers (npm, target/bench/node)", _install_node)
+
+
+def _flag(deflate: bool) -> list[str]:
+    return ["--deflate"] if deflate else []
+
+
+def _py_peer(script: str, *extra: str) -> Callable[[int, bool], list[str]]:
+    return lambda port, d: [str(VENV / "bin" / "python"), str(PEERS / script),
+                            "--port", str(port), *extra, *_flag(d)]
+
+
+def _own_python(*extra: str) -> Callable[[int, bool], list[str]]:
+    return lambda port, d: [str(ROOT / ".venv" / "bin" / "python"),
+                            str(BENCH / "servers" / "python_echo.py"),
+                            "--port", str(port), *extra, *_flag(d)]
+
+
+def _bench_server(name: str) -> Callable[[int, bool], list[str]]:
+    return lambda port, d: [str(bench_bin(name)), "--port", str(port), *_flag(d)]
+
+
+def _node_env() -> dict:
+    env = dict(os.environ)
+    env["NODE_PATH"] = str(NODE_DIR / "node_modules")
+    return env
+
+
+IMPLS: dict[str, Impl] = {i.name: i for i in [
+    Impl("rust", "Rust", "tokio-tungstenite", True, build_rust,
+         lambda port, d: [str(TARGET / "release" / "examples" / "echo"), "--port", str(port),
+                          *_flag(d)]),
+    Impl("c", "C", "rust", True, build_c,
+         lambda port, d: [str(ROOT / "target" / "c" / "echo_server"), str(port), *_flag(d)]),
+    Impl("python", "Python", "websockets", True, check_python, _own_python()),
+    Impl("python-callback", "Python", "picows", True, check_python, _own_python("--callback")),
+    Impl("node", "Node", "ws", True, check_node,
+         lambda port, d: ["node", str(BENCH / "servers" / "node_echo.js"), "--port", str(port),
+                          *_flag(d)]),
+    Impl("tokio-tungstenite", "Rust", None, False, build_bench,
+         _bench_server("echo-tokio-tungstenite")),
+    Impl("fastwebsockets", "Rust", "tokio-tungstenite", False, build_bench,
+         _bench_server("echo-fastwebsockets")),
+    Impl("rawtcp", "TCP", None, False, build_bench, _bench_server("echo-rawtcp")),
+    Impl("ws", "Node", None, True, install_node,
+         lambda port, d: ["node", str(PEERS / "ws_echo.js"), "--port", str(port), *_flag(d)],
+         _node_env),
+    Impl("websockets", "Python", None, True, install_venv, _py_peer("websockets_echo.py")),
+    Impl("websockets-uvloop", "Python", "websockets", True, install_venv,
+         _py_peer("websockets_echo.py", "--uvloop")),
+    Impl("picows", "Python", "websockets", False, install_venv, _py_peer("picows_echo.py")),
+    Impl("aiohttp", "Python", "websockets", True, install_venv, _py_peer("aiohttp_echo.py")),
+]}

@@ -1,0 +1,98 @@
+"""Writing BENCHMARKS.md and target/bench/results.json."""
+
+import json
+import time
+from pathlib import Path
+
+from . import machine, table
+from .matrix import Config, Results
+from .paths import WORK
+
+METHOD = """\
+- Each server runs alone, pinned with `taskset -c 0`; `loadgen` (Rust, one current-thread tokio
+  runtime, hand-rolled client with pre-masked frames) is pinned with `taskset -c 1`.
+- Runs are interleaved (A B C … A B C …) per scenario group, and each figure is the **median** of
+  the runs; `runs` says how many succeeded. A fresh server process serves each group: (a)–(d),
+  (e), (f) and (g) each start their own.
+- Echo scenarios keep one message in flight per connection for the window, after an unmeasured
+  warm-up. **Server CPU µs/msg** = Δ(utime+stime) of the server process from `/proc/PID/stat`
+  over the window ÷ messages echoed in it (10 ms tick resolution); it is the figure least
+  disturbed by a noisy machine. MB/s counts payload one way. **CPU % srv/cli** is the share of
+  one core the server and loadgen used over the window: a server below ~100 % was held back by
+  the client or by other load on the machine, so read its msg/s with care.
+- Churn: 16 loops of connect → handshake → close frame → wait for the server's TCP close.
+- Idle: KiB/conn = (server VmRSS with N connections open − VmRSS before) ÷ N, sampled 0.5 s after
+  the last handshake; then one 32 B echo on every connection proves they are alive.
+- Ratios: "vs peer" compares with the same-language reference named in the cell (Rust →
+  tokio-tungstenite, C → Rust core, Python asyncio → websockets, Python callback → picows, Node →
+  ws, other Python peers → websockets); "vs raw TCP" with the plain TCP echo (for (g), the raw TCP
+  figure of (b) or (c)). For CPU and KiB lower is better; for msg/s higher is better.
+- Payloads are word-like ASCII from a fixed seed (compressible like chat text); deflate runs offer
+  `permessage-deflate; client_no_context_takeover`; peers without deflate are skipped in (g).
+- Rust peers use a current-thread tokio runtime (the server has one core); `--workers N` switches.
+  Our own servers run as they ship (their runtime choice included), on the same single core.
+- Compression settings are each server's defaults with compression on: `ws` skips messages under
+  its 1 KiB `threshold`, so its (g)-(b) replies are mostly uncompressed; `websockets`, `aiohttp`
+  and the Rust core compress every message.
+"""
+
+
+def _fmt_versions(v: dict) -> list[str]:
+    lines = [f"- rustc: `{v['rustc']}`; node: `{v['node']}`; {v['python (peers venv)']} (peers venv)"]
+    lines.append("- crates: " + ", ".join(f"{k} {x}" for k, x in v["crates"].items()))
+    lines.append("- PyPI: " + ", ".join(f"{k} {x}" for k, x in v["pip"].items()))
+    lines.append("- npm: " + ", ".join(f"{k} {x}" for k, x in v["npm"].items()))
+    lines.append(f"- wssession commit: `{v['git']}`")
+    return lines
+
+
+def write(res: Results, cfg: Config, out: Path, command: str, started: float,
+          load_before: str) -> None:
+    """Write the markdown report and the raw per-run JSON."""
+    m = machine.machine()
+    wall = time.time() - started
+    lines = [
+        "# Benchmarks",
+        "",
+        "> **Provisional figures.** The machine is shared with other engineers' builds and "
+        "benchmarks, so absolute numbers move from run to run; compare ratios within one run, "
+        "and prefer server CPU µs/msg over msg/s.",
+        "",
+        f"Command: `{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, "
+        f"{wall / 60:.1f} min wall; {cfg.secs:g} s windows after {cfg.warmup:g} s warm-up, "
+        f"{cfg.runs} runs, {cfg.idle_runs} for idle scenarios).",
+        "",
+        "Reproduce: `make bench` (all of it, `BENCH_SECS`, `BENCH_RUNS`, `BENCH_IMPLS`, "
+        "`BENCH_SCENARIOS` to change it) or one server: "
+        "`make bench-server IMPL=<name> PORT=9001 [DEFLATE=1]`.",
+        "",
+        "## Machine",
+        "",
+        f"- {m['nproc']} CPUs: {m['cpu']}; {m['memory']} RAM; Linux {m['kernel']}",
+        f"- load average before: {load_before}; after: {machine.loadavg()}",
+        "",
+        "## Versions",
+        "",
+        *_fmt_versions(machine.versions()),
+        "",
+        "## Method",
+        "",
+        METHOD,
+        "## Targets (issue 7)",
+        "",
+        *table.targets_table(res),
+        "",
+        "## Results",
+        "",
+        *table.all_tables(res, cfg.impls, cfg.scenarios),
+    ]
+    if res.unavailable:
+        lines += ["## Not available in this run", ""]
+        lines += [f"- `{k}`: {v}" for k, v in res.unavailable.items()]
+        lines.append("")
+    out.write_text("\n".join(lines))
+    WORK.mkdir(parents=True, exist_ok=True)
+    raw = {"config": cfg.__dict__, "unavailable": res.unavailable,
+           "commands": {k: " ".join(v) for k, v in res.commands.items()},
+           "runs": {f"{k[0]} {k[1]}": v for k, v in res.runs.items()}}
+    (WORK / "results.json").write_text(json.dumps(raw, indent=1))

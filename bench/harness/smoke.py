@@ -1,0 +1,55 @@
+"""`make bench-smoke`: a functional check (no timing assertions) that loadgen's three modes
+complete against echo-tokio-tungstenite with nonzero message counts and no errors."""
+
+import json
+import subprocess
+import sys
+
+from . import procs
+from .paths import LOGS, ROOT, TARGET
+
+CASES = [
+    ("echo", ["--connections", "4", "--size", "32", "--pipeline", "2"]),
+    ("echo", ["--connections", "2", "--size", "70000", "--binary"]),
+    ("echo", ["--connections", "2", "--deflate"]),
+    ("idle", ["--connections", "50"]),
+    ("churn", ["--connections", "4"]),
+]
+
+
+def run() -> int:
+    """Build the bench crate (dev profile), start the server, run each case; 0 when all pass."""
+    procs.install_cleanup()
+    procs.raise_nofile()
+    ok, tail = procs.run(["cargo", "build", "--locked", "-p", "wssession-bench"], cwd=ROOT)
+    if not ok:
+        print(f"bench-smoke: build failed: {tail}", file=sys.stderr)
+        return 1
+    bindir = TARGET / "debug"
+    port = procs.free_port()
+    srv = procs.Server([str(bindir / "echo-tokio-tungstenite"), "--port", str(port)], port,
+                       LOGS / "smoke-server.log")
+    failures = 0
+    try:
+        why = srv.wait_ready()
+        if why:
+            print(f"bench-smoke: server did not start: {why}", file=sys.stderr)
+            return 1
+        for mode, args in CASES:
+            cmd = [str(bindir / "loadgen"), "--url", f"ws://127.0.0.1:{port}/", "--mode", mode,
+                   "--duration", "1", "--warmup", "0.2", "--server-pid", str(srv.pid), "--json",
+                   *args]
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            try:
+                r = json.loads(p.stdout.strip().splitlines()[-1])
+            except (IndexError, json.JSONDecodeError):
+                r = {}
+            good = p.returncode == 0 and r.get("messages", 0) > 0 and r.get("errors") == 0
+            failures += not good
+            print(f"bench-smoke: {'ok  ' if good else 'FAIL'} {mode} {' '.join(args)}: "
+                  f"exit {p.returncode}, messages {r.get('messages')}, errors {r.get('errors')}"
+                  + ("" if good else f" {r.get('first_error')} {p.stderr.strip()[-300:]}"))
+    finally:
+        srv.stop()
+    print(f"bench-smoke: {'passed' if not failures else f'{failures} case(s) failed'}")
+    return 1 if failures else 0

@@ -1,0 +1,161 @@
+"""Medians, ratios and the markdown tables of BENCHMARKS.md."""
+
+import statistics
+from typing import Optional
+
+from .impls import IMPLS
+from .matrix import Results
+from .scenarios import BY_KEY, SCENARIOS
+
+METRICS = ("messages_per_sec", "mb_per_sec", "server_cpu_us_per_msg", "server_cpu_util",
+           "client_cpu_util", "kib_per_conn",
+           "kib_per_conn_after_echo", "connections_ok", "errors")
+LATENCY = ("p50", "p99", "p999")
+
+
+def summarize(res: Results, sc: str, impl: str) -> dict:
+    """Median figures of the good runs, or {"na": why}."""
+    if impl in res.unavailable:
+        return {"na": f"not available: {res.unavailable[impl]}"}
+    if (sc, impl) in res.skipped:
+        return {"na": f"skipped: {res.skipped[(sc, impl)]}"}
+    runs = res.runs.get((sc, impl), [])
+    good = [r for r in runs if "error" not in r]
+    if not good:
+        why = runs[0]["error"] if runs else "not run"
+        return {"na": f"failed: {why}"}
+    out: dict = {"runs": len(good), "of": len(runs)}
+    for m in METRICS:
+        vals = [r[m] for r in good if r.get(m) is not None]
+        out[m] = statistics.median(vals) if vals else None
+    for q in LATENCY:
+        vals = [r["latency_us"][q] for r in good if r.get("latency_us")]
+        out[q] = statistics.median(vals) if vals else None
+    out["deflate_negotiated"] = all(r.get("deflate_negotiated") is not False for r in good)
+    return out
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    """a / b, or None when either is missing or b is zero."""
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def _num(v: Optional[float], digits: int = 1) -> str:
+    if v is None:
+        return "–"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def _x(v: Optional[float], who: str = "") -> str:
+    return "–" if v is None else f"{v:.2f}×{' ' + who if who else ''}"
+
+
+def _pct(server: Optional[float], client: Optional[float]) -> str:
+    f = lambda v: "–" if v is None else f"{v * 100:.0f}"  # noqa: E731
+    return f"{f(server)}/{f(client)}"
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def scenario_table(res: Results, key: str, impls: list[str]) -> list[str]:
+    """The markdown lines of one scenario's table."""
+    sc = BY_KEY[key]
+    ceiling = summarize(res, sc.ceiling_of or key, "rawtcp")
+    if sc.mode == "idle":
+        head = ["server", "KiB/conn (open)", "KiB/conn (after 1 echo)", "conns ok",
+                "vs peer", "vs raw TCP", "runs"]
+    else:
+        unit = "handshakes/s" if sc.mode == "churn" else "msg/s"
+        cpu = "CPU µs/handshake" if sc.mode == "churn" else "CPU µs/msg"
+        head = ["server", unit, "MB/s", "p50 µs", "p99 µs", "p99.9 µs", cpu, "CPU % srv/cli",
+                f"{unit} vs peer", "CPU vs peer", f"{unit} vs raw TCP", "CPU vs raw TCP", "runs"]
+    lines = [_row(head), _row(["---"] * len(head))]
+    for name in impls:
+        s = summarize(res, key, name)
+        if "na" in s:
+            lines.append(_row([name, s["na"].replace("|", "/")] + [""] * (len(head) - 2)))
+            continue
+        peer_name = IMPLS[name].peer
+        peer = summarize(res, key, peer_name) if peer_name else {}
+        note = "" if s["deflate_negotiated"] else " (deflate refused)"
+        runs = f"{s['runs']}/{s['of']}" + (f", {s['errors']:.0f} err" if s["errors"] else "")
+        if sc.mode == "idle":
+            kib = s["kib_per_conn"]
+            lines.append(_row([
+                name + note, _num(kib), _num(s["kib_per_conn_after_echo"]),
+                _num(s["connections_ok"], 0),
+                _x(ratio(kib, peer.get("kib_per_conn")), peer_name or ""),
+                _x(ratio(kib, ceiling.get("kib_per_conn"))), runs]))
+            continue
+        mps, cpu = s["messages_per_sec"], s["server_cpu_us_per_msg"]
+        lines.append(_row([
+            name + note, _num(mps, 0), _num(s["mb_per_sec"], 2) if sc.mode != "churn" else "–",
+            _num(s["p50"]), _num(s["p99"]), _num(s["p999"]), _num(cpu, 2),
+            _pct(s["server_cpu_util"], s["client_cpu_util"]),
+            _x(ratio(mps, peer.get("messages_per_sec")), peer_name or ""),
+            _x(ratio(cpu, peer.get("server_cpu_us_per_msg")), peer_name or ""),
+            _x(ratio(mps, ceiling.get("messages_per_sec"))),
+            _x(ratio(cpu, ceiling.get("server_cpu_us_per_msg"))), runs]))
+    return lines
+
+
+# (label, scenario, impl, metric, reference impl or None for an absolute bound, op, bound)
+TARGETS = [
+    ("Rust core (b) CPU/echo vs raw TCP", "b", "rust", "server_cpu_us_per_msg", "rawtcp", "<=", 1.10),
+    ("Rust core (b) CPU/echo vs tokio-tungstenite", "b", "rust", "server_cpu_us_per_msg",
+     "tokio-tungstenite", "<=", 0.90),
+    ("Rust core (c) 64 KiB throughput vs raw TCP", "c", "rust", "mb_per_sec", "rawtcp", ">=", 0.90),
+    ("Rust core (e) KiB per idle connection", "e", "rust", "kib_per_conn", None, "<=", 8.0),
+    ("Rust core (f) KiB per idle connection", "f", "rust", "kib_per_conn", None, "<=", 8.0),
+    ("Rust core (d) handshakes/s vs tokio-tungstenite", "d", "rust", "messages_per_sec",
+     "tokio-tungstenite", ">=", 1.5),
+    ("C ABI (b) CPU/echo vs Rust core", "b", "c", "server_cpu_us_per_msg", "rust", "<=", 1.15),
+    ("Python asyncio (b) CPU/echo vs websockets", "b", "python", "server_cpu_us_per_msg",
+     "websockets", "<=", 0.35),
+    ("Python asyncio (b) msg/s vs picows", "b", "python", "messages_per_sec", "picows", ">=", 1.0),
+    ("Python callback (b) CPU/echo vs picows", "b", "python-callback", "server_cpu_us_per_msg",
+     "picows", "<=", 0.8),
+    ("Node (b) CPU/echo vs ws", "b", "node", "server_cpu_us_per_msg", "ws", "<=", 0.6),
+    ("Node (b) msg/s vs ws", "b", "node", "messages_per_sec", "ws", ">=", 1.5),
+    ("Node deflate (g-b) msg/s vs ws", "g-b", "node", "messages_per_sec", "ws", ">=", 1.5),
+    ("Node deflate (g-c) msg/s vs ws", "g-c", "node", "messages_per_sec", "ws", ">=", 1.5),
+    ("Python deflate (g-b) msg/s vs websockets", "g-b", "python", "messages_per_sec",
+     "websockets", ">=", 1.5),
+    ("Python deflate (g-c) msg/s vs websockets", "g-c", "python", "messages_per_sec",
+     "websockets", ">=", 1.5),
+]
+
+
+def targets_table(res: Results) -> list[str]:
+    """The issue's targets, each met, missed (by how much) or not measurable yet."""
+    lines = [_row(["target", "bound", "measured", "status"]), _row(["---"] * 4)]
+    for label, key, impl, metric, ref, op, bound in TARGETS:
+        mine = summarize(res, key, impl)
+        bound_txt = f"{op} {bound}" + ("×" if ref else "")
+        if ref is None:
+            value = mine.get(metric)
+        else:
+            value = ratio(mine.get(metric), summarize(res, key, ref).get(metric))
+        if value is None:
+            why = mine.get("na") or "reference not measured"
+            lines.append(_row([label, bound_txt, "–", f"n/a ({why.split(':')[0]})"]))
+            continue
+        met = value <= bound if op == "<=" else value >= bound
+        status = "met" if met else f"MISSED by {abs(value / bound - 1) * 100:.0f} %"
+        lines.append(_row([label, bound_txt, f"{value:.2f}" + ("×" if ref else ""), status]))
+    return lines
+
+
+def all_tables(res: Results, impls: list[str], keys: list[str]) -> list[str]:
+    """Every selected scenario's table under its title."""
+    out: list[str] = []
+    for sc in SCENARIOS:
+        if sc.key in keys:
+            out += [f"### {sc.title}", ""] + scenario_table(res, sc.key, impls) + [""]
+    return out

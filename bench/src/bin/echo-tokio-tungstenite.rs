@@ -1,0 +1,35 @@
+//! tokio-tungstenite echo server (default config, the idiomatic `next`/`send` loop).
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use wssession_bench::server::{self, ServerArgs};
+
+fn main() -> std::io::Result<()> {
+    let args = ServerArgs::parse();
+    if args.deflate {
+        eprintln!("note: tokio-tungstenite 0.30 has no permessage-deflate; serving uncompressed");
+    }
+    args.runtime()?.block_on(async {
+        let listener = server::listen(args.port)?;
+        loop {
+            let (s, _) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    server::accept_failed(e).await;
+                    continue;
+                }
+            };
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(s).await else {
+                    return;
+                };
+                while let Some(Ok(msg)) = ws.next().await {
+                    if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    })
+}

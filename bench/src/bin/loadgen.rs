@@ -1,0 +1,123 @@
+//! WebSocket load generator: echo round-trips, idle connections, handshake churn.
+//!
+//! Runs on a current-thread tokio runtime: the harness pins it to one core.
+
+use clap::{Parser, ValueEnum};
+use std::process::ExitCode;
+use std::time::Duration;
+use wssession_bench::modes::{self, Settings};
+use wssession_bench::{report, rlimit, target::Target};
+
+/// Bytes in flight per connection above which a run may stall on full socket buffers.
+const PIPELINE_BYTES_WARN: usize = 4 << 20;
+
+/// What to measure.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Mode {
+    /// Round-trips with `--pipeline` messages in flight per connection.
+    Echo,
+    /// Hold `--connections` idle connections; server KiB per connection.
+    Idle,
+    /// Connect, handshake, close, repeat.
+    Churn,
+}
+
+/// Command line.
+#[derive(Parser, Debug)]
+#[command(about = "WebSocket load generator for the wssession benchmarks")]
+struct Args {
+    /// ws://host:port/path, or tcp://host:port for a raw TCP echo.
+    #[arg(long, default_value = "ws://127.0.0.1:9001/")]
+    url: String,
+    /// Concurrent connections (echo, churn) or connections held (idle).
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// Payload bytes per message.
+    #[arg(long, default_value_t = 32)]
+    size: usize,
+    /// Binary frames (text otherwise).
+    #[arg(long)]
+    binary: bool,
+    /// Messages in flight per connection.
+    #[arg(long, default_value_t = 1)]
+    pipeline: usize,
+    /// Measured seconds (idle: seconds the connections are held).
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Unmeasured seconds before the window (echo, churn).
+    #[arg(long, default_value_t = 0.5)]
+    warmup: f64,
+    #[arg(long, value_enum, default_value = "echo")]
+    mode: Mode,
+    /// Server process id: CPU per echo from /proc/PID/stat, RSS from /proc/PID/status.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Offer permessage-deflate (client_no_context_takeover).
+    #[arg(long)]
+    deflate: bool,
+    /// Handshakes in flight while opening connections.
+    #[arg(long, default_value_t = 64)]
+    connect_concurrency: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let target = match Target::parse(&args.url) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = rlimit::raise_nofile(args.connections as u64 + 1024) {
+        eprintln!("loadgen: cannot raise RLIMIT_NOFILE: {e}");
+    }
+    let settings = Settings {
+        target,
+        connections: args.connections,
+        size: args.size,
+        binary: args.binary,
+        pipeline: args.pipeline.max(1),
+        duration: Duration::from_secs_f64(args.duration),
+        warmup: Duration::from_secs_f64(args.warmup),
+        deflate: args.deflate,
+        server_pid: args.server_pid,
+        connect_concurrency: args.connect_concurrency,
+    };
+    if args.pipeline.saturating_mul(args.size) > PIPELINE_BYTES_WARN {
+        eprintln!(
+            "loadgen: warning: pipeline × size over {} MiB; a connection writes its whole window \
+             before reading, so socket buffers may fill up and stall the run",
+            PIPELINE_BYTES_WARN >> 20
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let (name, result) = rt.block_on(async {
+        match args.mode {
+            Mode::Echo => ("echo", modes::echo::run(&settings).await),
+            Mode::Idle => ("idle", modes::idle::run(&settings).await),
+            Mode::Churn => ("churn", modes::churn::run(&settings).await),
+        }
+    });
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("loadgen: {name}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let v = report::to_json(name, &settings, &outcome);
+    if args.json {
+        println!("{v}");
+    } else {
+        println!("{}", report::to_text(&v));
+    }
+    if outcome.messages == 0 {
+        eprintln!("loadgen: no message completed");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

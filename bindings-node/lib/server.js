@@ -1,0 +1,304 @@
+'use strict'
+// WebSocketServer: ws's server surface over NativeServer. Events arrive in batches from the native
+// pump (one JS call per batch); this file only routes them to sockets and user callbacks.
+
+const { EventEmitter } = require('node:events')
+const { NativeServer } = require('../index.js')
+const { WebSocket } = require('./websocket')
+const { makeError, call, wrap, fromNative } = require('./errors')
+
+const KIND_REQUEST = 0
+const KIND_OPEN = 1
+const KIND_MESSAGE = 2
+const KIND_PING = 3
+const KIND_PONG = 4
+const KIND_DRAIN = 5
+const KIND_CLOSE = 6
+const RUNNING = 0
+const CLOSING = 1
+const CLOSED = 2
+
+function rethrowLater(e) {
+  process.nextTick(() => {
+    throw e
+  })
+}
+
+function optNumber(options, name, { min = 0, max = Number.MAX_SAFE_INTEGER, integer = true } = {}) {
+  const v = options[name]
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`options.${name} must be a number (got ${typeof v})`)
+  if ((integer && !Number.isInteger(v)) || v < min || v > max) {
+    throw new RangeError(`options.${name} must be an integer between ${min} and ${max} (got ${v})`)
+  }
+  return v
+}
+
+function deflateOptions(pmd) {
+  if (pmd === undefined || pmd === false || pmd === null) return undefined
+  if (pmd === true) pmd = {}
+  if (typeof pmd !== 'object') throw new TypeError('options.perMessageDeflate must be a boolean or an object')
+  const bits = (name) => {
+    const v = pmd[name]
+    if (v === undefined || v === true || v === false) return undefined
+    if (!Number.isInteger(v) || v < 8 || v > 15) throw new RangeError(`perMessageDeflate.${name} must be 8-15 (got ${v})`)
+    return Math.max(9, v)
+  }
+  const level = pmd.zlibDeflateOptions && pmd.zlibDeflateOptions.level
+  if (level !== undefined && (!Number.isInteger(level) || level < 0 || level > 9)) {
+    throw new RangeError(`perMessageDeflate.zlibDeflateOptions.level must be 0-9 (got ${level})`)
+  }
+  return {
+    level: level === undefined || level < 0 ? undefined : level,
+    threshold: pmd.threshold === undefined ? 1024 : optNumber(pmd, 'threshold'),
+    serverNoContextTakeover: Boolean(pmd.serverNoContextTakeover),
+    clientNoContextTakeover: Boolean(pmd.clientNoContextTakeover),
+    serverMaxWindowBits: bits('serverMaxWindowBits'),
+    clientMaxWindowBits: bits('clientMaxWindowBits'),
+  }
+}
+
+/** An object shaped like http.IncomingMessage, for `connection` and `verifyClient`. */
+function makeRequest(info) {
+  const headers = {}
+  const raw = info.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase()
+    const value = raw[i + 1]
+    if (name === 'set-cookie') (headers[name] || (headers[name] = [])).push(value)
+    else headers[name] = name in headers ? `${headers[name]}, ${value}` : value
+  }
+  const socket = {
+    remoteAddress: info.remoteAddress,
+    remotePort: info.remotePort,
+    remoteFamily: info.remoteAddress.includes(':') ? 'IPv6' : 'IPv4',
+    localAddress: info.localAddress,
+    localPort: info.localPort,
+    encrypted: info.secure || undefined,
+  }
+  return {
+    method: info.method,
+    url: info.url,
+    httpVersion: info.httpVersion,
+    headers,
+    rawHeaders: raw,
+    socket,
+    connection: socket,
+  }
+}
+
+class WebSocketServer extends EventEmitter {
+  /**
+   * Starts listening on `options.port` (0 = ephemeral). Supported ws options: port, host, path, maxPayload,
+   * perMessageDeflate, handleProtocols, verifyClient, clientTracking, backlog; plus pingInterval, pingTimeout,
+   * closeTimeout, maxBufferedAmount, maxConnections, handshakeTimeout, tls ({ cert, key } PEM file paths).
+   */
+  constructor(options, callback) {
+    super()
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+    if (callback !== undefined && typeof callback !== 'function') throw new TypeError('callback must be a function')
+    if (options.noServer || options.server) {
+      throw new TypeError('wssession owns its listener: the "server" and "noServer" options are not supported; use "port"')
+    }
+    if (options.port === undefined || options.port === null) {
+      throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified')
+    }
+    const port = optNumber(options, 'port', { max: 65535 })
+    if (options.host !== undefined && typeof options.host !== 'string') throw new TypeError('options.host must be a string')
+    if (options.path !== undefined && typeof options.path !== 'string') throw new TypeError('options.path must be a string')
+    for (const fn of ['verifyClient', 'handleProtocols']) {
+      if (options[fn] !== undefined && options[fn] !== null && typeof options[fn] !== 'function') {
+        throw new TypeError(`options.${fn} must be a function`)
+      }
+    }
+    this.options = {
+      maxPayload: 100 * 1024 * 1024,
+      perMessageDeflate: false,
+      clientTracking: true,
+      closeTimeout: 30000,
+      ...options,
+    }
+    const tls = options.tls
+    const nativeOptions = {
+      host: options.host,
+      port,
+      path: options.path,
+      jsHook: Boolean(options.verifyClient || options.handleProtocols),
+      backlog: optNumber(options, 'backlog', { max: 0x7fffffff }),
+      maxPayload: optNumber(this.options, 'maxPayload', { min: 1 }),
+      deflate: deflateOptions(this.options.perMessageDeflate),
+      pingIntervalMs: optNumber(options, 'pingInterval', { max: 0x7fffffff }),
+      timeoutMs: optNumber(options, 'pingTimeout', { max: 0x7fffffff }),
+      closeTimeoutMs: optNumber(this.options, 'closeTimeout', { max: 0x7fffffff }),
+      maxBufferedAmount: optNumber(options, 'maxBufferedAmount', { min: 1 }),
+      maxConnections: optNumber(options, 'maxConnections', { min: 1, max: 0xffffffff }),
+      handshakeTimeoutMs: optNumber(options, 'handshakeTimeout', { min: 1, max: 0x7fffffff }),
+      tls: tls ? { certPath: String(tls.cert), keyPath: String(tls.key) } : undefined,
+    }
+    this.clients = this.options.clientTracking ? new Set() : undefined
+    this._sockets = new Map()
+    this._state = RUNNING
+    this._native = null
+    if (callback) this.once('listening', callback)
+    try {
+      this._native = new NativeServer(nativeOptions, (events) => this._onEvents(events))
+    } catch (e) {
+      const err = fromNative(e)
+      if (/in use/i.test(err.message)) err.code = 'EADDRINUSE'
+      else if (/permission denied/i.test(err.message)) err.code = 'EACCES'
+      this._state = CLOSED
+      process.nextTick(() => this.emit('error', err))
+      return
+    }
+    process.nextTick(() => this.emit('listening'))
+  }
+
+  /** The bound address `{ address, family, port }`, or null when not listening. */
+  address() {
+    if (!this._native || this._state === CLOSED) return null
+    return this._native.address()
+  }
+
+  /**
+   * Stops accepting connections. Open connections are NOT closed (ws semantics; see shutdown()).
+   * 'close' is emitted (and `cb` called) once the listener is closed and every session has ended.
+   */
+  close(cb) {
+    if (cb !== undefined && typeof cb !== 'function') throw new TypeError('cb must be a function')
+    if (this._state === CLOSED) {
+      if (cb) this.once('close', () => cb(new Error('The server is not running')))
+      process.nextTick(() => this.emit('close'))
+      return
+    }
+    if (cb) this.once('close', cb)
+    if (this._state === CLOSING) return
+    this._state = CLOSING
+    this._native.close()
+    this._maybeClosed()
+  }
+
+  /** Graceful shutdown: Close 1001 to every session, wait up to `grace` ms, then shut the rest. */
+  async shutdown({ grace = 5000 } = {}) {
+    if (typeof grace !== 'number' || !(grace >= 0)) throw new RangeError(`grace must be a number >= 0 (got ${grace})`)
+    if (!this._native) return
+    const closed = new Promise((resolve) => this.once('close', resolve))
+    if (this._state === CLOSED) return
+    this._native.close()
+    await wrap(this._native.shutdown(Math.min(grace, 0x7fffffff)))
+    this.close()
+    await closed
+  }
+
+  _maybeClosed() {
+    if (this._state !== CLOSING || this._sockets.size > 0) return
+    this._state = CLOSED
+    call(() => this._native.unref())
+    process.nextTick(() => this.emit('close'))
+  }
+
+  _onEvents(events) {
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]
+      try {
+        this._dispatch(ev)
+      } catch (e) {
+        rethrowLater(e)
+      }
+    }
+  }
+
+  _dispatch(ev) {
+    if (ev.kind === KIND_MESSAGE) {
+      const ws = this._sockets.get(ev.id)
+      if (ws) ws._deliver('message', [ev.data, ev.binary])
+      return
+    }
+    switch (ev.kind) {
+      case KIND_REQUEST:
+        return this._onRequest(ev.id, ev.request)
+      case KIND_OPEN: {
+        const ws = new WebSocket(ev.session, this)
+        this._sockets.set(ev.id, ws)
+        if (this.clients) this.clients.add(ws)
+        this.emit('connection', ws, makeRequest(ws._request))
+        return
+      }
+      case KIND_PING:
+      case KIND_PONG:
+      case KIND_DRAIN: {
+        const ws = this._sockets.get(ev.id)
+        const name = ev.kind === KIND_PING ? 'ping' : ev.kind === KIND_PONG ? 'pong' : 'drain'
+        if (ws) ws._deliver(name, ev.kind === KIND_DRAIN ? [] : [ev.data])
+        return
+      }
+      case KIND_CLOSE: {
+        const ws = this._sockets.get(ev.id)
+        if (!ws) return
+        this._sockets.delete(ev.id)
+        if (this.clients) this.clients.delete(ws)
+        try {
+          ws._onClose(ev)
+        } finally {
+          this._maybeClosed()
+        }
+        return
+      }
+    }
+  }
+
+  _onRequest(id, info) {
+    const req = makeRequest(info)
+    const decide = (d) => {
+      if (this._state !== CLOSED) call(() => this._native.decide(id, d))
+    }
+    const reject = (code, message, headers) =>
+      decide({ accept: false, status: code || 401, message, headers: headers || undefined })
+    const complete = () => {
+      const offered = (req.headers['sec-websocket-protocol'] || '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+      let protocol
+      if (offered.length) {
+        if (this.options.handleProtocols) {
+          const chosen = this.options.handleProtocols(new Set(offered), req)
+          protocol = chosen === false || chosen === undefined || chosen === null ? undefined : String(chosen)
+        } else {
+          protocol = offered[0]
+        }
+      }
+      decide({ accept: true, subprotocol: protocol })
+    }
+    try {
+      const verify = this.options.verifyClient
+      if (!verify) return complete()
+      const vinfo = {
+        origin: req.headers[`${req.headers['sec-websocket-version'] === '8' ? 'sec-websocket-origin' : 'origin'}`],
+        secure: Boolean(info.secure),
+        req,
+      }
+      if (verify.length === 2) {
+        let answered = false
+        verify(vinfo, (verified, code, message, headers) => {
+          if (answered) return
+          answered = true
+          try {
+            if (!verified) reject(code, message, headers)
+            else complete()
+          } catch (e) {
+            reject(500)
+            rethrowLater(e)
+          }
+        })
+        return
+      }
+      if (!verify(vinfo)) return reject(401)
+      complete()
+    } catch (e) {
+      reject(500)
+      throw e
+    }
+  }
+}
+
+module.exports = { WebSocketServer, makeRequest, makeError }

@@ -1,0 +1,499 @@
+'use strict'
+// The server-side socket: ws's WebSocket surface plus Ktor's session members, over a NativeSession.
+// No protocol logic here: framing, limits, closing and timers are the core's.
+
+const { EventEmitter } = require('node:events')
+const { makeError, call, wrap, fromNative } = require('./errors')
+const { JsonConverter } = require('./converter')
+
+const CONNECTING = 0
+const OPEN = 1
+const CLOSING = 2
+const CLOSED = 3
+const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']
+const BINARY_TYPES = ['nodebuffer', 'arraybuffer', 'fragments']
+/** Messages buffered for `incoming` before the socket stops being read (core default, SPEC §3.4). */
+const INCOMING_QUEUE = 16
+
+function noop() {}
+
+/** A promise the caller may ignore without an unhandled rejection (ws code never awaits send). */
+function quiet(p) {
+  p.catch(noop)
+  return p
+}
+
+function toPayload(data) {
+  if (typeof data === 'string') return { payload: data, binary: false }
+  if (Buffer.isBuffer(data)) return { payload: data, binary: true }
+  if (ArrayBuffer.isView(data)) {
+    return { payload: Buffer.from(data.buffer, data.byteOffset, data.byteLength), binary: true }
+  }
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return { payload: Buffer.from(data), binary: true }
+  if (typeof data === 'number') return { payload: String(data), binary: false }
+  if (Array.isArray(data) && data.every(Buffer.isBuffer)) return { payload: Buffer.concat(data), binary: true }
+  throw new TypeError(
+    'The data argument must be a string, Buffer, TypedArray, DataView, ArrayBuffer or number' +
+      ` (received ${data === null ? 'null' : typeof data})`,
+  )
+}
+
+function checkMillis(name, v) {
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number (got ${typeof v})`)
+  if (v < 0 || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number >= 0 (got ${v})`)
+  return v
+}
+
+class WebSocket extends EventEmitter {
+  /** @internal Wraps a native session; created by WebSocketServer. */
+  constructor(native, server) {
+    super()
+    this._native = native
+    this._server = server
+    this._id = native.id
+    this._request = native.request
+    this._binaryType = 'nodebuffer'
+    this._paused = false
+    this._held = [] // events held back while paused
+    this._closeInfo = null
+    this._incoming = null
+    this._converter = JsonConverter
+    this._closeReason = new Promise((resolve) => {
+      this._resolveClose = resolve
+    })
+  }
+
+  /** Unique session id within the process. */
+  get id() {
+    return this._id
+  }
+  get CONNECTING() {
+    return CONNECTING
+  }
+  get OPEN() {
+    return OPEN
+  }
+  get CLOSING() {
+    return CLOSING
+  }
+  get CLOSED() {
+    return CLOSED
+  }
+
+  /** CONNECTING, OPEN, CLOSING or CLOSED. */
+  get readyState() {
+    if (this._closeInfo) return CLOSED
+    const s = this._native.readyState
+    return s === CLOSED ? CLOSING : s // CLOSED only once 'close' has been emitted
+  }
+  /** The chosen subprotocol ('' when none). */
+  get protocol() {
+    return this._request.subprotocol || ''
+  }
+  /** Negotiated extension names, comma separated ('' when none). */
+  get extensions() {
+    return this._request.extensions
+      .split(',')
+      .map((e) => e.split(';')[0].trim())
+      .filter(Boolean)
+      .join()
+  }
+  /** Always undefined on the server side (as ws). */
+  get url() {
+    return undefined
+  }
+  /** Bytes queued and not yet written to the socket. */
+  get bufferedAmount() {
+    return this._native.bufferedAmount
+  }
+  /** How binary messages are presented: 'nodebuffer' (default), 'arraybuffer' or 'fragments'. */
+  get binaryType() {
+    return this._binaryType
+  }
+  set binaryType(t) {
+    if (!BINARY_TYPES.includes(t)) return
+    this._binaryType = t
+  }
+  /** Whether message delivery is paused. */
+  get isPaused() {
+    return this._paused
+  }
+  /** The upgrade request (Ktor's `call`). */
+  get call() {
+    return this._request
+  }
+
+  // ---- Ktor members ----
+  /** The server that owns this session. */
+  get application() {
+    return this._server
+  }
+  /** Same as `application`. */
+  get server() {
+    return this._server
+  }
+  /** Promise of `{ code, reason, initiator }`, resolved once when the session ends. */
+  get closeReason() {
+    return this._closeReason
+  }
+  /** Whether this side masks its frames (off by default; browsers reject masked server frames). */
+  get masking() {
+    return this._native.masking
+  }
+  set masking(v) {
+    if (typeof v !== 'boolean') throw new TypeError(`masking must be a boolean (got ${typeof v})`)
+    this._native.masking = v
+  }
+  /** Limit in bytes on a frame, a message and an inflated message. */
+  get maxFrameSize() {
+    return this._native.maxFrameSize
+  }
+  set maxFrameSize(v) {
+    checkMillis('maxFrameSize', v)
+    call(() => {
+      this._native.maxFrameSize = v
+    })
+  }
+  /** Pinger period in ms; 0 disables it. Setting it restarts the pinger. */
+  get pingIntervalMillis() {
+    return this._native.pingIntervalMillis
+  }
+  set pingIntervalMillis(v) {
+    this._native.pingIntervalMillis = checkMillis('pingIntervalMillis', v)
+  }
+  /** How long the pinger waits for the matching Pong, in ms. */
+  get timeoutMillis() {
+    return this._native.timeoutMillis
+  }
+  set timeoutMillis(v) {
+    checkMillis('timeoutMillis', v)
+    call(() => {
+      this._native.timeoutMillis = v
+    })
+  }
+  /** Bound on the closing handshake, in ms. */
+  get closeTimeoutMillis() {
+    return this._native.closeTimeoutMillis
+  }
+  set closeTimeoutMillis(v) {
+    this._native.closeTimeoutMillis = checkMillis('closeTimeoutMillis', v)
+  }
+  /** Round trip of the last matched Ping/Pong in ms, or null. */
+  get latency() {
+    return this._native.latency
+  }
+  /** Message and byte counters. */
+  get stats() {
+    return this._native.stats
+  }
+  /** The converter used by sendSerialized/receiveDeserialized (JSON by default; null for none). */
+  get converter() {
+    return this._converter
+  }
+  set converter(c) {
+    if (c !== null && (typeof c !== 'object' || typeof c.serialize !== 'function' || typeof c.deserialize !== 'function')) {
+      throw new TypeError('converter must be null or an object with serialize(value) and deserialize(frame) methods')
+    }
+    this._converter = c
+  }
+
+  /** The complete messages from the peer as an async iterable of frames. */
+  get incoming() {
+    if (!this._incoming) this._incoming = new Incoming(this)
+    return this._incoming
+  }
+
+  /** The send side as an object: `send(frame)` and `close()` (= close(1000)). */
+  get outgoing() {
+    if (!this._outgoing) {
+      const ws = this
+      this._outgoing = Object.freeze({
+        send: (frame) => ws._sendFrame(frame),
+        close: () => {
+          ws.close(1000)
+          return ws._closeReason.then(noop)
+        },
+      })
+    }
+    return this._outgoing
+  }
+
+  /**
+   * Sends a message. With a callback (ws style) it is called once the data is written or the send failed;
+   * without one, returns a Promise resolved once queued (rejected with code WSSESSION_ERR_CLOSED after close).
+   */
+  send(data, options, cb) {
+    if (typeof options === 'function') {
+      cb = options
+      options = {}
+    }
+    if (options === undefined || options === null) options = {}
+    if (typeof options !== 'object') throw new TypeError('options must be an object')
+    if (cb !== undefined && typeof cb !== 'function') throw new TypeError('cb must be a function')
+    const { payload, binary } = toPayload(data)
+    const isBinary = options.binary === undefined ? binary : Boolean(options.binary)
+    const fin = options.fin === undefined ? true : Boolean(options.fin)
+    const compress = options.compress === undefined ? undefined : Boolean(options.compress)
+    return this._send(payload, isBinary, fin, compress, cb)
+  }
+
+  _send(payload, binary, fin, compress, cb) {
+    if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)')
+    let p
+    try {
+      const status = this._native.trySend(payload, binary, fin, compress)
+      p = status === 2 ? wrap(this._native.sendAsync(payload, binary, fin, compress)) : null
+    } catch (e) {
+      p = Promise.reject(fromNative(e))
+    }
+    if (cb) {
+      const done = p || Promise.resolve()
+      done.then(() => wrap(this._native.flush())).then(() => cb(), (e) => cb(e))
+      return undefined
+    }
+    return quiet(p || Promise.resolve())
+  }
+
+  _sendFrame(frame) {
+    if (frame === null || typeof frame !== 'object' || Buffer.isBuffer(frame) || ArrayBuffer.isView(frame)) {
+      return this.send(frame)
+    }
+    const type = frame.type
+    if (type === 'ping' || type === 'pong') {
+      try {
+        this[type](frame.data)
+        return Promise.resolve()
+      } catch (e) {
+        return quiet(Promise.reject(e))
+      }
+    }
+    if (type !== 'text' && type !== 'binary') {
+      throw new TypeError(`frame.type must be 'text', 'binary', 'ping' or 'pong' (got ${String(type)}); use close() to close`)
+    }
+    const { payload } = toPayload(frame.data === undefined ? '' : frame.data)
+    const fin = frame.fin === undefined ? true : Boolean(frame.fin)
+    const compress = frame.rsv1 === undefined ? undefined : Boolean(frame.rsv1)
+    return this._send(payload, type === 'binary', fin, compress)
+  }
+
+  /** Resolves when everything queued before the call has been written to the socket. */
+  flush() {
+    return wrap(this._native.flush())
+  }
+
+  /** Sends a Ping (at most 125 bytes). `mask` is ignored (servers do not mask unless `masking`). */
+  ping(data, mask, cb) {
+    return this._control('ping', data, mask, cb)
+  }
+
+  /** Sends an unsolicited Pong (at most 125 bytes). */
+  pong(data, mask, cb) {
+    return this._control('pong', data, mask, cb)
+  }
+
+  _control(kind, data, mask, cb) {
+    if (typeof data === 'function') {
+      cb = data
+      data = undefined
+    } else if (typeof mask === 'function') {
+      cb = mask
+    }
+    if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)')
+    const payload = data === undefined ? undefined : toPayload(data).payload
+    try {
+      call(() => this._native[kind](payload))
+    } catch (e) {
+      if (e.code === 'WSSESSION_ERR_CLOSED') {
+        if (cb) process.nextTick(cb, e)
+        return
+      }
+      throw e
+    }
+    if (cb) process.nextTick(cb)
+  }
+
+  /** Starts the closing handshake with `code` (default 1000) and `reason`; idempotent. */
+  close(code, reason) {
+    if (this.readyState === CLOSED) return
+    if (code === undefined) code = 1000
+    if (typeof code !== 'number' || !Number.isInteger(code)) {
+      throw makeError('WSSESSION_ERR_INVALID_ARGUMENT', 'First argument must be a valid error code number', TypeError)
+    }
+    const text = reason === undefined ? '' : Buffer.isBuffer(reason) ? reason.toString() : String(reason)
+    try {
+      call(() => this._native.close(code, text))
+    } catch (e) {
+      if (e.code !== 'WSSESSION_ERR_CLOSED') throw e
+    }
+  }
+
+  /** Aborts the connection now (no Close frame; close code 1006). */
+  terminate() {
+    if (this.readyState === CLOSED) return
+    this._native.terminate()
+  }
+
+  /** Stops delivering messages and reading the socket until resume(). */
+  pause() {
+    if (this.readyState === CONNECTING || this.readyState === CLOSED) return
+    this._paused = true
+    this._native.pause()
+  }
+
+  /** Resumes after pause(); held-back events are delivered first. */
+  resume() {
+    if (!this._paused) return
+    this._paused = false
+    while (this._held.length && !this._paused) {
+      const [name, args] = this._held.shift()
+      this._emitNow(name, args)
+    }
+    if (!this._paused) this._updateNativePause()
+  }
+
+  _updateNativePause() {
+    if (this._closeInfo) return
+    const full = this._incoming !== null && this._incoming._queue.length >= INCOMING_QUEUE
+    if (this._paused || full) this._native.pause()
+    else this._native.resume()
+  }
+
+  /** Serializes `value` with the converter and sends it. */
+  sendSerialized(value) {
+    const c = this._converter
+    if (!c) return quiet(Promise.reject(makeError('WSSESSION_ERR_NO_CONVERTER', 'no converter is configured for this session')))
+    let frame
+    try {
+      frame = c.serialize(value)
+    } catch (e) {
+      const err = makeError('WSSESSION_ERR_INVALID_ARGUMENT', `cannot serialize: ${e.message}`, TypeError)
+      err.cause = e
+      return quiet(Promise.reject(err))
+    }
+    return this._sendFrame(frame)
+  }
+
+  /** Receives the next message and deserializes it with the converter. */
+  async receiveDeserialized() {
+    const c = this._converter
+    if (!c) throw makeError('WSSESSION_ERR_NO_CONVERTER', 'no converter is configured for this session')
+    const r = await this.incoming.next()
+    if (r.done) throw this._closedError()
+    try {
+      return c.deserialize(r.value)
+    } catch (e) {
+      const err = makeError('WSSESSION_ERR_DESERIALIZE', `cannot deserialize frame: ${e.message}`)
+      err.frame = r.value
+      err.cause = e
+      throw err
+    }
+  }
+
+  _closedError() {
+    const info = this._closeInfo
+    const err = makeError('WSSESSION_ERR_CLOSED', info ? `session closed: ${info.code} ${info.reason}`.trim() : 'session closed')
+    err.closeReason = info
+    return err
+  }
+
+  // ---- events from the server's batch pump ----
+  _emitNow(name, args) {
+    if (name === '__close') {
+      args[0]()
+    } else if (name === 'message') {
+      const [data, isBinary] = args
+      if (this._incoming) this._incoming._push(data, isBinary)
+      this.emit('message', this._present(data, isBinary), isBinary)
+    } else {
+      this.emit(name, ...args)
+    }
+  }
+
+  _present(data, isBinary) {
+    if (!isBinary || this._binaryType === 'nodebuffer') return data
+    if (this._binaryType === 'arraybuffer') return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)
+    return [data]
+  }
+
+  _deliver(name, args) {
+    if (this._paused || this._held.length) this._held.push([name, args])
+    else this._emitNow(name, args)
+  }
+
+  _onClose(ev) {
+    const info = { code: ev.code, reason: ev.reason, initiator: ev.initiator }
+    const failure = ev.errorCode ? makeError(ev.errorCode, ev.errorMessage) : null
+    if (failure) failure[Symbol.for('wssession.closeCode')] = ev.code
+    const finish = () => {
+      this._closeInfo = info
+      if (this._incoming) this._incoming._end(failure || (info.initiator === 'abnormal' ? this._closedError() : null))
+      this._resolveClose(info)
+      if (failure && this.listenerCount('error') > 0) this.emit('error', failure)
+      this.emit('close', info.code, Buffer.from(info.reason))
+    }
+    if (this._paused || this._held.length) this._held.push(['__close', [finish]])
+    else finish()
+  }
+
+}
+
+for (const [i, name] of READY_STATES.entries()) {
+  Object.defineProperty(WebSocket, name, { enumerable: true, value: i })
+}
+
+/** The async iterable behind `ws.incoming`: frames `{ type, data, fin, rsv1, rsv2, rsv3 }`. */
+class Incoming {
+  constructor(ws) {
+    this._ws = ws
+    this._queue = []
+    this._waiters = []
+    this._ended = false
+    this._error = null
+    if (ws._closeInfo) this._ended = true
+  }
+
+  _push(data, isBinary) {
+    const frame = { type: isBinary ? 'binary' : 'text', data, fin: true, rsv1: false, rsv2: false, rsv3: false }
+    const w = this._waiters.shift()
+    if (w) w.resolve({ value: frame, done: false })
+    else {
+      this._queue.push(frame)
+      if (this._queue.length >= INCOMING_QUEUE) this._ws._updateNativePause()
+    }
+  }
+
+  _end(error) {
+    this._ended = true
+    this._error = error
+    for (const w of this._waiters.splice(0)) {
+      if (error) w.reject(error)
+      else w.resolve({ value: undefined, done: true })
+    }
+  }
+
+  /** The next message; `{ done: true }` after a clean close; rejects once if the session failed. */
+  next() {
+    if (this._queue.length) {
+      const value = this._queue.shift()
+      if (this._queue.length === INCOMING_QUEUE - 1) this._ws._updateNativePause()
+      return Promise.resolve({ value, done: false })
+    }
+    if (this._ended) {
+      const e = this._error
+      this._error = null
+      return e ? Promise.reject(e) : Promise.resolve({ value: undefined, done: true })
+    }
+    return new Promise((resolve, reject) => this._waiters.push({ resolve, reject }))
+  }
+
+  /** Stops iterating (the session stays open). */
+  return() {
+    return Promise.resolve({ value: undefined, done: true })
+  }
+
+  [Symbol.asyncIterator]() {
+    return this
+  }
+}
+
+module.exports = { WebSocket, Incoming, CONNECTING, OPEN, CLOSING, CLOSED }

@@ -1,0 +1,284 @@
+//! The bridge from runtime threads to the JS thread: one event queue and one
+//! `ThreadsafeFunction` per server. Runtime threads push events and schedule at most one pending
+//! JS call; that call drains everything queued so far, so one JS turn delivers many messages.
+//! A session whose undelivered messages pile up is paused (core `pause`) until JS catches up, so
+//! neither the queue nor the TSFN grows without bound.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{Buffer, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
+use napi_derive::napi;
+use tokio::sync::oneshot;
+use wssession_core::{Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Initiator, Session};
+
+use crate::request::RequestInfo;
+use crate::session::NativeSession;
+
+/// Undelivered messages of one session above which it is paused.
+const PAUSE_MESSAGES: usize = 256;
+/// Undelivered bytes of one session above which it is paused.
+const PAUSE_BYTES: usize = 8 << 20;
+
+/// The JS callback receiving batches; strong (keeps Node alive) until `unref`.
+pub(crate) type EventsFn = ThreadsafeFunction<(), Unknown<'static>, Vec<NativeEvent>, Status, false, false>;
+
+/// Event kinds in [`NativeEvent::kind`].
+pub(crate) mod kind {
+    pub const REQUEST: u32 = 0;
+    pub const OPEN: u32 = 1;
+    pub const MESSAGE: u32 = 2;
+    pub const PING: u32 = 3;
+    pub const PONG: u32 = 4;
+    pub const DRAIN: u32 = 5;
+    pub const CLOSE: u32 = 6;
+}
+
+/// One event delivered to JS: 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close.
+#[napi(object, object_from_js = false)]
+pub struct NativeEvent {
+    /// 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close.
+    pub kind: u32,
+    /// The session id (the request id for kind 0).
+    pub id: i64,
+    /// The payload (message, ping, pong).
+    pub data: Option<Buffer>,
+    /// Whether a message is binary.
+    pub binary: Option<bool>,
+    /// The new session (open).
+    pub session: Option<NativeSession>,
+    /// Close code (close).
+    pub code: Option<u32>,
+    /// Close reason (close).
+    pub reason: Option<String>,
+    /// "local", "remote" or "abnormal" (close).
+    pub initiator: Option<String>,
+    /// A `ws`-style error code when the session failed (close), e.g. `WS_ERR_UNSUPPORTED_MESSAGE_LENGTH`.
+    pub error_code: Option<String>,
+    /// The error message matching `errorCode`.
+    pub error_message: Option<String>,
+    /// The request to decide on (request).
+    pub request: Option<RequestInfo>,
+}
+
+pub(crate) enum Ev {
+    Request { rid: u32, req: RequestInfo },
+    Open { s: Session },
+    Message { s: Session, st: Arc<SessState>, data: Bytes, binary: bool },
+    Ping { sid: u64, data: Bytes },
+    Pong { sid: u64, data: Bytes },
+    Drain { sid: u64 },
+    Close { sid: u64, reason: CloseReason, err: Option<(&'static str, String)> },
+}
+
+/// Adapter state of one session (stored as the core session's attachment).
+#[derive(Default)]
+pub(crate) struct SessState {
+    pending: AtomicUsize,
+    pending_bytes: AtomicUsize,
+    auto_paused: AtomicBool,
+    pub(crate) user_paused: AtomicBool,
+    pub(crate) user_closed: AtomicBool,
+}
+
+impl SessState {
+    /// The state attached to `s` (every session accepted by a Node server has one).
+    pub(crate) fn of(s: &Session) -> Arc<SessState> {
+        s.attachment().and_then(|a| a.downcast::<SessState>().ok()).unwrap_or_default()
+    }
+
+    /// Applies the user's pause: reading stops while either the user or the adapter wants it.
+    pub(crate) fn set_user_paused(&self, s: &Session, paused: bool) {
+        self.user_paused.store(paused, Ordering::SeqCst);
+        if paused {
+            s.pause();
+        } else if !self.auto_paused.load(Ordering::SeqCst) {
+            s.resume();
+        }
+    }
+}
+
+/// The per-server event bridge.
+pub(crate) struct Hub {
+    queue: Mutex<Vec<Ev>>,
+    scheduled: AtomicBool,
+    pub(crate) tsfn: Mutex<Option<EventsFn>>,
+    pub(crate) requests: Mutex<HashMap<u32, oneshot::Sender<Decision>>>,
+    next_rid: AtomicU32,
+}
+
+impl Hub {
+    pub(crate) fn new() -> Arc<Hub> {
+        Arc::new(Hub {
+            queue: Mutex::new(Vec::new()),
+            scheduled: AtomicBool::new(false),
+            tsfn: Mutex::new(None),
+            requests: Mutex::new(HashMap::new()),
+            next_rid: AtomicU32::new(1),
+        })
+    }
+
+    /// Queues an event and makes sure one JS call is pending to deliver it.
+    pub(crate) fn emit(&self, ev: Ev) {
+        self.queue.lock().unwrap().push(ev);
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            let guard = self.tsfn.lock().unwrap();
+            match guard.as_ref() {
+                Some(f) if f.call((), ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok => {}
+                // Node is exiting (or the server was disposed): nobody will read the queue.
+                _ => {
+                    self.scheduled.store(false, Ordering::Release);
+                    self.queue.lock().unwrap().clear();
+                }
+            }
+        }
+    }
+
+    /// Registers a pending accept decision and asks JS for it.
+    pub(crate) fn ask(&self, req: RequestInfo) -> oneshot::Receiver<Decision> {
+        let (tx, rx) = oneshot::channel();
+        let rid = self.next_rid.fetch_add(1, Ordering::Relaxed);
+        self.requests.lock().unwrap().insert(rid, tx);
+        self.emit(Ev::Request { rid, req });
+        rx
+    }
+
+    /// On the JS thread: takes every queued event and converts it for JS, resuming sessions
+    /// that were paused because JS had fallen behind.
+    pub(crate) fn drain(&self, _env: &Env) -> Vec<NativeEvent> {
+        self.scheduled.store(false, Ordering::Release);
+        let events = std::mem::take(&mut *self.queue.lock().unwrap());
+        let mut out = Vec::with_capacity(events.len());
+        let mut touched: Vec<(Session, Arc<SessState>)> = Vec::new();
+        for ev in events {
+            out.push(match ev {
+                Ev::Request { rid, req } => NativeEvent { request: Some(req), ..event(kind::REQUEST, rid as u64) },
+                Ev::Open { s } => {
+                    let id = s.id();
+                    NativeEvent { session: Some(NativeSession::new(s)), ..event(kind::OPEN, id) }
+                }
+                Ev::Message { s, st, data, binary } => {
+                    st.pending.fetch_sub(1, Ordering::AcqRel);
+                    st.pending_bytes.fetch_sub(data.len(), Ordering::AcqRel);
+                    let id = s.id();
+                    if st.auto_paused.load(Ordering::Relaxed) {
+                        touched.push((s, st));
+                    }
+                    NativeEvent { data: Some(buffer(data)), binary: Some(binary), ..event(kind::MESSAGE, id) }
+                }
+                Ev::Ping { sid, data } => NativeEvent { data: Some(buffer(data)), ..event(kind::PING, sid) },
+                Ev::Pong { sid, data } => NativeEvent { data: Some(buffer(data)), ..event(kind::PONG, sid) },
+                Ev::Drain { sid } => event(kind::DRAIN, sid),
+                Ev::Close { sid, reason, err } => {
+                    let (error_code, error_message) = err.map(|(c, m)| (c.to_owned(), m)).unzip();
+                    NativeEvent {
+                        code: Some(reason.code as u32),
+                        reason: Some(reason.reason),
+                        initiator: Some(reason.initiator.as_str().to_owned()),
+                        error_code,
+                        error_message,
+                        ..event(kind::CLOSE, sid)
+                    }
+                }
+            });
+        }
+        // Everything converted is handed to JS in this turn, so these sessions may read again.
+        for (s, st) in touched {
+            if st.pending.load(Ordering::Acquire) < PAUSE_MESSAGES / 2
+                && st.auto_paused.swap(false, Ordering::AcqRel)
+                && !st.user_paused.load(Ordering::Acquire)
+            {
+                s.resume();
+            }
+        }
+        out
+    }
+}
+
+fn event(kind: u32, id: u64) -> NativeEvent {
+    NativeEvent {
+        kind,
+        id: id as i64,
+        data: None,
+        binary: None,
+        session: None,
+        code: None,
+        reason: None,
+        initiator: None,
+        error_code: None,
+        error_message: None,
+        request: None,
+    }
+}
+
+/// The payload as a Node Buffer; `Bytes` → `Vec` reuses the allocation when it is unshared,
+/// and napi wraps the `Vec` without copying, so a message is copied at most once.
+fn buffer(data: Bytes) -> Buffer {
+    Buffer::from(Vec::<u8>::from(data))
+}
+
+/// Push-style core handler forwarding every session event to the hub.
+pub(crate) struct Events(pub(crate) Arc<Hub>);
+
+impl EventHandler for Events {
+    fn on_open(&self, session: &Session) {
+        self.0.emit(Ev::Open { s: session.clone() });
+    }
+
+    fn on_message(&self, session: &Session, frame: Frame) {
+        let st = SessState::of(session);
+        let n = st.pending.fetch_add(1, Ordering::AcqRel) + 1;
+        let b = st.pending_bytes.fetch_add(frame.data.len(), Ordering::AcqRel) + frame.data.len();
+        if (n >= PAUSE_MESSAGES || b >= PAUSE_BYTES) && !st.auto_paused.swap(true, Ordering::AcqRel) {
+            session.pause();
+        }
+        let binary = frame.kind == FrameType::Binary;
+        self.0.emit(Ev::Message { s: session.clone(), st, data: frame.data, binary });
+    }
+
+    fn on_ping(&self, session: &Session, payload: &Bytes) {
+        self.0.emit(Ev::Ping { sid: session.id(), data: payload.clone() });
+    }
+
+    fn on_pong(&self, session: &Session, payload: &Bytes) {
+        self.0.emit(Ev::Pong { sid: session.id(), data: payload.clone() });
+    }
+
+    fn on_drain(&self, session: &Session) {
+        self.0.emit(Ev::Drain { sid: session.id() });
+    }
+
+    fn on_close(&self, session: &Session, reason: &CloseReason) {
+        let st = SessState::of(session);
+        let err = if reason.initiator == Initiator::Local && !st.user_closed.load(Ordering::Acquire) {
+            ws_error(reason)
+        } else {
+            None
+        };
+        self.0.emit(Ev::Close { sid: session.id(), reason: reason.clone(), err });
+    }
+}
+
+/// The `ws` error code for a close the session initiated because of the peer (SPEC §12):
+/// `ws` emits `'error'` with these codes before `'close'`.
+fn ws_error(reason: &CloseReason) -> Option<(&'static str, String)> {
+    let r = reason.reason.as_str();
+    let code = match reason.code {
+        1009 => "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
+        1007 if r.contains("compressed") => "WS_ERR_INVALID_COMPRESSED_DATA",
+        1007 => "WS_ERR_INVALID_UTF8",
+        1002 if r.contains("masked") => "WS_ERR_EXPECTED_MASK",
+        1002 if r.contains("RSV1") => "WS_ERR_UNEXPECTED_RSV_1",
+        1002 if r.contains("RSV2") => "WS_ERR_UNEXPECTED_RSV_2_3",
+        1002 if r.contains("fragmented control") => "WS_ERR_EXPECTED_FIN",
+        1002 if r.contains("payload") => "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+        1002 if r.contains("close code") => "WS_ERR_INVALID_CLOSE_CODE",
+        1002 => "WS_ERR_INVALID_OPCODE",
+        1011 if r == "ping timeout" => "WSSESSION_ERR_TIMEOUT",
+        _ => return None,
+    };
+    Some((code, format!("{r} (closed with {})", reason.code)))
+}

@@ -1,0 +1,340 @@
+//! `NativeServer`: the core server with a JS event callback and an accept hook answered from JS.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::Env;
+use napi::bindgen_prelude::{Function, Object, Unknown};
+use napi_derive::napi;
+use wssession_core::{
+    Accept, Decision, DeflateConfig, Handler, HttpResponse, Request, Server, ServerBuilder, ServerConfig, TlsConfig,
+};
+
+use crate::error::{invalid, to_js};
+use crate::hub::{Events, EventsFn, Hub, NativeEvent, SessState};
+use crate::request::RequestInfo;
+
+/// permessage-deflate settings (RFC 7692).
+#[napi(object)]
+pub struct DeflateOptions {
+    /// zlib level 0-9 (default 6).
+    pub level: Option<u32>,
+    /// Messages smaller than this are sent uncompressed (default 1024, as `ws`).
+    pub threshold: Option<u32>,
+    /// Reset our compressor after every message.
+    pub server_no_context_takeover: Option<bool>,
+    /// Ask clients to reset theirs after every message.
+    pub client_no_context_takeover: Option<bool>,
+    /// Largest window (9-15) our compressor uses.
+    pub server_max_window_bits: Option<u32>,
+    /// Largest window (9-15) we ask clients to use.
+    pub client_max_window_bits: Option<u32>,
+}
+
+/// PEM files for `wss://`.
+#[napi(object)]
+pub struct TlsOptions {
+    /// Certificate chain file (PEM).
+    pub cert_path: String,
+    /// Private key file (PEM).
+    pub key_path: String,
+}
+
+/// Options of the native server (the JS layer maps `ws` options onto these).
+#[napi(object)]
+pub struct ServerOptions {
+    /// Host to bind (default "127.0.0.1"; "::" or "0.0.0.0" for all interfaces).
+    pub host: Option<String>,
+    /// Port; 0 picks an ephemeral one.
+    pub port: u32,
+    /// Only this path is accepted (others get 400, as `ws`).
+    pub path: Option<String>,
+    /// Whether JS decides on each request (verifyClient / handleProtocols).
+    pub js_hook: bool,
+    /// Listen backlog (default 1024).
+    pub backlog: Option<u32>,
+    /// Largest frame or message in bytes (ws `maxPayload`).
+    pub max_payload: Option<f64>,
+    /// permessage-deflate, off when absent.
+    pub deflate: Option<DeflateOptions>,
+    /// Pinger period in ms (0 = off).
+    pub ping_interval_ms: Option<u32>,
+    /// How long the pinger waits for the Pong, in ms.
+    pub timeout_ms: Option<u32>,
+    /// Bound on the closing handshake, in ms.
+    pub close_timeout_ms: Option<u32>,
+    /// Bytes queued above which awaiting `send` waits (default 1 MiB).
+    pub max_buffered_amount: Option<f64>,
+    /// Connections beyond this get 503.
+    pub max_connections: Option<u32>,
+    /// The request head must arrive within this many ms.
+    pub handshake_timeout_ms: Option<u32>,
+    /// Serve `wss://`.
+    pub tls: Option<TlsOptions>,
+}
+
+/// How JS answered an upgrade request.
+#[napi(object)]
+pub struct DecisionOptions {
+    /// Upgrade (true) or answer with `status` (false).
+    pub accept: bool,
+    /// HTTP status of a rejection (default 401).
+    pub status: Option<u32>,
+    /// Body of a rejection (default the status text).
+    pub message: Option<String>,
+    /// Extra response headers (rejection or 101).
+    pub headers: Option<HashMap<String, String>>,
+    /// The subprotocol to answer with.
+    pub subprotocol: Option<String>,
+}
+
+/// The bound address, as `net.Server#address()`.
+#[napi(object)]
+pub struct ServerAddress {
+    /// The IP address.
+    pub address: String,
+    /// "IPv4" or "IPv6".
+    pub family: String,
+    /// The port.
+    pub port: u32,
+}
+
+/// A listening WebSocket server running on the core's runtime.
+#[napi]
+pub struct NativeServer {
+    server: Server,
+    hub: Arc<Hub>,
+}
+
+fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
+    let mut c = ServerConfig {
+        host: o.host.clone().unwrap_or_else(|| "127.0.0.1".into()),
+        port: u16::try_from(o.port).map_err(|_| invalid(format!("port {} is out of range 0-65535", o.port)))?,
+        ..ServerConfig::default()
+    };
+    if let Some(b) = o.backlog {
+        c.backlog = b;
+    }
+    if let Some(m) = o.max_payload {
+        c.session.max_frame_size = m as usize;
+    }
+    if let Some(v) = o.ping_interval_ms {
+        c.session.ping_interval_ms = v as u64;
+    }
+    if let Some(v) = o.timeout_ms {
+        c.session.timeout_ms = v as u64;
+    }
+    if let Some(v) = o.close_timeout_ms {
+        c.session.close_timeout_ms = v as u64;
+    }
+    if let Some(v) = o.max_buffered_amount {
+        let hw = v as usize;
+        c.session.write_high_water = hw;
+        c.session.write_low_water = hw / 4;
+        c.session.write_hard_limit = hw.saturating_mul(2);
+    }
+    if let Some(v) = o.max_connections {
+        c.max_connections = v as usize;
+    }
+    if let Some(v) = o.handshake_timeout_ms {
+        c.handshake_timeout = Duration::from_millis(v as u64);
+    }
+    if let Some(t) = &o.tls {
+        c.tls = Some(TlsConfig { cert_path: t.cert_path.clone(), key_path: t.key_path.clone() });
+    }
+    if let Some(d) = &o.deflate {
+        let mut dc = DeflateConfig { enabled: true, threshold: 1024, ..DeflateConfig::default() };
+        if let Some(v) = d.level {
+            dc.level = v;
+        }
+        if let Some(v) = d.threshold {
+            dc.threshold = v as usize;
+        }
+        dc.server_no_context_takeover = d.server_no_context_takeover.unwrap_or(false);
+        dc.client_no_context_takeover = d.client_no_context_takeover.unwrap_or(false);
+        if let Some(v) = d.server_max_window_bits {
+            dc.server_max_window_bits = v as u8;
+        }
+        if let Some(v) = d.client_max_window_bits {
+            dc.client_max_window_bits = v as u8;
+        }
+        c.deflate = dc;
+    }
+    Ok(c)
+}
+
+/// The decision made without JS: path check, plain HTTP gets 426, first offered subprotocol.
+fn native_decision(path: Option<&str>, req: &Request) -> Option<Decision> {
+    if let Some(p) = path
+        && req.path != p
+    {
+        return Some(Decision::Respond(HttpResponse::text(400, "Bad Request")));
+    }
+    if !req.is_upgrade() {
+        return Some(Decision::Respond(HttpResponse::text(426, "Upgrade Required")));
+    }
+    None
+}
+
+fn accept(subprotocol: Option<String>, headers: Vec<(String, String)>) -> Decision {
+    Decision::Accept(Accept {
+        subprotocol,
+        headers,
+        attachment: Some(Arc::new(SessState::default())),
+        ..Accept::default()
+    })
+}
+
+#[napi]
+impl NativeServer {
+    /// Binds and starts serving; `onEvents` receives batches of events on the JS thread.
+    #[napi(constructor, ts_args_type = "options: ServerOptions, onEvents: (events: NativeEvent[]) => void")]
+    pub fn new(
+        options: ServerOptions,
+        on_events: Function<'_, Vec<NativeEvent>, Unknown<'static>>,
+    ) -> napi::Result<Self> {
+        let config = config_from(&options)?;
+        let hub = Hub::new();
+        let drain_hub = Arc::clone(&hub);
+        let tsfn: EventsFn = on_events
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .weak::<false>()
+            .build_callback(move |ctx| Ok(drain_hub.drain(&ctx.env)))
+            .map_err(|e| invalid(format!("cannot create the event callback: {e}")))?;
+        *hub.tsfn.lock().unwrap() = Some(tsfn);
+
+        let path = options.path.clone();
+        let js_hook = options.js_hook;
+        let hook_hub = Arc::clone(&hub);
+        let builder = ServerBuilder::new(config).fallback(Handler::events(Events(Arc::clone(&hub)))).accept_hook(
+            move |req: Request| {
+                let hub = Arc::clone(&hook_hub);
+                let path = path.clone();
+                async move {
+                    if let Some(d) = native_decision(path.as_deref(), &req) {
+                        return d;
+                    }
+                    if !js_hook {
+                        return accept(req.offered_subprotocols().into_iter().next(), vec![]);
+                    }
+                    let rx = hub.ask(RequestInfo::from(&req));
+                    rx.await.unwrap_or_else(|_| Decision::Respond(HttpResponse::text(503, "Service Unavailable")))
+                }
+            },
+        );
+        let server = match wssession_core::runtime::block_on(builder.start()) {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                hub.tsfn.lock().unwrap().take();
+                return Err(to_js(e));
+            }
+            Err(e) => return Err(to_js(e)),
+        };
+        Ok(NativeServer { server, hub })
+    }
+
+    /// The bound address.
+    #[napi]
+    pub fn address(&self) -> ServerAddress {
+        let a = self.server.local_addr();
+        ServerAddress {
+            address: a.ip().to_string(),
+            family: if a.is_ipv4() { "IPv4" } else { "IPv6" }.into(),
+            port: a.port() as u32,
+        }
+    }
+
+    /// Stops accepting; open sessions continue (`ws` semantics).
+    #[napi]
+    pub fn close(&self) {
+        self.server.close();
+        let pending: Vec<_> = self.hub.requests.lock().unwrap().drain().collect();
+        drop(pending);
+    }
+
+    /// Whether the listener is closed.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.server.is_closed()
+    }
+
+    /// Open sessions.
+    #[napi(getter)]
+    pub fn session_count(&self) -> u32 {
+        self.server.session_count() as u32
+    }
+
+    /// Closes every session with 1001, waits up to `graceMs`, then shuts the rest; resolves when done.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn shutdown<'env>(&self, env: &'env Env, grace_ms: u32) -> napi::Result<Object<'env>> {
+        let (deferred, promise) =
+            env.create_deferred::<(), _>().map_err(|e| invalid(format!("cannot create a promise: {e}")))?;
+        let server = self.server.clone();
+        wssession_core::runtime::spawn(async move {
+            server.shutdown(Duration::from_millis(grace_ms as u64)).await;
+            deferred.resolve(|_| Ok(()));
+        });
+        Ok(promise)
+    }
+
+    /// Answers the pending upgrade request `id` (from a kind-0 event).
+    #[napi]
+    pub fn decide(&self, id: u32, decision: DecisionOptions) -> napi::Result<()> {
+        let Some(tx) = self.hub.requests.lock().unwrap().remove(&id) else {
+            return Ok(());
+        };
+        let headers: Vec<(String, String)> = decision.headers.unwrap_or_default().into_iter().collect();
+        let d = if decision.accept {
+            accept(decision.subprotocol, headers)
+        } else {
+            let status = decision.status.unwrap_or(401);
+            if !(100..=599).contains(&status) {
+                return Err(invalid(format!("status {status} is not an HTTP status code")));
+            }
+            let body = decision.message.unwrap_or_else(|| status_text(status as u16).to_owned());
+            let mut r = HttpResponse::text(status as u16, &body);
+            for (k, v) in &headers {
+                r = r.with_header(k, v);
+            }
+            Decision::Respond(r)
+        };
+        let _ = tx.send(d);
+        Ok(())
+    }
+
+    /// Lets Node exit even though this server exists (after `close`, once sessions are gone).
+    #[napi]
+    #[allow(deprecated)]
+    pub fn unref(&self, env: Env) -> napi::Result<()> {
+        if let Some(f) = self.hub.tsfn.lock().unwrap().as_mut() {
+            f.unref(&env).map_err(|e| invalid(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Keeps Node alive while the server is listening (the default).
+    #[napi(js_name = "ref")]
+    #[allow(deprecated)]
+    pub fn refer(&self, env: Env) -> napi::Result<()> {
+        if let Some(f) = self.hub.tsfn.lock().unwrap().as_mut() {
+            f.refer(&env).map_err(|e| invalid(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}

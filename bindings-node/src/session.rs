@@ -1,0 +1,296 @@
+//! `NativeSession`: one WebSocket session; every method forwards to the core `Session`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use napi::Env;
+use napi::bindgen_prelude::{Either, Object, Uint8Array};
+use napi_derive::napi;
+use wssession_core::{Bytes, Frame, FrameType, Session, State, TrySend};
+
+use crate::error::{invalid, to_js};
+use crate::hub::SessState;
+use crate::request::RequestInfo;
+
+/// A session's close reason.
+#[napi(object)]
+pub struct CloseInfo {
+    /// The close code (1005 when the peer sent none, 1006 when there was no Close).
+    pub code: u32,
+    /// The close reason text.
+    pub reason: String,
+    /// "local", "remote" or "abnormal".
+    pub initiator: String,
+}
+
+/// Per-session counters.
+#[napi(object)]
+pub struct SessionStats {
+    /// Messages received.
+    pub messages_in: f64,
+    /// Payload bytes received.
+    pub bytes_in: f64,
+    /// Messages sent.
+    pub messages_out: f64,
+    /// Payload bytes sent.
+    pub bytes_out: f64,
+}
+
+/// One accepted WebSocket session (the JS `WebSocket` wraps it).
+#[napi]
+pub struct NativeSession {
+    s: Session,
+    st: Arc<SessState>,
+}
+
+impl NativeSession {
+    pub(crate) fn new(s: Session) -> Self {
+        let st = SessState::of(&s);
+        NativeSession { s, st }
+    }
+}
+
+fn bytes(data: Option<Either<String, Uint8Array>>) -> Bytes {
+    match data {
+        None => Bytes::new(),
+        Some(Either::A(s)) => Bytes::from(s),
+        Some(Either::B(b)) => Bytes::copy_from_slice(&b),
+    }
+}
+
+fn data_frame(data: Either<String, Uint8Array>, binary: bool, fin: bool) -> Frame {
+    let kind = if binary { FrameType::Binary } else { FrameType::Text };
+    Frame::new(kind, bytes(Some(data))).with_fin(fin)
+}
+
+#[napi]
+impl NativeSession {
+    /// Unique session id within the process.
+    #[napi(getter)]
+    pub fn id(&self) -> i64 {
+        self.s.id() as i64
+    }
+
+    /// The upgrade request.
+    #[napi(getter)]
+    pub fn request(&self) -> RequestInfo {
+        RequestInfo::from(self.s.request())
+    }
+
+    /// 0 connecting, 1 open, 2 closing, 3 closed (the `WebSocket.readyState` values).
+    #[napi(getter)]
+    pub fn ready_state(&self) -> u32 {
+        match self.s.state() {
+            State::Connecting => 0,
+            State::Open => 1,
+            State::Closing => 2,
+            State::Closed => 3,
+        }
+    }
+
+    /// Queues a Text (or Binary) frame without waiting: 0 sent, 1 buffered over the high-water mark,
+    /// 2 not queued because the queue is over its hard limit (use `sendAsync`).
+    #[napi]
+    pub fn try_send(
+        &self,
+        data: Either<String, Uint8Array>,
+        binary: bool,
+        fin: bool,
+        compress: Option<bool>,
+    ) -> napi::Result<u32> {
+        match self.s.try_send_with(data_frame(data, binary, fin), compress) {
+            Ok(TrySend::Sent) => Ok(0),
+            Ok(TrySend::Buffered) => Ok(1),
+            Ok(TrySend::Dropped) | Err(wssession_core::Error::Dropped) => Ok(2),
+            Err(e) => Err(to_js(e)),
+        }
+    }
+
+    /// Queues a frame, waiting while the queue is over its high-water mark; resolves once queued.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn send_async<'env>(
+        &self,
+        env: &'env Env,
+        data: Either<String, Uint8Array>,
+        binary: bool,
+        fin: bool,
+        compress: Option<bool>,
+    ) -> napi::Result<Object<'env>> {
+        let frame = data_frame(data, binary, fin);
+        let s = self.s.clone();
+        promise(env, async move { s.send_with(frame, compress).await })
+    }
+
+    /// Resolves when every frame queued before the call has been written to the socket.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn flush<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
+        let s = self.s.clone();
+        promise(env, async move { s.flush().await })
+    }
+
+    /// Sends a Ping (payload at most 125 bytes) without waiting.
+    #[napi]
+    pub fn ping(&self, data: Option<Either<String, Uint8Array>>) -> napi::Result<()> {
+        self.control(FrameType::Ping, bytes(data))
+    }
+
+    /// Sends an unsolicited Pong (payload at most 125 bytes) without waiting.
+    #[napi]
+    pub fn pong(&self, data: Option<Either<String, Uint8Array>>) -> napi::Result<()> {
+        self.control(FrameType::Pong, bytes(data))
+    }
+
+    fn control(&self, kind: FrameType, data: Bytes) -> napi::Result<()> {
+        if data.len() > 125 {
+            return Err(invalid(format!("the data size must not be greater than 125 bytes (got {})", data.len())));
+        }
+        match self.s.try_send(Frame::new(kind, data)) {
+            Ok(_) | Err(wssession_core::Error::Dropped) => Ok(()),
+            Err(e) => Err(to_js(e)),
+        }
+    }
+
+    /// Starts the closing handshake (idempotent; the first reason wins).
+    #[napi]
+    pub fn close(&self, code: u32, reason: String) -> napi::Result<()> {
+        let code = u16::try_from(code).map_err(|_| invalid(format!("close code {code} is not a valid code")))?;
+        self.s.close(code, &reason).map_err(to_js)?;
+        self.st.user_closed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Aborts now: no Close frame; the close reason is 1006.
+    #[napi]
+    pub fn terminate(&self) {
+        self.st.user_closed.store(true, Ordering::Release);
+        self.s.terminate();
+    }
+
+    /// The close reason once the session has ended, else null.
+    #[napi(getter)]
+    pub fn close_reason(&self) -> Option<CloseInfo> {
+        self.s.close_reason_now().map(|r| CloseInfo {
+            code: r.code as u32,
+            reason: r.reason,
+            initiator: r.initiator.as_str().to_owned(),
+        })
+    }
+
+    /// Bytes queued and not yet written.
+    #[napi(getter)]
+    pub fn buffered_amount(&self) -> f64 {
+        self.s.buffered_amount() as f64
+    }
+
+    /// Round trip of the last matched Ping/Pong in ms, or null.
+    #[napi(getter)]
+    pub fn latency(&self) -> Option<f64> {
+        self.s.latency().map(|d| d.as_secs_f64() * 1000.0)
+    }
+
+    /// Whether outgoing frames are masked.
+    #[napi(getter)]
+    pub fn get_masking(&self) -> bool {
+        self.s.masking()
+    }
+
+    /// Masks outgoing frames (Ktor parity; browsers reject masked server frames).
+    #[napi(setter)]
+    pub fn set_masking(&self, on: bool) {
+        self.s.set_masking(on)
+    }
+
+    /// Limit on frames and messages in bytes.
+    #[napi(getter)]
+    pub fn get_max_frame_size(&self) -> f64 {
+        self.s.max_frame_size() as f64
+    }
+
+    /// Changes the frame/message limit.
+    #[napi(setter)]
+    pub fn set_max_frame_size(&self, bytes: f64) -> napi::Result<()> {
+        self.s.set_max_frame_size(bytes as usize).map_err(to_js)
+    }
+
+    /// Pinger period in ms (0 = off).
+    #[napi(getter)]
+    pub fn get_ping_interval_millis(&self) -> f64 {
+        self.s.ping_interval_ms() as f64
+    }
+
+    /// Changes the pinger period (restarts the pinger).
+    #[napi(setter)]
+    pub fn set_ping_interval_millis(&self, ms: f64) {
+        self.s.set_ping_interval_ms(ms as u64)
+    }
+
+    /// How long the pinger waits for a Pong, in ms.
+    #[napi(getter)]
+    pub fn get_timeout_millis(&self) -> f64 {
+        self.s.timeout_ms() as f64
+    }
+
+    /// Changes the pong timeout (restarts the pinger).
+    #[napi(setter)]
+    pub fn set_timeout_millis(&self, ms: f64) -> napi::Result<()> {
+        self.s.set_timeout_ms(ms as u64).map_err(to_js)
+    }
+
+    /// Bound on the closing handshake in ms.
+    #[napi(getter)]
+    pub fn get_close_timeout_millis(&self) -> f64 {
+        self.s.close_timeout_ms() as f64
+    }
+
+    /// Changes the closing-handshake bound.
+    #[napi(setter)]
+    pub fn set_close_timeout_millis(&self, ms: f64) {
+        self.s.set_close_timeout_ms(ms as u64)
+    }
+
+    /// Stops reading the socket until `resume` (TCP backpressure reaches the peer).
+    #[napi]
+    pub fn pause(&self) {
+        self.st.set_user_paused(&self.s, true);
+    }
+
+    /// Resumes reading after `pause`.
+    #[napi]
+    pub fn resume(&self) {
+        self.st.set_user_paused(&self.s, false);
+    }
+
+    /// Whether the user paused reading.
+    #[napi(getter)]
+    pub fn is_paused(&self) -> bool {
+        self.st.user_paused.load(Ordering::Acquire)
+    }
+
+    /// Message and byte counters.
+    #[napi(getter)]
+    pub fn stats(&self) -> SessionStats {
+        let s = self.s.stats();
+        SessionStats {
+            messages_in: s.messages_in as f64,
+            bytes_in: s.bytes_in as f64,
+            messages_out: s.messages_out as f64,
+            bytes_out: s.bytes_out as f64,
+        }
+    }
+}
+
+/// A JS promise settled from a future run on the core runtime (never on napi's own runtime).
+fn promise<'env, F>(env: &'env Env, fut: F) -> napi::Result<Object<'env>>
+where
+    F: std::future::Future<Output = wssession_core::Result<()>> + Send + 'static,
+{
+    let (deferred, promise) =
+        env.create_deferred::<(), _>().map_err(|e| invalid(format!("cannot create a promise: {e}")))?;
+    wssession_core::runtime::spawn(async move {
+        match fut.await {
+            Ok(()) => deferred.resolve(|_| Ok(())),
+            Err(e) => deferred.reject(to_js(e)),
+        }
+    });
+    Ok(promise)
+}

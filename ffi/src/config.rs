@@ -1,0 +1,433 @@
+//! `wss_server_config`: every ServerConfig, SessionConfig and DeflateConfig field, with validation.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use wssession_core::{ServerConfig, TlsConfig};
+
+use crate::error::{FfiError, wss_status};
+use crate::handle::{arg, arg_str};
+
+/// Server settings; create with `wss_server_config_new`, free with `wss_server_config_free`.
+/// `wss_server_new` copies it, so it may be freed (or reused) right after.
+pub struct wss_server_config {
+    pub(crate) config: std::sync::Mutex<ServerConfig>,
+}
+
+/// A config with every default (127.0.0.1, port 0 = ephemeral, no TLS, no deflate, 16 MiB
+/// frames, no pinger). NULL only if memory ran out.
+#[unsafe(no_mangle)]
+pub extern "C" fn wss_server_config_new() -> *mut wss_server_config {
+    ffi_boundary! {
+        Box::into_raw(Box::new(wss_server_config { config: std::sync::Mutex::new(ServerConfig::default()) }))
+    }
+}
+
+/// Frees a config; NULL is a no-op.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_free(config: *mut wss_server_config) {
+    ffi_boundary! {
+        if !config.is_null() {
+            // SAFETY: non-NULL configs come from wss_server_config_new and are freed once (header contract).
+            drop(unsafe { Box::from_raw(config) });
+        }
+    }
+}
+
+fn edit(
+    config: *const wss_server_config,
+    f: impl FnOnce(&mut ServerConfig) -> Result<(), FfiError>,
+) -> Result<(), FfiError> {
+    let cfg = arg(config, "config")?;
+    let mut guard = cfg.config.lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut guard)
+}
+
+fn at_least(value: u64, min: u64, name: &str) -> Result<(), FfiError> {
+    if value < min { Err(FfiError::invalid(format!("{name} must be at least {min} (got {value})"))) } else { Ok(()) }
+}
+
+/// Host or address to bind ("127.0.0.1", "::1", "0.0.0.0", "localhost"). Default "127.0.0.1".
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_host(config: *mut wss_server_config, host: *const c_char) -> wss_status {
+    ffi_status! {
+        let host = arg_str(host, "host")?;
+        if host.is_empty() {
+            return Err(FfiError::invalid("host must not be empty"));
+        }
+        edit(config, |c| {
+            c.host = host.to_owned();
+            Ok(())
+        })
+    }
+}
+
+/// Port to listen on; 0 (the default) picks an ephemeral one, see `wss_server_port`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_port(config: *mut wss_server_config, port: u16) -> wss_status {
+    ffi_status! {
+        edit(config, |c| {
+            c.port = port;
+            Ok(())
+        })
+    }
+}
+
+/// Serve wss:// with these PEM files (certificate chain; PKCS#8, PKCS#1 or SEC1 key). The files
+/// are read by `wss_server_start`, which fails with WSS_STATUS_INVALID_ARGUMENT if they are unusable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_tls(
+    config: *mut wss_server_config,
+    cert_path: *const c_char,
+    key_path: *const c_char,
+) -> wss_status {
+    ffi_status! {
+        let cert_path = arg_str(cert_path, "cert_path")?.to_owned();
+        let key_path = arg_str(key_path, "key_path")?.to_owned();
+        edit(config, |c| {
+            c.tls = Some(TlsConfig { cert_path, key_path });
+            Ok(())
+        })
+    }
+}
+
+/// Adds a subprotocol this server speaks, in preference order (the first one the client also
+/// offers is chosen unless the accept callback decides).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_add_subprotocol(
+    config: *mut wss_server_config,
+    subprotocol: *const c_char,
+) -> wss_status {
+    ffi_status! {
+        let p = arg_str(subprotocol, "subprotocol")?;
+        if p.is_empty() || p.bytes().any(|b| b <= b' ' || b == b',' || b >= 0x7f) {
+            return Err(FfiError::invalid(format!("subprotocol {p:?} must be a non-empty HTTP token")));
+        }
+        edit(config, |c| {
+            c.subprotocols.push(p.to_owned());
+            Ok(())
+        })
+    }
+}
+
+fn window_bits(value: u8, name: &str) -> Result<(), FfiError> {
+    if (9..=15).contains(&value) {
+        Ok(())
+    } else {
+        Err(FfiError::invalid(format!("{name} must be 9-15 (got {value})")))
+    }
+}
+
+/// Limit on the request head in bytes (431 beyond). Default 16384. At least 256.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_max_head_bytes(
+    config: *mut wss_server_config,
+    value: usize,
+) -> wss_status {
+    ffi_status! {
+        at_least(value as u64, 256, "max_head_bytes")?;
+        edit(config, |c| {
+            c.max_head_bytes = value;
+            Ok(())
+        })
+    }
+}
+
+/// Limit on the number of request headers (431 beyond). Default 100. At least 1.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_max_headers(config: *mut wss_server_config, value: usize) -> wss_status {
+    ffi_status! {
+        at_least(value as u64, 1, "max_headers")?;
+        edit(config, |c| {
+            c.max_headers = value;
+            Ok(())
+        })
+    }
+}
+
+/// The request head (and TLS handshake) must arrive within this (408 beyond). Default 10000 ms.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_handshake_timeout_ms(
+    config: *mut wss_server_config,
+    value: u64,
+) -> wss_status {
+    ffi_status! {
+        at_least(value, 1, "handshake_timeout_ms")?;
+        edit(config, |c| {
+            c.handshake_timeout = Duration::from_millis(value);
+            Ok(())
+        })
+    }
+}
+
+/// Connections (handshaking or open) beyond this get 503. Default 100000. At least 1.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_max_connections(
+    config: *mut wss_server_config,
+    value: usize,
+) -> wss_status {
+    ffi_status! {
+        at_least(value as u64, 1, "max_connections")?;
+        edit(config, |c| {
+            c.max_connections = value;
+            Ok(())
+        })
+    }
+}
+
+/// Listen backlog. Default 1024. At least 1.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_backlog(config: *mut wss_server_config, value: u32) -> wss_status {
+    ffi_status! {
+        at_least(value.into(), 1, "backlog")?;
+        edit(config, |c| {
+            c.backlog = value;
+            Ok(())
+        })
+    }
+}
+
+/// Limit on a frame, a reassembled message and an inflated message. Default 16 MiB. At least 1.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_max_frame_size(
+    config: *mut wss_server_config,
+    value: usize,
+) -> wss_status {
+    ffi_status! {
+        at_least(value as u64, 1, "max_frame_size")?;
+        edit(config, |c| {
+            c.session.max_frame_size = value;
+            Ok(())
+        })
+    }
+}
+
+/// Pinger period in ms; 0 (the default) disables the pinger.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_ping_interval_ms(
+    config: *mut wss_server_config,
+    value: u64,
+) -> wss_status {
+    ffi_status! {
+
+        edit(config, |c| {
+            c.session.ping_interval_ms = value;
+            Ok(())
+        })
+    }
+}
+
+/// How long the pinger waits for the matching Pong before closing with 1011. Default 15000 ms. At least 1.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_timeout_ms(config: *mut wss_server_config, value: u64) -> wss_status {
+    ffi_status! {
+        at_least(value, 1, "timeout_ms")?;
+        edit(config, |c| {
+            c.session.timeout_ms = value;
+            Ok(())
+        })
+    }
+}
+
+/// Bound on the closing handshake. Default 10000 ms.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_close_timeout_ms(
+    config: *mut wss_server_config,
+    value: u64,
+) -> wss_status {
+    ffi_status! {
+
+        edit(config, |c| {
+            c.session.close_timeout_ms = value;
+            Ok(())
+        })
+    }
+}
+
+/// Mask outgoing frames (non-standard for servers; browsers reject it). Default false.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_masking(config: *mut wss_server_config, value: bool) -> wss_status {
+    ffi_status! {
+
+        edit(config, |c| {
+            c.session.masking = value;
+            Ok(())
+        })
+    }
+}
+
+/// Complete messages buffered for `wss_session_recv` before reading stops. Default 16. At least 1.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_incoming_queue(
+    config: *mut wss_server_config,
+    value: usize,
+) -> wss_status {
+    ffi_status! {
+        at_least(value as u64, 1, "incoming_queue")?;
+        edit(config, |c| {
+            c.session.incoming_queue = value;
+            Ok(())
+        })
+    }
+}
+
+/// Queued bytes above which `wss_session_send` waits and try_send reports BUFFERED. Default 1 MiB.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_write_high_water(
+    config: *mut wss_server_config,
+    value: usize,
+) -> wss_status {
+    ffi_status! {
+
+        edit(config, |c| {
+            c.session.write_high_water = value;
+            Ok(())
+        })
+    }
+}
+
+/// `on_drain` fires when the queue falls below this. Default 256 KiB.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_write_low_water(
+    config: *mut wss_server_config,
+    value: usize,
+) -> wss_status {
+    ffi_status! {
+
+        edit(config, |c| {
+            c.session.write_low_water = value;
+            Ok(())
+        })
+    }
+}
+
+/// Queued bytes above which `wss_session_try_send` drops. Default 2 MiB.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_write_hard_limit(
+    config: *mut wss_server_config,
+    value: usize,
+) -> wss_status {
+    ffi_status! {
+
+        edit(config, |c| {
+            c.session.write_hard_limit = value;
+            Ok(())
+        })
+    }
+}
+
+/// Offer/accept permessage-deflate. Default false.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_deflate(config: *mut wss_server_config, value: bool) -> wss_status {
+    ffi_status! {
+
+        edit(config, |c| {
+            c.deflate.enabled = value;
+            Ok(())
+        })
+    }
+}
+
+/// zlib compression level 0-9. Default 6.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_deflate_level(config: *mut wss_server_config, value: u32) -> wss_status {
+    ffi_status! {
+        if value > 9 {
+            return Err(FfiError::invalid(format!("deflate level must be 0-9 (got {value})")));
+        }
+        edit(config, |c| {
+            c.deflate.level = value;
+            Ok(())
+        })
+    }
+}
+
+/// Messages smaller than this many bytes are sent uncompressed. Default 0.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_deflate_threshold(
+    config: *mut wss_server_config,
+    value: usize,
+) -> wss_status {
+    ffi_status! {
+
+        edit(config, |c| {
+            c.deflate.threshold = value;
+            Ok(())
+        })
+    }
+}
+
+/// Limit on an inflated message; 0 (the default) uses max_frame_size.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_deflate_max_inflated_size(
+    config: *mut wss_server_config,
+    value: usize,
+) -> wss_status {
+    ffi_status! {
+
+        edit(config, |c| {
+            c.deflate.max_inflated_size = (value != 0).then_some(value);
+            Ok(())
+        })
+    }
+}
+
+/// Reset our compressor after every message (less memory, worse ratio). Default false.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_deflate_server_no_context_takeover(
+    config: *mut wss_server_config,
+    value: bool,
+) -> wss_status {
+    ffi_status! {
+
+        edit(config, |c| {
+            c.deflate.server_no_context_takeover = value;
+            Ok(())
+        })
+    }
+}
+
+/// Ask clients to reset their compressor after every message. Default false.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_deflate_client_no_context_takeover(
+    config: *mut wss_server_config,
+    value: bool,
+) -> wss_status {
+    ffi_status! {
+
+        edit(config, |c| {
+            c.deflate.client_no_context_takeover = value;
+            Ok(())
+        })
+    }
+}
+
+/// Largest LZ77 window (9-15) our compressor uses. Default 15.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_deflate_server_max_window_bits(
+    config: *mut wss_server_config,
+    value: u8,
+) -> wss_status {
+    ffi_status! {
+        window_bits(value, "server_max_window_bits")?;
+        edit(config, |c| {
+            c.deflate.server_max_window_bits = value;
+            Ok(())
+        })
+    }
+}
+
+/// Largest window (9-15) we ask clients to use when they let us choose. Default 15.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_deflate_client_max_window_bits(
+    config: *mut wss_server_config,
+    value: u8,
+) -> wss_status {
+    ffi_status! {
+        window_bits(value, "client_max_window_bits")?;
+        edit(config, |c| {
+            c.deflate.client_max_window_bits = value;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,23 @@
+//! The C ABI of wssession: a thin adapter over `wssession_core` (no protocol logic here).
+//!
+//! Conventions follow rustls-ffi: `wss_` prefix, opaque handles, `_new`/`_free` (NULL-safe),
+//! one `#[repr(u32)]` status enum, a thread-local last-error string, every pointer NULL-checked,
+//! every entry point wrapped in [`ffi_boundary!`] so no panic unwinds into C.
+#![allow(non_camel_case_types)]
+#![allow(clippy::missing_safety_doc)]
+
+#[macro_use]
+mod panic;
+mod config;
+mod error;
+mod handle;
+mod request;
+mod server;
+mod session;
+
+pub use config::*;
+pub use error::*;
+pub use handle::*;
+pub use request::*;
+pub use server::*;
+pub use session::*;

@@ -1,0 +1,4 @@
+//! libFuzzer entry for the `session` target (logic in `src/lib.rs`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wssession_fuzz::run("session", data));

@@ -1,0 +1,19 @@
+# Benchmarks (issue 7). `make bench` runs the whole matrix unattended and writes BENCHMARKS.md;
+# `make bench-server IMPL=<name> PORT=N [DEFLATE=1]` runs one echo server in the foreground.
+# Benchmarks are not tests: only the cheap functional `bench-smoke` joins TEST_TARGETS.
+# Knobs: BENCH_SECS (window, default 2), BENCH_RUNS (default 3), BENCH_IDLE_RUNS (default 1),
+# BENCH_IMPLS and BENCH_SCENARIOS (comma lists). Installs go to target/bench/.
+.PHONY: bench bench-server bench-smoke
+TEST_TARGETS += bench-smoke
+BENCH_IMPL_NAMES := rust c python python-callback node tokio-tungstenite fastwebsockets rawtcp \
+	ws websockets websockets-uvloop picows aiohttp
+
+bench:
+	python3 bench/run.py matrix
+
+bench-server:
+	@$(if $(filter $(IMPL),$(BENCH_IMPL_NAMES)),true,echo "IMPL must be one of: $(BENCH_IMPL_NAMES)" >&2; exit 2)
+	python3 bench/run.py serve $(IMPL) --port $(PORT) $(if $(filter 1,$(DEFLATE)),--deflate)
+
+bench-smoke:
+	python3 bench/run.py smoke

@@ -1,0 +1,45 @@
+'use strict'
+// Shared helpers: every wait is bounded so a bug fails the test instead of hanging it.
+const { once } = require('node:events')
+const WsClient = require('ws')
+const { WebSocketServer } = require('wssession')
+
+const LIMIT_MS = 5000
+
+/** Resolves with the event's arguments, or rejects after `ms`. */
+function waitFor(emitter, event, ms = LIMIT_MS) {
+  return within(once(emitter, event), ms, `event '${event}'`)
+}
+
+/** Races `promise` against a timeout. */
+function within(promise, ms = LIMIT_MS, what = 'operation') {
+  let timer
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** A listening server on an ephemeral port. */
+async function listen(options = {}) {
+  const wss = new WebSocketServer({ port: 0, ...options })
+  await waitFor(wss, 'listening')
+  return wss
+}
+
+/** An open `ws` client plus the server-side socket of the same connection. */
+async function pair(wss, path = '/', clientOptions, protocols) {
+  const conn = waitFor(wss, 'connection')
+  const client = new WsClient(`ws://127.0.0.1:${wss.address().port}${path}`, protocols, clientOptions)
+  client.on('error', () => {})
+  await waitFor(client, 'open')
+  const [ws, req] = await conn
+  return { client, ws, req }
+}
+
+/** Stops the server and ends every session. */
+async function stop(wss) {
+  await within(wss.shutdown({ grace: 200 }), LIMIT_MS, 'shutdown')
+}
+
+module.exports = { waitFor, within, listen, pair, stop, WsClient }

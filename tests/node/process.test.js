@@ -1,0 +1,43 @@
+'use strict'
+// The addon never keeps Node alive after the server is closed, and exiting with open sessions is safe.
+const test = require('node:test')
+const assert = require('node:assert')
+const { spawnSync } = require('node:child_process')
+
+function run(code) {
+  return spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 15000, cwd: __dirname })
+}
+
+test('the process exits on its own once the server is closed and its sessions ended', () => {
+  const r = run(`
+    const { WebSocketServer } = require('wssession'); const WS = require('ws')
+    const wss = new WebSocketServer({ port: 0 }, () => {
+      const c = new WS('ws://127.0.0.1:' + wss.address().port)
+      c.on('open', () => c.close())
+      c.on('close', () => wss.close(() => console.log('closed')))
+    })`)
+  assert.strictEqual(r.signal, null, 'the child did not exit by itself')
+  assert.strictEqual(r.status, 0, r.stderr)
+  assert.match(r.stdout, /closed/)
+})
+
+test('process.exit with open sessions does not crash', () => {
+  const r = run(`
+    const { WebSocketServer } = require('wssession'); const WS = require('ws')
+    const wss = new WebSocketServer({ port: 0 }, () => {
+      const c = new WS('ws://127.0.0.1:' + wss.address().port)
+      wss.on('connection', (ws) => { ws.on('message', (d) => ws.send(d)) })
+      c.on('open', () => c.send('x'))
+      c.on('message', () => { for (let i = 0; i < 100; i++) c.send('y'); setImmediate(() => process.exit(0)) })
+    })`)
+  assert.strictEqual(r.signal, null)
+  assert.strictEqual(r.status, 0, r.stderr)
+})
+
+test('an idle listening server keeps the process alive, as a ws server does', () => {
+  const r = spawnSync(process.execPath, ['-e', `require('wssession'); new (require('wssession').WebSocketServer)({ port: 0 })`], {
+    timeout: 1500,
+    cwd: __dirname,
+  })
+  assert.strictEqual(r.signal, 'SIGTERM')
+})

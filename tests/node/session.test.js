@@ -1,0 +1,358 @@
+'use strict'
+// Ktor session members and SPEC behaviours observable from Node, driven by the real ws client.
+const test = require('node:test')
+const assert = require('node:assert')
+const { waitFor, within, listen, pair, stop, WsClient } = require('./helpers')
+const { WebSocketServer, WebSocket } = require('wssession')
+
+test('incoming yields complete messages as frames in order and ends on a clean close', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const frames = []
+  const done = (async () => {
+    for await (const f of ws.incoming) frames.push(f)
+  })()
+  client.send('one')
+  client.send(Buffer.from('two'))
+  client.send('three', { fin: true })
+  client.close(1000)
+  await within(done)
+  assert.deepStrictEqual(
+    frames.map((f) => [f.type, String(f.data), f.fin]),
+    [
+      ['text', 'one', true],
+      ['binary', 'two', true],
+      ['text', 'three', true],
+    ],
+  )
+  assert.deepStrictEqual(await within(ws.closeReason), { code: 1000, reason: '', initiator: 'remote' })
+  await stop(wss)
+})
+
+test('send returns a promise that rejects with WSSESSION_ERR_CLOSED after close', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const got = waitFor(client, 'message')
+  await ws.send('hi')
+  assert.strictEqual(String((await got)[0]), 'hi')
+  ws.close(1000, 'done')
+  await assert.rejects(ws.send('late'), { code: 'WSSESSION_ERR_CLOSED' })
+  const [code, reason] = await waitFor(client, 'close')
+  assert.strictEqual(code, 1000)
+  assert.strictEqual(String(reason), 'done')
+  assert.deepStrictEqual(await within(ws.closeReason), { code: 1000, reason: 'done', initiator: 'local' })
+  await stop(wss)
+})
+
+test('send with a callback calls it once the data is written, and flush resolves', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  await within(new Promise((resolve, reject) => ws.send(Buffer.alloc(1000), { binary: true }, (e) => (e ? reject(e) : resolve()))))
+  ws.send('x')
+  await within(ws.flush())
+  assert.strictEqual(ws.bufferedAmount, 0)
+  client.close()
+  await stop(wss)
+})
+
+test('outgoing.send sends frames, fragments included, and outgoing.close closes with 1000', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const msgs = []
+  client.on('message', (d, b) => msgs.push([String(d), b]))
+  await ws.outgoing.send({ type: 'text', data: 'hel', fin: false })
+  await ws.outgoing.send({ type: 'text', data: 'lo', fin: true })
+  await ws.outgoing.send({ type: 'binary', data: Buffer.from('bin') })
+  const closed = waitFor(client, 'close')
+  await within(ws.outgoing.close())
+  const [code] = await closed
+  assert.strictEqual(code, 1000)
+  assert.deepStrictEqual(msgs, [
+    ['hello', false],
+    ['bin', true],
+  ])
+  await stop(wss)
+})
+
+test('sendSerialized and receiveDeserialized use JSON by default and report stable error codes', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const got = waitFor(client, 'message')
+  await ws.sendSerialized({ a: 1, b: [true] })
+  const [data, isBinary] = await got
+  assert.strictEqual(isBinary, false)
+  assert.deepStrictEqual(JSON.parse(data), { a: 1, b: [true] })
+  client.send(JSON.stringify({ hello: 'world' }))
+  assert.deepStrictEqual(await within(ws.receiveDeserialized()), { hello: 'world' })
+  client.send('{not json')
+  await assert.rejects(ws.receiveDeserialized(), (e) => e.code === 'WSSESSION_ERR_DESERIALIZE' && String(e.frame.data) === '{not json')
+  assert.strictEqual(ws.readyState, WebSocket.OPEN, 'the session stays open after a decode failure')
+  ws.converter = {
+    serialize: (v) => ({ type: 'binary', data: Buffer.from(String(v)) }),
+    deserialize: (f) => Number(String(f.data)),
+  }
+  client.send('42')
+  assert.strictEqual(await within(ws.receiveDeserialized()), 42)
+  ws.converter = null
+  await assert.rejects(ws.sendSerialized(1), { code: 'WSSESSION_ERR_NO_CONVERTER' })
+  await assert.rejects(ws.receiveDeserialized(), { code: 'WSSESSION_ERR_NO_CONVERTER' })
+  assert.throws(() => {
+    ws.converter = 5
+  }, TypeError)
+  ws.converter = require('wssession').JsonConverter
+  client.close()
+  await within(ws.closeReason)
+  await assert.rejects(ws.receiveDeserialized(), { code: 'WSSESSION_ERR_CLOSED' })
+  await stop(wss)
+})
+
+test('session settings are readable and live-settable, with TypeError/RangeError on bad values', async () => {
+  const wss = await listen({ maxPayload: 1234, closeTimeout: 2000 })
+  const { client, ws } = await pair(wss)
+  assert.strictEqual(ws.maxFrameSize, 1234)
+  assert.strictEqual(ws.closeTimeoutMillis, 2000)
+  assert.strictEqual(ws.masking, false)
+  assert.strictEqual(ws.pingIntervalMillis, 0)
+  assert.strictEqual(ws.timeoutMillis, 15000)
+  ws.maxFrameSize = 4096
+  ws.timeoutMillis = 500
+  ws.closeTimeoutMillis = 100
+  assert.deepStrictEqual([ws.maxFrameSize, ws.timeoutMillis, ws.closeTimeoutMillis], [4096, 500, 100])
+  assert.throws(() => {
+    ws.pingIntervalMillis = -1
+  }, RangeError)
+  assert.throws(() => {
+    ws.masking = 'yes'
+  }, TypeError)
+  assert.strictEqual(ws.application, wss)
+  assert.strictEqual(ws.server, wss)
+  assert.strictEqual(ws.call.method, 'GET')
+  assert.strictEqual(typeof ws.id, 'number')
+  client.close()
+  await stop(wss)
+})
+
+test('the pinger measures latency, and a missing pong closes with 1011 ping timeout', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  assert.strictEqual(ws.latency, null)
+  ws.pingIntervalMillis = 20
+  const started = Date.now()
+  while (ws.latency === null && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 10))
+  assert.strictEqual(typeof ws.latency, 'number')
+  client.close()
+  await within(ws.closeReason)
+
+  const { client: mute, ws: ws2 } = await pair(wss, '/', { autoPong: false })
+  const errors = []
+  ws2.on('error', (e) => errors.push(e.code))
+  ws2.timeoutMillis = 50
+  ws2.pingIntervalMillis = 20
+  const reason = await within(ws2.closeReason)
+  assert.deepStrictEqual(reason, { code: 1011, reason: 'ping timeout', initiator: 'local' })
+  assert.deepStrictEqual(errors, ['WSSESSION_ERR_TIMEOUT'])
+  mute.terminate()
+  await stop(wss)
+})
+
+test('an oversize message emits error WS_ERR_UNSUPPORTED_MESSAGE_LENGTH before close 1009', async () => {
+  const wss = await listen({ maxPayload: 100 })
+  const { client, ws } = await pair(wss)
+  const order = []
+  ws.on('error', (e) => order.push(`error:${e.code}`))
+  ws.on('close', (code) => order.push(`close:${code}`))
+  const clientClose = waitFor(client, 'close')
+  client.send(Buffer.alloc(101))
+  const [code] = await clientClose
+  assert.strictEqual(code, 1009)
+  await within(ws.closeReason)
+  assert.deepStrictEqual(order, ['error:WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'close:1009'])
+  assert.strictEqual((await ws.closeReason).initiator, 'local')
+  await stop(wss)
+})
+
+test('a failed session ends incoming with an error; terminate gives 1006 abnormal', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const it = ws.incoming[Symbol.asyncIterator]()
+  const next = it.next()
+  client.terminate()
+  await assert.rejects(within(next), { code: 'WSSESSION_ERR_CLOSED' })
+  assert.deepStrictEqual(await within(ws.closeReason), { code: 1006, reason: '', initiator: 'abnormal' })
+
+  const p2 = await pair(wss)
+  const closed = waitFor(p2.ws, 'close')
+  p2.ws.terminate()
+  const [code] = await closed
+  assert.strictEqual(code, 1006)
+  assert.strictEqual(p2.ws.readyState, WebSocket.CLOSED)
+  await stop(wss)
+})
+
+test('close events carry the peer code and reason; an empty Close gives 1005', async () => {
+  const wss = await listen()
+  const a = await pair(wss)
+  const closeA = waitFor(a.ws, 'close')
+  a.client.close(4001, 'custom')
+  const [code, reason] = await closeA
+  assert.strictEqual(code, 4001)
+  assert.ok(Buffer.isBuffer(reason))
+  assert.strictEqual(String(reason), 'custom')
+  const b = await pair(wss)
+  b.client.close()
+  assert.deepStrictEqual(await within(b.ws.closeReason), { code: 1005, reason: '', initiator: 'remote' })
+  await stop(wss)
+})
+
+test('bad arguments throw TypeError or RangeError with a code', async () => {
+  assert.throws(() => new WebSocketServer(), TypeError)
+  assert.throws(() => new WebSocketServer({}), TypeError)
+  assert.throws(() => new WebSocketServer({ port: 70000 }), RangeError)
+  assert.throws(() => new WebSocketServer({ port: 0, verifyClient: 'no' }), TypeError)
+  assert.throws(() => new WebSocketServer({ port: 0, perMessageDeflate: { serverMaxWindowBits: 20 } }), RangeError)
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  assert.throws(() => ws.send({}), TypeError)
+  assert.throws(() => ws.close(1005), (e) => e instanceof TypeError && e.code === 'WSSESSION_ERR_INVALID_ARGUMENT')
+  assert.throws(() => ws.close('x'), TypeError)
+  assert.throws(() => ws.close(1000, 'x'.repeat(124)), RangeError)
+  assert.throws(() => ws.ping(Buffer.alloc(126)), RangeError)
+  client.close()
+  await stop(wss)
+})
+
+test('ping and pong events arrive, and ping() reaches the client', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const ping = waitFor(ws, 'ping')
+  client.ping('abc')
+  assert.strictEqual(String((await ping)[0]), 'abc')
+  const pong = waitFor(ws, 'pong')
+  client.pong('def')
+  assert.strictEqual(String((await pong)[0]), 'def')
+  const clientPing = waitFor(client, 'ping')
+  ws.ping('xyz')
+  assert.strictEqual(String((await clientPing)[0]), 'xyz')
+  client.close()
+  await stop(wss)
+})
+
+test('pause holds messages back until resume, in order', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const got = []
+  ws.on('message', (d) => got.push(String(d)))
+  client.send('a')
+  while (got.length < 1) await waitFor(ws, 'message')
+  ws.pause()
+  assert.strictEqual(ws.isPaused, true)
+  client.send('b')
+  client.send('c')
+  await new Promise((r) => setTimeout(r, 50))
+  assert.deepStrictEqual(got, ['a'])
+  ws.resume()
+  while (got.length < 3) await waitFor(ws, 'message')
+  assert.deepStrictEqual(got, ['a', 'b', 'c'])
+  client.close()
+  await stop(wss)
+})
+
+test('many messages arrive in order and complete (batched delivery with backpressure)', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const N = 5000
+  let count = 0
+  let ok = true
+  const done = new Promise((resolve) => {
+    ws.on('message', (d) => {
+      if (Number(String(d)) !== count) ok = false
+      if (++count === N) resolve()
+    })
+  })
+  for (let i = 0; i < N; i++) client.send(String(i))
+  await within(done, 20000)
+  assert.ok(ok, 'messages arrived in order')
+  client.close()
+  await stop(wss)
+})
+
+test('server.close stops accepting but keeps open sessions; shutdown closes them with 1001', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const port = wss.address().port
+  let closedEmitted = false
+  wss.close(() => {
+    closedEmitted = true
+  })
+  const refused = new WsClient(`ws://127.0.0.1:${port}`)
+  await waitFor(refused, 'error')
+  const echo = waitFor(client, 'message')
+  ws.send('still here')
+  assert.strictEqual(String((await echo)[0]), 'still here')
+  assert.strictEqual(closedEmitted, false)
+  const closing = waitFor(client, 'close')
+  ws.close(1000)
+  await closing
+  await within(new Promise((r) => (closedEmitted ? r() : wss.once('close', r))))
+
+  const wss2 = await listen()
+  const p = await pair(wss2)
+  const clientClosed = waitFor(p.client, 'close')
+  await within(wss2.shutdown({ grace: 1000 }))
+  const [code] = await clientClosed
+  assert.strictEqual(code, 1001)
+  assert.strictEqual((await p.ws.closeReason).code, 1001)
+  assert.strictEqual(wss2.clients.size, 0)
+})
+
+test('path and plain HTTP requests are refused like ws does; address reports the bound port', async () => {
+  const wss = await listen({ path: '/chat' })
+  const addr = wss.address()
+  assert.strictEqual(addr.family, 'IPv4')
+  assert.ok(addr.port > 0)
+  const wrong = new WsClient(`ws://127.0.0.1:${addr.port}/other`)
+  wrong.on('error', () => {})
+  const [, res] = await waitFor(wrong, 'unexpected-response')
+  assert.strictEqual(res.statusCode, 400)
+  res.resume()
+  const { client, req, ws } = await pair(wss, '/chat?room=1')
+  assert.strictEqual(req.url, '/chat?room=1')
+  assert.strictEqual(req.headers.host, `127.0.0.1:${addr.port}`)
+  assert.strictEqual(req.socket.remoteAddress, '127.0.0.1')
+  assert.strictEqual(ws.call.query, 'room=1')
+  const http = require('node:http')
+  const status = await within(
+    new Promise((resolve, reject) => http.get(`http://127.0.0.1:${addr.port}/chat`, (r) => resolve(r.statusCode)).on('error', reject)),
+  )
+  assert.strictEqual(status, 426)
+  client.close()
+  await stop(wss)
+})
+
+test('permessage-deflate is negotiated when enabled and round-trips large messages', async () => {
+  const wss = await listen({ perMessageDeflate: { threshold: 0 } })
+  const { client, ws } = await pair(wss)
+  assert.strictEqual(ws.extensions, 'permessage-deflate')
+  assert.match(client.extensions, /permessage-deflate/)
+  const big = 'x'.repeat(100000)
+  ws.on('message', (d, b) => ws.send(d, { binary: b }))
+  const got = waitFor(client, 'message')
+  client.send(big)
+  assert.strictEqual(String((await got)[0]), big)
+  client.close()
+  await stop(wss)
+  const plain = await listen()
+  const p = await pair(plain)
+  assert.strictEqual(p.ws.extensions, '')
+  p.client.close()
+  await stop(plain)
+})
+
+test('a port in use is reported as an error event with code EADDRINUSE', async () => {
+  const wss = await listen()
+  const dup = new WebSocketServer({ port: wss.address().port })
+  const [err] = await waitFor(dup, 'error')
+  assert.strictEqual(err.code, 'EADDRINUSE')
+  assert.strictEqual(dup.address(), null)
+  await stop(wss)
+})
