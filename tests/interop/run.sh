@@ -108,15 +108,15 @@ if [ "$MODE" = all ]; then
   else
     echo "interop: note: skipping the C echo server (target/c/echo_server absent; make build-c builds it)"
   fi
-  if [ -x .venv/bin/python ] && [ -f bench/servers/python_echo.py ]; then
+  if [ -f bench/servers/python_echo.py ] && .venv/bin/python -c 'import wssession' 2>/dev/null; then
     run_clients python-echo ".venv/bin/python bench/servers/python_echo.py --port {port} --deflate" echo
   else
-    echo "interop: note: skipping the Python echo server (.venv or bench/servers/python_echo.py absent; make venv)"
+    echo "interop: note: skipping the Python echo server (bench/servers/python_echo.py or an importable wssession in .venv absent; make venv)"
   fi
-  if [ -f bench/servers/node_echo.js ] && [ -d node_modules/wssession ]; then
+  if [ -f bench/servers/node_echo.js ] && node -e "require('wssession')" 2>/dev/null; then
     run_clients node-echo "node bench/servers/node_echo.js --port {port} --deflate" echo
   else
-    echo "interop: note: skipping the Node echo server (bench/servers/node_echo.js or node_modules/wssession absent)"
+    echo "interop: note: skipping the Node echo server (bench/servers/node_echo.js or a loadable wssession addon absent; npm ci at the root)"
   fi
   run_browser
 elif [ -n "$SERVER_CMD" ]; then
