@@ -93,15 +93,19 @@ pub struct Deflater {
 impl Deflater {
     /// A compressor for the negotiated parameters.
     pub fn new(params: &DeflateParams) -> Self {
+        // zlib's smallest raw window is 9 bits. With 8 negotiated, level 0 (stored blocks, no
+        // back-references) keeps every message decodable within 256 bytes of history.
+        let stored_only = params.server_max_window_bits < 9;
+        let level = if stored_only { Compression::none() } else { Compression::new(params.level) };
         let bits = params.server_max_window_bits.clamp(9, 15);
         Self {
-            inner: Compress::new_with_window_bits(Compression::new(params.level), false, bits),
+            inner: Compress::new_with_window_bits(level, false, bits),
             reset_each_message: params.server_no_context_takeover,
-            threshold: params.threshold,
+            threshold: if stored_only { usize::MAX } else { params.threshold },
         }
     }
 
-    /// Whether a message of `len` bytes should be compressed by default.
+    /// Whether a message of `len` bytes should be compressed by default (never with an 8-bit window).
     pub fn wants(&self, len: usize) -> bool {
         len >= self.threshold
     }
@@ -178,6 +182,33 @@ mod tests {
         let p = params("permessage-deflate");
         let mut out = vec![];
         assert_eq!(Inflater::new(&p).inflate(&[0xff; 16], true, &mut out, 1 << 20), Err(InflateError::Corrupt));
+    }
+
+    #[test]
+    fn an_8_bit_server_window_sends_uncompressed_or_stored_blocks_only() {
+        let p = params("permessage-deflate; server_max_window_bits=8");
+        let mut d = Deflater::new(&p);
+        assert!(!d.wants(1 << 20), "messages go uncompressed by default");
+        let msg = b"abcdefgh".repeat(4096);
+        // flate2 cannot open a 256-byte inflate window; 9 bits is the smallest it allows.
+        let mut inflater = Decompress::new_with_window_bits(false, 9);
+        for _ in 0..2 {
+            let mut wire = vec![];
+            d.compress(&msg, true, &mut wire);
+            // Highly repetitive input that does not shrink: stored blocks, so no back-references at all.
+            assert!(wire.len() >= msg.len(), "stored blocks expected, got {} bytes", wire.len());
+            wire.extend_from_slice(&TAIL);
+            // Inflate in small output steps so only the window holds history.
+            let (mut out, mut input) = (Vec::new(), &wire[..]);
+            while !input.is_empty() {
+                let mut chunk = Vec::with_capacity(100);
+                let before = inflater.total_in();
+                inflater.decompress_vec(input, &mut chunk, FlushDecompress::Sync).unwrap();
+                input = &input[(inflater.total_in() - before) as usize..];
+                out.extend_from_slice(&chunk);
+            }
+            assert_eq!(out, msg);
+        }
     }
 
     #[test]

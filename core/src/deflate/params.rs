@@ -136,12 +136,10 @@ pub fn negotiate<'a>(
 
 fn accept(offer: &Offer, config: &DeflateConfig) -> Option<DeflateParams> {
     let own = config.server_max_window_bits.clamp(9, 15);
-    let server_bits = match offer.server_max_window_bits {
-        // zlib cannot produce a raw stream with a 256-byte window: decline rather than break the limit.
-        Some(8) => return None,
-        Some(asked) => asked.min(own),
-        None => own,
-    };
+    // An offer of 8 is accepted as 8: zlib cannot compress within a 256-byte window, so such a session
+    // sends its messages uncompressed by default and as stored blocks when compression is forced
+    // (see `Deflater`); the client's compressed messages are still inflated.
+    let server_bits = offer.server_max_window_bits.map_or(own, |asked| asked.min(own));
     let client_bits = match offer.client_max_window_bits {
         None => None,
         Some(offered) => {
@@ -201,6 +199,18 @@ mod tests {
             Some("permessage-deflate; client_no_context_takeover")
         );
         assert_eq!(neg(&["x-webkit-deflate-frame", "permessage-deflate"]).as_deref(), Some("permessage-deflate"));
+    }
+
+    #[test]
+    fn a_256_byte_server_window_is_accepted_rather_than_declined() {
+        assert_eq!(
+            neg(&["permessage-deflate; server_max_window_bits=8"]).as_deref(),
+            Some("permessage-deflate; server_max_window_bits=8")
+        );
+        assert_eq!(
+            neg(&["permessage-deflate; server_max_window_bits=8; client_max_window_bits=8"]).as_deref(),
+            Some("permessage-deflate; server_max_window_bits=8; client_max_window_bits=8")
+        );
     }
 
     #[test]

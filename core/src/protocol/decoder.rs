@@ -32,10 +32,13 @@ pub struct Violation {
     pub code: u16,
     /// A short human-readable reason (sent in the Close frame, ≤ 123 bytes).
     pub reason: &'static str,
+    /// The violation was in the peer's Close frame: the peer will send nothing more, so the
+    /// connection can be shut as soon as our Close is written (no waiting for another Close).
+    pub in_close: bool,
 }
 
 fn violation(code: u16, reason: &'static str) -> Violation {
-    Violation { code, reason }
+    Violation { code, reason, in_close: false }
 }
 
 struct Partial {
@@ -45,18 +48,26 @@ struct Partial {
     utf8: Option<Utf8Validator>,
 }
 
+/// Early UTF-8 check of an uncompressed Text frame whose payload is still arriving.
+struct Peek {
+    /// Payload bytes of the current frame already validated.
+    checked: usize,
+    utf8: Utf8Validator,
+}
+
 /// Parses client frames for a server session.
 pub struct Decoder {
     max_size: usize,
     max_inflated: Option<usize>,
     partial: Option<Partial>,
     inflater: Option<Inflater>,
+    peek: Option<Peek>,
 }
 
 impl Decoder {
     /// A decoder with the given message size limit and, if negotiated, an inflater.
     pub fn new(max_size: usize, inflater: Option<Inflater>) -> Self {
-        Self { max_size, max_inflated: None, partial: None, inflater }
+        Self { max_size, max_inflated: None, partial: None, inflater, peek: None }
     }
 
     /// Changes the frame/message size limit (applies to frames not yet started).
@@ -88,9 +99,11 @@ impl Decoder {
             self.check_header(&header, len)?;
             let len = len as usize;
             if buf.len() < head_len + len {
+                self.peek_text(&header, &buf[head_len..])?;
                 buf.reserve(head_len + len - buf.len());
                 return Ok(None);
             }
+            self.peek = None;
             let _ = buf.split_to(head_len);
             let mut payload = buf.split_to(len);
             if let Some(key) = header.mask {
@@ -100,6 +113,31 @@ impl Decoder {
                 return Ok(Some(event));
             }
         }
+    }
+
+    /// Fails an uncompressed Text frame at its first invalid UTF-8 byte, before the frame is complete
+    /// (the complete frame is validated again as usual; this only fails earlier).
+    fn peek_text(&mut self, h: &FrameHeader, masked: &[u8]) -> Result<(), Violation> {
+        if self.peek.is_none() {
+            let utf8 = match (h.opcode, &self.partial) {
+                (OpCode::Data(Data::Text), None) if !h.rsv1 => Utf8Validator::new(),
+                (OpCode::Data(Data::Continue), Some(Partial { compressed: false, utf8: Some(v), .. })) => v.clone(),
+                _ => return Ok(()),
+            };
+            self.peek = Some(Peek { checked: 0, utf8 });
+        }
+        let peek = self.peek.as_mut().expect("set above");
+        if masked.len() <= peek.checked {
+            return Ok(());
+        }
+        let mut chunk = masked[peek.checked..].to_vec();
+        if let Some(key) = h.mask {
+            let o = peek.checked;
+            apply_mask(&mut chunk, [key[o % 4], key[(o + 1) % 4], key[(o + 2) % 4], key[(o + 3) % 4]]);
+        }
+        peek.utf8.feed(&chunk, false).map_err(|_| invalid_utf8())?;
+        peek.checked = masked.len();
+        Ok(())
     }
 
     fn check_header(&self, h: &FrameHeader, len: u64) -> Result<(), Violation> {
@@ -151,7 +189,9 @@ impl Decoder {
         match h.opcode {
             OpCode::Control(Control::Ping) => Ok(Some(Event::Ping(payload.freeze()))),
             OpCode::Control(Control::Pong) => Ok(Some(Event::Pong(payload.freeze()))),
-            OpCode::Control(Control::Close) => parse_close(&payload).map(|c| Some(Event::Close(c))),
+            OpCode::Control(Control::Close) => {
+                parse_close(&payload).map(|c| Some(Event::Close(c))).map_err(|v| Violation { in_close: true, ..v })
+            }
             OpCode::Control(Control::Reserved(_)) | OpCode::Data(Data::Reserved(_)) => {
                 Err(violation(PROTOCOL_ERROR, "reserved opcode"))
             }
@@ -296,6 +336,31 @@ mod tests {
     }
 
     #[test]
+    fn invalid_utf8_fails_before_the_rest_of_its_frame_arrives() {
+        // Autobahn 6.4.3/6.4.4: one Text frame delivered in chops; fail at the invalid byte.
+        let full = wire(&[(1, true, false, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80edited")]);
+        let mut d = Decoder::new(100, None);
+        let mut buf = BytesMut::from(&full[..6 + 11]);
+        assert_eq!(d.decode(&mut buf).unwrap(), None, "a valid prefix waits for more");
+        buf.extend_from_slice(&full[6 + 11..6 + 13]);
+        assert_eq!(d.decode(&mut buf).unwrap_err().code, 1007);
+    }
+
+    #[test]
+    fn a_text_frame_arriving_in_pieces_is_still_delivered_whole() {
+        let text = "κόσμε €uro 😀 ".repeat(20);
+        let full = wire(&[(1, false, false, &text.as_bytes()[..7]), (0, true, false, &text.as_bytes()[7..])]);
+        let mut d = Decoder::new(1 << 20, None);
+        let mut buf = BytesMut::new();
+        let mut events = vec![];
+        for byte in full.iter() {
+            buf.extend_from_slice(&[*byte]);
+            events.extend(decode_all(&mut d, &mut buf).unwrap());
+        }
+        assert_eq!(events, vec![Event::Message(Frame::text(text))]);
+    }
+
+    #[test]
     fn accepts_utf8_code_point_split_across_fragments() {
         let mut buf = wire(&[(1, false, false, b"\xe2\x82"), (0, true, false, b"\xac")]);
         let events = decode_all(&mut Decoder::new(100, None), &mut buf).unwrap();
@@ -330,6 +395,15 @@ mod tests {
         let mut empty = wire(&[(8, true, false, b"")]);
         assert_eq!(Decoder::new(100, None).decode(&mut empty).unwrap(), Some(Event::Close(None)));
         let mut bad = wire(&[(8, true, false, b"\x03\xe8\xff")]);
-        assert_eq!(Decoder::new(100, None).decode(&mut bad).unwrap_err().code, 1007);
+        let v = Decoder::new(100, None).decode(&mut bad).unwrap_err();
+        assert_eq!((v.code, v.in_close), (1007, true));
+    }
+
+    #[test]
+    fn only_violations_inside_a_close_frame_mark_the_peer_as_closed() {
+        let mut bad_code = wire(&[(8, true, false, &[0x00, 0x00])]);
+        assert!(Decoder::new(100, None).decode(&mut bad_code).unwrap_err().in_close);
+        let mut bad_text = wire(&[(1, true, false, b"\xff")]);
+        assert!(!Decoder::new(100, None).decode(&mut bad_text).unwrap_err().in_close);
     }
 }

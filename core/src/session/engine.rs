@@ -129,7 +129,8 @@ async fn reader<T: Transport>(
                     Err(v) => {
                         s.set_end(End::Failed(Error::Protocol { code: v.code, message: v.reason.into() }));
                         s.initiate_close(v.code, v.reason, Initiator::Local);
-                        phase = Phase::Failing;
+                        // A broken Close still ends the peer's side: shut once ours is written.
+                        phase = if v.in_close { Phase::PeerClosed } else { Phase::Failing };
                     }
                 }
             }
