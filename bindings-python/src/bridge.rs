@@ -120,6 +120,16 @@ pub fn types(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     TYPES.get_or_try_init(py, || Ok::<_, PyErr>(py.import("wssession._types")?.unbind())).map(|m| m.bind(py))
 }
 
+static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The running asyncio loop (`asyncio.get_running_loop()`; RuntimeError outside of one).
+pub fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    GET_RUNNING_LOOP
+        .get_or_try_init(py, || Ok::<_, PyErr>(py.import("asyncio")?.getattr("get_running_loop")?.unbind()))?
+        .bind(py)
+        .call0()
+}
+
 /// Logs `err` with its traceback on the `wssession.server` logger.
 pub fn log_error(py: Python<'_>, message: &str, err: PyErr) {
     let logged = (|| -> PyResult<()> {

@@ -6,6 +6,7 @@ mod frame;
 mod request;
 mod server;
 mod session;
+mod wake;
 
 use pyo3::prelude::*;
 
@@ -25,6 +26,7 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Outgoing>()?;
     m.add_class::<server::ServerHandle>()?;
     m.add_class::<server::Resolver>()?;
+    m.add_class::<wake::LoopWaker>()?;
     m.add_function(wrap_pyfunction!(server::start_server, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_finalize, m)?)?;
     Ok(())

@@ -20,6 +20,7 @@ use crate::bridge;
 use crate::errors::{self, type_error};
 use crate::frame::{PyCloseReason, PyFrame, Ready, bytes_like};
 use crate::request::{PyRequest, addr_tuple};
+use crate::wake;
 
 /// Messages moved out of the core per wake-up.
 const BATCH: usize = 64;
@@ -32,15 +33,34 @@ struct End {
     reason: CloseReason,
 }
 
+/// The inbox's state, behind one lock (the loop thread and a runtime task both update it).
+#[derive(Default)]
+struct InboxState {
+    /// Messages already taken from the core.
+    buf: VecDeque<Frame>,
+    /// How the incoming side ended.
+    end: Option<End>,
+    /// The asyncio future a waiting receive is parked on (resolved by the loop's waker).
+    waiter: Option<Py<PyAny>>,
+    /// A runtime task is waiting for messages for this inbox.
+    filling: bool,
+}
+
 /// Messages already taken from the core, and how the incoming side ended.
 #[derive(Default)]
-struct Inbox {
-    buf: Mutex<VecDeque<Frame>>,
-    end: Mutex<Option<End>>,
+pub struct Inbox {
+    state: Mutex<InboxState>,
     /// 0 unknown, 1 the core reported a clean end, 2 a failure.
     hint: AtomicU8,
     /// A receive is waiting (websockets forbids two concurrent `recv`: ConcurrencyError).
     busy: AtomicBool,
+}
+
+impl Inbox {
+    /// The parked future, if a receive is waiting (taken by the loop's waker to resolve it).
+    pub(crate) fn take_waiter(&self) -> Option<Py<PyAny>> {
+        self.state.lock().unwrap().waiter.take()
+    }
 }
 
 enum Converter {
@@ -69,6 +89,7 @@ enum Mode {
 pub struct Connection {
     pub(crate) session: Session,
     inbox: Arc<Inbox>,
+    waker: Option<Arc<wake::Shared>>,
     done: Mutex<Option<oneshot::Sender<Result<(), String>>>>,
     server: Option<Py<PyAny>>,
     converter: Mutex<Converter>,
@@ -82,11 +103,13 @@ impl Connection {
         session: Session,
         done: Option<oneshot::Sender<Result<(), String>>>,
         server: Option<Py<PyAny>>,
+        waker: Option<Arc<wake::Shared>>,
     ) -> PyResult<Self> {
         let request = Py::new(py, PyRequest::new(py, session.request().clone())?)?;
         Ok(Self {
             session,
             inbox: Arc::default(),
+            waker,
             done: Mutex::new(done),
             server,
             converter: Mutex::new(Converter::Json),
@@ -96,7 +119,8 @@ impl Connection {
 
     /// A message from the buffer, else from the core without waiting; `Err` once ended.
     fn take(&self) -> Option<Result<Frame, End>> {
-        let mut buf = self.inbox.buf.lock().unwrap();
+        let mut st = self.inbox.state.lock().unwrap();
+        let buf = &mut st.buf;
         if buf.is_empty() {
             for _ in 0..BATCH {
                 match self.session.try_recv() {
@@ -113,8 +137,45 @@ impl Connection {
         if let Some(f) = buf.pop_front() {
             return Some(Ok(f));
         }
-        drop(buf);
-        self.inbox.end.lock().unwrap().clone().map(Err)
+        st.end.clone().map(Err)
+    }
+
+    /// Parks a receive on a new asyncio future, resolved through the loop's waker once messages (or
+    /// the end) are in the inbox; starts the runtime task that waits for them unless one is under
+    /// way. None: messages arrived since `take`, take again.
+    fn park<'py>(&self, py: Python<'py>, waker: &Arc<wake::Shared>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let fut = bridge::running_loop(py)?.call_method0(pyo3::intern!(py, "create_future"))?;
+        let spawn = {
+            let mut st = self.inbox.state.lock().unwrap();
+            if !st.buf.is_empty() || st.end.is_some() {
+                return Ok(None);
+            }
+            st.waiter = Some(fut.clone().unbind());
+            !std::mem::replace(&mut st.filling, true)
+        };
+        if spawn {
+            let session = self.session.clone();
+            let inbox = self.inbox.clone();
+            let waker = waker.clone();
+            wssession_core::runtime::spawn(async move {
+                let mut got = Vec::with_capacity(8);
+                let r = session.recv_many(&mut got, BATCH).await;
+                let end = if got.is_empty() { Some(ended(&session, &inbox, r).await) } else { None };
+                let wake = {
+                    let mut st = inbox.state.lock().unwrap();
+                    st.buf.extend(got);
+                    if end.is_some() {
+                        st.end = end;
+                    }
+                    st.filling = false;
+                    st.waiter.is_some()
+                };
+                if wake {
+                    waker.wake(inbox);
+                }
+            });
+        }
+        Ok(Some(fut))
     }
 
     /// Starts one batched wait for messages (or the end) on the runtime.
@@ -125,17 +186,11 @@ impl Connection {
             let mut got = Vec::with_capacity(8);
             let r = session.recv_many(&mut got, BATCH).await;
             if !got.is_empty() {
-                inbox.buf.lock().unwrap().extend(got);
+                inbox.state.lock().unwrap().buf.extend(got);
                 return Ok(());
             }
-            let clean_now = matches!(r, Ok(_) | Err(Error::Closed(_)));
-            let clean = match inbox.hint.load(Ordering::Acquire) {
-                1 => true,
-                2 => false,
-                _ => clean_now,
-            };
-            let reason = session.close_reason().await;
-            *inbox.end.lock().unwrap() = Some(End { clean, reason });
+            let end = ended(&session, &inbox, r).await;
+            inbox.state.lock().unwrap().end = Some(end);
             Ok(())
         })
     }
@@ -197,6 +252,17 @@ impl Connection {
         slf.get().check_pull(slf.py())?;
         Ok(RecvAwait { conn: slf.clone().unbind(), mode, iter: None, owner: false })
     }
+}
+
+/// How the incoming side ended, once `recv_many` returned `r` with no message.
+async fn ended(session: &Session, inbox: &Inbox, r: Result<usize, Error>) -> End {
+    let clean_now = matches!(r, Ok(_) | Err(Error::Closed(_)));
+    let clean = match inbox.hint.load(Ordering::Acquire) {
+        1 => true,
+        2 => false,
+        _ => clean_now,
+    };
+    End { clean, reason: session.close_reason().await }
 }
 
 /// Frames for one message: a str/bytes-like message, a Frame, or an iterable of fragments.
@@ -734,7 +800,13 @@ impl RecvAwait {
                         conn.inbox.busy.store(true, Ordering::Release);
                         self.owner = true;
                     }
-                    let fut = conn.fill(py)?;
+                    let fut = match &conn.waker {
+                        Some(w) => match conn.park(py, w)? {
+                            Some(fut) => fut,
+                            None => continue,
+                        },
+                        None => conn.fill(py)?,
+                    };
                     self.iter = Some(fut.call_method0(pyo3::intern!(py, "__await__"))?.unbind());
                 }
             }
