@@ -5,8 +5,11 @@
 //! wake-up); Python objects are built on the event loop thread when a message is handed out.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,7 +36,10 @@ struct End {
     reason: CloseReason,
 }
 
-/// The inbox's state, behind one lock (the loop thread and a runtime task both update it).
+/// Waits for the next batch of messages (or the end); polled on the loop thread, never spawned.
+type Fill = Pin<Box<dyn Future<Output = (Vec<Frame>, Option<End>)> + Send>>;
+
+/// The inbox's state, behind one lock.
 #[derive(Default)]
 struct InboxState {
     /// Messages already taken from the core.
@@ -42,24 +48,55 @@ struct InboxState {
     end: Option<End>,
     /// The asyncio future a waiting receive is parked on (resolved by the loop's waker).
     waiter: Option<Py<PyAny>>,
-    /// A runtime task is waiting for messages for this inbox.
-    filling: bool,
+    /// The wait under way for the core's next messages (its waker is registered with the core).
+    fill: Option<Fill>,
+}
+
+impl InboxState {
+    /// Polls the wait under way, if any; moves what it got into the buffer.
+    fn poll_fill(&mut self, waker: &Waker) {
+        let Some(fill) = self.fill.as_mut() else { return };
+        if let Poll::Ready((got, end)) = fill.as_mut().poll(&mut Context::from_waker(waker)) {
+            self.fill = None;
+            self.buf.extend(got);
+            if end.is_some() {
+                self.end = end;
+            }
+        }
+    }
+
+    fn ready(&self) -> bool {
+        !self.buf.is_empty() || self.end.is_some()
+    }
 }
 
 /// Messages already taken from the core, and how the incoming side ended.
-#[derive(Default)]
 pub struct Inbox {
     state: Mutex<InboxState>,
-    /// 0 unknown, 1 the core reported a clean end, 2 a failure.
-    hint: AtomicU8,
     /// A receive is waiting (websockets forbids two concurrent `recv`: ConcurrencyError).
     busy: AtomicBool,
+    /// Wakes the loop when the core has messages for a pending wait (queues this inbox with the
+    /// loop's waker); a no-op waker without one.
+    waker: Waker,
 }
 
 impl Inbox {
-    /// The parked future, if a receive is waiting (taken by the loop's waker to resolve it).
-    pub(crate) fn take_waiter(&self) -> Option<Py<PyAny>> {
-        self.state.lock().unwrap().waiter.take()
+    fn new(loop_waker: Option<Arc<wake::Shared>>) -> Arc<Self> {
+        Arc::new_cyclic(|me| {
+            let waker = match loop_waker {
+                Some(shared) => Waker::from(Arc::new(wake::InboxWaker { inbox: me.clone(), shared })),
+                None => Waker::noop().clone(),
+            };
+            Self { state: Mutex::default(), busy: AtomicBool::new(false), waker }
+        })
+    }
+
+    /// On the loop's wake-up: polls the wait under way; the parked future if messages (or the end)
+    /// are now in the buffer, for the caller to resolve.
+    pub(crate) fn wake_up(&self) -> Option<Py<PyAny>> {
+        let mut st = self.state.lock().unwrap();
+        st.poll_fill(&self.waker);
+        if st.ready() { st.waiter.take() } else { None }
     }
 }
 
@@ -108,7 +145,7 @@ impl Connection {
         let request = Py::new(py, PyRequest::new(py, session.request().clone())?)?;
         Ok(Self {
             session,
-            inbox: Arc::default(),
+            inbox: Inbox::new(waker.clone()),
             waker,
             done: Mutex::new(done),
             server,
@@ -118,63 +155,41 @@ impl Connection {
     }
 
     /// A message from the buffer, else from the core without waiting; `Err` once ended.
+    ///
+    /// With a loop waker the wait started here stays registered with the core when nothing is
+    /// queued, so the loop is woken as soon as a message arrives (no task, no thread handoff).
     fn take(&self) -> Option<Result<Frame, End>> {
         let mut st = self.inbox.state.lock().unwrap();
-        let buf = &mut st.buf;
-        if buf.is_empty() {
-            for _ in 0..BATCH {
-                match self.session.try_recv() {
-                    Ok(Some(f)) => buf.push_back(f),
-                    Ok(None) => break,
-                    Err(e) => {
-                        let hint = if matches!(e, Error::Closed(_)) { 1 } else { 2 };
-                        let _ = self.inbox.hint.compare_exchange(0, hint, Ordering::AcqRel, Ordering::Acquire);
-                        break;
-                    }
-                }
+        if !st.ready() {
+            if st.fill.is_none() {
+                let session = self.session.clone();
+                st.fill = Some(Box::pin(async move {
+                    let mut got = Vec::with_capacity(8);
+                    let r = session.recv_many(&mut got, BATCH).await;
+                    let end = if got.is_empty() { Some(ended(&session, r).await) } else { None };
+                    (got, end)
+                }));
+            }
+            st.poll_fill(&self.inbox.waker);
+            if self.waker.is_none() {
+                st.fill = None; // the fallback waits with `fill` instead (dropping the wait is safe)
             }
         }
-        if let Some(f) = buf.pop_front() {
+        if let Some(f) = st.buf.pop_front() {
             return Some(Ok(f));
         }
         st.end.clone().map(Err)
     }
 
-    /// Parks a receive on a new asyncio future, resolved through the loop's waker once messages (or
-    /// the end) are in the inbox; starts the runtime task that waits for them unless one is under
-    /// way. None: messages arrived since `take`, take again.
-    fn park<'py>(&self, py: Python<'py>, waker: &Arc<wake::Shared>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    /// Parks a receive on a new asyncio future, resolved by the loop's waker once the wait started
+    /// by `take` has messages (or the end). None: they arrived meanwhile, take again.
+    fn park<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let fut = bridge::running_loop(py)?.call_method0(pyo3::intern!(py, "create_future"))?;
-        let spawn = {
-            let mut st = self.inbox.state.lock().unwrap();
-            if !st.buf.is_empty() || st.end.is_some() {
-                return Ok(None);
-            }
-            st.waiter = Some(fut.clone().unbind());
-            !std::mem::replace(&mut st.filling, true)
-        };
-        if spawn {
-            let session = self.session.clone();
-            let inbox = self.inbox.clone();
-            let waker = waker.clone();
-            wssession_core::runtime::spawn(async move {
-                let mut got = Vec::with_capacity(8);
-                let r = session.recv_many(&mut got, BATCH).await;
-                let end = if got.is_empty() { Some(ended(&session, &inbox, r).await) } else { None };
-                let wake = {
-                    let mut st = inbox.state.lock().unwrap();
-                    st.buf.extend(got);
-                    if end.is_some() {
-                        st.end = end;
-                    }
-                    st.filling = false;
-                    st.waiter.is_some()
-                };
-                if wake {
-                    waker.wake(inbox);
-                }
-            });
+        let mut st = self.inbox.state.lock().unwrap();
+        if st.ready() {
+            return Ok(None);
         }
+        st.waiter = Some(fut.clone().unbind());
         Ok(Some(fut))
     }
 
@@ -189,7 +204,7 @@ impl Connection {
                 inbox.state.lock().unwrap().buf.extend(got);
                 return Ok(());
             }
-            let end = ended(&session, &inbox, r).await;
+            let end = ended(&session, r).await;
             inbox.state.lock().unwrap().end = Some(end);
             Ok(())
         })
@@ -255,14 +270,8 @@ impl Connection {
 }
 
 /// How the incoming side ended, once `recv_many` returned `r` with no message.
-async fn ended(session: &Session, inbox: &Inbox, r: Result<usize, Error>) -> End {
-    let clean_now = matches!(r, Ok(_) | Err(Error::Closed(_)));
-    let clean = match inbox.hint.load(Ordering::Acquire) {
-        1 => true,
-        2 => false,
-        _ => clean_now,
-    };
-    End { clean, reason: session.close_reason().await }
+async fn ended(session: &Session, r: Result<usize, Error>) -> End {
+    End { clean: matches!(r, Ok(_) | Err(Error::Closed(_))), reason: session.close_reason().await }
 }
 
 /// Frames for one message: a str/bytes-like message, a Frame, or an iterable of fragments.
@@ -801,7 +810,7 @@ impl RecvAwait {
                         self.owner = true;
                     }
                     let fut = match &conn.waker {
-                        Some(w) => match conn.park(py, w)? {
+                        Some(_) => match conn.park(py)? {
                             Some(fut) => fut,
                             None => continue,
                         },

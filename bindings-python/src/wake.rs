@@ -1,15 +1,16 @@
 //! Waking the asyncio loop from runtime threads without touching Python there.
 //!
-//! A receive that finds no message parks an asyncio future in its connection's inbox; the runtime
-//! task that later fills the inbox queues the inbox here and, when the queue was empty, writes one
-//! byte to a socket pair the loop watches (`loop.add_reader`). The loop then resolves every parked
+//! A receive that finds no message parks an asyncio future in its connection's inbox, whose wait for
+//! the core's next messages is polled on the loop thread with a waker of ours; when the core wakes
+//! it (on a runtime thread), the inbox is queued here and, when the queue was empty, one byte is
+//! written to a socket pair the loop watches (`loop.add_reader`). The loop then resolves every parked
 //! future in one go: one wake-up per batch of connections, and the GIL is only ever taken on the
 //! loop thread (no `call_soon_threadsafe`, no thread handoff per message).
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use pyo3::prelude::*;
 
@@ -32,6 +33,24 @@ impl Shared {
         if first {
             // WouldBlock: the pipe is full of wake-ups the loop has yet to read, so it will run anyway.
             let _ = (&self.tx).write(&[1]);
+        }
+    }
+}
+
+/// A connection's waker, registered with the core by the inbox's pending wait.
+pub struct InboxWaker {
+    pub(crate) inbox: Weak<Inbox>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::task::Wake for InboxWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(inbox) = self.inbox.upgrade() {
+            self.shared.wake(inbox);
         }
     }
 }
@@ -72,7 +91,7 @@ impl LoopWaker {
         }
         let ready = std::mem::take(&mut *self.shared.pending.lock().unwrap());
         for inbox in ready {
-            if let Some(fut) = inbox.take_waiter() {
+            if let Some(fut) = inbox.wake_up() {
                 let fut = fut.bind(py);
                 if !fut.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
                     fut.call_method1(pyo3::intern!(py, "set_result"), (py.None(),))?;
