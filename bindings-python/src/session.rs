@@ -240,7 +240,7 @@ impl Connection {
         }
         let rest: Vec<Frame> = rest.collect();
         if rest.is_empty() && !buffered {
-            return Ok(Py::new(py, Ready::new(py.None()))?.into_any());
+            return Ok(Ready::none(py));
         }
         let session = self.session.clone();
         let fut = pyo3_async_runtimes::tokio::future_into_py(py, async move {
@@ -265,7 +265,7 @@ impl Connection {
 
     fn recv_await(slf: &Bound<'_, Self>, mode: Mode) -> PyResult<RecvAwait> {
         slf.get().check_pull(slf.py())?;
-        Ok(RecvAwait { conn: slf.clone().unbind(), mode, iter: None, owner: false })
+        Ok(RecvAwait { conn: slf.clone().unbind(), mode, iter: None, parked: None, owner: false })
     }
 }
 
@@ -375,6 +375,9 @@ impl Connection {
     /// message, a Frame as is. Waits only while the send queue is over its limit.
     fn send(slf: &Bound<'_, Self>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
+        if let Some((data, text)) = bytes_like(message)? {
+            return slf.get().send_frames(py, vec![data_frame(data, text)]);
+        }
         if message.hasattr("__aiter__")? {
             let helper = bridge::types(py)?.getattr("send_async_fragments")?;
             return Ok(helper.call1((slf, message))?.unbind());
@@ -402,7 +405,7 @@ impl Connection {
             errors::map(self.session.close(code, &reason))?;
         }
         if self.session.close_reason_now().is_some() {
-            return Ok(Py::new(py, Ready::new(py.None()))?.into_any());
+            return Ok(Ready::none(py));
         }
         let s = self.session.clone();
         Ok(pyo3_async_runtimes::tokio::future_into_py(py, async move {
@@ -455,7 +458,7 @@ impl Connection {
             return Err(errors::err(py, "InvalidArgumentError", "a pong payload is at most 125 bytes"));
         }
         errors::map(self.session.try_send(Frame::new(FrameType::Pong, data)))?;
-        Ok(Py::new(py, Ready::new(py.None()))?.into_any())
+        Ok(Ready::none(py))
     }
 
     /// Round-trip time of the last matched Ping/Pong, in seconds (0.0 before any).
@@ -767,6 +770,8 @@ pub struct RecvAwait {
     conn: Py<Connection>,
     mode: Mode,
     iter: Option<Py<PyAny>>,
+    /// The asyncio future this receive is parked on (yielded to the task as is).
+    parked: Option<Py<PyAny>>,
     /// This receive holds the connection's `busy` flag.
     owner: bool,
 }
@@ -785,6 +790,9 @@ impl RecvAwait {
     }
 
     fn step(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        // Resumed after the parked future completed (the task only resumes a receive then; a
+        // cancellation comes through `throw`).
+        self.parked = None;
         loop {
             if let Some(it) = &self.iter {
                 match it.bind(py).call_method0(pyo3::intern!(py, "__next__")) {
@@ -809,14 +817,16 @@ impl RecvAwait {
                         conn.inbox.busy.store(true, Ordering::Release);
                         self.owner = true;
                     }
-                    let fut = match &conn.waker {
-                        Some(_) => match conn.park(py)? {
-                            Some(fut) => fut,
-                            None => continue,
-                        },
-                        None => conn.fill(py)?,
-                    };
-                    self.iter = Some(fut.call_method0(pyo3::intern!(py, "__await__"))?.unbind());
+                    if conn.waker.is_none() {
+                        let fut = conn.fill(py)?;
+                        self.iter = Some(fut.call_method0(pyo3::intern!(py, "__await__"))?.unbind());
+                        continue;
+                    }
+                    let Some(fut) = conn.park(py)? else { continue };
+                    // What `Future.__await__` does before yielding the future to the task.
+                    fut.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), true)?;
+                    self.parked = Some(fut.clone().unbind());
+                    return Ok(fut.unbind());
                 }
             }
         }
@@ -899,6 +909,7 @@ impl RecvAwait {
     #[pyo3(signature = (*args))]
     fn throw(&mut self, py: Python<'_>, args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
         self.release();
+        self.parked = None;
         match self.iter.take() {
             Some(it) => Ok(it.bind(py).call_method1("throw", args)?.unbind()),
             None => {

@@ -79,7 +79,7 @@ impl LoopWaker {
     }
 
     /// Resolves the parked futures of every inbox queued since the last run (the loop's reader callback).
-    fn run(&self, py: Python<'_>) -> PyResult<()> {
+    fn run(&self, py: Python<'_>) {
         let mut sink = [0u8; 256];
         loop {
             match (&self.rx).read(&mut sink) {
@@ -93,11 +93,13 @@ impl LoopWaker {
         for inbox in ready {
             if let Some(fut) = inbox.wake_up() {
                 let fut = fut.bind(py);
-                if !fut.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
-                    fut.call_method1(pyo3::intern!(py, "set_result"), (py.None(),))?;
+                // A cancelled receive's future is done already: InvalidStateError, ignored.
+                if let Err(e) = fut.call_method1(pyo3::intern!(py, "set_result"), (py.None(),))
+                    && !fut.call_method0(pyo3::intern!(py, "done")).and_then(|d| d.is_truthy()).unwrap_or(false)
+                {
+                    crate::bridge::log_error(py, "cannot resume a waiting receive", e);
                 }
             }
         }
-        Ok(())
     }
 }
