@@ -127,6 +127,8 @@ pub struct Connection {
     pub(crate) session: Session,
     inbox: Arc<Inbox>,
     waker: Option<Arc<wake::Shared>>,
+    /// The loop's `create_future` (bound on the first parked receive).
+    create_future: pyo3::sync::PyOnceLock<Py<PyAny>>,
     done: Mutex<Option<oneshot::Sender<Result<(), String>>>>,
     server: Option<Py<PyAny>>,
     converter: Mutex<Converter>,
@@ -147,6 +149,7 @@ impl Connection {
             session,
             inbox: Inbox::new(waker.clone()),
             waker,
+            create_future: pyo3::sync::PyOnceLock::new(),
             done: Mutex::new(done),
             server,
             converter: Mutex::new(Converter::Json),
@@ -184,7 +187,10 @@ impl Connection {
     /// Parks a receive on a new asyncio future, resolved by the loop's waker once the wait started
     /// by `take` has messages (or the end). None: they arrived meanwhile, take again.
     fn park<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let fut = bridge::running_loop(py)?.call_method0(pyo3::intern!(py, "create_future"))?;
+        let create = self.create_future.get_or_try_init(py, || {
+            Ok::<_, PyErr>(bridge::running_loop(py)?.getattr(pyo3::intern!(py, "create_future"))?.unbind())
+        })?;
+        let fut = create.bind(py).call0()?;
         let mut st = self.inbox.state.lock().unwrap();
         if st.ready() {
             return Ok(None);
@@ -554,16 +560,24 @@ impl Connection {
     }
 
     /// Queues a message without waiting: "sent", "buffered" (over the high-water mark) or "dropped".
-    fn try_send(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<&'static str> {
-        let mut last = "sent";
-        for f in frames_from(message)? {
-            last = match self.session.try_send(f).map_err(|e| errors::to_py(py, e))? {
-                TrySend::Sent => "sent",
-                TrySend::Buffered => "buffered",
-                TrySend::Dropped => return Ok("dropped"),
-            };
+    fn try_send<'py>(&self, py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+        let outcome = |r: TrySend| match r {
+            TrySend::Sent => pyo3::intern!(py, "sent").clone(),
+            TrySend::Buffered => pyo3::intern!(py, "buffered").clone(),
+            TrySend::Dropped => pyo3::intern!(py, "dropped").clone(),
+        };
+        // One frame (the callback handler's echo): no list of frames.
+        if let Ok(f) = message.cast::<PyFrame>() {
+            return Ok(outcome(self.session.try_send(f.get().inner.clone()).map_err(|e| errors::to_py(py, e))?));
         }
-        Ok(last)
+        let mut last = TrySend::Sent;
+        for f in frames_from(message)? {
+            last = self.session.try_send(f).map_err(|e| errors::to_py(py, e))?;
+            if last == TrySend::Dropped {
+                break;
+            }
+        }
+        Ok(outcome(last))
     }
 
     /// Whether outgoing frames are masked (off by default; browsers reject masked server frames).
@@ -956,7 +970,7 @@ impl Outgoing {
     }
 
     /// Queues without waiting: "sent", "buffered" or "dropped".
-    fn try_send(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+    fn try_send<'py>(&self, py: Python<'py>, frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
         self.conn.get().try_send(py, frame)
     }
 
