@@ -41,6 +41,61 @@ impl Drop for Active {
     }
 }
 
+/// A Python thread state kept for the life of a runtime thread.
+///
+/// Without it every `attach` from a runtime thread creates and deletes a thread state (and with it
+/// the interpreter's frame stack: an mmap, page faults and an munmap per callback).
+struct Pinned(Option<(*mut pyo3::ffi::PyThreadState, pyo3::ffi::PyGILState_STATE)>);
+
+impl Pinned {
+    /// Creates this thread's state once (GIL taken and released right away; the state stays).
+    fn ensure(&mut self) {
+        // SAFETY: reads this thread's registered state; a thread that has one (Python's own threads,
+        // or an attached one) is left alone.
+        if self.0.is_none() && unsafe { pyo3::ffi::PyGILState_GetThisThreadState() }.is_null() {
+            // SAFETY: the interpreter is running (checked by the caller under ACTIVE) and this thread
+            // is not attached; Ensure attaches it with a new thread state, SaveThread detaches it
+            // again keeping that state registered for the thread, so later Ensure calls reuse it.
+            unsafe {
+                let g = pyo3::ffi::PyGILState_Ensure();
+                let ts = pyo3::ffi::PyEval_SaveThread();
+                self.0 = Some((ts, g));
+            }
+        }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        let Some((ts, g)) = self.0.take() else { return };
+        ACTIVE.fetch_add(1, Ordering::SeqCst);
+        let _active = Active;
+        if finalizing() {
+            return; // the interpreter reclaims the state at finalization
+        }
+        // SAFETY: `ts` is this thread's state saved by `ensure`; releasing `g` deletes it.
+        unsafe {
+            pyo3::ffi::PyEval_RestoreThread(ts);
+            pyo3::ffi::PyGILState_Release(g);
+        }
+    }
+}
+
+/// Decrements this thread's `attach` nesting depth.
+struct Depth;
+
+impl Drop for Depth {
+    fn drop(&mut self) {
+        DEPTH.set(DEPTH.get() - 1);
+    }
+}
+
+thread_local! {
+    /// How many `attach` calls are under way on this thread.
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    static PINNED: std::cell::RefCell<Pinned> = const { std::cell::RefCell::new(Pinned(None)) };
+}
+
 /// Runs `f` attached to the interpreter from a runtime thread, unless the interpreter is exiting.
 pub fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
     ACTIVE.fetch_add(1, Ordering::SeqCst);
@@ -48,6 +103,13 @@ pub fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
     if finalizing() {
         return None;
     }
+    // Not when this thread is already attached (a nested call): its state exists anyway.
+    // Only on runtime threads, from their outermost `attach`: an attached thread is never detached here.
+    if DEPTH.get() == 0 && wssession_core::runtime::on_runtime_thread() {
+        let _ = PINNED.try_with(|p| p.borrow_mut().ensure());
+    }
+    DEPTH.set(DEPTH.get() + 1);
+    let _depth = Depth;
     Some(Python::attach(f))
 }
 
@@ -56,6 +118,16 @@ static TYPES: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 /// The `wssession._types` module (State, the default JSON converter, helpers).
 pub fn types(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     TYPES.get_or_try_init(py, || Ok::<_, PyErr>(py.import("wssession._types")?.unbind())).map(|m| m.bind(py))
+}
+
+static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The running asyncio loop (`asyncio.get_running_loop()`; RuntimeError outside of one).
+pub fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    GET_RUNNING_LOOP
+        .get_or_try_init(py, || Ok::<_, PyErr>(py.import("asyncio")?.getattr("get_running_loop")?.unbind()))?
+        .bind(py)
+        .call0()
 }
 
 /// Logs `err` with its traceback on the `wssession.server` logger.

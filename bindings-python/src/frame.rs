@@ -222,10 +222,20 @@ pub struct Ready {
     value: Option<Py<PyAny>>,
 }
 
+static READY_NONE: pyo3::sync::PyOnceLock<Py<Ready>> = pyo3::sync::PyOnceLock::new();
+
 impl Ready {
     /// A finished awaitable with `value`.
     pub fn new(value: Py<PyAny>) -> Self {
         Self { value: Some(value) }
+    }
+
+    /// A finished awaitable with the result None (one shared instance: it holds no state).
+    pub fn none(py: Python<'_>) -> Py<PyAny> {
+        READY_NONE
+            .get_or_init(py, || Py::new(py, Ready { value: None }).expect("allocating Ready"))
+            .clone_ref(py)
+            .into_any()
     }
 }
 
@@ -239,12 +249,15 @@ impl Ready {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let v = self.value.take().unwrap_or_else(|| py.None());
-        Err(PyStopIteration::new_err((v,)))
+    /// Never yields: finishes with the value (a bare StopIteration for None).
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match self.value.take() {
+            Some(v) if !v.is_none(py) => Err(PyStopIteration::new_err((v,))),
+            _ => Ok(None),
+        }
     }
 
-    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
         self.__next__(py)
     }
 }

@@ -6,12 +6,17 @@ mod frame;
 mod request;
 mod server;
 mod session;
+mod wake;
 
 use pyo3::prelude::*;
 
 /// The native module; the public API is re-exported by `wssession/__init__.py`.
 #[pymodule]
 fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The engine's threads wait for the asyncio loop instead of preempting it on every incoming
+    // packet (see README, "Performance design"); WSSESSION_SCHED_BATCH=0 keeps the default policy.
+    // Fails only when the runtime already runs (another binding in the process started it).
+    let _ = wssession_core::runtime::set_batch_scheduling(std::env::var("WSSESSION_SCHED_BATCH").as_deref() != Ok("0"));
     // One tokio runtime per process: the core's. Ignore "already set" on re-import.
     let _ = pyo3_async_runtimes::tokio::init_with_runtime(wssession_core::runtime::runtime());
     m.add_class::<frame::PyFrame>()?;
@@ -25,6 +30,7 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Outgoing>()?;
     m.add_class::<server::ServerHandle>()?;
     m.add_class::<server::Resolver>()?;
+    m.add_class::<wake::LoopWaker>()?;
     m.add_function(wrap_pyfunction!(server::start_server, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_finalize, m)?)?;
     Ok(())

@@ -16,6 +16,7 @@ use crate::errors;
 use crate::frame::{PyCloseReason, PyFrame};
 use crate::request::{PyRequest, addr_tuple};
 use crate::session::{Connection, duration};
+use crate::wake;
 
 /// A running server (the Rust side of `wssession.Server`).
 #[pyclass(name = "ServerHandle", module = "wssession._wssession", frozen)]
@@ -149,7 +150,7 @@ impl EventHandler for PyEvents {
     fn on_open(&self, session: &Session) {
         bridge::attach(|py| {
             let app = self.app.as_ref().map(|a| a.clone_ref(py));
-            let conn = match Connection::new(py, session.clone(), None, app).and_then(|c| Py::new(py, c)) {
+            let conn = match Connection::new(py, session.clone(), None, app, None).and_then(|c| Py::new(py, c)) {
                 Ok(c) => c,
                 Err(e) => return self.failed(py, session, "on_open", e),
             };
@@ -201,16 +202,22 @@ impl EventHandler for PyEvents {
 }
 
 /// Runs the Python handler on the asyncio loop for each session and reports its outcome.
-fn task_handler(call_soon: Arc<Py<PyAny>>, on_session: Arc<Py<PyAny>>, app: Option<Arc<Py<PyAny>>>) -> Handler {
+fn task_handler(
+    call_soon: Arc<Py<PyAny>>,
+    on_session: Arc<Py<PyAny>>,
+    app: Option<Arc<Py<PyAny>>>,
+    waker: Option<Arc<wake::Shared>>,
+) -> Handler {
     Handler::task(move |session: Session| {
         let call_soon = call_soon.clone();
         let on_session = on_session.clone();
         let app = app.clone();
+        let waker = waker.clone();
         async move {
             let (tx, rx) = oneshot::channel();
             let started = bridge::attach(|py| -> PyResult<()> {
                 let app = app.map(|a| a.clone_ref(py));
-                let conn = Py::new(py, Connection::new(py, session, Some(tx), app)?)?;
+                let conn = Py::new(py, Connection::new(py, session, Some(tx), app, waker)?)?;
                 call_soon.call1(py, (on_session.clone_ref(py), conn))?;
                 Ok(())
             });
@@ -235,7 +242,7 @@ fn task_handler(call_soon: Arc<Py<PyAny>>, on_session: Arc<Py<PyAny>>, app: Opti
 /// the websockets-style arguments and translates them into these core settings.
 #[pyfunction]
 #[pyo3(signature = (
-    *, host, port, call_soon, on_session=None, on_accept=None, events=None, app=None,
+    *, host, port, call_soon, waker=None, on_session=None, on_accept=None, events=None, app=None,
     max_frame_size=1048576, ping_interval_ms=20000, timeout_ms=20000, close_timeout_ms=10000,
     incoming_queue=16, write_high_water=32768, write_low_water=8192, deflate=true,
     tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0
@@ -246,6 +253,7 @@ pub fn start_server<'py>(
     host: String,
     port: u16,
     call_soon: Py<PyAny>,
+    waker: Option<Py<wake::LoopWaker>>,
     on_session: Option<Py<PyAny>>,
     on_accept: Option<Py<PyAny>>,
     events: Option<Py<PyAny>>,
@@ -305,7 +313,9 @@ pub fn start_server<'py>(
             let app = app.as_ref().map(|a| a.clone_ref(py));
             Handler::events(PyEvents { obj, app, has_open, has_drain, has_close })
         }
-        (None, Some(f)) => task_handler(call_soon.clone(), Arc::new(f), app.map(Arc::new)),
+        (None, Some(f)) => {
+            task_handler(call_soon.clone(), Arc::new(f), app.map(Arc::new), waker.map(|w| w.get().shared.clone()))
+        }
         (None, None) => return Err(pyo3::exceptions::PyTypeError::new_err("on_session or events is required")),
     };
     let mut builder = ServerBuilder::new(config).fallback(handler);

@@ -5,8 +5,11 @@
 //! wake-up); Python objects are built on the event loop thread when a message is handed out.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +23,7 @@ use crate::bridge;
 use crate::errors::{self, type_error};
 use crate::frame::{PyCloseReason, PyFrame, Ready, bytes_like};
 use crate::request::{PyRequest, addr_tuple};
+use crate::wake;
 
 /// Messages moved out of the core per wake-up.
 const BATCH: usize = 64;
@@ -32,15 +36,68 @@ struct End {
     reason: CloseReason,
 }
 
-/// Messages already taken from the core, and how the incoming side ended.
+/// Waits for the next batch of messages (or the end); polled on the loop thread, never spawned.
+type Fill = Pin<Box<dyn Future<Output = (Vec<Frame>, Option<End>)> + Send>>;
+
+/// The inbox's state, behind one lock.
 #[derive(Default)]
-struct Inbox {
-    buf: Mutex<VecDeque<Frame>>,
-    end: Mutex<Option<End>>,
-    /// 0 unknown, 1 the core reported a clean end, 2 a failure.
-    hint: AtomicU8,
+struct InboxState {
+    /// Messages already taken from the core.
+    buf: VecDeque<Frame>,
+    /// How the incoming side ended.
+    end: Option<End>,
+    /// The asyncio future a waiting receive is parked on (resolved by the loop's waker).
+    waiter: Option<Py<PyAny>>,
+    /// The wait under way for the core's next messages (its waker is registered with the core).
+    fill: Option<Fill>,
+}
+
+impl InboxState {
+    /// Polls the wait under way, if any; moves what it got into the buffer.
+    fn poll_fill(&mut self, waker: &Waker) {
+        let Some(fill) = self.fill.as_mut() else { return };
+        if let Poll::Ready((got, end)) = fill.as_mut().poll(&mut Context::from_waker(waker)) {
+            self.fill = None;
+            self.buf.extend(got);
+            if end.is_some() {
+                self.end = end;
+            }
+        }
+    }
+
+    fn ready(&self) -> bool {
+        !self.buf.is_empty() || self.end.is_some()
+    }
+}
+
+/// Messages already taken from the core, and how the incoming side ended.
+pub struct Inbox {
+    state: Mutex<InboxState>,
     /// A receive is waiting (websockets forbids two concurrent `recv`: ConcurrencyError).
     busy: AtomicBool,
+    /// Wakes the loop when the core has messages for a pending wait (queues this inbox with the
+    /// loop's waker); a no-op waker without one.
+    waker: Waker,
+}
+
+impl Inbox {
+    fn new(loop_waker: Option<Arc<wake::Shared>>) -> Arc<Self> {
+        Arc::new_cyclic(|me| {
+            let waker = match loop_waker {
+                Some(shared) => Waker::from(Arc::new(wake::InboxWaker { inbox: me.clone(), shared })),
+                None => Waker::noop().clone(),
+            };
+            Self { state: Mutex::default(), busy: AtomicBool::new(false), waker }
+        })
+    }
+
+    /// On the loop's wake-up: polls the wait under way; the parked future if messages (or the end)
+    /// are now in the buffer, for the caller to resolve.
+    pub(crate) fn wake_up(&self) -> Option<Py<PyAny>> {
+        let mut st = self.state.lock().unwrap();
+        st.poll_fill(&self.waker);
+        if st.ready() { st.waiter.take() } else { None }
+    }
 }
 
 enum Converter {
@@ -69,6 +126,9 @@ enum Mode {
 pub struct Connection {
     pub(crate) session: Session,
     inbox: Arc<Inbox>,
+    waker: Option<Arc<wake::Shared>>,
+    /// The loop's `create_future` (bound on the first parked receive).
+    create_future: pyo3::sync::PyOnceLock<Py<PyAny>>,
     done: Mutex<Option<oneshot::Sender<Result<(), String>>>>,
     server: Option<Py<PyAny>>,
     converter: Mutex<Converter>,
@@ -82,11 +142,14 @@ impl Connection {
         session: Session,
         done: Option<oneshot::Sender<Result<(), String>>>,
         server: Option<Py<PyAny>>,
+        waker: Option<Arc<wake::Shared>>,
     ) -> PyResult<Self> {
         let request = Py::new(py, PyRequest::new(py, session.request().clone())?)?;
         Ok(Self {
             session,
-            inbox: Arc::default(),
+            inbox: Inbox::new(waker.clone()),
+            waker,
+            create_future: pyo3::sync::PyOnceLock::new(),
             done: Mutex::new(done),
             server,
             converter: Mutex::new(Converter::Json),
@@ -95,26 +158,45 @@ impl Connection {
     }
 
     /// A message from the buffer, else from the core without waiting; `Err` once ended.
+    ///
+    /// With a loop waker the wait started here stays registered with the core when nothing is
+    /// queued, so the loop is woken as soon as a message arrives (no task, no thread handoff).
     fn take(&self) -> Option<Result<Frame, End>> {
-        let mut buf = self.inbox.buf.lock().unwrap();
-        if buf.is_empty() {
-            for _ in 0..BATCH {
-                match self.session.try_recv() {
-                    Ok(Some(f)) => buf.push_back(f),
-                    Ok(None) => break,
-                    Err(e) => {
-                        let hint = if matches!(e, Error::Closed(_)) { 1 } else { 2 };
-                        let _ = self.inbox.hint.compare_exchange(0, hint, Ordering::AcqRel, Ordering::Acquire);
-                        break;
-                    }
-                }
+        let mut st = self.inbox.state.lock().unwrap();
+        if !st.ready() {
+            if st.fill.is_none() {
+                let session = self.session.clone();
+                st.fill = Some(Box::pin(async move {
+                    let mut got = Vec::with_capacity(8);
+                    let r = session.recv_many(&mut got, BATCH).await;
+                    let end = if got.is_empty() { Some(ended(&session, r).await) } else { None };
+                    (got, end)
+                }));
+            }
+            st.poll_fill(&self.inbox.waker);
+            if self.waker.is_none() {
+                st.fill = None; // the fallback waits with `fill` instead (dropping the wait is safe)
             }
         }
-        if let Some(f) = buf.pop_front() {
+        if let Some(f) = st.buf.pop_front() {
             return Some(Ok(f));
         }
-        drop(buf);
-        self.inbox.end.lock().unwrap().clone().map(Err)
+        st.end.clone().map(Err)
+    }
+
+    /// Parks a receive on a new asyncio future, resolved by the loop's waker once the wait started
+    /// by `take` has messages (or the end). None: they arrived meanwhile, take again.
+    fn park<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let create = self.create_future.get_or_try_init(py, || {
+            Ok::<_, PyErr>(bridge::running_loop(py)?.getattr(pyo3::intern!(py, "create_future"))?.unbind())
+        })?;
+        let fut = create.bind(py).call0()?;
+        let mut st = self.inbox.state.lock().unwrap();
+        if st.ready() {
+            return Ok(None);
+        }
+        st.waiter = Some(fut.clone().unbind());
+        Ok(Some(fut))
     }
 
     /// Starts one batched wait for messages (or the end) on the runtime.
@@ -125,17 +207,11 @@ impl Connection {
             let mut got = Vec::with_capacity(8);
             let r = session.recv_many(&mut got, BATCH).await;
             if !got.is_empty() {
-                inbox.buf.lock().unwrap().extend(got);
+                inbox.state.lock().unwrap().buf.extend(got);
                 return Ok(());
             }
-            let clean_now = matches!(r, Ok(_) | Err(Error::Closed(_)));
-            let clean = match inbox.hint.load(Ordering::Acquire) {
-                1 => true,
-                2 => false,
-                _ => clean_now,
-            };
-            let reason = session.close_reason().await;
-            *inbox.end.lock().unwrap() = Some(End { clean, reason });
+            let end = ended(&session, r).await;
+            inbox.state.lock().unwrap().end = Some(end);
             Ok(())
         })
     }
@@ -170,7 +246,7 @@ impl Connection {
         }
         let rest: Vec<Frame> = rest.collect();
         if rest.is_empty() && !buffered {
-            return Ok(Py::new(py, Ready::new(py.None()))?.into_any());
+            return Ok(Ready::none(py));
         }
         let session = self.session.clone();
         let fut = pyo3_async_runtimes::tokio::future_into_py(py, async move {
@@ -195,8 +271,13 @@ impl Connection {
 
     fn recv_await(slf: &Bound<'_, Self>, mode: Mode) -> PyResult<RecvAwait> {
         slf.get().check_pull(slf.py())?;
-        Ok(RecvAwait { conn: slf.clone().unbind(), mode, iter: None, owner: false })
+        Ok(RecvAwait { conn: slf.clone().unbind(), mode, iter: None, parked: None, owner: false })
     }
+}
+
+/// How the incoming side ended, once `recv_many` returned `r` with no message.
+async fn ended(session: &Session, r: Result<usize, Error>) -> End {
+    End { clean: matches!(r, Ok(_) | Err(Error::Closed(_))), reason: session.close_reason().await }
 }
 
 /// Frames for one message: a str/bytes-like message, a Frame, or an iterable of fragments.
@@ -300,6 +381,9 @@ impl Connection {
     /// message, a Frame as is. Waits only while the send queue is over its limit.
     fn send(slf: &Bound<'_, Self>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
+        if let Some((data, text)) = bytes_like(message)? {
+            return slf.get().send_frames(py, vec![data_frame(data, text)]);
+        }
         if message.hasattr("__aiter__")? {
             let helper = bridge::types(py)?.getattr("send_async_fragments")?;
             return Ok(helper.call1((slf, message))?.unbind());
@@ -327,7 +411,7 @@ impl Connection {
             errors::map(self.session.close(code, &reason))?;
         }
         if self.session.close_reason_now().is_some() {
-            return Ok(Py::new(py, Ready::new(py.None()))?.into_any());
+            return Ok(Ready::none(py));
         }
         let s = self.session.clone();
         Ok(pyo3_async_runtimes::tokio::future_into_py(py, async move {
@@ -380,7 +464,7 @@ impl Connection {
             return Err(errors::err(py, "InvalidArgumentError", "a pong payload is at most 125 bytes"));
         }
         errors::map(self.session.try_send(Frame::new(FrameType::Pong, data)))?;
-        Ok(Py::new(py, Ready::new(py.None()))?.into_any())
+        Ok(Ready::none(py))
     }
 
     /// Round-trip time of the last matched Ping/Pong, in seconds (0.0 before any).
@@ -476,16 +560,24 @@ impl Connection {
     }
 
     /// Queues a message without waiting: "sent", "buffered" (over the high-water mark) or "dropped".
-    fn try_send(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<&'static str> {
-        let mut last = "sent";
-        for f in frames_from(message)? {
-            last = match self.session.try_send(f).map_err(|e| errors::to_py(py, e))? {
-                TrySend::Sent => "sent",
-                TrySend::Buffered => "buffered",
-                TrySend::Dropped => return Ok("dropped"),
-            };
+    fn try_send<'py>(&self, py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+        let outcome = |r: TrySend| match r {
+            TrySend::Sent => pyo3::intern!(py, "sent").clone(),
+            TrySend::Buffered => pyo3::intern!(py, "buffered").clone(),
+            TrySend::Dropped => pyo3::intern!(py, "dropped").clone(),
+        };
+        // One frame (the callback handler's echo): no list of frames.
+        if let Ok(f) = message.cast::<PyFrame>() {
+            return Ok(outcome(self.session.try_send(f.get().inner.clone()).map_err(|e| errors::to_py(py, e))?));
         }
-        Ok(last)
+        let mut last = TrySend::Sent;
+        for f in frames_from(message)? {
+            last = self.session.try_send(f).map_err(|e| errors::to_py(py, e))?;
+            if last == TrySend::Dropped {
+                break;
+            }
+        }
+        Ok(outcome(last))
     }
 
     /// Whether outgoing frames are masked (off by default; browsers reject masked server frames).
@@ -692,6 +784,8 @@ pub struct RecvAwait {
     conn: Py<Connection>,
     mode: Mode,
     iter: Option<Py<PyAny>>,
+    /// The asyncio future this receive is parked on (yielded to the task as is).
+    parked: Option<Py<PyAny>>,
     /// This receive holds the connection's `busy` flag.
     owner: bool,
 }
@@ -710,6 +804,9 @@ impl RecvAwait {
     }
 
     fn step(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        // Resumed after the parked future completed (the task only resumes a receive then; a
+        // cancellation comes through `throw`).
+        self.parked = None;
         loop {
             if let Some(it) = &self.iter {
                 match it.bind(py).call_method0(pyo3::intern!(py, "__next__")) {
@@ -734,8 +831,16 @@ impl RecvAwait {
                         conn.inbox.busy.store(true, Ordering::Release);
                         self.owner = true;
                     }
-                    let fut = conn.fill(py)?;
-                    self.iter = Some(fut.call_method0(pyo3::intern!(py, "__await__"))?.unbind());
+                    if conn.waker.is_none() {
+                        let fut = conn.fill(py)?;
+                        self.iter = Some(fut.call_method0(pyo3::intern!(py, "__await__"))?.unbind());
+                        continue;
+                    }
+                    let Some(fut) = conn.park(py)? else { continue };
+                    // What `Future.__await__` does before yielding the future to the task.
+                    fut.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), true)?;
+                    self.parked = Some(fut.clone().unbind());
+                    return Ok(fut.unbind());
                 }
             }
         }
@@ -818,6 +923,7 @@ impl RecvAwait {
     #[pyo3(signature = (*args))]
     fn throw(&mut self, py: Python<'_>, args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
         self.release();
+        self.parked = None;
         match self.iter.take() {
             Some(it) => Ok(it.bind(py).call_method1("throw", args)?.unbind()),
             None => {
@@ -864,7 +970,7 @@ impl Outgoing {
     }
 
     /// Queues without waiting: "sent", "buffered" or "dropped".
-    fn try_send(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+    fn try_send<'py>(&self, py: Python<'py>, frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
         self.conn.get().try_send(py, frame)
     }
 

@@ -39,4 +39,5 @@ fn block_on_runs_futures_from_a_plain_thread() {
 fn configuring_threads_after_first_use_is_refused() {
     runtime::runtime();
     assert!(matches!(runtime::set_worker_threads(3), Err(Error::RuntimeStarted)));
+    assert!(matches!(runtime::set_batch_scheduling(true), Err(Error::RuntimeStarted)));
 }

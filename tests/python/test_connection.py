@@ -359,3 +359,36 @@ async def test_a_cancelled_recv_loses_no_message() -> None:
         assert await within(client.recv()) == "ready"
         await client.send("kept")
         assert await got.get() == "kept"
+
+
+async def test_many_connections_waiting_at_once_are_all_woken_in_order() -> None:
+    async def echo(ws: wssession.ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async def client_round_trips(url: str, n: int) -> list[str]:
+        async with connect(url) as client:
+            got = []
+            for i in range(20):
+                await client.send(f"{n}:{i}")
+                got.append(await within(client.recv()))
+            return got
+
+    async with running(echo) as (_, url):
+        results = await within(asyncio.gather(*(client_round_trips(url, n) for n in range(40))))
+    assert results == [[f"{n}:{i}" for i in range(20)] for n in range(40)]
+
+
+def test_servers_on_successive_event_loops_each_wake_their_own_loop() -> None:
+    async def echo(ws: wssession.ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async def one_round_trip() -> str:
+        async with running(echo) as (_, url), connect(url) as client:
+            await client.send("hello")
+            reply: str = await within(client.recv())
+            return reply
+
+    assert asyncio.run(one_round_trip()) == "hello"
+    assert asyncio.run(one_round_trip()) == "hello"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import pathlib
 import socket
+import subprocess
+import sys
 
 import pytest
 import websockets
@@ -132,3 +135,20 @@ async def test_tls_serves_wss_with_pem_files(tmp_path: pathlib.Path) -> None:
         async with connect(f"wss://127.0.0.1:{server.port}", ssl=context) as client:
             await client.send("secure")
             assert await within(client.recv()) == "secure"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SCHED_BATCH is Linux-only")
+@pytest.mark.parametrize(("setting", "expected"), [(None, "SCHED_BATCH"), ("0", "SCHED_OTHER")])
+def test_engine_threads_use_batch_scheduling_unless_opted_out(setting: str | None, expected: str) -> None:
+    code = (
+        "import os, wssession\n"
+        "tids = [t for t in os.listdir('/proc/self/task')\n"
+        "        if open(f'/proc/self/task/{t}/comm').read().strip() == 'wssession']\n"
+        "assert tids, 'no engine threads'\n"
+        "print(sorted({os.sched_getscheduler(int(t)) for t in tids}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "WSSESSION_SCHED_BATCH"}
+    if setting is not None:
+        env["WSSESSION_SCHED_BATCH"] = setting
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30, check=True)
+    assert out.stdout.strip() == str([getattr(os, expected)])

@@ -14,6 +14,7 @@ __all__ = [
     "Frame",
     "Headers",
     "Incoming",
+    "LoopWaker",
     "Outgoing",
     "Ready",
     "RecvAwait",
@@ -344,11 +345,22 @@ class Resolver:
     def respond(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         """Answers with an HTTP response instead of upgrading."""
 
+@final
+class LoopWaker:
+    """One per event loop: watched with ``loop.add_reader(waker.fileno(), waker.run)``."""
+
+    def __init__(self) -> None: ...
+    def fileno(self) -> int:
+        """The descriptor the loop watches for reading."""
+    def run(self) -> None:
+        """Resolves the parked receives queued since the last run (the loop's reader callback)."""
+
 def start_server(
     *,
     host: str,
     port: int,
     call_soon: Callable[..., Any],
+    waker: LoopWaker | None = None,
     on_session: Callable[[ServerConnection], None] | None = None,
     on_accept: Callable[[Request, Resolver], None] | None = None,
     events: CallbackHandler | None = None,

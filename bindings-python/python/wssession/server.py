@@ -8,6 +8,7 @@ import inspect
 import logging
 import re
 import socket
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol, Union
 
@@ -123,6 +124,27 @@ def _limit(name: str, value: object, low: int) -> tuple[int, int | None]:
     return _int(name, value, low), None
 
 
+_WAKERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _wssession.LoopWaker | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loop_waker(loop: asyncio.AbstractEventLoop) -> _wssession.LoopWaker | None:
+    """The loop's waker (one per loop, watched by it); None where the loop cannot watch a descriptor."""
+    try:
+        return _WAKERS[loop]
+    except KeyError:
+        pass
+    waker: _wssession.LoopWaker | None = _wssession.LoopWaker()
+    assert waker is not None
+    try:
+        loop.add_reader(waker.fileno(), waker.run)
+    except NotImplementedError:  # e.g. the Proactor loop: receives fall back to one future per wait
+        waker = None
+    _WAKERS[loop] = waker
+    return waker
+
+
 class Server:
     """A running WebSocket server (websockets' ``Server``); use ``async with serve(...) as server``."""
 
@@ -152,6 +174,7 @@ class Server:
         )
         self._handle = await _wssession.start_server(
             call_soon=loop.call_soon_threadsafe,
+            waker=_loop_waker(loop) if self._handler is not None else None,
             on_session=self._on_session if self._handler is not None else None,
             on_accept=self._on_accept if hook else None,
             events=self._events,
