@@ -15,7 +15,10 @@ export declare class NativeServer {
   constructor(options: ServerOptions, onEvents: (batch: NativeBatch) => void)
   /** The bound address. */
   address(): ServerAddress
-  /** Stops accepting; open sessions continue (`ws` semantics). */
+  /**
+   * Stops accepting; open sessions continue (`ws` semantics). Returns once the listener is closed
+   * (bounded wait), so a connection attempted afterwards is refused, as with `net.Server#close`.
+   */
   close(): void
   /** Whether the listener is closed. */
   get closed(): boolean

@@ -243,10 +243,15 @@ impl NativeServer {
         }
     }
 
-    /// Stops accepting; open sessions continue (`ws` semantics).
+    /// Stops accepting; open sessions continue (`ws` semantics). Returns once the listener is closed
+    /// (bounded wait), so a connection attempted afterwards is refused, as with `net.Server#close`.
     #[napi]
     pub fn close(&self) {
         self.server.close();
+        let server = self.server.clone();
+        let _ = wssession_core::runtime::block_on(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(1), server.wait()).await;
+        });
         let pending: Vec<_> = self.hub.requests.lock().unwrap().drain().collect();
         drop(pending);
     }
