@@ -12,10 +12,13 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** A listening WebSocket server running on the core's runtime. */
 export declare class NativeServer {
   /** Binds and starts serving; `onEvents` receives batches of events on the JS thread. */
-  constructor(options: ServerOptions, onEvents: (events: NativeEvent[]) => void)
+  constructor(options: ServerOptions, onEvents: (batch: NativeBatch) => void)
   /** The bound address. */
   address(): ServerAddress
-  /** Stops accepting; open sessions continue (`ws` semantics). */
+  /**
+   * Stops accepting; open sessions continue (`ws` semantics). Returns once the listener is closed
+   * (bounded wait), so a connection attempted afterwards is refused, as with `net.Server#close`.
+   */
   close(): void
   /** Whether the listener is closed. */
   get closed(): boolean
@@ -40,10 +43,13 @@ export declare class NativeSession {
   /** 0 connecting, 1 open, 2 closing, 3 closed (the `WebSocket.readyState` values). */
   get readyState(): number
   /**
-   * Queues a Text (or Binary) frame without waiting: 0 sent, 1 buffered over the high-water mark,
+   * Queues a data frame from bytes without waiting. `flags`: bit 0 binary, bit 1 fin, bits 2-3
+   * compress (0 default, 1 off, 2 on). Returns 0 sent, 1 buffered over the high-water mark,
    * 2 not queued because the queue is over its hard limit (use `sendAsync`).
    */
-  trySend(data: string | Uint8Array, binary: boolean, fin: boolean, compress?: boolean | undefined | null): number
+  trySend(data: Uint8Array, flags: number): number
+  /** `trySend` for a string payload (UTF-8 encoded here). */
+  trySendText(data: string, flags: number): number
   /** Queues a frame, waiting while the queue is over its high-water mark; resolves once queued. */
   sendAsync(data: string | Uint8Array, binary: boolean, fin: boolean, compress?: boolean | undefined | null): Promise<void>
   /** Resolves when every frame queued before the call has been written to the socket. */
@@ -130,6 +136,20 @@ export interface DeflateOptions {
   serverMaxWindowBits?: number
   /** Largest window (9-15) we ask clients to use. */
   clientMaxWindowBits?: number
+}
+
+/**
+ * One JS turn's events. `meta` holds four numbers per event, in order: kind, session id, offset,
+ * length. Kind 2 (text) and 7 (binary) are small messages packed in `data[offset..offset + length]`;
+ * kind 8 is `events[offset]`. Packing saves one napi object and one external buffer per message.
+ */
+export interface NativeBatch {
+  /** kind, id, offset, length per event. */
+  meta: Float64Array
+  /** The payloads of the packed messages, back to back. */
+  data: Buffer
+  /** Every other event (open, close, ping, pong, drain, request, large message). */
+  events: Array<NativeEvent>
 }
 
 /** One event delivered to JS: 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close. */

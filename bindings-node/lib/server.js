@@ -14,6 +14,8 @@ const KIND_PING = 3
 const KIND_PONG = 4
 const KIND_DRAIN = 5
 const KIND_CLOSE = 6
+const KIND_PACKED_BINARY = 7
+const KIND_OTHER = 8
 const RUNNING = 0
 const CLOSING = 1
 const CLOSED = 2
@@ -196,11 +198,24 @@ class WebSocketServer extends EventEmitter {
     process.nextTick(() => this.emit('close'))
   }
 
-  _onEvents(events) {
-    for (let i = 0; i < events.length; i++) {
-      const ev = events[i]
+  // One batch per JS turn: `meta` has kind, id, offset, length per event; small messages are slices of
+  // `data`, everything else is `events[offset]` (see NativeBatch in src/hub.rs).
+  _onEvents(batch) {
+    const meta = batch.meta
+    const data = batch.data
+    const events = batch.events
+    for (let i = 0; i < meta.length; i += 4) {
+      const kind = meta[i]
       try {
-        this._dispatch(ev)
+        if (kind === KIND_OTHER) {
+          this._dispatch(events[meta[i + 2]])
+        } else {
+          const ws = this._sockets.get(meta[i + 1])
+          if (ws !== undefined) {
+            const off = meta[i + 2]
+            ws._message(data.subarray(off, off + meta[i + 3]), kind === KIND_PACKED_BINARY)
+          }
+        }
       } catch (e) {
         rethrowLater(e)
       }
@@ -210,7 +225,7 @@ class WebSocketServer extends EventEmitter {
   _dispatch(ev) {
     if (ev.kind === KIND_MESSAGE) {
       const ws = this._sockets.get(ev.id)
-      if (ws) ws._deliver('message', [ev.data, ev.binary])
+      if (ws) ws._message(ev.data, ev.binary)
       return
     }
     switch (ev.kind) {

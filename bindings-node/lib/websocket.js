@@ -17,6 +17,9 @@ const INCOMING_QUEUE = 16
 
 function noop() {}
 
+/** What send() returns without a callback when the frame was queued at once (shared: nothing to allocate). */
+const QUEUED = Promise.resolve()
+
 /** A promise the caller may ignore without an unhandled rejection (ws code never awaits send). */
 function quiet(p) {
   p.catch(noop)
@@ -225,33 +228,47 @@ class WebSocket extends EventEmitter {
   send(data, options, cb) {
     if (typeof options === 'function') {
       cb = options
-      options = {}
+      options = undefined
     }
-    if (options === undefined || options === null) options = {}
-    if (typeof options !== 'object') throw new TypeError('options must be an object')
     if (cb !== undefined && typeof cb !== 'function') throw new TypeError('cb must be a function')
-    const { payload, binary } = toPayload(data)
-    const isBinary = options.binary === undefined ? binary : Boolean(options.binary)
-    const fin = options.fin === undefined ? true : Boolean(options.fin)
-    const compress = options.compress === undefined ? undefined : Boolean(options.compress)
-    return this._send(payload, isBinary, fin, compress, cb)
+    let binary
+    let fin = true
+    let compress
+    if (options !== undefined && options !== null) {
+      if (typeof options !== 'object') throw new TypeError('options must be an object')
+      if (options.binary !== undefined) binary = Boolean(options.binary)
+      if (options.fin !== undefined) fin = Boolean(options.fin)
+      if (options.compress !== undefined) compress = Boolean(options.compress)
+    }
+    let payload = data
+    if (typeof data === 'string') {
+      if (binary === undefined) binary = false
+    } else if (data instanceof Uint8Array) {
+      if (binary === undefined) binary = true
+    } else {
+      const p = toPayload(data)
+      payload = p.payload
+      if (binary === undefined) binary = p.binary
+    }
+    return this._send(payload, binary, fin, compress, cb)
   }
 
   _send(payload, binary, fin, compress, cb) {
-    if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)')
-    let p
+    let p = null
     try {
-      const status = this._native.trySend(payload, binary, fin, compress)
-      p = status === 2 ? wrap(this._native.sendAsync(payload, binary, fin, compress)) : null
+      const flags = (binary ? 1 : 0) | (fin ? 2 : 0) | (compress === undefined ? 0 : compress ? 8 : 4)
+      const status =
+        typeof payload === 'string' ? this._native.trySendText(payload, flags) : this._native.trySend(payload, flags)
+      if (status === 2) p = wrap(this._native.sendAsync(payload, binary, fin, compress))
     } catch (e) {
       p = Promise.reject(fromNative(e))
     }
     if (cb) {
-      const done = p || Promise.resolve()
+      const done = p || QUEUED
       done.then(() => wrap(this._native.flush())).then(() => cb(), (e) => cb(e))
       return undefined
     }
-    return quiet(p || Promise.resolve())
+    return p === null ? QUEUED : quiet(p)
   }
 
   _sendFrame(frame) {
@@ -413,6 +430,16 @@ class WebSocket extends EventEmitter {
     if (!isBinary || this._binaryType === 'nodebuffer') return data
     if (this._binaryType === 'arraybuffer') return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)
     return [data]
+  }
+
+  /** A message from the batch pump (the hot path: no array per message unless held back). */
+  _message(data, isBinary) {
+    if (this._paused || this._held.length) {
+      this._held.push(['message', [data, isBinary]])
+      return
+    }
+    if (this._incoming) this._incoming._push(data, isBinary)
+    this.emit('message', !isBinary || this._binaryType === 'nodebuffer' ? data : this._present(data, isBinary), isBinary)
   }
 
   _deliver(name, args) {

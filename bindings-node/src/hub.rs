@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{Buffer, Unknown};
+use napi::bindgen_prelude::{Buffer, Float64Array, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
@@ -23,8 +23,13 @@ const PAUSE_MESSAGES: usize = 256;
 /// Undelivered bytes of one session above which it is paused.
 const PAUSE_BYTES: usize = 8 << 20;
 
+/// Messages up to this size are packed into the batch's one `data` buffer (larger ones get their own).
+const PACK_MESSAGE: usize = 1024;
+/// Packed bytes per batch above which messages get their own buffer (bounds what a kept slice retains).
+const PACK_BATCH: usize = 256 << 10;
+
 /// The JS callback receiving batches; strong (keeps Node alive) until `unref`.
-pub(crate) type EventsFn = ThreadsafeFunction<(), Unknown<'static>, Vec<NativeEvent>, Status, false, false>;
+pub(crate) type EventsFn = ThreadsafeFunction<(), Unknown<'static>, NativeBatch, Status, false, false>;
 
 /// Event kinds in [`NativeEvent::kind`].
 pub(crate) mod kind {
@@ -35,6 +40,23 @@ pub(crate) mod kind {
     pub const PONG: u32 = 4;
     pub const DRAIN: u32 = 5;
     pub const CLOSE: u32 = 6;
+    /// In [`NativeBatch::meta`]: a binary message packed in `data` (`MESSAGE` is a packed text one).
+    pub const PACKED_BINARY: u32 = 7;
+    /// In [`NativeBatch::meta`]: the event is `events[offset]`.
+    pub const OTHER: u32 = 8;
+}
+
+/// One JS turn's events. `meta` holds four numbers per event, in order: kind, session id, offset,
+/// length. Kind 2 (text) and 7 (binary) are small messages packed in `data[offset..offset + length]`;
+/// kind 8 is `events[offset]`. Packing saves one napi object and one external buffer per message.
+#[napi(object, object_from_js = false)]
+pub struct NativeBatch {
+    /// kind, id, offset, length per event.
+    pub meta: Float64Array,
+    /// The payloads of the packed messages, back to back.
+    pub data: Buffer,
+    /// Every other event (open, close, ping, pong, drain, request, large message).
+    pub events: Vec<NativeEvent>,
 }
 
 /// One event delivered to JS: 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close.
@@ -148,26 +170,34 @@ impl Hub {
 
     /// On the JS thread: takes every queued event and converts it for JS, resuming sessions
     /// that were paused because JS had fallen behind.
-    pub(crate) fn drain(&self, _env: &Env) -> Vec<NativeEvent> {
+    pub(crate) fn drain(&self, _env: &Env) -> NativeBatch {
         self.scheduled.store(false, Ordering::Release);
         let events = std::mem::take(&mut *self.queue.lock().unwrap());
-        let mut out = Vec::with_capacity(events.len());
+        let mut meta: Vec<f64> = Vec::with_capacity(events.len() * 4);
+        let mut data: Vec<u8> = Vec::new();
+        let mut out = Vec::new();
         let mut touched: Vec<(Session, Arc<SessState>)> = Vec::new();
         for ev in events {
-            out.push(match ev {
+            let other = match ev {
                 Ev::Request { rid, req } => NativeEvent { request: Some(req), ..event(kind::REQUEST, rid as u64) },
                 Ev::Open { s } => {
                     let id = s.id();
                     NativeEvent { session: Some(NativeSession::new(s)), ..event(kind::OPEN, id) }
                 }
-                Ev::Message { s, st, data, binary } => {
+                Ev::Message { s, st, data: payload, binary } => {
                     st.pending.fetch_sub(1, Ordering::AcqRel);
-                    st.pending_bytes.fetch_sub(data.len(), Ordering::AcqRel);
+                    st.pending_bytes.fetch_sub(payload.len(), Ordering::AcqRel);
                     let id = s.id();
                     if st.auto_paused.load(Ordering::Relaxed) {
                         touched.push((s, st));
                     }
-                    NativeEvent { data: Some(buffer(data)), binary: Some(binary), ..event(kind::MESSAGE, id) }
+                    if payload.len() <= PACK_MESSAGE && data.len() + payload.len() <= PACK_BATCH {
+                        let k = if binary { kind::PACKED_BINARY } else { kind::MESSAGE };
+                        meta.extend_from_slice(&[k as f64, id as f64, data.len() as f64, payload.len() as f64]);
+                        data.extend_from_slice(&payload);
+                        continue;
+                    }
+                    NativeEvent { data: Some(buffer(payload)), binary: Some(binary), ..event(kind::MESSAGE, id) }
                 }
                 Ev::Ping { sid, data } => NativeEvent { data: Some(buffer(data)), ..event(kind::PING, sid) },
                 Ev::Pong { sid, data } => NativeEvent { data: Some(buffer(data)), ..event(kind::PONG, sid) },
@@ -183,7 +213,9 @@ impl Hub {
                         ..event(kind::CLOSE, sid)
                     }
                 }
-            });
+            };
+            meta.extend_from_slice(&[kind::OTHER as f64, other.id as f64, out.len() as f64, 0.0]);
+            out.push(other);
         }
         // Everything converted is handed to JS in this turn, so these sessions may read again.
         for (s, st) in touched {
@@ -194,7 +226,7 @@ impl Hub {
                 s.resume();
             }
         }
-        out
+        NativeBatch { meta: Float64Array::new(meta), data: Buffer::from(data), events: out }
     }
 }
 

@@ -12,7 +12,7 @@ use wssession_core::{
 };
 
 use crate::error::{invalid, to_js};
-use crate::hub::{Events, EventsFn, Hub, NativeEvent, SessState};
+use crate::hub::{Events, EventsFn, Hub, NativeBatch, SessState};
 use crate::request::RequestInfo;
 
 /// permessage-deflate settings (RFC 7692).
@@ -189,11 +189,8 @@ fn accept(subprotocol: Option<String>, headers: Vec<(String, String)>) -> Decisi
 #[napi]
 impl NativeServer {
     /// Binds and starts serving; `onEvents` receives batches of events on the JS thread.
-    #[napi(constructor, ts_args_type = "options: ServerOptions, onEvents: (events: NativeEvent[]) => void")]
-    pub fn new(
-        options: ServerOptions,
-        on_events: Function<'_, Vec<NativeEvent>, Unknown<'static>>,
-    ) -> napi::Result<Self> {
+    #[napi(constructor, ts_args_type = "options: ServerOptions, onEvents: (batch: NativeBatch) => void")]
+    pub fn new(options: ServerOptions, on_events: Function<'_, NativeBatch, Unknown<'static>>) -> napi::Result<Self> {
         let config = config_from(&options)?;
         let hub = Hub::new();
         let drain_hub = Arc::clone(&hub);
@@ -246,10 +243,15 @@ impl NativeServer {
         }
     }
 
-    /// Stops accepting; open sessions continue (`ws` semantics).
+    /// Stops accepting; open sessions continue (`ws` semantics). Returns once the listener is closed
+    /// (bounded wait), so a connection attempted afterwards is refused, as with `net.Server#close`.
     #[napi]
     pub fn close(&self) {
         self.server.close();
+        let server = self.server.clone();
+        let _ = wssession_core::runtime::block_on(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(1), server.wait()).await;
+        });
         let pending: Vec<_> = self.hub.requests.lock().unwrap().drain().collect();
         drop(pending);
     }

@@ -58,6 +58,23 @@ fn bytes(data: Option<Either<String, Uint8Array>>) -> Bytes {
     }
 }
 
+impl NativeSession {
+    fn try_send_frame(&self, data: Bytes, flags: u32) -> napi::Result<u32> {
+        let kind = if flags & 1 != 0 { FrameType::Binary } else { FrameType::Text };
+        let compress = match (flags >> 2) & 3 {
+            1 => Some(false),
+            2 => Some(true),
+            _ => None,
+        };
+        match self.s.try_send_with(Frame::new(kind, data).with_fin(flags & 2 != 0), compress) {
+            Ok(TrySend::Sent) => Ok(0),
+            Ok(TrySend::Buffered) => Ok(1),
+            Ok(TrySend::Dropped) | Err(wssession_core::Error::Dropped) => Ok(2),
+            Err(e) => Err(to_js(e)),
+        }
+    }
+}
+
 fn data_frame(data: Either<String, Uint8Array>, binary: bool, fin: bool) -> Frame {
     let kind = if binary { FrameType::Binary } else { FrameType::Text };
     Frame::new(kind, bytes(Some(data))).with_fin(fin)
@@ -88,22 +105,18 @@ impl NativeSession {
         }
     }
 
-    /// Queues a Text (or Binary) frame without waiting: 0 sent, 1 buffered over the high-water mark,
+    /// Queues a data frame from bytes without waiting. `flags`: bit 0 binary, bit 1 fin, bits 2-3
+    /// compress (0 default, 1 off, 2 on). Returns 0 sent, 1 buffered over the high-water mark,
     /// 2 not queued because the queue is over its hard limit (use `sendAsync`).
     #[napi]
-    pub fn try_send(
-        &self,
-        data: Either<String, Uint8Array>,
-        binary: bool,
-        fin: bool,
-        compress: Option<bool>,
-    ) -> napi::Result<u32> {
-        match self.s.try_send_with(data_frame(data, binary, fin), compress) {
-            Ok(TrySend::Sent) => Ok(0),
-            Ok(TrySend::Buffered) => Ok(1),
-            Ok(TrySend::Dropped) | Err(wssession_core::Error::Dropped) => Ok(2),
-            Err(e) => Err(to_js(e)),
-        }
+    pub fn try_send(&self, data: &[u8], flags: u32) -> napi::Result<u32> {
+        self.try_send_frame(Bytes::copy_from_slice(data), flags)
+    }
+
+    /// `trySend` for a string payload (UTF-8 encoded here).
+    #[napi]
+    pub fn try_send_text(&self, data: String, flags: u32) -> napi::Result<u32> {
+        self.try_send_frame(Bytes::from(data), flags)
     }
 
     /// Queues a frame, waiting while the queue is over its high-water mark; resolves once queued.

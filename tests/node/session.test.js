@@ -276,6 +276,44 @@ test('many messages arrive in order and complete (batched delivery with backpres
   await stop(wss)
 })
 
+test('small and large messages of one batch keep their own bytes, type and order, also as ArrayBuffers', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const sizes = [0, 1, 31, 1024, 1025, 5000, 7, 70000, 2]
+  const sent = sizes.map((n, i) => Buffer.alloc(n, i + 1))
+  const got = []
+  const done = new Promise((resolve) => {
+    ws.on('message', (d, isBinary) => {
+      got.push({ isBinary, data: d })
+      if (got.length === 2 * sizes.length) resolve()
+    })
+  })
+  ws.binaryType = 'arraybuffer'
+  for (const b of sent) {
+    client.send(b, { binary: true })
+    client.send(b.toString('latin1'))
+  }
+  await within(done, 10000)
+  for (let i = 0; i < sizes.length; i++) {
+    const bin = got[2 * i]
+    const text = got[2 * i + 1]
+    assert.strictEqual(bin.isBinary, true)
+    assert.ok(bin.data instanceof ArrayBuffer, 'binary messages are ArrayBuffers with binaryType arraybuffer')
+    assert.ok(Buffer.from(bin.data).equals(sent[i]), `binary message ${i} (${sizes[i]} bytes) intact`)
+    assert.strictEqual(text.isBinary, false)
+    assert.ok(Buffer.isBuffer(text.data), 'text messages stay Buffers')
+    assert.strictEqual(text.data.toString('latin1'), sent[i].toString('latin1'))
+  }
+  // A Buffer handed out is the message only, whatever it shares underneath.
+  const one = new Promise((resolve) => ws.once('message', resolve))
+  ws.binaryType = 'nodebuffer'
+  client.send(Buffer.from([9, 8, 7]), { binary: true })
+  const d = await within(one)
+  assert.deepStrictEqual([...d], [9, 8, 7])
+  client.close()
+  await stop(wss)
+})
+
 test('server.close stops accepting but keeps open sessions; shutdown closes them with 1001', async () => {
   const wss = await listen()
   const { client, ws } = await pair(wss)
