@@ -19,7 +19,7 @@ use crate::handler::{Accept, AcceptHook, Decision, Handler};
 use crate::handshake::{self, HttpResponse, parse_head};
 use crate::protocol::close::{GOING_AWAY, INTERNAL_ERROR, NORMAL};
 use crate::request::Request;
-use crate::session::{Session, Transport};
+use crate::session::{NoSigPipeTcp, Session, Transport};
 
 /// Configures and starts a [`Server`].
 pub struct ServerBuilder {
@@ -314,7 +314,9 @@ async fn handle_connection(inner: Arc<ServerInner>, tcp: TcpStream, peer: Socket
             }
         }
         Some(acceptor) => {
-            let Ok(Ok(tls)) = tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await else { return };
+            let Ok(Ok(tls)) = tokio::time::timeout_at(deadline, acceptor.accept(NoSigPipeTcp(tcp))).await else {
+                return;
+            };
             if handshake_on(&inner, tls, peer, local, true, deadline).await.is_some() {
                 slot.1 = false;
             }

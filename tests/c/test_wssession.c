@@ -870,6 +870,38 @@ static void a_retained_session_outlives_server_free_and_its_release_finalizes_th
     free(c);
 }
 
+/* A C host keeps SIGPIPE's default action (terminate). Writes to a peer that reset the connection
+ * must come back as an error inside the library, never as a signal that kills the process. */
+static void a_peer_that_resets_mid_echo_does_not_kill_the_process_with_sigpipe(void) {
+    ctx_t *c = calloc(1, sizeof *c);
+    uint16_t port;
+    wss_server *srv = start_server(c, "/echo", WSS_MODE_PUSH, &port, NULL);
+    char head[2048];
+    uint8_t *big = calloc(1, 64 * 1024);
+    for (int round = 0; round < 5; round++) {
+        int fd = ws_connect(port, "/echo", NULL, head, sizeof head, 4096);
+        CHECK(fd >= 0);
+        for (int i = 0; i < 32; i++) CHECK(ws_send(fd, 2, big, 64 * 1024, 1) == 0);
+        struct linger lg = {1, 0}; /* close with RST while the server is still echoing */
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(fd);
+    }
+    free(big);
+    CHECK(wait_for(&c->closed, 5));
+    int fd = ws_connect(port, "/echo", NULL, head, sizeof head, 0);
+    CHECK(fd >= 0 && strncmp(head, "HTTP/1.1 101", 12) == 0);
+    CHECK(ws_send(fd, 1, "alive", 5, 1) == 0);
+    int op, fin;
+    unsigned char *d;
+    size_t n;
+    CHECK(ws_recv(fd, &op, &fin, &d, &n) == 0);
+    CHECK(op == 1 && n == 5 && memcmp(d, "alive", 5) == 0);
+    free(d);
+    close(fd);
+    wss_server_free(srv);
+    free(c);
+}
+
 int main(void) {
     run("status messages name every status and unknown codes", status_messages_name_every_status_and_unknown_codes);
     run("worker threads are set before the runtime starts", worker_threads_are_set_before_the_runtime_starts);
@@ -886,6 +918,8 @@ int main(void) {
     run("deflate is negotiated and drain follows a buffered send", deflate_is_negotiated_and_drain_follows_a_buffered_send);
     run("a retained session outlives server free and its release finalizes the server user_data",
         a_retained_session_outlives_server_free_and_its_release_finalizes_the_server_user_data);
+    run("a peer that resets mid-echo does not kill the process with SIGPIPE",
+        a_peer_that_resets_mid_echo_does_not_kill_the_process_with_sigpipe);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-pub use transport::{DirectWrite, TcpSide, Transport};
+pub use transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};
 
 use crate::config::SessionConfig;
 use crate::convert::Converter;

@@ -6,6 +6,8 @@ use std::net::Shutdown;
 use std::sync::Arc;
 
 use bytes::BytesMut;
+use socket2::SockRef;
+use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
@@ -48,12 +50,19 @@ pub trait Transport: Send + 'static {
 /// One side of a TCP connection shared by the reader, the writer and direct senders.
 pub struct TcpSide(Arc<TcpStream>);
 
+/// `send`/`sendmsg` flag that turns a write to a vanished peer into EPIPE instead of SIGPIPE:
+/// C hosts keep SIGPIPE's default action, which would kill the whole process.
+#[cfg(target_os = "linux")]
+const NO_SIGPIPE: std::ffi::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(target_os = "linux"))]
+const NO_SIGPIPE: std::ffi::c_int = 0;
+
 impl DirectWrite for TcpStream {
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        TcpStream::try_write_vectored(self, bufs)
+        self.try_io(Interest::WRITABLE, || SockRef::from(self).send_vectored_with_flags(bufs, NO_SIGPIPE))
     }
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        TcpStream::try_write(self, buf)
+        self.try_io(Interest::WRITABLE, || SockRef::from(self).send_with_flags(buf, NO_SIGPIPE))
     }
 }
 
@@ -80,7 +89,7 @@ impl Transport for TcpStream {
     async fn write_vectored(write: &mut TcpSide, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         loop {
             write.0.writable().await?;
-            match write.0.try_write_vectored(bufs) {
+            match DirectWrite::try_write_vectored(&*write.0, bufs) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 other => return other,
             }
@@ -90,7 +99,7 @@ impl Transport for TcpStream {
         Ok(())
     }
     async fn shutdown(write: &mut TcpSide) -> io::Result<()> {
-        match socket2::SockRef::from(&*write.0).shutdown(Shutdown::Write) {
+        match SockRef::from(&*write.0).shutdown(Shutdown::Write) {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
             other => other,
         }
@@ -127,5 +136,56 @@ macro_rules! split_transport {
     };
 }
 
-split_transport!(TlsStream<TcpStream>);
+/// A TCP stream for TLS whose writes never raise SIGPIPE (rustls writes through it).
+pub struct NoSigPipeTcp(pub TcpStream);
+
+impl tokio::io::AsyncRead for NoSigPipeTcp {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for NoSigPipeTcp {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        loop {
+            std::task::ready!(self.0.poll_write_ready(cx))?;
+            match DirectWrite::try_write_vectored(&self.0, bufs) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return std::task::Poll::Ready(other),
+            }
+        }
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(match SockRef::from(&self.0).shutdown(Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        })
+    }
+}
+
+split_transport!(TlsStream<NoSigPipeTcp>);
 split_transport!(DuplexStream);
