@@ -2,7 +2,6 @@
 //! writer task (drains the outbox), both on the internal runtime.
 
 use std::future::Future;
-use std::io::IoSlice;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use super::outbox::Outbox;
-use super::outbox::advance;
+use super::outbox::{advance, io_slices};
 use super::{End, Session, Shared, State, Transport};
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
@@ -408,7 +407,7 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
 async fn write_all<T: Transport>(w: &mut T::Write, mut chunks: Vec<Bytes>) -> std::io::Result<()> {
     let mut first = 0;
     while first < chunks.len() {
-        let slices: Vec<IoSlice<'_>> = chunks[first..].iter().take(64).map(|c| IoSlice::new(c)).collect();
+        let slices = io_slices(&chunks[first..]);
         let n = T::write_vectored(w, &slices).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());

@@ -193,7 +193,7 @@ fn write_now(direct: &dyn DirectWrite, chunks: &mut Vec<Bytes>) -> usize {
     let mut written = 0;
     let mut first = 0;
     while first < chunks.len() {
-        let slices: Vec<IoSlice<'_>> = chunks[first..].iter().take(64).map(|c| IoSlice::new(c)).collect();
+        let slices = io_slices(&chunks[first..]);
         let n = match direct.try_write_vectored(&slices) {
             Ok(n) if n > 0 => n,
             _ => break,
@@ -203,6 +203,11 @@ fn write_now(direct: &dyn DirectWrite, chunks: &mut Vec<Bytes>) -> usize {
     }
     chunks.drain(..first);
     written
+}
+
+/// The next chunks as one vectored write (at most 64, well under any IOV_MAX).
+pub(crate) fn io_slices(chunks: &[Bytes]) -> Vec<IoSlice<'_>> {
+    chunks.iter().take(64).map(|c| IoSlice::new(c)).collect()
 }
 
 /// Consumes `n` written bytes from the front of `chunks`; returns how many chunks are done.

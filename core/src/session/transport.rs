@@ -99,10 +99,15 @@ impl Transport for TcpStream {
         Ok(())
     }
     async fn shutdown(write: &mut TcpSide) -> io::Result<()> {
-        match SockRef::from(&*write.0).shutdown(Shutdown::Write) {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            other => other,
-        }
+        shutdown_write(&write.0)
+    }
+}
+
+/// Sends FIN; a peer that already went away is not an error.
+fn shutdown_write(tcp: &TcpStream) -> io::Result<()> {
+    match SockRef::from(tcp).shutdown(Shutdown::Write) {
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+        other => other,
     }
 }
 
@@ -180,10 +185,7 @@ impl tokio::io::AsyncWrite for NoSigPipeTcp {
         self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<()>> {
-        std::task::Poll::Ready(match SockRef::from(&self.0).shutdown(Shutdown::Write) {
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            other => other,
-        })
+        std::task::Poll::Ready(shutdown_write(&self.0))
     }
 }
 
