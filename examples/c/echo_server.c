@@ -6,11 +6,11 @@
  * are echoed with wss_session_try_send from on_message (a callback may not block); when the send
  * queue goes over its high-water mark the session stops reading until on_drain. */
 #define _DEFAULT_SOURCE
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "run_until_signal.h"
 #include "wssession.h"
 
 static void on_message(void *user_data, wss_session *session, wss_frame_type kind, const uint8_t *data, size_t len) {
@@ -42,12 +42,7 @@ int main(int argc, char **argv) {
     }
     bool deflate = argc > 2 && strcmp(argv[2], "--deflate") == 0;
 
-    /* Block the signals before the library starts its threads, so only sigwait sees them. */
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    block_stop_signals(); /* before the library starts its threads */
 
     wss_server_config *config = wss_server_config_new();
     wss_server_config_set_port(config, (uint16_t)port);
@@ -74,9 +69,5 @@ int main(int argc, char **argv) {
     printf("echo server listening on ws://127.0.0.1:%u/%s\n", (unsigned)bound, deflate ? " (permessage-deflate)" : "");
     fflush(stdout);
 
-    int sig = 0;
-    sigwait(&signals, &sig);
-    wss_server_shutdown(server, 2000);
-    wss_server_free(server);
-    return 0;
+    return run_until_signal(server);
 }
