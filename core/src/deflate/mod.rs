@@ -13,6 +13,9 @@ pub struct DeflateConfig {
     pub enabled: bool,
     /// zlib compression level 0–9. Default 6, zlib's own default, as `ws` and `websockets` use.
     pub level: u32,
+    /// zlib memory level 1–9: sizes the literal buffer (7 × 2^(mem_level+6) bytes per compressor).
+    /// Default 8, zlib's. zlib-rs's 128 KiB hash table does not depend on it.
+    pub mem_level: u8,
     /// Messages smaller than this many bytes are sent uncompressed (RSV1 clear). Default 0.
     pub threshold: usize,
     /// Limit on an inflated message; `None` uses the session's `max_frame_size`.
@@ -32,6 +35,7 @@ impl Default for DeflateConfig {
         Self {
             enabled: false,
             level: 6,
+            mem_level: 8,
             threshold: 0,
             max_inflated_size: None,
             server_no_context_takeover: false,
