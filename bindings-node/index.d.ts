@@ -124,7 +124,7 @@ export interface DecisionOptions {
 
 /** permessage-deflate settings (RFC 7692). */
 export interface DeflateOptions {
-  /** zlib level 0-9 (default 6). */
+  /** zlib level 0-9 (default: the core's, 5). */
   level?: number
   /** Messages smaller than this are sent uncompressed (default 1024, as `ws`). */
   threshold?: number

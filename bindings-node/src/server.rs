@@ -18,7 +18,7 @@ use crate::request::RequestInfo;
 /// permessage-deflate settings (RFC 7692).
 #[napi(object)]
 pub struct DeflateOptions {
-    /// zlib level 0-9 (default 6).
+    /// zlib level 0-9 (default: the core's, 5).
     pub level: Option<u32>,
     /// Messages smaller than this are sent uncompressed (default 1024, as `ws`).
     pub threshold: Option<u32>,
