@@ -1,5 +1,6 @@
 //! `wssession._wssession`: the native half of the `wssession` Python package (module registration only).
 
+mod awaitable;
 mod bridge;
 mod errors;
 mod frame;
@@ -25,12 +26,13 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<request::PyHeaders>()?;
     m.add_class::<request::PyRequest>()?;
     m.add_class::<session::Connection>()?;
-    m.add_class::<session::RecvAwait>()?;
+    m.add("RecvAwait", awaitable::type_object(m.py())?)?;
     m.add_class::<session::Incoming>()?;
     m.add_class::<session::Outgoing>()?;
     m.add_class::<server::ServerHandle>()?;
     m.add_class::<server::Resolver>()?;
     m.add_class::<wake::LoopWaker>()?;
+    m.add_class::<wake::Waiter>()?;
     m.add_function(wrap_pyfunction!(server::start_server, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_finalize, m)?)?;
     Ok(())

@@ -19,6 +19,7 @@ use pyo3::types::{PyBytes, PyDict, PyIterator, PyString};
 use tokio::sync::oneshot;
 use wssession_core::{CloseReason, Error, Frame, FrameType, Session, State, TrySend};
 
+use crate::awaitable::{self, Step};
 use crate::bridge;
 use crate::errors::{self, type_error};
 use crate::frame::{PyCloseReason, PyFrame, Ready, bytes_like};
@@ -46,8 +47,8 @@ struct InboxState {
     buf: VecDeque<Frame>,
     /// How the incoming side ended.
     end: Option<End>,
-    /// The asyncio future a waiting receive is parked on (resolved by the loop's waker).
-    waiter: Option<Py<PyAny>>,
+    /// The waiter a waiting receive is parked on (completed by the loop's waker).
+    waiter: Option<Py<wake::Waiter>>,
     /// The wait under way for the core's next messages (its waker is registered with the core).
     fill: Option<Fill>,
 }
@@ -91,9 +92,9 @@ impl Inbox {
         })
     }
 
-    /// On the loop's wake-up: polls the wait under way; the parked future if messages (or the end)
-    /// are now in the buffer, for the caller to resolve.
-    pub(crate) fn wake_up(&self) -> Option<Py<PyAny>> {
+    /// On the loop's wake-up: polls the wait under way; the parked waiter if messages (or the end)
+    /// are now in the buffer, for the caller to complete.
+    pub(crate) fn wake_up(&self) -> Option<Py<wake::Waiter>> {
         let mut st = self.state.lock().unwrap();
         st.poll_fill(&self.waker);
         if st.ready() { st.waiter.take() } else { None }
@@ -127,8 +128,8 @@ pub struct Connection {
     pub(crate) session: Session,
     inbox: Arc<Inbox>,
     waker: Option<Arc<wake::Shared>>,
-    /// The loop's `create_future` (bound on the first parked receive).
-    create_future: pyo3::sync::PyOnceLock<Py<PyAny>>,
+    /// The running loop (bound on the first parked receive).
+    event_loop: pyo3::sync::PyOnceLock<Py<PyAny>>,
     done: Mutex<Option<oneshot::Sender<Result<(), String>>>>,
     server: Option<Py<PyAny>>,
     converter: Mutex<Converter>,
@@ -149,7 +150,7 @@ impl Connection {
             session,
             inbox: Inbox::new(waker.clone()),
             waker,
-            create_future: pyo3::sync::PyOnceLock::new(),
+            event_loop: pyo3::sync::PyOnceLock::new(),
             done: Mutex::new(done),
             server,
             converter: Mutex::new(Converter::Json),
@@ -184,19 +185,17 @@ impl Connection {
         st.end.clone().map(Err)
     }
 
-    /// Parks a receive on a new asyncio future, resolved by the loop's waker once the wait started
-    /// by `take` has messages (or the end). None: they arrived meanwhile, take again.
-    fn park<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let create = self.create_future.get_or_try_init(py, || {
-            Ok::<_, PyErr>(bridge::running_loop(py)?.getattr(pyo3::intern!(py, "create_future"))?.unbind())
-        })?;
-        let fut = create.bind(py).call0()?;
+    /// Parks a receive on a new waiter, completed by the loop's waker once the wait started by
+    /// `take` has messages (or the end). None: they arrived meanwhile, take again.
+    fn park(&self, py: Python<'_>) -> PyResult<Option<Py<wake::Waiter>>> {
+        let event_loop = self.event_loop.get_or_try_init(py, || Ok::<_, PyErr>(bridge::running_loop(py)?.unbind()))?;
+        let waiter = Py::new(py, wake::Waiter::new(event_loop.clone_ref(py)))?;
         let mut st = self.inbox.state.lock().unwrap();
         if st.ready() {
             return Ok(None);
         }
-        st.waiter = Some(fut.clone().unbind());
-        Ok(Some(fut))
+        st.waiter = Some(waiter.clone_ref(py));
+        Ok(Some(waiter))
     }
 
     /// Starts one batched wait for messages (or the end) on the runtime.
@@ -269,9 +268,9 @@ impl Connection {
         })
     }
 
-    fn recv_await(slf: &Bound<'_, Self>, mode: Mode) -> PyResult<RecvAwait> {
+    fn recv_await(slf: &Bound<'_, Self>, mode: Mode) -> PyResult<Py<PyAny>> {
         slf.get().check_pull(slf.py())?;
-        Ok(RecvAwait { conn: slf.clone().unbind(), mode, iter: None, parked: None, owner: false })
+        awaitable::new(slf.py(), RecvAwait { conn: slf.clone().unbind(), mode, iter: None, parked: None, owner: false })
     }
 }
 
@@ -365,7 +364,7 @@ impl Connection {
 
     /// Receives the next message: str for Text, bytes for Binary (``decode`` forces one or the other).
     #[pyo3(signature = (decode=None))]
-    fn recv(slf: &Bound<'_, Self>, decode: Option<bool>) -> PyResult<RecvAwait> {
+    fn recv(slf: &Bound<'_, Self>, decode: Option<bool>) -> PyResult<Py<PyAny>> {
         Self::recv_await(slf, Mode::Message(decode))
     }
 
@@ -373,7 +372,7 @@ impl Connection {
         slf
     }
 
-    fn __anext__(slf: &Bound<'_, Self>) -> PyResult<RecvAwait> {
+    fn __anext__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         Self::recv_await(slf, Mode::Iterate)
     }
 
@@ -729,7 +728,7 @@ impl Connection {
     }
 
     /// Receives the next message and decodes it with the converter; DeserializeError carries the frame.
-    fn receive_deserialized(slf: &Bound<'_, Self>) -> PyResult<RecvAwait> {
+    fn receive_deserialized(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         if slf.get().converter_obj(slf.py())?.is_none() {
             return Err(errors::to_py(slf.py(), Error::NoConverter));
         }
@@ -779,13 +778,13 @@ impl Connection {
 }
 
 /// A pending receive; awaiting it never blocks the loop and drains many messages per wake-up.
-#[pyclass(module = "wssession._wssession")]
+/// (The Python object is made by `awaitable`, which gives it the `am_send` slot.)
 pub struct RecvAwait {
     conn: Py<Connection>,
     mode: Mode,
     iter: Option<Py<PyAny>>,
-    /// The asyncio future this receive is parked on (yielded to the task as is).
-    parked: Option<Py<PyAny>>,
+    /// The waiter this receive is parked on (yielded to the task).
+    parked: Option<Py<wake::Waiter>>,
     /// This receive holds the connection's `busy` flag.
     owner: bool,
 }
@@ -803,14 +802,14 @@ impl RecvAwait {
         }
     }
 
-    fn step(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    fn step(&mut self, py: Python<'_>) -> PyResult<Step> {
         // Resumed after the parked future completed (the task only resumes a receive then; a
         // cancellation comes through `throw`).
         self.parked = None;
         loop {
             if let Some(it) = &self.iter {
                 match it.bind(py).call_method0(pyo3::intern!(py, "__next__")) {
-                    Ok(v) => return Ok(v.unbind()),
+                    Ok(v) => return Ok(Step::Yield(v.unbind())),
                     Err(e) if e.is_instance_of::<PyStopIteration>(py) => self.iter = None,
                     Err(e) => return Err(e),
                 }
@@ -824,7 +823,7 @@ impl RecvAwait {
                 ));
             }
             match conn.take() {
-                Some(Ok(frame)) => return Err(PyStopIteration::new_err((self.deliver(py, frame)?,))),
+                Some(Ok(frame)) => return Ok(Step::Return(self.deliver(py, frame)?)),
                 Some(Err(end)) => return Err(self.ended(py, end)),
                 None => {
                     if !self.owner {
@@ -836,11 +835,9 @@ impl RecvAwait {
                         self.iter = Some(fut.call_method0(pyo3::intern!(py, "__await__"))?.unbind());
                         continue;
                     }
-                    let Some(fut) = conn.park(py)? else { continue };
-                    // What `Future.__await__` does before yielding the future to the task.
-                    fut.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), true)?;
-                    self.parked = Some(fut.clone().unbind());
-                    return Ok(fut.unbind());
+                    let Some(waiter) = conn.park(py)? else { continue };
+                    self.parked = Some(waiter.clone_ref(py));
+                    return Ok(Step::Yield(waiter.into_any()));
                 }
             }
         }
@@ -897,33 +894,20 @@ impl RecvAwait {
     }
 }
 
-#[pymethods]
 impl RecvAwait {
-    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    /// One step for the awaiting coroutine (`send`/`__next__`); a finished receive drops its claim.
+    pub(crate) fn next(&mut self, py: Python<'_>) -> PyResult<Step> {
         let r = self.step(py);
-        if r.is_err() {
-            // Done: delivered (StopIteration), ended or failed.
+        if !matches!(r, Ok(Step::Yield(_))) {
+            // Done: delivered, ended or failed.
             self.release();
         }
         r
     }
 
-    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.__next__(py)
-    }
-
-    #[pyo3(signature = (*args))]
-    fn throw(&mut self, py: Python<'_>, args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
-        self.release();
-        self.parked = None;
+    /// Abandons the receive and raises the exception in `args` (a waiting fallback passes it on).
+    pub(crate) fn throw(&mut self, py: Python<'_>, args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
+        self.abandon();
         match self.iter.take() {
             Some(it) => Ok(it.bind(py).call_method1("throw", args)?.unbind()),
             None => {
@@ -931,6 +915,12 @@ impl RecvAwait {
                 Err(PyErr::from_value(if exc.is_instance_of::<pyo3::types::PyType>() { exc.call0()? } else { exc }))
             }
         }
+    }
+
+    /// Gives up the receive (`close`, or before `throw`): the connection can be received from again.
+    pub(crate) fn abandon(&mut self) {
+        self.release();
+        self.parked = None;
     }
 }
 
@@ -946,12 +936,12 @@ impl Incoming {
         slf
     }
 
-    fn __anext__(&self, py: Python<'_>) -> PyResult<RecvAwait> {
+    fn __anext__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         Connection::recv_await(self.conn.bind(py), Mode::Frames)
     }
 
     /// The next message as a Frame; raises ConnectionClosed at the end.
-    fn receive(&self, py: Python<'_>) -> PyResult<RecvAwait> {
+    fn receive(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         Connection::recv_await(self.conn.bind(py), Mode::Frame)
     }
 }
