@@ -37,8 +37,8 @@ struct End {
     reason: CloseReason,
 }
 
-/// Waits for the next batch of messages (or the end); polled on the loop thread, never spawned.
-type Fill = Pin<Box<dyn Future<Output = (Vec<Frame>, Option<End>)> + Send>>;
+/// Waits for the close reason once the incoming side ended; polled on the loop thread, never spawned.
+type Ending = Pin<Box<dyn Future<Output = End> + Send>>;
 
 /// The inbox's state, behind one lock.
 #[derive(Default)]
@@ -49,20 +49,35 @@ struct InboxState {
     end: Option<End>,
     /// The waiter a waiting receive is parked on (completed by the loop's waker).
     waiter: Option<Py<wake::Waiter>>,
-    /// The wait under way for the core's next messages (its waker is registered with the core).
-    fill: Option<Fill>,
+    /// The wait for the close reason, once the core's queue has ended.
+    ending: Option<Ending>,
+    /// Reused for each batch taken from the core.
+    scratch: Vec<Frame>,
 }
 
 impl InboxState {
-    /// Polls the wait under way, if any; moves what it got into the buffer.
-    fn poll_fill(&mut self, waker: &Waker) {
-        let Some(fill) = self.fill.as_mut() else { return };
-        if let Poll::Ready((got, end)) = fill.as_mut().poll(&mut Context::from_waker(waker)) {
-            self.fill = None;
-            self.buf.extend(got);
-            if end.is_some() {
-                self.end = end;
+    /// Moves what the core has queued into the buffer; when nothing is, `waker` is registered with
+    /// the core (woken when messages or the end arrive). At the end, waits for the close reason.
+    fn poll_fill(&mut self, session: &Session, waker: &Waker) {
+        let mut cx = Context::from_waker(waker);
+        if self.ending.is_none() && self.end.is_none() {
+            match session.poll_recv_many(&mut cx, &mut self.scratch, BATCH) {
+                Poll::Pending => return,
+                Poll::Ready(Ok(n)) if n > 0 => {
+                    self.buf.extend(self.scratch.drain(..));
+                    return;
+                }
+                Poll::Ready(r) => {
+                    let session = session.clone();
+                    self.ending = Some(Box::pin(async move { ended(&session, r).await }));
+                }
             }
+        }
+        if let Some(ending) = self.ending.as_mut()
+            && let Poll::Ready(end) = ending.as_mut().poll(&mut cx)
+        {
+            self.ending = None;
+            self.end = Some(end);
         }
     }
 
@@ -73,6 +88,7 @@ impl InboxState {
 
 /// Messages already taken from the core, and how the incoming side ended.
 pub struct Inbox {
+    session: Session,
     state: Mutex<InboxState>,
     /// A receive is waiting (websockets forbids two concurrent `recv`: ConcurrencyError).
     busy: AtomicBool,
@@ -82,13 +98,13 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    fn new(loop_waker: Option<Arc<wake::Shared>>) -> Arc<Self> {
+    fn new(session: Session, loop_waker: Option<Arc<wake::Shared>>) -> Arc<Self> {
         Arc::new_cyclic(|me| {
             let waker = match loop_waker {
                 Some(shared) => Waker::from(Arc::new(wake::InboxWaker { inbox: me.clone(), shared })),
                 None => Waker::noop().clone(),
             };
-            Self { state: Mutex::default(), busy: AtomicBool::new(false), waker }
+            Self { session, state: Mutex::default(), busy: AtomicBool::new(false), waker }
         })
     }
 
@@ -96,7 +112,7 @@ impl Inbox {
     /// are now in the buffer, for the caller to complete.
     pub(crate) fn wake_up(&self) -> Option<Py<wake::Waiter>> {
         let mut st = self.state.lock().unwrap();
-        st.poll_fill(&self.waker);
+        st.poll_fill(&self.session, &self.waker);
         if st.ready() { st.waiter.take() } else { None }
     }
 }
@@ -147,8 +163,8 @@ impl Connection {
     ) -> PyResult<Self> {
         let request = Py::new(py, PyRequest::new(py, session.request().clone())?)?;
         Ok(Self {
+            inbox: Inbox::new(session.clone(), waker.clone()),
             session,
-            inbox: Inbox::new(waker.clone()),
             waker,
             event_loop: pyo3::sync::PyOnceLock::new(),
             done: Mutex::new(done),
@@ -160,24 +176,12 @@ impl Connection {
 
     /// A message from the buffer, else from the core without waiting; `Err` once ended.
     ///
-    /// With a loop waker the wait started here stays registered with the core when nothing is
+    /// With a loop waker, the inbox waker registered here stays with the core when nothing is
     /// queued, so the loop is woken as soon as a message arrives (no task, no thread handoff).
     fn take(&self) -> Option<Result<Frame, End>> {
         let mut st = self.inbox.state.lock().unwrap();
         if !st.ready() {
-            if st.fill.is_none() {
-                let session = self.session.clone();
-                st.fill = Some(Box::pin(async move {
-                    let mut got = Vec::with_capacity(8);
-                    let r = session.recv_many(&mut got, BATCH).await;
-                    let end = if got.is_empty() { Some(ended(&session, r).await) } else { None };
-                    (got, end)
-                }));
-            }
-            st.poll_fill(&self.inbox.waker);
-            if self.waker.is_none() {
-                st.fill = None; // the fallback waits with `fill` instead (dropping the wait is safe)
-            }
+            st.poll_fill(&self.session, &self.inbox.waker);
         }
         if let Some(f) = st.buf.pop_front() {
             return Some(Ok(f));
@@ -243,7 +247,12 @@ impl Connection {
             }
             rest.next();
         }
-        let rest: Vec<Frame> = rest.collect();
+        self.pending_send(py, rest.collect(), buffered)
+    }
+
+    /// Ready when nothing is left to do; otherwise a future that sends `rest` (waiting for room)
+    /// and, when frames were `buffered` over the high-water mark, waits until they are written.
+    fn pending_send(&self, py: Python<'_>, rest: Vec<Frame>, buffered: bool) -> PyResult<Py<PyAny>> {
         if rest.is_empty() && !buffered {
             return Ok(Ready::none(py));
         }
@@ -381,7 +390,18 @@ impl Connection {
     fn send(slf: &Bound<'_, Self>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         if let Some((data, text)) = bytes_like(message)? {
-            return slf.get().send_frames(py, vec![data_frame(data, text)]);
+            // The common case, without a copy of the frame: queued (or written) now, or — only when
+            // over the hard limit — the message is converted again for the waiting send.
+            let conn = slf.get();
+            return match conn.session.try_send(data_frame(data, text)) {
+                Ok(TrySend::Sent) => Ok(Ready::none(py)),
+                Ok(TrySend::Buffered) => conn.pending_send(py, vec![], true),
+                Ok(TrySend::Dropped) => {
+                    let (data, text) = bytes_like(message)?.expect("converted above");
+                    conn.send_frames(py, vec![data_frame(data, text)])
+                }
+                Err(e) => Err(errors::to_py(py, e)),
+            };
         }
         if message.hasattr("__aiter__")? {
             let helper = bridge::types(py)?.getattr("send_async_fragments")?;
