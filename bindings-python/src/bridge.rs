@@ -45,11 +45,18 @@ impl Drop for Active {
 ///
 /// Without it every `attach` from a runtime thread creates and deletes a thread state (and with it
 /// the interpreter's frame stack: an mmap, page faults and an munmap per callback).
-struct Pinned(Option<(*mut pyo3::ffi::PyThreadState, pyo3::ffi::PyGILState_STATE)>);
+struct Pinned(Option<(*mut pyo3::ffi::PyThreadState, pyo3::ffi::PyGILState_STATE)>, bool);
 
 impl Pinned {
-    /// Creates this thread's state once (GIL taken and released right away; the state stays).
+    /// On this thread's first `attach`: on a runtime thread, creates its state (see `pin`).
     fn ensure(&mut self) {
+        if !std::mem::replace(&mut self.1, true) && wssession_core::runtime::on_runtime_thread() {
+            self.pin();
+        }
+    }
+
+    /// Creates this thread's state once (GIL taken and released right away; the state stays).
+    fn pin(&mut self) {
         // SAFETY: reads this thread's registered state; a thread that has one (Python's own threads,
         // or an attached one) is left alone.
         if self.0.is_none() && unsafe { pyo3::ffi::PyGILState_GetThisThreadState() }.is_null() {
@@ -93,7 +100,7 @@ impl Drop for Depth {
 thread_local! {
     /// How many `attach` calls are under way on this thread.
     static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-    static PINNED: std::cell::RefCell<Pinned> = const { std::cell::RefCell::new(Pinned(None)) };
+    static PINNED: std::cell::RefCell<Pinned> = const { std::cell::RefCell::new(Pinned(None, false)) };
 }
 
 /// Runs `f` attached to the interpreter from a runtime thread, unless the interpreter is exiting.
@@ -104,8 +111,9 @@ pub fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
         return None;
     }
     // Not when this thread is already attached (a nested call): its state exists anyway.
-    // Only on runtime threads, from their outermost `attach`: an attached thread is never detached here.
-    if DEPTH.get() == 0 && wssession_core::runtime::on_runtime_thread() {
+    // Only on runtime threads (checked once per thread), from their outermost `attach`: an attached
+    // thread is never detached here.
+    if DEPTH.get() == 0 {
         let _ = PINNED.try_with(|p| p.borrow_mut().ensure());
     }
     DEPTH.set(DEPTH.get() + 1);

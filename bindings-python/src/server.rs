@@ -125,6 +125,8 @@ impl Resolver {
 /// Push-style handler: Python callbacks run on runtime threads, holding the GIL.
 struct PyEvents {
     obj: Py<PyAny>,
+    /// `obj.on_message`, bound once (not looked up per message).
+    on_message: Py<PyAny>,
     app: Option<Py<PyAny>>,
     has_open: bool,
     has_drain: bool,
@@ -166,8 +168,7 @@ impl EventHandler for PyEvents {
     fn on_message(&self, session: &Session, frame: Frame) {
         bridge::attach(|py| {
             let Some(conn) = self.connection(py, session) else { return };
-            let r = Py::new(py, PyFrame::from(frame))
-                .and_then(|f| self.obj.call_method1(py, pyo3::intern!(py, "on_message"), (conn, f)));
+            let r = Py::new(py, PyFrame::from(frame)).and_then(|f| self.on_message.call1(py, (conn, f)));
             if let Err(e) = r {
                 self.failed(py, session, "on_message", e);
             }
@@ -311,7 +312,8 @@ pub fn start_server<'py>(
             let (has_open, has_drain, has_close) =
                 (b.hasattr("on_open")?, b.hasattr("on_drain")?, b.hasattr("on_close")?);
             let app = app.as_ref().map(|a| a.clone_ref(py));
-            Handler::events(PyEvents { obj, app, has_open, has_drain, has_close })
+            let on_message = b.getattr("on_message")?.unbind();
+            Handler::events(PyEvents { obj, on_message, app, has_open, has_drain, has_close })
         }
         (None, Some(f)) => {
             task_handler(call_soon.clone(), Arc::new(f), app.map(Arc::new), waker.map(|w| w.get().shared.clone()))
