@@ -3,6 +3,9 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+
+use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
@@ -12,7 +15,8 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// Called at interpreter exit (atexit, before finalization starts): from then on runtime threads no
 /// longer call into Python, and the calls already under way are waited for (up to 5 s), so no
-/// thread holds or awaits the GIL while the interpreter is torn down.
+/// thread holds or awaits the GIL while the interpreter is torn down. Every call from a runtime
+/// thread goes through [`attach`] (futures too: [`future_into_py`]), so this accounting is complete.
 #[pyfunction]
 pub fn _finalize(py: Python<'_>) {
     FINALIZING.store(true, Ordering::SeqCst);
@@ -21,10 +25,6 @@ pub fn _finalize(py: Python<'_>) {
         while ACTIVE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        // pyo3-async-runtimes completes futures from runtime threads with its own short attach;
-        // one preempted by the GIL switch interval at the very end of `asyncio.run` gets this
-        // window to finish before finalization starts (a thread resuming after it would abort).
-        std::thread::sleep(Duration::from_millis(50));
     });
 }
 
@@ -149,5 +149,69 @@ pub fn log_error(py: Python<'_>, message: &str, err: PyErr) {
     })();
     if logged.is_err() {
         err.print(py);
+    }
+}
+
+/// Runs `fut` on the runtime; returns an asyncio future of the running loop that resolves with its
+/// outcome (RuntimeError outside a running loop). Cancelling the asyncio future aborts `fut`.
+///
+/// The outcome is handed to the loop with `call_soon_threadsafe` from inside [`attach`], so the
+/// exit accounting of [`_finalize`] covers it (unlike pyo3-async-runtimes' own completions).
+pub fn future_into_py<F, T>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+{
+    let event_loop = running_loop(py)?;
+    let py_fut = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let target = (event_loop.unbind(), py_fut.clone().unbind());
+    let task = wssession_core::runtime::spawn(async move {
+        let outcome = fut.await;
+        attach(move |py| {
+            let (event_loop, py_fut) = target;
+            let (ok, value) = match outcome.and_then(|v| v.into_py_any(py)) {
+                Ok(v) => (true, v),
+                Err(e) => (false, e.into_value(py).into_any()),
+            };
+            let scheduled = RESOLVE
+                .get_or_try_init(py, || Ok::<_, PyErr>(wrap_pyfunction!(_resolve, py)?.into_any().unbind()))
+                .and_then(|resolve| {
+                    event_loop.call_method1(py, pyo3::intern!(py, "call_soon_threadsafe"), (resolve, py_fut, ok, value))
+                });
+            // RuntimeError: the loop is closed, nobody waits for the outcome any more.
+            drop(scheduled);
+        });
+    });
+    let abort = Abort { handle: task.abort_handle() };
+    py_fut.call_method1(pyo3::intern!(py, "add_done_callback"), (abort,))?;
+    Ok(py_fut)
+}
+
+static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Resolves `fut` with `value` (or fails it with the exception `value`), unless it was cancelled.
+#[pyfunction]
+fn _resolve(fut: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyResult<()> {
+    if fut.call_method0(pyo3::intern!(fut.py(), "done"))?.is_truthy()? {
+        return Ok(());
+    }
+    let method = if ok { pyo3::intern!(fut.py(), "set_result") } else { pyo3::intern!(fut.py(), "set_exception") };
+    fut.call_method1(method, (value,))?;
+    Ok(())
+}
+
+/// A done-callback aborting the runtime task of a cancelled future.
+#[pyclass(module = "wssession._wssession", frozen)]
+struct Abort {
+    handle: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl Abort {
+    fn __call__(&self, fut: &Bound<'_, PyAny>) -> PyResult<()> {
+        if fut.call_method0(pyo3::intern!(fut.py(), "cancelled"))?.is_truthy()? {
+            self.handle.abort();
+        }
+        Ok(())
     }
 }

@@ -18,8 +18,8 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // packet (see README, "Performance design"); WSSESSION_SCHED_BATCH=0 keeps the default policy.
     // Fails only when the runtime already runs (another binding in the process started it).
     let _ = wssession_core::runtime::set_batch_scheduling(std::env::var("WSSESSION_SCHED_BATCH").as_deref() != Ok("0"));
-    // One tokio runtime per process: the core's. Ignore "already set" on re-import.
-    let _ = pyo3_async_runtimes::tokio::init_with_runtime(wssession_core::runtime::runtime());
+    // The engine's threads start with the module (one runtime per process: the core's).
+    let _ = wssession_core::runtime::runtime();
     m.add_class::<frame::PyFrame>()?;
     m.add_class::<frame::PyCloseReason>()?;
     m.add_class::<frame::Ready>()?;

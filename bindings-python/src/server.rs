@@ -52,7 +52,7 @@ impl ServerHandle {
     /// Stops accepting, sends Close 1001 to every session, waits up to ``grace`` seconds, then shuts the rest.
     fn shutdown<'py>(&self, py: Python<'py>, grace: f64) -> PyResult<Bound<'py, PyAny>> {
         let s = self.server.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             s.shutdown(duration(grace)).await;
             Ok(())
         })
@@ -61,7 +61,7 @@ impl ServerHandle {
     /// Completes when the listener has closed.
     fn wait<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let s = self.server.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             s.wait().await;
             Ok(())
         })
@@ -343,7 +343,7 @@ pub fn start_server<'py>(
             })
         }));
     }
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::future_into_py(py, async move {
         let server = errors::map(builder.start().await)?;
         Ok(ServerHandle { server })
     })

@@ -206,7 +206,7 @@ impl Connection {
     fn fill<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let session = self.session.clone();
         let inbox = self.inbox.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let mut got = Vec::with_capacity(8);
             let r = session.recv_many(&mut got, BATCH).await;
             if !got.is_empty() {
@@ -257,7 +257,7 @@ impl Connection {
             return Ok(Ready::none(py));
         }
         let session = self.session.clone();
-        let fut = pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let fut = crate::bridge::future_into_py(py, async move {
             for f in rest {
                 errors::map(session.send(f).await)?;
             }
@@ -433,7 +433,7 @@ impl Connection {
             return Ok(Ready::none(py));
         }
         let s = self.session.clone();
-        Ok(pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        Ok(crate::bridge::future_into_py(py, async move {
             s.close_reason().await;
             Ok(())
         })?
@@ -447,11 +447,7 @@ impl Connection {
             return Ok(Py::new(py, Ready::new(r))?.into_any());
         }
         let s = self.session.clone();
-        Ok(pyo3_async_runtimes::tokio::future_into_py(
-            py,
-            async move { Ok(PyCloseReason::from(s.close_reason().await)) },
-        )?
-        .unbind())
+        Ok(crate::bridge::future_into_py(py, async move { Ok(PyCloseReason::from(s.close_reason().await)) })?.unbind())
     }
 
     /// Sends a Ping; the result is an awaitable that resolves with the round-trip time in seconds
@@ -469,9 +465,8 @@ impl Connection {
             return Err(self.closed_error(py));
         }
         let s = self.session.clone();
-        let waiter = pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            errors::map(s.ping(data).await).map(|d| d.as_secs_f64())
-        })?;
+        let waiter =
+            crate::bridge::future_into_py(py, async move { errors::map(s.ping(data).await).map(|d| d.as_secs_f64()) })?;
         Ok(Py::new(py, Ready::new(waiter.unbind()))?.into_any())
     }
 
@@ -564,7 +559,7 @@ impl Connection {
     /// Waits until every frame queued so far has been written to the socket.
     fn flush(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let s = self.session.clone();
-        Ok(pyo3_async_runtimes::tokio::future_into_py(py, async move { errors::map(s.flush().await) })?.unbind())
+        Ok(crate::bridge::future_into_py(py, async move { errors::map(s.flush().await) })?.unbind())
     }
 
     /// Aborts now: no Close frame, the socket is shut, the close code is 1006.
