@@ -1,8 +1,10 @@
-//! The receive awaitable as a type of its own, with the `am_send` slot (pyo3 classes cannot have it).
+//! The receive awaitable and `Ready` as types of their own, with the `am_send` slot (pyo3 classes
+//! cannot have it).
 //!
-//! `await ws.recv()` / `async for` drive an awaitable with `PyIter_Send`: with `am_send` a receive
-//! whose message is already buffered returns it directly, instead of raising (and the interpreter
-//! catching) a StopIteration carrying it, as `__next__` must.
+//! `await ws.recv()` / `async for` / `await ws.send(..)` drive an awaitable with `PyIter_Send`: with
+//! `am_send` a receive whose message is already buffered, or a send that is already done, returns
+//! its result directly, instead of raising (and the interpreter catching) a StopIteration carrying
+//! it, as `__next__` must.
 
 use std::ffi::{c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -131,9 +133,59 @@ unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
     unsafe {
         let tp = ffi::Py_TYPE(obj);
         Python::attach(|_| ptr::drop_in_place(&mut (*(obj as *mut Raw)).inner));
+        free(obj, tp);
+    }
+}
+
+/// Frees an instance of a heap type and drops its reference to the type.
+///
+/// SAFETY: `obj` is an instance of `tp` whose state was dropped already; called once, attached.
+unsafe fn free(obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) {
+    unsafe {
         let free: ffi::freefunc = std::mem::transmute(ffi::PyType_GetSlot(tp, ffi::Py_tp_free));
         free(obj as *mut c_void);
         ffi::Py_DecRef(tp as *mut ffi::PyObject);
+    }
+}
+
+/// A heap type from `slots` (terminated here) named `name`, with `basicsize`-byte instances.
+fn make_type(
+    py: Python<'_>,
+    name: &'static std::ffi::CStr,
+    basicsize: usize,
+    slots: &[ffi::PyType_Slot],
+) -> PyResult<Py<PyType>> {
+    let mut slots = slots.to_vec();
+    slots.push(ffi::PyType_Slot { slot: 0, pfunc: ptr::null_mut() });
+    let mut spec = ffi::PyType_Spec {
+        name: name.as_ptr(),
+        basicsize: basicsize as c_int,
+        itemsize: 0,
+        flags: ffi::Py_TPFLAGS_DEFAULT as _,
+        slots: slots.as_mut_ptr(),
+    };
+    // SAFETY: attached; the spec and slots are valid for the call (copied by CPython); method
+    // tables and docs they point to are static.
+    let tp = unsafe { ffi::PyType_FromSpec(&mut spec) };
+    if tp.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: a new reference to a type object.
+    Ok(unsafe { Bound::from_owned_ptr(py, tp) }.cast_into::<PyType>()?.unbind())
+}
+
+/// A new instance of `tp` (zeroed; NULL-checked), for the caller to initialise.
+///
+/// SAFETY: attached; the caller writes the instance's state before handing it out.
+unsafe fn alloc(py: Python<'_>, tp: &Bound<'_, PyType>) -> PyResult<*mut ffi::PyObject> {
+    unsafe {
+        let tp_ptr = tp.as_ptr() as *mut ffi::PyTypeObject;
+        let alloc: ffi::allocfunc = std::mem::transmute(ffi::PyType_GetSlot(tp_ptr, ffi::Py_tp_alloc));
+        let obj = alloc(tp_ptr, 0);
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(obj)
     }
 }
 
@@ -163,35 +215,24 @@ pub fn type_object(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
             ffi::PyMethodDef::zeroed(),
         ]));
         let send: SendFunc = am_send;
-        let mut slots = [
-            ffi::PyType_Slot { slot: ffi::Py_tp_dealloc, pfunc: dealloc as *mut c_void },
-            ffi::PyType_Slot { slot: ffi::Py_am_await, pfunc: self_ref as *mut c_void },
-            ffi::PyType_Slot { slot: ffi::Py_am_send, pfunc: send as *mut c_void },
-            ffi::PyType_Slot { slot: ffi::Py_tp_iter, pfunc: self_ref as *mut c_void },
-            ffi::PyType_Slot { slot: ffi::Py_tp_iternext, pfunc: iternext as *mut c_void },
-            ffi::PyType_Slot { slot: ffi::Py_tp_methods, pfunc: methods.as_mut_ptr() as *mut c_void },
-            ffi::PyType_Slot {
-                slot: ffi::Py_tp_doc,
-                pfunc: c"A pending receive; awaiting it drains many queued messages per wake-up.".as_ptr()
-                    as *mut c_void,
-            },
-            ffi::PyType_Slot { slot: 0, pfunc: ptr::null_mut() },
-        ];
-        let mut spec = ffi::PyType_Spec {
-            name: c"wssession._wssession.RecvAwait".as_ptr(),
-            basicsize: std::mem::size_of::<Raw>() as c_int,
-            itemsize: 0,
-            flags: ffi::Py_TPFLAGS_DEFAULT as _,
-            slots: slots.as_mut_ptr(),
-        };
-        // SAFETY: attached; the spec and slots are valid for the call (copied by CPython), the method
-        // table is static.
-        let tp = unsafe { ffi::PyType_FromSpec(&mut spec) };
-        if tp.is_null() {
-            return Err(PyErr::fetch(py));
-        }
-        // SAFETY: a new reference to a type object.
-        Ok(unsafe { Bound::from_owned_ptr(py, tp) }.cast_into::<PyType>()?.unbind())
+        make_type(
+            py,
+            c"wssession._wssession.RecvAwait",
+            std::mem::size_of::<Raw>(),
+            &[
+                ffi::PyType_Slot { slot: ffi::Py_tp_dealloc, pfunc: dealloc as *mut c_void },
+                ffi::PyType_Slot { slot: ffi::Py_am_await, pfunc: self_ref as *mut c_void },
+                ffi::PyType_Slot { slot: ffi::Py_am_send, pfunc: send as *mut c_void },
+                ffi::PyType_Slot { slot: ffi::Py_tp_iter, pfunc: self_ref as *mut c_void },
+                ffi::PyType_Slot { slot: ffi::Py_tp_iternext, pfunc: iternext as *mut c_void },
+                ffi::PyType_Slot { slot: ffi::Py_tp_methods, pfunc: methods.as_mut_ptr() as *mut c_void },
+                ffi::PyType_Slot {
+                    slot: ffi::Py_tp_doc,
+                    pfunc: c"A pending receive; awaiting it drains many queued messages per wake-up.".as_ptr()
+                        as *mut c_void,
+                },
+            ],
+        )
     })
     .map(|t| t.bind(py))
 }
@@ -199,16 +240,132 @@ pub fn type_object(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
 /// A new receive awaitable owning `state`.
 pub fn new(py: Python<'_>, state: RecvAwait) -> PyResult<Py<PyAny>> {
     let tp = type_object(py)?;
-    // SAFETY: attached; the type's allocator returns a zeroed instance (or NULL with an error set),
-    // into which the state is moved exactly once (dropped by `dealloc`).
+    // SAFETY: attached; the zeroed instance gets its state moved in exactly once (dropped by `dealloc`).
     unsafe {
-        let tp_ptr = tp.as_ptr() as *mut ffi::PyTypeObject;
-        let alloc: ffi::allocfunc = std::mem::transmute(ffi::PyType_GetSlot(tp_ptr, ffi::Py_tp_alloc));
-        let obj = alloc(tp_ptr, 0);
-        if obj.is_null() {
-            return Err(PyErr::fetch(py));
-        }
+        let obj = alloc(py, tp)?;
         ptr::write(&mut (*(obj as *mut Raw)).inner, state);
         Ok(Bound::from_owned_ptr(py, obj).unbind())
     }
+}
+
+// ---- Ready: an awaitable whose result is already known ----
+
+/// A Ready object: a header and its result (taken by the first await; None when absent).
+#[repr(C)]
+struct RawReady {
+    ob_base: ffi::PyObject,
+    value: Option<Py<PyAny>>,
+}
+
+static READY_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static READY_NONE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The result of `obj` (a Ready), taken (None from then on).
+///
+/// SAFETY: `obj` is a Ready; attached.
+unsafe fn ready_take(py: Python<'_>, obj: *mut ffi::PyObject) -> Py<PyAny> {
+    unsafe { (*(obj as *mut RawReady)).value.take() }.unwrap_or_else(|| py.None())
+}
+
+unsafe extern "C" fn ready_send(
+    obj: *mut ffi::PyObject,
+    _arg: *mut ffi::PyObject,
+    result: *mut *mut ffi::PyObject,
+) -> ffi::PySendResult {
+    // SAFETY: CPython passes a Ready and a valid result slot, attached.
+    unsafe {
+        let py = Python::assume_attached();
+        *result = ready_take(py, obj).into_ptr();
+    }
+    ffi::PySendResult::PYGEN_RETURN
+}
+
+unsafe extern "C" fn ready_next(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    guarded(ptr::null_mut(), |py| {
+        // SAFETY: a Ready, attached.
+        let v = unsafe { ready_take(py, obj) };
+        if !v.is_none(py) {
+            let arg = PyTuple::new(py, [v])?;
+            // SAFETY: attached; StopIteration with the value as its single argument.
+            unsafe { ffi::PyErr_SetObject(ffi::PyExc_StopIteration, arg.as_ptr()) };
+        }
+        // NULL without an error: finished with None.
+        Ok(ptr::null_mut())
+    })
+}
+
+unsafe extern "C" fn ready_send_method(obj: *mut ffi::PyObject, _value: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: the same object, called as a METH_O method.
+    unsafe { ready_next(obj) }
+}
+
+unsafe extern "C" fn ready_dealloc(obj: *mut ffi::PyObject) {
+    // SAFETY: see `dealloc`.
+    unsafe {
+        let tp = ffi::Py_TYPE(obj);
+        Python::attach(|_| ptr::drop_in_place(&mut (*(obj as *mut RawReady)).value));
+        free(obj, tp);
+    }
+}
+
+fn ready_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    READY_TYPE
+        .get_or_try_init(py, || {
+            let methods: &'static mut [ffi::PyMethodDef; 2] = Box::leak(Box::new([
+                ffi::PyMethodDef {
+                    ml_name: c"send".as_ptr(),
+                    ml_meth: ffi::PyMethodDefPointer { PyCFunction: ready_send_method },
+                    ml_flags: ffi::METH_O,
+                    ml_doc: c"Finishes with the result (the value is ignored).".as_ptr(),
+                },
+                ffi::PyMethodDef::zeroed(),
+            ]));
+            let send: SendFunc = ready_send;
+            make_type(
+                py,
+                c"wssession._wssession.Ready",
+                std::mem::size_of::<RawReady>(),
+                &[
+                    ffi::PyType_Slot { slot: ffi::Py_tp_dealloc, pfunc: ready_dealloc as *mut c_void },
+                    ffi::PyType_Slot { slot: ffi::Py_am_await, pfunc: self_ref as *mut c_void },
+                    ffi::PyType_Slot { slot: ffi::Py_am_send, pfunc: send as *mut c_void },
+                    ffi::PyType_Slot { slot: ffi::Py_tp_iter, pfunc: self_ref as *mut c_void },
+                    ffi::PyType_Slot { slot: ffi::Py_tp_iternext, pfunc: ready_next as *mut c_void },
+                    ffi::PyType_Slot { slot: ffi::Py_tp_methods, pfunc: methods.as_mut_ptr() as *mut c_void },
+                    ffi::PyType_Slot {
+                        slot: ffi::Py_tp_doc,
+                        pfunc: c"An awaitable whose result is already known: awaiting it never suspends.".as_ptr()
+                            as *mut c_void,
+                    },
+                ],
+            )
+        })
+        .map(|t| t.bind(py))
+}
+
+/// The Ready type object (`wssession._wssession.Ready`).
+pub fn ready_type_object(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    ready_type(py)
+}
+
+/// A finished awaitable with `value` (handed out by its first await).
+pub fn ready(py: Python<'_>, value: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    let tp = ready_type(py)?;
+    // SAFETY: attached; the zeroed instance (value None) gets its value written once.
+    unsafe {
+        let obj = alloc(py, tp)?;
+        ptr::write(&mut (*(obj as *mut RawReady)).value, Some(value));
+        Ok(Bound::from_owned_ptr(py, obj).unbind())
+    }
+}
+
+/// A finished awaitable with the result None (one shared instance: it holds no state).
+pub fn ready_none(py: Python<'_>) -> Py<PyAny> {
+    READY_NONE
+        .get_or_init(py, || {
+            let tp = ready_type(py).expect("making the Ready type");
+            // SAFETY: attached; a zeroed instance is a valid Ready with no value.
+            unsafe { Bound::from_owned_ptr(py, alloc(py, tp).expect("allocating Ready")).unbind() }
+        })
+        .clone_ref(py)
 }

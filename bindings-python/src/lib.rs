@@ -22,7 +22,7 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let _ = wssession_core::runtime::runtime();
     m.add_class::<frame::PyFrame>()?;
     m.add_class::<frame::PyCloseReason>()?;
-    m.add_class::<frame::Ready>()?;
+    m.add("Ready", awaitable::ready_type_object(m.py())?)?;
     m.add_class::<request::PyHeaders>()?;
     m.add_class::<request::PyRequest>()?;
     m.add_class::<session::Connection>()?;

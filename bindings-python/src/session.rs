@@ -22,7 +22,7 @@ use wssession_core::{CloseReason, Error, Frame, FrameType, Session, State, TrySe
 use crate::awaitable::{self, Step};
 use crate::bridge;
 use crate::errors::{self, type_error};
-use crate::frame::{PyCloseReason, PyFrame, Ready, bytes_like};
+use crate::frame::{PyCloseReason, PyFrame, bytes_like};
 use crate::request::{PyRequest, addr_tuple};
 use crate::wake;
 
@@ -254,7 +254,7 @@ impl Connection {
     /// and, when frames were `buffered` over the high-water mark, waits until they are written.
     fn pending_send(&self, py: Python<'_>, rest: Vec<Frame>, buffered: bool) -> PyResult<Py<PyAny>> {
         if rest.is_empty() && !buffered {
-            return Ok(Ready::none(py));
+            return Ok(awaitable::ready_none(py));
         }
         let session = self.session.clone();
         let fut = crate::bridge::future_into_py(py, async move {
@@ -394,7 +394,7 @@ impl Connection {
             // over the hard limit — the message is converted again for the waiting send.
             let conn = slf.get();
             return match conn.session.try_send(data_frame(data, text)) {
-                Ok(TrySend::Sent) => Ok(Ready::none(py)),
+                Ok(TrySend::Sent) => Ok(awaitable::ready_none(py)),
                 Ok(TrySend::Buffered) => conn.pending_send(py, vec![], true),
                 Ok(TrySend::Dropped) => {
                     let (data, text) = bytes_like(message)?.expect("converted above");
@@ -430,7 +430,7 @@ impl Connection {
             errors::map(self.session.close(code, &reason))?;
         }
         if self.session.close_reason_now().is_some() {
-            return Ok(Ready::none(py));
+            return Ok(awaitable::ready_none(py));
         }
         let s = self.session.clone();
         Ok(crate::bridge::future_into_py(py, async move {
@@ -444,7 +444,7 @@ impl Connection {
     fn wait_closed(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if let Some(r) = self.session.close_reason_now() {
             let r = Py::new(py, PyCloseReason::from(r))?.into_any();
-            return Ok(Py::new(py, Ready::new(r))?.into_any());
+            return awaitable::ready(py, r);
         }
         let s = self.session.clone();
         Ok(crate::bridge::future_into_py(py, async move { Ok(PyCloseReason::from(s.close_reason().await)) })?.unbind())
@@ -467,7 +467,7 @@ impl Connection {
         let s = self.session.clone();
         let waiter =
             crate::bridge::future_into_py(py, async move { errors::map(s.ping(data).await).map(|d| d.as_secs_f64()) })?;
-        Ok(Py::new(py, Ready::new(waiter.unbind()))?.into_any())
+        awaitable::ready(py, waiter.unbind())
     }
 
     /// Sends a Pong with ``data`` (unsolicited pongs serve as a unidirectional heartbeat).
@@ -478,7 +478,7 @@ impl Connection {
             return Err(errors::err(py, "InvalidArgumentError", "a pong payload is at most 125 bytes"));
         }
         errors::map(self.session.try_send(Frame::new(FrameType::Pong, data)))?;
-        Ok(Ready::none(py))
+        Ok(awaitable::ready_none(py))
     }
 
     /// Round-trip time of the last matched Ping/Pong, in seconds (0.0 before any).
