@@ -53,6 +53,8 @@ struct InboxState {
     ending: Option<Ending>,
     /// Reused for each batch taken from the core.
     scratch: Vec<Frame>,
+    /// The last two waiters, reused for a later park once nothing else refers to them.
+    spares: Vec<Py<wake::Waiter>>,
 }
 
 impl InboxState {
@@ -192,9 +194,33 @@ impl Connection {
     /// Parks a receive on a new waiter, completed by the loop's waker once the wait started by
     /// `take` has messages (or the end). None: they arrived meanwhile, take again.
     fn park(&self, py: Python<'_>) -> PyResult<Option<Py<wake::Waiter>>> {
-        let event_loop = self.event_loop.get_or_try_init(py, || Ok::<_, PyErr>(bridge::running_loop(py)?.unbind()))?;
-        let waiter = Py::new(py, wake::Waiter::new(event_loop.clone_ref(py)))?;
+        let spares = std::mem::take(&mut self.inbox.state.lock().unwrap().spares);
+        // One whose task and receive are done with it (only the inbox refers to it): rearmed. Two
+        // alternate, as a receive parks again while its connection's last waiter is completing.
+        // SAFETY: reads the reference count of a live object, attached.
+        let free = spares.iter().position(|w| {
+            (unsafe { pyo3::ffi::Py_REFCNT(w.as_ptr()) }) == 1
+                && w.bind(py).try_borrow_mut().is_ok_and(|mut w| w.rearm())
+        });
+        let (waiter, others) = match free {
+            Some(i) => {
+                let mut spares = spares;
+                let w = spares.swap_remove(i);
+                (w, spares)
+            }
+            None => {
+                let event_loop =
+                    self.event_loop.get_or_try_init(py, || Ok::<_, PyErr>(bridge::running_loop(py)?.unbind()))?;
+                let mut spares = spares;
+                if spares.len() > 1 {
+                    spares.remove(0); // keep the newer one
+                }
+                (Py::new(py, wake::Waiter::new(event_loop.clone_ref(py)))?, spares)
+            }
+        };
         let mut st = self.inbox.state.lock().unwrap();
+        st.spares = others;
+        st.spares.push(waiter.clone_ref(py));
         if st.ready() {
             return Ok(None);
         }

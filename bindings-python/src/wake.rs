@@ -138,6 +138,17 @@ impl Waiter {
         Self { event_loop, state: WaitState::Pending, blocking: true, callbacks: Vec::new(), cancel_msg: None }
     }
 
+    /// Makes a resumed waiter pending again, for its connection's next park; false if it cannot be
+    /// (cancelled, or still pending).
+    pub fn rearm(&mut self) -> bool {
+        if self.state != WaitState::Done || !self.callbacks.is_empty() {
+            return false;
+        }
+        self.state = WaitState::Pending;
+        self.blocking = true;
+        true
+    }
+
     /// Completes a pending waiter and runs its callbacks now (each in its context); no-op once done.
     pub fn complete(slf: &Bound<'_, Self>) {
         let callbacks = {
