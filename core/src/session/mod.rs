@@ -482,6 +482,33 @@ impl Session {
         }
     }
 
+    /// As [`Session::recv_many`], polled in place instead of awaited: for an embedder whose own event
+    /// loop drives receives (no future per wait). `cx`'s waker is woken when messages (or the end)
+    /// arrive; while another receive holds the queue it is woken right away, to poll again.
+    pub fn poll_recv_many(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        out: &mut Vec<Frame>,
+        limit: usize,
+    ) -> std::task::Poll<Result<usize>> {
+        use std::task::Poll;
+        let Ok(mut guard) = self.shared.incoming.try_lock() else {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        };
+        let Some(rx) = guard.as_mut() else {
+            return Poll::Ready(Err(self.after_end()));
+        };
+        match rx.poll_recv_many(cx, out, limit.max(1)) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(0) => {
+                *guard = None;
+                Poll::Ready(self.end_status().map(|_| 0))
+            }
+            Poll::Ready(n) => Poll::Ready(Ok(n)),
+        }
+    }
+
     fn end_status(&self) -> Result<Option<Frame>> {
         match self.shared.end.lock().unwrap().clone() {
             Some(End::Failed(e)) => Err(e),

@@ -80,7 +80,23 @@ impl Transport for TcpStream {
     async fn read_into(read: &mut TcpSide, buf: &mut BytesMut) -> io::Result<usize> {
         loop {
             read.0.readable().await?;
-            match read.0.try_read_buf(buf) {
+            // A short read means the socket is drained: readiness is cleared with it (tokio keeps a
+            // newer readiness event), which saves the read that would only return EAGAIN.
+            let mut short = 0;
+            let r = read.0.try_io(Interest::READABLE, || {
+                let spare = buf.spare_capacity_mut();
+                let want = spare.len();
+                let n = SockRef::from(&*read.0).recv(spare)?;
+                // SAFETY: recv initialised the first n bytes of the spare capacity.
+                unsafe { buf.set_len(buf.len() + n) };
+                if n > 0 && n < want {
+                    short = n;
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            });
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && short > 0 => return Ok(short),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 other => return other,
             }
