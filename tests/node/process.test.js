@@ -41,3 +41,27 @@ test('an idle listening server keeps the process alive, as a ws server does', ()
   })
   assert.strictEqual(r.signal, 'SIGTERM')
 })
+
+// The policy is the 39th field after the command name in /proc/<pid>/task/<tid>/stat (3 = SCHED_BATCH, 0 = SCHED_OTHER).
+for (const [setting, expected] of [[undefined, 3], ['0', 0]]) {
+  test(`the engine threads run under ${expected === 3 ? 'SCHED_BATCH' : 'SCHED_OTHER with WSSESSION_SCHED_BATCH=0'}`, {
+    skip: process.platform !== 'linux' && 'SCHED_BATCH is Linux-only',
+  }, () => {
+    const env = { ...process.env }
+    delete env.WSSESSION_SCHED_BATCH
+    if (setting !== undefined) env.WSSESSION_SCHED_BATCH = setting
+    const r = spawnSync(process.execPath, ['-e', `
+      const fs = require('node:fs')
+      const wss = new (require('wssession').WebSocketServer)({ port: 0 })
+      const policies = new Set()
+      for (const t of fs.readdirSync('/proc/self/task')) {
+        if (fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim() !== 'wssession') continue
+        const stat = fs.readFileSync('/proc/self/task/' + t + '/stat', 'utf8')
+        policies.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]))
+      }
+      console.log(JSON.stringify([...policies]))
+      wss.close()`], { encoding: 'utf8', timeout: 15000, cwd: __dirname, env })
+    assert.strictEqual(r.status, 0, r.stderr)
+    assert.deepStrictEqual(JSON.parse(r.stdout), [expected])
+  })
+}
