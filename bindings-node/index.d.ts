@@ -58,8 +58,11 @@ export declare class NativeSession {
   ping(data?: string | Uint8Array | undefined | null): void
   /** Sends an unsolicited Pong (payload at most 125 bytes) without waiting. */
   pong(data?: string | Uint8Array | undefined | null): void
-  /** Starts the closing handshake (idempotent; the first reason wins). */
-  close(code: number, reason: string): void
+  /**
+   * Starts the closing handshake (idempotent; the first reason wins). Without a code the Close
+   * frame has an empty body (as `ws`) and `reason` is ignored.
+   */
+  close(code?: number | undefined | null, reason?: string | undefined | null): void
   /** Aborts now: no Close frame; the close reason is 1006. */
   terminate(): void
   /** The close reason once the session has ended, else null. */

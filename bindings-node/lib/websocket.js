@@ -329,10 +329,20 @@ class WebSocket extends EventEmitter {
     if (cb) process.nextTick(cb)
   }
 
-  /** Starts the closing handshake with `code` (default 1000) and `reason`; idempotent. */
+  /**
+   * Starts the closing handshake with `code` and `reason`; idempotent. Without a code the Close frame has an
+   * empty body (as ws; the peer reads 1005) and `reason` is ignored.
+   */
   close(code, reason) {
     if (this.readyState === CLOSED) return
-    if (code === undefined) code = 1000
+    if (code === undefined) {
+      try {
+        call(() => this._native.close())
+      } catch (e) {
+        if (e.code !== 'WSSESSION_ERR_CLOSED') throw e
+      }
+      return
+    }
     if (typeof code !== 'number' || !Number.isInteger(code)) {
       throw makeError('WSSESSION_ERR_INVALID_ARGUMENT', 'First argument must be a valid error code number', TypeError)
     }

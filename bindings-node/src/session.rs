@@ -163,11 +163,18 @@ impl NativeSession {
         }
     }
 
-    /// Starts the closing handshake (idempotent; the first reason wins).
+    /// Starts the closing handshake (idempotent; the first reason wins). Without a code the Close
+    /// frame has an empty body (as `ws`) and `reason` is ignored.
     #[napi]
-    pub fn close(&self, code: u32, reason: String) -> napi::Result<()> {
-        let code = u16::try_from(code).map_err(|_| invalid(format!("close code {code} is not a valid code")))?;
-        self.s.close(code, &reason).map_err(to_js)?;
+    pub fn close(&self, code: Option<u32>, reason: Option<String>) -> napi::Result<()> {
+        match code {
+            None => self.s.close_without_status(),
+            Some(code) => {
+                let code =
+                    u16::try_from(code).map_err(|_| invalid(format!("close code {code} is not a valid code")))?;
+                self.s.close(code, reason.as_deref().unwrap_or("")).map_err(to_js)?;
+            }
+        }
         self.st.user_closed.store(true, Ordering::Release);
         Ok(())
     }

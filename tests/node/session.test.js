@@ -44,6 +44,27 @@ test('send returns a promise that rejects with WSSESSION_ERR_CLOSED after close'
   await stop(wss)
 })
 
+test('close() without a code sends a Close with an empty body, as ws does (the peer reads 1005)', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  ws.close()
+  const [code, reason] = await waitFor(client, 'close')
+  assert.strictEqual(code, 1005)
+  assert.strictEqual(String(reason), '')
+  assert.deepStrictEqual(await within(ws.closeReason), { code: 1005, reason: '', initiator: 'local' })
+  await stop(wss)
+})
+
+test('close(code) sends that code with an empty reason', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  ws.close(4000)
+  const [code, reason] = await waitFor(client, 'close')
+  assert.strictEqual(code, 4000)
+  assert.strictEqual(String(reason), '')
+  await stop(wss)
+})
+
 test('send with a callback calls it once the data is written, and flush resolves', async () => {
   const wss = await listen()
   const { client, ws } = await pair(wss)
