@@ -26,6 +26,11 @@ export declare class NativeServer {
   get sessionCount(): number
   /** Closes every session with 1001, waits up to `graceMs`, then shuts the rest; resolves when done. */
   shutdown(graceMs: number): Promise<void>
+  /**
+   * Queues the data frames collected during one batch callback (`_flushSends` in lib/server.js):
+   * four numbers per frame in `meta` (session id, offset, length, `trySend` flags), payloads in `data`.
+   */
+  sendBatch(meta: Float64Array, data: Uint8Array): void
   /** Answers the pending upgrade request `id` (from a kind-0 event). */
   decide(id: number, decision: DecisionOptions): void
   /** Lets Node exit even though this server exists (after `close`, once sessions are gone). */

@@ -13,7 +13,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use tokio::sync::oneshot;
-use wssession_core::{Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Initiator, Session};
+use wssession_core::{Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Initiator, Session, TrySend};
 
 use crate::request::RequestInfo;
 use crate::session::NativeSession;
@@ -130,6 +130,8 @@ pub(crate) struct Hub {
     pub(crate) tsfn: Mutex<Option<EventsFn>>,
     pub(crate) requests: Mutex<HashMap<u32, oneshot::Sender<Decision>>>,
     next_rid: AtomicU32,
+    /// Sessions JS knows as open, by id (for [`Hub::send_batch`]); only the JS thread touches it.
+    open: Mutex<HashMap<u64, Session>>,
 }
 
 impl Hub {
@@ -140,6 +142,7 @@ impl Hub {
             tsfn: Mutex::new(None),
             requests: Mutex::new(HashMap::new()),
             next_rid: AtomicU32::new(1),
+            open: Mutex::new(HashMap::new()),
         })
     }
 
@@ -177,11 +180,13 @@ impl Hub {
         let mut data: Vec<u8> = Vec::new();
         let mut out = Vec::new();
         let mut touched: Vec<(Session, Arc<SessState>)> = Vec::new();
+        let mut open = self.open.lock().unwrap();
         for ev in events {
             let other = match ev {
                 Ev::Request { rid, req } => NativeEvent { request: Some(req), ..event(kind::REQUEST, rid as u64) },
                 Ev::Open { s } => {
                     let id = s.id();
+                    open.insert(id, s.clone());
                     NativeEvent { session: Some(NativeSession::new(s)), ..event(kind::OPEN, id) }
                 }
                 Ev::Message { s, st, data: payload, binary } => {
@@ -203,6 +208,7 @@ impl Hub {
                 Ev::Pong { sid, data } => NativeEvent { data: Some(buffer(data)), ..event(kind::PONG, sid) },
                 Ev::Drain { sid } => event(kind::DRAIN, sid),
                 Ev::Close { sid, reason, err } => {
+                    open.remove(&sid);
                     let (error_code, error_message) = err.map(|(c, m)| (c.to_owned(), m)).unzip();
                     NativeEvent {
                         code: Some(reason.code as u32),
@@ -217,6 +223,7 @@ impl Hub {
             meta.extend_from_slice(&[kind::OTHER as f64, other.id as f64, out.len() as f64, 0.0]);
             out.push(other);
         }
+        drop(open);
         // Everything converted is handed to JS in this turn, so these sessions may read again.
         for (s, st) in touched {
             if st.pending.load(Ordering::Acquire) < PAUSE_MESSAGES / 2
@@ -228,6 +235,56 @@ impl Hub {
         }
         NativeBatch { meta: Float64Array::new(meta), data: Buffer::from(data), events: out }
     }
+}
+
+impl Hub {
+    /// On the JS thread: queues the data frames JS collected during one batch callback. `meta` holds
+    /// four numbers per frame: session id, offset and length in `data`, `trySend` flags. A session
+    /// closed meanwhile drops its frames (as `ws` does after close); frames over a session's hard limit
+    /// are sent in order by a task that waits for room, and so are that session's later frames here.
+    pub(crate) fn send_batch(&self, meta: &[f64], data: &[u8]) {
+        let open = self.open.lock().unwrap();
+        let mut waiting: Vec<(Session, Vec<OutFrame>)> = Vec::new();
+        for m in meta.chunks_exact(4) {
+            let id = m[0] as u64;
+            let (off, len, flags) = (m[1] as usize, m[2] as usize, m[3] as u32);
+            let Some(s) = open.get(&id) else { continue };
+            let Some(payload) = data.get(off..off + len) else { continue };
+            let frame = || data_frame(Bytes::copy_from_slice(payload), flags);
+            if let Some((_, frames)) = waiting.iter_mut().find(|(w, _)| w.id() == id) {
+                frames.push(frame());
+                continue;
+            }
+            let (f, compress) = frame();
+            if let Ok(TrySend::Dropped) | Err(wssession_core::Error::Dropped) = s.try_send_with(f, compress) {
+                waiting.push((s.clone(), vec![frame()]));
+            }
+        }
+        drop(open);
+        for (s, frames) in waiting {
+            wssession_core::runtime::spawn(async move {
+                for (frame, compress) in frames {
+                    if s.send_with(frame, compress).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// A data frame and its compression override.
+type OutFrame = (Frame, Option<bool>);
+
+/// A data frame from `trySend` flags: bit 0 binary, bit 1 fin, bits 2-3 compress (0 default, 1 off, 2 on).
+pub(crate) fn data_frame(data: Bytes, flags: u32) -> OutFrame {
+    let kind = if flags & 1 != 0 { FrameType::Binary } else { FrameType::Text };
+    let compress = match (flags >> 2) & 3 {
+        1 => Some(false),
+        2 => Some(true),
+        _ => None,
+    };
+    (Frame::new(kind, data).with_fin(flags & 2 != 0), compress)
 }
 
 fn event(kind: u32, id: u64) -> NativeEvent {

@@ -60,13 +60,8 @@ fn bytes(data: Option<Either<String, Uint8Array>>) -> Bytes {
 
 impl NativeSession {
     fn try_send_frame(&self, data: Bytes, flags: u32) -> napi::Result<u32> {
-        let kind = if flags & 1 != 0 { FrameType::Binary } else { FrameType::Text };
-        let compress = match (flags >> 2) & 3 {
-            1 => Some(false),
-            2 => Some(true),
-            _ => None,
-        };
-        match self.s.try_send_with(Frame::new(kind, data).with_fin(flags & 2 != 0), compress) {
+        let (frame, compress) = crate::hub::data_frame(data, flags);
+        match self.s.try_send_with(frame, compress) {
             Ok(TrySend::Sent) => Ok(0),
             Ok(TrySend::Buffered) => Ok(1),
             Ok(TrySend::Dropped) | Err(wssession_core::Error::Dropped) => Ok(2),
