@@ -243,14 +243,28 @@ impl Hub {
     /// closed meanwhile drops its frames (as `ws` does after close); frames over a session's hard limit
     /// are sent in order by a task that waits for room, and so are that session's later frames here.
     pub(crate) fn send_batch(&self, meta: &[f64], data: &[u8]) {
+        // One copy of the payloads for the whole batch; a small frame is a slice of it (the core copies
+        // small frames into the session's coalescing buffer, so the slice is released at once), a larger
+        // one gets its own copy (a queued slice would keep the whole batch alive).
+        let end = meta.chunks_exact(4).map(|m| m[1] as usize + m[2] as usize).max().unwrap_or(0);
+        let all = Bytes::copy_from_slice(&data[..end.min(data.len())]);
         let open = self.open.lock().unwrap();
         let mut waiting: Vec<(Session, Vec<OutFrame>)> = Vec::new();
         for m in meta.chunks_exact(4) {
             let id = m[0] as u64;
             let (off, len, flags) = (m[1] as usize, m[2] as usize, m[3] as u32);
             let Some(s) = open.get(&id) else { continue };
-            let Some(payload) = data.get(off..off + len) else { continue };
-            let frame = || data_frame(Bytes::copy_from_slice(payload), flags);
+            if off + len > all.len() {
+                continue;
+            }
+            let payload = || {
+                if len <= PACK_MESSAGE {
+                    all.slice(off..off + len)
+                } else {
+                    Bytes::copy_from_slice(&all[off..off + len])
+                }
+            };
+            let frame = || data_frame(payload(), flags);
             if let Some((_, frames)) = waiting.iter_mut().find(|(w, _)| w.id() == id) {
                 frames.push(frame());
                 continue;

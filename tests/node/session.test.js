@@ -340,16 +340,18 @@ test('sends made in a message handler reach the peer in order, small, large, fra
   const { client, ws } = await pair(wss)
   try {
     const big = Buffer.alloc(70000, 7)
+    const mid = Buffer.alloc(5000, 3)
     const got = []
     const done = new Promise((resolve) => {
       client.on('message', (d, isBinary) => {
         got.push([isBinary, Buffer.from(d)])
-        if (got.length === 7) resolve()
+        if (got.length === 8) resolve()
       })
     })
     ws.on('message', (d) => {
       ws.send('a')
       ws.send(d, { binary: true })
+      ws.send(mid)
       ws.send(big)
       ws.send('é€😀')
       ws.send('frag', { fin: false })
@@ -362,6 +364,7 @@ test('sends made in a message handler reach the peer in order, small, large, fra
     assert.deepStrictEqual(got, [
       [false, Buffer.from('a')],
       [true, Buffer.from([5, 6])],
+      [true, mid],
       [true, big],
       [false, Buffer.from('é€😀')],
       [false, Buffer.from('fragment')],
