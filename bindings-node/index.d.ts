@@ -29,8 +29,9 @@ export declare class NativeServer {
   /**
    * Queues the data frames collected during one batch callback (`_flushSends` in lib/server.js):
    * four numbers per frame in `meta` (session id, offset, length, `trySend` flags), payloads in `data`.
+   * `end` marks the end of the batch callback.
    */
-  sendBatch(meta: Float64Array, data: Uint8Array): void
+  sendBatch(meta: Float64Array, data: Uint8Array, end: boolean): void
   /** Answers the pending upgrade request `id` (from a kind-0 event). */
   decide(id: number, decision: DecisionOptions): void
   /** Lets Node exit even though this server exists (after `close`, once sessions are gone). */

@@ -217,7 +217,7 @@ class WebSocketServer extends EventEmitter {
       this._deliverBatch(meta, data, events)
     } finally {
       this._batching = false
-      this._flushSends()
+      this._flushSends(true)
     }
   }
 
@@ -280,13 +280,16 @@ class WebSocketServer extends EventEmitter {
     this._outBytes = off + len
   }
 
-  /** @internal Hands the queued sends to native code; called before any other native call on a session. */
-  _flushSends() {
+  /**
+   * @internal Hands the queued sends to native code; called before any other native call on a session,
+   * and with `end` when the batch callback ends (native code then lets the runtime preempt again).
+   */
+  _flushSends(end = false) {
     const n = this._outCount
-    if (n === 0) return
+    if (n === 0 && !end) return
     this._outCount = 0
     this._outBytes = 0
-    this._native.sendBatch(this._outMeta.subarray(0, n * 4), this._outData)
+    this._native.sendBatch(this._outMeta.subarray(0, n * 4), this._outData, end)
   }
 
   _dispatch(ev) {

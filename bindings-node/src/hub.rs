@@ -132,6 +132,28 @@ pub(crate) struct Hub {
     next_rid: AtomicU32,
     /// Sessions JS knows as open, by id (for [`Hub::send_batch`]); only the JS thread touches it.
     open: Mutex<HashMap<u64, Session>>,
+    /// Whether the runtime's threads run under `SCHED_BATCH` for the batch callback in progress.
+    batch_policy: AtomicBool,
+}
+
+/// Runtimes with more threads than this keep their policy during batch callbacks: the switch costs
+/// one system call per thread, and with many cores a woken runtime thread rarely lands on the JS
+/// thread's core anyway.
+const BATCH_POLICY_MAX_THREADS: usize = 2;
+
+/// Default of [`batch_policy_min`]: a smaller batch is over before a packet is likely to arrive, and
+/// the switch there and back costs two system calls.
+const BATCH_POLICY_MIN_EVENTS: usize = 4;
+
+/// Events a batch needs for its callback to run with the runtime's threads under `SCHED_BATCH`:
+/// `WSSESSION_SCHED_BATCH=N` (0 = never), default [`BATCH_POLICY_MIN_EVENTS`]; never off Linux.
+fn batch_policy_min() -> usize {
+    static MIN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MIN.get_or_init(|| match std::env::var("WSSESSION_SCHED_BATCH") {
+        _ if !cfg!(target_os = "linux") => 0,
+        Ok(v) => v.trim().parse().unwrap_or(BATCH_POLICY_MIN_EVENTS),
+        Err(_) => BATCH_POLICY_MIN_EVENTS,
+    })
 }
 
 impl Hub {
@@ -143,6 +165,7 @@ impl Hub {
             requests: Mutex::new(HashMap::new()),
             next_rid: AtomicU32::new(1),
             open: Mutex::new(HashMap::new()),
+            batch_policy: AtomicBool::new(false),
         })
     }
 
@@ -176,6 +199,18 @@ impl Hub {
     pub(crate) fn drain(&self, _env: &Env) -> NativeBatch {
         self.scheduled.store(false, Ordering::Release);
         let events = std::mem::take(&mut *self.queue.lock().unwrap());
+        // While JS handles this batch, a packet arriving for the runtime must not preempt the JS
+        // thread (two context switches per packet on a shared core): the runtime reads it when JS
+        // is done, together with whatever else arrived. `end_batch` switches back, so a runtime
+        // thread woken while JS is idle still preempts whatever else runs on the core.
+        let min = batch_policy_min();
+        if min > 0
+            && events.len() >= min
+            && wssession_core::runtime::thread_count() <= BATCH_POLICY_MAX_THREADS
+            && !self.batch_policy.swap(true, Ordering::AcqRel)
+        {
+            wssession_core::runtime::set_threads_batch(true);
+        }
         let mut meta: Vec<f64> = Vec::with_capacity(events.len() * 4);
         let mut data: Vec<u8> = Vec::new();
         let mut out = Vec::new();
@@ -243,6 +278,9 @@ impl Hub {
     /// closed meanwhile drops its frames (as `ws` does after close); frames over a session's hard limit
     /// are sent in order by a task that waits for room, and so are that session's later frames here.
     pub(crate) fn send_batch(&self, meta: &[f64], data: &[u8]) {
+        if meta.is_empty() {
+            return;
+        }
         // One copy of the payloads for the whole batch; a small frame is a slice of it (the core copies
         // small frames into the session's coalescing buffer, so the slice is released at once), a larger
         // one gets its own copy (a queued slice would keep the whole batch alive).
@@ -283,6 +321,15 @@ impl Hub {
                     }
                 }
             });
+        }
+    }
+}
+
+impl Hub {
+    /// On the JS thread, at the end of a batch callback: the runtime's threads preempt again.
+    pub(crate) fn end_batch(&self) {
+        if self.batch_policy.swap(false, Ordering::AcqRel) {
+            wssession_core::runtime::set_threads_batch(false);
         }
     }
 }

@@ -13,9 +13,3 @@ mod session;
 pub use request::RequestInfo;
 pub use server::{DecisionOptions, DeflateOptions, NativeServer, ServerAddress, ServerOptions};
 pub use session::NativeSession;
-
-/// Before the runtime exists: its threads run under `SCHED_BATCH` unless `WSSESSION_SCHED_BATCH=0`.
-#[napi_derive::module_init]
-fn init() {
-    let _ = wssession_core::runtime::set_batch_scheduling(std::env::var("WSSESSION_SCHED_BATCH").as_deref() != Ok("0"));
-}

@@ -283,9 +283,13 @@ impl NativeServer {
 
     /// Queues the data frames collected during one batch callback (`_flushSends` in lib/server.js):
     /// four numbers per frame in `meta` (session id, offset, length, `trySend` flags), payloads in `data`.
+    /// `end` marks the end of the batch callback.
     #[napi]
-    pub fn send_batch(&self, meta: Float64ArraySlice<'_>, data: &[u8]) {
+    pub fn send_batch(&self, meta: Float64ArraySlice<'_>, data: &[u8], end: bool) {
         self.hub.send_batch(&meta, data);
+        if end {
+            self.hub.end_batch();
+        }
     }
 
     /// Answers the pending upgrade request `id` (from a kind-0 event).
