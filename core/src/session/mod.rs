@@ -356,6 +356,12 @@ impl Session {
         Ok(())
     }
 
+    /// As [`Session::close`], but the Close frame has an empty body (no status code, as `ws.close()`
+    /// without arguments); the close reason reads 1005 unless the session was already closing.
+    pub fn close_without_status(&self) {
+        self.initiate_close(close::NO_STATUS, "", Initiator::Local);
+    }
+
     /// Records the cause (first wins) and queues the Close frame; returns false if already closing.
     pub(crate) fn initiate_close(&self, code: u16, reason: &str, initiator: Initiator) -> bool {
         {
