@@ -17,7 +17,7 @@ async fn connections_over_the_limit_get_503_and_a_freed_slot_is_reused() {
     )
     .await;
     assert_eq!(status, 503, "{text}");
-    assert_eq!(server.session_count(), 1);
+    eventually(|| server.session_count() == 1).await;
     drop(raw);
     eventually(|| server.connection_count() == 0).await;
     assert!(still_serves(&server).await, "the freed slot accepts a new session");
