@@ -403,6 +403,15 @@ impl Connection {
         Self::recv_await(slf, Mode::Message(decode))
     }
 
+    /// Receives the next message as an async iterator of pieces (websockets' ``recv_streaming``);
+    /// the engine hands over whole messages, so it yields the message as one piece.
+    #[pyo3(signature = (decode=None))]
+    fn recv_streaming(slf: &Bound<'_, Self>, decode: Option<bool>) -> PyResult<Py<PyAny>> {
+        slf.get().check_pull(slf.py())?;
+        let helper = bridge::types(slf.py())?.getattr("recv_streaming")?;
+        Ok(helper.call1((slf, decode))?.unbind())
+    }
+
     fn __aiter__(slf: Py<Self>) -> Py<Self> {
         slf
     }

@@ -144,6 +144,25 @@ async def test_pings_are_answered_with_the_same_payload_and_fragments_are_reasse
         writer.close()
 
 
+async def test_recv_streaming_yields_pieces_that_join_into_the_fragmented_message() -> None:
+    text, raw = Box(), Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        text.put([piece async for piece in ws.recv_streaming()])
+        raw.put([piece async for piece in ws.recv_streaming(decode=False)])
+        await ws.wait_closed()
+
+    async with running(handler) as (server, _):
+        reader, writer = await raw_client(server.port)
+        writer.write(frame(1, b"stre", fin=False) + frame(0, b"am", fin=False) + frame(0, "ed \u00e9".encode()))
+        assert "".join(await text.get()) == "streamed \u00e9"
+        writer.write(frame(1, b"as bytes"))
+        assert b"".join(await raw.get()) == b"as bytes"
+        writer.write(frame(8, struct.pack("!H", 1000)))
+        assert (await read_frame(reader))[0] == 8
+        writer.close()
+
+
 async def test_close_timeout_bounds_the_closing_handshake() -> None:
     box = Box()
 

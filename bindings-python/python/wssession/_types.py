@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import TYPE_CHECKING, Any, AsyncIterable
+from typing import TYPE_CHECKING, Any, AsyncIterable, AsyncIterator
 
 if TYPE_CHECKING:
     from ._wssession import ServerConnection
 
-__all__ = ["State", "JsonConverter", "JSON", "send_async_fragments"]
+__all__ = ["State", "JsonConverter", "JSON", "send_async_fragments", "recv_streaming"]
 
 
 class State(enum.IntEnum):
@@ -38,6 +38,12 @@ class JsonConverter:
 
 #: The shared default converter.
 JSON = JsonConverter()
+
+
+async def recv_streaming(conn: ServerConnection, decode: bool | None) -> AsyncIterator[str | bytes]:
+    """Yields the next message in pieces (websockets' ``recv_streaming``): the engine reassembles
+    fragments before handing a message over, so the whole message comes as one piece."""
+    yield await conn.recv(decode)
 
 
 async def send_async_fragments(conn: ServerConnection, fragments: AsyncIterable[str | bytes]) -> None:

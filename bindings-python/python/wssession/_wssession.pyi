@@ -3,7 +3,7 @@
 Use the public API re-exported by ``wssession``; this module is an implementation detail.
 """
 
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
 from typing import Any, final
 
 from ._types import State
@@ -212,6 +212,8 @@ class ServerConnection:
         """Receives the next message: str for Text, bytes for Binary (``decode`` forces one or the other).
 
         Raises ConnectionClosedOK/ConnectionClosedError once the connection is closed."""
+    def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[Any]:
+        """Receives the next message in pieces (websockets' ``recv_streaming``): one piece, the whole message."""
     def __aiter__(self) -> ServerConnection: ...
     def __anext__(self) -> Awaitable[Any]: ...
     def send(self, message: Any) -> Awaitable[None]:
