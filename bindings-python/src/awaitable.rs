@@ -6,7 +6,7 @@
 //! its result directly, instead of raising (and the interpreter catching) a StopIteration carrying
 //! it, as `__next__` must.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{CStr, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
@@ -148,25 +148,41 @@ unsafe fn free(obj: *mut ffi::PyObject, tp: *mut ffi::PyTypeObject) {
     }
 }
 
-/// A heap type from `slots` (terminated here) named `name`, with `basicsize`-byte instances.
-fn make_type(
-    py: Python<'_>,
-    name: &'static std::ffi::CStr,
+/// What tells our awaitable types apart; [`make_type`] adds what they share (`__await__` and
+/// `__iter__` return the object itself).
+struct AwaitableSpec {
+    name: &'static CStr,
     basicsize: usize,
-    slots: &[ffi::PyType_Slot],
-) -> PyResult<Py<PyType>> {
-    let mut slots = slots.to_vec();
-    slots.push(ffi::PyType_Slot { slot: 0, pfunc: ptr::null_mut() });
-    let mut spec = ffi::PyType_Spec {
-        name: name.as_ptr(),
-        basicsize: basicsize as c_int,
+    dealloc: unsafe extern "C" fn(*mut ffi::PyObject),
+    send: SendFunc,
+    next: unsafe extern "C" fn(*mut ffi::PyObject) -> *mut ffi::PyObject,
+    /// Terminated by a zeroed entry; must outlive the type (made once per process).
+    methods: &'static mut [ffi::PyMethodDef],
+    doc: &'static CStr,
+}
+
+/// The heap type `spec` describes.
+fn make_type(py: Python<'_>, spec: AwaitableSpec) -> PyResult<Py<PyType>> {
+    let mut slots = [
+        ffi::PyType_Slot { slot: ffi::Py_tp_dealloc, pfunc: spec.dealloc as *mut c_void },
+        ffi::PyType_Slot { slot: ffi::Py_am_await, pfunc: self_ref as *mut c_void },
+        ffi::PyType_Slot { slot: ffi::Py_am_send, pfunc: spec.send as *mut c_void },
+        ffi::PyType_Slot { slot: ffi::Py_tp_iter, pfunc: self_ref as *mut c_void },
+        ffi::PyType_Slot { slot: ffi::Py_tp_iternext, pfunc: spec.next as *mut c_void },
+        ffi::PyType_Slot { slot: ffi::Py_tp_methods, pfunc: spec.methods.as_mut_ptr() as *mut c_void },
+        ffi::PyType_Slot { slot: ffi::Py_tp_doc, pfunc: spec.doc.as_ptr() as *mut c_void },
+        ffi::PyType_Slot { slot: 0, pfunc: ptr::null_mut() },
+    ];
+    let mut type_spec = ffi::PyType_Spec {
+        name: spec.name.as_ptr(),
+        basicsize: spec.basicsize as c_int,
         itemsize: 0,
         flags: ffi::Py_TPFLAGS_DEFAULT as _,
         slots: slots.as_mut_ptr(),
     };
     // SAFETY: attached; the spec and slots are valid for the call (copied by CPython); method
     // tables and docs they point to are static.
-    let tp = unsafe { ffi::PyType_FromSpec(&mut spec) };
+    let tp = unsafe { ffi::PyType_FromSpec(&mut type_spec) };
     if tp.is_null() {
         return Err(PyErr::fetch(py));
     }
@@ -214,24 +230,17 @@ pub fn type_object(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
             },
             ffi::PyMethodDef::zeroed(),
         ]));
-        let send: SendFunc = am_send;
         make_type(
             py,
-            c"wssession._wssession.RecvAwait",
-            std::mem::size_of::<Raw>(),
-            &[
-                ffi::PyType_Slot { slot: ffi::Py_tp_dealloc, pfunc: dealloc as *mut c_void },
-                ffi::PyType_Slot { slot: ffi::Py_am_await, pfunc: self_ref as *mut c_void },
-                ffi::PyType_Slot { slot: ffi::Py_am_send, pfunc: send as *mut c_void },
-                ffi::PyType_Slot { slot: ffi::Py_tp_iter, pfunc: self_ref as *mut c_void },
-                ffi::PyType_Slot { slot: ffi::Py_tp_iternext, pfunc: iternext as *mut c_void },
-                ffi::PyType_Slot { slot: ffi::Py_tp_methods, pfunc: methods.as_mut_ptr() as *mut c_void },
-                ffi::PyType_Slot {
-                    slot: ffi::Py_tp_doc,
-                    pfunc: c"A pending receive; awaiting it drains many queued messages per wake-up.".as_ptr()
-                        as *mut c_void,
-                },
-            ],
+            AwaitableSpec {
+                name: c"wssession._wssession.RecvAwait",
+                basicsize: std::mem::size_of::<Raw>(),
+                dealloc,
+                send: am_send,
+                next: iternext,
+                methods,
+                doc: c"A pending receive; awaiting it drains many queued messages per wake-up.",
+            },
         )
     })
     .map(|t| t.bind(py))
@@ -320,24 +329,17 @@ fn ready_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
                 },
                 ffi::PyMethodDef::zeroed(),
             ]));
-            let send: SendFunc = ready_send;
             make_type(
                 py,
-                c"wssession._wssession.Ready",
-                std::mem::size_of::<RawReady>(),
-                &[
-                    ffi::PyType_Slot { slot: ffi::Py_tp_dealloc, pfunc: ready_dealloc as *mut c_void },
-                    ffi::PyType_Slot { slot: ffi::Py_am_await, pfunc: self_ref as *mut c_void },
-                    ffi::PyType_Slot { slot: ffi::Py_am_send, pfunc: send as *mut c_void },
-                    ffi::PyType_Slot { slot: ffi::Py_tp_iter, pfunc: self_ref as *mut c_void },
-                    ffi::PyType_Slot { slot: ffi::Py_tp_iternext, pfunc: ready_next as *mut c_void },
-                    ffi::PyType_Slot { slot: ffi::Py_tp_methods, pfunc: methods.as_mut_ptr() as *mut c_void },
-                    ffi::PyType_Slot {
-                        slot: ffi::Py_tp_doc,
-                        pfunc: c"An awaitable whose result is already known: awaiting it never suspends.".as_ptr()
-                            as *mut c_void,
-                    },
-                ],
+                AwaitableSpec {
+                    name: c"wssession._wssession.Ready",
+                    basicsize: std::mem::size_of::<RawReady>(),
+                    dealloc: ready_dealloc,
+                    send: ready_send,
+                    next: ready_next,
+                    methods,
+                    doc: c"An awaitable whose result is already known: awaiting it never suspends.",
+                },
             )
         })
         .map(|t| t.bind(py))
