@@ -135,6 +135,8 @@ export interface DecisionOptions {
 export interface DeflateOptions {
   /** zlib level 0-9 (default: the core's, 5). */
   level?: number
+  /** zlib memLevel 1-9: compressor memory against speed and ratio (default: the core's, 5). */
+  memLevel?: number
   /** Messages smaller than this are sent uncompressed (default 1024, as `ws`). */
   threshold?: number
   /** Reset our compressor after every message. */

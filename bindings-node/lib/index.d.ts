@@ -135,7 +135,8 @@ export interface PerMessageDeflateOptions {
   clientNoContextTakeover?: boolean
   serverMaxWindowBits?: number | boolean
   clientMaxWindowBits?: number | boolean
-  zlibDeflateOptions?: { level?: number }
+  /** zlib settings for our compressor: level 0-9 and memLevel 1-9 (defaults 5 and 5). */
+  zlibDeflateOptions?: { level?: number; memLevel?: number }
   threshold?: number
 }
 

@@ -48,12 +48,17 @@ function deflateOptions(pmd) {
     if (!Number.isInteger(v) || v < 8 || v > 15) throw new RangeError(`perMessageDeflate.${name} must be 8-15 (got ${v})`)
     return Math.max(9, v)
   }
-  const level = pmd.zlibDeflateOptions && pmd.zlibDeflateOptions.level
-  if (level !== undefined && (!Number.isInteger(level) || level < 0 || level > 9)) {
-    throw new RangeError(`perMessageDeflate.zlibDeflateOptions.level must be 0-9 (got ${level})`)
+  const zlib = (name, min) => {
+    const v = pmd.zlibDeflateOptions && pmd.zlibDeflateOptions[name]
+    if (v !== undefined && (!Number.isInteger(v) || v < min || v > 9)) {
+      throw new RangeError(`perMessageDeflate.zlibDeflateOptions.${name} must be ${min}-9 (got ${v})`)
+    }
+    return v
   }
+  const level = zlib('level', 0)
   return {
-    level: level === undefined || level < 0 ? undefined : level,
+    level,
+    memLevel: zlib('memLevel', 1),
     threshold: pmd.threshold === undefined ? 1024 : optNumber(pmd, 'threshold'),
     serverNoContextTakeover: Boolean(pmd.serverNoContextTakeover),
     clientNoContextTakeover: Boolean(pmd.clientNoContextTakeover),

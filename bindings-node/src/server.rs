@@ -20,6 +20,8 @@ use crate::request::RequestInfo;
 pub struct DeflateOptions {
     /// zlib level 0-9 (default: the core's, 5).
     pub level: Option<u32>,
+    /// zlib memLevel 1-9: compressor memory against speed and ratio (default: the core's, 5).
+    pub mem_level: Option<u32>,
     /// Messages smaller than this are sent uncompressed (default 1024, as `ws`).
     pub threshold: Option<u32>,
     /// Reset our compressor after every message.
@@ -147,6 +149,9 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
         let mut dc = DeflateConfig { enabled: true, threshold: 1024, ..DeflateConfig::default() };
         if let Some(v) = d.level {
             dc.level = v;
+        }
+        if let Some(v) = d.mem_level {
+            dc.mem_level = v as u8;
         }
         if let Some(v) = d.threshold {
             dc.threshold = v as usize;

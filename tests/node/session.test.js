@@ -231,6 +231,9 @@ test('bad arguments throw TypeError or RangeError with a code', async () => {
   assert.throws(() => new WebSocketServer({ port: 70000 }), RangeError)
   assert.throws(() => new WebSocketServer({ port: 0, verifyClient: 'no' }), TypeError)
   assert.throws(() => new WebSocketServer({ port: 0, perMessageDeflate: { serverMaxWindowBits: 20 } }), RangeError)
+  for (const zlibDeflateOptions of [{ level: 10 }, { memLevel: 0 }, { memLevel: 10 }, { memLevel: 2.5 }]) {
+    assert.throws(() => new WebSocketServer({ port: 0, perMessageDeflate: { zlibDeflateOptions } }), RangeError)
+  }
   const wss = await listen()
   const { client, ws } = await pair(wss)
   assert.throws(() => ws.send({}), TypeError)
@@ -491,7 +494,7 @@ test('path and plain HTTP requests are refused like ws does; address reports the
 })
 
 test('permessage-deflate is negotiated when enabled and round-trips large messages', async () => {
-  const wss = await listen({ perMessageDeflate: { threshold: 0 } })
+  const wss = await listen({ perMessageDeflate: { threshold: 0, zlibDeflateOptions: { level: 9, memLevel: 1 } } })
   const { client, ws } = await pair(wss)
   assert.strictEqual(ws.extensions, 'permessage-deflate')
   assert.match(client.extensions, /permessage-deflate/)
