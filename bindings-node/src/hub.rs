@@ -136,26 +136,6 @@ pub(crate) struct Hub {
     batch_policy: AtomicBool,
 }
 
-/// Runtimes with more threads than this keep their policy during batch callbacks: the switch costs
-/// one system call per thread, and with many cores a woken runtime thread rarely lands on the JS
-/// thread's core anyway.
-const BATCH_POLICY_MAX_THREADS: usize = 2;
-
-/// Default of [`batch_policy_min`]: a smaller batch is over before a packet is likely to arrive, and
-/// the switch there and back costs two system calls.
-const BATCH_POLICY_MIN_EVENTS: usize = 4;
-
-/// Events a batch needs for its callback to run with the runtime's threads under `SCHED_BATCH`:
-/// `WSSESSION_SCHED_BATCH=N` (0 = never), default [`BATCH_POLICY_MIN_EVENTS`]; never off Linux.
-fn batch_policy_min() -> usize {
-    static MIN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *MIN.get_or_init(|| match std::env::var("WSSESSION_SCHED_BATCH") {
-        _ if !cfg!(target_os = "linux") => 0,
-        Ok(v) => v.trim().parse().unwrap_or(BATCH_POLICY_MIN_EVENTS),
-        Err(_) => BATCH_POLICY_MIN_EVENTS,
-    })
-}
-
 impl Hub {
     pub(crate) fn new() -> Arc<Hub> {
         Arc::new(Hub {
@@ -203,12 +183,7 @@ impl Hub {
         // thread (two context switches per packet on a shared core): the runtime reads it when JS
         // is done, together with whatever else arrived. `end_batch` switches back, so a runtime
         // thread woken while JS is idle still preempts whatever else runs on the core.
-        let min = batch_policy_min();
-        if min > 0
-            && events.len() >= min
-            && wssession_core::runtime::thread_count() <= BATCH_POLICY_MAX_THREADS
-            && !self.batch_policy.swap(true, Ordering::AcqRel)
-        {
+        if wssession_core::runtime::batch_worthwhile(events.len()) && !self.batch_policy.swap(true, Ordering::AcqRel) {
             wssession_core::runtime::set_threads_batch(true);
         }
         let mut meta: Vec<f64> = Vec::with_capacity(events.len() * 4);

@@ -14,10 +14,6 @@ use pyo3::prelude::*;
 /// The native module; the public API is re-exported by `wssession/__init__.py`.
 #[pymodule]
 fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // The engine's threads wait for the asyncio loop instead of preempting it on every incoming
-    // packet (see README, "Performance design"); WSSESSION_SCHED_BATCH=0 keeps the default policy.
-    // Fails only when the runtime already runs (another binding in the process started it).
-    let _ = wssession_core::runtime::set_batch_scheduling(std::env::var("WSSESSION_SCHED_BATCH").as_deref() != Ok("0"));
     // The engine's threads start with the module (one runtime per process: the core's).
     let _ = wssession_core::runtime::runtime();
     m.add_class::<frame::PyFrame>()?;

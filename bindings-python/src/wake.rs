@@ -97,11 +97,20 @@ impl LoopWaker {
             }
         }
         let ready = std::mem::take(&mut *self.shared.pending.lock().unwrap());
+        // The woken tasks run right here: while they do, packets arriving for the engine must not
+        // preempt the loop's thread (see `runtime::batch_worthwhile`).
+        let batch = wssession_core::runtime::batch_worthwhile(ready.len());
+        if batch {
+            wssession_core::runtime::set_threads_batch(true);
+        }
         for inbox in ready {
             if let Some(waiter) = inbox.wake_up() {
                 // A cancelled receive's waiter is done already (and its task woken by `cancel`).
                 Waiter::complete(waiter.bind(py));
             }
+        }
+        if batch {
+            wssession_core::runtime::set_threads_batch(false);
         }
     }
 }

@@ -65,6 +65,32 @@ pub fn set_threads_batch(on: bool) {
     let _ = on;
 }
 
+/// Runtimes with more threads than this keep their policy during an embedder's batches: the switch
+/// costs one system call per thread, and with many cores a woken runtime thread rarely lands on the
+/// embedder loop's core anyway.
+const BATCH_POLICY_MAX_THREADS: usize = 2;
+
+/// Default least batch for [`batch_worthwhile`]: a smaller batch is over before a packet is likely
+/// to arrive, and the switch there and back costs two system calls per thread.
+const BATCH_POLICY_MIN_EVENTS: usize = 4;
+
+/// Whether an embedder's event loop (libuv, asyncio) about to handle `events` events in one go should
+/// run that batch with the runtime's threads under `SCHED_BATCH` ([`set_threads_batch`] on, then off
+/// at its end), so packets arriving meanwhile do not preempt it on a shared core.
+///
+/// `WSSESSION_SCHED_BATCH=N` sets the least batch (0 = never; default 4). Never off Linux, nor with
+/// more than 2 runtime threads. Switching per batch instead of for good keeps an idle loop's wake-ups
+/// prompt on a loaded machine (a thread left under `SCHED_BATCH` waits up to a scheduler tick).
+pub fn batch_worthwhile(events: usize) -> bool {
+    static MIN: OnceCell<usize> = OnceCell::new();
+    let min = *MIN.get_or_init(|| match std::env::var("WSSESSION_SCHED_BATCH") {
+        _ if !cfg!(target_os = "linux") => 0,
+        Ok(v) => v.trim().parse().unwrap_or(BATCH_POLICY_MIN_EVENTS),
+        Err(_) => BATCH_POLICY_MIN_EVENTS,
+    });
+    min > 0 && events >= min && thread_count() <= BATCH_POLICY_MAX_THREADS
+}
+
 /// How many threads the runtime has now (workers and blocking-pool threads).
 pub fn thread_count() -> usize {
     THREADS.lock().unwrap().len()

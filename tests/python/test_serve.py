@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -137,21 +139,40 @@ async def test_tls_serves_wss_with_pem_files(tmp_path: pathlib.Path) -> None:
             assert await within(client.recv()) == "secure"
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SCHED_BATCH is Linux-only")
-@pytest.mark.parametrize(("setting", "expected"), [(None, "SCHED_BATCH"), ("0", "SCHED_OTHER")])
-def test_engine_threads_use_batch_scheduling_unless_opted_out(setting: str | None, expected: str) -> None:
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("taskset") is None, reason="needs Linux (SCHED_BATCH) and taskset"
+)
+@pytest.mark.parametrize(("setting", "inside"), [("1", "SCHED_BATCH"), ("0", "SCHED_OTHER")])
+def test_engine_threads_use_batch_scheduling_while_the_loop_resumes_a_batch_unless_opted_out(
+    setting: str, inside: str
+) -> None:
+    # Pinned to one CPU, so the runtime has one worker (runtimes of more than two threads keep their policy).
     code = (
-        "import os, wssession\n"
-        "tids = [t for t in os.listdir('/proc/self/task')\n"
-        "        if open(f'/proc/self/task/{t}/comm').read().strip() == 'wssession']\n"
-        "assert tids, 'no engine threads'\n"
-        "print(sorted({os.sched_getscheduler(int(t)) for t in tids}))\n"
+        "import asyncio, json, os, wssession\n"
+        "from websockets.asyncio.client import connect\n"
+        "def policies():\n"
+        "    return sorted({os.sched_getscheduler(int(t)) for t in os.listdir('/proc/self/task')\n"
+        "                   if open(f'/proc/self/task/{t}/comm').read().strip() == 'wssession'})\n"
+        "async def main():\n"
+        "    got = asyncio.get_running_loop().create_future()\n"
+        "    async def handler(ws):\n"
+        "        await ws.recv()\n"
+        "        during = policies()\n"
+        "        await asyncio.sleep(0)\n"
+        "        got.set_result({'inside': during, 'after': policies()})\n"
+        "    async with wssession.serve(handler, '127.0.0.1', 0) as server:\n"
+        "        async with connect(f'ws://127.0.0.1:{server.port}') as client:\n"
+        "            await client.send('x')\n"
+        "            print(json.dumps(await asyncio.wait_for(got, 10)))\n"
+        "asyncio.run(main())\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "WSSESSION_SCHED_BATCH"}
-    if setting is not None:
-        env["WSSESSION_SCHED_BATCH"] = setting
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30, check=True)
-    assert out.stdout.strip() == str([getattr(os, expected)])
+    env = {**os.environ, "WSSESSION_SCHED_BATCH": setting}
+    out = subprocess.run(
+        ["taskset", "-c", "0", sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0, out.stderr
+    expected = {"inside": [getattr(os, inside)], "after": [os.SCHED_OTHER]}
+    assert json.loads(out.stdout) == expected
 
 
 def test_the_process_exits_cleanly_while_engine_futures_are_still_completing() -> None:
