@@ -80,7 +80,7 @@ impl Transport for TcpStream {
     async fn read_into(read: &mut TcpSide, buf: &mut BytesMut) -> io::Result<usize> {
         loop {
             read.0.readable().await?;
-            match read.0.try_read_buf(buf) {
+            match try_read_draining(&read.0, buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 other => return other,
             }
@@ -100,6 +100,34 @@ impl Transport for TcpStream {
     }
     async fn shutdown(write: &mut TcpSide) -> io::Result<()> {
         shutdown_write(&write.0)
+    }
+}
+
+/// Reads what the socket holds into the spare capacity of `buf`, without waiting.
+///
+/// A read that leaves part of the spare capacity unfilled has drained the socket (epoll is
+/// edge-triggered), so the read readiness is cleared right away, as tokio's own `poll_read` does:
+/// the next wait parks until new bytes arrive instead of first making a read that only returns
+/// `EAGAIN` (one system call saved per incoming burst). End of stream stays observable: tokio
+/// never clears the read-closed state.
+fn try_read_draining(tcp: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    let mut drained = None;
+    let result = tcp.try_io(Interest::READABLE, || {
+        let spare = buf.spare_capacity_mut();
+        let room = spare.len();
+        let n = SockRef::from(tcp).recv(spare)?;
+        // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
+        unsafe { buf.set_len(buf.len() + n) };
+        if n > 0 && n < room {
+            drained = Some(n);
+            // Reported to `try_io` as "would block" so that it clears the readiness.
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match drained {
+        Some(n) => Ok(n),
+        None => result,
     }
 }
 
