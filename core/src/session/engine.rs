@@ -137,7 +137,7 @@ async fn reader<T: Transport>(
                 wait_close_written(&s).await?;
                 return Ok(());
             }
-            if *paused.borrow_and_update() {
+            if sh.paused_now.load(Ordering::Acquire) {
                 guarded(sh, paused.wait_for(|p| !*p)).await?.ok();
                 continue;
             }
@@ -188,8 +188,9 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
     let sh = &*s.shared;
     match event {
         Event::Message(frame) => {
-            sh.stats[0].fetch_add(1, Ordering::Relaxed);
-            sh.stats[1].fetch_add(frame.data.len() as u64, Ordering::Relaxed);
+            // Only this task updates the incoming counters.
+            super::bump(&sh.stats[0], 1);
+            super::bump(&sh.stats[1], frame.data.len() as u64);
             match tx {
                 Some(tx) => {
                     if let Ok(permit) = guarded(sh, tx.reserve()).await? {
@@ -284,11 +285,12 @@ fn skip_frames(buf: &mut BytesMut, skip: &mut usize) -> bool {
 async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
     let sh = &*s.shared;
     let target = sh.outbox.lock().unwrap().close_seq;
+    let _waiting = super::WrittenWaiter::new(sh);
     loop {
         let notified = sh.written_notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if sh.written.load(Ordering::Acquire) >= target {
+        if sh.written.load(Ordering::SeqCst) >= target {
             return Ok(());
         }
         guarded(sh, notified).await?;
@@ -328,8 +330,7 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
         && let Some(direct) = sh.direct.get()
         && let Some((seq, has_close)) = ob.write_direct(direct.as_ref())
     {
-        sh.written.store(seq, Ordering::Release);
-        sh.written_notify.notify_waiters();
+        super::publish_written(sh, seq);
         if has_close {
             sh.wake.notify_one();
         }
@@ -383,8 +384,7 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
             }
             (drain, was_over || drain)
         };
-        sh.written.store(batch.seq, Ordering::Release);
-        sh.written_notify.notify_waiters();
+        super::publish_written(sh, batch.seq);
         if was_over {
             sh.space.notify_waiters();
         }
