@@ -2,7 +2,9 @@
 //! writer task (drains the outbox), both on the internal runtime.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -60,29 +62,37 @@ fn close_deadline(sh: &Shared) -> Option<Instant> {
 struct Interrupt;
 
 /// Runs `fut` unless the session is terminated or its closing handshake times out first.
+///
+/// The reader task registers its waker in `wake` on every poll, before checking the conditions,
+/// so a `wake()` after a condition changed always re-polls it (no lock, no waiter list).
 async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output, Interrupt> {
-    tokio::pin!(fut);
-    loop {
-        if sh.terminated.load(Ordering::Acquire) {
-            return Err(Interrupt);
+    let mut fut = std::pin::pin!(fut);
+    let mut timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)> = None;
+    std::future::poll_fn(|cx| {
+        loop {
+            sh.wake.register(cx.waker());
+            if sh.terminated.load(Ordering::Acquire) {
+                return Poll::Ready(Err(Interrupt));
+            }
+            let deadline = close_deadline(sh);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Poll::Ready(Err(Interrupt));
+            }
+            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Ok(out));
+            }
+            let Some(d) = deadline else { return Poll::Pending };
+            if timer.as_ref().is_none_or(|(at, _)| *at != d) {
+                timer = Some((d, Box::pin(tokio::time::sleep_until(d.into()))));
+            }
+            let (_, sleep) = timer.as_mut().expect("set above");
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            // The deadline passed: the next round interrupts.
         }
-        let deadline = close_deadline(sh);
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Interrupt);
-        }
-        let wake = sh.wake.notified();
-        tokio::select! {
-            biased;
-            out = &mut fut => return Ok(out),
-            _ = wake => {}
-            _ = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
-                    None => std::future::pending().await,
-                }
-            } => {}
-        }
-    }
+    })
+    .await
 }
 
 /// Reader-side progress of the closing handshake.
@@ -332,7 +342,7 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
     {
         super::publish_written(sh, seq);
         if has_close {
-            sh.wake.notify_one();
+            sh.wake.wake();
         }
         return;
     }
@@ -398,7 +408,7 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
             }
         }
         if batch.has_close {
-            sh.wake.notify_one();
+            sh.wake.wake();
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), T::shutdown(&mut write)).await;

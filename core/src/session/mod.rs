@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use futures_util::task::AtomicWaker;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 pub use transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};
@@ -101,7 +102,7 @@ pub(crate) struct Shared {
     cause: Mutex<Option<CloseReason>>,
     closed: watch::Sender<Option<CloseReason>>,
     /// Wakes the engine: terminate, close initiated, config changed.
-    wake: Notify,
+    wake: AtomicWaker,
     terminated: AtomicBool,
     close_started: OnceLock<Instant>,
     end: Mutex<Option<End>>,
@@ -225,7 +226,7 @@ impl Session {
             direct: OnceLock::new(),
             cause: Mutex::new(None),
             closed: watch::channel(None).0,
-            wake: Notify::new(),
+            wake: AtomicWaker::new(),
             terminated: AtomicBool::new(false),
             close_started: OnceLock::new(),
             end: Mutex::new(None),
@@ -433,7 +434,7 @@ impl Session {
             );
             self.shared.close_started.get_or_init(Instant::now);
             self.shared.space.notify_waiters();
-            self.shared.wake.notify_one();
+            self.shared.wake.wake();
         }
         queued
     }
@@ -451,7 +452,7 @@ impl Session {
     /// Shuts the socket keeping the recorded cause (close timeout, shutdown grace).
     pub(crate) fn abort(&self) {
         self.shared.terminated.store(true, Ordering::Release);
-        self.shared.wake.notify_one();
+        self.shared.wake.wake();
         self.shared.writer_wake.notify_one();
         self.shared.space.notify_waiters();
         if self.state() == State::Connecting {
@@ -619,7 +620,7 @@ impl Session {
             return Err(Error::invalid("max_frame_size must be at least 1"));
         }
         self.shared.max_frame_size.store(bytes, Ordering::Relaxed);
-        self.shared.wake.notify_one();
+        self.shared.wake.wake();
         Ok(())
     }
 
@@ -657,7 +658,7 @@ impl Session {
     /// Changes the closing-handshake bound (also for a close already in progress).
     pub fn set_close_timeout_ms(&self, ms: u64) {
         self.shared.close_timeout_ms.store(ms, Ordering::Relaxed);
-        self.shared.wake.notify_one();
+        self.shared.wake.wake();
     }
 
     /// Stops reading the socket (TCP backpressure reaches the peer) until `resume`.
