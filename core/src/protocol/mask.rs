@@ -26,18 +26,21 @@ fn apply_mask_avx2(buf: &mut [u8], key: [u8; 4]) {
     apply_mask_words(buf, key);
 }
 
+/// Last bytes first: the end of a large payload arrived last from the socket and is the part
+/// still in L1, and its start, masked last, is then warm when an echo copies it back out.
 #[inline(always)]
 fn apply_mask_words(buf: &mut [u8], key: [u8; 4]) {
     let key64 = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
-    let mut chunks = buf.chunks_exact_mut(8);
-    for chunk in &mut chunks {
+    let (words, rest) = buf.split_at_mut(buf.len() & !7);
+    // `words.len()` is a multiple of 4, so the key phase restarts at the remainder.
+    for (i, byte) in rest.iter_mut().enumerate() {
+        *byte ^= key[i & 3];
+    }
+    for chunk in words.chunks_exact_mut(8).rev() {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let masked = u64::from_ne_bytes(word) ^ key64;
         chunk.copy_from_slice(&masked.to_ne_bytes());
-    }
-    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
-        *byte ^= key[i & 3];
     }
 }
 
