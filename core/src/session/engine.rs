@@ -2,6 +2,7 @@
 //! writer task (drains the outbox), both on the internal runtime.
 
 use std::future::Future;
+use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
@@ -11,7 +12,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use super::outbox::Outbox;
-use super::outbox::{advance, io_slices};
+use super::outbox::{MAX_IOV, advance, io_slices};
 use super::{End, Session, Shared, State, Transport};
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
@@ -417,8 +418,9 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
 async fn write_all<T: Transport>(w: &mut T::Write, mut chunks: Vec<Bytes>) -> std::io::Result<()> {
     let mut first = 0;
     while first < chunks.len() {
-        let slices = io_slices(&chunks[first..]);
-        let n = T::write_vectored(w, &slices).await?;
+        let mut slices = [IoSlice::new(&[]); MAX_IOV];
+        let count = io_slices(&chunks[first..], &mut slices);
+        let n = T::write_vectored(w, &slices[..count]).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
