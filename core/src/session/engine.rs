@@ -64,14 +64,15 @@ struct Interrupt;
 
 /// Runs `fut` unless the session is terminated or its closing handshake times out first.
 ///
-/// The reader task registers its waker in `wake` on every poll, before checking the conditions,
-/// so a `wake()` after a condition changed always re-polls it (no lock, no waiter list).
+/// When `fut` is pending, the reader task registers its waker in `wake` and then checks the
+/// conditions once more, so a `wake()` after a condition changed always re-polls it (no lock,
+/// no waiter list; nothing at all when `fut` is ready at once).
 async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output, Interrupt> {
     let mut fut = std::pin::pin!(fut);
     let mut timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)> = None;
     std::future::poll_fn(|cx| {
+        let mut registered = false;
         loop {
-            sh.wake.register(cx.waker());
             if sh.terminated.load(Ordering::Acquire) {
                 return Poll::Ready(Err(Interrupt));
             }
@@ -79,8 +80,13 @@ async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output, Interrupt>
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Poll::Ready(Err(Interrupt));
             }
-            if let Poll::Ready(out) = fut.as_mut().poll(cx) {
-                return Poll::Ready(Ok(out));
+            if !registered {
+                if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Ok(out));
+                }
+                sh.wake.register(cx.waker());
+                registered = true;
+                continue;
             }
             let Some(d) = deadline else { return Poll::Pending };
             if timer.as_ref().is_none_or(|(at, _)| *at != d) {
