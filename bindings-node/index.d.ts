@@ -26,6 +26,12 @@ export declare class NativeServer {
   get sessionCount(): number
   /** Closes every session with 1001, waits up to `graceMs`, then shuts the rest; resolves when done. */
   shutdown(graceMs: number): Promise<void>
+  /**
+   * Queues the data frames collected during one batch callback (`_flushSends` in lib/server.js):
+   * four numbers per frame in `meta` (session id, offset, length, `trySend` flags), payloads in `data`.
+   * `end` marks the end of the batch callback.
+   */
+  sendBatch(meta: Float64Array, data: Uint8Array, end: boolean): void
   /** Answers the pending upgrade request `id` (from a kind-0 event). */
   decide(id: number, decision: DecisionOptions): void
   /** Lets Node exit even though this server exists (after `close`, once sessions are gone). */
@@ -58,8 +64,11 @@ export declare class NativeSession {
   ping(data?: string | Uint8Array | undefined | null): void
   /** Sends an unsolicited Pong (payload at most 125 bytes) without waiting. */
   pong(data?: string | Uint8Array | undefined | null): void
-  /** Starts the closing handshake (idempotent; the first reason wins). */
-  close(code: number, reason: string): void
+  /**
+   * Starts the closing handshake (idempotent; the first reason wins). Without a code the Close
+   * frame has an empty body (as `ws`) and `reason` is ignored.
+   */
+  close(code?: number | undefined | null, reason?: string | undefined | null): void
   /** Aborts now: no Close frame; the close reason is 1006. */
   terminate(): void
   /** The close reason once the session has ended, else null. */
@@ -124,7 +133,7 @@ export interface DecisionOptions {
 
 /** permessage-deflate settings (RFC 7692). */
 export interface DeflateOptions {
-  /** zlib level 0-9 (default 6). */
+  /** zlib level 0-9 (default: the core's, 5). */
   level?: number
   /** Messages smaller than this are sent uncompressed (default 1024, as `ws`). */
   threshold?: number

@@ -580,9 +580,14 @@ wss_status wss_server_config_set_write_hard_limit(struct wss_server_config *conf
 wss_status wss_server_config_set_deflate(struct wss_server_config *config, bool value);
 
 /**
- * zlib compression level 0-9. Default 6.
+ * zlib compression level 0-9. Default 5 (the core's `DeflateConfig` default).
  */
 wss_status wss_server_config_set_deflate_level(struct wss_server_config *config, uint32_t value);
+
+/**
+ * zlib memory level 1-9 (sizes the compressor's literal buffer). Default 5 (the core's default).
+ */
+wss_status wss_server_config_set_deflate_mem_level(struct wss_server_config *config, uint8_t value);
 
 /**
  * Messages smaller than this many bytes are sent uncompressed. Default 0.

@@ -1,6 +1,6 @@
 # Interop: real clients (Python websockets, Node ws) and a real browser (headless Debian Chromium via
 # playwright-core) against the core's servers; the same client scenarios run against the C / Python / Node
-# echo servers when they are built. Installs its own tools: a pinned venv, `npm ci`, apt-get chromium.
+# echo servers when they are built. Installs its own tools: a pinned venv, `npm ci`, apt-get chromium (and openssl, for the TLS run).
 .PHONY: interop interop-deps
 TEST_TARGETS += interop
 
@@ -17,10 +17,11 @@ interop-deps:
 	@if [ ! -f tests/interop/node_modules/.package-lock.json ] || [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then \
 	  cd tests/interop && npm ci --no-audit --no-fund; \
 	fi
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  echo "interop: installing Debian's chromium"; \
+	@PKGS="$$( [ -x /usr/bin/chromium ] || echo chromium ) $$(command -v openssl >/dev/null || echo openssl)"; \
+	if [ -n "$$(echo $$PKGS)" ]; then \
+	  echo "interop: installing Debian's $$PKGS"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$PKGS; \
 	fi
 
 ## interop: Python websockets, Node ws and headless Chromium against the core (and the other echo servers, if built)

@@ -35,11 +35,10 @@ class CallbackEcho:
 
     def on_message(self, conn: wssession.ServerConnection, frame: wssession.Frame) -> None:
         result = conn.try_send(frame)
-        if result == "buffered":
+        if result != "sent":  # "buffered" or "dropped"
             conn.pause()
-        elif result == "dropped":
-            conn.pause()
-            self.loop.call_soon_threadsafe(self._send_later, conn, frame)
+            if result == "dropped":
+                self.loop.call_soon_threadsafe(self._send_later, conn, frame)
 
     def _send_later(self, conn: wssession.ServerConnection, frame: wssession.Frame) -> None:
         async def send() -> None:

@@ -7,8 +7,9 @@
 
 use crate::rlimit;
 use clap::Parser;
+use std::future::Future;
 use std::io;
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::runtime::{Builder, Runtime};
 
 /// Command line of a peer echo server.
@@ -36,8 +37,29 @@ impl ServerArgs {
     }
 }
 
+/// Runs the server `args` asks for: accepts forever on its port and spawns `handle` for each
+/// connection (TCP_NODELAY set, as every server in the matrix does).
+pub fn run<F, Fut>(args: &ServerArgs, handle: F) -> io::Result<()>
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    args.runtime()?.block_on(async {
+        let listener = listen(args.port)?;
+        loop {
+            match listener.accept().await {
+                Ok((s, _)) => {
+                    let _ = s.set_nodelay(true);
+                    tokio::spawn(handle(s));
+                }
+                Err(e) => accept_failed(e).await,
+            }
+        }
+    })
+}
+
 /// Binds 127.0.0.1:`port` with a deep backlog (for churn and 10,000-connection runs).
-pub fn listen(port: u16) -> io::Result<TcpListener> {
+fn listen(port: u16) -> io::Result<TcpListener> {
     let _ = rlimit::raise_nofile(65_536);
     let socket = TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
@@ -46,7 +68,7 @@ pub fn listen(port: u16) -> io::Result<TcpListener> {
 }
 
 /// Logs an accept error and backs off briefly (EMFILE would otherwise spin).
-pub async fn accept_failed(e: io::Error) {
+async fn accept_failed(e: io::Error) {
     eprintln!("accept: {e}");
     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
 }

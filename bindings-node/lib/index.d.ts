@@ -114,6 +114,7 @@ export declare class WebSocket extends EventEmitter {
   flush(): Promise<void>
   ping(data?: Data, mask?: boolean, cb?: (err?: Error) => void): void
   pong(data?: Data, mask?: boolean, cb?: (err?: Error) => void): void
+  /** Starts the closing handshake; without `code` the Close frame has an empty body (the peer reads 1005) and `reason` is ignored. */
   close(code?: number, reason?: string | Buffer): void
   terminate(): void
   pause(): void

@@ -16,6 +16,8 @@ const KIND_DRAIN = 5
 const KIND_CLOSE = 6
 const KIND_PACKED_BINARY = 7
 const KIND_OTHER = 8
+/** Bytes of queued sends above which they are handed over before the batch callback ends. */
+const OUT_MAX_BYTES = 1 << 20
 const RUNNING = 0
 const CLOSING = 1
 const CLOSED = 2
@@ -141,6 +143,12 @@ class WebSocketServer extends EventEmitter {
     this._sockets = new Map()
     this._state = RUNNING
     this._native = null
+    // Sends made during a batch callback, handed to native code in one call at its end (see _queueSend).
+    this._batching = false
+    this._outMeta = new Float64Array(256)
+    this._outData = Buffer.allocUnsafe(16384)
+    this._outCount = 0
+    this._outBytes = 0
     if (callback) this.once('listening', callback)
     try {
       this._native = new NativeServer(nativeOptions, (events) => this._onEvents(events))
@@ -204,6 +212,16 @@ class WebSocketServer extends EventEmitter {
     const meta = batch.meta
     const data = batch.data
     const events = batch.events
+    this._batching = true
+    try {
+      this._deliverBatch(meta, data, events)
+    } finally {
+      this._batching = false
+      this._flushSends(true)
+    }
+  }
+
+  _deliverBatch(meta, data, events) {
     for (let i = 0; i < meta.length; i += 4) {
       const kind = meta[i]
       try {
@@ -220,6 +238,58 @@ class WebSocketServer extends EventEmitter {
         rethrowLater(e)
       }
     }
+  }
+
+  /**
+   * @internal Queues a small fin data frame of an open session for the end of the batch callback (one
+   * native call and no per-send napi round trip); `size` bounds its encoded length.
+   */
+  _queueSend(id, payload, size, flags) {
+    let n = this._outCount
+    let off = this._outBytes
+    if (off + size > this._outData.length) {
+      if (off + size > OUT_MAX_BYTES) {
+        this._flushSends()
+        n = 0
+        off = 0
+      }
+      if (size > this._outData.length - off) {
+        const grown = Buffer.allocUnsafe(Math.max(this._outData.length * 2, off + size))
+        this._outData.copy(grown, 0, 0, off)
+        this._outData = grown
+      }
+    }
+    if (n * 4 === this._outMeta.length) {
+      const grown = new Float64Array(this._outMeta.length * 2)
+      grown.set(this._outMeta)
+      this._outMeta = grown
+    }
+    let len
+    if (typeof payload === 'string') len = this._outData.write(payload, off)
+    else {
+      this._outData.set(payload, off)
+      len = payload.length
+    }
+    const m = this._outMeta
+    const j = n * 4
+    m[j] = id
+    m[j + 1] = off
+    m[j + 2] = len
+    m[j + 3] = flags
+    this._outCount = n + 1
+    this._outBytes = off + len
+  }
+
+  /**
+   * @internal Hands the queued sends to native code; called before any other native call on a session,
+   * and with `end` when the batch callback ends (native code then lets the runtime preempt again).
+   */
+  _flushSends(end = false) {
+    const n = this._outCount
+    if (n === 0 && !end) return
+    this._outCount = 0
+    this._outBytes = 0
+    this._native.sendBatch(this._outMeta.subarray(0, n * 4), this._outData, end)
   }
 
   _dispatch(ev) {

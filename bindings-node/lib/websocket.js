@@ -3,6 +3,7 @@
 // No protocol logic here: framing, limits, closing and timers are the core's.
 
 const { EventEmitter } = require('node:events')
+const { isUtf8 } = require('node:buffer')
 const { makeError, call, wrap, fromNative } = require('./errors')
 const { JsonConverter } = require('./converter')
 
@@ -16,6 +17,9 @@ const BINARY_TYPES = ['nodebuffer', 'arraybuffer', 'fragments']
 const INCOMING_QUEUE = 16
 
 function noop() {}
+
+/** Largest message (string length or bytes) a send inside a batch callback queues for the batch's end. */
+const DEFER_MAX = 16384
 
 /** What send() returns without a callback when the frame was queued at once (shared: nothing to allocate). */
 const QUEUED = Promise.resolve()
@@ -59,6 +63,10 @@ class WebSocket extends EventEmitter {
     this._paused = false
     this._held = [] // events held back while paused
     this._closeInfo = null
+    // Whether a send may be queued for the end of a batch callback: open as far as JS knows, no
+    // fragmented message in progress, close() and terminate() not called.
+    this._sendable = true
+    this._closing = false
     this._incoming = null
     this._converter = JsonConverter
     this._closeReason = new Promise((resolve) => {
@@ -107,6 +115,7 @@ class WebSocket extends EventEmitter {
   }
   /** Bytes queued and not yet written to the socket. */
   get bufferedAmount() {
+    this._server._flushSends()
     return this._native.bufferedAmount
   }
   /** How binary messages are presented: 'nodebuffer' (default), 'arraybuffer' or 'fragments'. */
@@ -187,6 +196,7 @@ class WebSocket extends EventEmitter {
   }
   /** Message and byte counters. */
   get stats() {
+    this._server._flushSends()
     return this._native.stats
   }
   /** The converter used by sendSerialized/receiveDeserialized (JSON by default; null for none). */
@@ -254,12 +264,29 @@ class WebSocket extends EventEmitter {
   }
 
   _send(payload, binary, fin, compress, cb) {
+    const flags = (binary ? 1 : 0) | (fin ? 2 : 0) | (compress === undefined ? 0 : compress ? 8 : 4)
+    const server = this._server
+    // Inside a batch callback a small complete message of a session open as far as JS knows is queued
+    // for one native call at the end of the callback. Text from bytes must be valid UTF-8 there: the
+    // core would reject it, and only the direct path can report that.
+    if (server._batching && fin && cb === undefined && this._sendable) {
+      if (typeof payload === 'string') {
+        if (payload.length <= DEFER_MAX) {
+          server._queueSend(this._id, payload, payload.length * 3, flags)
+          return QUEUED
+        }
+      } else if (payload.length <= DEFER_MAX && (binary || isUtf8(payload))) {
+        server._queueSend(this._id, payload, payload.length, flags)
+        return QUEUED
+      }
+    }
+    server._flushSends()
     let p = null
     try {
-      const flags = (binary ? 1 : 0) | (fin ? 2 : 0) | (compress === undefined ? 0 : compress ? 8 : 4)
       const status =
         typeof payload === 'string' ? this._native.trySendText(payload, flags) : this._native.trySend(payload, flags)
       if (status === 2) p = wrap(this._native.sendAsync(payload, binary, fin, compress))
+      this._sendable = fin && !this._closing
     } catch (e) {
       p = Promise.reject(fromNative(e))
     }
@@ -295,6 +322,7 @@ class WebSocket extends EventEmitter {
 
   /** Resolves when everything queued before the call has been written to the socket. */
   flush() {
+    this._server._flushSends()
     return wrap(this._native.flush())
   }
 
@@ -317,6 +345,7 @@ class WebSocket extends EventEmitter {
     }
     if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)')
     const payload = data === undefined ? undefined : toPayload(data).payload
+    this._server._flushSends()
     try {
       call(() => this._native[kind](payload))
     } catch (e) {
@@ -329,24 +358,35 @@ class WebSocket extends EventEmitter {
     if (cb) process.nextTick(cb)
   }
 
-  /** Starts the closing handshake with `code` (default 1000) and `reason`; idempotent. */
+  /**
+   * Starts the closing handshake with `code` and `reason`; idempotent. Without a code the Close frame has an
+   * empty body (as ws; the peer reads 1005) and `reason` is ignored.
+   */
   close(code, reason) {
     if (this.readyState === CLOSED) return
-    if (code === undefined) code = 1000
-    if (typeof code !== 'number' || !Number.isInteger(code)) {
-      throw makeError('WSSESSION_ERR_INVALID_ARGUMENT', 'First argument must be a valid error code number', TypeError)
+    let text
+    if (code !== undefined) {
+      if (typeof code !== 'number' || !Number.isInteger(code)) {
+        throw makeError('WSSESSION_ERR_INVALID_ARGUMENT', 'First argument must be a valid error code number', TypeError)
+      }
+      text = reason === undefined ? '' : Buffer.isBuffer(reason) ? reason.toString() : String(reason)
     }
-    const text = reason === undefined ? '' : Buffer.isBuffer(reason) ? reason.toString() : String(reason)
+    this._server._flushSends()
     try {
-      call(() => this._native.close(code, text))
+      call(() => (code === undefined ? this._native.close() : this._native.close(code, text)))
     } catch (e) {
       if (e.code !== 'WSSESSION_ERR_CLOSED') throw e
     }
+    this._closing = true
+    this._sendable = false
   }
 
   /** Aborts the connection now (no Close frame; close code 1006). */
   terminate() {
     if (this.readyState === CLOSED) return
+    this._server._flushSends()
+    this._closing = true
+    this._sendable = false
     this._native.terminate()
   }
 
@@ -451,6 +491,8 @@ class WebSocket extends EventEmitter {
     const info = { code: ev.code, reason: ev.reason, initiator: ev.initiator }
     const failure = ev.errorCode ? makeError(ev.errorCode, ev.errorMessage) : null
     if (failure) failure[Symbol.for('wssession.closeCode')] = ev.code
+    this._sendable = false
+    this._closing = true
     const finish = () => {
       this._closeInfo = info
       if (this._incoming) this._incoming._end(failure || (info.initiator === 'abnormal' ? this._closedError() : null))

@@ -13,7 +13,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use tokio::sync::oneshot;
-use wssession_core::{Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Initiator, Session};
+use wssession_core::{Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Initiator, Session, TrySend};
 
 use crate::request::RequestInfo;
 use crate::session::NativeSession;
@@ -130,6 +130,30 @@ pub(crate) struct Hub {
     pub(crate) tsfn: Mutex<Option<EventsFn>>,
     pub(crate) requests: Mutex<HashMap<u32, oneshot::Sender<Decision>>>,
     next_rid: AtomicU32,
+    /// Sessions JS knows as open, by id (for [`Hub::send_batch`]); only the JS thread touches it.
+    open: Mutex<HashMap<u64, Session>>,
+    /// Whether the runtime's threads run under `SCHED_BATCH` for the batch callback in progress.
+    batch_policy: AtomicBool,
+}
+
+/// Runtimes with more threads than this keep their policy during batch callbacks: the switch costs
+/// one system call per thread, and with many cores a woken runtime thread rarely lands on the JS
+/// thread's core anyway.
+const BATCH_POLICY_MAX_THREADS: usize = 2;
+
+/// Default of [`batch_policy_min`]: a smaller batch is over before a packet is likely to arrive, and
+/// the switch there and back costs two system calls.
+const BATCH_POLICY_MIN_EVENTS: usize = 4;
+
+/// Events a batch needs for its callback to run with the runtime's threads under `SCHED_BATCH`:
+/// `WSSESSION_SCHED_BATCH=N` (0 = never), default [`BATCH_POLICY_MIN_EVENTS`]; never off Linux.
+fn batch_policy_min() -> usize {
+    static MIN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MIN.get_or_init(|| match std::env::var("WSSESSION_SCHED_BATCH") {
+        _ if !cfg!(target_os = "linux") => 0,
+        Ok(v) => v.trim().parse().unwrap_or(BATCH_POLICY_MIN_EVENTS),
+        Err(_) => BATCH_POLICY_MIN_EVENTS,
+    })
 }
 
 impl Hub {
@@ -140,6 +164,8 @@ impl Hub {
             tsfn: Mutex::new(None),
             requests: Mutex::new(HashMap::new()),
             next_rid: AtomicU32::new(1),
+            open: Mutex::new(HashMap::new()),
+            batch_policy: AtomicBool::new(false),
         })
     }
 
@@ -173,15 +199,29 @@ impl Hub {
     pub(crate) fn drain(&self, _env: &Env) -> NativeBatch {
         self.scheduled.store(false, Ordering::Release);
         let events = std::mem::take(&mut *self.queue.lock().unwrap());
+        // While JS handles this batch, a packet arriving for the runtime must not preempt the JS
+        // thread (two context switches per packet on a shared core): the runtime reads it when JS
+        // is done, together with whatever else arrived. `end_batch` switches back, so a runtime
+        // thread woken while JS is idle still preempts whatever else runs on the core.
+        let min = batch_policy_min();
+        if min > 0
+            && events.len() >= min
+            && wssession_core::runtime::thread_count() <= BATCH_POLICY_MAX_THREADS
+            && !self.batch_policy.swap(true, Ordering::AcqRel)
+        {
+            wssession_core::runtime::set_threads_batch(true);
+        }
         let mut meta: Vec<f64> = Vec::with_capacity(events.len() * 4);
         let mut data: Vec<u8> = Vec::new();
         let mut out = Vec::new();
         let mut touched: Vec<(Session, Arc<SessState>)> = Vec::new();
+        let mut open = self.open.lock().unwrap();
         for ev in events {
             let other = match ev {
                 Ev::Request { rid, req } => NativeEvent { request: Some(req), ..event(kind::REQUEST, rid as u64) },
                 Ev::Open { s } => {
                     let id = s.id();
+                    open.insert(id, s.clone());
                     NativeEvent { session: Some(NativeSession::new(s)), ..event(kind::OPEN, id) }
                 }
                 Ev::Message { s, st, data: payload, binary } => {
@@ -203,6 +243,7 @@ impl Hub {
                 Ev::Pong { sid, data } => NativeEvent { data: Some(buffer(data)), ..event(kind::PONG, sid) },
                 Ev::Drain { sid } => event(kind::DRAIN, sid),
                 Ev::Close { sid, reason, err } => {
+                    open.remove(&sid);
                     let (error_code, error_message) = err.map(|(c, m)| (c.to_owned(), m)).unzip();
                     NativeEvent {
                         code: Some(reason.code as u32),
@@ -217,6 +258,7 @@ impl Hub {
             meta.extend_from_slice(&[kind::OTHER as f64, other.id as f64, out.len() as f64, 0.0]);
             out.push(other);
         }
+        drop(open);
         // Everything converted is handed to JS in this turn, so these sessions may read again.
         for (s, st) in touched {
             if st.pending.load(Ordering::Acquire) < PAUSE_MESSAGES / 2
@@ -228,6 +270,82 @@ impl Hub {
         }
         NativeBatch { meta: Float64Array::new(meta), data: Buffer::from(data), events: out }
     }
+}
+
+impl Hub {
+    /// On the JS thread: queues the data frames JS collected during one batch callback. `meta` holds
+    /// four numbers per frame: session id, offset and length in `data`, `trySend` flags. A session
+    /// closed meanwhile drops its frames (as `ws` does after close); frames over a session's hard limit
+    /// are sent in order by a task that waits for room, and so are that session's later frames here.
+    pub(crate) fn send_batch(&self, meta: &[f64], data: &[u8]) {
+        if meta.is_empty() {
+            return;
+        }
+        // One copy of the payloads for the whole batch; a small frame is a slice of it (the core copies
+        // small frames into the session's coalescing buffer, so the slice is released at once), a larger
+        // one gets its own copy (a queued slice would keep the whole batch alive).
+        let end = meta.chunks_exact(4).map(|m| m[1] as usize + m[2] as usize).max().unwrap_or(0);
+        let all = Bytes::copy_from_slice(&data[..end.min(data.len())]);
+        let open = self.open.lock().unwrap();
+        let mut waiting: Vec<(Session, Vec<OutFrame>)> = Vec::new();
+        for m in meta.chunks_exact(4) {
+            let id = m[0] as u64;
+            let (off, len, flags) = (m[1] as usize, m[2] as usize, m[3] as u32);
+            let Some(s) = open.get(&id) else { continue };
+            if off + len > all.len() {
+                continue;
+            }
+            let payload = || {
+                if len <= PACK_MESSAGE {
+                    all.slice(off..off + len)
+                } else {
+                    Bytes::copy_from_slice(&all[off..off + len])
+                }
+            };
+            let frame = || data_frame(payload(), flags);
+            if let Some((_, frames)) = waiting.iter_mut().find(|(w, _)| w.id() == id) {
+                frames.push(frame());
+                continue;
+            }
+            let (f, compress) = frame();
+            if let Ok(TrySend::Dropped) | Err(wssession_core::Error::Dropped) = s.try_send_with(f, compress) {
+                waiting.push((s.clone(), vec![frame()]));
+            }
+        }
+        drop(open);
+        for (s, frames) in waiting {
+            wssession_core::runtime::spawn(async move {
+                for (frame, compress) in frames {
+                    if s.send_with(frame, compress).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+}
+
+impl Hub {
+    /// On the JS thread, at the end of a batch callback: the runtime's threads preempt again.
+    pub(crate) fn end_batch(&self) {
+        if self.batch_policy.swap(false, Ordering::AcqRel) {
+            wssession_core::runtime::set_threads_batch(false);
+        }
+    }
+}
+
+/// A data frame and its compression override.
+type OutFrame = (Frame, Option<bool>);
+
+/// A data frame from `trySend` flags: bit 0 binary, bit 1 fin, bits 2-3 compress (0 default, 1 off, 2 on).
+pub(crate) fn data_frame(data: Bytes, flags: u32) -> OutFrame {
+    let kind = if flags & 1 != 0 { FrameType::Binary } else { FrameType::Text };
+    let compress = match (flags >> 2) & 3 {
+        1 => Some(false),
+        2 => Some(true),
+        _ => None,
+    };
+    (Frame::new(kind, data).with_fin(flags & 2 != 0), compress)
 }
 
 fn event(kind: u32, id: u64) -> NativeEvent {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use napi::Env;
-use napi::bindgen_prelude::{Function, Object, Unknown};
+use napi::bindgen_prelude::{Float64ArraySlice, Function, Object, Unknown};
 use napi_derive::napi;
 use wssession_core::{
     Accept, Decision, DeflateConfig, Handler, HttpResponse, Request, Server, ServerBuilder, ServerConfig, TlsConfig,
@@ -18,7 +18,7 @@ use crate::request::RequestInfo;
 /// permessage-deflate settings (RFC 7692).
 #[napi(object)]
 pub struct DeflateOptions {
-    /// zlib level 0-9 (default 6).
+    /// zlib level 0-9 (default: the core's, 5).
     pub level: Option<u32>,
     /// Messages smaller than this are sent uncompressed (default 1024, as `ws`).
     pub threshold: Option<u32>,
@@ -279,6 +279,17 @@ impl NativeServer {
             deferred.resolve(|_| Ok(()));
         });
         Ok(promise)
+    }
+
+    /// Queues the data frames collected during one batch callback (`_flushSends` in lib/server.js):
+    /// four numbers per frame in `meta` (session id, offset, length, `trySend` flags), payloads in `data`.
+    /// `end` marks the end of the batch callback.
+    #[napi]
+    pub fn send_batch(&self, meta: Float64ArraySlice<'_>, data: &[u8], end: bool) {
+        self.hub.send_batch(&meta, data);
+        if end {
+            self.hub.end_batch();
+        }
     }
 
     /// Answers the pending upgrade request `id` (from a kind-0 event).

@@ -60,13 +60,8 @@ fn bytes(data: Option<Either<String, Uint8Array>>) -> Bytes {
 
 impl NativeSession {
     fn try_send_frame(&self, data: Bytes, flags: u32) -> napi::Result<u32> {
-        let kind = if flags & 1 != 0 { FrameType::Binary } else { FrameType::Text };
-        let compress = match (flags >> 2) & 3 {
-            1 => Some(false),
-            2 => Some(true),
-            _ => None,
-        };
-        match self.s.try_send_with(Frame::new(kind, data).with_fin(flags & 2 != 0), compress) {
+        let (frame, compress) = crate::hub::data_frame(data, flags);
+        match self.s.try_send_with(frame, compress) {
             Ok(TrySend::Sent) => Ok(0),
             Ok(TrySend::Buffered) => Ok(1),
             Ok(TrySend::Dropped) | Err(wssession_core::Error::Dropped) => Ok(2),
@@ -163,11 +158,18 @@ impl NativeSession {
         }
     }
 
-    /// Starts the closing handshake (idempotent; the first reason wins).
+    /// Starts the closing handshake (idempotent; the first reason wins). Without a code the Close
+    /// frame has an empty body (as `ws`) and `reason` is ignored.
     #[napi]
-    pub fn close(&self, code: u32, reason: String) -> napi::Result<()> {
-        let code = u16::try_from(code).map_err(|_| invalid(format!("close code {code} is not a valid code")))?;
-        self.s.close(code, &reason).map_err(to_js)?;
+    pub fn close(&self, code: Option<u32>, reason: Option<String>) -> napi::Result<()> {
+        match code {
+            None => self.s.close_without_status(),
+            Some(code) => {
+                let code =
+                    u16::try_from(code).map_err(|_| invalid(format!("close code {code} is not a valid code")))?;
+                self.s.close(code, reason.as_deref().unwrap_or("")).map_err(to_js)?;
+            }
+        }
         self.st.user_closed.store(true, Ordering::Release);
         Ok(())
     }

@@ -3,6 +3,9 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+
+use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
@@ -12,7 +15,8 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// Called at interpreter exit (atexit, before finalization starts): from then on runtime threads no
 /// longer call into Python, and the calls already under way are waited for (up to 5 s), so no
-/// thread holds or awaits the GIL while the interpreter is torn down.
+/// thread holds or awaits the GIL while the interpreter is torn down. Every call from a runtime
+/// thread goes through [`attach`] (futures too: [`future_into_py`]), so this accounting is complete.
 #[pyfunction]
 pub fn _finalize(py: Python<'_>) {
     FINALIZING.store(true, Ordering::SeqCst);
@@ -21,10 +25,6 @@ pub fn _finalize(py: Python<'_>) {
         while ACTIVE.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        // pyo3-async-runtimes completes futures from runtime threads with its own short attach;
-        // one preempted by the GIL switch interval at the very end of `asyncio.run` gets this
-        // window to finish before finalization starts (a thread resuming after it would abort).
-        std::thread::sleep(Duration::from_millis(50));
     });
 }
 
@@ -45,11 +45,18 @@ impl Drop for Active {
 ///
 /// Without it every `attach` from a runtime thread creates and deletes a thread state (and with it
 /// the interpreter's frame stack: an mmap, page faults and an munmap per callback).
-struct Pinned(Option<(*mut pyo3::ffi::PyThreadState, pyo3::ffi::PyGILState_STATE)>);
+struct Pinned(Option<(*mut pyo3::ffi::PyThreadState, pyo3::ffi::PyGILState_STATE)>, bool);
 
 impl Pinned {
-    /// Creates this thread's state once (GIL taken and released right away; the state stays).
+    /// On this thread's first `attach`: on a runtime thread, creates its state (see `pin`).
     fn ensure(&mut self) {
+        if !std::mem::replace(&mut self.1, true) && wssession_core::runtime::on_runtime_thread() {
+            self.pin();
+        }
+    }
+
+    /// Creates this thread's state once (GIL taken and released right away; the state stays).
+    fn pin(&mut self) {
         // SAFETY: reads this thread's registered state; a thread that has one (Python's own threads,
         // or an attached one) is left alone.
         if self.0.is_none() && unsafe { pyo3::ffi::PyGILState_GetThisThreadState() }.is_null() {
@@ -93,7 +100,7 @@ impl Drop for Depth {
 thread_local! {
     /// How many `attach` calls are under way on this thread.
     static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-    static PINNED: std::cell::RefCell<Pinned> = const { std::cell::RefCell::new(Pinned(None)) };
+    static PINNED: std::cell::RefCell<Pinned> = const { std::cell::RefCell::new(Pinned(None, false)) };
 }
 
 /// Runs `f` attached to the interpreter from a runtime thread, unless the interpreter is exiting.
@@ -104,8 +111,9 @@ pub fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
         return None;
     }
     // Not when this thread is already attached (a nested call): its state exists anyway.
-    // Only on runtime threads, from their outermost `attach`: an attached thread is never detached here.
-    if DEPTH.get() == 0 && wssession_core::runtime::on_runtime_thread() {
+    // Only on runtime threads (checked once per thread), from their outermost `attach`: an attached
+    // thread is never detached here.
+    if DEPTH.get() == 0 {
         let _ = PINNED.try_with(|p| p.borrow_mut().ensure());
     }
     DEPTH.set(DEPTH.get() + 1);
@@ -141,5 +149,69 @@ pub fn log_error(py: Python<'_>, message: &str, err: PyErr) {
     })();
     if logged.is_err() {
         err.print(py);
+    }
+}
+
+/// Runs `fut` on the runtime; returns an asyncio future of the running loop that resolves with its
+/// outcome (RuntimeError outside a running loop). Cancelling the asyncio future aborts `fut`.
+///
+/// The outcome is handed to the loop with `call_soon_threadsafe` from inside [`attach`], so the
+/// exit accounting of [`_finalize`] covers it (unlike pyo3-async-runtimes' own completions).
+pub fn future_into_py<F, T>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+{
+    let event_loop = running_loop(py)?;
+    let py_fut = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let target = (event_loop.unbind(), py_fut.clone().unbind());
+    let task = wssession_core::runtime::spawn(async move {
+        let outcome = fut.await;
+        attach(move |py| {
+            let (event_loop, py_fut) = target;
+            let (ok, value) = match outcome.and_then(|v| v.into_py_any(py)) {
+                Ok(v) => (true, v),
+                Err(e) => (false, e.into_value(py).into_any()),
+            };
+            let scheduled = RESOLVE
+                .get_or_try_init(py, || Ok::<_, PyErr>(wrap_pyfunction!(_resolve, py)?.into_any().unbind()))
+                .and_then(|resolve| {
+                    event_loop.call_method1(py, pyo3::intern!(py, "call_soon_threadsafe"), (resolve, py_fut, ok, value))
+                });
+            // RuntimeError: the loop is closed, nobody waits for the outcome any more.
+            drop(scheduled);
+        });
+    });
+    let abort = Abort { handle: task.abort_handle() };
+    py_fut.call_method1(pyo3::intern!(py, "add_done_callback"), (abort,))?;
+    Ok(py_fut)
+}
+
+static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Resolves `fut` with `value` (or fails it with the exception `value`), unless it was cancelled.
+#[pyfunction]
+fn _resolve(fut: &Bound<'_, PyAny>, ok: bool, value: Bound<'_, PyAny>) -> PyResult<()> {
+    if fut.call_method0(pyo3::intern!(fut.py(), "done"))?.is_truthy()? {
+        return Ok(());
+    }
+    let method = if ok { pyo3::intern!(fut.py(), "set_result") } else { pyo3::intern!(fut.py(), "set_exception") };
+    fut.call_method1(method, (value,))?;
+    Ok(())
+}
+
+/// A done-callback aborting the runtime task of a cancelled future.
+#[pyclass(module = "wssession._wssession", frozen)]
+struct Abort {
+    handle: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl Abort {
+    fn __call__(&self, fut: &Bound<'_, PyAny>) -> PyResult<()> {
+        if fut.call_method0(pyo3::intern!(fut.py(), "cancelled"))?.is_truthy()? {
+            self.handle.abort();
+        }
+        Ok(())
     }
 }

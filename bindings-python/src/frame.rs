@@ -1,7 +1,7 @@
-//! Value types: `Frame`, `CloseReason`, and `Ready` (an awaitable that is already done).
+//! Value types: `Frame` and `CloseReason`.
 
 use bytes::Bytes;
-use pyo3::exceptions::{PyStopIteration, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 use wssession_core::{CloseReason, Frame, FrameType};
@@ -213,51 +213,5 @@ impl PyCloseReason {
             self.inner.reason,
             self.inner.initiator.as_str()
         )
-    }
-}
-
-/// An awaitable whose result is already known: awaiting it never suspends.
-#[pyclass(name = "Ready", module = "wssession._wssession")]
-pub struct Ready {
-    value: Option<Py<PyAny>>,
-}
-
-static READY_NONE: pyo3::sync::PyOnceLock<Py<Ready>> = pyo3::sync::PyOnceLock::new();
-
-impl Ready {
-    /// A finished awaitable with `value`.
-    pub fn new(value: Py<PyAny>) -> Self {
-        Self { value: Some(value) }
-    }
-
-    /// A finished awaitable with the result None (one shared instance: it holds no state).
-    pub fn none(py: Python<'_>) -> Py<PyAny> {
-        READY_NONE
-            .get_or_init(py, || Py::new(py, Ready { value: None }).expect("allocating Ready"))
-            .clone_ref(py)
-            .into_any()
-    }
-}
-
-#[pymethods]
-impl Ready {
-    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    /// Never yields: finishes with the value (a bare StopIteration for None).
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        match self.value.take() {
-            Some(v) if !v.is_none(py) => Err(PyStopIteration::new_err((v,))),
-            _ => Ok(None),
-        }
-    }
-
-    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
-        self.__next__(py)
     }
 }

@@ -1,5 +1,6 @@
 //! `wssession._wssession`: the native half of the `wssession` Python package (module registration only).
 
+mod awaitable;
 mod bridge;
 mod errors;
 mod frame;
@@ -17,20 +18,21 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // packet (see README, "Performance design"); WSSESSION_SCHED_BATCH=0 keeps the default policy.
     // Fails only when the runtime already runs (another binding in the process started it).
     let _ = wssession_core::runtime::set_batch_scheduling(std::env::var("WSSESSION_SCHED_BATCH").as_deref() != Ok("0"));
-    // One tokio runtime per process: the core's. Ignore "already set" on re-import.
-    let _ = pyo3_async_runtimes::tokio::init_with_runtime(wssession_core::runtime::runtime());
+    // The engine's threads start with the module (one runtime per process: the core's).
+    let _ = wssession_core::runtime::runtime();
     m.add_class::<frame::PyFrame>()?;
     m.add_class::<frame::PyCloseReason>()?;
-    m.add_class::<frame::Ready>()?;
+    m.add("Ready", awaitable::ready_type_object(m.py())?)?;
     m.add_class::<request::PyHeaders>()?;
     m.add_class::<request::PyRequest>()?;
     m.add_class::<session::Connection>()?;
-    m.add_class::<session::RecvAwait>()?;
+    m.add("RecvAwait", awaitable::type_object(m.py())?)?;
     m.add_class::<session::Incoming>()?;
     m.add_class::<session::Outgoing>()?;
     m.add_class::<server::ServerHandle>()?;
     m.add_class::<server::Resolver>()?;
     m.add_class::<wake::LoopWaker>()?;
+    m.add_class::<wake::Waiter>()?;
     m.add_function(wrap_pyfunction!(server::start_server, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_finalize, m)?)?;
     Ok(())

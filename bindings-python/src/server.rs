@@ -52,7 +52,7 @@ impl ServerHandle {
     /// Stops accepting, sends Close 1001 to every session, waits up to ``grace`` seconds, then shuts the rest.
     fn shutdown<'py>(&self, py: Python<'py>, grace: f64) -> PyResult<Bound<'py, PyAny>> {
         let s = self.server.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             s.shutdown(duration(grace)).await;
             Ok(())
         })
@@ -61,7 +61,7 @@ impl ServerHandle {
     /// Completes when the listener has closed.
     fn wait<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let s = self.server.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             s.wait().await;
             Ok(())
         })
@@ -125,6 +125,8 @@ impl Resolver {
 /// Push-style handler: Python callbacks run on runtime threads, holding the GIL.
 struct PyEvents {
     obj: Py<PyAny>,
+    /// `obj.on_message`, bound once (not looked up per message).
+    on_message: Py<PyAny>,
     app: Option<Py<PyAny>>,
     has_open: bool,
     has_drain: bool,
@@ -166,8 +168,7 @@ impl EventHandler for PyEvents {
     fn on_message(&self, session: &Session, frame: Frame) {
         bridge::attach(|py| {
             let Some(conn) = self.connection(py, session) else { return };
-            let r = Py::new(py, PyFrame::from(frame))
-                .and_then(|f| self.obj.call_method1(py, pyo3::intern!(py, "on_message"), (conn, f)));
+            let r = Py::new(py, PyFrame::from(frame)).and_then(|f| self.on_message.call1(py, (conn, f)));
             if let Err(e) = r {
                 self.failed(py, session, "on_message", e);
             }
@@ -311,7 +312,8 @@ pub fn start_server<'py>(
             let (has_open, has_drain, has_close) =
                 (b.hasattr("on_open")?, b.hasattr("on_drain")?, b.hasattr("on_close")?);
             let app = app.as_ref().map(|a| a.clone_ref(py));
-            Handler::events(PyEvents { obj, app, has_open, has_drain, has_close })
+            let on_message = b.getattr("on_message")?.unbind();
+            Handler::events(PyEvents { obj, on_message, app, has_open, has_drain, has_close })
         }
         (None, Some(f)) => {
             task_handler(call_soon.clone(), Arc::new(f), app.map(Arc::new), waker.map(|w| w.get().shared.clone()))
@@ -341,7 +343,7 @@ pub fn start_server<'py>(
             })
         }));
     }
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::future_into_py(py, async move {
         let server = errors::map(builder.start().await)?;
         Ok(ServerHandle { server })
     })

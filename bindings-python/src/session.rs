@@ -19,9 +19,10 @@ use pyo3::types::{PyBytes, PyDict, PyIterator, PyString};
 use tokio::sync::oneshot;
 use wssession_core::{CloseReason, Error, Frame, FrameType, Session, State, TrySend};
 
+use crate::awaitable::{self, Step};
 use crate::bridge;
 use crate::errors::{self, type_error};
-use crate::frame::{PyCloseReason, PyFrame, Ready, bytes_like};
+use crate::frame::{PyCloseReason, PyFrame, bytes_like};
 use crate::request::{PyRequest, addr_tuple};
 use crate::wake;
 
@@ -36,8 +37,8 @@ struct End {
     reason: CloseReason,
 }
 
-/// Waits for the next batch of messages (or the end); polled on the loop thread, never spawned.
-type Fill = Pin<Box<dyn Future<Output = (Vec<Frame>, Option<End>)> + Send>>;
+/// Waits for the close reason once the incoming side ended; polled on the loop thread, never spawned.
+type Ending = Pin<Box<dyn Future<Output = End> + Send>>;
 
 /// The inbox's state, behind one lock.
 #[derive(Default)]
@@ -46,22 +47,39 @@ struct InboxState {
     buf: VecDeque<Frame>,
     /// How the incoming side ended.
     end: Option<End>,
-    /// The asyncio future a waiting receive is parked on (resolved by the loop's waker).
-    waiter: Option<Py<PyAny>>,
-    /// The wait under way for the core's next messages (its waker is registered with the core).
-    fill: Option<Fill>,
+    /// The waiter a waiting receive is parked on (completed by the loop's waker).
+    waiter: Option<Py<wake::Waiter>>,
+    /// The wait for the close reason, once the core's queue has ended.
+    ending: Option<Ending>,
+    /// Reused for each batch taken from the core.
+    scratch: Vec<Frame>,
+    /// The last two waiters, reused for a later park once nothing else refers to them.
+    spares: Vec<Py<wake::Waiter>>,
 }
 
 impl InboxState {
-    /// Polls the wait under way, if any; moves what it got into the buffer.
-    fn poll_fill(&mut self, waker: &Waker) {
-        let Some(fill) = self.fill.as_mut() else { return };
-        if let Poll::Ready((got, end)) = fill.as_mut().poll(&mut Context::from_waker(waker)) {
-            self.fill = None;
-            self.buf.extend(got);
-            if end.is_some() {
-                self.end = end;
+    /// Moves what the core has queued into the buffer; when nothing is, `waker` is registered with
+    /// the core (woken when messages or the end arrive). At the end, waits for the close reason.
+    fn poll_fill(&mut self, session: &Session, waker: &Waker) {
+        let mut cx = Context::from_waker(waker);
+        if self.ending.is_none() && self.end.is_none() {
+            match session.poll_recv_many(&mut cx, &mut self.scratch, BATCH) {
+                Poll::Pending => return,
+                Poll::Ready(Ok(n)) if n > 0 => {
+                    self.buf.extend(self.scratch.drain(..));
+                    return;
+                }
+                Poll::Ready(r) => {
+                    let session = session.clone();
+                    self.ending = Some(Box::pin(async move { ended(&session, r).await }));
+                }
             }
+        }
+        if let Some(ending) = self.ending.as_mut()
+            && let Poll::Ready(end) = ending.as_mut().poll(&mut cx)
+        {
+            self.ending = None;
+            self.end = Some(end);
         }
     }
 
@@ -72,6 +90,7 @@ impl InboxState {
 
 /// Messages already taken from the core, and how the incoming side ended.
 pub struct Inbox {
+    session: Session,
     state: Mutex<InboxState>,
     /// A receive is waiting (websockets forbids two concurrent `recv`: ConcurrencyError).
     busy: AtomicBool,
@@ -81,21 +100,21 @@ pub struct Inbox {
 }
 
 impl Inbox {
-    fn new(loop_waker: Option<Arc<wake::Shared>>) -> Arc<Self> {
+    fn new(session: Session, loop_waker: Option<Arc<wake::Shared>>) -> Arc<Self> {
         Arc::new_cyclic(|me| {
             let waker = match loop_waker {
                 Some(shared) => Waker::from(Arc::new(wake::InboxWaker { inbox: me.clone(), shared })),
                 None => Waker::noop().clone(),
             };
-            Self { state: Mutex::default(), busy: AtomicBool::new(false), waker }
+            Self { session, state: Mutex::default(), busy: AtomicBool::new(false), waker }
         })
     }
 
-    /// On the loop's wake-up: polls the wait under way; the parked future if messages (or the end)
-    /// are now in the buffer, for the caller to resolve.
-    pub(crate) fn wake_up(&self) -> Option<Py<PyAny>> {
+    /// On the loop's wake-up: polls the wait under way; the parked waiter if messages (or the end)
+    /// are now in the buffer, for the caller to complete.
+    pub(crate) fn wake_up(&self) -> Option<Py<wake::Waiter>> {
         let mut st = self.state.lock().unwrap();
-        st.poll_fill(&self.waker);
+        st.poll_fill(&self.session, &self.waker);
         if st.ready() { st.waiter.take() } else { None }
     }
 }
@@ -127,8 +146,8 @@ pub struct Connection {
     pub(crate) session: Session,
     inbox: Arc<Inbox>,
     waker: Option<Arc<wake::Shared>>,
-    /// The loop's `create_future` (bound on the first parked receive).
-    create_future: pyo3::sync::PyOnceLock<Py<PyAny>>,
+    /// The running loop (bound on the first parked receive).
+    event_loop: pyo3::sync::PyOnceLock<Py<PyAny>>,
     done: Mutex<Option<oneshot::Sender<Result<(), String>>>>,
     server: Option<Py<PyAny>>,
     converter: Mutex<Converter>,
@@ -146,10 +165,10 @@ impl Connection {
     ) -> PyResult<Self> {
         let request = Py::new(py, PyRequest::new(py, session.request().clone())?)?;
         Ok(Self {
+            inbox: Inbox::new(session.clone(), waker.clone()),
             session,
-            inbox: Inbox::new(waker.clone()),
             waker,
-            create_future: pyo3::sync::PyOnceLock::new(),
+            event_loop: pyo3::sync::PyOnceLock::new(),
             done: Mutex::new(done),
             server,
             converter: Mutex::new(Converter::Json),
@@ -159,24 +178,12 @@ impl Connection {
 
     /// A message from the buffer, else from the core without waiting; `Err` once ended.
     ///
-    /// With a loop waker the wait started here stays registered with the core when nothing is
+    /// With a loop waker, the inbox waker registered here stays with the core when nothing is
     /// queued, so the loop is woken as soon as a message arrives (no task, no thread handoff).
     fn take(&self) -> Option<Result<Frame, End>> {
         let mut st = self.inbox.state.lock().unwrap();
         if !st.ready() {
-            if st.fill.is_none() {
-                let session = self.session.clone();
-                st.fill = Some(Box::pin(async move {
-                    let mut got = Vec::with_capacity(8);
-                    let r = session.recv_many(&mut got, BATCH).await;
-                    let end = if got.is_empty() { Some(ended(&session, r).await) } else { None };
-                    (got, end)
-                }));
-            }
-            st.poll_fill(&self.inbox.waker);
-            if self.waker.is_none() {
-                st.fill = None; // the fallback waits with `fill` instead (dropping the wait is safe)
-            }
+            st.poll_fill(&self.session, &self.inbox.waker);
         }
         if let Some(f) = st.buf.pop_front() {
             return Some(Ok(f));
@@ -184,26 +191,48 @@ impl Connection {
         st.end.clone().map(Err)
     }
 
-    /// Parks a receive on a new asyncio future, resolved by the loop's waker once the wait started
-    /// by `take` has messages (or the end). None: they arrived meanwhile, take again.
-    fn park<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let create = self.create_future.get_or_try_init(py, || {
-            Ok::<_, PyErr>(bridge::running_loop(py)?.getattr(pyo3::intern!(py, "create_future"))?.unbind())
-        })?;
-        let fut = create.bind(py).call0()?;
+    /// Parks a receive on a new waiter, completed by the loop's waker once the wait started by
+    /// `take` has messages (or the end). None: they arrived meanwhile, take again.
+    fn park(&self, py: Python<'_>) -> PyResult<Option<Py<wake::Waiter>>> {
+        let spares = std::mem::take(&mut self.inbox.state.lock().unwrap().spares);
+        // One whose task and receive are done with it (only the inbox refers to it): rearmed. Two
+        // alternate, as a receive parks again while its connection's last waiter is completing.
+        // SAFETY: reads the reference count of a live object, attached.
+        let free = spares.iter().position(|w| {
+            (unsafe { pyo3::ffi::Py_REFCNT(w.as_ptr()) }) == 1
+                && w.bind(py).try_borrow_mut().is_ok_and(|mut w| w.rearm())
+        });
+        let (waiter, others) = match free {
+            Some(i) => {
+                let mut spares = spares;
+                let w = spares.swap_remove(i);
+                (w, spares)
+            }
+            None => {
+                let event_loop =
+                    self.event_loop.get_or_try_init(py, || Ok::<_, PyErr>(bridge::running_loop(py)?.unbind()))?;
+                let mut spares = spares;
+                if spares.len() > 1 {
+                    spares.remove(0); // keep the newer one
+                }
+                (Py::new(py, wake::Waiter::new(event_loop.clone_ref(py)))?, spares)
+            }
+        };
         let mut st = self.inbox.state.lock().unwrap();
+        st.spares = others;
+        st.spares.push(waiter.clone_ref(py));
         if st.ready() {
             return Ok(None);
         }
-        st.waiter = Some(fut.clone().unbind());
-        Ok(Some(fut))
+        st.waiter = Some(waiter.clone_ref(py));
+        Ok(Some(waiter))
     }
 
     /// Starts one batched wait for messages (or the end) on the runtime.
     fn fill<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let session = self.session.clone();
         let inbox = self.inbox.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let mut got = Vec::with_capacity(8);
             let r = session.recv_many(&mut got, BATCH).await;
             if !got.is_empty() {
@@ -244,12 +273,17 @@ impl Connection {
             }
             rest.next();
         }
-        let rest: Vec<Frame> = rest.collect();
+        self.pending_send(py, rest.collect(), buffered)
+    }
+
+    /// Ready when nothing is left to do; otherwise a future that sends `rest` (waiting for room)
+    /// and, when frames were `buffered` over the high-water mark, waits until they are written.
+    fn pending_send(&self, py: Python<'_>, rest: Vec<Frame>, buffered: bool) -> PyResult<Py<PyAny>> {
         if rest.is_empty() && !buffered {
-            return Ok(Ready::none(py));
+            return Ok(awaitable::ready_none(py));
         }
         let session = self.session.clone();
-        let fut = pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let fut = crate::bridge::future_into_py(py, async move {
             for f in rest {
                 errors::map(session.send(f).await)?;
             }
@@ -269,9 +303,9 @@ impl Connection {
         })
     }
 
-    fn recv_await(slf: &Bound<'_, Self>, mode: Mode) -> PyResult<RecvAwait> {
+    fn recv_await(slf: &Bound<'_, Self>, mode: Mode) -> PyResult<Py<PyAny>> {
         slf.get().check_pull(slf.py())?;
-        Ok(RecvAwait { conn: slf.clone().unbind(), mode, iter: None, parked: None, owner: false })
+        awaitable::new(slf.py(), RecvAwait { conn: slf.clone().unbind(), mode, iter: None, parked: None, owner: false })
     }
 }
 
@@ -365,7 +399,7 @@ impl Connection {
 
     /// Receives the next message: str for Text, bytes for Binary (``decode`` forces one or the other).
     #[pyo3(signature = (decode=None))]
-    fn recv(slf: &Bound<'_, Self>, decode: Option<bool>) -> PyResult<RecvAwait> {
+    fn recv(slf: &Bound<'_, Self>, decode: Option<bool>) -> PyResult<Py<PyAny>> {
         Self::recv_await(slf, Mode::Message(decode))
     }
 
@@ -373,7 +407,7 @@ impl Connection {
         slf
     }
 
-    fn __anext__(slf: &Bound<'_, Self>) -> PyResult<RecvAwait> {
+    fn __anext__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         Self::recv_await(slf, Mode::Iterate)
     }
 
@@ -382,7 +416,18 @@ impl Connection {
     fn send(slf: &Bound<'_, Self>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         if let Some((data, text)) = bytes_like(message)? {
-            return slf.get().send_frames(py, vec![data_frame(data, text)]);
+            // The common case, without a copy of the frame: queued (or written) now, or — only when
+            // over the hard limit — the message is converted again for the waiting send.
+            let conn = slf.get();
+            return match conn.session.try_send(data_frame(data, text)) {
+                Ok(TrySend::Sent) => Ok(awaitable::ready_none(py)),
+                Ok(TrySend::Buffered) => conn.pending_send(py, vec![], true),
+                Ok(TrySend::Dropped) => {
+                    let (data, text) = bytes_like(message)?.expect("converted above");
+                    conn.send_frames(py, vec![data_frame(data, text)])
+                }
+                Err(e) => Err(errors::to_py(py, e)),
+            };
         }
         if message.hasattr("__aiter__")? {
             let helper = bridge::types(py)?.getattr("send_async_fragments")?;
@@ -411,10 +456,10 @@ impl Connection {
             errors::map(self.session.close(code, &reason))?;
         }
         if self.session.close_reason_now().is_some() {
-            return Ok(Ready::none(py));
+            return Ok(awaitable::ready_none(py));
         }
         let s = self.session.clone();
-        Ok(pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        Ok(crate::bridge::future_into_py(py, async move {
             s.close_reason().await;
             Ok(())
         })?
@@ -425,14 +470,10 @@ impl Connection {
     fn wait_closed(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if let Some(r) = self.session.close_reason_now() {
             let r = Py::new(py, PyCloseReason::from(r))?.into_any();
-            return Ok(Py::new(py, Ready::new(r))?.into_any());
+            return awaitable::ready(py, r);
         }
         let s = self.session.clone();
-        Ok(pyo3_async_runtimes::tokio::future_into_py(
-            py,
-            async move { Ok(PyCloseReason::from(s.close_reason().await)) },
-        )?
-        .unbind())
+        Ok(crate::bridge::future_into_py(py, async move { Ok(PyCloseReason::from(s.close_reason().await)) })?.unbind())
     }
 
     /// Sends a Ping; the result is an awaitable that resolves with the round-trip time in seconds
@@ -450,10 +491,9 @@ impl Connection {
             return Err(self.closed_error(py));
         }
         let s = self.session.clone();
-        let waiter = pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            errors::map(s.ping(data).await).map(|d| d.as_secs_f64())
-        })?;
-        Ok(Py::new(py, Ready::new(waiter.unbind()))?.into_any())
+        let waiter =
+            crate::bridge::future_into_py(py, async move { errors::map(s.ping(data).await).map(|d| d.as_secs_f64()) })?;
+        awaitable::ready(py, waiter.unbind())
     }
 
     /// Sends a Pong with ``data`` (unsolicited pongs serve as a unidirectional heartbeat).
@@ -464,7 +504,7 @@ impl Connection {
             return Err(errors::err(py, "InvalidArgumentError", "a pong payload is at most 125 bytes"));
         }
         errors::map(self.session.try_send(Frame::new(FrameType::Pong, data)))?;
-        Ok(Ready::none(py))
+        Ok(awaitable::ready_none(py))
     }
 
     /// Round-trip time of the last matched Ping/Pong, in seconds (0.0 before any).
@@ -545,7 +585,7 @@ impl Connection {
     /// Waits until every frame queued so far has been written to the socket.
     fn flush(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let s = self.session.clone();
-        Ok(pyo3_async_runtimes::tokio::future_into_py(py, async move { errors::map(s.flush().await) })?.unbind())
+        Ok(crate::bridge::future_into_py(py, async move { errors::map(s.flush().await) })?.unbind())
     }
 
     /// Aborts now: no Close frame, the socket is shut, the close code is 1006.
@@ -729,7 +769,7 @@ impl Connection {
     }
 
     /// Receives the next message and decodes it with the converter; DeserializeError carries the frame.
-    fn receive_deserialized(slf: &Bound<'_, Self>) -> PyResult<RecvAwait> {
+    fn receive_deserialized(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         if slf.get().converter_obj(slf.py())?.is_none() {
             return Err(errors::to_py(slf.py(), Error::NoConverter));
         }
@@ -779,13 +819,13 @@ impl Connection {
 }
 
 /// A pending receive; awaiting it never blocks the loop and drains many messages per wake-up.
-#[pyclass(module = "wssession._wssession")]
+/// (The Python object is made by `awaitable`, which gives it the `am_send` slot.)
 pub struct RecvAwait {
     conn: Py<Connection>,
     mode: Mode,
     iter: Option<Py<PyAny>>,
-    /// The asyncio future this receive is parked on (yielded to the task as is).
-    parked: Option<Py<PyAny>>,
+    /// The waiter this receive is parked on (yielded to the task).
+    parked: Option<Py<wake::Waiter>>,
     /// This receive holds the connection's `busy` flag.
     owner: bool,
 }
@@ -803,14 +843,14 @@ impl RecvAwait {
         }
     }
 
-    fn step(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    fn step(&mut self, py: Python<'_>) -> PyResult<Step> {
         // Resumed after the parked future completed (the task only resumes a receive then; a
         // cancellation comes through `throw`).
         self.parked = None;
         loop {
             if let Some(it) = &self.iter {
                 match it.bind(py).call_method0(pyo3::intern!(py, "__next__")) {
-                    Ok(v) => return Ok(v.unbind()),
+                    Ok(v) => return Ok(Step::Yield(v.unbind())),
                     Err(e) if e.is_instance_of::<PyStopIteration>(py) => self.iter = None,
                     Err(e) => return Err(e),
                 }
@@ -824,7 +864,7 @@ impl RecvAwait {
                 ));
             }
             match conn.take() {
-                Some(Ok(frame)) => return Err(PyStopIteration::new_err((self.deliver(py, frame)?,))),
+                Some(Ok(frame)) => return Ok(Step::Return(self.deliver(py, frame)?)),
                 Some(Err(end)) => return Err(self.ended(py, end)),
                 None => {
                     if !self.owner {
@@ -836,11 +876,9 @@ impl RecvAwait {
                         self.iter = Some(fut.call_method0(pyo3::intern!(py, "__await__"))?.unbind());
                         continue;
                     }
-                    let Some(fut) = conn.park(py)? else { continue };
-                    // What `Future.__await__` does before yielding the future to the task.
-                    fut.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), true)?;
-                    self.parked = Some(fut.clone().unbind());
-                    return Ok(fut.unbind());
+                    let Some(waiter) = conn.park(py)? else { continue };
+                    self.parked = Some(waiter.clone_ref(py));
+                    return Ok(Step::Yield(waiter.into_any()));
                 }
             }
         }
@@ -897,33 +935,20 @@ impl RecvAwait {
     }
 }
 
-#[pymethods]
 impl RecvAwait {
-    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    /// One step for the awaiting coroutine (`send`/`__next__`); a finished receive drops its claim.
+    pub(crate) fn next(&mut self, py: Python<'_>) -> PyResult<Step> {
         let r = self.step(py);
-        if r.is_err() {
-            // Done: delivered (StopIteration), ended or failed.
+        if !matches!(r, Ok(Step::Yield(_))) {
+            // Done: delivered, ended or failed.
             self.release();
         }
         r
     }
 
-    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.__next__(py)
-    }
-
-    #[pyo3(signature = (*args))]
-    fn throw(&mut self, py: Python<'_>, args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
-        self.release();
-        self.parked = None;
+    /// Abandons the receive and raises the exception in `args` (a waiting fallback passes it on).
+    pub(crate) fn throw(&mut self, py: Python<'_>, args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<Py<PyAny>> {
+        self.abandon();
         match self.iter.take() {
             Some(it) => Ok(it.bind(py).call_method1("throw", args)?.unbind()),
             None => {
@@ -931,6 +956,12 @@ impl RecvAwait {
                 Err(PyErr::from_value(if exc.is_instance_of::<pyo3::types::PyType>() { exc.call0()? } else { exc }))
             }
         }
+    }
+
+    /// Gives up the receive (`close`, or before `throw`): the connection can be received from again.
+    pub(crate) fn abandon(&mut self) {
+        self.release();
+        self.parked = None;
     }
 }
 
@@ -946,12 +977,12 @@ impl Incoming {
         slf
     }
 
-    fn __anext__(&self, py: Python<'_>) -> PyResult<RecvAwait> {
+    fn __anext__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         Connection::recv_await(self.conn.bind(py), Mode::Frames)
     }
 
     /// The next message as a Frame; raises ConnectionClosed at the end.
-    fn receive(&self, py: Python<'_>) -> PyResult<RecvAwait> {
+    fn receive(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         Connection::recv_await(self.conn.bind(py), Mode::Frame)
     }
 }

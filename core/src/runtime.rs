@@ -1,6 +1,7 @@
 //! The one internal multi-threaded tokio runtime, created on first use; every binding reuses it.
 
 use std::future::Future;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use once_cell::sync::OnceCell;
@@ -12,6 +13,8 @@ use crate::error::{Error, Result};
 static WORKERS: AtomicUsize = AtomicUsize::new(0);
 static BATCH: AtomicBool = AtomicBool::new(false);
 static RUNTIME: OnceCell<Runtime> = OnceCell::new();
+/// Kernel ids of the runtime's live threads (Linux), for [`set_threads_batch`].
+static THREADS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
 /// Sets the worker thread count (0 = one per core). Only before first use.
 pub fn set_worker_threads(n: usize) -> Result<()> {
@@ -37,16 +40,34 @@ pub fn set_batch_scheduling(on: bool) -> Result<()> {
     Ok(())
 }
 
-/// Applies `SCHED_BATCH` to the calling thread (best effort).
-fn batch_this_thread() {
-    #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: `param` is a valid sched_param; pid 0 is the calling thread. A failure leaves the policy as is.
-        unsafe {
-            libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
-        }
+/// Applies `SCHED_BATCH` (or back `SCHED_OTHER`) to thread `tid`, 0 = the calling thread (best effort).
+#[cfg(target_os = "linux")]
+fn set_policy(tid: i32, batch: bool) {
+    let param = libc::sched_param { sched_priority: 0 };
+    let policy = if batch { libc::SCHED_BATCH } else { libc::SCHED_OTHER };
+    // SAFETY: `param` is a valid sched_param; `tid` is 0 or one of our runtime threads. A failure
+    // leaves the policy as is.
+    unsafe {
+        libc::sched_setscheduler(tid, policy, &param);
     }
+}
+
+/// Switches every runtime thread to `SCHED_BATCH` (`on`) or back to `SCHED_OTHER`, now (Linux; a
+/// no-op elsewhere). One system call per runtime thread: meant for an embedder whose event loop
+/// shares a core with the runtime, around a burst of work during which an incoming packet should
+/// not preempt it (see [`set_batch_scheduling`]); left on, wake-ups wait for the running thread.
+pub fn set_threads_batch(on: bool) {
+    #[cfg(target_os = "linux")]
+    for &tid in THREADS.lock().unwrap().iter() {
+        set_policy(tid, on);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = on;
+}
+
+/// How many threads the runtime has now (workers and blocking-pool threads).
+pub fn thread_count() -> usize {
+    THREADS.lock().unwrap().len()
 }
 
 /// The runtime, created on first call.
@@ -59,8 +80,21 @@ pub fn runtime() -> &'static Runtime {
         }
         .thread_name("wssession")
         .on_thread_start(|| {
-            if BATCH.load(Ordering::Relaxed) {
-                batch_this_thread();
+            #[cfg(target_os = "linux")]
+            {
+                // SAFETY: gettid has no preconditions.
+                THREADS.lock().unwrap().push(unsafe { libc::gettid() });
+                if BATCH.load(Ordering::Relaxed) {
+                    set_policy(0, true);
+                }
+            }
+        })
+        .on_thread_stop(|| {
+            #[cfg(target_os = "linux")]
+            {
+                // SAFETY: gettid has no preconditions.
+                let tid = unsafe { libc::gettid() };
+                THREADS.lock().unwrap().retain(|&t| t != tid);
             }
         })
         .enable_all()

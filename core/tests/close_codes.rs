@@ -50,6 +50,18 @@ async fn local_close_waits_for_the_peers_close_before_shutting_the_socket() {
 }
 
 #[tokio::test]
+async fn close_without_status_sends_an_empty_close_body_and_resolves_as_1005_local() {
+    let (server, mut sessions) = session_server(ServerConfig::default()).await;
+    let mut raw = Raw::connect(&server).await;
+    let session = next_session(&mut sessions).await;
+    session.close_without_status();
+    assert_eq!(raw.read_close_frame().await, Some((None, String::new())));
+    raw.send_close(1000, "").await;
+    assert!(raw.eof().await);
+    assert_eq!(within(session.close_reason()).await, reason(1005, "", Initiator::Local));
+}
+
+#[tokio::test]
 async fn close_is_idempotent_and_the_first_reason_wins() {
     let (server, mut sessions) = session_server(ServerConfig::default()).await;
     let mut raw = Raw::connect(&server).await;

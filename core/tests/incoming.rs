@@ -72,6 +72,31 @@ async fn recv_many_takes_a_batch_and_returns_zero_at_a_clean_end() {
 }
 
 #[tokio::test]
+async fn poll_recv_many_takes_a_batch_when_polled_in_place_and_returns_zero_at_a_clean_end() {
+    let (server, mut sessions) = session_server(ServerConfig::default()).await;
+    let mut raw = Raw::connect(&server).await;
+    let session = next_session(&mut sessions).await;
+    let mut out = vec![];
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(session.poll_recv_many(&mut cx, &mut out, 10).is_pending(), "nothing is queued yet");
+    let mut bytes = vec![];
+    for i in 0..3u8 {
+        bytes.extend(encode(0x2, true, &[i], Some(KEY)));
+    }
+    bytes.extend(encode(0x8, true, &1000u16.to_be_bytes(), Some(KEY)));
+    raw.write(&bytes).await;
+    while out.len() < 3 {
+        let n = within(std::future::poll_fn(|cx| session.poll_recv_many(cx, &mut out, 10))).await;
+        assert!(n.unwrap() > 0);
+    }
+    assert_eq!(out.iter().map(|f| f.data[0]).collect::<Vec<_>>(), [0, 1, 2]);
+    let end = within(std::future::poll_fn(|cx| session.poll_recv_many(cx, &mut out, 10))).await;
+    assert_eq!(end.unwrap(), 0);
+    let after = within(std::future::poll_fn(|cx| session.poll_recv_many(cx, &mut out, 10))).await;
+    assert!(matches!(after, Err(Error::Closed(_))));
+}
+
+#[tokio::test]
 async fn a_full_incoming_queue_stops_reading_the_socket_until_messages_are_taken() {
     const QUEUE: usize = 4;
     const MESSAGES: usize = 8192;

@@ -7,12 +7,12 @@
  * gets a tiny page from the accept callback. Runs until SIGINT/SIGTERM. */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "run_until_signal.h"
 #include "wssession.h"
 
 #define MAX_MEMBERS 1024
@@ -74,11 +74,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s PORT\n", argv[0]);
         return 2;
     }
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    block_stop_signals(); /* before the library starts its threads */
 
     wss_server_config *config = wss_server_config_new();
     wss_server_config_set_port(config, (uint16_t)strtol(argv[1], NULL, 10));
@@ -101,9 +97,5 @@ int main(int argc, char **argv) {
     wss_server_port(server, &port);
     printf("chat server on http://127.0.0.1:%u/ (WebSocket at /chat)\n", (unsigned)port);
     fflush(stdout);
-    int sig = 0;
-    sigwait(&signals, &sig);
-    wss_server_shutdown(server, 2000);
-    wss_server_free(server);
-    return 0;
+    return run_until_signal(server);
 }

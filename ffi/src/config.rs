@@ -328,7 +328,7 @@ pub unsafe extern "C" fn wss_server_config_set_deflate(config: *mut wss_server_c
     }
 }
 
-/// zlib compression level 0-9. Default 6.
+/// zlib compression level 0-9. Default 5 (the core's `DeflateConfig` default).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_config_set_deflate_level(config: *mut wss_server_config, value: u32) -> wss_status {
     ffi_status! {
@@ -337,6 +337,23 @@ pub unsafe extern "C" fn wss_server_config_set_deflate_level(config: *mut wss_se
         }
         edit(config, |c| {
             c.deflate.level = value;
+            Ok(())
+        })
+    }
+}
+
+/// zlib memory level 1-9 (sizes the compressor's literal buffer). Default 5 (the core's default).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_deflate_mem_level(
+    config: *mut wss_server_config,
+    value: u8,
+) -> wss_status {
+    ffi_status! {
+        if !(1..=9).contains(&value) {
+            return Err(FfiError::invalid(format!("deflate mem_level must be 1-9 (got {value})")));
+        }
+        edit(config, |c| {
+            c.deflate.mem_level = value;
             Ok(())
         })
     }

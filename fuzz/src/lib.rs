@@ -39,6 +39,7 @@ fn params(flags: u8) -> DeflateParams {
         server_max_window_bits: 9 + (flags >> 2 & 7).min(6),
         client_max_window_bits: None,
         level: 6,
+        mem_level: 1 + (flags >> 5),
         threshold: 0,
         max_inflated_size: None,
     }

@@ -200,6 +200,7 @@ static void config_setters_accept_valid_values_and_reject_bad_ones(void) {
     OK(wss_server_config_set_write_hard_limit(c, 1 << 21));
     OK(wss_server_config_set_deflate(c, true));
     OK(wss_server_config_set_deflate_level(c, 9));
+    OK(wss_server_config_set_deflate_mem_level(c, 1));
     OK(wss_server_config_set_deflate_threshold(c, 16));
     OK(wss_server_config_set_deflate_max_inflated_size(c, 0));
     OK(wss_server_config_set_deflate_server_no_context_takeover(c, true));
@@ -224,6 +225,8 @@ static void config_setters_accept_valid_values_and_reject_bad_ones(void) {
     CHECK_STATUS(wss_server_config_set_incoming_queue(c, 0), WSS_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(wss_server_config_set_deflate_level(c, 10), WSS_STATUS_INVALID_ARGUMENT);
     CHECK(strstr(wss_last_error(), "0-9") != NULL);
+    CHECK_STATUS(wss_server_config_set_deflate_mem_level(c, 0), WSS_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(wss_last_error(), "1-9") != NULL);
     CHECK_STATUS(wss_server_config_set_deflate_server_max_window_bits(c, 8), WSS_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(wss_server_config_set_deflate_client_max_window_bits(c, 16), WSS_STATUS_INVALID_ARGUMENT);
     wss_server_config_free(c);

@@ -1,10 +1,11 @@
 // Interop scenarios driven by the Node `ws` client.
 //
-// usage: node node_client.mjs --url ws://127.0.0.1:PORT [--suite echo|scenarios] [--no-deflate-offered]
+// usage: node node_client.mjs --url ws[s]://127.0.0.1:PORT [--suite echo|scenarios] [--no-deflate-offered] [--ca CERT]
 //
 // `echo` runs the scenarios any echo server must pass; `scenarios` adds the server-side close paths of
 // SPEC §6 served by core/examples/scenarios.rs. One line per scenario; exit 1 if any failed. Every wait is bounded.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import WebSocket from 'ws';
 
@@ -20,6 +21,8 @@ const opt = (name, dflt) => {
 const BASE = opt('--url').replace(/\/$/, '');
 const SUITE = opt('--suite', 'echo');
 const DEFLATE_OFFERED = !args.includes('--no-deflate-offered');
+// wss:// against a server whose certificate is the --ca file (self-signed): verified, not skipped.
+const CA = opt('--ca') ? { ca: readFileSync(opt('--ca')) } : {};
 
 function check(cond, what) {
   if (!cond) throw new Error(what);
@@ -35,7 +38,7 @@ function withTimeout(promise, what) {
 
 /** A client with a message queue, so scenarios can `await next()` and `await closed`. */
 async function open(path = '/echo', { deflate = true, base = BASE, ...options } = {}) {
-  const ws = new WebSocket(base + path, { perMessageDeflate: deflate, maxPayload: 0, ...options });
+  const ws = new WebSocket(base + path, { perMessageDeflate: deflate, maxPayload: 0, ...CA, ...options });
   const queue = [];
   const waiters = [];
   ws.on('message', (data, isBinary) => {

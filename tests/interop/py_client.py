@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Interop scenarios driven by the Python `websockets` client (asyncio API).
 
-usage: py_client.py --url ws://127.0.0.1:PORT [--suite echo|scenarios] [--no-deflate-offered]
+usage: py_client.py --url ws[s]://127.0.0.1:PORT [--suite echo|scenarios] [--no-deflate-offered] [--ca CERT]
 
 `echo` runs the scenarios any echo server must pass (the echo-server contract: every message comes back
 unchanged); `scenarios` adds the server-side close paths of SPEC §6 served by `core/examples/scenarios.rs`.
@@ -10,6 +10,7 @@ Prints one line per scenario; exits 1 if any failed. Every wait is bounded.
 import argparse
 import asyncio
 import os
+import ssl
 import sys
 import traceback
 import urllib.request
@@ -33,11 +34,15 @@ def scenario(suite):
 
 
 class Ctx:
-    def __init__(self, url, deflate_offered):
+    def __init__(self, url, deflate_offered, ca=None):
         self.base = url.rstrip("/")
         self.deflate_offered = deflate_offered
+        # wss:// against a server whose certificate is `ca` (self-signed): verified, not skipped.
+        self.ssl = ssl.create_default_context(cafile=ca) if ca else None
 
     def connect(self, path="/echo", compression="deflate", **kw):
+        if self.ssl is not None:
+            kw.setdefault("ssl", self.ssl)
         return connect(self.base + path, compression=compression, max_size=None, ping_interval=None,
                        open_timeout=TIMEOUT, close_timeout=TIMEOUT, **kw)
 
@@ -243,8 +248,9 @@ async def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--suite", choices=("echo", "scenarios"), default="echo")
     ap.add_argument("--no-deflate-offered", action="store_true", help="the server does not offer compression")
+    ap.add_argument("--ca", help="PEM certificate to trust for wss:// (the server's self-signed one)")
     a = ap.parse_args()
-    ctx = Ctx(a.url, not a.no_deflate_offered)
+    ctx = Ctx(a.url, not a.no_deflate_offered, a.ca)
     suites = ("echo",) if a.suite == "echo" else ("echo", "scenarios")
     failed = 0
     for suite, fn in SCENARIOS:

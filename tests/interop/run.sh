@@ -8,8 +8,10 @@
 #   runs until killed. `echo` suite: any echo server (echo-server contract in HELPERS.md); `scenarios` suite:
 #   core/examples/scenarios.rs (the SPEC §6 close paths). Clients: Python websockets (target/interop-venv)
 #   and Node ws (tests/interop/node_modules).
+#   A template with {cert} and {key} gets a self-signed certificate for 127.0.0.1 (made with openssl) and is
+#   driven over wss://, the clients verifying it against that certificate.
 # --all: the core's scenarios server, the core's echo example, the C / Python / Node echo servers when present
-#   (skipped with a note otherwise), and headless Chromium on the chat demo.
+#   (skipped with a note otherwise; the C one also over TLS), and headless Chromium on the chat demo.
 # Env: CARGO_TARGET_DIR, INTEROP_PY (default target/interop-venv/bin/python), INTEROP_OUT (screenshots, logs).
 set -euo pipefail
 
@@ -59,12 +61,26 @@ start_server() {
   echo "interop: [$name] server did not listen on $PORT within 15 s"; cat "$log"; return 1
 }
 
+# tls_files: a self-signed certificate and key for 127.0.0.1 under $OUT/tls (made once per run).
+tls_files() {
+  CERT="$OUT/tls/cert.pem"; KEY="$OUT/tls/key.pem"
+  [ -s "$CERT" ] && [ -s "$KEY" ] && return 0
+  mkdir -p "$OUT/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$KEY" -out "$CERT" 2>"$OUT/tls/openssl.log"
+}
+
 FAILED=()
 # run_clients NAME CMD_TEMPLATE SUITE [--no-deflate-offered]
 run_clients() {
-  local name="$1" template="$2" suite="$3" extra="${4:-}"
+  local name="$1" template="$2" suite="$3" extra="${4:-}" scheme=ws
+  if [[ "$template" == *"{cert}"* ]]; then
+    if ! tls_files; then FAILED+=("$name: openssl could not make a certificate"); return; fi
+    template="${template//\{cert\}/$CERT}"; template="${template//\{key\}/$KEY}"
+    scheme=wss; extra="$extra --ca $CERT"
+  fi
   if ! start_server "$name" "$template"; then FAILED+=("$name: server start"); return; fi
-  local url="ws://127.0.0.1:$PORT"
+  local url="$scheme://127.0.0.1:$PORT"
   echo "interop: [$name] Python websockets client, suite $suite"
   timeout -k 5 180 "$PY" "$HERE/py_client.py" --url "$url" --suite "$suite" $extra || FAILED+=("$name: python websockets")
   echo "interop: [$name] Node ws client, suite $suite"
@@ -105,6 +121,7 @@ if [ "$MODE" = all ]; then
   for c in "$ROOT/target/c/echo_server" "$TARGET/c/echo_server"; do [ -x "$c" ] && { C_ECHO="$c"; break; }; done
   if [ -n "$C_ECHO" ]; then
     run_clients c-echo "$C_ECHO {port} --deflate" echo
+    run_clients c-echo-tls "$C_ECHO {port} --deflate --tls {cert} {key}" echo
   else
     echo "interop: note: skipping the C echo server (target/c/echo_server absent; make build-c builds it)"
   fi

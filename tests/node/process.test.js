@@ -41,3 +41,44 @@ test('an idle listening server keeps the process alive, as a ws server does', ()
   })
   assert.strictEqual(r.signal, 'SIGTERM')
 })
+
+// The policy is the 39th field after the command name in /proc/<pid>/task/<tid>/stat (3 = SCHED_BATCH, 0 = SCHED_OTHER).
+// Pinned to one CPU, so the runtime has one worker (runtimes of more than two threads keep their policy).
+const POLICY_CHILD = `
+  const fs = require('node:fs'); const WS = require('ws'); const { WebSocketServer } = require('wssession')
+  function policies() {
+    const found = new Set()
+    for (const t of fs.readdirSync('/proc/self/task')) {
+      if (fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim() !== 'wssession') continue
+      const stat = fs.readFileSync('/proc/self/task/' + t + '/stat', 'utf8')
+      found.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]))
+    }
+    return [...found]
+  }
+  const wss = new WebSocketServer({ port: 0 }, () => {
+    const c = new WS('ws://127.0.0.1:' + wss.address().port)
+    c.on('open', () => c.send('x'))
+  })
+  wss.on('connection', (ws) => ws.on('message', () => {
+    const inside = policies()
+    setImmediate(() => { console.log(JSON.stringify({ inside, after: policies() })); process.exit(0) })
+  }))`
+
+for (const [setting, inside] of [['1', 3], ['0', 0]]) {
+  const name =
+    setting === '1'
+      ? 'the engine threads run under SCHED_BATCH during a batch callback of WSSESSION_SCHED_BATCH events and under SCHED_OTHER after it'
+      : 'with WSSESSION_SCHED_BATCH=0 the engine threads stay under SCHED_OTHER'
+  const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0
+  test(name, { skip: (process.platform !== 'linux' || !taskset) && 'needs Linux and taskset' }, () => {
+    const env = { ...process.env, WSSESSION_SCHED_BATCH: setting }
+    const r = spawnSync('taskset', ['-c', '0', process.execPath, '-e', POLICY_CHILD], {
+      encoding: 'utf8',
+      timeout: 15000,
+      cwd: __dirname,
+      env,
+    })
+    assert.strictEqual(r.status, 0, r.stderr)
+    assert.deepStrictEqual(JSON.parse(r.stdout), { inside: [inside], after: [0] })
+  })
+}

@@ -44,6 +44,27 @@ test('send returns a promise that rejects with WSSESSION_ERR_CLOSED after close'
   await stop(wss)
 })
 
+test('close() without a code sends a Close with an empty body, as ws does (the peer reads 1005)', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  ws.close()
+  const [code, reason] = await waitFor(client, 'close')
+  assert.strictEqual(code, 1005)
+  assert.strictEqual(String(reason), '')
+  assert.deepStrictEqual(await within(ws.closeReason), { code: 1005, reason: '', initiator: 'local' })
+  await stop(wss)
+})
+
+test('close(code) sends that code with an empty reason', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  ws.close(4000)
+  const [code, reason] = await waitFor(client, 'close')
+  assert.strictEqual(code, 4000)
+  assert.strictEqual(String(reason), '')
+  await stop(wss)
+})
+
 test('send with a callback calls it once the data is written, and flush resolves', async () => {
   const wss = await listen()
   const { client, ws } = await pair(wss)
@@ -312,6 +333,108 @@ test('small and large messages of one batch keep their own bytes, type and order
   assert.deepStrictEqual([...d], [9, 8, 7])
   client.close()
   await stop(wss)
+})
+
+test('sends made in a message handler reach the peer in order, small, large, fragmented and strings alike', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  try {
+    const big = Buffer.alloc(70000, 7)
+    const mid = Buffer.alloc(5000, 3)
+    const got = []
+    const done = new Promise((resolve) => {
+      client.on('message', (d, isBinary) => {
+        got.push([isBinary, Buffer.from(d)])
+        if (got.length === 8) resolve()
+      })
+    })
+    ws.on('message', (d) => {
+      ws.send('a')
+      ws.send(d, { binary: true })
+      ws.send(mid)
+      ws.send(big)
+      ws.send('é€😀')
+      ws.send('frag', { fin: false })
+      ws.send('ment')
+      ws.send(Buffer.from('text from bytes'), { binary: false })
+      ws.send(new Uint8Array([1, 2, 3]))
+    })
+    client.send(Buffer.from([5, 6]))
+    await within(done)
+    assert.deepStrictEqual(got, [
+      [false, Buffer.from('a')],
+      [true, Buffer.from([5, 6])],
+      [true, mid],
+      [true, big],
+      [false, Buffer.from('é€😀')],
+      [false, Buffer.from('fragment')],
+      [false, Buffer.from('text from bytes')],
+      [true, Buffer.from([1, 2, 3])],
+    ])
+  } finally {
+    client.terminate()
+    await stop(wss)
+  }
+})
+
+test('in a message handler, invalid UTF-8 text still rejects, bufferedAmount counts earlier sends and close follows them', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  try {
+    const got = []
+    client.on('message', (d) => got.push(String(d)))
+    const handled = new Promise((resolve) => {
+      ws.on('message', () => {
+        const bad = ws.send(Buffer.from([0xff, 0xfe]), { binary: false })
+        for (let i = 0; i < 3; i++) ws.send(`m${i}`)
+        const amount = ws.bufferedAmount
+        ws.close(4001, 'after the sends')
+        resolve({ bad, amount })
+      })
+    })
+    client.send('go')
+    const { bad, amount } = await within(handled)
+    await assert.rejects(bad, { code: 'WSSESSION_ERR_INVALID_ARGUMENT' })
+    assert.ok(amount >= 0)
+    const [code] = await waitFor(client, 'close')
+    assert.strictEqual(code, 4001)
+    assert.deepStrictEqual(got, ['m0', 'm1', 'm2'])
+  } finally {
+    client.terminate()
+    await stop(wss)
+  }
+})
+
+test('replies sent from many sessions in one batch all arrive in order (one native call per batch)', async () => {
+  const wss = await listen()
+  wss.on('connection', (ws) => ws.on('message', (d, isBinary) => ws.send(d, { binary: isBinary })))
+  const clients = []
+  try {
+    for (let k = 0; k < 20; k++) {
+      const c = new WsClient(`ws://127.0.0.1:${wss.address().port}/`)
+      c.on('error', () => {})
+      clients.push(c)
+      await waitFor(c, 'open')
+    }
+    const N = 50
+    const echoed = clients.map(
+      (c, k) =>
+        new Promise((resolve, reject) => {
+          let i = 0
+          c.on('message', (d) => {
+            if (String(d) !== `${k}:${i}`) reject(new Error(`client ${k} got ${d} instead of ${k}:${i}`))
+            if (++i === N) resolve()
+          })
+        }),
+    )
+    clients.forEach((c, k) => {
+      for (let i = 0; i < N; i++) c.send(`${k}:${i}`)
+    })
+    await within(Promise.all(echoed), 20000)
+  } finally {
+    for (const c of clients) c.terminate()
+    await stop(wss)
+  }
 })
 
 test('server.close stops accepting but keeps open sessions; shutdown closes them with 1001', async () => {

@@ -152,3 +152,28 @@ def test_engine_threads_use_batch_scheduling_unless_opted_out(setting: str | Non
         env["WSSESSION_SCHED_BATCH"] = setting
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30, check=True)
     assert out.stdout.strip() == str([getattr(os, expected)])
+
+
+def test_the_process_exits_cleanly_while_engine_futures_are_still_completing() -> None:
+    code = (
+        "import asyncio, wssession\n"
+        "from websockets.asyncio.client import connect\n"
+        "async def handler(ws):\n"
+        "    async for m in ws:\n"
+        "        await ws.send(m)\n"
+        "        await ws.ping()\n"
+        "async def main():\n"
+        "    async with wssession.serve(handler, '127.0.0.1', 0) as server:\n"
+        "        async with connect(f'ws://127.0.0.1:{server.port}') as c:\n"
+        "            for _ in range(20):\n"
+        "                await c.send('x')\n"
+        "                await c.recv()\n"
+        "        for ws in list(server.connections):\n"
+        "            ws.ping()  # still in flight when asyncio.run returns\n"
+        "asyncio.run(main())\n"
+        "print('done')\n"
+    )
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert (out.returncode, out.stdout.strip()) == (0, "done"), out.stderr
+        assert "Fatal Python error" not in out.stderr

@@ -14,21 +14,8 @@ fn main() -> io::Result<()> {
     if args.deflate {
         eprintln!("note: fastwebsockets has no permessage-deflate; serving uncompressed");
     }
-    args.runtime()?.block_on(async {
-        let listener = server::listen(args.port)?;
-        loop {
-            let (s, _) = match listener.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    server::accept_failed(e).await;
-                    continue;
-                }
-            };
-            let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let _ = serve(s).await;
-            });
-        }
+    server::run(&args, |s| async move {
+        let _ = serve(s).await;
     })
 }
 

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
 use wssession_bench::server::{self, ServerArgs};
 
 fn main() -> std::io::Result<()> {
@@ -9,27 +10,17 @@ fn main() -> std::io::Result<()> {
     if args.deflate {
         eprintln!("note: tokio-tungstenite 0.30 has no permessage-deflate; serving uncompressed");
     }
-    args.runtime()?.block_on(async {
-        let listener = server::listen(args.port)?;
-        loop {
-            let (s, _) = match listener.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    server::accept_failed(e).await;
-                    continue;
-                }
-            };
-            let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(s).await else {
-                    return;
-                };
-                while let Some(Ok(msg)) = ws.next().await {
-                    if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
-                        break;
-                    }
-                }
-            });
+    server::run(&args, echo)
+}
+
+/// Handshake, then echo data messages until close.
+async fn echo(s: TcpStream) {
+    let Ok(mut ws) = tokio_tungstenite::accept_async(s).await else {
+        return;
+    };
+    while let Some(Ok(msg)) = ws.next().await {
+        if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+            break;
         }
-    })
+    }
 }

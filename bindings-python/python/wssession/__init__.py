@@ -12,39 +12,8 @@ import atexit
 from . import _wssession, exceptions
 from ._types import JsonConverter, State
 from ._wssession import CloseReason, Frame, Headers, Incoming, Outgoing, Request, ServerConnection
-from .exceptions import (
-    Close,
-    WebSocketException,
-    ConnectionClosed,
-    ConnectionClosedOK,
-    ConnectionClosedError,
-    InvalidHandshake,
-    SecurityError,
-    InvalidMessage,
-    InvalidStatus,
-    InvalidHeader,
-    InvalidHeaderFormat,
-    InvalidHeaderValue,
-    InvalidOrigin,
-    InvalidUpgrade,
-    NegotiationError,
-    DuplicateParameter,
-    InvalidParameterName,
-    InvalidParameterValue,
-    InvalidURI,
-    ProtocolError,
-    PayloadTooBig,
-    InvalidState,
-    ConcurrencyError,
-    SessionTimeoutError,
-    InvalidArgumentError,
-    NoConverterError,
-    DeserializeError,
-    SessionIOError,
-    WouldBlockError,
-    DroppedError,
-    WouldDeadlockError,
-)
+from .exceptions import *  # noqa: F403 -- the exception classes
+from .exceptions import __all__ as __all__  # their names, listed once (in exceptions.py)
 from .server import (
     CallbackHandler,
     HandshakeConnection,
@@ -60,7 +29,9 @@ __version__ = "0.1.0"
 # From interpreter exit on, the engine's threads stop calling into Python.
 atexit.register(_wssession._finalize)
 
+# A new list: the exceptions' names, then the rest of the API (exceptions.__all__ stays as is).
 __all__ = [
+    *__all__,
     "serve",
     "serve_callbacks",
     "broadcast",
@@ -78,35 +49,4 @@ __all__ = [
     "State",
     "JsonConverter",
     "exceptions",
-    "Close",
-    "WebSocketException",
-    "ConnectionClosed",
-    "ConnectionClosedOK",
-    "ConnectionClosedError",
-    "InvalidHandshake",
-    "SecurityError",
-    "InvalidMessage",
-    "InvalidStatus",
-    "InvalidHeader",
-    "InvalidHeaderFormat",
-    "InvalidHeaderValue",
-    "InvalidOrigin",
-    "InvalidUpgrade",
-    "NegotiationError",
-    "DuplicateParameter",
-    "InvalidParameterName",
-    "InvalidParameterValue",
-    "InvalidURI",
-    "ProtocolError",
-    "PayloadTooBig",
-    "InvalidState",
-    "ConcurrencyError",
-    "SessionTimeoutError",
-    "InvalidArgumentError",
-    "NoConverterError",
-    "DeserializeError",
-    "SessionIOError",
-    "WouldBlockError",
-    "DroppedError",
-    "WouldDeadlockError",
 ]

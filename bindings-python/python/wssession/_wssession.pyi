@@ -15,6 +15,7 @@ __all__ = [
     "Headers",
     "Incoming",
     "LoopWaker",
+    "Waiter",
     "Outgoing",
     "Ready",
     "RecvAwait",
@@ -99,7 +100,8 @@ class Ready:
     def __await__(self) -> Ready: ...
     def __iter__(self) -> Ready: ...
     def __next__(self) -> Any: ...
-    def send(self, _value: Any) -> Any: ...
+    def send(self, _value: Any, /) -> Any:
+        """Finishes with the result (the value is ignored)."""
 
 @final
 class Headers:
@@ -175,8 +177,12 @@ class RecvAwait:
     def __await__(self) -> Generator[Any, None, Any]: ...
     def __iter__(self) -> RecvAwait: ...
     def __next__(self) -> Any: ...
-    def send(self, _value: Any) -> Any: ...
-    def throw(self, *args: Any) -> Any: ...
+    def send(self, _value: Any, /) -> Any:
+        """Resumes the receive (the value is ignored)."""
+    def throw(self, *args: Any) -> Any:
+        """Abandons the receive, raising the exception."""
+    def close(self) -> None:
+        """Abandons the receive."""
 
 @final
 class Incoming:
@@ -354,6 +360,28 @@ class LoopWaker:
         """The descriptor the loop watches for reading."""
     def run(self) -> None:
         """Resolves the parked receives queued since the last run (the loop's reader callback)."""
+
+@final
+class Waiter:
+    """A parked receive, as the asyncio-compatible future its task waits on."""
+
+    _asyncio_future_blocking: bool
+    def get_loop(self) -> Any:
+        """The event loop the waiter belongs to."""
+    def add_done_callback(self, callback: Callable[[Waiter], object], *, context: Any = None) -> None:
+        """Runs ``callback(waiter)`` once done."""
+    def remove_done_callback(self, callback: Callable[[Waiter], object]) -> int:
+        """Removes every registration of ``callback``; returns how many there were."""
+    def done(self) -> bool:
+        """Whether the waiter is done (resumed or cancelled)."""
+    def cancelled(self) -> bool:
+        """Whether the waiter was cancelled."""
+    def result(self) -> None:
+        """None once resumed; CancelledError if cancelled."""
+    def exception(self) -> None:
+        """None once resumed; CancelledError if cancelled."""
+    def cancel(self, msg: Any = None) -> bool:
+        """Cancels a pending waiter; False once done."""
 
 def start_server(
     *,

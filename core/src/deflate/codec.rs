@@ -1,6 +1,12 @@
-//! The per-message compressor and inflater (raw DEFLATE via flate2/zlib-rs, sync-flush framing).
+//! The per-message compressor and inflater: raw DEFLATE via zlib-rs, sync-flush framing.
+//!
+//! zlib-rs is used directly (not through flate2) for `mem_level`, and with its `std` feature so
+//! that it picks its AVX2 paths at run time. Both codecs allocate their zlib state on first use:
+//! a session that never sends (or never receives) a compressed message costs no zlib memory.
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use std::mem::MaybeUninit;
+
+use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush, Status};
 
 use super::DeflateParams;
 
@@ -17,77 +23,86 @@ pub enum InflateError {
 
 /// Inflates client messages, keeping the LZ77 context unless the client resets its own.
 pub struct Inflater {
-    inner: Decompress,
+    /// Created on the first compressed frame.
+    inner: Option<Inflate>,
     reset_each_message: bool,
 }
 
 impl Inflater {
     /// An inflater for the negotiated parameters.
     pub fn new(params: &DeflateParams) -> Self {
-        // A 15-bit window accepts any client window size.
-        Self {
-            inner: Decompress::new_with_window_bits(false, 15),
-            reset_each_message: params.client_no_context_takeover,
-        }
+        Self { inner: None, reset_each_message: params.client_no_context_takeover }
     }
 
     /// Inflates one frame's payload, appending to `out`; `fin` ends the message.
     pub fn inflate(&mut self, input: &[u8], fin: bool, out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
-        self.feed(input, out, limit)?;
+        // A 15-bit window accepts any client window size.
+        let inner = self.inner.get_or_insert_with(|| Inflate::new(false, 15));
+        feed(inner, input, out, limit)?;
         if fin {
-            self.feed(&TAIL, out, limit)?;
+            feed(inner, &TAIL, out, limit)?;
             if self.reset_each_message {
-                self.inner.reset(false);
+                inner.reset(false);
             }
         }
         Ok(())
     }
+}
 
-    fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
-        loop {
-            let room = (limit + 1).saturating_sub(out.len());
-            if room == 0 {
-                return Err(InflateError::TooBig);
+/// Spare capacity to inflate `input` into: a guess from the input size, never past `room`.
+fn inflate_step(input_len: usize, room: usize) -> usize {
+    (input_len * 4).clamp(256, 64 * 1024).min(room)
+}
+
+fn feed(inner: &mut Inflate, mut input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
+    loop {
+        let room = (limit + 1).saturating_sub(out.len());
+        if room == 0 {
+            return Err(InflateError::TooBig);
+        }
+        // Inflate into an exactly sized window of spare capacity (not zero-filled): writing into
+        // whatever capacity the Vec happens to have could overshoot the limit by up to 2x.
+        let want = inflate_step(input.len(), room);
+        out.reserve(want);
+        let spare: &mut [MaybeUninit<u8>] = &mut out.spare_capacity_mut()[..want];
+        let (in_before, out_before) = (inner.total_in(), inner.total_out());
+        let result = inner.decompress_uninit(input, spare, InflateFlush::SyncFlush);
+        let produced = (inner.total_out() - out_before) as usize;
+        // SAFETY: zlib-rs initialised exactly `produced` bytes at the start of the spare capacity.
+        unsafe { out.set_len(out.len() + produced) };
+        if out.len() > limit {
+            out.truncate(limit);
+            return Err(InflateError::TooBig);
+        }
+        let status = result.map_err(|_| InflateError::Corrupt)?;
+        input = &input[(inner.total_in() - in_before) as usize..];
+        if status == Status::StreamEnd {
+            // A final block ends this stream; the next message starts a fresh one.
+            inner.reset(false);
+            if !input.is_empty() {
+                continue;
             }
-            // Inflate into an exactly sized window: `decompress_vec` would fill whatever spare
-            // capacity the Vec happens to have, overshooting the limit by up to 2x.
-            let want = (input.len() * 4).clamp(256, 64 * 1024).min(room);
-            let out_before = out.len();
-            out.resize(out_before + want, 0);
-            let (in_before, total_before) = (self.inner.total_in(), self.inner.total_out());
-            let result = self.inner.decompress(input, &mut out[out_before..], FlushDecompress::Sync);
-            let produced = (self.inner.total_out() - total_before) as usize;
-            out.truncate(out_before + produced);
-            if out.len() > limit {
-                out.truncate(limit);
-                return Err(InflateError::TooBig);
-            }
-            let status = result.map_err(|_| InflateError::Corrupt)?;
-            input = &input[(self.inner.total_in() - in_before) as usize..];
-            if status == Status::StreamEnd {
-                // A final block ends this stream; the next message starts a fresh one.
-                self.inner.reset(false);
-                if !input.is_empty() {
-                    continue;
-                }
-                return Ok(());
-            }
-            let progressed = produced > 0 || self.inner.total_in() > in_before;
-            if input.is_empty() && produced < want {
-                return Ok(());
-            }
-            if !progressed && produced < want {
-                return Err(InflateError::Corrupt);
-            }
+            return Ok(());
+        }
+        let progressed = produced > 0 || inner.total_in() > in_before;
+        if input.is_empty() && produced < want {
+            return Ok(());
+        }
+        if !progressed && produced < want {
+            return Err(InflateError::Corrupt);
         }
     }
 }
 
 /// Compresses our messages, keeping the LZ77 context unless negotiated otherwise.
 pub struct Deflater {
-    inner: Compress,
+    /// Created on the first compressed message.
+    inner: Option<Deflate>,
+    config: zlib_rs::DeflateConfig,
     reset_each_message: bool,
     threshold: usize,
+    /// Compressed size ÷ input size of the last message, in 1/256ths: sizes the next output buffer.
+    last_ratio: usize,
 }
 
 impl Deflater {
@@ -96,12 +111,19 @@ impl Deflater {
         // zlib's smallest raw window is 9 bits. With 8 negotiated, level 0 (stored blocks, no
         // back-references) keeps every message decodable within 256 bytes of history.
         let stored_only = params.server_max_window_bits < 9;
-        let level = if stored_only { Compression::none() } else { Compression::new(params.level) };
-        let bits = params.server_max_window_bits.clamp(9, 15);
+        let level = if stored_only { 0 } else { params.level.min(9) as i32 };
+        let config = zlib_rs::DeflateConfig {
+            level,
+            window_bits: -i32::from(params.server_max_window_bits.clamp(9, 15)),
+            mem_level: i32::from(params.mem_level.clamp(1, 9)),
+            ..zlib_rs::DeflateConfig::default()
+        };
         Self {
-            inner: Compress::new_with_window_bits(level, false, bits),
+            inner: None,
+            config,
             reset_each_message: params.server_no_context_takeover,
             threshold: if stored_only { usize::MAX } else { params.threshold },
+            last_ratio: 128,
         }
     }
 
@@ -112,16 +134,29 @@ impl Deflater {
 
     /// Compresses a whole message (or one fragment, `fin` ending the message) into `out`.
     pub fn compress(&mut self, input: &[u8], fin: bool, out: &mut Vec<u8>) {
+        let config = self.config;
+        let inner = self.inner.get_or_insert_with(|| Deflate::new_with_config(config));
         let start = out.len();
+        // Room for what the last message compressed to, plus slack: one allocation in the common case.
+        out.reserve(input.len() * self.last_ratio / 256 + input.len() / 16 + 64);
         let mut rest = input;
         loop {
-            out.reserve(rest.len() / 2 + 64);
-            let before = self.inner.total_in();
-            self.inner.compress_vec(rest, out, FlushCompress::Sync).expect("deflate into memory cannot fail");
-            rest = &rest[(self.inner.total_in() - before) as usize..];
+            let (in_before, out_before) = (inner.total_in(), inner.total_out());
+            inner
+                .compress_uninit(rest, out.spare_capacity_mut(), DeflateFlush::SyncFlush)
+                .expect("deflate into memory cannot fail");
+            let produced = (inner.total_out() - out_before) as usize;
+            // SAFETY: zlib-rs initialised exactly `produced` bytes at the start of the spare capacity.
+            unsafe { out.set_len(out.len() + produced) };
+            rest = &rest[(inner.total_in() - in_before) as usize..];
+            // Done once the input is consumed and the flush left room to spare.
             if rest.is_empty() && out.len() < out.capacity() {
                 break;
             }
+            out.reserve(rest.len() / 2 + 1024);
+        }
+        if !input.is_empty() {
+            self.last_ratio = ((out.len() - start) * 256 / input.len()).clamp(16, 288);
         }
         if fin {
             if out.len() >= start + 4 && out[out.len() - 4..] == TAIL {
@@ -132,7 +167,7 @@ impl Deflater {
                 out.push(0x00);
             }
             if self.reset_each_message {
-                self.inner.reset();
+                inner.reset();
             }
         }
     }
@@ -166,6 +201,38 @@ mod tests {
     }
 
     #[test]
+    fn zlib_state_is_allocated_only_when_a_compressed_message_passes() {
+        let p = params("permessage-deflate");
+        let (mut d, mut i) = (Deflater::new(&p), Inflater::new(&p));
+        assert!(d.inner.is_none() && i.inner.is_none(), "nothing allocated at session start");
+        let mut wire = vec![];
+        d.compress(b"hello", true, &mut wire);
+        assert!(d.inner.is_some());
+        i.inflate(&wire, true, &mut vec![], 100).unwrap();
+        assert!(i.inner.is_some());
+    }
+
+    #[test]
+    fn every_level_memory_level_and_window_roundtrips_compressible_and_random_data() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let random: Vec<u8> = (0..100_000).map(|_| rng.u8(..)).collect();
+        let text = b"session frame socket echo deflate window ".repeat(2_000);
+        for (level, mem_level, bits) in [(0, 1, 9), (1, 9, 15), (5, 5, 15), (6, 8, 12), (9, 1, 10)] {
+            let offer = format!("permessage-deflate; server_max_window_bits={bits}");
+            let p = DeflateParams { level, mem_level, ..params(&offer) };
+            let (mut d, mut i) = (Deflater::new(&p), Inflater::new(&p));
+            // Random after text: the output buffer sized from a small ratio has to grow.
+            for msg in [&text[..], &random[..], &text[..], b""] {
+                let mut wire = vec![];
+                d.compress(msg, true, &mut wire);
+                let mut out = vec![];
+                i.inflate(&wire, true, &mut out, 1 << 20).unwrap();
+                assert!(out == msg, "level {level}, mem_level {mem_level}, {bits} bits, {} bytes", msg.len());
+            }
+        }
+    }
+
+    #[test]
     fn inflate_bomb_stops_at_the_limit() {
         let p = params("permessage-deflate");
         let mut wire = vec![];
@@ -190,8 +257,8 @@ mod tests {
         let mut d = Deflater::new(&p);
         assert!(!d.wants(1 << 20), "messages go uncompressed by default");
         let msg = b"abcdefgh".repeat(4096);
-        // flate2 cannot open a 256-byte inflate window; 9 bits is the smallest it allows.
-        let mut inflater = Decompress::new_with_window_bits(false, 9);
+        // zlib cannot open a 256-byte inflate window; 9 bits is the smallest it allows.
+        let mut inflater = Inflate::new(false, 9);
         for _ in 0..2 {
             let mut wire = vec![];
             d.compress(&msg, true, &mut wire);
@@ -201,11 +268,11 @@ mod tests {
             // Inflate in small output steps so only the window holds history.
             let (mut out, mut input) = (Vec::new(), &wire[..]);
             while !input.is_empty() {
-                let mut chunk = Vec::with_capacity(100);
-                let before = inflater.total_in();
-                inflater.decompress_vec(input, &mut chunk, FlushDecompress::Sync).unwrap();
-                input = &input[(inflater.total_in() - before) as usize..];
-                out.extend_from_slice(&chunk);
+                let mut chunk = [0u8; 100];
+                let (in_before, out_before) = (inflater.total_in(), inflater.total_out());
+                inflater.decompress(input, &mut chunk, InflateFlush::SyncFlush).unwrap();
+                input = &input[(inflater.total_in() - in_before) as usize..];
+                out.extend_from_slice(&chunk[..(inflater.total_out() - out_before) as usize]);
             }
             assert_eq!(out, msg);
         }

@@ -15,6 +15,8 @@ pub struct DeflateParams {
     pub client_max_window_bits: Option<u8>,
     /// Compression level, from the server configuration.
     pub level: u32,
+    /// zlib memory level (1–9), from the server configuration.
+    pub mem_level: u8,
     /// Messages under this size go uncompressed.
     pub threshold: usize,
     /// Limit on inflated messages (`None`: the session's max frame size).
@@ -153,6 +155,7 @@ fn accept(offer: &Offer, config: &DeflateConfig) -> Option<DeflateParams> {
         server_max_window_bits: server_bits,
         client_max_window_bits: client_bits,
         level: config.level.min(9),
+        mem_level: config.mem_level.clamp(1, 9),
         threshold: config.threshold,
         max_inflated_size: config.max_inflated_size,
     })

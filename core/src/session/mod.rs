@@ -399,6 +399,12 @@ impl Session {
         Ok(())
     }
 
+    /// As [`Session::close`], but the Close frame has an empty body (no status code, as `ws.close()`
+    /// without arguments); the close reason reads 1005 unless the session was already closing.
+    pub fn close_without_status(&self) {
+        self.initiate_close(close::NO_STATUS, "", Initiator::Local);
+    }
+
     /// Records the cause (first wins) and queues the Close frame; returns false if already closing.
     pub(crate) fn initiate_close(&self, code: u16, reason: &str, initiator: Initiator) -> bool {
         {
@@ -522,6 +528,33 @@ impl Session {
                 self.end_status().map(|_| 0)
             }
             n => Ok(n),
+        }
+    }
+
+    /// As [`Session::recv_many`], polled in place instead of awaited: for an embedder whose own event
+    /// loop drives receives (no future per wait). `cx`'s waker is woken when messages (or the end)
+    /// arrive; while another receive holds the queue it is woken right away, to poll again.
+    pub fn poll_recv_many(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        out: &mut Vec<Frame>,
+        limit: usize,
+    ) -> std::task::Poll<Result<usize>> {
+        use std::task::Poll;
+        let Ok(mut guard) = self.shared.incoming.try_lock() else {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        };
+        let Some(rx) = guard.as_mut() else {
+            return Poll::Ready(Err(self.after_end()));
+        };
+        match rx.poll_recv_many(cx, out, limit.max(1)) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(0) => {
+                *guard = None;
+                Poll::Ready(self.end_status().map(|_| 0))
+            }
+            Poll::Ready(n) => Poll::Ready(Ok(n)),
         }
     }
 

@@ -95,7 +95,7 @@ impl Outbox {
         self.fragment = if frame.fin { None } else { Some((frame.kind, compressed)) };
         let rsv1 = compressed && opcode != OPCODE_CONTINUATION;
         let len = if compressed {
-            let mut out = Vec::with_capacity(frame.data.len() / 2 + 16);
+            let mut out = Vec::new();
             self.deflater.as_mut().expect("compressed only with a deflater").compress(&frame.data, frame.fin, &mut out);
             self.push_encoded(opcode, frame.fin, rsv1, Bytes::from(out), mask)
         } else {
