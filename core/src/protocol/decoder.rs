@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
@@ -104,7 +104,7 @@ impl Decoder {
                 return Ok(None);
             }
             self.peek = None;
-            let _ = buf.split_to(head_len);
+            buf.advance(head_len);
             let mut payload = buf.split_to(len);
             if let Some(key) = header.mask {
                 apply_mask(&mut payload, key);

@@ -2,14 +2,17 @@
 //! writer task (drains the outbox), both on the internal runtime.
 
 use std::future::Future;
+use std::io::IoSlice;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use super::outbox::Outbox;
-use super::outbox::{advance, io_slices};
+use super::outbox::{MAX_IOV, advance, io_slices};
 use super::{End, Session, Shared, State, Transport};
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
@@ -60,29 +63,43 @@ fn close_deadline(sh: &Shared) -> Option<Instant> {
 struct Interrupt;
 
 /// Runs `fut` unless the session is terminated or its closing handshake times out first.
+///
+/// When `fut` is pending, the reader task registers its waker in `wake` and then checks the
+/// conditions once more, so a `wake()` after a condition changed always re-polls it (no lock,
+/// no waiter list; nothing at all when `fut` is ready at once).
 async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output, Interrupt> {
-    tokio::pin!(fut);
-    loop {
-        if sh.terminated.load(Ordering::Acquire) {
-            return Err(Interrupt);
-        }
-        let deadline = close_deadline(sh);
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(Interrupt);
-        }
-        let wake = sh.wake.notified();
-        tokio::select! {
-            biased;
-            out = &mut fut => return Ok(out),
-            _ = wake => {}
-            _ = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
-                    None => std::future::pending().await,
+    let mut fut = std::pin::pin!(fut);
+    let mut timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)> = None;
+    std::future::poll_fn(|cx| {
+        let mut registered = false;
+        loop {
+            if sh.terminated.load(Ordering::Acquire) {
+                return Poll::Ready(Err(Interrupt));
+            }
+            let deadline = close_deadline(sh);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Poll::Ready(Err(Interrupt));
+            }
+            if !registered {
+                if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+                    return Poll::Ready(Ok(out));
                 }
-            } => {}
+                sh.wake.register(cx.waker());
+                registered = true;
+                continue;
+            }
+            let Some(d) = deadline else { return Poll::Pending };
+            if timer.as_ref().is_none_or(|(at, _)| *at != d) {
+                timer = Some((d, Box::pin(tokio::time::sleep_until(d.into()))));
+            }
+            let (_, sleep) = timer.as_mut().expect("set above");
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            // The deadline passed: the next round interrupts.
         }
-    }
+    })
+    .await
 }
 
 /// Reader-side progress of the closing handshake.
@@ -137,7 +154,7 @@ async fn reader<T: Transport>(
                 wait_close_written(&s).await?;
                 return Ok(());
             }
-            if *paused.borrow_and_update() {
+            if sh.paused_now.load(Ordering::Acquire) {
                 guarded(sh, paused.wait_for(|p| !*p)).await?.ok();
                 continue;
             }
@@ -188,8 +205,9 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
     let sh = &*s.shared;
     match event {
         Event::Message(frame) => {
-            sh.stats[0].fetch_add(1, Ordering::Relaxed);
-            sh.stats[1].fetch_add(frame.data.len() as u64, Ordering::Relaxed);
+            // Only this task updates the incoming counters.
+            super::bump(&sh.stats[0], 1);
+            super::bump(&sh.stats[1], frame.data.len() as u64);
             match tx {
                 Some(tx) => {
                     if let Ok(permit) = guarded(sh, tx.reserve()).await? {
@@ -284,11 +302,12 @@ fn skip_frames(buf: &mut BytesMut, skip: &mut usize) -> bool {
 async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
     let sh = &*s.shared;
     let target = sh.outbox.lock().unwrap().close_seq;
+    let _waiting = super::WrittenWaiter::new(sh);
     loop {
         let notified = sh.written_notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if sh.written.load(Ordering::Acquire) >= target {
+        if sh.written.load(Ordering::SeqCst) >= target {
             return Ok(());
         }
         guarded(sh, notified).await?;
@@ -328,10 +347,9 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
         && let Some(direct) = sh.direct.get()
         && let Some((seq, has_close)) = ob.write_direct(direct.as_ref())
     {
-        sh.written.store(seq, Ordering::Release);
-        sh.written_notify.notify_waiters();
+        super::publish_written(sh, seq);
         if has_close {
-            sh.wake.notify_one();
+            sh.wake.wake();
         }
         return;
     }
@@ -383,8 +401,7 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
             }
             (drain, was_over || drain)
         };
-        sh.written.store(batch.seq, Ordering::Release);
-        sh.written_notify.notify_waiters();
+        super::publish_written(sh, batch.seq);
         if was_over {
             sh.space.notify_waiters();
         }
@@ -398,7 +415,7 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
             }
         }
         if batch.has_close {
-            sh.wake.notify_one();
+            sh.wake.wake();
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), T::shutdown(&mut write)).await;
@@ -407,8 +424,9 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
 async fn write_all<T: Transport>(w: &mut T::Write, mut chunks: Vec<Bytes>) -> std::io::Result<()> {
     let mut first = 0;
     while first < chunks.len() {
-        let slices = io_slices(&chunks[first..]);
-        let n = T::write_vectored(w, &slices).await?;
+        let mut slices = [IoSlice::new(&[]); MAX_IOV];
+        let count = io_slices(&chunks[first..], &mut slices);
+        let n = T::write_vectored(w, &slices[..count]).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }

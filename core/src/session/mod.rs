@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use futures_util::task::AtomicWaker;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 pub use transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};
@@ -93,17 +94,22 @@ pub(crate) struct Shared {
     /// Sequence number of the last frame handed to the socket; `written_notify` wakes flushes.
     written: AtomicU64,
     written_notify: Notify,
+    /// Tasks waiting on `written_notify` (flushes, the closing handshake): writes skip the
+    /// notification when there are none.
+    written_waiters: AtomicUsize,
     direct: OnceLock<Arc<dyn DirectWrite>>,
     /// First cause of closing; published to `closed` when the session finishes.
     cause: Mutex<Option<CloseReason>>,
     closed: watch::Sender<Option<CloseReason>>,
     /// Wakes the engine: terminate, close initiated, config changed.
-    wake: Notify,
+    wake: AtomicWaker,
     terminated: AtomicBool,
     close_started: OnceLock<Instant>,
     end: Mutex<Option<End>>,
     incoming: tokio::sync::Mutex<Option<mpsc::Receiver<Frame>>>,
     paused: watch::Sender<bool>,
+    /// The current value of `paused`, read by the reader on every pass without taking its lock.
+    paused_now: AtomicBool,
     handler: Option<Arc<dyn EventHandler>>,
     callback_lock: Mutex<()>,
     drain_pending: AtomicBool,
@@ -134,6 +140,39 @@ impl std::fmt::Debug for Session {
 type Starter = Box<dyn FnOnce(Session, Option<DeflateParams>) + Send>;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Adds `n` to a counter that one thread at a time updates (the reader task, or whoever holds
+/// the outbox lock): a plain load and store instead of a locked read-modify-write per message.
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+/// Counts a task among the waiters on `written_notify` while it lives.
+pub(crate) struct WrittenWaiter<'a>(&'a Shared);
+
+impl<'a> WrittenWaiter<'a> {
+    /// Registers the caller; it must read `written` (SeqCst) only after this.
+    pub(crate) fn new(sh: &'a Shared) -> Self {
+        sh.written_waiters.fetch_add(1, Ordering::SeqCst);
+        WrittenWaiter(sh)
+    }
+}
+
+impl Drop for WrittenWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.written_waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Records that frames up to `seq` reached the socket and wakes whoever waits for that.
+/// SeqCst on both sides (here: store, then load the waiter count; waiters: count, then load
+/// `written`) means a waiter either sees the new `written` or is seen here and notified.
+pub(crate) fn publish_written(sh: &Shared, seq: u64) {
+    sh.written.store(seq, Ordering::SeqCst);
+    if sh.written_waiters.load(Ordering::SeqCst) > 0 {
+        sh.written_notify.notify_waiters();
+    }
+}
 const MAX_PENDING_PINGS: usize = 1024;
 
 impl Session {
@@ -183,15 +222,17 @@ impl Session {
             space: Notify::new(),
             written: AtomicU64::new(0),
             written_notify: Notify::new(),
+            written_waiters: AtomicUsize::new(0),
             direct: OnceLock::new(),
             cause: Mutex::new(None),
             closed: watch::channel(None).0,
-            wake: Notify::new(),
+            wake: AtomicWaker::new(),
             terminated: AtomicBool::new(false),
             close_started: OnceLock::new(),
             end: Mutex::new(None),
             incoming: tokio::sync::Mutex::new(rx),
             paused: watch::channel(false).0,
+            paused_now: AtomicBool::new(false),
             handler,
             callback_lock: Mutex::new(()),
             drain_pending: AtomicBool::new(false),
@@ -300,8 +341,9 @@ impl Session {
             return Err(self.closed_error());
         }
         ob.push_user(frame, compress, self.mask_key())?;
-        self.shared.stats[2].fetch_add(1, Ordering::Relaxed);
-        self.shared.stats[3].fetch_add(frame.data.len() as u64, Ordering::Relaxed);
+        // Updated only under the outbox lock.
+        bump(&self.shared.stats[2], 1);
+        bump(&self.shared.stats[3], frame.data.len() as u64);
         engine::kick(self, ob);
         Ok(())
     }
@@ -326,11 +368,12 @@ impl Session {
     /// that as "cancelled").
     pub async fn flush_checked(&self) -> Result<()> {
         let target = self.shared.outbox.lock().unwrap().enqueued_seq;
+        let _waiting = WrittenWaiter::new(&self.shared);
         loop {
             let notified = self.shared.written_notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.shared.written.load(Ordering::Acquire) >= target {
+            if self.shared.written.load(Ordering::SeqCst) >= target {
                 return Ok(());
             }
             if self.state() == State::Closed {
@@ -397,7 +440,7 @@ impl Session {
             );
             self.shared.close_started.get_or_init(Instant::now);
             self.shared.space.notify_waiters();
-            self.shared.wake.notify_one();
+            self.shared.wake.wake();
         }
         queued
     }
@@ -415,7 +458,7 @@ impl Session {
     /// Shuts the socket keeping the recorded cause (close timeout, shutdown grace).
     pub(crate) fn abort(&self) {
         self.shared.terminated.store(true, Ordering::Release);
-        self.shared.wake.notify_one();
+        self.shared.wake.wake();
         self.shared.writer_wake.notify_one();
         self.shared.space.notify_waiters();
         if self.state() == State::Connecting {
@@ -610,7 +653,7 @@ impl Session {
             return Err(Error::invalid("max_frame_size must be at least 1"));
         }
         self.shared.max_frame_size.store(bytes, Ordering::Relaxed);
-        self.shared.wake.notify_one();
+        self.shared.wake.wake();
         Ok(())
     }
 
@@ -648,17 +691,23 @@ impl Session {
     /// Changes the closing-handshake bound (also for a close already in progress).
     pub fn set_close_timeout_ms(&self, ms: u64) {
         self.shared.close_timeout_ms.store(ms, Ordering::Relaxed);
-        self.shared.wake.notify_one();
+        self.shared.wake.wake();
     }
 
     /// Stops reading the socket (TCP backpressure reaches the peer) until `resume`.
     pub fn pause(&self) {
-        self.shared.paused.send_replace(true);
+        self.shared.paused.send_modify(|p| {
+            *p = true;
+            self.shared.paused_now.store(true, Ordering::Release);
+        });
     }
 
     /// Resumes reading after `pause`.
     pub fn resume(&self) {
-        self.shared.paused.send_replace(false);
+        self.shared.paused.send_modify(|p| {
+            *p = false;
+            self.shared.paused_now.store(false, Ordering::Release);
+        });
     }
 
     /// Whether reading is paused.

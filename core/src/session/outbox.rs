@@ -137,16 +137,6 @@ impl Outbox {
         bytes
     }
 
-    /// Puts back what a direct write left unwritten, ahead of anything queued since.
-    pub fn requeue(&mut self, rest: Vec<Bytes>, had_close: bool) {
-        for chunk in rest.into_iter().rev() {
-            self.chunks.push_front(chunk);
-        }
-        if had_close {
-            self.close_taken = false;
-        }
-    }
-
     /// Writes what the socket takes right now, without waiting. `Some((seq, has_close))` when
     /// everything queued went out; `None` when something is left for the writer task.
     pub fn write_direct(&mut self, direct: &dyn DirectWrite) -> Option<(u64, bool)> {
@@ -159,19 +149,35 @@ impl Outbox {
                 return None;
             }
             self.tail.clear();
-            let has_close = self.close_queued && !self.close_taken;
-            self.close_taken |= has_close;
-            return Some((self.enqueued_seq, has_close));
+            return Some(self.all_written());
         }
-        let mut batch = self.take()?;
-        let total: usize = batch.chunks.iter().map(Bytes::len).sum();
-        let written = write_now(direct, &mut batch.chunks);
-        self.buffered -= written;
-        if written == total {
-            return Some((batch.seq, batch.has_close));
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
         }
-        self.requeue(batch.chunks, batch.has_close);
-        None
+        // Straight from the queue (no batch, no allocation); what is not taken stays queued.
+        loop {
+            let n = {
+                let mut slices = [IoSlice::new(&[]); MAX_IOV];
+                let count = io_slices(&self.chunks, &mut slices);
+                match direct.try_write_vectored(&slices[..count]) {
+                    Ok(n) if n > 0 => n,
+                    _ => return None,
+                }
+            };
+            self.buffered -= n;
+            consume_front(&mut self.chunks, n);
+            if self.chunks.is_empty() {
+                return Some(self.all_written());
+            }
+        }
+    }
+
+    /// Everything queued reached the socket: the sequence number to publish, and whether the
+    /// Close frame was among it (first time only).
+    fn all_written(&mut self) -> (u64, bool) {
+        let has_close = self.close_queued && !self.close_taken;
+        self.close_taken |= has_close;
+        (self.enqueued_seq, has_close)
     }
 
     /// Takes everything queued, for one write.
@@ -188,26 +194,29 @@ impl Outbox {
     }
 }
 
-/// Writes what the socket accepts without waiting; consumed chunks leave `chunks`.
-fn write_now(direct: &dyn DirectWrite, chunks: &mut Vec<Bytes>) -> usize {
-    let mut written = 0;
-    let mut first = 0;
-    while first < chunks.len() {
-        let slices = io_slices(&chunks[first..]);
-        let n = match direct.try_write_vectored(&slices) {
-            Ok(n) if n > 0 => n,
-            _ => break,
-        };
-        written += n;
-        first += advance(&mut chunks[first..], n);
+/// At most this many chunks go into one vectored write (well under any IOV_MAX).
+pub(crate) const MAX_IOV: usize = 64;
+
+/// Points `out` at the first chunks, for one vectored write; returns how many it holds.
+pub(crate) fn io_slices<'a>(chunks: impl IntoIterator<Item = &'a Bytes>, out: &mut [IoSlice<'a>; MAX_IOV]) -> usize {
+    let mut count = 0;
+    for (slot, chunk) in out.iter_mut().zip(chunks) {
+        *slot = IoSlice::new(chunk);
+        count += 1;
     }
-    chunks.drain(..first);
-    written
+    count
 }
 
-/// The next chunks as one vectored write (at most 64, well under any IOV_MAX).
-pub(crate) fn io_slices(chunks: &[Bytes]) -> Vec<IoSlice<'_>> {
-    chunks.iter().take(64).map(|c| IoSlice::new(c)).collect()
+/// Drops `n` written bytes from the front of the queue (and any empty chunks there).
+fn consume_front(chunks: &mut VecDeque<Bytes>, mut n: usize) {
+    while let Some(front) = chunks.front_mut() {
+        if n < front.len() {
+            front.advance(n);
+            return;
+        }
+        n -= front.len();
+        chunks.pop_front();
+    }
 }
 
 /// Consumes `n` written bytes from the front of `chunks`; returns how many chunks are done.
@@ -252,6 +261,54 @@ mod tests {
         assert!(ob.push_user(&bad, None, None).is_err());
         assert!(ob.take().is_none());
         assert_eq!(ob.buffered, 0);
+    }
+
+    /// A socket that takes `budget` bytes in total, then would block.
+    struct Limited {
+        budget: std::sync::Mutex<usize>,
+        out: std::sync::Mutex<Vec<u8>>,
+    }
+
+    impl DirectWrite for Limited {
+        fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> std::io::Result<usize> {
+            let mut budget = self.budget.lock().unwrap();
+            if *budget == 0 {
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(*budget - n).min(1000);
+                self.out.lock().unwrap().extend_from_slice(&b[..take]);
+                n += take;
+                if take < b.len() {
+                    break;
+                }
+            }
+            *budget -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_partial_direct_write_leaves_the_rest_queued_in_order() {
+        let mut ob = Outbox::default();
+        let big: Vec<u8> = (0..40_000u32).map(|i| (i % 253) as u8).collect();
+        ob.push_user(&Frame::text("head"), None, None).unwrap();
+        ob.push_user(&Frame::binary(big.clone()), None, None).unwrap();
+        ob.push_user(&Frame::text("tail"), None, None).unwrap();
+        let total = ob.buffered;
+        let sock = Limited { budget: std::sync::Mutex::new(25_000), out: Default::default() };
+        assert_eq!(ob.write_direct(&sock), None, "the socket took only part of it");
+        assert_eq!(ob.buffered, total - 25_000);
+        let mut wire = sock.out.into_inner().unwrap();
+        wire.extend(ob.take().expect("the rest is still queued").chunks.concat());
+        let mut expected = vec![0x81, 4];
+        expected.extend_from_slice(b"head");
+        expected.extend_from_slice(&[0x82, 126, 0x9c, 0x40]);
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(&[0x81, 4]);
+        expected.extend_from_slice(b"tail");
+        assert!(wire == expected, "the bytes on the wire are the frames in order");
     }
 
     #[test]

@@ -75,28 +75,12 @@ impl Transport for TcpStream {
         (TcpSide(tcp.clone()), TcpSide(tcp), Some(direct))
     }
     fn readable(read: &TcpSide) -> impl Future<Output = io::Result<()>> + Send {
-        read.0.readable()
+        read_ready(&read.0)
     }
     async fn read_into(read: &mut TcpSide, buf: &mut BytesMut) -> io::Result<usize> {
         loop {
-            read.0.readable().await?;
-            // A short read means the socket is drained: readiness is cleared with it (tokio keeps a
-            // newer readiness event), which saves the read that would only return EAGAIN.
-            let mut short = 0;
-            let r = read.0.try_io(Interest::READABLE, || {
-                let spare = buf.spare_capacity_mut();
-                let want = spare.len();
-                let n = SockRef::from(&*read.0).recv(spare)?;
-                // SAFETY: recv initialised the first n bytes of the spare capacity.
-                unsafe { buf.set_len(buf.len() + n) };
-                if n > 0 && n < want {
-                    short = n;
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                Ok(n)
-            });
-            match r {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && short > 0 => return Ok(short),
+            read_ready(&read.0).await?;
+            match try_read_draining(&read.0, buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 other => return other,
             }
@@ -116,6 +100,40 @@ impl Transport for TcpStream {
     }
     async fn shutdown(write: &mut TcpSide) -> io::Result<()> {
         shutdown_write(&write.0)
+    }
+}
+
+/// Waits for read readiness through the stream's single reader-waker slot (only the session's
+/// reader task reads), which costs less per wait than `TcpStream::readable`'s waiter list.
+fn read_ready(tcp: &TcpStream) -> impl Future<Output = io::Result<()>> + Send + '_ {
+    std::future::poll_fn(move |cx| tcp.poll_read_ready(cx))
+}
+
+/// Reads what the socket holds into the spare capacity of `buf`, without waiting.
+///
+/// A read that leaves part of the spare capacity unfilled has drained the socket (epoll is
+/// edge-triggered), so the read readiness is cleared right away, as tokio's own `poll_read` does:
+/// the next wait parks until new bytes arrive instead of first making a read that only returns
+/// `EAGAIN` (one system call saved per incoming burst). End of stream stays observable: tokio
+/// never clears the read-closed state.
+fn try_read_draining(tcp: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    let mut drained = None;
+    let result = tcp.try_io(Interest::READABLE, || {
+        let spare = buf.spare_capacity_mut();
+        let room = spare.len();
+        let n = SockRef::from(tcp).recv(spare)?;
+        // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
+        unsafe { buf.set_len(buf.len() + n) };
+        if n > 0 && n < room {
+            drained = Some(n);
+            // Reported to `try_io` as "would block" so that it clears the readiness.
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match drained {
+        Some(n) => Ok(n),
+        None => result,
     }
 }
 
