@@ -405,14 +405,10 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
         if was_over {
             sh.space.notify_waiters();
         }
-        if drain && sh.handler.is_some() {
+        if drain && let Some(h) = &sh.handler {
             sh.drain_pending.store(true, Ordering::Release);
             // If a callback is running, it delivers the drain when it returns.
-            if let (Ok(_guard), Some(h)) = (sh.callback_lock.try_lock(), &sh.handler)
-                && sh.drain_pending.swap(false, Ordering::AcqRel)
-            {
-                h.on_drain(&s);
-            }
+            s.deliver_drain(h.as_ref());
         }
         if batch.has_close {
             sh.wake.wake();

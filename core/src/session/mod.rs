@@ -766,8 +766,30 @@ impl Session {
     /// callbacks never run concurrently.
     pub(crate) fn with_handler(&self, f: impl FnOnce(&dyn EventHandler)) {
         if let Some(h) = &self.shared.handler {
-            let _guard = self.shared.callback_lock.lock().unwrap_or_else(|e| e.into_inner());
-            f(h.as_ref());
+            {
+                let _guard = self.shared.callback_lock.lock().unwrap_or_else(|e| e.into_inner());
+                f(h.as_ref());
+            }
+            self.deliver_drain(h.as_ref());
+        }
+    }
+
+    /// Runs `on_drain` for a drain the writer flagged in `drain_pending`, unless a callback holds the
+    /// lock: that one calls this when it returns. Called by both sides after their part (the writer
+    /// after setting the flag, a callback after unlocking), so no flagged drain is left behind.
+    pub(crate) fn deliver_drain(&self, h: &dyn EventHandler) {
+        loop {
+            // Pairs with the other side's fence: either its `try_lock` sees our lock released, or we
+            // see its flag.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if !self.shared.drain_pending.load(Ordering::Relaxed) {
+                return;
+            }
+            let _guard = match self.shared.callback_lock.try_lock() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            };
             if self.shared.drain_pending.swap(false, Ordering::AcqRel) {
                 h.on_drain(self);
             }
