@@ -420,7 +420,9 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
 async fn write_all<T: Transport>(w: &mut T::Write, mut chunks: Vec<Bytes>) -> std::io::Result<()> {
     let mut first = 0;
     while first < chunks.len() {
-        let mut slices = [IoSlice::new(&[]); MAX_IOV];
+        // On the heap: an array here would live in every session's writer task for its whole life
+        // (a task's future is as large as its largest await point), ~1 KiB per idle connection.
+        let mut slices = vec![IoSlice::new(&[]); (chunks.len() - first).min(MAX_IOV)];
         let count = io_slices(&chunks[first..], &mut slices);
         let n = T::write_vectored(w, &slices[..count]).await?;
         if n == 0 {

@@ -198,7 +198,7 @@ impl Outbox {
 pub(crate) const MAX_IOV: usize = 64;
 
 /// Points `out` at the first chunks, for one vectored write; returns how many it holds.
-pub(crate) fn io_slices<'a>(chunks: impl IntoIterator<Item = &'a Bytes>, out: &mut [IoSlice<'a>; MAX_IOV]) -> usize {
+pub(crate) fn io_slices<'a>(chunks: impl IntoIterator<Item = &'a Bytes>, out: &mut [IoSlice<'a>]) -> usize {
     let mut count = 0;
     for (slot, chunk) in out.iter_mut().zip(chunks) {
         *slot = IoSlice::new(chunk);
