@@ -53,3 +53,9 @@ async def until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.005)
+
+
+async def echo(ws: wssession.ServerConnection) -> None:
+    """The handler most tests serve: every message comes back unchanged."""
+    async for message in ws:
+        await ws.send(message)

@@ -11,7 +11,7 @@ import websockets
 from websockets.asyncio.client import connect
 
 import wssession
-from conftest import Box, running, until, within
+from conftest import Box, echo, running, until, within
 
 
 async def test_recv_returns_str_for_text_and_bytes_for_binary_and_decode_overrides() -> None:
@@ -362,10 +362,6 @@ async def test_a_cancelled_recv_loses_no_message() -> None:
 
 
 async def test_many_connections_waiting_at_once_are_all_woken_in_order() -> None:
-    async def echo(ws: wssession.ServerConnection) -> None:
-        async for message in ws:
-            await ws.send(message)
-
     async def client_round_trips(url: str, n: int) -> list[str]:
         async with connect(url) as client:
             got = []
@@ -380,10 +376,6 @@ async def test_many_connections_waiting_at_once_are_all_woken_in_order() -> None
 
 
 def test_servers_on_successive_event_loops_each_wake_their_own_loop() -> None:
-    async def echo(ws: wssession.ServerConnection) -> None:
-        async for message in ws:
-            await ws.send(message)
-
     async def one_round_trip() -> str:
         async with running(echo) as (_, url), connect(url) as client:
             await client.send("hello")

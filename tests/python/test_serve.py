@@ -16,12 +16,7 @@ import websockets
 from websockets.asyncio.client import connect
 
 import wssession
-from conftest import Box, running, until, within
-
-
-async def echo(ws: wssession.ServerConnection) -> None:
-    async for message in ws:
-        await ws.send(message)
+from conftest import Box, echo, running, until, within
 
 
 async def test_echo_keeps_text_as_text_and_binary_as_binary() -> None:
