@@ -522,13 +522,18 @@ impl Session {
         let Some(rx) = guard.as_mut() else {
             return Err(self.after_end());
         };
-        match rx.recv_many(out, limit.max(1)).await {
-            0 => {
-                *guard = None;
-                self.end_status().map(|_| 0)
-            }
-            n => Ok(n),
+        let n = rx.recv_many(out, limit.max(1)).await;
+        self.received(&mut guard, n)
+    }
+
+    /// The result of a batch receive that took `n` messages: 0 means the queue ended, so it is
+    /// dropped and the end (clean or the failure) is reported.
+    fn received(&self, queue: &mut Option<mpsc::Receiver<Frame>>, n: usize) -> Result<usize> {
+        if n > 0 {
+            return Ok(n);
         }
+        *queue = None;
+        self.end_status().map(|_| 0)
     }
 
     /// As [`Session::recv_many`], polled in place instead of awaited: for an embedder whose own event
@@ -548,14 +553,7 @@ impl Session {
         let Some(rx) = guard.as_mut() else {
             return Poll::Ready(Err(self.after_end()));
         };
-        match rx.poll_recv_many(cx, out, limit.max(1)) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(0) => {
-                *guard = None;
-                Poll::Ready(self.end_status().map(|_| 0))
-            }
-            Poll::Ready(n) => Poll::Ready(Ok(n)),
-        }
+        rx.poll_recv_many(cx, out, limit.max(1)).map(|n| self.received(&mut guard, n))
     }
 
     fn end_status(&self) -> Result<Option<Frame>> {
