@@ -38,6 +38,12 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/** The version of this header (the library's is wss_version()). */
+#define WSS_VERSION_MAJOR 0
+#define WSS_VERSION_MINOR 1
+#define WSS_VERSION_PATCH 0
+#define WSS_VERSION_STRING "0.1.0"
+
 /**
  * Pass as `timeout_ms` to wait without limit.
  */
@@ -1046,6 +1052,12 @@ wss_status wss_message_data(const struct wss_message *message, const uint8_t **d
  * Frees a message from `wss_session_recv`; NULL is a no-op. Never free a borrowed one.
  */
 void wss_message_free(struct wss_message *message);
+
+/**
+ * The version of the wssession library, "MAJOR.MINOR.PATCH" (NUL-terminated, static storage);
+ * equal to WSS_VERSION_STRING when the header and the library come from the same release.
+ */
+const char *wss_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

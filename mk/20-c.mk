@@ -16,6 +16,9 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --suppressions=tes
 build-c:
 	cargo build --locked --release -p wssession-ffi
 	mkdir -p $(C_OUT)
+	# The .so carries its SONAME (ffi/build.rs): programs linked with it look for that name at run time.
+	soname=$$(readelf -d $(C_LIBDIR)/libwssession.so | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p'); \
+	ln -sfn libwssession.so $(C_LIBDIR)/$$soname
 	gcc $(C_CFLAGS) -Itests/c tests/c/test_wssession.c -L$(C_LIBDIR) -lwssession \
 	    -Wl,-rpath,$(ROOT)/$(C_LIBDIR) -o $(C_OUT)/test_wssession
 	gcc $(C_CFLAGS) -Itests/c tests/c/test_wssession.c $(C_LIBDIR)/libwssession.a $(C_STATIC_LIBS) \

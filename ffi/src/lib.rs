@@ -14,6 +14,7 @@ mod handle;
 mod request;
 mod server;
 mod session;
+mod version;
 
 pub use config::*;
 pub use error::*;
@@ -21,3 +22,4 @@ pub use handle::*;
 pub use request::*;
 pub use server::*;
 pub use session::*;
+pub use version::*;
