@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The engine's threads start with the module (one runtime per process: the core's).
     let _ = wssession_core::runtime::runtime();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<frame::PyFrame>()?;
     m.add_class::<frame::PyCloseReason>()?;
     m.add("Ready", awaitable::ready_type_object(m.py())?)?;

@@ -24,7 +24,8 @@ from .server import (
     serve_callbacks,
 )
 
-__version__ = "0.1.0"
+# The workspace version (Cargo.toml), compiled into the native module.
+__version__: str = _wssession.__version__
 
 # From interpreter exit on, the engine's threads stop calling into Python.
 atexit.register(_wssession._finalize)

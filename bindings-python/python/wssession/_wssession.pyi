@@ -25,7 +25,11 @@ __all__ = [
     "ServerHandle",
     "start_server",
     "_finalize",
+    "__version__",
 ]
+
+#: The workspace version (Cargo.toml), e.g. "0.1.0".
+__version__: str
 
 _Message = str | bytes | bytearray | memoryview
 
