@@ -1,6 +1,6 @@
 # C ABI: libwssession (.so/.a) from ffi/, include/wssession.h (cbindgen, ffi/build.rs), the C suite
 # (tests/c, run under valgrind, dynamic and static) and the C examples. Everything lands in target/c/.
-.PHONY: build-c header-check test-c install
+.PHONY: build-c header-check test-c
 TEST_TARGETS += header-check test-c
 
 C_OUT := target/c
@@ -35,7 +35,7 @@ header-check:
 	git diff --exit-code -- include/
 	test -z "$$(git status --porcelain -- include/)"
 
-## test-c: the C suite under valgrind (dynamic and static), then install + pkg-config smoke test
+## test-c: the C suite under valgrind (dynamic and static), then `make install` (mk/90-dist.mk) + pkg-config smoke test
 test-c: build-c
 	@command -v valgrind >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq valgrind; }
@@ -47,12 +47,3 @@ test-c: build-c
 	    $$(PKG_CONFIG_PATH=$(ROOT)/$(C_OUT)/prefix/lib/pkgconfig pkg-config --cflags --libs wssession) \
 	    -Wl,-rpath,$(ROOT)/$(C_OUT)/prefix/lib -o $(C_OUT)/echo_server_pkgconfig
 	@echo "test-c: C suite clean under valgrind (dynamic + static); pkg-config install works"
-
-## install: header, libwssession.so/.a and wssession.pc under $(PREFIX) (default /usr/local)
-install: build-c
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 include/wssession.h $(DESTDIR)$(PREFIX)/include/
-	install -m 755 $(C_LIBDIR)/libwssession.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(C_LIBDIR)/libwssession.a $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' -e 's|@LIBS_PRIVATE@|$(C_STATIC_LIBS)|' \
-	    ffi/wssession.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/wssession.pc
