@@ -3,6 +3,7 @@
 # from it to a real third-party client:
 #   the wheel   -> a fresh venv (Debian's python3 when present)     client: Python websockets (interop suite)
 #   the tarball -> a fresh npm project                              client: Node ws (interop suite)
+#   (both installs without network, in a new network namespace, where unshare -n is permitted)
 #   the C release -> a temporary prefix, programs built with gcc    client: tests/c's raw-socket client
 # plus what the artifacts promise: versions, SONAME and symlinks, npm pack contents, the wheel's tag,
 # every shared library they need coming from a package every Debian install has.
@@ -40,6 +41,9 @@ for tool in cargo rustc; do
   if launch sh -c "command -v $tool" >/dev/null; then fail "$tool is still on PATH in the clean environment"; fi
 done
 echo "test-dist: clean environment: no cargo/rustc on PATH, CARGO=RUSTC=$DISABLED"
+# The artifacts' own installs run without any network (a new network namespace) where the machine allows it.
+OFFLINE=()
+if unshare -n true 2>/dev/null; then OFFLINE=(unshare -n); else echo "test-dist: (unshare -n not permitted: installs run with the network)"; fi
 
 # ESSENTIAL: Debian's Essential packages and everything they (pre-)depend on: on every Debian install.
 ESSENTIAL="$(apt-cache depends --recurse --important \
@@ -50,16 +54,17 @@ debian_base() {
   local file lib path pkg
   for file in "$@"; do
     for lib in $(readelf -d "$file" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-      path="$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|64bit/ { print $NF; exit }')"
-      [ -n "$path" ] || path="$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')"
+      # (awk reads all its input: an early exit would end ldconfig with SIGPIPE, a failure under pipefail)
+      path="$(ldconfig -p | awk -v l="$lib" '$1 == l { if (!any) any = $NF; if (/x86-64/ && !x64) x64 = $NF }
+        END { print (x64 ? x64 : any) }')"
       [ -n "$path" ] || fail "$(basename "$file") needs $lib, which is not installed"
       # dpkg knows a file by the path its package installed (/lib or /usr/lib, with a merged /usr).
-      pkg="$( { dpkg -S "$path" || dpkg -S "$(readlink -f "$path")"; } 2>/dev/null | head -1 | cut -d: -f1)"
+      pkg="$( { dpkg -S "$path" || dpkg -S "$(readlink -f "$path")"; } 2>/dev/null | sed -n '1s/:.*//p')"
       grep -qx "$pkg" <<<"$ESSENTIAL" || fail "$(basename "$file") needs $lib from Debian package '$pkg', which a base install may lack"
       printf '  %s needs %s: Debian package %s (in every install: Essential or required by one)\n' "$(basename "$file")" "$lib" "$pkg"
     done
     printf '  %s needs glibc >= %s (this machine: %s)\n' "$(basename "$file")" \
-      "$(objdump -T "$file" | grep -oE 'GLIBC_[0-9.]+' | sed 's/GLIBC_//' | sort -uV | tail -1)" "$(ldd --version | head -1 | awk '{ print $NF }')"
+      "$(objdump -T "$file" | grep -oE 'GLIBC_[0-9.]+' | sed 's/GLIBC_//' | sort -uV | tail -1)" "$(ldd --version | awk 'NR == 1 { print $NF }')"
   done
 }
 
@@ -71,7 +76,7 @@ unzip -q "$WHEEL" -d "$WORK/wheel"
 debian_base "$WORK"/wheel/wssession/_wssession*.so
 new_venv "$WORK/venv"
 t0="$(now)"
-launch "$VPY" -m pip install -q "$WHEEL"
+launch "${OFFLINE[@]}" "$VPY" -m pip install -q "$WHEEL"
 python_echo "$VPY"
 PY_SECONDS="$(elapsed "$t0" "$LISTENING_AT")"
 launch "$VPY" -c 'import importlib.metadata as m, sys, wssession
@@ -100,7 +105,7 @@ debian_base "$WORK"/package/wssession.*.node
 PROJECT="$WORK/npm-project"
 new_npm_project "$PROJECT"
 t0="$(now)"
-(cd "$PROJECT" && launch npm install -q --no-audit --no-fund "$TGZ")
+(cd "$PROJECT" && launch "${OFFLINE[@]}" npm install -q --no-audit --no-fund "$TGZ")
 node_echo "$PROJECT"
 NODE_SECONDS="$(elapsed "$t0" "$LISTENING_AT")"
 installed="$(cd "$PROJECT" && launch node -p 'require("wssession/package.json").version')"
@@ -139,7 +144,7 @@ gcc $CFLAGS "$ROOT/examples/c/echo_server.c" "${pc[@]}" -Wl,-rpath,"$LIB" -o "$W
 gcc $CFLAGS "$HERE/version_check.c" "${pc[@]}" -Wl,-rpath,"$LIB" -o "$WORK/version_check"
 gcc $CFLAGS "$HERE/version_check.c" $(pkg-config --cflags wssession) "$LIB/libwssession.a" "${pc_static[@]}" -o "$WORK/version_check_static"
 gcc $CFLAGS -D_DEFAULT_SOURCE -I"$ROOT/tests/c" "$HERE/echo_client.c" -o "$WORK/echo_client"
-ldd "$WORK/echo_server" | grep -q "$soname => $LIB/$soname" || fail "echo_server does not load $LIB/$soname"
+grep -q "$soname => $LIB/$soname" <<<"$(ldd "$WORK/echo_server")" || fail "echo_server does not load $LIB/$soname"
 launch "$WORK/version_check" "$VERSION" || fail "version macros vs wss_version() (shared)"
 launch "$WORK/version_check_static" "$VERSION" || fail "version macros vs wss_version() (static)"
 start_server "$WORK/c-server.log" "$WORK/echo_server" 0 # examples/c/echo_server.c, the C quick start
