@@ -34,7 +34,10 @@ $(DIST_TOOLS)/.deps: packaging/requirements.txt
 	$(DIST_TOOLS)/bin/pip install -q -r packaging/requirements.txt
 	touch $@
 
+## dist: every artifact into target/dist/, with SHA256SUMS
 dist: dist-python dist-node dist-c
+	cd $(DIST) && sha256sum wssession-$(DIST_VERSION)*.whl wssession-$(DIST_VERSION).tar.gz wssession-$(DIST_VERSION).tgz \
+	    $(C_RELEASE).tar.gz > SHA256SUMS
 	@ls -l $(DIST) | sed 1d
 
 ## dist-python: the abi3 wheel (debug info stripped, audited) and the sdist. maturin is the .venv's
@@ -74,11 +77,13 @@ dist-node:
 	cd $(DIST) && npm pack --silent ./npm/package >/dev/null
 	@ls $(DIST)/wssession-$(DIST_VERSION).tgz
 
-## dist-c: the C release, `make install` into a staging prefix whose .pc is relocatable, debug info stripped
+## dist-c: the C release, `make install` into a staging prefix whose .pc is relocatable, debug info stripped,
+## plus the C guide (share/doc/wssession/README.md)
 dist-c:
 	rm -rf $(DIST)/c $(DIST)/$(C_RELEASE).tar.gz
 	$(MAKE) --no-print-directory install PREFIX= DESTDIR=$(DIST)/c/$(C_RELEASE) PC_PREFIX='$$$${pcfiledir}/../..'
 	strip --strip-debug $(DIST)/c/$(C_RELEASE)/lib/libwssession.so.$(DIST_VERSION) $(DIST)/c/$(C_RELEASE)/lib/libwssession.a
+	install -D -m 644 ffi/README.md $(DIST)/c/$(C_RELEASE)/share/doc/wssession/README.md
 	tar -C $(DIST)/c -czf $(DIST)/$(C_RELEASE).tar.gz $(C_RELEASE)
 
 ## install: header, libwssession.so.X.Y.Z (+ SONAME and libwssession.so symlinks), libwssession.a and

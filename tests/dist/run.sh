@@ -68,6 +68,8 @@ debian_base() {
   done
 }
 
+(cd "$DIST" && sha256sum --quiet -c SHA256SUMS) || fail "the artifacts do not match SHA256SUMS"
+
 # ============================== Python: the wheel ==============================
 WHEEL="$(ls "$DIST"/wssession-"$VERSION"-cp*-abi3-*.whl)"
 echo "test-dist: [python] $(basename "$WHEEL")"
