@@ -74,7 +74,7 @@ debian_base() {
 WHEEL="$(ls "$DIST"/wssession-"$VERSION"-cp*-abi3-*.whl)"
 echo "test-dist: [python] $(basename "$WHEEL")"
 case "$(basename "$WHEEL")" in *manylinux_*_x86_64.whl | *manylinux2014_x86_64.whl) ;; *) fail "the wheel has no manylinux tag" ;; esac
-unzip -q "$WHEEL" -d "$WORK/wheel"
+python3 -m zipfile -e "$WHEEL" "$WORK/wheel"
 debian_base "$WORK"/wheel/wssession/_wssession*.so
 new_venv "$WORK/venv"
 t0="$(now)"
