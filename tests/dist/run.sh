@@ -45,28 +45,8 @@ echo "test-dist: clean environment: no cargo/rustc on PATH, CARGO=RUSTC=$DISABLE
 OFFLINE=()
 if unshare -n true 2>/dev/null; then OFFLINE=(unshare -n); else echo "test-dist: (unshare -n not permitted: installs run with the network)"; fi
 
-# ESSENTIAL: Debian's Essential packages and everything they (pre-)depend on: on every Debian install.
-ESSENTIAL="$(apt-cache depends --recurse --important \
-  $(dpkg-query -W -f='${Package} ${Essential}\n' | awk '$2 == "yes" { print $1 }') 2>/dev/null | grep -v '^ ' | sed 's/:.*//' | sort -u)"
-# debian_base FILE...: every NEEDED library comes from one of the ESSENTIAL packages, and the newest glibc
-# symbol version asked for is printed next to this machine's glibc.
-debian_base() {
-  local file lib path pkg
-  for file in "$@"; do
-    for lib in $(readelf -d "$file" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-      # (awk reads all its input: an early exit would end ldconfig with SIGPIPE, a failure under pipefail)
-      path="$(ldconfig -p | awk -v l="$lib" '$1 == l { if (!any) any = $NF; if (/x86-64/ && !x64) x64 = $NF }
-        END { print (x64 ? x64 : any) }')"
-      [ -n "$path" ] || fail "$(basename "$file") needs $lib, which is not installed"
-      # dpkg knows a file by the path its package installed (/lib or /usr/lib, with a merged /usr).
-      pkg="$( { dpkg -S "$path" || dpkg -S "$(readlink -f "$path")"; } 2>/dev/null | sed -n '1s/:.*//p')"
-      grep -qx "$pkg" <<<"$ESSENTIAL" || fail "$(basename "$file") needs $lib from Debian package '$pkg', which a base install may lack"
-      printf '  %s needs %s: Debian package %s (in every install: Essential or required by one)\n' "$(basename "$file")" "$lib" "$pkg"
-    done
-    printf '  %s needs glibc >= %s (this machine: %s)\n' "$(basename "$file")" \
-      "$(objdump -T "$file" | grep -oE 'GLIBC_[0-9.]+' | sed 's/GLIBC_//' | sort -uV | tail -1)" "$(ldd --version | awk 'NR == 1 { print $NF }')"
-  done
-}
+# debian_base FILE...: every library they need comes with every Debian install (tests/dist/debian_base.py).
+debian_base() { python3 "$HERE/debian_base.py" "$@" || fail "$* need libraries a base Debian install may lack"; }
 
 (cd "$DIST" && sha256sum --quiet -c SHA256SUMS) || fail "the artifacts do not match SHA256SUMS"
 
