@@ -26,6 +26,7 @@ version-check:
 set-version:
 	$(PYTHON) packaging/version.py set '$(VERSION)'
 	cargo update --workspace --offline
+	cargo update -p wssession-core --manifest-path fuzz/Cargo.toml
 	cargo build --release -p wssession-ffi
 	$(PYTHON) packaging/version.py check
 

@@ -35,10 +35,11 @@ def copies() -> list[tuple[str, str | None]]:
     found.append(('bindings-node/package-lock.json (packages."")', node_lock["packages"][""].get("version")))
     root_lock = json.loads((ROOT / "package-lock.json").read_text())
     found.append(('package-lock.json (packages."bindings-node")', root_lock["packages"]["bindings-node"].get("version")))
-    with open(ROOT / "Cargo.lock", "rb") as f:
-        for package in tomllib.load(f)["package"]:
-            if package["name"].startswith("wssession-") and "source" not in package:
-                found.append((f"Cargo.lock ({package['name']})", package["version"]))
+    for lock in ("Cargo.lock", "fuzz/Cargo.lock"):
+        with open(ROOT / lock, "rb") as f:
+            for package in tomllib.load(f)["package"]:
+                if package["name"].startswith("wssession-") and package["name"] != "wssession-fuzz":
+                    found.append((f"{lock} ({package['name']})", package["version"]))
     header = (ROOT / "include/wssession.h").read_text()
     parts = [re.search(rf"#define WSS_VERSION_{p} (\d+)", header) for p in ("MAJOR", "MINOR", "PATCH")]
     found.append(("include/wssession.h (WSS_VERSION_*)", ".".join(m.group(1) for m in parts) if all(parts) else None))
