@@ -92,6 +92,15 @@ node_echo "$PROJECT"
 NODE_SECONDS="$(elapsed "$t0" "$LISTENING_AT")"
 installed="$(cd "$PROJECT" && launch node -p 'require("wssession/package.json").version')"
 [ "$installed" = "$VERSION" ] || fail "the npm package's version is $installed, not $VERSION"
+# The prebuilt addon is where the generated loader looks: no install script needed (npm --ignore-scripts).
+mkdir -p "$WORK/no-scripts" && cd "$WORK/no-scripts"
+launch npm init -y >/dev/null
+launch "${OFFLINE[@]}" npm install -q --ignore-scripts --no-audit --no-fund "$TGZ"
+launch node -e 'const { WebSocketServer } = require("wssession")
+const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 })
+wss.on("listening", () => { console.log(`  npm install --ignore-scripts: listening on port ${wss.address().port}`); wss.close() })' ||
+  fail "the tarball installed with --ignore-scripts does not serve"
+cd "$ROOT"
 # No prebuilt for the platform (here: the addon removed): the install script says so and tries cargo.
 rm "$PROJECT"/node_modules/wssession/wssession.*.node
 if (cd "$PROJECT" && launch npm rebuild wssession) >"$WORK/rebuild.log" 2>&1; then fail "npm rebuild without the prebuilt addon and without cargo succeeded"; fi
