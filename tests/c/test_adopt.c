@@ -138,6 +138,7 @@ static void adopts_an_fd_the_application_accepted_and_serves_it(void) {
 
 static app_t g_loop_app;
 static wss_server *g_loop_srv;
+static wss_session *g_loop_session;
 
 static void note_thread(app_t *app) {
     if (!pthread_equal(pthread_self(), app->loop_thread)) atomic_fetch_add(&app->off_thread, 1);
@@ -151,6 +152,7 @@ static void loop_accept(void *ud, const wss_request *req, wss_accept *acc) {
 
 static void loop_open(void *ud, wss_session *s) {
     note_thread(ud);
+    g_loop_session = wss_session_retain(s);
     opened(ud, s);
 }
 
@@ -236,11 +238,27 @@ static void callbacks_run_on_the_applications_poll_loop_thread(void) {
     CHECK(next_text_is(client, "one"));
     CHECK(atomic_load(&app->reentrant_status) == WSS_STATUS_WOULD_DEADLOCK);
 
+    /* A loop that does not dispatch: the session stops reading (bounded memory) until it catches up. */
+    enum { BURST = 40 };
+    for (int i = 0; i < BURST; i++) CHECK(ws_send(client, 1, "m", 1, 1) == 0);
+    bool paused = false;
+    for (int i = 0; i < 6000 && !paused; i++) {
+        OK(wss_session_is_paused(g_loop_session, &paused));
+        if (!paused) sleep_ms(5);
+    }
+    CHECK(paused);
+    CHECK(atomic_load(&app->messages) == 1);
+    CHECK(loop_until(efd, &app->messages, 1 + BURST));
+    OK(wss_session_is_paused(g_loop_session, &paused));
+    CHECK(!paused);
+    for (int i = 0; i < BURST; i++) CHECK(next_text_is(client, "m"));
+
     CHECK(ws_send_close(client, 4001, "done") == 0);
     CHECK(loop_until(efd, &app->closed, 1));
     CHECK(atomic_load(&app->close_code) == 4001);
     CHECK(ws_recv_close(client, NULL, 0) == 4001);
     close(client);
+    wss_session_release(g_loop_session);
     CHECK(atomic_load(&app->off_thread) == 0);
     OK(wss_server_shutdown(srv, 1000));
     wss_server_free(srv);
