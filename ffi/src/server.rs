@@ -170,6 +170,7 @@ fn call_close(cb: wss_close_cb, ud: &UserData, h: &Arc<wss_session>, reason: &Cl
 /// Delivers on_open (the session counts as live from here until its on_close returns).
 fn deliver_open(cb: wss_session_cb, ud: &Arc<UserData>, tracker: &Arc<Tracker>, s: &Session) {
     let h = attach(s, tracker, ud);
+    h.live.store(true, Ordering::Release);
     tracker.opened();
     if let Some(f) = cb {
         let ud = ud.clone();
@@ -185,8 +186,12 @@ fn deliver_close(cb: wss_close_cb, ud: &Arc<UserData>, tracker: &Arc<Tracker>, s
     tracker.deliver(move || {
         call_close(cb, &ud, &h, &reason);
         detach(&s);
+        // A session the application made but never started had no on_open: it was never counted.
+        let counted = h.live.swap(false, Ordering::AcqRel);
         drop(h);
-        t.closed();
+        if counted {
+            t.closed();
+        }
     });
 }
 
