@@ -67,7 +67,8 @@ pub struct ServerConfig {
     pub max_head_bytes: usize,
     /// Limit on the number of request headers. Default 100 (431 beyond).
     pub max_headers: usize,
-    /// The request head (and TLS handshake) must arrive within this. Default 10 s (408 beyond).
+    /// The request head (and TLS handshake) must arrive within this (408 beyond), and the accept hook
+    /// must decide within it too (503 beyond). Default 10 s.
     pub handshake_timeout: Duration,
     /// Connections (handshaking or open) beyond this get 503. Default 100 000.
     pub max_connections: usize,
@@ -80,6 +81,9 @@ pub struct ServerConfig {
     pub session: SessionConfig,
     /// Listen backlog. Default 1024.
     pub backlog: u32,
+    /// Bind the listener with `SO_REUSEPORT`, so several processes (or servers) share the port and
+    /// the kernel spreads connections over them. Default false: a second bind then fails, as usual.
+    pub reuse_port: bool,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +100,7 @@ impl Default for ServerConfig {
             deflate: DeflateConfig::default(),
             session: SessionConfig::default(),
             backlog: 1024,
+            reuse_port: false,
         }
     }
 }

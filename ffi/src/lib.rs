@@ -8,7 +8,9 @@
 
 #[macro_use]
 mod panic;
+mod adopt;
 mod config;
+mod dispatch;
 mod error;
 mod handle;
 mod request;
@@ -16,6 +18,7 @@ mod server;
 mod session;
 mod version;
 
+pub use adopt::*;
 pub use config::*;
 pub use error::*;
 pub use handle::*;
