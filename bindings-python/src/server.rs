@@ -49,9 +49,16 @@ impl ServerHandle {
         self.server.close();
     }
 
-    /// Stops accepting, sends Close 1001 to every session, waits up to ``grace`` seconds, then shuts the rest.
-    fn shutdown<'py>(&self, py: Python<'py>, grace: f64) -> PyResult<Bound<'py, PyAny>> {
+    /// Stops accepting, sends Close ``code``/``reason`` to every session, waits up to ``grace``
+    /// seconds, then shuts the rest.
+    #[pyo3(signature = (grace, code=1001, reason=String::new()))]
+    fn shutdown<'py>(&self, py: Python<'py>, grace: f64, code: u16, reason: String) -> PyResult<Bound<'py, PyAny>> {
         let s = self.server.clone();
+        s.close();
+        for session in s.sessions() {
+            // The first close wins: the core's own shutdown below then finds them closing.
+            errors::map(session.close(code, &reason))?;
+        }
         crate::bridge::future_into_py(py, async move {
             s.shutdown(duration(grace)).await;
             Ok(())
@@ -104,10 +111,11 @@ impl Resolver {
 impl Resolver {
     /// Accepts the upgrade with ``subprotocol`` (or none); ``state`` is handed to the connection
     /// (``ServerConnection._handshake_state``).
-    #[pyo3(signature = (subprotocol=None, state=None))]
-    fn accept(&self, subprotocol: Option<String>, state: Option<Py<PyAny>>) {
+    /// ``headers`` are added to the 101 response.
+    #[pyo3(signature = (subprotocol=None, state=None, headers=Vec::new()))]
+    fn accept(&self, subprotocol: Option<String>, state: Option<Py<PyAny>>, headers: Vec<(String, String)>) {
         let attachment = state.map(|s| Arc::new(s) as Arc<dyn std::any::Any + Send + Sync>);
-        self.resolve(Decision::Accept(Accept { subprotocol, attachment, ..Accept::default() }));
+        self.resolve(Decision::Accept(Accept { subprotocol, attachment, headers, ..Accept::default() }));
     }
 
     /// Answers with an HTTP response instead of upgrading.
@@ -246,7 +254,8 @@ fn task_handler(
     *, host, port, call_soon, waker=None, on_session=None, on_accept=None, events=None, app=None,
     max_frame_size=1048576, ping_interval_ms=20000, timeout_ms=20000, close_timeout_ms=10000,
     incoming_queue=16, write_high_water=32768, write_low_water=8192, deflate=true,
-    tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0
+    tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0,
+    response_headers=Vec::new()
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn start_server<'py>(
@@ -272,6 +281,7 @@ pub fn start_server<'py>(
     max_connections: usize,
     backlog: u32,
     handshake_timeout: f64,
+    response_headers: Vec<(String, String)>,
 ) -> PyResult<Bound<'py, PyAny>> {
     if max_frame_size == 0 || timeout_ms == 0 {
         return Err(pyo3::exceptions::PyValueError::new_err("max_frame_size and timeout_ms must be > 0"));
@@ -342,9 +352,24 @@ pub fn start_server<'py>(
                 rx.await.unwrap_or_else(|_| Respond(HttpResponse::text(500, "the server's request hook failed")))
             })
         }));
+    } else if !response_headers.is_empty() {
+        // Headers on every 101 without a round trip through Python (e.g. `Server:`).
+        let headers = Arc::new(response_headers);
+        builder = builder.accept_hook_boxed(Arc::new(move |_req: Request| {
+            let headers = headers.to_vec();
+            Box::pin(async move { Decision::Accept(Accept { headers, ..Accept::default() }) })
+        }));
     }
     crate::bridge::future_into_py(py, async move {
         let server = errors::map(builder.start().await)?;
         Ok(ServerHandle { server })
     })
+}
+
+/// The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key`` (as the core answers it).
+#[pyfunction]
+pub fn accept_key(key: &str) -> String {
+    let head = wssession_core::handshake::switching_protocols(key, None, "", &[]);
+    let head = String::from_utf8_lossy(&head);
+    head.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Accept: ")).map(|v| v.trim().to_owned()).unwrap_or_default()
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import atexit
 
-from . import _wssession, exceptions
+from . import _wssession, datastructures, exceptions, frames, http11
 from ._types import JsonConverter, State
 from ._wssession import CloseReason, Frame, Headers, Incoming, Outgoing, Request, ServerConnection
 from .exceptions import *  # noqa: F403 -- the exception classes
@@ -19,6 +19,7 @@ from .server import (
     HandshakeConnection,
     Response,
     Server,
+    basic_auth,
     broadcast,
     serve,
     serve_callbacks,
@@ -35,6 +36,7 @@ __all__ = [
     "serve",
     "serve_callbacks",
     "broadcast",
+    "basic_auth",
     "Server",
     "ServerConnection",
     "HandshakeConnection",
@@ -49,4 +51,7 @@ __all__ = [
     "State",
     "JsonConverter",
     "exceptions",
+    "frames",
+    "http11",
+    "datastructures",
 ]

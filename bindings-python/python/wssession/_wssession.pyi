@@ -3,10 +3,13 @@
 Use the public API re-exported by ``wssession``; this module is an implementation detail.
 """
 
+import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
 from typing import Any, final
 
 from ._types import State
+from .http11 import Response
 from .server import CallbackHandler
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "ServerConnection",
     "ServerHandle",
     "start_server",
+    "accept_key",
     "_finalize",
 ]
 
@@ -216,8 +220,9 @@ class ServerConnection:
         """Receives the next message in pieces (websockets' ``recv_streaming``): one piece, the whole message."""
     def __aiter__(self) -> ServerConnection: ...
     def __anext__(self) -> Awaitable[Any]: ...
-    def send(self, message: Any) -> Awaitable[None]:
-        """Sends str (Text), bytes-like (Binary), a Frame, or a (async) iterable of fragments."""
+    def send(self, message: Any, text: bool | None = None) -> Awaitable[None]:
+        """Sends str (Text), bytes-like (Binary), a Frame, or a (async) iterable of fragments;
+        ``text`` forces Text (True) or Binary (False)."""
     def close(self, code: int | None = None, reason: str | None = None) -> Awaitable[None]:
         """Starts the closing handshake (default 1000) and waits until the connection is closed."""
     def wait_closed(self) -> Awaitable[CloseReason]:
@@ -251,8 +256,17 @@ class ServerConnection:
     def subprotocol(self) -> str | None:
         """The negotiated subprotocol, or None."""
     @property
-    def id(self) -> int:
-        """The session id, unique within the process."""
+    def id(self) -> uuid.UUID:
+        """A unique identifier of the connection (a random UUID, as in websockets)."""
+    @property
+    def session_id(self) -> int:
+        """The engine's session number, unique within the process."""
+    @property
+    def logger(self) -> logging.LoggerAdapter[Any]:
+        """The server's logger with ``{"websocket": connection}`` as extra."""
+    @property
+    def response(self) -> Response:
+        """The handshake response (101) the connection was opened with."""
     @property
     def state(self) -> State:
         """The connection state."""
@@ -330,8 +344,9 @@ class ServerHandle:
         """Whether the bound address is IPv6."""
     def close(self) -> None:
         """Stops accepting new connections (open sessions continue)."""
-    def shutdown(self, grace: float) -> Awaitable[None]:
-        """Stops accepting, sends Close 1001 to every session, waits up to ``grace`` seconds, then shuts the rest."""
+    def shutdown(self, grace: float, code: int = 1001, reason: str = ...) -> Awaitable[None]:
+        """Stops accepting, sends Close ``code``/``reason`` to every session, waits up to ``grace``
+        seconds, then shuts the rest."""
     def wait(self) -> Awaitable[None]:
         """Completes when the listener has closed."""
     @property
@@ -348,8 +363,14 @@ class ServerHandle:
 class Resolver:
     """The accept hook's answer channel, handed to Python with the request."""
 
-    def accept(self, subprotocol: str | None = None, state: dict[str, Any] | None = None) -> None:
-        """Accepts the upgrade with ``subprotocol`` (or none); ``state`` is handed to the connection."""
+    def accept(
+        self,
+        subprotocol: str | None = None,
+        state: dict[str, Any] | None = None,
+        headers: list[tuple[str, str]] = ...,
+    ) -> None:
+        """Accepts the upgrade with ``subprotocol`` (or none); ``state`` is handed to the connection;
+        ``headers`` are added to the 101."""
     def respond(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         """Answers with an HTTP response instead of upgrading."""
 
@@ -408,8 +429,12 @@ def start_server(
     max_connections: int = 100000,
     backlog: int = 1024,
     handshake_timeout: float = 10.0,
+    response_headers: list[tuple[str, str]] = ...,
 ) -> Awaitable[ServerHandle]:
     """Starts a server; resolves with a ServerHandle. Use ``wssession.serve`` instead."""
+
+def accept_key(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key``."""
 
 def _finalize() -> None:
     """Called at interpreter exit: from then on the engine's threads no longer call into Python."""

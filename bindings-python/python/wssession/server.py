@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hmac
 import http
 import inspect
 import logging
@@ -16,9 +18,11 @@ from . import _wssession
 from ._wssession import CloseReason, Frame, Headers, Request, ServerConnection
 from .exceptions import InvalidHandshake, NegotiationError
 from ._types import State
+from .http11 import SERVER, Response
 
 __all__ = [
     "serve",
+    "basic_auth",
     "serve_callbacks",
     "Server",
     "ServerConnection",
@@ -32,7 +36,24 @@ logger = logging.getLogger("wssession.server")
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 Origin = Union[str, re.Pattern[str], None]
-ProcessRequest = Callable[["HandshakeConnection", Request], Union["Response", None, Awaitable[Union["Response", None]]]]
+ProcessRequest = Callable[["HandshakeConnection", Request], Union[Response, None, Awaitable[Union[Response, None]]]]
+ProcessResponse = Callable[
+    ["HandshakeConnection", Request, Response], Union[Response, None, Awaitable[Union[Response, None]]]
+]
+LoggerLike = Union[logging.Logger, logging.LoggerAdapter[Any]]
+
+#: Headers of the 101 the engine writes itself (process_response's changes to them are not applied).
+_ENGINE_HEADERS = frozenset(
+    {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions"}
+)
+
+#: ``loop.create_server`` keywords that ``serve`` does not take (each is refused by name).
+_CREATE_SERVER_KEYWORDS = frozenset(
+    {
+        "family", "flags", "sock", "reuse_address", "reuse_port", "keep_alive", "ssl_handshake_timeout",
+        "ssl_shutdown_timeout", "start_serving", "unix", "path",
+    }
+)
 SelectSubprotocol = Callable[["HandshakeConnection", Sequence[str]], Union[str, None]]
 
 
@@ -51,27 +72,16 @@ class CallbackHandler(Protocol):
         """A complete Text or Binary message arrived."""
 
 
-class Response:
-    """An HTTP response that ``process_request`` returns to refuse the upgrade (websockets' ``Response``)."""
-
-    def __init__(self, status_code: int, reason_phrase: str, headers: Headers, body: bytes = b"") -> None:
-        self.status_code = status_code
-        self.reason_phrase = reason_phrase
-        self.headers = headers
-        self.body = body
-
-    def __repr__(self) -> str:
-        return f"Response({self.status_code} {self.reason_phrase})"
-
-
 class HandshakeConnection:
-    """What ``process_request`` and ``select_subprotocol`` receive: the connection before the upgrade."""
+    """What ``process_request``, ``process_response`` and ``select_subprotocol`` receive: the connection
+    before the upgrade. Attributes set on it (``username``, ...) are found on the ``ServerConnection``."""
 
     def __init__(self, server: Server, request: Request) -> None:
         self.server = server
         self.request = request
         self.remote_address = request.remote_address
         self.local_address = request.local_address
+        self.logger = server.logger
 
     def respond(self, status: int | http.HTTPStatus, text: str) -> Response:
         """A plain-text response with ``status`` and ``text`` as body."""
@@ -80,7 +90,7 @@ class HandshakeConnection:
         return Response(status.value, status.phrase, headers, text.encode())
 
 
-_HANDSHAKE_OWN = frozenset({"server", "request", "remote_address", "local_address"})
+_HANDSHAKE_OWN = frozenset({"server", "request", "remote_address", "local_address", "logger"})
 
 
 class _SocketInfo:
@@ -157,21 +167,37 @@ class Server:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing: asyncio.Task[None] | None = None
         self._closed: asyncio.Event | None = None
-        #: Open connections (pull-style handlers only).
-        self.connections: set[ServerConnection] = set()
+        self._all: set[ServerConnection] = set()
         self.process_request: ProcessRequest | None = options.pop("process_request")
+        self.process_response: ProcessResponse | None = options.pop("process_response")
         self.select_subprotocol: SelectSubprotocol | None = options.pop("select_subprotocol")
         self.subprotocols: list[str] | None = options.pop("subprotocols")
         self.origins: list[Origin] | None = options.pop("origins")
+        self.server_header: str | None = options.pop("server_header")
         self._grace: float = options.pop("grace")
+        logger_: LoggerLike | None = options.pop("logger")
+        #: The logger of this server and its connections (``logger=``; default ``wssession.server``).
+        self.logger: LoggerLike = logger if logger_ is None else logger_
+
+    @property
+    def connections(self) -> set[ServerConnection]:
+        """The open connections (handshake done, closing handshake not started), as in websockets."""
+        return {c for c in self._all if c.state is State.OPEN}
+
+    @property
+    def _extra_headers(self) -> list[tuple[str, str]]:
+        """Headers every 101 carries besides the engine's own."""
+        return [] if self.server_header is None else [("Server", self.server_header)]
 
     async def _start(self) -> Server:
+        if self._handle is not None:
+            return self
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._closed = asyncio.Event()
-        hook = any(x is not None for x in (self.process_request, self.select_subprotocol, self.origins)) or bool(
-            self.subprotocols
-        )
+        hook = any(
+            x is not None for x in (self.process_request, self.process_response, self.select_subprotocol, self.origins)
+        ) or bool(self.subprotocols)
         self._handle = await _wssession.start_server(
             call_soon=loop.call_soon_threadsafe,
             waker=_loop_waker(loop) if self._handler is not None else None,
@@ -179,8 +205,11 @@ class Server:
             on_accept=self._on_accept if hook else None,
             events=self._events,
             app=self,
+            response_headers=self._extra_headers,
             **self._options,
         )
+        for sock in self.sockets:
+            self.logger.info("server listening on %s:%d", *sock.getsockname()[:2])
         return self
 
     # ---- called on the loop thread by the engine ----
@@ -189,25 +218,30 @@ class Server:
         state = conn._handshake_state
         if state:
             conn.__dict__.update(state)
-        self.connections.add(conn)
+        self._all.add(conn)
         task = asyncio.ensure_future(self._run(conn))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, conn: ServerConnection) -> None:
         assert self._handler is not None
+        logged = self.logger.isEnabledFor(logging.INFO)
+        if logged:
+            conn.logger.info("connection open")
         try:
             await self._handler(conn)
         except asyncio.CancelledError:
             conn._handler_done("handler cancelled")
             raise
         except Exception as exc:
-            logger.error("connection handler failed", exc_info=True)
+            conn.logger.error("connection handler failed", exc_info=True)
             conn._handler_done(f"{type(exc).__name__}: {exc}")
         else:
             conn._handler_done(None)
         finally:
-            self.connections.discard(conn)
+            self._all.discard(conn)
+            if logged:
+                _log_when_closed(conn)
 
     def _on_accept(self, request: Request, resolver: _wssession.Resolver) -> None:
         task = asyncio.ensure_future(self._accept(request, resolver))
@@ -216,35 +250,72 @@ class Server:
 
     async def _accept(self, request: Request, resolver: _wssession.Resolver) -> None:
         conn = HandshakeConnection(self, request)
-        try:
-            if self.process_request is not None:
-                response = self.process_request(conn, request)
-                if inspect.isawaitable(response):
-                    response = await response
-                if response is not None:
-                    self._respond(resolver, response)
-                    return
+        response: Response | None = None
+        subprotocol: str | None = None
+        if self.process_request is not None:
+            response = await self._call_hook("process_request", conn, self.process_request, conn, request)
+        if response is None:
             if "websocket" not in request.headers.get("Upgrade", "").lower():
                 resolver.accept(None)  # not an upgrade: the engine answers with the right 4xx
                 return
-            if self.origins is not None:
-                origin = request.headers.get("Origin")
-                if not any(
-                    o == origin or (isinstance(o, re.Pattern) and origin is not None and o.fullmatch(origin))
-                    for o in self.origins
-                ):
-                    text = f"Failed to open a WebSocket connection: invalid Origin header: {origin}.\n"
-                    self._respond(resolver, conn.respond(http.HTTPStatus.FORBIDDEN, text))
-                    return
-            state = {k: v for k, v in vars(conn).items() if k not in _HANDSHAKE_OWN}
-            resolver.accept(self._subprotocol(conn, request.offered_subprotocols), state or None)
+            response, subprotocol = self._negotiate(conn, request)
+        if self.server_header is not None:
+            response.headers["Server"] = self.server_header
+        if self.process_response is not None:
+            replaced = await self._call_hook("process_response", conn, self.process_response, conn, request, response)
+            if replaced is not None:
+                response = replaced
+        if not isinstance(response, Response):
+            raise TypeError(f"process_request must return a Response or None, not {type(response).__name__}")
+        if response.status_code != 101:
+            resolver.respond(response.status_code, response.headers.raw_items(), bytes(response.body))
+            return
+        state = {k: v for k, v in vars(conn).items() if k not in _HANDSHAKE_OWN}
+        extra = [(n, v) for n, v in response.headers.raw_items() if n.lower() not in _ENGINE_HEADERS]
+        state["_ws_extra_headers"] = extra
+        offered = response.headers.get("Sec-WebSocket-Protocol")
+        resolver.accept(subprotocol if offered is None else offered, state, extra)
+
+    async def _call_hook(self, name: str, conn: HandshakeConnection, hook: Any, *args: Any) -> Response | None:
+        """Runs ``process_request``/``process_response`` (sync or async); a failure answers 500."""
+        try:
+            response = hook(*args)
+            if inspect.isawaitable(response):
+                response = await response
+        except Exception:
+            self.logger.error("%s failed", name, exc_info=True)
+            text = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
+            return conn.respond(http.HTTPStatus.INTERNAL_SERVER_ERROR, text)
+        if response is not None and not isinstance(response, Response):
+            raise TypeError(f"{name} must return a Response or None, not {type(response).__name__}")
+        return response
+
+    def _negotiate(self, conn: HandshakeConnection, request: Request) -> tuple[Response, str | None]:
+        """The 101 for an upgrade request (origin check, subprotocol), or the error response."""
+        if self.origins is not None:
+            origin = request.headers.get("Origin")
+            if not any(
+                o == origin or (isinstance(o, re.Pattern) and origin is not None and o.fullmatch(origin))
+                for o in self.origins
+            ):
+                text = f"Failed to open a WebSocket connection: invalid Origin header: {origin}.\n"
+                return conn.respond(http.HTTPStatus.FORBIDDEN, text), None
+        try:
+            subprotocol = self._subprotocol(conn, request.offered_subprotocols)
         except InvalidHandshake as exc:
             text = f"Failed to open a WebSocket connection: {exc}.\n"
-            self._respond(resolver, conn.respond(http.HTTPStatus.BAD_REQUEST, text))
+            return conn.respond(http.HTTPStatus.BAD_REQUEST, text), None
         except Exception:
-            logger.error("opening handshake failed", exc_info=True)
+            self.logger.error("opening handshake failed", exc_info=True)
             text = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
-            self._respond(resolver, conn.respond(http.HTTPStatus.INTERNAL_SERVER_ERROR, text))
+            return conn.respond(http.HTTPStatus.INTERNAL_SERVER_ERROR, text), None
+        headers = Headers([("Upgrade", "websocket"), ("Connection", "Upgrade")])
+        key = request.headers.get("Sec-WebSocket-Key")
+        if key is not None:
+            headers["Sec-WebSocket-Accept"] = _wssession.accept_key(key)
+        if subprotocol is not None:
+            headers["Sec-WebSocket-Protocol"] = subprotocol
+        return Response(101, "Switching Protocols", headers), subprotocol
 
     def _subprotocol(self, conn: HandshakeConnection, offered: list[str]) -> str | None:
         if self.select_subprotocol is not None:
@@ -257,12 +328,6 @@ class Server:
             if p in offered:
                 return p
         raise NegotiationError("invalid subprotocol; expected one of " + ", ".join(self.subprotocols))
-
-    @staticmethod
-    def _respond(resolver: _wssession.Resolver, response: Response) -> None:
-        if not isinstance(response, Response):
-            raise TypeError(f"process_request must return a Response or None, not {type(response).__name__}")
-        resolver.respond(response.status_code, response.headers.raw_items(), bytes(response.body))
 
     # ---- websockets' Server API ----
 
@@ -296,141 +361,183 @@ class Server:
             raise RuntimeError("the server is not started")
         return self._loop
 
-    def close(self, close_connections: bool = True) -> None:
-        """Stops accepting; with ``close_connections``, closes every connection with 1001 (the handlers
-        are then awaited by ``wait_closed``). Idempotent."""
+    def close(self, close_connections: bool = True, code: int = 1001, reason: str = "") -> None:
+        """Stops accepting; with ``close_connections``, closes every connection with ``code`` (1001,
+        going away) and ``reason`` (empty), as websockets does. ``wait_closed`` then waits for the
+        connections to close and every handler to return. Idempotent."""
         if self._closing is not None:
             return
         handle = self.handle
+        self.logger.info("server closing")
+        shutdown = handle.shutdown(self._grace, code, reason) if close_connections else None
         handle.close()
 
         async def closing() -> None:
-            if close_connections:
-                await handle.shutdown(self._grace)
+            if shutdown is not None:
+                await shutdown
             await handle.wait()
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            self.logger.info("server closed")
 
         self._closing = asyncio.ensure_future(closing())
         assert self._closed is not None
         self._closed.set()
 
     async def wait_closed(self) -> None:
-        """Waits until the server is closed and every handler has finished."""
+        """Waits until the server is closed and every handler has returned."""
         assert self._closed is not None
         await self._closed.wait()
-        if self._closing is not None:
-            await self._closing
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        assert self._closing is not None
+        await asyncio.shield(self._closing)
 
     async def serve_forever(self) -> None:
-        """Runs until ``close()`` is called (or the task is cancelled)."""
-        assert self._closed is not None
-        await self._closed.wait()
+        """Runs until ``close()`` is called; cancelling it closes the server (as websockets)."""
+        try:
+            await self.wait_closed()
+        except asyncio.CancelledError:
+            try:
+                self.close()
+                await self.wait_closed()
+            finally:
+                raise
+
+    def __await__(self) -> Any:
+        return self._start().__await__()
 
     async def __aenter__(self) -> Server:
-        return self
+        return await self._start()
 
     async def __aexit__(self, *exc: object) -> None:
         self.close()
         await self.wait_closed()
 
 
-class serve:
-    """Starts a WebSocket server; use as ``async with serve(handler, host, port) as server``.
+def _log_when_closed(conn: ServerConnection) -> None:
+    """Logs "connection closed" through the connection's logger once it is closed."""
+
+    async def closed() -> None:
+        await conn.wait_closed()
+        conn.logger.info("connection closed")
+
+    task = asyncio.ensure_future(closed())
+    _PENDING_LOGS.add(task)
+    task.add_done_callback(_PENDING_LOGS.discard)
+
+
+_PENDING_LOGS: set[asyncio.Task[None]] = set()
+
+
+def serve(
+    handler: Handler,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    ping_interval: float | None = 20,
+    ping_timeout: float | None = 20,
+    close_timeout: float | None = 10,
+    max_size: int | None = 2**20,
+    max_queue: int | tuple[int, int | None] | None = 16,
+    write_limit: int | tuple[int, int | None] = 2**15,
+    compression: str | None = "deflate",
+    subprotocols: Sequence[str] | None = None,
+    select_subprotocol: SelectSubprotocol | None = None,
+    process_request: ProcessRequest | None = None,
+    process_response: ProcessResponse | None = None,
+    server_header: str | None = SERVER,
+    origins: Sequence[Origin] | None = None,
+    ssl: tuple[str, str] | None = None,
+    open_timeout: float | None = 10,
+    max_connections: int = 100_000,
+    backlog: int = 1024,
+    logger: LoggerLike | None = None,
+    create_connection: Any = None,
+    extensions: Any = None,
+    _events: CallbackHandler | None = None,
+    **kwargs: Any,
+) -> Server:
+    """Starts a WebSocket server: ``async with serve(handler, host, port) as server`` or
+    ``server = await serve(...)``.
 
     Mirrors ``websockets.asyncio.server.serve``; see the package README for the differences.
     """
-
-    def __init__(
-        self,
-        handler: Handler,
-        host: str | None = None,
-        port: int | None = None,
-        *,
-        ping_interval: float | None = 20,
-        ping_timeout: float | None = 20,
-        close_timeout: float | None = 10,
-        max_size: int | None = 2**20,
-        max_queue: int | tuple[int, int | None] | None = 16,
-        write_limit: int | tuple[int, int | None] = 2**15,
-        compression: str | None = "deflate",
-        subprotocols: Sequence[str] | None = None,
-        select_subprotocol: SelectSubprotocol | None = None,
-        process_request: ProcessRequest | None = None,
-        origins: Sequence[Origin] | None = None,
-        ssl: tuple[str, str] | None = None,
-        open_timeout: float | None = 10,
-        max_connections: int = 100_000,
-        backlog: int = 1024,
-        logger: logging.Logger | None = None,
-        _events: CallbackHandler | None = None,
-    ) -> None:
-        if _events is None and not callable(handler):
-            raise TypeError(f"handler must be an async function of the connection, not {type(handler).__name__}")
-        if host is not None and not isinstance(host, str):
-            raise TypeError(f"host must be a str or None, not {type(host).__name__}")
-        port = 0 if port is None else _int("port", port, 0, 65535)
-        interval = _number("ping_interval", ping_interval)
-        timeout = _number("ping_timeout", ping_timeout, positive=True)
-        close_t = _number("close_timeout", close_timeout)
-        size = 2**62 if max_size is None else _int("max_size", max_size, 1)
-        queue = 4096 if max_queue is None else _limit("max_queue", max_queue, 1)[0]
-        high, low = _limit("write_limit", write_limit, 0)
-        if compression not in ("deflate", None):
-            raise ValueError(f'compression must be "deflate" or None, not {compression!r}')
-        if subprotocols is not None:
-            if isinstance(subprotocols, str) or not all(isinstance(s, str) for s in subprotocols):
-                raise TypeError("subprotocols must be a sequence of str")
-        if origins is not None:
-            if isinstance(origins, str) or not all(o is None or isinstance(o, (str, re.Pattern)) for o in origins):
-                raise TypeError("origins must be a sequence of str, re.Pattern or None")
-        for name, fn in (("select_subprotocol", select_subprotocol), ("process_request", process_request)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
-        cert = key = None
-        if ssl is not None:
-            if not (isinstance(ssl, tuple) and len(ssl) == 2 and all(isinstance(p, str) for p in ssl)):
-                raise TypeError(
-                    "ssl must be a (certfile, keyfile) tuple of PEM file paths; an ssl.SSLContext cannot be "
-                    "used because TLS runs in the Rust engine"
-                )
-            cert, key = ssl
-        options: dict[str, Any] = dict(
-            host="0.0.0.0" if host is None else host,
-            port=port,
-            max_frame_size=size,
-            ping_interval_ms=0 if interval is None else round(interval * 1000),
-            timeout_ms=2**40 if timeout is None else max(1, round(timeout * 1000)),
-            close_timeout_ms=2**40 if close_t is None else round(close_t * 1000),
-            incoming_queue=queue,
-            write_high_water=high,
-            write_low_water=high // 4 if low is None else low,
-            deflate=compression == "deflate",
-            tls_cert=cert,
-            tls_key=key,
-            max_connections=_int("max_connections", max_connections, 1),
-            backlog=_int("backlog", backlog, 1, 2**31 - 1),
-            handshake_timeout=10.0 if open_timeout is None else _number("open_timeout", open_timeout, positive=True),
-            process_request=process_request,
-            select_subprotocol=select_subprotocol,
-            subprotocols=None if subprotocols is None else list(subprotocols),
-            origins=None if origins is None else list(origins),
-            grace=10.0 if close_t is None else close_t,
+    for name in kwargs:
+        if name in _CREATE_SERVER_KEYWORDS:
+            raise TypeError(f"serve() does not support the {name!r} keyword of loop.create_server")
+        raise TypeError(f"serve() got an unexpected keyword argument {name!r}")
+    if create_connection is not None:
+        raise TypeError(
+            "serve() does not support create_connection: connections are the engine's ServerConnection objects"
         )
-        self.server = Server(None if _events is not None else handler, _events, options)
+    if extensions is not None:
+        raise TypeError('serve() does not support extensions; permessage-deflate is set with compression="deflate"')
+    if _events is None and not callable(handler):
+        raise TypeError(f"handler must be an async function of the connection, not {type(handler).__name__}")
+    if host is not None and not isinstance(host, str):
+        raise TypeError(f"host must be a str or None, not {type(host).__name__}")
+    port = 0 if port is None else _int("port", port, 0, 65535)
+    interval = _number("ping_interval", ping_interval)
+    timeout = _number("ping_timeout", ping_timeout, positive=True)
+    close_t = _number("close_timeout", close_timeout)
+    size = 2**62 if max_size is None else _int("max_size", max_size, 1)
+    queue = 4096 if max_queue is None else _limit("max_queue", max_queue, 1)[0]
+    high, low = _limit("write_limit", write_limit, 0)
+    if compression not in ("deflate", None):
+        raise ValueError(f'compression must be "deflate" or None, not {compression!r}')
+    if subprotocols is not None:
+        if isinstance(subprotocols, str) or not all(isinstance(s, str) for s in subprotocols):
+            raise TypeError("subprotocols must be a sequence of str")
+    if origins is not None:
+        if isinstance(origins, str) or not all(o is None or isinstance(o, (str, re.Pattern)) for o in origins):
+            raise TypeError("origins must be a sequence of str, re.Pattern or None")
+    for name, fn in (
+        ("select_subprotocol", select_subprotocol),
+        ("process_request", process_request),
+        ("process_response", process_response),
+    ):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
+    if server_header is not None and not isinstance(server_header, str):
+        raise TypeError(f"server_header must be a str or None, not {type(server_header).__name__}")
+    if logger is not None and not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
+        raise TypeError(f"logger must be a logging.Logger or LoggerAdapter, not {type(logger).__name__}")
+    cert = key = None
+    if ssl is not None:
+        if not (isinstance(ssl, tuple) and len(ssl) == 2 and all(isinstance(p, str) for p in ssl)):
+            raise TypeError(
+                "ssl must be a (certfile, keyfile) tuple of PEM file paths; an ssl.SSLContext cannot be "
+                "used because TLS runs in the Rust engine"
+            )
+        cert, key = ssl
+    options: dict[str, Any] = dict(
+        host="0.0.0.0" if host is None else host,
+        port=port,
+        max_frame_size=size,
+        ping_interval_ms=0 if interval is None else round(interval * 1000),
+        timeout_ms=2**40 if timeout is None else max(1, round(timeout * 1000)),
+        close_timeout_ms=2**40 if close_t is None else round(close_t * 1000),
+        incoming_queue=queue,
+        write_high_water=high,
+        write_low_water=high // 4 if low is None else low,
+        deflate=compression == "deflate",
+        tls_cert=cert,
+        tls_key=key,
+        max_connections=_int("max_connections", max_connections, 1),
+        backlog=_int("backlog", backlog, 1, 2**31 - 1),
+        handshake_timeout=10.0 if open_timeout is None else _number("open_timeout", open_timeout, positive=True),
+        process_request=process_request,
+        process_response=process_response,
+        select_subprotocol=select_subprotocol,
+        subprotocols=None if subprotocols is None else list(subprotocols),
+        origins=None if origins is None else list(origins),
+        server_header=server_header,
+        logger=logger,
+        grace=10.0 if close_t is None else close_t,
+    )
+    return Server(None if _events is not None else handler, _events, options)
 
-    def __await__(self) -> Any:
-        return self.server._start().__await__()
 
-    async def __aenter__(self) -> Server:
-        return await self.server._start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.close()
-        await self.server.wait_closed()
-
-
-def serve_callbacks(handler: CallbackHandler, host: str | None = None, port: int | None = None, **kwargs: Any) -> serve:
+def serve_callbacks(handler: CallbackHandler, host: str | None = None, port: int | None = None, **kwargs: Any) -> Server:
     """As :func:`serve`, with a push-style callback handler (``on_message(connection, frame)``).
 
     The callbacks run on the engine's runtime threads holding the GIL (not on the asyncio loop),
@@ -467,3 +574,66 @@ def broadcast(
 
 
 _ = CloseReason  # re-exported by the package
+
+
+def basic_auth(
+    realm: str = "",
+    credentials: tuple[str, str] | Iterable[tuple[str, str]] | None = None,
+    check_credentials: Callable[[str, str], Awaitable[bool] | bool] | None = None,
+) -> Callable[[HandshakeConnection, Request], Awaitable[Response | None]]:
+    """A ``process_request`` enforcing HTTP Basic Authentication (websockets' ``basic_auth``).
+
+    Give either ``credentials`` (a ``(username, password)`` pair or a list of them) or
+    ``check_credentials(username, password)`` (sync or async). On success the connection's
+    ``username`` attribute is set; otherwise the answer is 401 with ``WWW-Authenticate``.
+    """
+    if (credentials is None) == (check_credentials is None):
+        raise ValueError("provide either credentials or check_credentials")
+    check: Callable[[str, str], Awaitable[bool] | bool]
+    if credentials is not None:
+        items: list[object] = [credentials] if _is_credentials(credentials) else list(credentials)
+        pairs = [p for p in items if isinstance(p, tuple) and _is_credentials(p)]
+        if not pairs or len(pairs) != len(items):
+            raise TypeError(f"invalid credentials argument: {credentials}")
+        known: dict[str, str] = dict(pairs)
+
+        def check(username: str, password: str) -> bool:
+            expected = known.get(username)
+            return expected is not None and hmac.compare_digest(expected, password)
+
+    else:
+        assert check_credentials is not None
+        check = check_credentials
+    challenge = f'Basic realm="{realm}", charset="UTF-8"'
+
+    def refuse(conn: HandshakeConnection, text: str) -> Response:
+        response = conn.respond(http.HTTPStatus.UNAUTHORIZED, text)
+        response.headers["WWW-Authenticate"] = challenge
+        return response
+
+    async def process_request(conn: HandshakeConnection, request: Request) -> Response | None:
+        authorization = request.headers.get("Authorization")
+        if authorization is None:
+            return refuse(conn, "Missing credentials\n")
+        scheme, _, token = authorization.partition(" ")
+        try:
+            if scheme.lower() != "basic":
+                raise ValueError(scheme)
+            username, sep, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+            if not sep:
+                raise ValueError("no colon")
+        except (ValueError, UnicodeDecodeError):
+            return refuse(conn, "Unsupported credentials\n")
+        valid = check(username, password)
+        if inspect.isawaitable(valid):
+            valid = await valid
+        if not valid:
+            return refuse(conn, "Invalid credentials\n")
+        conn.username = username  # type: ignore[attr-defined]
+        return None
+
+    return process_request
+
+
+def _is_credentials(value: object) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, str) for v in value)

@@ -1,5 +1,4 @@
 """Mirrors ``websockets.asyncio.server``."""
 
-from ..server import HandshakeConnection, Response, Server, ServerConnection, broadcast, serve, serve_callbacks
-
-__all__ = ["serve", "serve_callbacks", "broadcast", "Server", "ServerConnection", "HandshakeConnection", "Response"]
+from ..server import *  # noqa: F403 -- the same API
+from ..server import __all__ as __all__
