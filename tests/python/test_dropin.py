@@ -505,3 +505,40 @@ async def test_basic_auth_with_an_async_check_credentials() -> None:
         basic_auth()
     with pytest.raises(TypeError):
         basic_auth(credentials=[("a", 1)])  # type: ignore[list-item]
+
+
+# ---- route (werkzeug) ----
+
+
+async def test_route_dispatches_by_path_with_captured_values_and_answers_404() -> None:
+    from werkzeug.routing import Map, Rule
+
+    from wssession.asyncio.router import route
+
+    async def channel_handler(websocket: wssession.ServerConnection, channel_id: uuid.UUID) -> None:
+        await websocket.send(f"channel {channel_id}")
+        await websocket.wait_closed()
+
+    async def lobby(websocket: wssession.ServerConnection) -> None:
+        await websocket.send("lobby")
+        await websocket.wait_closed()
+
+    url_map = Map(
+        [
+            Rule("/channel/<uuid:channel_id>", endpoint=channel_handler),
+            Rule("/", endpoint=lobby),
+            Rule("/old", redirect_to="/"),
+        ]
+    )
+    channel = uuid.uuid4()
+    async with route(url_map, "127.0.0.1", 0) as server:
+        base = f"ws://127.0.0.1:{server.port}"
+        async with connect(f"{base}/channel/{channel}") as client:
+            assert await within(client.recv()) == f"channel {channel}"
+        async with connect(f"{base}/") as client:
+            assert await within(client.recv()) == "lobby"
+        with pytest.raises(websockets.InvalidStatus) as info:
+            await within(connect(f"{base}/nowhere"))
+        assert info.value.response.status_code == 404
+        async with connect(f"{base}/old") as client:  # the client follows the 302 to "/"
+            assert await within(client.recv()) == "lobby"
