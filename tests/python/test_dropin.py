@@ -373,8 +373,6 @@ async def test_create_connection_and_extensions_are_refused_by_name() -> None:
         wssession.serve(echo, "127.0.0.1", 0, create_connection=object)
     with pytest.raises(TypeError, match="extensions"):
         wssession.serve(echo, "127.0.0.1", 0, extensions=[])
-    with pytest.raises(TypeError, match="family"):
-        wssession.serve(echo, "127.0.0.1", 0, family=2)
     with pytest.raises(TypeError, match="no_such_option"):
         wssession.serve(echo, "127.0.0.1", 0, no_such_option=1)
     with pytest.raises(TypeError, match="logger"):

@@ -23,6 +23,7 @@ from .server import (
     broadcast,
     serve,
     serve_callbacks,
+    unix_serve,
 )
 
 __version__ = "0.1.0"
@@ -34,6 +35,7 @@ atexit.register(_wssession._finalize)
 __all__ = [
     *__all__,
     "serve",
+    "unix_serve",
     "serve_callbacks",
     "broadcast",
     "basic_auth",

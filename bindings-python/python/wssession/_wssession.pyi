@@ -13,6 +13,10 @@ from .http11 import Response
 from .server import CallbackHandler
 
 __all__ = [
+    "BytePump",
+    "DeflateParams",
+    "Handshake",
+    "UpgradedConnection",
     "CloseReason",
     "Frame",
     "Headers",
@@ -137,6 +141,13 @@ class Headers:
 class Request:
     """The HTTP upgrade request a session was opened with (websockets' ``Request``, Ktor's ``call``)."""
 
+    @staticmethod
+    def parse(
+        data: bytes,
+        remote_address: tuple[str, int] = ...,
+        local_address: tuple[str, int] = ...,
+    ) -> tuple[Request, int] | None:
+        """Parses an HTTP request head: ``(request, head_length)``, or None while incomplete."""
     @property
     def path(self) -> str:
         """The request path including the query string ("/chat?room=1"), as in websockets."""
@@ -358,6 +369,67 @@ class ServerHandle:
     @property
     def connection_count(self) -> int:
         """Number of connections handshaking or open."""
+    def adopt_fd(self, fd: int) -> None:
+        """Serves a TCP socket the host accepted; the engine owns ``fd`` from here."""
+    def adopt_pump(self, remote: tuple[str, int], local: tuple[str, int], tls: bool) -> BytePump:
+        """Serves a connection whose bytes the host carries; returns the pump."""
+    def handshake_response(self, request: Request) -> Handshake:
+        """The 101 this server answers ``request`` with, for a host that writes it itself."""
+    def upgraded(
+        self, fd: int, request: Request, handshake: Handshake, leftover: bytes = ...
+    ) -> UpgradedConnection:
+        """A connection the host upgraded; nothing runs until ``start(negotiated)``."""
+
+@final
+class BytePump:
+    """The host's end of a connection whose bytes asyncio carries."""
+
+    def try_push(self, data: bytes) -> int:
+        """Hands over what fits of ``data`` now; returns how many bytes that was."""
+    def push(self, data: bytes) -> Awaitable[None]:
+        """Hands over ``data``, waiting while the engine's buffer is full."""
+    def pull(self, max: int) -> Awaitable[bytes | None]:
+        """The next bytes to write; None once the session has finished writing."""
+    def end(self) -> None:
+        """The stream ended (the peer's EOF)."""
+    def fail(self) -> None:
+        """The stream failed or was lost."""
+
+@final
+class DeflateParams:
+    """permessage-deflate parameters negotiated in a handshake."""
+
+    @property
+    def extension(self) -> str:
+        """The ``Sec-WebSocket-Extensions`` value of the response."""
+
+@final
+class Handshake:
+    """The 101 a server answers an upgrade request with, for a host that writes it itself."""
+
+    @property
+    def accept_key(self) -> str:
+        """The ``Sec-WebSocket-Accept`` value."""
+    @property
+    def subprotocol(self) -> str | None:
+        """The chosen subprotocol, or None."""
+    @property
+    def negotiated(self) -> DeflateParams | None:
+        """The negotiated permessage-deflate parameters (give them to ``start``), or None."""
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Every header of the 101, in order."""
+    def to_bytes(self) -> bytes:
+        """The whole 101 response as bytes."""
+
+@final
+class UpgradedConnection:
+    """A connection the host upgraded and handed over: nothing runs until ``start``."""
+
+    def start(self, negotiated: DeflateParams | None = None) -> None:
+        """Starts the session with the negotiated extensions (Ktor's ``start``); exactly once."""
+    def terminate(self) -> None:
+        """Aborts the connection without starting it."""
 
 @final
 class Resolver:
@@ -430,6 +502,9 @@ def start_server(
     backlog: int = 1024,
     handshake_timeout: float = 10.0,
     response_headers: list[tuple[str, str]] = ...,
+    detached: bool = False,
+    listener_fd: int | None = None,
+    reuse_port: bool = False,
 ) -> Awaitable[ServerHandle]:
     """Starts a server; resolves with a ServerHandle. Use ``wssession.serve`` instead."""
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hmac
 import http
 import inspect
 import logging
 import re
 import socket
+import ssl as ssl_module
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol, Union
@@ -18,10 +20,12 @@ from . import _wssession
 from ._wssession import CloseReason, Frame, Headers, Request, ServerConnection
 from .exceptions import InvalidHandshake, NegotiationError
 from ._types import State
+from ._host import AdoptingProtocol
 from .http11 import SERVER, Response
 
 __all__ = [
     "serve",
+    "unix_serve",
     "basic_auth",
     "serve_callbacks",
     "Server",
@@ -47,11 +51,13 @@ _ENGINE_HEADERS = frozenset(
     {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions"}
 )
 
-#: ``loop.create_server`` keywords that ``serve`` does not take (each is refused by name).
-_CREATE_SERVER_KEYWORDS = frozenset(
+#: ``loop.create_server`` / ``create_unix_server`` keywords served by an asyncio listener whose
+#: connections are handed to the engine (``sock``, ``reuse_port`` and ``backlog`` alone keep the
+#: engine's listener).
+_ASYNCIO_KEYWORDS = frozenset(
     {
-        "family", "flags", "sock", "reuse_address", "reuse_port", "keep_alive", "ssl_handshake_timeout",
-        "ssl_shutdown_timeout", "start_serving", "unix", "path",
+        "family", "flags", "reuse_address", "keep_alive", "ssl_handshake_timeout", "ssl_shutdown_timeout",
+        "start_serving", "unix", "path", "sock", "reuse_port",
     }
 )
 SelectSubprotocol = Callable[["HandshakeConnection", Sequence[str]], Union[str, None]]
@@ -175,6 +181,8 @@ class Server:
         self.origins: list[Origin] | None = options.pop("origins")
         self.server_header: str | None = options.pop("server_header")
         self._grace: float = options.pop("grace")
+        self._listen: _Listen = options.pop("listen")
+        self._aio: asyncio.Server | None = None
         logger_: LoggerLike | None = options.pop("logger")
         #: The logger of this server and its connections (``logger=``; default ``wssession.server``).
         self.logger: LoggerLike = logger if logger_ is None else logger_
@@ -198,8 +206,12 @@ class Server:
         hook = any(
             x is not None for x in (self.process_request, self.process_response, self.select_subprotocol, self.origins)
         ) or bool(self.subprotocols)
+        listen = self._listen
         self._handle = await _wssession.start_server(
             call_soon=loop.call_soon_threadsafe,
+            detached=listen.asyncio is not None,
+            listener_fd=listen.take_fd(),
+            reuse_port=listen.reuse_port,
             waker=_loop_waker(loop) if self._handler is not None else None,
             on_session=self._on_session if self._handler is not None else None,
             on_accept=self._on_accept if hook else None,
@@ -208,8 +220,24 @@ class Server:
             response_headers=self._extra_headers,
             **self._options,
         )
-        for sock in self.sockets:
-            self.logger.info("server listening on %s:%d", *sock.getsockname()[:2])
+        if listen.asyncio is not None:
+            handle = self._handle
+            keep_alive = bool(listen.asyncio.pop("keep_alive", False))
+
+            def factory() -> AdoptingProtocol:
+                return AdoptingProtocol(handle, loop, keep_alive)
+
+            try:
+                if listen.unix:
+                    self._aio = await loop.create_unix_server(factory, **listen.asyncio)
+                else:
+                    self._aio = await loop.create_server(factory, **listen.asyncio)
+            except BaseException:
+                handle.close()
+                raise
+        if self.is_serving():
+            for sock in self.sockets:
+                self.logger.info("server listening on %s", _socket_name(sock.getsockname()))
         return self
 
     # ---- called on the loop thread by the engine ----
@@ -340,20 +368,54 @@ class Server:
 
     @property
     def port(self) -> int:
-        """The bound port (the real one when port 0 was asked)."""
+        """The bound port (the real one when port 0 was asked; 0 for a Unix socket)."""
+        if self._aio is not None:
+            name = self._aio.sockets[0].getsockname() if self._aio.sockets else None
+            return int(name[1]) if isinstance(name, tuple) else 0
         return self.handle.port
 
     @property
-    def sockets(self) -> list[_SocketInfo]:
-        """The listening sockets (objects with ``getsockname()``)."""
+    def sockets(self) -> list[Any]:
+        """The listening sockets: asyncio's when it listens, else objects with ``getsockname()``
+        and ``family`` standing for the engine's."""
+        if self._aio is not None:
+            return list(self._aio.sockets)
         return [_SocketInfo(self.handle.local_address, self.handle.is_ipv6)]
 
     def is_serving(self) -> bool:
         """Whether the server accepts connections."""
-        return self._handle is not None and not self._handle.is_closed and self._closing is None
+        if self._closing is not None or self._handle is None:
+            return False
+        if self._aio is not None:
+            return self._aio.is_serving()
+        return not self._handle.is_closed
 
     async def start_serving(self) -> None:
-        """No-op: the server accepts connections as soon as it is started."""
+        """Starts accepting (after ``serve(..., start_serving=False)``); a no-op when already serving."""
+        if self._aio is not None:
+            await self._aio.start_serving()
+            for sock in self.sockets:
+                self.logger.info("server listening on %s", _socket_name(sock.getsockname()))
+
+    def handshake_response(self, request: Request) -> _wssession.Handshake:
+        """The 101 this server answers ``request`` with, for a host that reads the upgrade request and
+        writes the response itself (``handshake.to_bytes()``); InvalidHandshake if it is no upgrade."""
+        return self.handle.handshake_response(request)
+
+    def upgraded(
+        self, sock: socket.socket, request: Request, handshake: _wssession.Handshake, leftover: bytes = b""
+    ) -> _wssession.UpgradedConnection:
+        """Takes a connection the host upgraded (it wrote ``handshake``'s 101 on ``sock``; ``leftover``
+        holds bytes it read after the request head). The server owns ``sock`` from here; the session
+        does nothing until ``start(handshake.negotiated)`` (Ktor's ``start``), then ``handler`` runs."""
+        if not isinstance(sock, socket.socket):
+            raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+        fd = sock.detach()
+        try:
+            return self.handle.upgraded(fd, request, handshake, bytes(leftover))
+        except BaseException:
+            socket.socket(fileno=fd).close()
+            raise
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
         """The event loop the handlers run on."""
@@ -371,6 +433,8 @@ class Server:
         self.logger.info("server closing")
         shutdown = handle.shutdown(self._grace, code, reason) if close_connections else None
         handle.close()
+        if self._aio is not None:
+            self._aio.close()
 
         async def closing() -> None:
             if shutdown is not None:
@@ -394,6 +458,8 @@ class Server:
     async def serve_forever(self) -> None:
         """Runs until ``close()`` is called; cancelling it closes the server (as websockets)."""
         try:
+            if not self.is_serving() and self._closing is None:
+                await self.start_serving()
             await self.wait_closed()
         except asyncio.CancelledError:
             try:
@@ -411,6 +477,71 @@ class Server:
     async def __aexit__(self, *exc: object) -> None:
         self.close()
         await self.wait_closed()
+
+
+@dataclasses.dataclass
+class _Listen:
+    """Who listens: the engine (on its own socket or a given one), or asyncio (``asyncio`` holds the
+    keywords for ``loop.create_server``/``create_unix_server``; connections are then handed over)."""
+
+    asyncio: dict[str, Any] | None = None
+    unix: bool = False
+    sock: socket.socket | None = None
+    reuse_port: bool = False
+
+    def take_fd(self) -> int | None:
+        """The engine-listener socket's descriptor, handed over (the socket object is detached)."""
+        if self.asyncio is not None or self.sock is None:
+            return None
+        fd = self.sock.detach()
+        self.sock = None
+        return fd
+
+
+def _listener(
+    kwargs: dict[str, Any], ssl: object, open_timeout: float | None, close_timeout: float | None, backlog: int
+) -> _Listen:
+    """Decides who listens from ``loop.create_server``'s keywords: ``sock`` (a listening TCP socket),
+    ``reuse_port`` and ``backlog`` keep the engine's listener; an ``SSLContext``, a Unix socket or any
+    other keyword (``family``, ``flags``, ``reuse_address``, ``keep_alive``, ``start_serving=False``,
+    ``ssl_*_timeout``) make asyncio listen and hand each connection to the engine."""
+    sock = kwargs.get("sock")
+    if sock is not None and not isinstance(sock, socket.socket):
+        raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+    reuse_port = kwargs.get("reuse_port")
+    if reuse_port is not None and not isinstance(reuse_port, bool):
+        raise TypeError(f"reuse_port must be a bool or None, not {type(reuse_port).__name__}")
+    unix = bool(kwargs.pop("unix", False))
+    engine = (
+        not unix
+        and not isinstance(ssl, ssl_module.SSLContext)
+        and set(kwargs) <= {"sock", "reuse_port", "start_serving"}
+        and kwargs.get("start_serving", True) is True
+        and (sock is None or (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM))
+    )
+    if engine:
+        return _Listen(sock=sock, reuse_port=bool(reuse_port))
+    options = dict(kwargs, backlog=backlog)
+    if isinstance(ssl, ssl_module.SSLContext):
+        options["ssl"] = ssl
+        options.setdefault("ssl_handshake_timeout", open_timeout)
+        options.setdefault("ssl_shutdown_timeout", close_timeout)
+    elif ssl is not None:
+        raise TypeError("with an asyncio listener (Unix socket, create_server keywords), ssl must be an ssl.SSLContext")
+    return _Listen(asyncio=options, unix=unix)
+
+
+def _socket_name(name: Any) -> str:
+    """A listening socket's name for the log: host:port, or the Unix socket's path."""
+    if isinstance(name, tuple):
+        return f"{name[0]}:{name[1]}"
+    return str(name)
+
+
+def unix_serve(handler: Handler, path: str | None = None, **kwargs: Any) -> Server:
+    """As :func:`serve` on a Unix socket at ``path`` (websockets' ``unix_serve``): asyncio listens and
+    each connection's bytes go through the engine's byte pump."""
+    return serve(handler, unix=True, path=path, **kwargs)
 
 
 def _log_when_closed(conn: ServerConnection) -> None:
@@ -446,7 +577,7 @@ def serve(
     process_response: ProcessResponse | None = None,
     server_header: str | None = SERVER,
     origins: Sequence[Origin] | None = None,
-    ssl: tuple[str, str] | None = None,
+    ssl: ssl_module.SSLContext | tuple[str, str] | None = None,
     open_timeout: float | None = 10,
     max_connections: int = 100_000,
     backlog: int = 1024,
@@ -462,9 +593,8 @@ def serve(
     Mirrors ``websockets.asyncio.server.serve``; see the package README for the differences.
     """
     for name in kwargs:
-        if name in _CREATE_SERVER_KEYWORDS:
-            raise TypeError(f"serve() does not support the {name!r} keyword of loop.create_server")
-        raise TypeError(f"serve() got an unexpected keyword argument {name!r}")
+        if name not in _ASYNCIO_KEYWORDS:
+            raise TypeError(f"serve() got an unexpected keyword argument {name!r} (not one of loop.create_server's)")
     if create_connection is not None:
         raise TypeError(
             "serve() does not support create_connection: connections are the engine's ServerConnection objects"
@@ -480,7 +610,12 @@ def serve(
     timeout = _number("ping_timeout", ping_timeout, positive=True)
     close_t = _number("close_timeout", close_timeout)
     size = 2**62 if max_size is None else _int("max_size", max_size, 1)
-    queue = 4096 if max_queue is None else _limit("max_queue", max_queue, 1)[0]
+    queue, queue_low = (4096, None) if max_queue is None else _limit("max_queue", max_queue, 1)
+    if queue_low is not None:
+        raise ValueError(
+            "max_queue's low-water mark is not supported: the engine reads again as soon as the queue has room; "
+            "pass max_queue=high"
+        )
     high, low = _limit("write_limit", write_limit, 0)
     if compression not in ("deflate", None):
         raise ValueError(f'compression must be "deflate" or None, not {compression!r}')
@@ -502,11 +637,14 @@ def serve(
     if logger is not None and not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
         raise TypeError(f"logger must be a logging.Logger or LoggerAdapter, not {type(logger).__name__}")
     cert = key = None
-    if ssl is not None:
+    listen = _listener(kwargs, ssl, open_timeout, close_timeout, backlog)
+    if listen.asyncio is not None and not listen.unix and listen.asyncio.get("sock") is None:
+        listen.asyncio.update(host=host, port=port)
+    if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
         if not (isinstance(ssl, tuple) and len(ssl) == 2 and all(isinstance(p, str) for p in ssl)):
             raise TypeError(
-                "ssl must be a (certfile, keyfile) tuple of PEM file paths; an ssl.SSLContext cannot be "
-                "used because TLS runs in the Rust engine"
+                "ssl must be an ssl.SSLContext or a (certfile, keyfile) tuple of PEM file paths, "
+                f"not {type(ssl).__name__}"
             )
         cert, key = ssl
     options: dict[str, Any] = dict(
@@ -533,6 +671,7 @@ def serve(
         server_header=server_header,
         logger=logger,
         grace=10.0 if close_t is None else close_t,
+        listen=listen,
     )
     return Server(None if _events is not None else handler, _events, options)
 
