@@ -243,28 +243,16 @@ async def test_a_ping_timeout_closes_a_silent_client_with_1011() -> None:
         writer.close()
 
 
-async def test_ping_interval_none_sends_no_keepalive_ping() -> None:
+@pytest.mark.parametrize(("interval", "engine"), [(None, (None, 0)), (0.5, (0.5, 500))])
+async def test_ping_interval_none_turns_the_engine_pinger_off(interval: float | None, engine: object) -> None:
     box = Box()
 
     async def handler(ws: wssession.ServerConnection) -> None:
-        box.put(ws.ping_interval)
+        box.put((ws.ping_interval, ws.ping_interval_millis))
         await ws.wait_closed()
 
-    # Against a client that never answers pings, a pinger would show up as a Ping frame; the
-    # handler's own Ping (sent after the client's message) must be the first frame seen.
-    async def pinged(ws: wssession.ServerConnection) -> None:
-        await ws.recv()
-        await ws.ping(b"mine")
-        await ws.wait_closed()
-
-    async with running(handler, ping_interval=None) as (_, url), connect(url):
-        assert await box.get() is None
-    async with running(pinged, ping_interval=None, ping_timeout=0.01) as (server, _):
-        reader, writer = await raw_client(server.port)
-        await asyncio.sleep(0.1)  # an observation window: a 20 s default pinger would not show either
-        writer.write(frame(1, b"go"))
-        assert await read_frame(reader) == (9, b"mine")
-        writer.close()
+    async with running(handler, ping_interval=interval) as (_, url), connect(url):
+        assert await box.get() == engine  # 0 ms: the engine starts no pinger
 
 
 # ---- process_response, server_header ----
