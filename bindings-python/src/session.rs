@@ -154,6 +154,8 @@ pub struct Connection {
     request: Py<PyRequest>,
     /// `id`: a `uuid.UUID`, made on first use.
     uuid: pyo3::sync::PyOnceLock<Py<PyAny>>,
+    /// A fragmented message from an async iterable is being sent: other `send`s wait (websockets).
+    fragmenting: AtomicBool,
 }
 
 impl Connection {
@@ -176,6 +178,7 @@ impl Connection {
             converter: Mutex::new(Converter::Json),
             request,
             uuid: pyo3::sync::PyOnceLock::new(),
+            fragmenting: AtomicBool::new(false),
         })
     }
 
@@ -457,6 +460,10 @@ impl Connection {
             _ => None,
         };
         let conn = slf.get();
+        if conn.fragmenting.load(Ordering::Acquire) {
+            let helper = bridge::types(py)?.getattr("send_when_free")?;
+            return Ok(helper.call1((slf, message, text))?.unbind());
+        }
         if let Some((data, is_text)) = bytes_like(message)? {
             // The common case, without a copy of the frame: queued (or written) now, or — only when
             // over the hard limit — the message is converted again for the waiting send.
@@ -884,6 +891,12 @@ impl Connection {
     fn _handshake_state(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         let a = self.session.attachment()?;
         a.downcast_ref::<Py<PyAny>>().map(|p| p.clone_ref(py))
+    }
+
+    /// Marks a fragmented message from an async iterable as in progress (or done): meanwhile `send`
+    /// waits for it, as websockets' does.
+    fn _fragmenting(&self, on: bool) {
+        self.fragmenting.store(on, Ordering::Release);
     }
 
     /// Reports the Python handler's outcome (None: returned → 1000; a message: raised → 1011).

@@ -187,6 +187,28 @@ async def test_send_of_an_async_iterable_with_text_true_sends_one_text_message()
         assert await within(client.recv()) == "hello"
 
 
+async def test_a_send_during_a_fragmented_message_waits_until_the_message_is_complete() -> None:
+    release = asyncio.Event()
+
+    async def fragments() -> AsyncIterator[str]:
+        yield "frag"
+        await release.wait()
+        yield "ment"
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        fragmented = asyncio.ensure_future(ws.send(fragments()))
+        await asyncio.sleep(0)  # let the fragmented send start
+        other = asyncio.ensure_future(ws.send("other"))
+        await asyncio.sleep(0)
+        release.set()
+        await within(asyncio.gather(fragmented, other))
+        await ws.wait_closed()
+
+    async with running(handler) as (_, url), connect(url) as client:
+        assert await within(client.recv()) == "fragment"
+        assert await within(client.recv()) == "other"
+
+
 # ---- recv(decode=...) ----
 
 

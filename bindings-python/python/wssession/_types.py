@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import logging
@@ -16,6 +17,7 @@ __all__ = [
     "JsonConverter",
     "JSON",
     "send_async_fragments",
+    "send_when_free",
     "recv_streaming",
     "connection_logger",
     "handshake_response",
@@ -69,6 +71,11 @@ async def send_async_fragments(
     kind = 0
     opcode = 0
     started = False
+    while (busy := conn.__dict__.get("_ws_fragmenting")) is not None:
+        await asyncio.shield(busy)
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    conn.__dict__["_ws_fragmenting"] = done
+    conn._fragmenting(True)
     try:
         async for frag in fragments:
             started = True
@@ -86,14 +93,25 @@ async def send_async_fragments(
             if prev is not None:
                 await conn.outgoing.send(Frame(opcode, prev, fin=False))
             prev = frag
+        if prev is not None:
+            await conn.outgoing.send(Frame(opcode, prev, fin=True))
     except Exception:
         if started:
             if prev is not None and opcode:
                 conn.try_send(Frame(opcode, prev, fin=False))
             await conn.close(1011, "error in fragmented message")
         raise
-    if prev is not None:
-        await conn.outgoing.send(Frame(opcode, prev, fin=True))
+    finally:
+        conn._fragmenting(False)
+        del conn.__dict__["_ws_fragmenting"]
+        done.set_result(None)
+
+
+async def send_when_free(conn: ServerConnection, message: Any, text: bool | None) -> None:
+    """``send`` while a fragmented message is in progress: waits until it is complete, then sends."""
+    while (busy := conn.__dict__.get("_ws_fragmenting")) is not None:
+        await asyncio.shield(busy)
+    await conn.send(message, text)
 
 
 def connection_logger(conn: ServerConnection) -> logging.LoggerAdapter[Any]:

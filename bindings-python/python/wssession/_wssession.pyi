@@ -337,6 +337,8 @@ class ServerConnection:
     @property
     def _handshake_state(self) -> dict[str, Any] | None:
         """Attributes set on the connection in process_request, handed over by the accept hook."""
+    def _fragmenting(self, on: bool) -> None:
+        """Marks a fragmented message from an async iterable as in progress (other sends wait)."""
     def _handler_done(self, error: str | None = None) -> None:
         """Reports the Python handler's outcome (None: returned → 1000; a message: raised → 1011)."""
 
