@@ -81,11 +81,17 @@ async def test_server_close_sends_1001_over_tls_from_an_ssl_context(certificate:
 # ---- sock=, reuse_port=, start_serving=, backlog=, other create_server keywords ----
 
 
-async def test_sock_serves_on_a_listening_socket_the_caller_bound() -> None:
-    sock = socket.create_server(("127.0.0.1", 0))
+@pytest.mark.parametrize("listening", [True, False], ids=["listening", "bound-only"])
+async def test_sock_serves_on_a_socket_the_caller_bound(listening: bool) -> None:
+    if listening:
+        sock = socket.create_server(("127.0.0.1", 0))
+    else:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    async with wssession.serve(echo, sock=sock) as server:
+    async with wssession.serve(echo, sock=sock, backlog=5) as server:
         assert server.port == port
+        assert listen_queue(port) == 5
         assert sock.fileno() == -1  # the server owns it now, as asyncio's would
         async with connect(f"ws://127.0.0.1:{port}") as client:
             await client.send("on my socket")

@@ -488,11 +488,14 @@ class _Listen:
     unix: bool = False
     sock: socket.socket | None = None
     reuse_port: bool = False
+    backlog: int = 100
 
     def take_fd(self) -> int | None:
-        """The engine-listener socket's descriptor, handed over (the socket object is detached)."""
+        """The engine-listener socket's descriptor, listening with ``backlog`` as asyncio would make
+        it, handed over (the socket object is detached)."""
         if self.asyncio is not None or self.sock is None:
             return None
+        self.sock.listen(self.backlog)
         fd = self.sock.detach()
         self.sock = None
         return fd
@@ -520,7 +523,7 @@ def _listener(
         and (sock is None or (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM))
     )
     if engine:
-        return _Listen(sock=sock, reuse_port=bool(reuse_port))
+        return _Listen(sock=sock, reuse_port=bool(reuse_port), backlog=backlog)
     options = dict(kwargs, backlog=backlog)
     if isinstance(ssl, ssl_module.SSLContext):
         options["ssl"] = ssl
