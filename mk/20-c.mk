@@ -26,7 +26,7 @@ build-c:
 	    -Wl,-rpath,$(ROOT)/$(C_LIBDIR) -o $(C_OUT)/test_adopt
 	gcc $(C_CFLAGS) -Itests/c tests/c/test_adopt.c $(C_LIBDIR)/libwssession.a $(C_STATIC_LIBS) -lz \
 	    -o $(C_OUT)/test_adopt_static
-	for ex in echo_server chat_server; do \
+	for ex in echo_server chat_server own_loop; do \
 	    gcc $(C_CFLAGS) examples/c/$$ex.c $(C_LIBDIR)/libwssession.a $(C_STATIC_LIBS) -o $(C_OUT)/$$ex; \
 	done
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' -e 's|@LIBS_PRIVATE@|$(C_STATIC_LIBS)|' \

@@ -16,15 +16,16 @@ use crate::handle::{arg, arg_bytes, arg_str, out_ptr, write};
 use crate::server::{is_token, wss_server};
 use crate::session::{attach, wss_session};
 
-/// Serves a TCP connection the application accepted, as if the server's listener had: the library
+/// Serves a connection the application accepted (TCP, or a Unix stream socket), as if the server's
+/// listener had: the library
 /// reads the rest of the request head (after the `len` bytes of `initial_bytes` already read from it,
 /// which may be none, part of the head, or the head and more), routes it, runs the accept callback,
 /// answers (101, or the HTTP error) and runs the session. Returns at once.
 ///
 /// Ownership of `fd`: on WSS_STATUS_OK the library owns it and closes it when the connection ends
 /// (do not read, write or close it any more); on any error it is untouched and still yours. Errors:
-/// WSS_STATUS_INVALID_ARGUMENT when `fd` is not a connected TCP socket, or for initial bytes on a TLS
-/// server; WSS_STATUS_NOT_STARTED before `wss_server_start` / `wss_server_start_detached`. A closed
+/// WSS_STATUS_INVALID_ARGUMENT when `fd` is not a connected TCP or Unix stream socket, or for initial
+/// bytes on a TLS server; WSS_STATUS_NOT_STARTED before `wss_server_start` / `wss_server_start_detached`. A closed
 /// or full server answers the connection with 503 (and returns WSS_STATUS_OK).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_adopt_fd(

@@ -83,6 +83,10 @@ pub struct wss_accept {
     user_data: Option<UserData>,
 }
 
+/// Callbacks for incoming data one session may have queued for `wss_server_dispatch` before it stops
+/// reading (as the core's incoming queue bounds a pull-style session).
+const DISPATCH_BACKLOG: usize = 16;
+
 /// Counts sessions whose on_close has not returned yet, so shutdown and free can wait for them,
 /// and delivers the server's callbacks (on the calling runtime thread, or through its dispatcher).
 #[derive(Default)]
@@ -96,6 +100,22 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
+    /// As `deliver`, for what the peer sent (messages, pings, pongs): in dispatch mode a session with
+    /// `DISPATCH_BACKLOG` such callbacks queued stops reading its socket until the loop catches up, so
+    /// a loop that does not dispatch holds bounded memory and TCP backpressure reaches the peer.
+    fn deliver_incoming(&self, h: Arc<wss_session>, callback: impl FnOnce(&Arc<wss_session>) + Send + 'static) {
+        let Some(d) = &self.dispatcher else { return callback(&h) };
+        if h.queued.fetch_add(1, Ordering::AcqRel) + 1 == DISPATCH_BACKLOG {
+            h.session.pause();
+        }
+        d.post(Box::new(move || {
+            callback(&h);
+            if h.queued.fetch_sub(1, Ordering::AcqRel) == DISPATCH_BACKLOG {
+                h.session.resume();
+            }
+        }));
+    }
+
     /// Runs a callback now, or queues it for `wss_server_dispatch` in dispatch mode.
     pub(crate) fn deliver(&self, callback: impl FnOnce() + Send + 'static) {
         match &self.dispatcher {
@@ -150,6 +170,7 @@ fn call_close(cb: wss_close_cb, ud: &UserData, h: &Arc<wss_session>, reason: &Cl
 /// Delivers on_open (the session counts as live from here until its on_close returns).
 fn deliver_open(cb: wss_session_cb, ud: &Arc<UserData>, tracker: &Arc<Tracker>, s: &Session) {
     let h = attach(s, tracker, ud);
+    h.live.store(true, Ordering::Release);
     tracker.opened();
     if let Some(f) = cb {
         let ud = ud.clone();
@@ -165,17 +186,23 @@ fn deliver_close(cb: wss_close_cb, ud: &Arc<UserData>, tracker: &Arc<Tracker>, s
     tracker.deliver(move || {
         call_close(cb, &ud, &h, &reason);
         detach(&s);
+        // A session the application made but never started had no on_open: it was never counted.
+        let counted = h.live.swap(false, Ordering::AcqRel);
         drop(h);
-        t.closed();
+        if counted {
+            t.closed();
+        }
     });
 }
 
 /// Delivers a payload callback (on_ping, on_pong) with its own copy of the bytes.
 fn deliver_payload(cb: wss_payload_cb, ud: &Arc<UserData>, tracker: &Arc<Tracker>, s: &Session, payload: &Bytes) {
     if let Some(f) = cb {
-        let (h, ud, payload) = (attach(s, tracker, ud), ud.clone(), payload.clone());
+        let (ud, payload) = (ud.clone(), payload.clone());
         // SAFETY: as on_open; the payload outlives the call.
-        tracker.deliver(move || unsafe { f(ud.get(), as_ptr(&h), payload.as_ptr(), payload.len()) });
+        tracker.deliver_incoming(attach(s, tracker, &ud), move |h| unsafe {
+            f(ud.get(), as_ptr(h), payload.as_ptr(), payload.len())
+        });
     }
 }
 
@@ -186,10 +213,10 @@ impl EventHandler for CEvents {
 
     fn on_message(&self, s: &Session, frame: Frame) {
         if let Some(f) = self.cbs.on_message {
-            let (h, ud) = (attach(s, &self.tracker, &self.ud), self.ud.clone());
+            let ud = self.ud.clone();
             // SAFETY: as on_open; `frame` (and so the payload) outlives the call.
-            self.tracker.deliver(move || unsafe {
-                f(ud.get(), as_ptr(&h), frame_type_out(frame.kind), frame.data.as_ptr(), frame.data.len())
+            self.tracker.deliver_incoming(attach(s, &self.tracker, &ud), move |h| unsafe {
+                f(ud.get(), as_ptr(h), frame_type_out(frame.kind), frame.data.as_ptr(), frame.data.len())
             });
         }
     }

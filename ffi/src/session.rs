@@ -27,6 +27,10 @@ pub struct wss_session {
     pub(crate) tracker: Arc<Tracker>,
     /// What `wss_session_start` starts an already-upgraded session with (the negotiated extensions).
     pub(crate) start_with: Mutex<Option<Option<DeflateParams>>>,
+    /// Callbacks for this session's incoming data waiting for `wss_server_dispatch` (dispatch mode).
+    pub(crate) queued: std::sync::atomic::AtomicUsize,
+    /// Counted among the server's live sessions (from on_open until on_close has run).
+    pub(crate) live: std::sync::atomic::AtomicBool,
     /// The server's user_data stays alive while C holds a handle to one of its sessions.
     _server_user_data: Arc<UserData>,
 }
@@ -102,6 +106,8 @@ pub(crate) fn attach(s: &Session, tracker: &Arc<Tracker>, server_user_data: &Arc
         close_reason: OnceLock::new(),
         tracker: tracker.clone(),
         start_with: Mutex::new(None),
+        queued: Default::default(),
+        live: Default::default(),
         _server_user_data: server_user_data.clone(),
     });
     s.set_attachment(Some(handle.clone()));

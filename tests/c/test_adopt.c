@@ -1,6 +1,6 @@
 /* The C suite for connections the application owns (issue 12): an fd the test accepted itself, callbacks
- * dispatched from the test's own poll() loop, and a connection the test upgraded itself that then speaks
- * permessage-deflate. Prints "N passed, N failed" last; exit status 1 on failure. */
+ * dispatched from the test's own poll() loop, a connection the test upgraded itself that then speaks
+ * permessage-deflate, and SO_REUSEPORT. Prints "N passed, N failed" last; exit status 1 on failure. */
 #define _DEFAULT_SOURCE
 #include <fcntl.h>
 #include <poll.h>
@@ -138,6 +138,7 @@ static void adopts_an_fd_the_application_accepted_and_serves_it(void) {
 
 static app_t g_loop_app;
 static wss_server *g_loop_srv;
+static wss_session *g_loop_session;
 
 static void note_thread(app_t *app) {
     if (!pthread_equal(pthread_self(), app->loop_thread)) atomic_fetch_add(&app->off_thread, 1);
@@ -151,6 +152,7 @@ static void loop_accept(void *ud, const wss_request *req, wss_accept *acc) {
 
 static void loop_open(void *ud, wss_session *s) {
     note_thread(ud);
+    g_loop_session = wss_session_retain(s);
     opened(ud, s);
 }
 
@@ -236,11 +238,27 @@ static void callbacks_run_on_the_applications_poll_loop_thread(void) {
     CHECK(next_text_is(client, "one"));
     CHECK(atomic_load(&app->reentrant_status) == WSS_STATUS_WOULD_DEADLOCK);
 
+    /* A loop that does not dispatch: the session stops reading (bounded memory) until it catches up. */
+    enum { BURST = 40 };
+    for (int i = 0; i < BURST; i++) CHECK(ws_send(client, 1, "m", 1, 1) == 0);
+    bool paused = false;
+    for (int i = 0; i < 6000 && !paused; i++) {
+        OK(wss_session_is_paused(g_loop_session, &paused));
+        if (!paused) sleep_ms(5);
+    }
+    CHECK(paused);
+    CHECK(atomic_load(&app->messages) == 1);
+    CHECK(loop_until(efd, &app->messages, 1 + BURST));
+    OK(wss_session_is_paused(g_loop_session, &paused));
+    CHECK(!paused);
+    for (int i = 0; i < BURST; i++) CHECK(next_text_is(client, "m"));
+
     CHECK(ws_send_close(client, 4001, "done") == 0);
     CHECK(loop_until(efd, &app->closed, 1));
     CHECK(atomic_load(&app->close_code) == 4001);
     CHECK(ws_recv_close(client, NULL, 0) == 4001);
     close(client);
+    wss_session_release(g_loop_session);
     CHECK(atomic_load(&app->off_thread) == 0);
     OK(wss_server_shutdown(srv, 1000));
     wss_server_free(srv);
@@ -348,11 +366,42 @@ static void an_already_upgraded_connection_starts_and_speaks_the_negotiated_defl
     wss_server_free(srv);
 }
 
+/* ---------- reuse_port ---------- */
+
+static wss_server *server_on(uint16_t port, bool reuse_port, wss_status *started) {
+    wss_server_config *cfg = wss_server_config_new();
+    OK(wss_server_config_set_port(cfg, port));
+    OK(wss_server_config_set_reuse_port(cfg, reuse_port));
+    wss_server *srv = NULL;
+    OK(wss_server_new(cfg, NULL, NULL, &srv));
+    wss_server_config_free(cfg);
+    *started = wss_server_start(srv);
+    return srv;
+}
+
+static void reuse_port_lets_two_servers_bind_one_port(void) {
+    wss_status st;
+    wss_server *first = server_on(0, true, &st);
+    OK(st);
+    uint16_t port = 0, second_port = 0;
+    OK(wss_server_port(first, &port));
+    wss_server *without = server_on(port, false, &st);
+    CHECK(st == WSS_STATUS_IO);
+    wss_server_free(without);
+    wss_server *second = server_on(port, true, &st);
+    OK(st);
+    OK(wss_server_port(second, &second_port));
+    CHECK(second_port == port);
+    wss_server_free(second);
+    wss_server_free(first);
+}
+
 int main(void) {
     run("adopts an fd the application accepted and serves it", adopts_an_fd_the_application_accepted_and_serves_it);
     run("callbacks run on the application's poll loop thread", callbacks_run_on_the_applications_poll_loop_thread);
     run("an already-upgraded connection starts and speaks the negotiated deflate",
         an_already_upgraded_connection_starts_and_speaks_the_negotiated_deflate);
+    run("reuse_port lets two servers bind one port", reuse_port_lets_two_servers_bind_one_port);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }
