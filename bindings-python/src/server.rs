@@ -93,8 +93,8 @@ impl ServerHandle {
         self.server.connection_count()
     }
 
-    /// Serves a TCP socket the host accepted (the engine owns descriptor ``fd`` from here; on error it
-    /// is still the caller's): the listener's path, handshake and session.
+    /// Serves a TCP or Unix stream socket the host accepted (the engine owns descriptor ``fd`` from
+    /// here; on error it is still the caller's): the listener's path, handshake and session.
     fn adopt_fd(&self, py: Python<'_>, fd: i32) -> PyResult<()> {
         // SAFETY: the caller hands over an open descriptor nothing else uses (a duplicate of the socket
         // asyncio accepted, whose own descriptor is closed right after).

@@ -1,9 +1,9 @@
 """Connections an asyncio listener accepted, handed to the engine (``serve`` with ``loop.create_server``'s
 keywords, an ``ssl.SSLContext`` or a Unix socket).
 
-A plain TCP connection is handed over as its descriptor: the engine then reads and writes the socket
-itself, as on its own listener. A TLS connection (asyncio terminates TLS with the ``SSLContext``) or a
-Unix socket goes through a byte pump: this protocol pushes what the transport received into the
+A plain TCP or Unix connection is handed over as its descriptor: the engine then reads and writes the
+socket itself, as on its own listener. A TLS connection (asyncio terminates TLS with the ``SSLContext``)
+goes through a byte pump: this protocol pushes what the transport received into the
 engine and writes what the engine pulls out, with backpressure both ways.
 """
 
@@ -52,7 +52,7 @@ class AdoptingProtocol(asyncio.Protocol):
         tls = transport.get_extra_info("sslcontext") is not None
         if self._keep_alive and sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # loop.create_server's keep_alive
-        if not tls and sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        if not tls and sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX):
             # The engine takes the socket: a duplicate descriptor survives the transport's close.
             fd = os.dup(sock.fileno())
             try:

@@ -372,7 +372,7 @@ class ServerHandle:
     def connection_count(self) -> int:
         """Number of connections handshaking or open."""
     def adopt_fd(self, fd: int) -> None:
-        """Serves a TCP socket the host accepted; the engine owns ``fd`` from here."""
+        """Serves a TCP or Unix stream socket the host accepted; the engine owns ``fd`` from here."""
     def adopt_pump(self, remote: tuple[str, int], local: tuple[str, int], tls: bool) -> BytePump:
         """Serves a connection whose bytes the host carries; returns the pump."""
     def handshake_response(self, request: Request) -> Handshake:

@@ -543,7 +543,7 @@ def _socket_name(name: Any) -> str:
 
 def unix_serve(handler: Handler, path: str | None = None, **kwargs: Any) -> Server:
     """As :func:`serve` on a Unix socket at ``path`` (websockets' ``unix_serve``): asyncio listens and
-    each connection's bytes go through the engine's byte pump."""
+    hands each connection to the engine (its bytes through the byte pump when ``ssl`` is an SSLContext)."""
     return serve(handler, unix=True, path=path, **kwargs)
 
 
