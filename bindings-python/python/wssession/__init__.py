@@ -12,6 +12,7 @@ import atexit
 from . import _wssession, datastructures, exceptions, frames, http11
 from ._types import JsonConverter, State
 from ._wssession import CloseReason, Frame, Headers, Incoming, Outgoing, Request, ServerConnection
+from .auth import basic_auth
 from .exceptions import *  # noqa: F403 -- the exception classes
 from .exceptions import __all__ as __all__  # their names, listed once (in exceptions.py)
 from .server import (
@@ -19,7 +20,6 @@ from .server import (
     HandshakeConnection,
     Response,
     Server,
-    basic_auth,
     broadcast,
     serve,
     serve_callbacks,

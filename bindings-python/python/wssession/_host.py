@@ -10,13 +10,26 @@ engine and writes what the engine pulls out, with backpressure both ways.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
+import ssl as ssl_module
 from typing import Any
 
 from . import _wssession
 
-__all__ = ["AdoptingProtocol"]
+__all__ = ["AdoptingProtocol", "ASYNCIO_KEYWORDS", "Listen", "listener"]
+
+#: ``loop.create_server`` / ``create_unix_server`` keywords served by an asyncio listener whose
+#: connections are handed to the engine (``sock``, ``reuse_port`` and ``backlog`` alone keep the
+#: engine's listener).
+ASYNCIO_KEYWORDS = frozenset(
+    {
+        "family", "flags", "reuse_address", "keep_alive", "ssl_handshake_timeout", "ssl_shutdown_timeout",
+        "start_serving", "unix", "path", "sock", "reuse_port",
+    }
+)
+
 
 #: Bytes pulled from the engine per write.
 _CHUNK = 64 * 1024
@@ -133,3 +146,58 @@ class AdoptingProtocol(asyncio.Protocol):
         if exc is None and self._eof:
             return  # the engine read the end; it finishes writing or sees the pulls end
         self._pump.fail()
+
+
+@dataclasses.dataclass
+class Listen:
+    """Who listens: the engine (on its own socket or a given one), or asyncio (``asyncio`` holds the
+    keywords for ``loop.create_server``/``create_unix_server``; connections are then handed over)."""
+
+    asyncio: dict[str, Any] | None = None
+    unix: bool = False
+    sock: socket.socket | None = None
+    reuse_port: bool = False
+    backlog: int = 100
+
+    def take_fd(self) -> int | None:
+        """The engine-listener socket's descriptor, listening with ``backlog`` as asyncio would make
+        it, handed over (the socket object is detached)."""
+        if self.asyncio is not None or self.sock is None:
+            return None
+        self.sock.listen(self.backlog)
+        fd = self.sock.detach()
+        self.sock = None
+        return fd
+
+
+def listener(
+    kwargs: dict[str, Any], ssl: object, open_timeout: float | None, close_timeout: float | None, backlog: int
+) -> Listen:
+    """Decides who listens from ``loop.create_server``'s keywords: ``sock`` (a listening TCP socket),
+    ``reuse_port`` and ``backlog`` keep the engine's listener; an ``SSLContext``, a Unix socket or any
+    other keyword (``family``, ``flags``, ``reuse_address``, ``keep_alive``, ``start_serving=False``,
+    ``ssl_*_timeout``) make asyncio listen and hand each connection to the engine."""
+    sock = kwargs.get("sock")
+    if sock is not None and not isinstance(sock, socket.socket):
+        raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
+    reuse_port = kwargs.get("reuse_port")
+    if reuse_port is not None and not isinstance(reuse_port, bool):
+        raise TypeError(f"reuse_port must be a bool or None, not {type(reuse_port).__name__}")
+    unix = bool(kwargs.pop("unix", False))
+    engine = (
+        not unix
+        and not isinstance(ssl, ssl_module.SSLContext)
+        and set(kwargs) <= {"sock", "reuse_port", "start_serving"}
+        and kwargs.get("start_serving", True) is True
+        and (sock is None or (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM))
+    )
+    if engine:
+        return Listen(sock=sock, reuse_port=bool(reuse_port), backlog=backlog)
+    options = dict(kwargs, backlog=backlog)
+    if isinstance(ssl, ssl_module.SSLContext):
+        options["ssl"] = ssl
+        options.setdefault("ssl_handshake_timeout", open_timeout)
+        options.setdefault("ssl_shutdown_timeout", close_timeout)
+    elif ssl is not None:
+        raise TypeError("with an asyncio listener (Unix socket, create_server keywords), ssl must be an ssl.SSLContext")
+    return Listen(asyncio=options, unix=unix)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import dataclasses
-import hmac
 import http
 import inspect
 import logging
@@ -20,13 +17,12 @@ from . import _wssession
 from ._wssession import CloseReason, Frame, Headers, Request, ServerConnection
 from .exceptions import InvalidHandshake, NegotiationError
 from ._types import State
-from ._host import AdoptingProtocol
+from ._host import ASYNCIO_KEYWORDS, AdoptingProtocol, Listen, listener
 from .http11 import SERVER, Response
 
 __all__ = [
     "serve",
     "unix_serve",
-    "basic_auth",
     "serve_callbacks",
     "Server",
     "ServerConnection",
@@ -51,15 +47,6 @@ _ENGINE_HEADERS = frozenset(
     {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions"}
 )
 
-#: ``loop.create_server`` / ``create_unix_server`` keywords served by an asyncio listener whose
-#: connections are handed to the engine (``sock``, ``reuse_port`` and ``backlog`` alone keep the
-#: engine's listener).
-_ASYNCIO_KEYWORDS = frozenset(
-    {
-        "family", "flags", "reuse_address", "keep_alive", "ssl_handshake_timeout", "ssl_shutdown_timeout",
-        "start_serving", "unix", "path", "sock", "reuse_port",
-    }
-)
 SelectSubprotocol = Callable[["HandshakeConnection", Sequence[str]], Union[str, None]]
 
 
@@ -181,7 +168,7 @@ class Server:
         self.origins: list[Origin] | None = options.pop("origins")
         self.server_header: str | None = options.pop("server_header")
         self._grace: float = options.pop("grace")
-        self._listen: _Listen = options.pop("listen")
+        self._listen: Listen = options.pop("listen")
         self._aio: asyncio.Server | None = None
         logger_: LoggerLike | None = options.pop("logger")
         #: The logger of this server and its connections (``logger=``; default ``wssession.server``).
@@ -479,61 +466,6 @@ class Server:
         await self.wait_closed()
 
 
-@dataclasses.dataclass
-class _Listen:
-    """Who listens: the engine (on its own socket or a given one), or asyncio (``asyncio`` holds the
-    keywords for ``loop.create_server``/``create_unix_server``; connections are then handed over)."""
-
-    asyncio: dict[str, Any] | None = None
-    unix: bool = False
-    sock: socket.socket | None = None
-    reuse_port: bool = False
-    backlog: int = 100
-
-    def take_fd(self) -> int | None:
-        """The engine-listener socket's descriptor, listening with ``backlog`` as asyncio would make
-        it, handed over (the socket object is detached)."""
-        if self.asyncio is not None or self.sock is None:
-            return None
-        self.sock.listen(self.backlog)
-        fd = self.sock.detach()
-        self.sock = None
-        return fd
-
-
-def _listener(
-    kwargs: dict[str, Any], ssl: object, open_timeout: float | None, close_timeout: float | None, backlog: int
-) -> _Listen:
-    """Decides who listens from ``loop.create_server``'s keywords: ``sock`` (a listening TCP socket),
-    ``reuse_port`` and ``backlog`` keep the engine's listener; an ``SSLContext``, a Unix socket or any
-    other keyword (``family``, ``flags``, ``reuse_address``, ``keep_alive``, ``start_serving=False``,
-    ``ssl_*_timeout``) make asyncio listen and hand each connection to the engine."""
-    sock = kwargs.get("sock")
-    if sock is not None and not isinstance(sock, socket.socket):
-        raise TypeError(f"sock must be a socket.socket, not {type(sock).__name__}")
-    reuse_port = kwargs.get("reuse_port")
-    if reuse_port is not None and not isinstance(reuse_port, bool):
-        raise TypeError(f"reuse_port must be a bool or None, not {type(reuse_port).__name__}")
-    unix = bool(kwargs.pop("unix", False))
-    engine = (
-        not unix
-        and not isinstance(ssl, ssl_module.SSLContext)
-        and set(kwargs) <= {"sock", "reuse_port", "start_serving"}
-        and kwargs.get("start_serving", True) is True
-        and (sock is None or (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM))
-    )
-    if engine:
-        return _Listen(sock=sock, reuse_port=bool(reuse_port), backlog=backlog)
-    options = dict(kwargs, backlog=backlog)
-    if isinstance(ssl, ssl_module.SSLContext):
-        options["ssl"] = ssl
-        options.setdefault("ssl_handshake_timeout", open_timeout)
-        options.setdefault("ssl_shutdown_timeout", close_timeout)
-    elif ssl is not None:
-        raise TypeError("with an asyncio listener (Unix socket, create_server keywords), ssl must be an ssl.SSLContext")
-    return _Listen(asyncio=options, unix=unix)
-
-
 def _socket_name(name: Any) -> str:
     """A listening socket's name for the log: host:port, or the Unix socket's path."""
     if isinstance(name, tuple):
@@ -596,7 +528,7 @@ def serve(
     Mirrors ``websockets.asyncio.server.serve``; see the package README for the differences.
     """
     for name in kwargs:
-        if name not in _ASYNCIO_KEYWORDS:
+        if name not in ASYNCIO_KEYWORDS:
             raise TypeError(f"serve() got an unexpected keyword argument {name!r} (not one of loop.create_server's)")
     if create_connection is not None:
         raise TypeError(
@@ -640,7 +572,7 @@ def serve(
     if logger is not None and not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
         raise TypeError(f"logger must be a logging.Logger or LoggerAdapter, not {type(logger).__name__}")
     cert = key = None
-    listen = _listener(kwargs, ssl, open_timeout, close_timeout, backlog)
+    listen = listener(kwargs, ssl, open_timeout, close_timeout, backlog)
     if listen.asyncio is not None and not listen.unix and listen.asyncio.get("sock") is None:
         listen.asyncio.update(host=host, port=port)
     if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
@@ -716,66 +648,3 @@ def broadcast(
 
 
 _ = CloseReason  # re-exported by the package
-
-
-def basic_auth(
-    realm: str = "",
-    credentials: tuple[str, str] | Iterable[tuple[str, str]] | None = None,
-    check_credentials: Callable[[str, str], Awaitable[bool] | bool] | None = None,
-) -> Callable[[HandshakeConnection, Request], Awaitable[Response | None]]:
-    """A ``process_request`` enforcing HTTP Basic Authentication (websockets' ``basic_auth``).
-
-    Give either ``credentials`` (a ``(username, password)`` pair or a list of them) or
-    ``check_credentials(username, password)`` (sync or async). On success the connection's
-    ``username`` attribute is set; otherwise the answer is 401 with ``WWW-Authenticate``.
-    """
-    if (credentials is None) == (check_credentials is None):
-        raise ValueError("provide either credentials or check_credentials")
-    check: Callable[[str, str], Awaitable[bool] | bool]
-    if credentials is not None:
-        items: list[object] = [credentials] if _is_credentials(credentials) else list(credentials)
-        pairs = [p for p in items if isinstance(p, tuple) and _is_credentials(p)]
-        if not pairs or len(pairs) != len(items):
-            raise TypeError(f"invalid credentials argument: {credentials}")
-        known: dict[str, str] = dict(pairs)
-
-        def check(username: str, password: str) -> bool:
-            expected = known.get(username)
-            return expected is not None and hmac.compare_digest(expected, password)
-
-    else:
-        assert check_credentials is not None
-        check = check_credentials
-    challenge = f'Basic realm="{realm}", charset="UTF-8"'
-
-    def refuse(conn: HandshakeConnection, text: str) -> Response:
-        response = conn.respond(http.HTTPStatus.UNAUTHORIZED, text)
-        response.headers["WWW-Authenticate"] = challenge
-        return response
-
-    async def process_request(conn: HandshakeConnection, request: Request) -> Response | None:
-        authorization = request.headers.get("Authorization")
-        if authorization is None:
-            return refuse(conn, "Missing credentials\n")
-        scheme, _, token = authorization.partition(" ")
-        try:
-            if scheme.lower() != "basic":
-                raise ValueError(scheme)
-            username, sep, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
-            if not sep:
-                raise ValueError("no colon")
-        except (ValueError, UnicodeDecodeError):
-            return refuse(conn, "Unsupported credentials\n")
-        valid = check(username, password)
-        if inspect.isawaitable(valid):
-            valid = await valid
-        if not valid:
-            return refuse(conn, "Invalid credentials\n")
-        conn.username = username  # type: ignore[attr-defined]
-        return None
-
-    return process_request
-
-
-def _is_credentials(value: object) -> bool:
-    return isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, str) for v in value)

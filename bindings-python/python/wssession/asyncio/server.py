@@ -1,4 +1,27 @@
 """Mirrors ``websockets.asyncio.server``."""
 
-from ..server import *  # noqa: F403 -- the same API
-from ..server import __all__ as __all__
+from ..auth import basic_auth
+from ..server import (
+    CallbackHandler,
+    HandshakeConnection,
+    Response,
+    Server,
+    ServerConnection,
+    broadcast,
+    serve,
+    serve_callbacks,
+    unix_serve,
+)
+
+__all__ = [
+    "serve",
+    "unix_serve",
+    "serve_callbacks",
+    "basic_auth",
+    "broadcast",
+    "Server",
+    "ServerConnection",
+    "HandshakeConnection",
+    "Response",
+    "CallbackHandler",
+]
