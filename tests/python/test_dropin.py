@@ -8,13 +8,14 @@ import asyncio
 import base64
 import http
 import logging
+import pathlib
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 import websockets
 import websockets.exceptions
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import connect, unix_connect
 from websockets.typing import Subprotocol
 
 import wssession
@@ -550,3 +551,18 @@ async def test_route_dispatches_by_path_with_captured_values_and_answers_404() -
         assert info.value.response.status_code == 404
         async with connect(f"{base}/old") as client:  # the client follows the 302 to "/"
             assert await within(client.recv()) == "lobby"
+
+
+async def test_unix_route_dispatches_on_a_unix_socket(tmp_path: pathlib.Path) -> None:
+    from werkzeug.routing import Map, Rule
+
+    from wssession.asyncio.router import unix_route
+
+    async def hello(websocket: wssession.ServerConnection, name: str) -> None:
+        await websocket.send(f"hello {name}")
+        await websocket.wait_closed()
+
+    path = str(tmp_path / "route.sock")
+    async with unix_route(Map([Rule("/hello/<name>", endpoint=hello)]), path):
+        async with unix_connect(path, "ws://localhost/hello/unix") as client:
+            assert await within(client.recv()) == "hello unix"

@@ -15,7 +15,7 @@ from ..server import HandshakeConnection, Server, ServerConnection, serve
 if TYPE_CHECKING:
     from werkzeug.routing import Map
 
-__all__ = ["route", "Router"]
+__all__ = ["route", "unix_route", "Router"]
 
 
 class Router:
@@ -97,3 +97,8 @@ def route(
         return router.route_request(connection, request)
 
     return serve(router.handler, *args, process_request=process_request, **kwargs)
+
+
+def unix_route(url_map: Map, path: str | None = None, **kwargs: Any) -> Server:
+    """As :func:`route` on a Unix socket at ``path`` (websockets' ``unix_route``)."""
+    return route(url_map, unix=True, path=path, **kwargs)
