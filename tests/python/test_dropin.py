@@ -461,6 +461,10 @@ def test_modules_mirror_websockets() -> None:
     assert {c.name for c in CloseCode} >= {c.name for c in websockets.frames.CloseCode}
     assert Request is wssession.Request and Response is wssession.Response
     assert Headers is wssession.Headers
+    from wssession.protocol import OPEN, State
+
+    assert OPEN is State.OPEN is wssession.State.OPEN
+    assert [s.name for s in State] == [s.name for s in websockets.protocol.State]
     h = Headers([("A", "1")])
     h["a"] = "2"
     assert h.get_all("A") == ["1", "2"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import atexit
 
-from . import _wssession, datastructures, exceptions, frames, http11
+from . import _wssession, datastructures, exceptions, frames, http11, protocol
 from ._types import JsonConverter, State
 from ._wssession import CloseReason, Frame, Headers, Incoming, Outgoing, Request, ServerConnection
 from .auth import basic_auth
@@ -56,4 +56,5 @@ __all__ = [
     "frames",
     "http11",
     "datastructures",
+    "protocol",
 ]
