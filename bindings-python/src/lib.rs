@@ -4,6 +4,7 @@ mod awaitable;
 mod bridge;
 mod errors;
 mod frame;
+mod host;
 mod request;
 mod server;
 mod session;
@@ -28,9 +29,14 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Outgoing>()?;
     m.add_class::<server::ServerHandle>()?;
     m.add_class::<server::Resolver>()?;
+    m.add_class::<host::PyBytePump>()?;
+    m.add_class::<host::PyHandshake>()?;
+    m.add_class::<host::PyDeflateParams>()?;
+    m.add_class::<host::Upgraded>()?;
     m.add_class::<wake::LoopWaker>()?;
     m.add_class::<wake::Waiter>()?;
     m.add_function(wrap_pyfunction!(server::start_server, m)?)?;
+    m.add_function(wrap_pyfunction!(server::accept_key, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_finalize, m)?)?;
     Ok(())
 }

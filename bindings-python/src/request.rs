@@ -175,6 +175,25 @@ pub fn addr_tuple(a: &SocketAddr) -> (String, u16) {
 
 #[pymethods]
 impl PyRequest {
+    /// Parses an HTTP request head (as a host that reads the upgrade request itself has it):
+    /// ``(request, head_length)`` once ``data`` holds the whole head, None while it does not;
+    /// ValueError for a malformed head.
+    #[staticmethod]
+    #[pyo3(signature = (data, remote_address=(String::from("0.0.0.0"), 0), local_address=(String::from("0.0.0.0"), 0)))]
+    fn parse(
+        py: Python<'_>,
+        data: &[u8],
+        remote_address: (String, u16),
+        local_address: (String, u16),
+    ) -> PyResult<Option<(Self, usize)>> {
+        let (remote, local) = (crate::host::socket_addr(&remote_address), crate::host::socket_addr(&local_address));
+        match wssession_core::handshake::parse_head(data, 16 << 10, 100, remote, local) {
+            Ok(Some((request, n))) => Ok(Some((Self::new(py, request)?, n))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(pyo3::exceptions::PyValueError::new_err(format!("malformed request head: {e:?}"))),
+        }
+    }
+
     /// The request path including the query string ("/chat?room=1"), as in websockets.
     #[getter]
     #[allow(clippy::misnamed_getters)] // websockets' `path` is the whole target

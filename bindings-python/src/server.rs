@@ -6,14 +6,15 @@ use std::sync::{Arc, Mutex};
 use pyo3::prelude::*;
 use tokio::sync::oneshot;
 use wssession_core::{
-    Accept, CloseReason, DeflateConfig, EventHandler, Frame, Handler, HandlerError, HttpResponse, Request, Server,
-    ServerBuilder, ServerConfig, Session, SessionConfig, TlsConfig,
+    Accept, CloseReason, DeflateConfig, EventHandler, Frame, Handler, HandlerError, HttpResponse, PeerInfo, Request,
+    Server, ServerBuilder, ServerConfig, Session, SessionConfig, TlsConfig,
 };
 use wssession_core::{Decision, Decision::Respond};
 
 use crate::bridge::{self, log_error};
 use crate::errors;
 use crate::frame::{PyCloseReason, PyFrame};
+use crate::host::{PyBytePump, PyHandshake, Upgraded, socket_addr};
 use crate::request::{PyRequest, addr_tuple};
 use crate::session::{Connection, duration};
 use crate::wake;
@@ -49,9 +50,16 @@ impl ServerHandle {
         self.server.close();
     }
 
-    /// Stops accepting, sends Close 1001 to every session, waits up to ``grace`` seconds, then shuts the rest.
-    fn shutdown<'py>(&self, py: Python<'py>, grace: f64) -> PyResult<Bound<'py, PyAny>> {
+    /// Stops accepting, sends Close ``code``/``reason`` to every session, waits up to ``grace``
+    /// seconds, then shuts the rest.
+    #[pyo3(signature = (grace, code=1001, reason=String::new()))]
+    fn shutdown<'py>(&self, py: Python<'py>, grace: f64, code: u16, reason: String) -> PyResult<Bound<'py, PyAny>> {
         let s = self.server.clone();
+        s.close();
+        for session in s.sessions() {
+            // The first close wins: the core's own shutdown below then finds them closing.
+            errors::map(session.close(code, &reason))?;
+        }
         crate::bridge::future_into_py(py, async move {
             s.shutdown(duration(grace)).await;
             Ok(())
@@ -84,6 +92,55 @@ impl ServerHandle {
     fn connection_count(&self) -> usize {
         self.server.connection_count()
     }
+
+    /// Serves a TCP or Unix stream socket the host accepted (the engine owns descriptor ``fd`` from
+    /// here; on error it is still the caller's): the listener's path, handshake and session.
+    fn adopt_fd(&self, py: Python<'_>, fd: i32) -> PyResult<()> {
+        // SAFETY: the caller hands over an open descriptor nothing else uses (a duplicate of the socket
+        // asyncio accepted, whose own descriptor is closed right after).
+        let adoption = unsafe { self.server.adopt_fd(fd, &[]) }.map_err(|e| errors::to_py(py, e))?;
+        drop(adoption); // the engine serves it; its outcome is the session's
+        Ok(())
+    }
+
+    /// Serves a connection whose bytes the host carries (TLS by asyncio, a Unix socket): returns the
+    /// pump the host feeds and drains.
+    fn adopt_pump(&self, remote: (String, u16), local: (String, u16), tls: bool) -> PyBytePump {
+        let peer = PeerInfo { remote_addr: socket_addr(&remote), local_addr: socket_addr(&local), tls };
+        let (pump, adoption) = self.server.adopt_pump(&[], peer);
+        drop(adoption);
+        PyBytePump::from(pump)
+    }
+
+    /// The 101 this server answers ``request`` with (accept key, subprotocol, permessage-deflate), for
+    /// a host that writes it itself; InvalidHandshake for a request that is not a valid upgrade.
+    fn handshake_response(&self, py: Python<'_>, request: &PyRequest) -> PyResult<PyHandshake> {
+        match self.server.handshake_response(&request.inner) {
+            Ok(h) => Ok(PyHandshake::from(h)),
+            Err(r) => {
+                let body = String::from_utf8_lossy(&r.body).trim().to_owned();
+                Err(errors::err(py, "InvalidHandshake", format!("HTTP {}: {body}", r.status)))
+            }
+        }
+    }
+
+    /// A connection the host already upgraded (it wrote ``handshake``'s 101 on socket ``fd``), with
+    /// the bytes read after the head; nothing runs until ``start(negotiated)``. The engine owns ``fd``
+    /// on success.
+    #[pyo3(signature = (fd, request, handshake, leftover=Vec::new()))]
+    fn upgraded(
+        &self,
+        py: Python<'_>,
+        fd: i32,
+        request: &PyRequest,
+        handshake: &PyHandshake,
+        leftover: Vec<u8>,
+    ) -> PyResult<Upgraded> {
+        let request = handshake.applied(request);
+        // SAFETY: the caller hands over an open, connected descriptor nothing else uses.
+        let session = unsafe { self.server.upgraded_fd(fd, request, &leftover) }.map_err(|e| errors::to_py(py, e))?;
+        Ok(Upgraded::from(session))
+    }
 }
 
 /// The accept hook's answer channel, handed to Python with the request.
@@ -104,10 +161,11 @@ impl Resolver {
 impl Resolver {
     /// Accepts the upgrade with ``subprotocol`` (or none); ``state`` is handed to the connection
     /// (``ServerConnection._handshake_state``).
-    #[pyo3(signature = (subprotocol=None, state=None))]
-    fn accept(&self, subprotocol: Option<String>, state: Option<Py<PyAny>>) {
+    /// ``headers`` are added to the 101 response.
+    #[pyo3(signature = (subprotocol=None, state=None, headers=Vec::new()))]
+    fn accept(&self, subprotocol: Option<String>, state: Option<Py<PyAny>>, headers: Vec<(String, String)>) {
         let attachment = state.map(|s| Arc::new(s) as Arc<dyn std::any::Any + Send + Sync>);
-        self.resolve(Decision::Accept(Accept { subprotocol, attachment, ..Accept::default() }));
+        self.resolve(Decision::Accept(Accept { subprotocol, attachment, headers, ..Accept::default() }));
     }
 
     /// Answers with an HTTP response instead of upgrading.
@@ -246,7 +304,8 @@ fn task_handler(
     *, host, port, call_soon, waker=None, on_session=None, on_accept=None, events=None, app=None,
     max_frame_size=1048576, ping_interval_ms=20000, timeout_ms=20000, close_timeout_ms=10000,
     incoming_queue=16, write_high_water=32768, write_low_water=8192, deflate=true,
-    tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0
+    tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0,
+    response_headers=Vec::new(), detached=false, listener_fd=None, reuse_port=false
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn start_server<'py>(
@@ -272,6 +331,10 @@ pub fn start_server<'py>(
     max_connections: usize,
     backlog: u32,
     handshake_timeout: f64,
+    response_headers: Vec<(String, String)>,
+    detached: bool,
+    listener_fd: Option<i32>,
+    reuse_port: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     if max_frame_size == 0 || timeout_ms == 0 {
         return Err(pyo3::exceptions::PyValueError::new_err("max_frame_size and timeout_ms must be > 0"));
@@ -288,6 +351,7 @@ pub fn start_server<'py>(
         handshake_timeout: duration(handshake_timeout),
         max_connections,
         backlog,
+        reuse_port,
         deflate: if deflate { DeflateConfig::enabled() } else { DeflateConfig::default() },
         session: SessionConfig {
             max_frame_size,
@@ -342,9 +406,31 @@ pub fn start_server<'py>(
                 rx.await.unwrap_or_else(|_| Respond(HttpResponse::text(500, "the server's request hook failed")))
             })
         }));
+    } else if !response_headers.is_empty() {
+        // Headers on every 101 without a round trip through Python (e.g. `Server:`).
+        let headers = Arc::new(response_headers);
+        builder = builder.accept_hook_boxed(Arc::new(move |_req: Request| {
+            let headers = headers.to_vec();
+            Box::pin(async move { Decision::Accept(Accept { headers, ..Accept::default() }) })
+        }));
     }
+    // SAFETY: `serve(sock=...)` detached the socket object: the descriptor is handed over.
+    let listener = listener_fd.map(|fd| unsafe { <std::net::TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd) });
     crate::bridge::future_into_py(py, async move {
-        let server = errors::map(builder.start().await)?;
+        let started = match (detached, listener) {
+            (true, _) => builder.start_detached(),
+            (false, Some(listener)) => builder.start_on(listener).await,
+            (false, None) => builder.start().await,
+        };
+        let server = errors::map(started)?;
         Ok(ServerHandle { server })
     })
+}
+
+/// The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key`` (as the core answers it).
+#[pyfunction]
+pub fn accept_key(key: &str) -> String {
+    let head = wssession_core::handshake::switching_protocols(key, None, "", &[]);
+    let head = String::from_utf8_lossy(&head);
+    head.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Accept: ")).map(|v| v.trim().to_owned()).unwrap_or_default()
 }

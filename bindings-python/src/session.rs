@@ -152,6 +152,10 @@ pub struct Connection {
     server: Option<Py<PyAny>>,
     converter: Mutex<Converter>,
     request: Py<PyRequest>,
+    /// `id`: a `uuid.UUID`, made on first use.
+    uuid: pyo3::sync::PyOnceLock<Py<PyAny>>,
+    /// A fragmented message from an async iterable is being sent: other `send`s wait (websockets).
+    fragmenting: AtomicBool,
 }
 
 impl Connection {
@@ -173,6 +177,8 @@ impl Connection {
             server,
             converter: Mutex::new(Converter::Json),
             request,
+            uuid: pyo3::sync::PyOnceLock::new(),
+            fragmenting: AtomicBool::new(false),
         })
     }
 
@@ -314,6 +320,9 @@ async fn ended(session: &Session, r: Result<usize, Error>) -> End {
     End { clean: matches!(r, Ok(_) | Err(Error::Closed(_))), reason: session.close_reason().await }
 }
 
+/// What `send` accepts besides str/bytes-like messages and Frames.
+const EXPECTED: &str = "str, bytes-like, a Frame, or an iterable of str or bytes-like fragments";
+
 /// Frames for one message: a str/bytes-like message, a Frame, or an iterable of fragments.
 fn frames_from(message: &Bound<'_, PyAny>) -> PyResult<Vec<Frame>> {
     if let Ok(f) = message.cast::<PyFrame>() {
@@ -322,27 +331,44 @@ fn frames_from(message: &Bound<'_, PyAny>) -> PyResult<Vec<Frame>> {
     if let Some((data, text)) = bytes_like(message)? {
         return Ok(vec![data_frame(data, text)]);
     }
-    const EXPECTED: &str = "str, bytes-like, a Frame, or an iterable of str or bytes-like fragments";
+    match fragments(message, None)? {
+        (frames, None) => Ok(frames),
+        (_, Some(e)) => Err(e),
+    }
+}
+
+/// The frames of an iterable of fragments, all of the first one's type (``text`` overrides the
+/// opcode), the last one with FIN. A dict-like or non-iterable message is a TypeError; a bad
+/// fragment ends the iteration and comes back with the frames before it, for the caller to
+/// decide what a half-built message means (websockets' `send` closes the connection with 1011).
+fn fragments(message: &Bound<'_, PyAny>, text: Option<bool>) -> PyResult<(Vec<Frame>, Option<PyErr>)> {
     if message.is_instance_of::<PyDict>() || message.hasattr("keys")? {
-        return Err(type_error("message", EXPECTED, message));
+        return Err(PyTypeError::new_err("data is a dict-like object; send its keys() to send them as fragments"));
     }
     let it = PyIterator::from_object(message).map_err(|_| type_error("message", EXPECTED, message))?;
-    let mut frames = vec![];
+    let mut frames: Vec<Frame> = vec![];
     let mut kind: Option<bool> = None;
     for frag in it {
-        let frag = frag?;
-        let (data, text) =
-            bytes_like(&frag)?.ok_or_else(|| type_error("a message fragment", "str or bytes-like", &frag))?;
-        if kind.is_some_and(|k| k != text) {
-            return Err(PyTypeError::new_err("all fragments of a message must be of the same type (str or bytes)"));
+        let frag = match frag {
+            Ok(f) => f,
+            Err(e) => return Ok((frames, Some(e))),
+        };
+        let (data, is_text) = match bytes_like(&frag)? {
+            Some(d) => d,
+            None => return Ok((frames, Some(type_error("a message fragment", "str or bytes-like", &frag)))),
+        };
+        if kind.is_some_and(|k| k != is_text) {
+            let e = PyTypeError::new_err("all fragments of a message must be of the same type (str or bytes)");
+            return Ok((frames, Some(e)));
         }
-        kind = Some(text);
-        frames.push(data_frame(data, text).with_fin(false));
+        kind = Some(is_text);
+        let opcode = if frames.is_empty() { text.unwrap_or(is_text) } else { frames[0].kind == FrameType::Text };
+        frames.push(data_frame(data, opcode).with_fin(false));
     }
     if let Some(last) = frames.last_mut() {
         last.fin = true;
     }
-    Ok(frames)
+    Ok((frames, None))
 }
 
 fn data_frame(data: Bytes, text: bool) -> Frame {
@@ -420,29 +446,62 @@ impl Connection {
         Self::recv_await(slf, Mode::Iterate)
     }
 
-    /// Sends a message: str → Text, bytes-like → Binary, an iterable of fragments → a fragmented
-    /// message, a Frame as is. Waits only while the send queue is over its limit.
-    fn send(slf: &Bound<'_, Self>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    /// Sends a message: str → Text, bytes-like → Binary (``text`` forces one or the other), an
+    /// iterable of fragments → a fragmented message, a Frame as is. Waits only while the send queue
+    /// is over its limit. A fragment of the wrong type fails the send with TypeError and, as the
+    /// message cannot be completed, closes the connection with 1011 (as websockets does).
+    #[pyo3(signature = (message, text=None))]
+    fn send(slf: &Bound<'_, Self>, message: &Bound<'_, PyAny>, text: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        if let Some((data, text)) = bytes_like(message)? {
+        let text = match text {
+            Some(t) if !t.is_none() => {
+                Some(t.cast::<pyo3::types::PyBool>().map_err(|_| type_error("text", "a bool or None", t))?.is_true())
+            }
+            _ => None,
+        };
+        let conn = slf.get();
+        if conn.fragmenting.load(Ordering::Acquire) {
+            let helper = bridge::types(py)?.getattr("send_when_free")?;
+            return Ok(helper.call1((slf, message, text))?.unbind());
+        }
+        if let Some((data, is_text)) = bytes_like(message)? {
             // The common case, without a copy of the frame: queued (or written) now, or — only when
             // over the hard limit — the message is converted again for the waiting send.
-            let conn = slf.get();
-            return match conn.session.try_send(data_frame(data, text)) {
+            let kind = text.unwrap_or(is_text);
+            return match conn.session.try_send(data_frame(data, kind)) {
                 Ok(TrySend::Sent) => Ok(awaitable::ready_none(py)),
                 Ok(TrySend::Buffered) => conn.pending_send(py, vec![], true),
                 Ok(TrySend::Dropped) => {
-                    let (data, text) = bytes_like(message)?.expect("converted above");
-                    conn.send_frames(py, vec![data_frame(data, text)])
+                    let (data, _) = bytes_like(message)?.expect("converted above");
+                    conn.send_frames(py, vec![data_frame(data, kind)])
                 }
                 Err(e) => Err(errors::to_py(py, e)),
             };
         }
+        if let Ok(f) = message.cast::<PyFrame>() {
+            if text.is_some() {
+                return Err(PyTypeError::new_err("text cannot be used with a Frame (its opcode decides)"));
+            }
+            return conn.send_frames(py, vec![f.get().inner.clone()]);
+        }
         if message.hasattr("__aiter__")? {
             let helper = bridge::types(py)?.getattr("send_async_fragments")?;
-            return Ok(helper.call1((slf, message))?.unbind());
+            return Ok(helper.call1((slf, message, text))?.unbind());
         }
-        slf.get().send_frames(py, frames_from(message)?)
+        match fragments(message, text)? {
+            (frames, None) => conn.send_frames(py, frames),
+            (frames, Some(e)) => {
+                for f in frames {
+                    if conn.session.try_send(f).is_err() {
+                        break;
+                    }
+                }
+                if conn.session.state() != State::Closed {
+                    let _ = conn.session.close(1011, "error in fragmented message");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Starts the closing handshake with ``code`` and ``reason`` and waits until the connection is closed.
@@ -564,10 +623,30 @@ impl Connection {
         self.session.request().subprotocol.clone()
     }
 
-    /// The session id, unique within the process.
+    /// A unique identifier of the connection (a random `uuid.UUID`, as websockets'), for logs.
     #[getter]
-    fn id(&self) -> u64 {
+    fn id(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let id =
+            self.uuid.get_or_try_init(py, || Ok::<_, PyErr>(py.import("uuid")?.call_method0("uuid4")?.unbind()))?;
+        Ok(id.clone_ref(py))
+    }
+
+    /// The engine's session number, unique within the process (what `id` was before it became a UUID).
+    #[getter]
+    fn session_id(&self) -> u64 {
         self.session.id()
+    }
+
+    /// The logger of this connection: the server's logger with ``{"websocket": connection}`` as extra.
+    #[getter]
+    fn logger(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        Ok(bridge::types(slf.py())?.getattr("connection_logger")?.call1((slf,))?.unbind())
+    }
+
+    /// The handshake response the connection was opened with (websockets' ``Response``: 101, headers).
+    #[getter]
+    fn response(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        Ok(bridge::types(slf.py())?.getattr("handshake_response")?.call1((slf,))?.unbind())
     }
 
     /// The connection state: a `wssession.State` (CONNECTING, OPEN, CLOSING, CLOSED).
@@ -812,6 +891,12 @@ impl Connection {
     fn _handshake_state(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         let a = self.session.attachment()?;
         a.downcast_ref::<Py<PyAny>>().map(|p| p.clone_ref(py))
+    }
+
+    /// Marks a fragmented message from an async iterable as in progress (or done): meanwhile `send`
+    /// waits for it, as websockets' does.
+    fn _fragmenting(&self, on: bool) {
+        self.fragmenting.store(on, Ordering::Release);
     }
 
     /// Reports the Python handler's outcome (None: returned → 1000; a message: raised → 1011).

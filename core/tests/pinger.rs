@@ -36,6 +36,20 @@ async fn pinger_closes_with_1011_ping_timeout_when_the_client_never_answers() {
 }
 
 #[tokio::test]
+async fn pinger_without_a_timeout_keeps_pinging_a_silent_client_and_never_closes() {
+    // timeout_ms at 2^40 or more is websockets' `ping_timeout=None`.
+    let (server, mut sessions) = session_server(pinging(10, 1 << 40)).await;
+    let mut raw = Raw::connect(&server).await;
+    let session = next_session(&mut sessions).await;
+    for _ in 0..5 {
+        let f = raw.read_wire_frame().await.expect("pings keep coming unanswered");
+        assert_eq!(f.opcode(), PING);
+    }
+    assert_eq!(session.state(), State::Open);
+    assert_eq!(session.close_reason_now(), None);
+}
+
+#[tokio::test]
 async fn pinger_sends_unique_payloads_and_a_client_that_answers_stays_connected() {
     let (server, mut sessions) = session_server(pinging(20, 5_000)).await;
     let mut raw = Raw::connect(&server).await;

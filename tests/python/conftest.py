@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+
+import pytest
 
 import wssession
 
@@ -59,3 +63,23 @@ async def echo(ws: wssession.ServerConnection) -> None:
     """The handler most tests serve: every message comes back unchanged."""
     async for message in ws:
         await ws.send(message)
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for localhost/127.0.0.1: (certfile, keyfile)."""
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = where / "cert.pem", where / "key.pem"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        capture_output=True,
+    )
+    if made.returncode != 0:
+        pytest.skip("openssl cannot make a test certificate here")
+    return str(cert), str(key)
+
+
+def client_context(certificate: tuple[str, str]) -> ssl.SSLContext:
+    """A client TLS context trusting ``certificate``."""
+    return ssl.create_default_context(cafile=certificate[0])

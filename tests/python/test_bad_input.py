@@ -28,6 +28,7 @@ async def noop(ws: wssession.ServerConnection) -> None:
         (dict(max_size=0), ValueError),
         (dict(max_size=1.5), TypeError),
         (dict(max_queue=0), ValueError),
+        (dict(max_queue=(16, 4)), ValueError),
         (dict(write_limit="big"), TypeError),
         (dict(write_limit=(10, 20)), ValueError),
         (dict(compression="gzip"), ValueError),

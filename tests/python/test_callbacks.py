@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 import logging
 import threading
 
@@ -17,7 +18,7 @@ from conftest import within
 class Echo:
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.opened: asyncio.Future[int] = self.loop.create_future()
+        self.opened: asyncio.Future[uuid.UUID] = self.loop.create_future()
         self.closed: asyncio.Future[wssession.CloseReason] = self.loop.create_future()
         self.threads: set[str] = set()
 
@@ -36,7 +37,7 @@ async def test_callback_handler_echoes_frames_and_reports_open_and_close() -> No
     echo = Echo()
     async with wssession.serve_callbacks(echo, "127.0.0.1", 0) as server:
         async with connect(f"ws://127.0.0.1:{server.port}") as client:
-            assert isinstance(await within(echo.opened), int)
+            assert isinstance(await within(echo.opened), uuid.UUID)
             await client.send("text")
             assert await within(client.recv()) == "text"
             await client.send(b"bin")

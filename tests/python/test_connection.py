@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 import logging
 from collections.abc import AsyncIterator
 
@@ -246,7 +247,7 @@ async def test_request_addresses_subprotocol_id_and_state_are_exposed() -> None:
             assert info["remote"] == client.local_address[:2]
             assert info["local"] == ("127.0.0.1", server.port)
             assert info["sub"] is None
-            assert isinstance(info["id"], int)
+            assert isinstance(info["id"], uuid.UUID)
             assert info["state"] is wssession.State.OPEN
             assert info["call"] == "/chat?room=1"
 

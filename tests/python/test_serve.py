@@ -10,13 +10,14 @@ import shutil
 import socket
 import subprocess
 import sys
+from asyncio.trsock import TransportSocket
 
 import pytest
 import websockets
 from websockets.asyncio.client import connect
 
 import wssession
-from conftest import Box, echo, running, until, within
+from conftest import Box, client_context, echo, running, until, within
 
 
 async def test_echo_keeps_text_as_text_and_binary_as_binary() -> None:
@@ -115,21 +116,10 @@ async def test_many_clients_are_served_concurrently() -> None:
         assert results == [f"m{i}" for i in range(20)]
 
 
-async def test_tls_serves_wss_with_pem_files(tmp_path: pathlib.Path) -> None:
-    import ssl
-    import subprocess
-
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    made = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        capture_output=True,
-    )
-    if made.returncode != 0:
-        pytest.skip("openssl cannot make a test certificate here")
-    context = ssl.create_default_context(cafile=str(cert))
-    async with wssession.serve(echo, "127.0.0.1", 0, ssl=(str(cert), str(key))) as server:
-        async with connect(f"wss://127.0.0.1:{server.port}", ssl=context) as client:
+async def test_tls_serves_wss_with_pem_files_in_the_engine(certificate: tuple[str, str]) -> None:
+    async with wssession.serve(echo, "127.0.0.1", 0, ssl=certificate) as server:
+        assert not isinstance(server.sockets[0], TransportSocket)  # the engine listens and does TLS
+        async with connect(f"wss://127.0.0.1:{server.port}", ssl=client_context(certificate)) as client:
             await client.send("secure")
             assert await within(client.recv()) == "secure"
 

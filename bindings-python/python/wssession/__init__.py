@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import atexit
 
-from . import _wssession, exceptions
+from . import _wssession, datastructures, exceptions, frames, http11, protocol
 from ._types import JsonConverter, State
 from ._wssession import CloseReason, Frame, Headers, Incoming, Outgoing, Request, ServerConnection
+from .auth import basic_auth
 from .exceptions import *  # noqa: F403 -- the exception classes
 from .exceptions import __all__ as __all__  # their names, listed once (in exceptions.py)
 from .server import (
@@ -22,6 +23,7 @@ from .server import (
     broadcast,
     serve,
     serve_callbacks,
+    unix_serve,
 )
 
 # The workspace version (Cargo.toml), compiled into the native module.
@@ -34,8 +36,10 @@ atexit.register(_wssession._finalize)
 __all__ = [
     *__all__,
     "serve",
+    "unix_serve",
     "serve_callbacks",
     "broadcast",
+    "basic_auth",
     "Server",
     "ServerConnection",
     "HandshakeConnection",
@@ -50,4 +54,8 @@ __all__ = [
     "State",
     "JsonConverter",
     "exceptions",
+    "frames",
+    "http11",
+    "datastructures",
+    "protocol",
 ]

@@ -3,13 +3,20 @@
 Use the public API re-exported by ``wssession``; this module is an implementation detail.
 """
 
+import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
 from typing import Any, final
 
 from ._types import State
+from .http11 import Response
 from .server import CallbackHandler
 
 __all__ = [
+    "BytePump",
+    "DeflateParams",
+    "Handshake",
+    "UpgradedConnection",
     "CloseReason",
     "Frame",
     "Headers",
@@ -24,6 +31,7 @@ __all__ = [
     "ServerConnection",
     "ServerHandle",
     "start_server",
+    "accept_key",
     "_finalize",
     "__version__",
 ]
@@ -137,6 +145,13 @@ class Headers:
 class Request:
     """The HTTP upgrade request a session was opened with (websockets' ``Request``, Ktor's ``call``)."""
 
+    @staticmethod
+    def parse(
+        data: bytes,
+        remote_address: tuple[str, int] = ...,
+        local_address: tuple[str, int] = ...,
+    ) -> tuple[Request, int] | None:
+        """Parses an HTTP request head: ``(request, head_length)``, or None while incomplete."""
     @property
     def path(self) -> str:
         """The request path including the query string ("/chat?room=1"), as in websockets."""
@@ -220,8 +235,9 @@ class ServerConnection:
         """Receives the next message in pieces (websockets' ``recv_streaming``): one piece, the whole message."""
     def __aiter__(self) -> ServerConnection: ...
     def __anext__(self) -> Awaitable[Any]: ...
-    def send(self, message: Any) -> Awaitable[None]:
-        """Sends str (Text), bytes-like (Binary), a Frame, or a (async) iterable of fragments."""
+    def send(self, message: Any, text: bool | None = None) -> Awaitable[None]:
+        """Sends str (Text), bytes-like (Binary), a Frame, or a (async) iterable of fragments;
+        ``text`` forces Text (True) or Binary (False)."""
     def close(self, code: int | None = None, reason: str | None = None) -> Awaitable[None]:
         """Starts the closing handshake (default 1000) and waits until the connection is closed."""
     def wait_closed(self) -> Awaitable[CloseReason]:
@@ -255,8 +271,17 @@ class ServerConnection:
     def subprotocol(self) -> str | None:
         """The negotiated subprotocol, or None."""
     @property
-    def id(self) -> int:
-        """The session id, unique within the process."""
+    def id(self) -> uuid.UUID:
+        """A unique identifier of the connection (a random UUID, as in websockets)."""
+    @property
+    def session_id(self) -> int:
+        """The engine's session number, unique within the process."""
+    @property
+    def logger(self) -> logging.LoggerAdapter[Any]:
+        """The server's logger with ``{"websocket": connection}`` as extra."""
+    @property
+    def response(self) -> Response:
+        """The handshake response (101) the connection was opened with."""
     @property
     def state(self) -> State:
         """The connection state."""
@@ -316,6 +341,8 @@ class ServerConnection:
     @property
     def _handshake_state(self) -> dict[str, Any] | None:
         """Attributes set on the connection in process_request, handed over by the accept hook."""
+    def _fragmenting(self, on: bool) -> None:
+        """Marks a fragmented message from an async iterable as in progress (other sends wait)."""
     def _handler_done(self, error: str | None = None) -> None:
         """Reports the Python handler's outcome (None: returned → 1000; a message: raised → 1011)."""
 
@@ -334,8 +361,9 @@ class ServerHandle:
         """Whether the bound address is IPv6."""
     def close(self) -> None:
         """Stops accepting new connections (open sessions continue)."""
-    def shutdown(self, grace: float) -> Awaitable[None]:
-        """Stops accepting, sends Close 1001 to every session, waits up to ``grace`` seconds, then shuts the rest."""
+    def shutdown(self, grace: float, code: int = 1001, reason: str = ...) -> Awaitable[None]:
+        """Stops accepting, sends Close ``code``/``reason`` to every session, waits up to ``grace``
+        seconds, then shuts the rest."""
     def wait(self) -> Awaitable[None]:
         """Completes when the listener has closed."""
     @property
@@ -347,13 +375,80 @@ class ServerHandle:
     @property
     def connection_count(self) -> int:
         """Number of connections handshaking or open."""
+    def adopt_fd(self, fd: int) -> None:
+        """Serves a TCP or Unix stream socket the host accepted; the engine owns ``fd`` from here."""
+    def adopt_pump(self, remote: tuple[str, int], local: tuple[str, int], tls: bool) -> BytePump:
+        """Serves a connection whose bytes the host carries; returns the pump."""
+    def handshake_response(self, request: Request) -> Handshake:
+        """The 101 this server answers ``request`` with, for a host that writes it itself."""
+    def upgraded(
+        self, fd: int, request: Request, handshake: Handshake, leftover: bytes = ...
+    ) -> UpgradedConnection:
+        """A connection the host upgraded; nothing runs until ``start(negotiated)``."""
+
+@final
+class BytePump:
+    """The host's end of a connection whose bytes asyncio carries."""
+
+    def try_push(self, data: bytes) -> int:
+        """Hands over what fits of ``data`` now; returns how many bytes that was."""
+    def push(self, data: bytes) -> Awaitable[None]:
+        """Hands over ``data``, waiting while the engine's buffer is full."""
+    def pull(self, max: int) -> Awaitable[bytes | None]:
+        """The next bytes to write; None once the session has finished writing."""
+    def end(self) -> None:
+        """The stream ended (the peer's EOF)."""
+    def fail(self) -> None:
+        """The stream failed or was lost."""
+
+@final
+class DeflateParams:
+    """permessage-deflate parameters negotiated in a handshake."""
+
+    @property
+    def extension(self) -> str:
+        """The ``Sec-WebSocket-Extensions`` value of the response."""
+
+@final
+class Handshake:
+    """The 101 a server answers an upgrade request with, for a host that writes it itself."""
+
+    @property
+    def accept_key(self) -> str:
+        """The ``Sec-WebSocket-Accept`` value."""
+    @property
+    def subprotocol(self) -> str | None:
+        """The chosen subprotocol, or None."""
+    @property
+    def negotiated(self) -> DeflateParams | None:
+        """The negotiated permessage-deflate parameters (give them to ``start``), or None."""
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Every header of the 101, in order."""
+    def to_bytes(self) -> bytes:
+        """The whole 101 response as bytes."""
+
+@final
+class UpgradedConnection:
+    """A connection the host upgraded and handed over: nothing runs until ``start``."""
+
+    def start(self, negotiated: DeflateParams | None = None) -> None:
+        """Starts the session with the negotiated extensions (Ktor's ``start``); exactly once."""
+    def terminate(self) -> None:
+        """Aborts the connection without starting it."""
 
 @final
 class Resolver:
     """The accept hook's answer channel, handed to Python with the request."""
 
-    def accept(self, subprotocol: str | None = None, state: dict[str, Any] | None = None) -> None:
-        """Accepts the upgrade with ``subprotocol`` (or none); ``state`` is handed to the connection."""
+    def accept(
+        self,
+        subprotocol: str | None = None,
+        state: dict[str, Any] | None = None,
+        headers: list[tuple[str, str]] = ...,
+    ) -> None:
+        """Accepts the upgrade with ``subprotocol`` (or none); ``state`` is handed to the connection;
+        ``headers`` are added to the 101."""
     def respond(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         """Answers with an HTTP response instead of upgrading."""
 
@@ -412,8 +507,15 @@ def start_server(
     max_connections: int = 100000,
     backlog: int = 1024,
     handshake_timeout: float = 10.0,
+    response_headers: list[tuple[str, str]] = ...,
+    detached: bool = False,
+    listener_fd: int | None = None,
+    reuse_port: bool = False,
 ) -> Awaitable[ServerHandle]:
     """Starts a server; resolves with a ServerHandle. Use ``wssession.serve`` instead."""
+
+def accept_key(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key``."""
 
 def _finalize() -> None:
     """Called at interpreter exit: from then on the engine's threads no longer call into Python."""

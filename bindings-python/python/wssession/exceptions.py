@@ -28,8 +28,19 @@ __all__ = [
     "InvalidParameterName",
     "InvalidParameterValue",
     "InvalidURI",
+    "InvalidProxy",
+    "RequestLineTooLong",
+    "StatusLineTooLong",
+    "HeaderLineTooLong",
+    "TooManyHeaders",
+    "ProxyError",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
+    "InvalidMethod",
+    "InvalidProtocol",
     "ProtocolError",
     "PayloadTooBig",
+    "TooManyFragments",
     "InvalidState",
     "ConcurrencyError",
     "SessionTimeoutError",
@@ -119,8 +130,62 @@ class SecurityError(InvalidHandshake):
     """The handshake exceeded a security limit."""
 
 
+class RequestLineTooLong(SecurityError):
+    """The request line of a handshake request is too long."""
+
+
+class StatusLineTooLong(SecurityError):
+    """The status line of a handshake response is too long (client side; kept for imports)."""
+
+
+class HeaderLineTooLong(SecurityError):
+    """A header line of a handshake request is too long."""
+
+
+class TooManyHeaders(SecurityError):
+    """A handshake request has too many headers."""
+
+
+class ProxyError(InvalidHandshake):
+    """Connecting through a proxy failed (client side; kept for imports)."""
+
+
+class InvalidProxyMessage(ProxyError):
+    """An HTTP proxy response is malformed (client side; kept for imports)."""
+
+
+class InvalidProxyStatus(ProxyError):
+    """An HTTP proxy rejected the connection (client side; kept for imports)."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        super().__init__(response)
+
+
 class InvalidMessage(InvalidHandshake):
     """The handshake request was malformed."""
+
+
+class InvalidMethod(InvalidHandshake):
+    """A handshake request does not use HTTP GET."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        super().__init__(method)
+
+    def __str__(self) -> str:
+        return f"unsupported HTTP method: {self.method}"
+
+
+class InvalidProtocol(InvalidHandshake):
+    """A handshake request does not use HTTP/1.1."""
+
+    def __init__(self, protocol: str) -> None:
+        self.protocol = protocol
+        super().__init__(protocol)
+
+    def __str__(self) -> str:
+        return f"unsupported HTTP version: {self.protocol}"
 
 
 class InvalidStatus(InvalidHandshake):
@@ -183,15 +248,29 @@ class InvalidParameterValue(NegotiationError):
 
 
 class InvalidURI(WebSocketException):
-    """A WebSocket URI is invalid."""
+    """A WebSocket URI is invalid (client side; kept for imports)."""
+
+
+class InvalidProxy(WebSocketException):
+    """A proxy is invalid (client side; kept for imports)."""
 
 
 class ProtocolError(WebSocketException):
     """The peer violated RFC 6455; the session was closed with the matching code."""
 
 
-class PayloadTooBig(ProtocolError):
-    """A frame or message exceeded ``max_size``."""
+class PayloadTooBig(WebSocketException):
+    """A frame or message exceeded ``max_size`` (a ``WebSocketException``, not a ``ProtocolError``,
+    as in websockets)."""
+
+
+class TooManyFragments(WebSocketException):
+    """A fragmented message has too many frames (websockets' limit; the engine bounds the message
+    size instead, so wssession itself does not raise it)."""
+
+    def __init__(self, max_fragments: int) -> None:
+        self.max_fragments = max_fragments
+        super().__init__(f"fragmented message exceeds limit of {max_fragments} frames")
 
 
 class InvalidState(WebSocketException, AssertionError):

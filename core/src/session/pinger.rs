@@ -20,14 +20,25 @@ pub(super) fn restart(s: &Session) {
     *slot = Some(crate::runtime::spawn(run(s.clone(), interval)));
 }
 
+/// A `timeout_ms` at or above this (websockets' `ping_timeout=None`): pings go out every interval
+/// and a missing Pong never closes the session.
+pub const NO_PONG_TIMEOUT_MS: u64 = 1 << 40;
+
 async fn run(s: Session, interval: u64) {
     loop {
         tokio::time::sleep(Duration::from_millis(interval)).await;
         if s.state() != State::Open {
             return;
         }
-        let Ok(pong) = s.send_ping(s.next_ping_payload()) else { return };
         let timeout = s.shared.timeout_ms.load(Ordering::Relaxed);
+        let pong = match s.send_ping(s.next_ping_payload()) {
+            Ok(pong) => pong,
+            Err(Error::WouldBlock) => continue, // only without a timeout: too many unanswered pings
+            Err(_) => return,
+        };
+        if timeout >= NO_PONG_TIMEOUT_MS {
+            continue;
+        }
         match tokio::time::timeout(Duration::from_millis(timeout), pong).await {
             Ok(Ok(_)) => continue,
             Ok(Err(_)) => return,
