@@ -73,7 +73,7 @@ export declare class NativeSession {
   terminate(): void
   /** The close reason once the session has ended, else null. */
   get closeReason(): CloseInfo | null
-  /** Bytes queued and not yet written. */
+  /** Bytes accepted by `send` and not yet written to the socket (framing included once queued). */
   get bufferedAmount(): number
   /** Round trip of the last matched Ping/Pong in ms, or null. */
   get latency(): number | null
@@ -123,10 +123,10 @@ export interface DecisionOptions {
   accept: boolean
   /** HTTP status of a rejection (default 401). */
   status?: number
-  /** Body of a rejection (default the status text). */
+  /** Body of a rejection (default empty; the JS layer passes the status text, as `ws`). */
   message?: string
-  /** Extra response headers (rejection or 101). */
-  headers?: Record<string, string>
+  /** Extra response headers (rejection or 101), names and values alternating; a name may repeat. */
+  headers?: Array<string>
   /** The subprotocol to answer with. */
   subprotocol?: string
 }

@@ -4,8 +4,11 @@
 
 const { EventEmitter } = require('node:events')
 const { NativeServer } = require('../index.js')
-const { WebSocket } = require('./websocket')
-const { makeError, call, wrap, fromNative } = require('./errors')
+const { WebSocket, kServerSide } = require('./websocket')
+const { call, wrap, fromNative } = require('./errors')
+const { resolveOptions } = require('./options')
+const { makeRequest } = require('./request')
+const { decideUpgrade, rethrowLater } = require('./handshake')
 
 const KIND_REQUEST = 0
 const KIND_OPEN = 1
@@ -22,128 +25,18 @@ const RUNNING = 0
 const CLOSING = 1
 const CLOSED = 2
 
-function rethrowLater(e) {
-  process.nextTick(() => {
-    throw e
-  })
-}
-
-function optNumber(options, name, { min = 0, max = Number.MAX_SAFE_INTEGER, integer = true } = {}) {
-  const v = options[name]
-  if (v === undefined || v === null) return undefined
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`options.${name} must be a number (got ${typeof v})`)
-  if ((integer && !Number.isInteger(v)) || v < min || v > max) {
-    throw new RangeError(`options.${name} must be an integer between ${min} and ${max} (got ${v})`)
-  }
-  return v
-}
-
-function deflateOptions(pmd) {
-  if (pmd === undefined || pmd === false || pmd === null) return undefined
-  if (pmd === true) pmd = {}
-  if (typeof pmd !== 'object') throw new TypeError('options.perMessageDeflate must be a boolean or an object')
-  const bits = (name) => {
-    const v = pmd[name]
-    if (v === undefined || v === true || v === false) return undefined
-    if (!Number.isInteger(v) || v < 8 || v > 15) throw new RangeError(`perMessageDeflate.${name} must be 8-15 (got ${v})`)
-    return Math.max(9, v)
-  }
-  const zlib = (name, min) => {
-    const v = pmd.zlibDeflateOptions && pmd.zlibDeflateOptions[name]
-    if (v !== undefined && (!Number.isInteger(v) || v < min || v > 9)) {
-      throw new RangeError(`perMessageDeflate.zlibDeflateOptions.${name} must be ${min}-9 (got ${v})`)
-    }
-    return v
-  }
-  const level = zlib('level', 0)
-  return {
-    level,
-    memLevel: zlib('memLevel', 1),
-    threshold: pmd.threshold === undefined ? 1024 : optNumber(pmd, 'threshold'),
-    serverNoContextTakeover: Boolean(pmd.serverNoContextTakeover),
-    clientNoContextTakeover: Boolean(pmd.clientNoContextTakeover),
-    serverMaxWindowBits: bits('serverMaxWindowBits'),
-    clientMaxWindowBits: bits('clientMaxWindowBits'),
-  }
-}
-
-/** An object shaped like http.IncomingMessage, for `connection` and `verifyClient`. */
-function makeRequest(info) {
-  const headers = {}
-  const raw = info.rawHeaders
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase()
-    const value = raw[i + 1]
-    if (name === 'set-cookie') (headers[name] || (headers[name] = [])).push(value)
-    else headers[name] = name in headers ? `${headers[name]}, ${value}` : value
-  }
-  const socket = {
-    remoteAddress: info.remoteAddress,
-    remotePort: info.remotePort,
-    remoteFamily: info.remoteAddress.includes(':') ? 'IPv6' : 'IPv4',
-    localAddress: info.localAddress,
-    localPort: info.localPort,
-    encrypted: info.secure || undefined,
-  }
-  return {
-    method: info.method,
-    url: info.url,
-    httpVersion: info.httpVersion,
-    headers,
-    rawHeaders: raw,
-    socket,
-    connection: socket,
-  }
-}
-
 class WebSocketServer extends EventEmitter {
   /**
-   * Starts listening on `options.port` (0 = ephemeral). Supported ws options: port, host, path, maxPayload,
-   * perMessageDeflate, handleProtocols, verifyClient, clientTracking, backlog; plus pingInterval, pingTimeout,
-   * closeTimeout, maxBufferedAmount, maxConnections, handshakeTimeout, tls ({ cert, key } PEM file paths).
+   * Starts listening on `options.port` (0 = ephemeral). ws's options are honoured or refused by name (see
+   * lib/options.js); wssession adds pingInterval, pingTimeout, maxBufferedAmount, maxConnections,
+   * handshakeTimeout and tls ({ cert, key } PEM file paths).
    */
   constructor(options, callback) {
     super()
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
     if (callback !== undefined && typeof callback !== 'function') throw new TypeError('callback must be a function')
-    if (options.noServer || options.server) {
-      throw new TypeError('wssession owns its listener: the "server" and "noServer" options are not supported; use "port"')
-    }
-    if (options.port === undefined || options.port === null) {
-      throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified')
-    }
-    const port = optNumber(options, 'port', { max: 65535 })
-    if (options.host !== undefined && typeof options.host !== 'string') throw new TypeError('options.host must be a string')
-    if (options.path !== undefined && typeof options.path !== 'string') throw new TypeError('options.path must be a string')
-    for (const fn of ['verifyClient', 'handleProtocols']) {
-      if (options[fn] !== undefined && options[fn] !== null && typeof options[fn] !== 'function') {
-        throw new TypeError(`options.${fn} must be a function`)
-      }
-    }
-    this.options = {
-      maxPayload: 100 * 1024 * 1024,
-      perMessageDeflate: false,
-      clientTracking: true,
-      closeTimeout: 30000,
-      ...options,
-    }
-    const tls = options.tls
-    const nativeOptions = {
-      host: options.host,
-      port,
-      path: options.path,
-      jsHook: Boolean(options.verifyClient || options.handleProtocols),
-      backlog: optNumber(options, 'backlog', { max: 0x7fffffff }),
-      maxPayload: optNumber(this.options, 'maxPayload', { min: 1 }),
-      deflate: deflateOptions(this.options.perMessageDeflate),
-      pingIntervalMs: optNumber(options, 'pingInterval', { max: 0x7fffffff }),
-      timeoutMs: optNumber(options, 'pingTimeout', { max: 0x7fffffff }),
-      closeTimeoutMs: optNumber(this.options, 'closeTimeout', { max: 0x7fffffff }),
-      maxBufferedAmount: optNumber(options, 'maxBufferedAmount', { min: 1 }),
-      maxConnections: optNumber(options, 'maxConnections', { min: 1, max: 0xffffffff }),
-      handshakeTimeoutMs: optNumber(options, 'handshakeTimeout', { min: 1, max: 0x7fffffff }),
-      tls: tls ? { certPath: String(tls.cert), keyPath: String(tls.key) } : undefined,
-    }
+    const resolved = resolveOptions(options, WebSocket)
+    this.options = resolved.options
+    const nativeOptions = resolved.native
     this.clients = this.options.clientTracking ? new Set() : undefined
     this._sockets = new Map()
     this._state = RUNNING
@@ -307,7 +200,7 @@ class WebSocketServer extends EventEmitter {
       case KIND_REQUEST:
         return this._onRequest(ev.id, ev.request)
       case KIND_OPEN: {
-        const ws = new WebSocket(ev.session, this)
+        const ws = new this.options.WebSocket(kServerSide, ev.session, this)
         this._sockets.set(ev.id, ws)
         if (this.clients) this.clients.add(ws)
         this.emit('connection', ws, makeRequest(ws._request))
@@ -337,58 +230,10 @@ class WebSocketServer extends EventEmitter {
   }
 
   _onRequest(id, info) {
-    const req = makeRequest(info)
-    const decide = (d) => {
+    decideUpgrade(this, makeRequest(info), Boolean(info.secure), (d) => {
       if (this._state !== CLOSED) call(() => this._native.decide(id, d))
-    }
-    const reject = (code, message, headers) =>
-      decide({ accept: false, status: code || 401, message, headers: headers || undefined })
-    const complete = () => {
-      const offered = (req.headers['sec-websocket-protocol'] || '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-      let protocol
-      if (offered.length) {
-        if (this.options.handleProtocols) {
-          const chosen = this.options.handleProtocols(new Set(offered), req)
-          protocol = chosen === false || chosen === undefined || chosen === null ? undefined : String(chosen)
-        } else {
-          protocol = offered[0]
-        }
-      }
-      decide({ accept: true, subprotocol: protocol })
-    }
-    try {
-      const verify = this.options.verifyClient
-      if (!verify) return complete()
-      const vinfo = {
-        origin: req.headers[`${req.headers['sec-websocket-version'] === '8' ? 'sec-websocket-origin' : 'origin'}`],
-        secure: Boolean(info.secure),
-        req,
-      }
-      if (verify.length === 2) {
-        let answered = false
-        verify(vinfo, (verified, code, message, headers) => {
-          if (answered) return
-          answered = true
-          try {
-            if (!verified) reject(code, message, headers)
-            else complete()
-          } catch (e) {
-            reject(500)
-            rethrowLater(e)
-          }
-        })
-        return
-      }
-      if (!verify(vinfo)) return reject(401)
-      complete()
-    } catch (e) {
-      reject(500)
-      throw e
-    }
+    })
   }
 }
 
-module.exports = { WebSocketServer, makeRequest, makeError }
+module.exports = { WebSocketServer }

@@ -104,12 +104,43 @@ pub(crate) struct SessState {
     auto_paused: AtomicBool,
     pub(crate) user_paused: AtomicBool,
     pub(crate) user_closed: AtomicBool,
+    /// Payload bytes JS handed to `send` that wait for room in the core's queue (part of `bufferedAmount`).
+    queued_out: AtomicUsize,
 }
 
 impl SessState {
     /// The state attached to `s` (every session accepted by a Node server has one).
     pub(crate) fn of(s: &Session) -> Arc<SessState> {
         s.attachment().and_then(|a| a.downcast::<SessState>().ok()).unwrap_or_default()
+    }
+
+    /// Counts `frames` as accepted by `send` now and returns the future that queues them in order,
+    /// waiting for room in the session's queue; each stops counting here once it is queued (the
+    /// core's `buffered_amount` counts it from then on).
+    pub(crate) fn send_waiting(
+        self: Arc<Self>,
+        s: Session,
+        frames: Vec<OutFrame>,
+    ) -> impl std::future::Future<Output = wssession_core::Result<()>> + Send + 'static {
+        let total: usize = frames.iter().map(|(f, _)| f.data.len()).sum();
+        self.queued_out.fetch_add(total, Ordering::AcqRel);
+        async move {
+            let mut result = Ok(());
+            for (frame, compress) in frames {
+                let len = frame.data.len();
+                if result.is_ok() {
+                    result = s.send_with(frame, compress).await;
+                }
+                self.queued_out.fetch_sub(len, Ordering::AcqRel);
+            }
+            result
+        }
+    }
+
+    /// Bytes accepted by `send` and not yet written to the socket: the core's queue plus the frames
+    /// still waiting for room in it.
+    pub(crate) fn buffered_amount(&self, s: &Session) -> usize {
+        s.buffered_amount() + self.queued_out.load(Ordering::Acquire)
     }
 
     /// Applies the user's pause: reading stops while either the user or the adapter wants it.
@@ -289,13 +320,7 @@ impl Hub {
         }
         drop(open);
         for (s, frames) in waiting {
-            wssession_core::runtime::spawn(async move {
-                for (frame, compress) in frames {
-                    if s.send_with(frame, compress).await.is_err() {
-                        break;
-                    }
-                }
-            });
+            wssession_core::runtime::spawn(SessState::of(&s).send_waiting(s, frames));
         }
     }
 }
@@ -310,7 +335,7 @@ impl Hub {
 }
 
 /// A data frame and its compression override.
-type OutFrame = (Frame, Option<bool>);
+pub(crate) type OutFrame = (Frame, Option<bool>);
 
 /// A data frame from `trySend` flags: bit 0 binary, bit 1 fin, bits 2-3 compress (0 default, 1 off, 2 on).
 pub(crate) fn data_frame(data: Bytes, flags: u32) -> OutFrame {

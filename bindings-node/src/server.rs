@@ -1,6 +1,5 @@
 //! `NativeServer`: the core server with a JS event callback and an accept hook answered from JS.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,10 +82,10 @@ pub struct DecisionOptions {
     pub accept: bool,
     /// HTTP status of a rejection (default 401).
     pub status: Option<u32>,
-    /// Body of a rejection (default the status text).
+    /// Body of a rejection (default empty; the JS layer passes the status text, as `ws`).
     pub message: Option<String>,
-    /// Extra response headers (rejection or 101).
-    pub headers: Option<HashMap<String, String>>,
+    /// Extra response headers (rejection or 101), names and values alternating; a name may repeat.
+    pub headers: Option<Vec<String>>,
     /// The subprotocol to answer with.
     pub subprotocol: Option<String>,
 }
@@ -303,7 +302,7 @@ impl NativeServer {
         let Some(tx) = self.hub.requests.lock().unwrap().remove(&id) else {
             return Ok(());
         };
-        let headers: Vec<(String, String)> = decision.headers.unwrap_or_default().into_iter().collect();
+        let headers = header_pairs(decision.headers.unwrap_or_default())?;
         let d = if decision.accept {
             accept(decision.subprotocol, headers)
         } else {
@@ -311,8 +310,13 @@ impl NativeServer {
             if !(100..=599).contains(&status) {
                 return Err(invalid(format!("status {status} is not an HTTP status code")));
             }
-            let body = decision.message.unwrap_or_else(|| status_text(status as u16).to_owned());
-            let mut r = HttpResponse::text(status as u16, &body);
+            // As ws: the message is the whole body, sent as text/html unless the application gave its
+            // own Content-Type.
+            let body = decision.message.unwrap_or_default();
+            let mut r = HttpResponse::new(status as u16, body);
+            if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                r = r.with_header("Content-Type", "text/html");
+            }
             for (k, v) in &headers {
                 r = r.with_header(k, v);
             }
@@ -343,16 +347,11 @@ impl NativeServer {
     }
 }
 
-fn status_text(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Error",
+/// `[name, value, name, value, ...]` as pairs.
+fn header_pairs(flat: Vec<String>) -> napi::Result<Vec<(String, String)>> {
+    if !flat.len().is_multiple_of(2) {
+        return Err(invalid("headers must alternate names and values"));
     }
+    let mut it = flat.into_iter();
+    Ok(std::iter::from_fn(|| Some((it.next()?, it.next()?))).collect())
 }

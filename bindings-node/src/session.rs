@@ -125,8 +125,7 @@ impl NativeSession {
         compress: Option<bool>,
     ) -> napi::Result<Object<'env>> {
         let frame = data_frame(data, binary, fin);
-        let s = self.s.clone();
-        promise(env, async move { s.send_with(frame, compress).await })
+        promise(env, Arc::clone(&self.st).send_waiting(self.s.clone(), vec![(frame, compress)]))
     }
 
     /// Resolves when every frame queued before the call has been written to the socket.
@@ -191,10 +190,10 @@ impl NativeSession {
         })
     }
 
-    /// Bytes queued and not yet written.
+    /// Bytes accepted by `send` and not yet written to the socket (framing included once queued).
     #[napi(getter)]
     pub fn buffered_amount(&self) -> f64 {
-        self.s.buffered_amount() as f64
+        self.st.buffered_amount(&self.s) as f64
     }
 
     /// Round trip of the last matched Ping/Pong in ms, or null.
