@@ -73,4 +73,28 @@ function decideUpgrade(wss, req, secure, done) {
   })
 }
 
-module.exports = { decideUpgrade, rethrowLater }
+/**
+ * ws's 'headers' event: listeners see the 101's lines (status line first) and may add headers; returns
+ * the added ones as a flat name/value list. Changing the computed lines is refused (the core writes them).
+ */
+function upgradeHeaders(wss, responseHeaders, subprotocol, req) {
+  if (!wss.listenerCount('headers')) return undefined
+  const lines = ['HTTP/1.1 101 Switching Protocols']
+  for (let i = 0; i < responseHeaders.length; i += 2) lines.push(`${responseHeaders[i]}: ${responseHeaders[i + 1]}`)
+  if (subprotocol !== undefined) lines.splice(4, 0, `Sec-WebSocket-Protocol: ${subprotocol}`)
+  const computed = lines.slice()
+  wss.emit('headers', lines, req)
+  const changed = computed.findIndex((line, i) => lines[i] !== line)
+  if (changed >= 0) {
+    throw new TypeError(`'headers' listeners may add response headers but not change or remove "${computed[changed]}"`)
+  }
+  const extra = []
+  for (const line of lines.slice(computed.length)) {
+    const colon = typeof line === 'string' ? line.indexOf(':') : -1
+    if (colon <= 0) throw new TypeError(`'headers' listeners must add "Name: value" lines (got ${JSON.stringify(line)})`)
+    extra.push(line.slice(0, colon).trim(), line.slice(colon + 1).trim())
+  }
+  return extra
+}
+
+module.exports = { decideUpgrade, chooseProtocol, upgradeHeaders, rethrowLater }

@@ -71,6 +71,8 @@ declare class WebSocket extends EventEmitter {
   resume(): void
   sendSerialized(value: unknown): Promise<void>
   receiveDeserialized<T = unknown>(): Promise<T>
+  /** Begins a session from `adoptUpgraded` (Ktor's start(negotiatedExtensions)); `extensions`: the 101's Sec-WebSocket-Extensions value. */
+  start(extensions?: string): void
 
   addEventListener(type: 'message', listener: WebSocket.EventListener<WebSocket.MessageEvent>, options?: WebSocket.EventListenerOptions): void
   addEventListener(type: 'close', listener: WebSocket.EventListener<WebSocket.CloseEvent>, options?: WebSocket.EventListenerOptions): void
@@ -241,6 +243,13 @@ declare namespace WebSocket {
     tls?: { cert: string; key: string }
   }
 
+  /** What a host that writes the 101 itself sends: `lines` joined with CRLF, then an empty line. */
+  interface HandshakeResponse {
+    lines: string[]
+    protocol: string | undefined
+    extensions: string
+  }
+
   interface AddressInfo {
     address: string
     family: string
@@ -267,6 +276,10 @@ declare namespace WebSocket {
     ): void
     /** Whether this server takes `request` (by default: its pathname equals `path`, when set). */
     shouldHandle(request: IncomingMessage): boolean
+    /** The 101 for a host that writes it itself; throws (code WSSESSION_ERR_HANDSHAKE, `status`) for an invalid upgrade. */
+    handshakeResponse(request: IncomingMessage): HandshakeResponse
+    /** A session on a connection the host upgraded itself (its 101 was written); CONNECTING until `start()`. */
+    adoptUpgraded(request: IncomingMessage, socket: Duplex, head: Buffer, agreed?: { protocol?: string; extensions?: string }): T['prototype']
 
     on(event: 'connection', listener: (this: Server<T>, socket: T['prototype'], request: UpgradeRequest, ...rest: any[]) => void): this
     on(event: 'error', listener: (this: Server<T>, err: WsSessionError) => void): this

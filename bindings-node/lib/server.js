@@ -8,7 +8,8 @@ const { WebSocket, kServerSide } = require('./websocket')
 const { call, wrap, fromNative } = require('./errors')
 const { resolveOptions } = require('./options')
 const { makeRequest } = require('./request')
-const { decideUpgrade, rethrowLater } = require('./handshake')
+const { decideUpgrade, upgradeHeaders, rethrowLater } = require('./handshake')
+const { handleUpgrade, handshakeResponse, adoptUpgraded } = require('./upgrade')
 
 const KIND_REQUEST = 0
 const KIND_OPEN = 1
@@ -19,6 +20,7 @@ const KIND_DRAIN = 5
 const KIND_CLOSE = 6
 const KIND_PACKED_BINARY = 7
 const KIND_OTHER = 8
+const KIND_ADOPT_FAILED = 9
 /** Bytes of queued sends above which they are handed over before the batch callback ends. */
 const OUT_MAX_BYTES = 1 << 20
 const RUNNING = 0
@@ -27,9 +29,10 @@ const CLOSED = 2
 
 class WebSocketServer extends EventEmitter {
   /**
-   * Starts listening on `options.port` (0 = ephemeral). ws's options are honoured or refused by name (see
-   * lib/options.js); wssession adds pingInterval, pingTimeout, maxBufferedAmount, maxConnections,
-   * handshakeTimeout and tls ({ cert, key } PEM file paths).
+   * Listens on `options.port` (0 = ephemeral), or takes the upgrades of `options.server` (an http or https
+   * server, e.g. an Express app's), or with `noServer` only those given to handleUpgrade(). ws's options are
+   * honoured or refused by name (see lib/options.js); wssession adds pingInterval, pingTimeout,
+   * maxBufferedAmount, maxConnections, handshakeTimeout and tls ({ cert, key } PEM file paths).
    */
   constructor(options, callback) {
     super()
@@ -37,10 +40,15 @@ class WebSocketServer extends EventEmitter {
     const resolved = resolveOptions(options, WebSocket)
     this.options = resolved.options
     const nativeOptions = resolved.native
+    this._mode = resolved.mode
     this.clients = this.options.clientTracking ? new Set() : undefined
     this._sockets = new Map()
+    /** Connections handed to the core by handleUpgrade, by adoption id: `{ req, cb }` until open. */
+    this._adopting = new Map()
     this._state = RUNNING
     this._native = null
+    this._server = null
+    this._removeListeners = null
     // Sends made during a batch callback, handed to native code in one call at its end (see _queueSend).
     this._batching = false
     this._outMeta = new Float64Array(256)
@@ -48,6 +56,10 @@ class WebSocketServer extends EventEmitter {
     this._outCount = 0
     this._outBytes = 0
     if (callback) this.once('listening', callback)
+    // A 'headers' listener makes the own listener's upgrades wait for JS (verifyClient/handleProtocols do anyway).
+    const hook = () => nativeOptions.jsHook || this.listenerCount('headers') > 0
+    this.on('newListener', (event) => event === 'headers' && this._native && this._native.setJsHook(true))
+    this.on('removeListener', (event) => event === 'headers' && this._native && this._native.setJsHook(hook()))
     try {
       this._native = new NativeServer(nativeOptions, (events) => this._onEvents(events))
     } catch (e) {
@@ -58,13 +70,75 @@ class WebSocketServer extends EventEmitter {
       process.nextTick(() => this.emit('error', err))
       return
     }
-    process.nextTick(() => this.emit('listening'))
+    if (this._mode === 'port') {
+      process.nextTick(() => this.emit('listening'))
+    } else if (this._mode === 'server') {
+      this._attach(this.options.server)
+    }
   }
 
-  /** The bound address `{ address, family, port }`, or null when not listening. */
+  /** Takes `server`'s upgrades and forwards its 'listening' and 'error' (ws's `server` option). */
+  _attach(server) {
+    const listeners = {
+      listening: () => this.emit('listening'),
+      error: (err) => this.emit('error', err),
+      upgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request)),
+    }
+    for (const [event, fn] of Object.entries(listeners)) server.on(event, fn)
+    this._server = server
+    this._removeListeners = () => {
+      for (const [event, fn] of Object.entries(listeners)) server.removeListener(event, fn)
+    }
+  }
+
+  /** The bound address `{ address, family, port }` (the external server's with `server`), or null. */
   address() {
+    if (this._mode === 'noServer') throw new Error('The server is operating in "noServer" mode')
+    if (this._mode === 'server') return this._server ? this._server.address() : null
     if (!this._native || this._state === CLOSED) return null
     return this._native.address()
+  }
+
+  /** Whether this server takes `req`: by default, when `path` is set, its pathname must equal it (ws). */
+  shouldHandle(req) {
+    const path = this.options.path
+    if (!path) return true
+    const q = req.url.indexOf('?')
+    return (q === -1 ? req.url : req.url.slice(0, q)) === path
+  }
+
+  /**
+   * Upgrades `req` (from an http server's 'upgrade' event) and calls `cb(ws, req)` with the open socket.
+   * Plain TCP sockets are handed to the core by descriptor; TLS sockets go through a byte pump.
+   */
+  handleUpgrade(req, socket, head, cb) {
+    handleUpgrade(this, req, socket, head, cb)
+  }
+
+  /** The 101 for a host that writes it itself: `{ lines, protocol, extensions }` (then adoptUpgraded). */
+  handshakeResponse(req) {
+    return handshakeResponse(this, req)
+  }
+
+  /**
+   * A session on a connection the host upgraded itself (its 101 answered with `{ protocol, extensions }`);
+   * the socket returned is CONNECTING until `ws.start()` (Ktor's start(negotiatedExtensions)).
+   */
+  adoptUpgraded(req, socket, head, agreed) {
+    return adoptUpgraded(this, req, socket, head, agreed)
+  }
+
+  /** @internal Whether upgrades are still taken. */
+  _running() {
+    return this._state === RUNNING && this._native !== null
+  }
+
+  /** @internal Registers the socket of a session the host upgraded. */
+  _adopted(native) {
+    const ws = new this.options.WebSocket(kServerSide, native, this)
+    this._sockets.set(native.id, ws)
+    if (this.clients) this.clients.add(ws)
+    return ws
   }
 
   /**
@@ -82,6 +156,18 @@ class WebSocketServer extends EventEmitter {
     if (this._state === CLOSING) return
     this._state = CLOSING
     this._native.close()
+    if (this._mode !== 'port') {
+      if (this._removeListeners) this._removeListeners()
+      this._removeListeners = this._server = null
+      // ws: without client tracking an external-server wss reports 'close' at once (next tick).
+      if (!this.clients) {
+        process.nextTick(() => {
+          this._state = CLOSED
+          this.emit('close')
+        })
+        return
+      }
+    }
     this._maybeClosed()
   }
 
@@ -98,9 +184,10 @@ class WebSocketServer extends EventEmitter {
   }
 
   _maybeClosed() {
-    if (this._state !== CLOSING || this._sockets.size > 0) return
-    this._state = CLOSED
+    if (this._state === RUNNING || this._sockets.size > 0) return
     call(() => this._native.unref())
+    if (this._state !== CLOSING || (this._mode !== 'port' && !this.clients)) return
+    this._state = CLOSED
     process.nextTick(() => this.emit('close'))
   }
 
@@ -198,12 +285,22 @@ class WebSocketServer extends EventEmitter {
     }
     switch (ev.kind) {
       case KIND_REQUEST:
-        return this._onRequest(ev.id, ev.request)
+        return this._onRequest(ev.id, ev.request, ev.responseHeaders)
+      case KIND_ADOPT_FAILED:
+        this._adopting.delete(ev.adoption)
+        return
       case KIND_OPEN: {
+        if (this._sockets.has(ev.id)) return // a session the host upgraded: its socket exists
         const ws = new this.options.WebSocket(kServerSide, ev.session, this)
         this._sockets.set(ev.id, ws)
         if (this.clients) this.clients.add(ws)
-        this.emit('connection', ws, makeRequest(ws._request))
+        const adopted = ev.adoption === undefined || ev.adoption === null ? undefined : this._adopting.get(ev.adoption)
+        if (adopted === undefined) {
+          this.emit('connection', ws, makeRequest(ws._request))
+        } else {
+          this._adopting.delete(ev.adoption)
+          adopted.cb(ws, adopted.req)
+        }
         return
       }
       case KIND_PING:
@@ -229,9 +326,19 @@ class WebSocketServer extends EventEmitter {
     }
   }
 
-  _onRequest(id, info) {
-    decideUpgrade(this, makeRequest(info), Boolean(info.secure), (d) => {
-      if (this._state !== CLOSED) call(() => this._native.decide(id, d))
+  _onRequest(id, info, responseHeaders) {
+    const req = makeRequest(info)
+    decideUpgrade(this, req, Boolean(info.secure), (d) => {
+      if (this._state === CLOSED) return
+      if (d.accept && responseHeaders) {
+        try {
+          d.headers = upgradeHeaders(this, responseHeaders, d.subprotocol, req)
+        } catch (e) {
+          call(() => this._native.decide(id, { accept: false, status: 500, message: 'Internal Server Error' }))
+          return rethrowLater(e)
+        }
+      }
+      call(() => this._native.decide(id, d))
     })
   }
 }

@@ -145,7 +145,8 @@ class WebSocket extends EventEmitter {
     return this._binaryType
   }
   set binaryType(t) {
-    if (!BINARY_TYPES.includes(t)) return
+    if (t === 'blob') throw new TypeError("binaryType 'blob' is not supported by wssession (use 'nodebuffer', 'arraybuffer' or 'fragments')")
+    if (!BINARY_TYPES.includes(t)) return // ws ignores unknown values too
     this._binaryType = t
   }
   /** Whether message delivery is paused. */
@@ -340,6 +341,15 @@ class WebSocket extends EventEmitter {
     const fin = frame.fin === undefined ? true : Boolean(frame.fin)
     const compress = frame.rsv1 === undefined ? undefined : Boolean(frame.rsv1)
     return this._send(payload, type === 'binary', fin, compress)
+  }
+
+  /**
+   * Begins a session the host upgraded itself (from wss.adoptUpgraded; Ktor's start(negotiatedExtensions)):
+   * `extensions` is the Sec-WebSocket-Extensions value its 101 sent (default: the one given to adoptUpgraded).
+   */
+  start(extensions) {
+    if (extensions !== undefined && typeof extensions !== 'string') throw new TypeError('extensions must be a string')
+    call(() => this._native.start(extensions))
   }
 
   /** Resolves when everything queued before the call has been written to the socket. */

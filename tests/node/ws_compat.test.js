@@ -3,19 +3,9 @@
 // (a test shows its effect) or refused by name.
 const test = require('node:test')
 const assert = require('node:assert')
-const { waitFor, within, listen, pair, stop, WsClient } = require('./helpers')
+const { waitFor, within, listen, pair, stop, refusedResponse, WsClient } = require('./helpers')
 const wssession = require('wssession')
 const { WebSocketServer, WebSocket, createWebSocketStream } = wssession
-
-/** Resolves with the client's response to a refused handshake (status, headers, body). */
-async function refusedResponse(client) {
-  const [, res] = await waitFor(client, 'unexpected-response')
-  let body = ''
-  res.setEncoding('utf8')
-  res.on('data', (d) => (body += d))
-  await waitFor(res, 'end')
-  return { status: res.statusCode, headers: res.headers, body }
-}
 
 test('autoPong (default true) answers a ping with a pong; autoPong: false is refused by name', async () => {
   const wss = await listen({ autoPong: true })
@@ -275,4 +265,37 @@ test('options ws documents but the core cannot honour, and unknown options, are 
     assert.throws(() => new WebSocketServer({ port: 0, ...opts }), (e) => e instanceof TypeError && name.test(e.message), JSON.stringify(opts))
   }
   assert.throws(() => new WebSocketServer({ port: 0, maxPayload: -1 }), RangeError)
+})
+
+test("binaryType 'blob' is refused by name; ws's other binary types are kept", async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  assert.throws(() => (ws.binaryType = 'blob'), (e) => e instanceof TypeError && /blob/.test(e.message))
+  ws.binaryType = 'fragments'
+  assert.strictEqual(ws.binaryType, 'fragments')
+  const got = waitFor(ws, 'message')
+  client.send(Buffer.from([1, 2]))
+  const [data] = await got
+  assert.ok(Array.isArray(data) && data[0].equals(Buffer.from([1, 2])))
+  client.close()
+  await stop(wss)
+})
+
+test('a send over the queue limit keeps its place: later sends and close() follow it, as ws keeps send order', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const got = []
+  client.on('message', (d) => got.push(d.length > 100 ? d.length : String(d)))
+  client.pause()
+  const big = Buffer.alloc(8 << 20, 2)
+  ws.send('before')
+  ws.send(big)
+  ws.send('after')
+  ws.close(4002, 'done')
+  const closed = waitFor(client, 'close', 20000)
+  client.resume()
+  const [code] = await closed
+  assert.strictEqual(code, 4002)
+  assert.deepStrictEqual(got, ['before', big.length, 'after'])
+  await stop(wss)
 })

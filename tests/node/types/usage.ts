@@ -60,6 +60,10 @@ http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
   })
 })
 const shared = new WebSocket.Server({ server: http, path: '/ws' })
+http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const response: WebSocket.HandshakeResponse = shared.handshakeResponse(req)
+  socket.write(`${response.lines.join('\r\n')}\r\n\r\n`, () => shared.adoptUpgraded(req, socket, head, response).start(response.extensions))
+})
 class Tagged extends WebSocket {
   tag = 'x'
 }
