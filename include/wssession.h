@@ -12,8 +12,10 @@
  *
  * Threading
  *  - Every function may be called from any thread.
- *  - Callbacks run on the library's runtime threads (never on the thread that started the server).
- *    One session's callbacks never run concurrently with each other; different sessions' do.
+ *  - Callbacks run on the library's runtime threads (never on the thread that started the server),
+ *    or, with WSS_CALLBACK_MODE_DISPATCH, on the thread calling wss_server_dispatch (poll the fd
+ *    from wss_server_event_fd in your event loop). One session's callbacks never run concurrently
+ *    with each other; in the default mode different sessions' do.
  *  - Blocking calls (wss_server_start, wss_server_shutdown, wss_session_send, wss_session_flush,
  *    wss_session_recv and wss_session_close_reason with a non-zero timeout, wss_session_ping) made
  *    from a runtime thread, i.e. inside a callback, return WSS_STATUS_WOULD_DEADLOCK instead of
@@ -294,9 +296,41 @@ typedef uint32_t wss_mode;
 #endif // __cplusplus
 
 /**
+ * Where a server's callbacks run.
+ */
+enum wss_callback_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * On the library's runtime threads, as events happen (the default).
+   */
+  WSS_CALLBACK_MODE_RUNTIME_THREADS = 0,
+  /**
+   * Queued until the application calls `wss_server_dispatch` on its own (event-loop) thread;
+   * `wss_server_event_fd` becomes readable while callbacks are queued.
+   */
+  WSS_CALLBACK_MODE_DISPATCH = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wss_callback_mode wss_callback_mode;
+#else
+typedef uint32_t wss_callback_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The accept callback's decision for one request (borrowed for the call).
  */
 typedef struct wss_accept wss_accept;
+
+/**
+ * The response to an upgrade request, for an application that writes it itself. Free with
+ * `wss_handshake_free`.
+ */
+typedef struct wss_handshake wss_handshake;
 
 /**
  * A received message, owned by the caller of `wss_session_recv` (free with `wss_message_free`)
@@ -467,6 +501,92 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Serves a connection the application accepted (TCP, or a Unix stream socket), as if the server's
+ * listener had: the library
+ * reads the rest of the request head (after the `len` bytes of `initial_bytes` already read from it,
+ * which may be none, part of the head, or the head and more), routes it, runs the accept callback,
+ * answers (101, or the HTTP error) and runs the session. Returns at once.
+ *
+ * Ownership of `fd`: on WSS_STATUS_OK the library owns it and closes it when the connection ends
+ * (do not read, write or close it any more); on any error it is untouched and still yours. Errors:
+ * WSS_STATUS_INVALID_ARGUMENT when `fd` is not a connected TCP or Unix stream socket, or for initial
+ * bytes on a TLS server; WSS_STATUS_NOT_STARTED before `wss_server_start` / `wss_server_start_detached`. A closed
+ * or full server answers the connection with 503 (and returns WSS_STATUS_OK).
+ */
+wss_status wss_server_adopt_fd(const struct wss_server *server,
+                               int fd,
+                               const uint8_t *initial_bytes,
+                               size_t len);
+
+/**
+ * Computes the response to the upgrade request whose head (as read, `len` bytes; bytes after the
+ * head are ignored) is at `request_head`, with this server's subprotocols and permessage-deflate
+ * settings. `*out` always describes a response to write: 101 for a valid upgrade, else the HTTP
+ * error (400, 426, 431). WSS_STATUS_INVALID_ARGUMENT when the head is incomplete.
+ */
+wss_status wss_server_handshake_response(const struct wss_server *server,
+                                         const uint8_t *request_head,
+                                         size_t len,
+                                         struct wss_handshake **out);
+
+/**
+ * The response's status: 101 (write it, then `wss_server_upgraded_fd`) or an HTTP error (write it
+ * and close the connection).
+ */
+wss_status wss_handshake_status(const struct wss_handshake *handshake, uint16_t *out);
+
+/**
+ * The whole response to write (status line, headers, body); borrowed from the handle.
+ */
+wss_status wss_handshake_bytes(const struct wss_handshake *handshake,
+                               const uint8_t **data,
+                               size_t *len);
+
+/**
+ * The Sec-WebSocket-Accept value ("" unless the status is 101); borrowed from the handle.
+ */
+wss_status wss_handshake_accept_key(const struct wss_handshake *handshake, const char **out);
+
+/**
+ * The chosen subprotocol; WSS_STATUS_NOT_FOUND when none was chosen. Borrowed from the handle.
+ */
+wss_status wss_handshake_subprotocol(const struct wss_handshake *handshake, const char **out);
+
+/**
+ * The negotiated Sec-WebSocket-Extensions value ("" when none); pass it to `wss_server_upgraded_fd`.
+ * Borrowed from the handle.
+ */
+wss_status wss_handshake_extensions(const struct wss_handshake *handshake,
+                                    const char **out);
+
+/**
+ * Frees a handshake; NULL is a no-op.
+ */
+void wss_handshake_free(struct wss_handshake *handshake);
+
+/**
+ * A session on a connection the application already upgraded (it wrote the 101 itself, e.g. from
+ * `wss_server_handshake_response`). `data` (`len` bytes) is everything read from `fd` so far: the
+ * request head, and any bytes after it (they are the first frames). `subprotocol` (NULL: none) and
+ * `extensions` (the Sec-WebSocket-Extensions value sent, NULL or "": none) are what the 101 said.
+ * The session belongs to the route for its path (or the fallback), counts against
+ * max_connections, and does nothing until `wss_session_start`. `*out` is a retained reference:
+ * `wss_session_release` it when done.
+ *
+ * Ownership of `fd` as in `wss_server_adopt_fd`: the library's on WSS_STATUS_OK, untouched on error.
+ * Errors: WSS_STATUS_INVALID_ARGUMENT (not a connected TCP socket, incomplete head, extensions
+ * other than one valid permessage-deflate, subprotocol not a token), WSS_STATUS_HANDSHAKE (bad
+ * head; server closed or at max_connections).
+ */
+wss_status wss_server_upgraded_fd(const struct wss_server *server,
+                                  int fd,
+                                  const uint8_t *data,
+                                  size_t len,
+                                  const char *subprotocol,
+                                  const char *extensions,
+                                  struct wss_session **out);
+
+/**
  * A config with every default (127.0.0.1, port 0 = ephemeral, no TLS, no deflate, 16 MiB
  * frames, no pinger). NULL only if memory ran out.
  */
@@ -625,6 +745,18 @@ wss_status wss_server_config_set_deflate_client_max_window_bits(struct wss_serve
                                                                 uint8_t value);
 
 /**
+ * Bind the listener with SO_REUSEPORT, so several processes (or servers) share the port and the
+ * kernel spreads connections over them. Default false.
+ */
+wss_status wss_server_config_set_reuse_port(struct wss_server_config *config, bool value);
+
+/**
+ * Where callbacks run: WSS_CALLBACK_MODE_RUNTIME_THREADS (default) or WSS_CALLBACK_MODE_DISPATCH
+ * (queued for `wss_server_dispatch`, for programs with their own event loop; see ffi/README.md).
+ */
+wss_status wss_server_config_set_callback_mode(struct wss_server_config *config, uint32_t mode);
+
+/**
  * A static, NUL-terminated description of `status` (any value; unknown ones are named so).
  * The string is never freed.
  */
@@ -749,6 +881,28 @@ wss_status wss_server_set_accept_callback(struct wss_server *server, wss_accept_
 wss_status wss_server_start(struct wss_server *server);
 
 /**
+ * Starts the server without a listener: it serves only connections handed to it with
+ * `wss_server_adopt_fd` or `wss_server_upgraded_fd` (host, port and reuse_port are unused;
+ * `wss_server_port` reports 0). WSS_STATUS_ALREADY_STARTED the second time.
+ */
+wss_status wss_server_start_detached(struct wss_server *server);
+
+/**
+ * The descriptor to poll (for readability) in WSS_CALLBACK_MODE_DISPATCH: readable while callbacks
+ * wait for `wss_server_dispatch`. Owned by the server (do not close or read it); valid until
+ * `wss_server_free`. WSS_STATUS_INVALID_ARGUMENT in the default mode.
+ */
+wss_status wss_server_event_fd(const struct wss_server *server, int *out);
+
+/**
+ * Runs queued callbacks on the calling thread (WSS_CALLBACK_MODE_DISPATCH): at most `max` of them,
+ * or with 0 every one queued when the call began; `ran` receives how many ran. Callbacks never run
+ * on two threads at once: WSS_STATUS_WOULD_DEADLOCK if callbacks are already running (from a
+ * callback, or on another thread). WSS_STATUS_INVALID_ARGUMENT in the default mode.
+ */
+wss_status wss_server_dispatch(const struct wss_server *server, size_t max, size_t *ran);
+
+/**
  * The bound port (the real one when port 0 was configured).
  */
 wss_status wss_server_port(const struct wss_server *server, uint16_t *out);
@@ -830,6 +984,13 @@ struct wss_session *wss_session_retain(const struct wss_session *session);
  * user_data finalizer runs when the last reference (the library's included) is gone.
  */
 void wss_session_release(const struct wss_session *session);
+
+/**
+ * Starts a session made by `wss_server_upgraded_fd` (Ktor's `start(negotiatedExtensions)`): reading
+ * and writing begin, with the extensions given there. Exactly once: WSS_STATUS_ALREADY_STARTED for
+ * a second call, and for sessions the server started itself.
+ */
+wss_status wss_session_start(const struct wss_session *session);
 
 /**
  * The session's id, unique within the process.

@@ -14,13 +14,19 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --suppressions=tes
 
 ## build-c: libwssession (release), the header, the C tests and examples in target/c/
 build-c:
+	@test -f /usr/include/zlib.h || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq zlib1g-dev; }  # test_adopt inflates with zlib
 	cargo build --locked --release -p wssession-ffi
 	mkdir -p $(C_OUT)
 	gcc $(C_CFLAGS) -Itests/c tests/c/test_wssession.c -L$(C_LIBDIR) -lwssession \
 	    -Wl,-rpath,$(ROOT)/$(C_LIBDIR) -o $(C_OUT)/test_wssession
 	gcc $(C_CFLAGS) -Itests/c tests/c/test_wssession.c $(C_LIBDIR)/libwssession.a $(C_STATIC_LIBS) \
 	    -o $(C_OUT)/test_wssession_static
-	for ex in echo_server chat_server; do \
+	gcc $(C_CFLAGS) -Itests/c tests/c/test_adopt.c -L$(C_LIBDIR) -lwssession -lz \
+	    -Wl,-rpath,$(ROOT)/$(C_LIBDIR) -o $(C_OUT)/test_adopt
+	gcc $(C_CFLAGS) -Itests/c tests/c/test_adopt.c $(C_LIBDIR)/libwssession.a $(C_STATIC_LIBS) -lz \
+	    -o $(C_OUT)/test_adopt_static
+	for ex in echo_server chat_server own_loop; do \
 	    gcc $(C_CFLAGS) examples/c/$$ex.c $(C_LIBDIR)/libwssession.a $(C_STATIC_LIBS) -o $(C_OUT)/$$ex; \
 	done
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' -e 's|@LIBS_PRIVATE@|$(C_STATIC_LIBS)|' \
@@ -38,6 +44,8 @@ test-c: build-c
 	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq valgrind; }
 	$(VALGRIND) $(C_OUT)/test_wssession
 	$(VALGRIND) $(C_OUT)/test_wssession_static
+	$(VALGRIND) $(C_OUT)/test_adopt
+	$(VALGRIND) $(C_OUT)/test_adopt_static
 	rm -rf $(C_OUT)/prefix
 	$(MAKE) --no-print-directory install PREFIX=$(ROOT)/$(C_OUT)/prefix
 	gcc $(C_CFLAGS) examples/c/echo_server.c \

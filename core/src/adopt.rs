@@ -50,20 +50,58 @@ pub struct PeerInfo {
     pub tls: bool,
 }
 
-/// Checks that `fd` is a connected TCP socket, without taking it.
-fn check_tcp_fd(fd: RawFd) -> Result<()> {
+/// What kind of connected stream socket a descriptor is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StreamKind {
+    Tcp,
+    Unix,
+}
+
+/// Checks that `fd` is a connected TCP or Unix stream socket, without taking it.
+fn stream_kind(fd: RawFd) -> Result<StreamKind> {
     if fd < 0 {
         return Err(Error::invalid(format!("fd {fd} is not a file descriptor")));
     }
     // SAFETY: only borrowed for these queries; the caller promises `fd` is open (see `adopt_fd`).
     let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
     let sock = socket2::SockRef::from(&borrowed);
-    let is_tcp = sock.r#type().is_ok_and(|t| t == socket2::Type::STREAM)
-        && sock.peer_addr().is_ok_and(|a| a.as_socket().is_some());
-    if !is_tcp {
-        return Err(Error::invalid(format!("fd {fd} is not a connected TCP socket")));
+    let peer = sock.peer_addr().ok().filter(|_| sock.r#type().is_ok_and(|t| t == socket2::Type::STREAM));
+    match peer {
+        Some(a) if a.as_socket().is_some() => Ok(StreamKind::Tcp),
+        Some(a) if a.is_unix() => Ok(StreamKind::Unix),
+        _ => Err(Error::invalid(format!("fd {fd} is not a connected TCP or Unix stream socket"))),
     }
-    Ok(())
+}
+
+/// Checks that `fd` is a connected TCP socket, without taking it.
+fn check_tcp_fd(fd: RawFd) -> Result<()> {
+    match stream_kind(fd)? {
+        StreamKind::Tcp => Ok(()),
+        StreamKind::Unix => Err(Error::invalid(format!("fd {fd} is a Unix socket; a TCP connection is needed here"))),
+    }
+}
+
+/// The address a Unix-socket connection reports as its remote and local address (it has no IP one).
+pub const UNIX_ADDR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0));
+
+/// The handshake and session on an admitted stream that needs no TLS step; the slot is given back
+/// unless a session takes it over.
+async fn serve_plain<S>(
+    inner: &std::sync::Arc<ServerInner>,
+    stream: S,
+    remote: SocketAddr,
+    local: SocketAddr,
+    tls: bool,
+    initial: BytesMut,
+) -> Option<Session>
+where
+    S: crate::session::Transport + tokio::io::AsyncRead + AsyncWrite + Unpin,
+{
+    let mut slot = Slot(inner, true);
+    let deadline = tokio::time::Instant::now() + inner.config.handshake_timeout;
+    let session = handshake_on(inner, stream, remote, local, tls, deadline, initial).await;
+    slot.1 = session.is_none();
+    session
 }
 
 /// `stream` when the server takes it (a connection slot is then held for it); otherwise it was answered
@@ -107,16 +145,39 @@ impl Server {
         })))
     }
 
-    /// As [`Server::adopt_tcp`] for a raw socket descriptor (C, Node). On success the core owns `fd`
-    /// and closes it when the connection ends; on error `fd` is left untouched and still the caller's.
+    /// As [`Server::adopt_tcp`] for a raw socket descriptor (C, Node, Python): a connected TCP socket,
+    /// or a Unix stream socket ([`Server::adopt_unix`]). On success the core owns `fd` and closes it
+    /// when the connection ends; on error `fd` is left untouched and still the caller's.
     ///
     /// # Safety
     /// `fd` must be an open descriptor that nothing else closes or uses afterwards (on success).
     pub unsafe fn adopt_fd(&self, fd: RawFd, initial: &[u8]) -> Result<Adoption> {
-        check_tcp_fd(fd)?;
-        self.check_initial(initial)?;
-        // SAFETY: a connected TCP socket the caller hands over (the function's contract).
-        self.adopt_tcp(unsafe { std::net::TcpStream::from_raw_fd(fd) }, initial)
+        match stream_kind(fd)? {
+            StreamKind::Tcp => {
+                self.check_initial(initial)?;
+                // SAFETY: a connected TCP socket the caller hands over (the function's contract).
+                self.adopt_tcp(unsafe { std::net::TcpStream::from_raw_fd(fd) }, initial)
+            }
+            // SAFETY: a connected Unix stream socket the caller hands over (the function's contract).
+            StreamKind::Unix => self.adopt_unix(unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) }, initial),
+        }
+    }
+
+    /// Serves a Unix stream socket connection the host accepted (Python's `unix_serve`), with the same
+    /// handshake path as [`Server::adopt_tcp`] but never TLS. Its request reports [`UNIX_ADDR`] as both
+    /// addresses.
+    pub fn adopt_unix(&self, unix: std::os::unix::net::UnixStream, initial: &[u8]) -> Result<Adoption> {
+        unix.set_nonblocking(true)?;
+        let unix = {
+            let _runtime = crate::runtime::runtime().enter();
+            tokio::net::UnixStream::from_std(unix)?
+        };
+        let inner = self.inner.clone();
+        let initial = BytesMut::from(initial);
+        Ok(Adoption(crate::runtime::spawn(async move {
+            let unix = admitted(&inner, unix).await?;
+            serve_plain(&inner, unix, UNIX_ADDR, UNIX_ADDR, false, initial).await
+        })))
     }
 
     fn check_initial(&self, initial: &[u8]) -> Result<()> {
@@ -138,12 +199,7 @@ impl Server {
         let initial = BytesMut::from(initial);
         let adoption = Adoption(crate::runtime::spawn(async move {
             let stream = admitted(&inner, stream).await?;
-            let mut slot = Slot(&inner, true);
-            let deadline = tokio::time::Instant::now() + inner.config.handshake_timeout;
-            let (remote, local, tls) = (peer.remote_addr, peer.local_addr, peer.tls);
-            let session = handshake_on(&inner, stream, remote, local, tls, deadline, initial).await;
-            slot.1 = session.is_none();
-            session
+            serve_plain(&inner, stream, peer.remote_addr, peer.local_addr, peer.tls, initial).await
         }));
         (host_end, adoption)
     }

@@ -151,7 +151,7 @@ async fn adopt_fd_takes_a_connected_socket_and_refuses_anything_else_leaving_it_
     // A listening socket is not a connection: refused, and still the caller's.
     let err = unsafe { server.adopt_fd(listener.as_raw_fd(), b"") }.unwrap_err();
     assert_eq!(err.kind(), "INVALID_ARGUMENT");
-    assert!(err.to_string().contains("not a connected TCP socket"), "{err}");
+    assert!(err.to_string().contains("not a connected TCP or Unix stream socket"), "{err}");
     let err = unsafe { server.adopt_fd(-1, b"") }.unwrap_err();
     assert_eq!(err.kind(), "INVALID_ARGUMENT");
 

@@ -12,6 +12,29 @@ use crate::handle::{arg, arg_str};
 /// `wss_server_new` copies it, so it may be freed (or reused) right after.
 pub struct wss_server_config {
     pub(crate) config: std::sync::Mutex<ServerConfig>,
+    /// Where callbacks run (`wss_server_config_set_callback_mode`).
+    pub(crate) callback_mode: std::sync::atomic::AtomicU32,
+}
+
+/// Where a server's callbacks run.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wss_callback_mode {
+    /// On the library's runtime threads, as events happen (the default).
+    RuntimeThreads = 0,
+    /// Queued until the application calls `wss_server_dispatch` on its own (event-loop) thread;
+    /// `wss_server_event_fd` becomes readable while callbacks are queued.
+    Dispatch = 1,
+}
+
+pub(crate) fn callback_mode_in(mode: u32) -> Result<wss_callback_mode, FfiError> {
+    match mode {
+        0 => Ok(wss_callback_mode::RuntimeThreads),
+        1 => Ok(wss_callback_mode::Dispatch),
+        other => Err(FfiError::invalid(format!(
+            "unknown callback mode {other}; use WSS_CALLBACK_MODE_RUNTIME_THREADS (0) or WSS_CALLBACK_MODE_DISPATCH (1)"
+        ))),
+    }
 }
 
 /// A config with every default (127.0.0.1, port 0 = ephemeral, no TLS, no deflate, 16 MiB
@@ -19,7 +42,10 @@ pub struct wss_server_config {
 #[unsafe(no_mangle)]
 pub extern "C" fn wss_server_config_new() -> *mut wss_server_config {
     ffi_boundary! {
-        Box::into_raw(Box::new(wss_server_config { config: std::sync::Mutex::new(ServerConfig::default()) }))
+        Box::into_raw(Box::new(wss_server_config {
+            config: std::sync::Mutex::new(ServerConfig::default()),
+            callback_mode: std::sync::atomic::AtomicU32::new(wss_callback_mode::RuntimeThreads as u32),
+        }))
     }
 }
 
@@ -446,5 +472,29 @@ pub unsafe extern "C" fn wss_server_config_set_deflate_client_max_window_bits(
             c.deflate.client_max_window_bits = value;
             Ok(())
         })
+    }
+}
+
+/// Bind the listener with SO_REUSEPORT, so several processes (or servers) share the port and the
+/// kernel spreads connections over them. Default false.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_reuse_port(config: *mut wss_server_config, value: bool) -> wss_status {
+    ffi_status! {
+        edit(config, |c| {
+            c.reuse_port = value;
+            Ok(())
+        })
+    }
+}
+
+/// Where callbacks run: WSS_CALLBACK_MODE_RUNTIME_THREADS (default) or WSS_CALLBACK_MODE_DISPATCH
+/// (queued for `wss_server_dispatch`, for programs with their own event loop; see ffi/README.md).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_callback_mode(config: *mut wss_server_config, mode: u32) -> wss_status {
+    ffi_status! {
+        let cfg = arg(config, "config")?;
+        let mode = callback_mode_in(mode)?;
+        cfg.callback_mode.store(mode as u32, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 }

@@ -8,13 +8,16 @@
 
 #[macro_use]
 mod panic;
+mod adopt;
 mod config;
+mod dispatch;
 mod error;
 mod handle;
 mod request;
 mod server;
 mod session;
 
+pub use adopt::*;
 pub use config::*;
 pub use error::*;
 pub use handle::*;

@@ -10,7 +10,8 @@ use wssession_core::{
     ServerBuilder, ServerConfig, Session, runtime,
 };
 
-use crate::config::wss_server_config;
+use crate::config::{callback_mode_in, wss_callback_mode, wss_server_config};
+use crate::dispatch::Dispatcher;
 use crate::error::{FfiError, wss_status};
 use crate::handle::{
     UserData, arg, arg_bytes, arg_str, frame_type_out, initiator_out, mode_in, out_ptr, write, wss_finalizer,
@@ -82,16 +83,47 @@ pub struct wss_accept {
     user_data: Option<UserData>,
 }
 
-/// Counts sessions whose on_close has not returned yet, so shutdown and free can wait for them.
+/// Callbacks for incoming data one session may have queued for `wss_server_dispatch` before it stops
+/// reading (as the core's incoming queue bounds a pull-style session).
+const DISPATCH_BACKLOG: usize = 16;
+
+/// Counts sessions whose on_close has not returned yet, so shutdown and free can wait for them,
+/// and delivers the server's callbacks (on the calling runtime thread, or through its dispatcher).
 #[derive(Default)]
 pub(crate) struct Tracker {
     live: Mutex<usize>,
     idle: Condvar,
     /// Session references C holds through `wss_session_retain` (not yet released).
     pub(crate) retained: AtomicUsize,
+    /// Set in WSS_CALLBACK_MODE_DISPATCH: callbacks wait there for `wss_server_dispatch`.
+    pub(crate) dispatcher: Option<Arc<Dispatcher>>,
 }
 
 impl Tracker {
+    /// As `deliver`, for what the peer sent (messages, pings, pongs): in dispatch mode a session with
+    /// `DISPATCH_BACKLOG` such callbacks queued stops reading its socket until the loop catches up, so
+    /// a loop that does not dispatch holds bounded memory and TCP backpressure reaches the peer.
+    fn deliver_incoming(&self, h: Arc<wss_session>, callback: impl FnOnce(&Arc<wss_session>) + Send + 'static) {
+        let Some(d) = &self.dispatcher else { return callback(&h) };
+        if h.queued.fetch_add(1, Ordering::AcqRel) + 1 == DISPATCH_BACKLOG {
+            h.session.pause();
+        }
+        d.post(Box::new(move || {
+            callback(&h);
+            if h.queued.fetch_sub(1, Ordering::AcqRel) == DISPATCH_BACKLOG {
+                h.session.resume();
+            }
+        }));
+    }
+
+    /// Runs a callback now, or queues it for `wss_server_dispatch` in dispatch mode.
+    pub(crate) fn deliver(&self, callback: impl FnOnce() + Send + 'static) {
+        match &self.dispatcher {
+            Some(d) => d.post(Box::new(callback)),
+            None => callback(),
+        }
+    }
+
     fn opened(&self) {
         *self.live.lock().unwrap_or_else(|e| e.into_inner()) += 1;
     }
@@ -102,12 +134,16 @@ impl Tracker {
         self.idle.notify_all();
     }
 
-    /// Waits until no session is live or `deadline`; `nudge` runs between waits.
+    /// Waits until no session is live or `deadline`; `nudge` runs between waits, and so do queued
+    /// callbacks in dispatch mode (the caller is the application's dispatching thread).
     fn wait_idle(&self, deadline: Instant, nudge: impl Fn()) {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         while *live > 0 && Instant::now() < deadline {
             drop(live);
             nudge();
+            if let Some(d) = &self.dispatcher {
+                d.run(0);
+            }
             live = self.live.lock().unwrap_or_else(|e| e.into_inner());
             if *live == 0 {
                 break;
@@ -131,54 +167,78 @@ fn call_close(cb: wss_close_cb, ud: &UserData, h: &Arc<wss_session>, reason: &Cl
     }
 }
 
+/// Delivers on_open (the session counts as live from here until its on_close returns).
+fn deliver_open(cb: wss_session_cb, ud: &Arc<UserData>, tracker: &Arc<Tracker>, s: &Session) {
+    let h = attach(s, tracker, ud);
+    h.live.store(true, Ordering::Release);
+    tracker.opened();
+    if let Some(f) = cb {
+        let ud = ud.clone();
+        // SAFETY: a C callback with the server's user_data; the handle outlives the call.
+        tracker.deliver(move || unsafe { f(ud.get(), as_ptr(&h)) });
+    }
+}
+
+/// Delivers on_close, then lets the session's handle go and marks it finished.
+fn deliver_close(cb: wss_close_cb, ud: &Arc<UserData>, tracker: &Arc<Tracker>, s: &Session, reason: &CloseReason) {
+    let h = attach(s, tracker, ud);
+    let (ud, t, s, reason) = (ud.clone(), tracker.clone(), s.clone(), reason.clone());
+    tracker.deliver(move || {
+        call_close(cb, &ud, &h, &reason);
+        detach(&s);
+        // A session the application made but never started had no on_open: it was never counted.
+        let counted = h.live.swap(false, Ordering::AcqRel);
+        drop(h);
+        if counted {
+            t.closed();
+        }
+    });
+}
+
+/// Delivers a payload callback (on_ping, on_pong) with its own copy of the bytes.
+fn deliver_payload(cb: wss_payload_cb, ud: &Arc<UserData>, tracker: &Arc<Tracker>, s: &Session, payload: &Bytes) {
+    if let Some(f) = cb {
+        let (ud, payload) = (ud.clone(), payload.clone());
+        // SAFETY: as on_open; the payload outlives the call.
+        tracker.deliver_incoming(attach(s, tracker, &ud), move |h| unsafe {
+            f(ud.get(), as_ptr(h), payload.as_ptr(), payload.len())
+        });
+    }
+}
+
 impl EventHandler for CEvents {
     fn on_open(&self, s: &Session) {
-        let h = attach(s, &self.tracker, &self.ud);
-        self.tracker.opened();
-        if let Some(f) = self.cbs.on_open {
-            // SAFETY: a C callback with the server's user_data; the handle outlives the call.
-            unsafe { f(self.ud.get(), as_ptr(&h)) }
-        }
+        deliver_open(self.cbs.on_open, &self.ud, &self.tracker, s);
     }
 
     fn on_message(&self, s: &Session, frame: Frame) {
         if let Some(f) = self.cbs.on_message {
-            let h = attach(s, &self.tracker, &self.ud);
+            let ud = self.ud.clone();
             // SAFETY: as on_open; `frame` (and so the payload) outlives the call.
-            unsafe { f(self.ud.get(), as_ptr(&h), frame_type_out(frame.kind), frame.data.as_ptr(), frame.data.len()) }
+            self.tracker.deliver_incoming(attach(s, &self.tracker, &ud), move |h| unsafe {
+                f(ud.get(), as_ptr(h), frame_type_out(frame.kind), frame.data.as_ptr(), frame.data.len())
+            });
         }
     }
 
     fn on_ping(&self, s: &Session, payload: &Bytes) {
-        if let Some(f) = self.cbs.on_ping {
-            let h = attach(s, &self.tracker, &self.ud);
-            // SAFETY: as on_message.
-            unsafe { f(self.ud.get(), as_ptr(&h), payload.as_ptr(), payload.len()) }
-        }
+        deliver_payload(self.cbs.on_ping, &self.ud, &self.tracker, s, payload);
     }
 
     fn on_pong(&self, s: &Session, payload: &Bytes) {
-        if let Some(f) = self.cbs.on_pong {
-            let h = attach(s, &self.tracker, &self.ud);
-            // SAFETY: as on_message.
-            unsafe { f(self.ud.get(), as_ptr(&h), payload.as_ptr(), payload.len()) }
-        }
+        deliver_payload(self.cbs.on_pong, &self.ud, &self.tracker, s, payload);
     }
 
     fn on_drain(&self, s: &Session) {
         if let Some(f) = self.cbs.on_drain {
-            let h = attach(s, &self.tracker, &self.ud);
+            let (h, ud) = (attach(s, &self.tracker, &self.ud), self.ud.clone());
             // SAFETY: as on_open.
-            unsafe { f(self.ud.get(), as_ptr(&h)) }
+            self.tracker.deliver(move || unsafe { f(ud.get(), as_ptr(&h)) });
         }
     }
 
     fn on_close(&self, s: &Session, reason: &CloseReason) {
-        let h = attach(s, &self.tracker, &self.ud);
-        call_close(self.cbs.on_close, &self.ud, &h, reason);
-        detach(s);
-        drop(h);
-        self.tracker.closed();
+        deliver_close(self.cbs.on_close, &self.ud, &self.tracker, s, reason);
     }
 }
 
@@ -188,17 +248,9 @@ fn make_handler(mode: wss_mode, cbs: wss_callbacks, ud: Arc<UserData>, tracker: 
         wss_mode::Pull => Handler::task(move |s: Session| {
             let (ud, tracker) = (ud.clone(), tracker.clone());
             async move {
-                let h = attach(&s, &tracker, &ud);
-                tracker.opened();
-                if let Some(f) = cbs.on_open {
-                    // SAFETY: a C callback with the server's user_data; the handle outlives the call.
-                    unsafe { f(ud.get(), as_ptr(&h)) }
-                }
+                deliver_open(cbs.on_open, &ud, &tracker, &s);
                 let reason = s.close_reason().await;
-                call_close(cbs.on_close, &ud, &h, &reason);
-                detach(&s);
-                drop(h);
-                tracker.closed();
+                deliver_close(cbs.on_close, &ud, &tracker, &s, &reason);
                 Ok(())
             }
         }),
@@ -218,8 +270,8 @@ struct State {
 /// finally `wss_server_shutdown` and `wss_server_free`.
 pub struct wss_server {
     state: Mutex<State>,
-    ud: Arc<UserData>,
-    tracker: Arc<Tracker>,
+    pub(crate) ud: Arc<UserData>,
+    pub(crate) tracker: Arc<Tracker>,
 }
 
 impl wss_server {
@@ -227,7 +279,13 @@ impl wss_server {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn running(&self) -> Result<Server, FfiError> {
+    fn dispatcher(&self) -> Result<&Arc<Dispatcher>, FfiError> {
+        self.tracker.dispatcher.as_ref().ok_or_else(|| {
+            FfiError::invalid("the server's callback mode is not WSS_CALLBACK_MODE_DISPATCH (set it in the config)")
+        })
+    }
+
+    pub(crate) fn running(&self) -> Result<Server, FfiError> {
         self.state()
             .running
             .clone()
@@ -270,12 +328,18 @@ pub unsafe extern "C" fn wss_server_new(
     out: *mut *mut wss_server,
 ) -> wss_status {
     ffi_status! {
-        let config = arg(config, "config")?.config.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let cfg = arg(config, "config")?;
+        let config = cfg.config.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mode = callback_mode_in(cfg.callback_mode.load(Ordering::Relaxed))?;
         let out = out_ptr(out, "out")?;
+        let dispatcher = match mode {
+            wss_callback_mode::RuntimeThreads => None,
+            wss_callback_mode::Dispatch => Some(Arc::new(Dispatcher::new().map_err(wssession_core::Error::from)?)),
+        };
         let server = wss_server {
             state: Mutex::new(State { config, ..State::default() }),
             ud: Arc::new(UserData::new(user_data, finalizer)),
-            tracker: Arc::default(),
+            tracker: Arc::new(Tracker { dispatcher, ..Tracker::default() }),
         };
         write(out, Box::into_raw(Box::new(server)));
         Ok(())
@@ -337,13 +401,28 @@ pub unsafe extern "C" fn wss_server_set_accept_callback(
         let srv = arg(server, "server")?;
         let callback = callback.ok_or_else(|| FfiError::new(wss_status::NullPointer, "`callback` is NULL"))?;
         let ud = srv.ud.clone();
+        let dispatcher = srv.tracker.dispatcher.clone();
         let hook: AcceptHook = Arc::new(move |req: Request| {
-            let view = wss_request::new(&req);
-            let mut accept = wss_accept::default();
-            // SAFETY: a C callback with the server's user_data; both pointers outlive the call.
-            unsafe { callback(ud.get(), &view, &mut accept) };
-            let decision = accept.into_decision();
-            Box::pin(async move { decision })
+            let ud = ud.clone();
+            let decide = move || {
+                let view = wss_request::new(&req);
+                let mut accept = wss_accept::default();
+                // SAFETY: a C callback with the server's user_data; both pointers outlive the call.
+                unsafe { callback(ud.get(), &view, &mut accept) };
+                accept.into_decision()
+            };
+            let Some(d) = &dispatcher else {
+                let decision = decide();
+                return Box::pin(async move { decision });
+            };
+            // Dispatch mode: the handshake waits until the application's loop runs the callback.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            d.post(Box::new(move || {
+                let _ = tx.send(decide());
+            }));
+            Box::pin(async move {
+                rx.await.unwrap_or_else(|_| Decision::Respond(HttpResponse::text(503, "the server is shutting down")))
+            })
         });
         srv.building()?.accept = Some(hook);
         Ok(())
@@ -378,17 +457,67 @@ pub unsafe extern "C" fn wss_server_start(server: *mut wss_server) -> wss_status
     ffi_status! {
         let srv = arg(server, "server")?;
         let mut st = srv.building()?;
-        let mut builder = ServerBuilder::new(st.config.clone());
-        for (path, handler) in &st.routes {
+        st.running = Some(st.builder().start_blocking()?);
+        Ok(())
+    }
+}
+
+impl State {
+    /// A builder with this server's routes, fallback and accept callback.
+    fn builder(&self) -> ServerBuilder {
+        let mut builder = ServerBuilder::new(self.config.clone());
+        for (path, handler) in &self.routes {
             builder = builder.route(path, handler.clone());
         }
-        if let Some(f) = &st.fallback {
+        if let Some(f) = &self.fallback {
             builder = builder.fallback(f.clone());
         }
-        if let Some(hook) = &st.accept {
+        if let Some(hook) = &self.accept {
             builder = builder.accept_hook_boxed(hook.clone());
         }
-        st.running = Some(builder.start_blocking()?);
+        builder
+    }
+}
+
+/// Starts the server without a listener: it serves only connections handed to it with
+/// `wss_server_adopt_fd` or `wss_server_upgraded_fd` (host, port and reuse_port are unused;
+/// `wss_server_port` reports 0). WSS_STATUS_ALREADY_STARTED the second time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_start_detached(server: *mut wss_server) -> wss_status {
+    ffi_status! {
+        let srv = arg(server, "server")?;
+        let mut st = srv.building()?;
+        st.running = Some(st.builder().start_detached()?);
+        Ok(())
+    }
+}
+
+/// The descriptor to poll (for readability) in WSS_CALLBACK_MODE_DISPATCH: readable while callbacks
+/// wait for `wss_server_dispatch`. Owned by the server (do not close or read it); valid until
+/// `wss_server_free`. WSS_STATUS_INVALID_ARGUMENT in the default mode.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_event_fd(server: *const wss_server, out: *mut std::ffi::c_int) -> wss_status {
+    ffi_status! {
+        let srv = arg(server, "server")?;
+        let out = out_ptr(out, "out")?;
+        write(out, srv.dispatcher()?.fd());
+        Ok(())
+    }
+}
+
+/// Runs queued callbacks on the calling thread (WSS_CALLBACK_MODE_DISPATCH): at most `max` of them,
+/// or with 0 every one queued when the call began; `ran` receives how many ran. Callbacks never run
+/// on two threads at once: WSS_STATUS_WOULD_DEADLOCK if callbacks are already running (from a
+/// callback, or on another thread). WSS_STATUS_INVALID_ARGUMENT in the default mode.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_dispatch(server: *const wss_server, max: usize, ran: *mut usize) -> wss_status {
+    ffi_status! {
+        let srv = arg(server, "server")?;
+        let ran = out_ptr(ran, "ran")?;
+        let n = srv.dispatcher()?.run(max).ok_or_else(|| {
+            FfiError::new(wss_status::WouldDeadlock, "callbacks are already being dispatched (inside a callback, or on another thread)")
+        })?;
+        write(ran, n);
         Ok(())
     }
 }
@@ -486,6 +615,10 @@ pub unsafe extern "C" fn wss_server_free(server: *mut wss_server) {
         // Session handles C still retains keep it alive longer; it is then finalized on release.
         let wss_server { state, ud, tracker } = *srv;
         drop(state);
+        if let Some(d) = &tracker.dispatcher {
+            // Callbacks still queued run here, on the freeing thread; later ones where they happen.
+            d.close();
+        }
         if !runtime::on_runtime_thread() {
             let deadline = Instant::now() + Duration::from_secs(5);
             while Arc::strong_count(&ud) > 1
@@ -504,7 +637,7 @@ fn accept_arg<'a>(accept: *mut wss_accept) -> Result<&'a mut wss_accept, FfiErro
     unsafe { accept.as_mut() }.ok_or_else(|| FfiError::new(wss_status::NullPointer, "`accept` is NULL"))
 }
 
-fn is_token(s: &str) -> bool {
+pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use wssession_core::{Bytes, CloseReason, Frame, Session, runtime};
+use wssession_core::{Bytes, CloseReason, DeflateParams, Frame, Session, runtime};
 
 use crate::error::{FfiError, wss_status};
 use crate::handle::{
@@ -24,7 +24,13 @@ pub struct wss_session {
     request: wss_request,
     user_data: Mutex<Option<UserData>>,
     close_reason: OnceLock<CString>,
-    tracker: Arc<Tracker>,
+    pub(crate) tracker: Arc<Tracker>,
+    /// What `wss_session_start` starts an already-upgraded session with (the negotiated extensions).
+    pub(crate) start_with: Mutex<Option<Option<DeflateParams>>>,
+    /// Callbacks for this session's incoming data waiting for `wss_server_dispatch` (dispatch mode).
+    pub(crate) queued: std::sync::atomic::AtomicUsize,
+    /// Counted among the server's live sessions (from on_open until on_close has run).
+    pub(crate) live: std::sync::atomic::AtomicBool,
     /// The server's user_data stays alive while C holds a handle to one of its sessions.
     _server_user_data: Arc<UserData>,
 }
@@ -99,6 +105,9 @@ pub(crate) fn attach(s: &Session, tracker: &Arc<Tracker>, server_user_data: &Arc
         user_data: Mutex::new(seeded),
         close_reason: OnceLock::new(),
         tracker: tracker.clone(),
+        start_with: Mutex::new(None),
+        queued: Default::default(),
+        live: Default::default(),
         _server_user_data: server_user_data.clone(),
     });
     s.set_attachment(Some(handle.clone()));
@@ -165,6 +174,19 @@ pub unsafe extern "C" fn wss_session_release(session: *const wss_session) {
             handle.tracker.retained.fetch_sub(1, Ordering::AcqRel);
             drop(handle);
         }
+    }
+}
+
+/// Starts a session made by `wss_server_upgraded_fd` (Ktor's `start(negotiatedExtensions)`): reading
+/// and writing begin, with the extensions given there. Exactly once: WSS_STATUS_ALREADY_STARTED for
+/// a second call, and for sessions the server started itself.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_session_start(session: *const wss_session) -> wss_status {
+    ffi_status! {
+        let s = arg(session, "session")?;
+        let negotiated = s.start_with.lock().unwrap_or_else(|e| e.into_inner()).take().flatten();
+        s.session.start(negotiated)?;
+        Ok(())
     }
 }
 
@@ -307,8 +329,9 @@ pub unsafe extern "C" fn wss_session_flush_async(
                 Ok(()) => wss_status::Ok,
                 Err(_) => wss_status::Cancelled,
             };
+            let tracker = handle.tracker.clone();
             // SAFETY: a C callback with the user_data C gave for it; the handle outlives the call.
-            unsafe { callback(ud.get(), as_ptr(&handle), status) };
+            tracker.deliver(move || unsafe { callback(ud.get(), as_ptr(&handle), status) });
         });
         Ok(())
     }
@@ -367,9 +390,12 @@ pub unsafe extern "C" fn wss_session_recv_async(
                 Ok(None) => (wss_status::Closed, None),
                 Err(e) => (crate::error::status_of(&e), None),
             };
-            let ptr = message.as_ref().map_or(std::ptr::null(), |m| m as *const wss_message);
-            // SAFETY: a C callback with the user_data C gave for it; `message` outlives the call.
-            unsafe { callback(ud.get(), as_ptr(&handle), status, ptr) };
+            let tracker = handle.tracker.clone();
+            tracker.deliver(move || {
+                let ptr = message.as_ref().map_or(std::ptr::null(), |m| m as *const wss_message);
+                // SAFETY: a C callback with the user_data C gave for it; `message` outlives the call.
+                unsafe { callback(ud.get(), as_ptr(&handle), status, ptr) };
+            });
         });
         Ok(())
     }

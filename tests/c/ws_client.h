@@ -37,8 +37,8 @@ static int ws_read_all(int fd, void *buf, size_t len) {
 }
 
 /* Connects to 127.0.0.1:port and sends an upgrade request for `path` (with `extra` header lines,
- * each ending in \r\n). Reads the response head into `head`. Returns the socket or -1. */
-static int ws_connect(uint16_t port, const char *path, const char *extra, char *head, size_t cap, int rcvbuf) {
+ * each ending in \r\n) without waiting for the answer. Returns the socket or -1. */
+static int ws_start(uint16_t port, const char *path, const char *extra, int rcvbuf) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
     struct timeval tv = {30, 0};
@@ -62,6 +62,11 @@ static int ws_connect(uint16_t port, const char *path, const char *extra, char *
         close(fd);
         return -1;
     }
+    return fd;
+}
+
+/* Reads the response head into `head` (NUL-terminated). */
+static void ws_read_head(int fd, char *head, size_t cap) {
     size_t len = 0;
     while (len + 1 < cap) {
         char c;
@@ -70,6 +75,13 @@ static int ws_connect(uint16_t port, const char *path, const char *extra, char *
         if (len >= 4 && memcmp(head + len - 4, "\r\n\r\n", 4) == 0) break;
     }
     head[len] = 0;
+}
+
+/* Connects to 127.0.0.1:port and sends an upgrade request for `path` (with `extra` header lines,
+ * each ending in \r\n). Reads the response head into `head`. Returns the socket or -1. */
+static inline int ws_connect(uint16_t port, const char *path, const char *extra, char *head, size_t cap, int rcvbuf) {
+    int fd = ws_start(port, path, extra, rcvbuf);
+    if (fd >= 0) ws_read_head(fd, head, cap);
     return fd;
 }
 
@@ -111,12 +123,12 @@ static int ws_send_close(int fd, uint16_t code, const char *reason) {
     return ws_send(fd, 8, p, 2 + rl, 1);
 }
 
-/* Reads one frame; *data is malloc'd (NUL-terminated for convenience), free it. */
-static int ws_recv(int fd, int *opcode, int *fin, unsigned char **data, size_t *len) {
+/* Reads one frame with its first byte (FIN, RSV bits, opcode) in *b0; *data is malloc'd
+ * (NUL-terminated for convenience), free it. */
+static int ws_recv_frame(int fd, unsigned char *b0, unsigned char **data, size_t *len) {
     unsigned char h[2];
     if (ws_read_all(fd, h, 2) != 0) return -1;
-    *fin = (h[0] & 0x80) != 0;
-    *opcode = h[0] & 0x0f;
+    *b0 = h[0];
     uint64_t n = h[1] & 0x7f;
     if (n == 126) {
         unsigned char e[2];
@@ -142,6 +154,15 @@ static int ws_recv(int fd, int *opcode, int *fin, unsigned char **data, size_t *
     buf[n] = 0;
     *data = buf;
     *len = (size_t)n;
+    return 0;
+}
+
+/* Reads one frame; *data is malloc'd (NUL-terminated for convenience), free it. */
+static int ws_recv(int fd, int *opcode, int *fin, unsigned char **data, size_t *len) {
+    unsigned char b0;
+    if (ws_recv_frame(fd, &b0, data, len) != 0) return -1;
+    *fin = (b0 & 0x80) != 0;
+    *opcode = b0 & 0x0f;
     return 0;
 }
 

@@ -28,8 +28,9 @@ pub struct BytePump {
     stream: StdMutex<Option<DuplexStream>>,
     /// One push at a time keeps bytes in order (and keeps the pipe's single writer waker ours).
     pushing: Mutex<()>,
-    /// One pull at a time (the pipe has a single reader waker).
-    pulling: Mutex<()>,
+    /// One pull at a time (the pipe has a single reader waker); holds the buffer pulls read into, whose
+    /// capacity is reused once the bytes handed out before are dropped.
+    pulling: Mutex<BytesMut>,
     /// Wakes pending pushes and pulls when `fail` drops the stream.
     failed: Notify,
 }
@@ -46,7 +47,7 @@ pub fn pump() -> (DuplexStream, BytePump) {
     let pump = BytePump {
         stream: StdMutex::new(Some(host_side)),
         pushing: Mutex::new(()),
-        pulling: Mutex::new(()),
+        pulling: Mutex::new(BytesMut::new()),
         failed: Notify::new(),
     };
     (session_side, pump)
@@ -117,17 +118,17 @@ impl BytePump {
     /// some. `None` once the session has shut its side (after the closing handshake, or on terminate)
     /// and everything before it was pulled, or after `fail`: then close the host's stream.
     pub async fn pull(&self, max: usize) -> Option<Bytes> {
-        let _one = self.pulling.lock().await;
-        let read = std::future::poll_fn(|cx| self.poll_stream(cx, |s, cx| poll_chunk(s, cx, max)));
+        let mut scratch = self.pulling.lock().await;
+        let read = std::future::poll_fn(|cx| self.poll_stream(cx, |s, cx| poll_chunk(s, cx, &mut scratch, max)));
         self.unless_failed(read).await.flatten()
     }
 
     /// As [`BytePump::pull`] without waiting: `Ok(Some(bytes))`, `Ok(None)` at the end, and
     /// [`Error::WouldBlock`] when nothing is ready yet (or another pull is in progress).
     pub fn try_pull(&self, max: usize) -> Result<Option<Bytes>> {
-        let Ok(_one) = self.pulling.try_lock() else { return Err(Error::WouldBlock) };
+        let Ok(mut scratch) = self.pulling.try_lock() else { return Err(Error::WouldBlock) };
         let waker = futures_util::task::noop_waker();
-        match self.poll_stream(&mut Context::from_waker(&waker), |s, cx| poll_chunk(s, cx, max)) {
+        match self.poll_stream(&mut Context::from_waker(&waker), |s, cx| poll_chunk(s, cx, &mut scratch, max)) {
             Poll::Ready(out) => Ok(out.flatten()),
             Poll::Pending => Err(Error::WouldBlock),
         }
@@ -157,15 +158,25 @@ impl Drop for BytePump {
     }
 }
 
-/// Reads up to `max` bytes; `None` at end of stream.
-fn poll_chunk(s: Pin<&mut DuplexStream>, cx: &mut Context<'_>, max: usize) -> Poll<Option<Bytes>> {
-    let mut chunk = BytesMut::zeroed(max.clamp(1, PUMP_BUFFER));
-    let mut buf = ReadBuf::new(&mut chunk);
+/// Reads up to `max` bytes into `scratch`'s spare capacity and splits them off; `None` at end of stream.
+fn poll_chunk(
+    s: Pin<&mut DuplexStream>,
+    cx: &mut Context<'_>,
+    scratch: &mut BytesMut,
+    max: usize,
+) -> Poll<Option<Bytes>> {
+    debug_assert!(scratch.is_empty(), "every pull splits off all it read");
+    let want = max.clamp(1, PUMP_BUFFER);
+    // Reclaims the space of chunks already dropped, or allocates once for many pulls.
+    scratch.reserve(want.max(PUMP_BUFFER / 4));
+    let spare = &mut scratch.spare_capacity_mut()[..want];
+    let mut buf = ReadBuf::uninit(spare);
     match s.poll_read(cx, &mut buf) {
         Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
             let n = buf.filled().len();
-            chunk.truncate(n);
-            Poll::Ready(Some(chunk.freeze()))
+            // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
+            unsafe { scratch.set_len(n) };
+            Poll::Ready(Some(scratch.split_to(n).freeze()))
         }
         Poll::Ready(_) => Poll::Ready(None),
         Poll::Pending => Poll::Pending,

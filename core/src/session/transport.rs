@@ -1,4 +1,5 @@
-//! The byte streams a session can run on: plain TCP, TLS over TCP, or an in-memory duplex.
+//! The byte streams a session can run on: plain TCP, TLS over TCP, a Unix stream socket, or an
+//! in-memory duplex.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -225,3 +226,4 @@ impl tokio::io::AsyncWrite for NoSigPipeTcp {
 
 split_transport!(TlsStream<NoSigPipeTcp>);
 split_transport!(DuplexStream);
+split_transport!(tokio::net::UnixStream);
