@@ -299,3 +299,24 @@ test('a send over the queue limit keeps its place: later sends and close() follo
   assert.deepStrictEqual(got, ['before', big.length, 'after'])
   await stop(wss)
 })
+
+test("'headers' listeners add response headers to the 101 on the own listener too, after handleProtocols", async () => {
+  const wss = await listen({ handleProtocols: () => 'chat' })
+  const seen = []
+  wss.on('headers', (headers, req) => {
+    seen.push(headers.slice())
+    headers.push(`Set-Cookie: session=${req.url.slice(1)}`)
+  })
+  const c = new WsClient(`ws://127.0.0.1:${wss.address().port}/abc`, ['chat'])
+  c.on('error', () => {})
+  const opened = waitFor(c, 'open')
+  const [res] = await waitFor(c, 'upgrade')
+  await opened
+  assert.deepStrictEqual(res.headers['set-cookie'], ['session=abc'])
+  assert.strictEqual(seen[0][0], 'HTTP/1.1 101 Switching Protocols')
+  assert.ok(seen[0].includes('Sec-WebSocket-Protocol: chat'))
+  assert.ok(seen[0].some((l) => l.startsWith('Sec-WebSocket-Accept: ')))
+  c.close()
+  await waitFor(c, 'close')
+  await stop(wss)
+})
