@@ -104,20 +104,31 @@ function handleUpgrade(wss, req, socket, head, cb) {
       return rethrowLater(e)
     }
     const decision = { accept: true, subprotocol: d.subprotocol, headers: extra }
-    const rest = leftover(socket, head)
-    const fd = plainFd(socket)
-    if (fd >= 0) {
-      const id = call(() => wss._native.adoptFd(fd, raw, rest, decision))
-      wss._adopting.set(id, { req, cb })
-      socket.removeListener('error', destroyOnError)
-      socket.destroy() // closes Node's descriptor; the core holds its own duplicate
-      return
+    try {
+      handOver(wss, req, socket, leftover(socket, head), raw, peer, decision, cb)
+    } catch (e) {
+      // The core refused the connection itself (it is not a connected socket any more): drop it and
+      // report on the server, as ws reports errors of its HTTP server.
+      socket.destroy()
+      process.nextTick(() => wss.emit('error', e))
     }
-    const pump = call(() => wss._native.adoptPump(raw, rest, peer, decision))
-    wss._adopting.set(pump.id, { req, cb })
-    socket.removeListener('error', destroyOnError)
-    pumpStream(pump, socket)
   })
+}
+
+/** Gives the connection to the core: by descriptor for a plain TCP socket, else through a byte pump. */
+function handOver(wss, req, socket, rest, raw, peer, decision, cb) {
+  const fd = plainFd(socket)
+  if (fd >= 0) {
+    const id = call(() => wss._native.adoptFd(fd, raw, rest, decision))
+    wss._adopting.set(id, { req, cb })
+    socket.removeListener('error', destroyOnError)
+    socket.destroy() // closes Node's descriptor; the core holds its own duplicate
+    return
+  }
+  const pump = call(() => wss._native.adoptPump(raw, rest, peer, decision))
+  wss._adopting.set(pump.id, { req, cb })
+  socket.removeListener('error', destroyOnError)
+  pumpStream(pump, socket)
 }
 
 /**
