@@ -283,6 +283,34 @@ for (const t of TRANSPORTS) {
     }
   })
 
+  test(`${t.name}: maxConnections counts handed-over connections: beyond it the core answers 503 and the callback never runs`, async () => {
+    const server = await listening(t.create())
+    const wss = new WebSocketServer({ noServer: true, maxConnections: 1 })
+    let callbacks = 0
+    server.on('upgrade', (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        callbacks++
+        wss.emit('connection', ws, req)
+      }),
+    )
+    try {
+      const first = client(t, server)
+      await waitFor(first, 'open')
+      const second = await within(refusedResponse(client(t, server)))
+      assert.strictEqual(second.status, 503)
+      assert.strictEqual(callbacks, 1)
+      // Nothing is kept for the refused connection once the core reports it (bounded wait, no sleep).
+      await within((async () => {
+        while (wss._adopting.size > 0) await new Promise((r) => setImmediate(r))
+      })())
+      first.close()
+      await waitFor(first, 'close')
+    } finally {
+      await stop(wss)
+      await closeHost(server)
+    }
+  })
+
   test(`${t.name}: a host that wrote the 101 itself starts the session with the negotiated permessage-deflate (Ktor start)`, async () => {
     const server = await listening(t.create())
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: { serverMaxWindowBits: 10, threshold: 0 } })
