@@ -633,7 +633,8 @@ wss_status wss_server_config_set_max_head_bytes(struct wss_server_config *config
 wss_status wss_server_config_set_max_headers(struct wss_server_config *config, size_t value);
 
 /**
- * The request head (and TLS handshake) must arrive within this (408 beyond). Default 10000 ms.
+ * The request head (and TLS handshake) must arrive within this (408 beyond), and the accept callback
+ * must decide within it (503 beyond). Default 10000 ms.
  */
 wss_status wss_server_config_set_handshake_timeout_ms(struct wss_server_config *config,
                                                       uint64_t value);

@@ -133,7 +133,7 @@ impl Server {
     /// the 101 and the session. `initial` holds bytes the host already read from it: none, part of the
     /// request head, the whole head, or the head and frames after it. The core owns `tcp` from here.
     /// Refused (and `tcp` closed) only for a socket that is not connected, or `initial` bytes on a TLS
-    /// server (they would be TLS records).
+    /// server (they would be TLS records). A tokio `TcpStream` is adopted with `tcp.into_std()?`.
     pub fn adopt_tcp(&self, tcp: std::net::TcpStream, initial: &[u8]) -> Result<Adoption> {
         self.check_initial(initial)?;
         let (tcp, peer) = to_tokio(tcp)?;

@@ -67,7 +67,8 @@ pub struct ServerConfig {
     pub max_head_bytes: usize,
     /// Limit on the number of request headers. Default 100 (431 beyond).
     pub max_headers: usize,
-    /// The request head (and TLS handshake) must arrive within this. Default 10 s (408 beyond).
+    /// The request head (and TLS handshake) must arrive within this (408 beyond), and the accept hook
+    /// must decide within it too (503 beyond). Default 10 s.
     pub handshake_timeout: Duration,
     /// Connections (handshaking or open) beyond this get 503. Default 100 000.
     pub max_connections: usize,

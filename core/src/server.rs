@@ -456,9 +456,13 @@ where
 
     let route = inner.route(&request.path);
     let accept = match &inner.accept {
-        Some(hook) => match hook(request.clone()).await {
-            Decision::Accept(a) => a,
-            Decision::Respond(response) => return reject(stream, response).await,
+        Some(hook) => match tokio::time::timeout_at(deadline, hook(request.clone())).await {
+            Ok(Decision::Accept(a)) => a,
+            Ok(Decision::Respond(response)) => return reject(stream, response).await,
+            Err(_) => {
+                let response = HttpResponse::text(503, "the server did not decide on the request in time");
+                return reject(stream, response).await;
+            }
         },
         None => Accept::default(),
     };

@@ -138,3 +138,17 @@ async fn the_accept_hook_chooses_the_subprotocol_options_handler_and_attachment(
         other => panic!("expected Close(1009), got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn an_accept_hook_that_never_decides_gets_503_within_the_handshake_timeout() {
+    let config = ServerConfig { handshake_timeout: std::time::Duration::from_millis(200), ..ServerConfig::default() };
+    let server = ServerBuilder::new(config)
+        .fallback(Handler::events(Echo))
+        .accept_hook(|_| std::future::pending::<Decision>())
+        .start()
+        .await
+        .unwrap();
+    let (status, text) = http_exchange(&server, format!("GET / HTTP/1.1\r\nHost: x\r\n{UPGRADE}\r\n").as_bytes()).await;
+    assert_eq!(status, 503, "{text}");
+    eventually(|| server.connection_count() == 0).await;
+}

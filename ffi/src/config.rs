@@ -171,7 +171,8 @@ pub unsafe extern "C" fn wss_server_config_set_max_headers(config: *mut wss_serv
     }
 }
 
-/// The request head (and TLS handshake) must arrive within this (408 beyond). Default 10000 ms.
+/// The request head (and TLS handshake) must arrive within this (408 beyond), and the accept callback
+/// must decide within it (503 beyond). Default 10000 ms.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_config_set_handshake_timeout_ms(
     config: *mut wss_server_config,
