@@ -283,6 +283,36 @@ for (const t of TRANSPORTS) {
     }
   })
 
+  test(`${t.name}: frames sent in the same packet as the request (the 'upgrade' head) reach the session`, async () => {
+    const server = await listening(t.create())
+    const wss = new WebSocketServer({ server })
+    wss.on('connection', (ws) => ws.on('message', (d) => ws.send(`echo ${d}`)))
+    try {
+      const mask = Buffer.from([1, 2, 3, 4])
+      const payload = Buffer.from('early')
+      const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload.map((b, i) => b ^ mask[i % 4])])
+      const request =
+        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
+      const sock = t.connect(server.address().port)
+      sock.on('error', () => {})
+      let answer = Buffer.alloc(0)
+      const echoed = new Promise((resolve) =>
+        sock.on('data', (d) => {
+          answer = Buffer.concat([answer, d])
+          if (answer.includes('echo early')) resolve()
+        }),
+      )
+      sock.write(Buffer.concat([Buffer.from(request), frame]))
+      await within(echoed)
+      assert.match(answer.toString('latin1'), /^HTTP\/1\.1 101 Switching Protocols\r\n/)
+      sock.destroy()
+    } finally {
+      await stop(wss)
+      await closeHost(server)
+    }
+  })
+
   test(`${t.name}: maxConnections counts handed-over connections: beyond it the core answers 503 and the callback never runs`, async () => {
     const server = await listening(t.create())
     const wss = new WebSocketServer({ noServer: true, maxConnections: 1 })
