@@ -9,10 +9,56 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** A listening WebSocket server running on the core's runtime. */
+/** The host's end of a byte pump: JS pushes what its stream received and writes what it pulls. */
+export declare class NativePump {
+  /** The adoption id (0 for an upgraded connection). */
+  get id(): number
+  /** Takes what fits of `data` now; returns how many bytes that was (0: full, use `push`). */
+  tryPush(data: Uint8Array): number
+  /** Hands `data` to the session, resolving once all of it was taken (stop reading until then). */
+  push(data: Uint8Array): Promise<void>
+  /** The next bytes to write to the host's stream; null once the session has finished writing. */
+  pull(): Promise<Buffer | null>
+  /** The host's stream ended (the peer's FIN). */
+  end(): void
+  /** The host's stream failed or was destroyed: the session ends as on a TCP reset. */
+  fail(): void
+}
+
+/**
+ * A WebSocket server running on the core's runtime: listening on its own port, or detached (it then
+ * serves the connections its host hands over; see `adoptFd` and friends).
+ */
 export declare class NativeServer {
+  /**
+   * What the core answers `req` with: the 101's headers (the `'headers'` event shows them) or the
+   * HTTP error for an invalid upgrade. `peer` gives the addresses reported on the request.
+   */
+  handshake(req: RawRequest, peer: PeerAddress): HandshakeInfo
+  /** The bytes of the refusal `decision` (a handshake JS refused before handing the connection over). */
+  refusal(decision: DecisionOptions): Buffer
+  /**
+   * Hands a plain TCP connection over by its descriptor (duplicated here; JS then destroys its own
+   * socket): the core reads the request from `req` plus `head` and answers with `decision` (101 and
+   * a session, or the refusal). Returns the adoption id the open event reports.
+   */
+  adoptFd(fd: number, req: RawRequest, head: Uint8Array, decision: DecisionOptions): number
+  /**
+   * Hands over a connection whose bytes JS carries (TLS terminated by Node): as `adoptFd`, through
+   * the returned pump.
+   */
+  adoptPump(req: RawRequest, head: Uint8Array, peer: PeerAddress, decision: DecisionOptions): NativePump
+  /**
+   * A session on a TCP connection the host already upgraded (it wrote the 101 with `agreed`):
+   * `head` holds the bytes read after the request. Nothing happens until `start`.
+   */
+  upgradedFd(fd: number, req: RawRequest, head: Uint8Array, agreed: Agreed): NativeSession
+  /** As `upgradedFd` for a connection whose bytes JS carries through the returned pump. */
+  upgradedPump(req: RawRequest, head: Uint8Array, peer: PeerAddress, agreed: Agreed): UpgradedPump
   /** Binds and starts serving; `onEvents` receives batches of events on the JS thread. */
   constructor(options: ServerOptions, onEvents: (batch: NativeBatch) => void)
+  /** Whether upgrade requests on the server's own listener are decided in JS (kind-0 events). */
+  setJsHook(on: boolean): void
   /** The bound address. */
   address(): ServerAddress
   /**
@@ -42,6 +88,12 @@ export declare class NativeServer {
 
 /** One accepted WebSocket session (the JS `WebSocket` wraps it). */
 export declare class NativeSession {
+  /**
+   * Begins a session the host upgraded itself (Ktor's `start(negotiatedExtensions)`):
+   * `extensions` is the `Sec-WebSocket-Extensions` value its 101 sent (absent: the one recorded
+   * on the request; "": none), whose permessage-deflate parameters the session then speaks.
+   */
+  start(extensions?: string | undefined | null): void
   /** Unique session id within the process. */
   get id(): number
   /** The upgrade request. */
@@ -73,7 +125,7 @@ export declare class NativeSession {
   terminate(): void
   /** The close reason once the session has ended, else null. */
   get closeReason(): CloseInfo | null
-  /** Bytes queued and not yet written. */
+  /** Bytes accepted by `send` and not yet written to the socket (framing included once queued). */
   get bufferedAmount(): number
   /** Round trip of the last matched Ping/Pong in ms, or null. */
   get latency(): number | null
@@ -107,6 +159,14 @@ export declare class NativeSession {
   get stats(): SessionStats
 }
 
+/** What the 101 of a connection the host upgraded itself agreed on. */
+export interface Agreed {
+  /** The `Sec-WebSocket-Protocol` it answered with. */
+  protocol?: string
+  /** The `Sec-WebSocket-Extensions` value it answered with ("" or absent: none). */
+  extensions?: string
+}
+
 /** A session's close reason. */
 export interface CloseInfo {
   /** The close code (1005 when the peer sent none, 1006 when there was no Close). */
@@ -123,10 +183,10 @@ export interface DecisionOptions {
   accept: boolean
   /** HTTP status of a rejection (default 401). */
   status?: number
-  /** Body of a rejection (default the status text). */
+  /** Body of a rejection (default empty; the JS layer passes the status text, as `ws`). */
   message?: string
-  /** Extra response headers (rejection or 101). */
-  headers?: Record<string, string>
+  /** Extra response headers (rejection or 101), names and values alternating; a name may repeat. */
+  headers?: Array<string>
   /** The subprotocol to answer with. */
   subprotocol?: string
 }
@@ -149,6 +209,21 @@ export interface DeflateOptions {
   clientMaxWindowBits?: number
 }
 
+/** The core's answer to an upgrade request: the 101 it would send, or the HTTP error. */
+export interface HandshakeInfo {
+  /** 101, or the error status (400, 426, 431, ...). */
+  status: number
+  /**
+   * Response headers, names and values alternating (for 101: Upgrade, Connection,
+   * Sec-WebSocket-Accept, Sec-WebSocket-Extensions when negotiated).
+   */
+  headers: Array<string>
+  /** Why the request was refused (errors only). */
+  message?: string
+  /** The negotiated `Sec-WebSocket-Extensions` value ("" when none). */
+  extensions: string
+}
+
 /**
  * One JS turn's events. `meta` holds four numbers per event, in order: kind, session id, offset,
  * length. Kind 2 (text) and 7 (binary) are small messages packed in `data[offset..offset + length]`;
@@ -163,9 +238,12 @@ export interface NativeBatch {
   events: Array<NativeEvent>
 }
 
-/** One event delivered to JS: 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close. */
+/**
+ * One event delivered to JS: 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close,
+ * 9 adoption failed.
+ */
 export interface NativeEvent {
-  /** 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close. */
+  /** 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close, 9 adoption failed. */
   kind: number
   /** The session id (the request id for kind 0). */
   id: number
@@ -187,6 +265,42 @@ export interface NativeEvent {
   errorMessage?: string
   /** The request to decide on (request). */
   request?: RequestInfo
+  /**
+   * The 101's headers the core would answer the request with, names and values alternating
+   * (request; absent for an invalid upgrade).
+   */
+  responseHeaders?: Array<string>
+  /**
+   * The id `adoptFd`/`adoptPump`/`upgraded*` returned, for a connection JS handed over (open,
+   * adoption failed).
+   */
+  adoption?: number
+}
+
+/** Both ends of a connection the core cannot ask a socket about (a pumped stream). */
+export interface PeerAddress {
+  /** The peer's IP address. */
+  remoteAddress: string
+  /** The peer's port. */
+  remotePort: number
+  /** Our IP address. */
+  localAddress: string
+  /** Our port. */
+  localPort: number
+  /** Whether the host's stream is TLS. */
+  secure: boolean
+}
+
+/** The request line and headers of an `http.IncomingMessage`. */
+export interface RawRequest {
+  /** `req.method`. */
+  method: string
+  /** `req.url`. */
+  url: string
+  /** `req.httpVersion` ("1.1"). */
+  httpVersion: string
+  /** `req.rawHeaders`: names and values alternating, as received. */
+  rawHeaders: Array<string>
 }
 
 /** The HTTP upgrade request of a session (Ktor's `call`); `rawHeaders` keeps repeats and order. */
@@ -233,11 +347,11 @@ export interface ServerAddress {
 export interface ServerOptions {
   /** Host to bind (default "127.0.0.1"; "::" or "0.0.0.0" for all interfaces). */
   host?: string
-  /** Port; 0 picks an ephemeral one. */
-  port: number
+  /** Port; 0 picks an ephemeral one. Absent: no listener, the server takes only adopted connections. */
+  port?: number
   /** Only this path is accepted (others get 400, as `ws`). */
   path?: string
-  /** Whether JS decides on each request (verifyClient / handleProtocols). */
+  /** Whether JS decides on each request (verifyClient / handleProtocols / 'headers'); see `setJsHook`. */
   jsHook: boolean
   /** Listen backlog (default 1024). */
   backlog?: number
@@ -279,4 +393,12 @@ export interface TlsOptions {
   certPath: string
   /** Private key file (PEM). */
   keyPath: string
+}
+
+/** A session on a connection the host upgraded itself and carries through a pump. */
+export interface UpgradedPump {
+  /** The session: call `start(extensions)` once the pump runs. */
+  session: NativeSession
+  /** The pump carrying the connection's bytes. */
+  pump: NativePump
 }

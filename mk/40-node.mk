@@ -16,5 +16,8 @@ node-dts-check: node-install
 	cd bindings-node && npm ci --ignore-scripts --no-audit --no-fund && npx napi build --platform --release --js index.js --dts index.d.ts
 	git diff --exit-code -- bindings-node/index.js bindings-node/index.d.ts
 
+# The https.Server tests make a self-signed certificate with openssl (installed from Debian if missing).
 test-node: node-install
+	@command -v openssl >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openssl; }
 	node --test --test-concurrency=1 tests/node/

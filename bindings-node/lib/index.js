@@ -5,9 +5,11 @@
 const { WebSocketServer } = require('./server')
 const { WebSocket } = require('./websocket')
 const { JsonConverter } = require('./converter')
+const { createWebSocketStream } = require('./stream')
 
 module.exports = WebSocket
 module.exports.WebSocket = WebSocket
 module.exports.WebSocketServer = WebSocketServer
 module.exports.Server = WebSocketServer
 module.exports.JsonConverter = JsonConverter
+module.exports.createWebSocketStream = createWebSocketStream

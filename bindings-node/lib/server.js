@@ -4,8 +4,12 @@
 
 const { EventEmitter } = require('node:events')
 const { NativeServer } = require('../index.js')
-const { WebSocket } = require('./websocket')
-const { makeError, call, wrap, fromNative } = require('./errors')
+const { WebSocket, kServerSide } = require('./websocket')
+const { call, wrap, fromNative } = require('./errors')
+const { resolveOptions } = require('./options')
+const { makeRequest } = require('./request')
+const { decideUpgrade, upgradeHeaders, rethrowLater } = require('./handshake')
+const { handleUpgrade, handshakeResponse, adoptUpgraded } = require('./upgrade')
 
 const KIND_REQUEST = 0
 const KIND_OPEN = 1
@@ -16,138 +20,35 @@ const KIND_DRAIN = 5
 const KIND_CLOSE = 6
 const KIND_PACKED_BINARY = 7
 const KIND_OTHER = 8
+const KIND_ADOPT_FAILED = 9
 /** Bytes of queued sends above which they are handed over before the batch callback ends. */
 const OUT_MAX_BYTES = 1 << 20
 const RUNNING = 0
 const CLOSING = 1
 const CLOSED = 2
 
-function rethrowLater(e) {
-  process.nextTick(() => {
-    throw e
-  })
-}
-
-function optNumber(options, name, { min = 0, max = Number.MAX_SAFE_INTEGER, integer = true } = {}) {
-  const v = options[name]
-  if (v === undefined || v === null) return undefined
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`options.${name} must be a number (got ${typeof v})`)
-  if ((integer && !Number.isInteger(v)) || v < min || v > max) {
-    throw new RangeError(`options.${name} must be an integer between ${min} and ${max} (got ${v})`)
-  }
-  return v
-}
-
-function deflateOptions(pmd) {
-  if (pmd === undefined || pmd === false || pmd === null) return undefined
-  if (pmd === true) pmd = {}
-  if (typeof pmd !== 'object') throw new TypeError('options.perMessageDeflate must be a boolean or an object')
-  const bits = (name) => {
-    const v = pmd[name]
-    if (v === undefined || v === true || v === false) return undefined
-    if (!Number.isInteger(v) || v < 8 || v > 15) throw new RangeError(`perMessageDeflate.${name} must be 8-15 (got ${v})`)
-    return Math.max(9, v)
-  }
-  const zlib = (name, min) => {
-    const v = pmd.zlibDeflateOptions && pmd.zlibDeflateOptions[name]
-    if (v !== undefined && (!Number.isInteger(v) || v < min || v > 9)) {
-      throw new RangeError(`perMessageDeflate.zlibDeflateOptions.${name} must be ${min}-9 (got ${v})`)
-    }
-    return v
-  }
-  const level = zlib('level', 0)
-  return {
-    level,
-    memLevel: zlib('memLevel', 1),
-    threshold: pmd.threshold === undefined ? 1024 : optNumber(pmd, 'threshold'),
-    serverNoContextTakeover: Boolean(pmd.serverNoContextTakeover),
-    clientNoContextTakeover: Boolean(pmd.clientNoContextTakeover),
-    serverMaxWindowBits: bits('serverMaxWindowBits'),
-    clientMaxWindowBits: bits('clientMaxWindowBits'),
-  }
-}
-
-/** An object shaped like http.IncomingMessage, for `connection` and `verifyClient`. */
-function makeRequest(info) {
-  const headers = {}
-  const raw = info.rawHeaders
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase()
-    const value = raw[i + 1]
-    if (name === 'set-cookie') (headers[name] || (headers[name] = [])).push(value)
-    else headers[name] = name in headers ? `${headers[name]}, ${value}` : value
-  }
-  const socket = {
-    remoteAddress: info.remoteAddress,
-    remotePort: info.remotePort,
-    remoteFamily: info.remoteAddress.includes(':') ? 'IPv6' : 'IPv4',
-    localAddress: info.localAddress,
-    localPort: info.localPort,
-    encrypted: info.secure || undefined,
-  }
-  return {
-    method: info.method,
-    url: info.url,
-    httpVersion: info.httpVersion,
-    headers,
-    rawHeaders: raw,
-    socket,
-    connection: socket,
-  }
-}
-
 class WebSocketServer extends EventEmitter {
   /**
-   * Starts listening on `options.port` (0 = ephemeral). Supported ws options: port, host, path, maxPayload,
-   * perMessageDeflate, handleProtocols, verifyClient, clientTracking, backlog; plus pingInterval, pingTimeout,
-   * closeTimeout, maxBufferedAmount, maxConnections, handshakeTimeout, tls ({ cert, key } PEM file paths).
+   * Listens on `options.port` (0 = ephemeral), or takes the upgrades of `options.server` (an http or https
+   * server, e.g. an Express app's), or with `noServer` only those given to handleUpgrade(). ws's options are
+   * honoured or refused by name (see lib/options.js); wssession adds pingInterval, pingTimeout,
+   * maxBufferedAmount, maxConnections, handshakeTimeout and tls ({ cert, key } PEM file paths).
    */
   constructor(options, callback) {
     super()
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
     if (callback !== undefined && typeof callback !== 'function') throw new TypeError('callback must be a function')
-    if (options.noServer || options.server) {
-      throw new TypeError('wssession owns its listener: the "server" and "noServer" options are not supported; use "port"')
-    }
-    if (options.port === undefined || options.port === null) {
-      throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified')
-    }
-    const port = optNumber(options, 'port', { max: 65535 })
-    if (options.host !== undefined && typeof options.host !== 'string') throw new TypeError('options.host must be a string')
-    if (options.path !== undefined && typeof options.path !== 'string') throw new TypeError('options.path must be a string')
-    for (const fn of ['verifyClient', 'handleProtocols']) {
-      if (options[fn] !== undefined && options[fn] !== null && typeof options[fn] !== 'function') {
-        throw new TypeError(`options.${fn} must be a function`)
-      }
-    }
-    this.options = {
-      maxPayload: 100 * 1024 * 1024,
-      perMessageDeflate: false,
-      clientTracking: true,
-      closeTimeout: 30000,
-      ...options,
-    }
-    const tls = options.tls
-    const nativeOptions = {
-      host: options.host,
-      port,
-      path: options.path,
-      jsHook: Boolean(options.verifyClient || options.handleProtocols),
-      backlog: optNumber(options, 'backlog', { max: 0x7fffffff }),
-      maxPayload: optNumber(this.options, 'maxPayload', { min: 1 }),
-      deflate: deflateOptions(this.options.perMessageDeflate),
-      pingIntervalMs: optNumber(options, 'pingInterval', { max: 0x7fffffff }),
-      timeoutMs: optNumber(options, 'pingTimeout', { max: 0x7fffffff }),
-      closeTimeoutMs: optNumber(this.options, 'closeTimeout', { max: 0x7fffffff }),
-      maxBufferedAmount: optNumber(options, 'maxBufferedAmount', { min: 1 }),
-      maxConnections: optNumber(options, 'maxConnections', { min: 1, max: 0xffffffff }),
-      handshakeTimeoutMs: optNumber(options, 'handshakeTimeout', { min: 1, max: 0x7fffffff }),
-      tls: tls ? { certPath: String(tls.cert), keyPath: String(tls.key) } : undefined,
-    }
+    const resolved = resolveOptions(options, WebSocket)
+    this.options = resolved.options
+    const nativeOptions = resolved.native
+    this._mode = resolved.mode
     this.clients = this.options.clientTracking ? new Set() : undefined
     this._sockets = new Map()
+    /** Connections handed to the core by handleUpgrade, by adoption id: `{ req, cb }` until open. */
+    this._adopting = new Map()
     this._state = RUNNING
     this._native = null
+    this._server = null
+    this._removeListeners = null
     // Sends made during a batch callback, handed to native code in one call at its end (see _queueSend).
     this._batching = false
     this._outMeta = new Float64Array(256)
@@ -155,6 +56,10 @@ class WebSocketServer extends EventEmitter {
     this._outCount = 0
     this._outBytes = 0
     if (callback) this.once('listening', callback)
+    // A 'headers' listener makes the own listener's upgrades wait for JS (verifyClient/handleProtocols do anyway).
+    const hook = () => nativeOptions.jsHook || this.listenerCount('headers') > 0
+    this.on('newListener', (event) => event === 'headers' && this._native && this._native.setJsHook(true))
+    this.on('removeListener', (event) => event === 'headers' && this._native && this._native.setJsHook(hook()))
     try {
       this._native = new NativeServer(nativeOptions, (events) => this._onEvents(events))
     } catch (e) {
@@ -165,13 +70,75 @@ class WebSocketServer extends EventEmitter {
       process.nextTick(() => this.emit('error', err))
       return
     }
-    process.nextTick(() => this.emit('listening'))
+    if (this._mode === 'port') {
+      process.nextTick(() => this.emit('listening'))
+    } else if (this._mode === 'server') {
+      this._attach(this.options.server)
+    }
   }
 
-  /** The bound address `{ address, family, port }`, or null when not listening. */
+  /** Takes `server`'s upgrades and forwards its 'listening' and 'error' (ws's `server` option). */
+  _attach(server) {
+    const listeners = {
+      listening: () => this.emit('listening'),
+      error: (err) => this.emit('error', err),
+      upgrade: (req, socket, head) => this.handleUpgrade(req, socket, head, (ws, request) => this.emit('connection', ws, request)),
+    }
+    for (const [event, fn] of Object.entries(listeners)) server.on(event, fn)
+    this._server = server
+    this._removeListeners = () => {
+      for (const [event, fn] of Object.entries(listeners)) server.removeListener(event, fn)
+    }
+  }
+
+  /** The bound address `{ address, family, port }` (the external server's with `server`), or null. */
   address() {
+    if (this._mode === 'noServer') throw new Error('The server is operating in "noServer" mode')
+    if (this._mode === 'server') return this._server ? this._server.address() : null
     if (!this._native || this._state === CLOSED) return null
     return this._native.address()
+  }
+
+  /** Whether this server takes `req`: by default, when `path` is set, its pathname must equal it (ws). */
+  shouldHandle(req) {
+    const path = this.options.path
+    if (!path) return true
+    const q = req.url.indexOf('?')
+    return (q === -1 ? req.url : req.url.slice(0, q)) === path
+  }
+
+  /**
+   * Upgrades `req` (from an http server's 'upgrade' event) and calls `cb(ws, req)` with the open socket.
+   * Plain TCP sockets are handed to the core by descriptor; TLS sockets go through a byte pump.
+   */
+  handleUpgrade(req, socket, head, cb) {
+    handleUpgrade(this, req, socket, head, cb)
+  }
+
+  /** The 101 for a host that writes it itself: `{ lines, protocol, extensions }` (then adoptUpgraded). */
+  handshakeResponse(req) {
+    return handshakeResponse(this, req)
+  }
+
+  /**
+   * A session on a connection the host upgraded itself (its 101 answered with `{ protocol, extensions }`);
+   * the socket returned is CONNECTING until `ws.start()` (Ktor's start(negotiatedExtensions)).
+   */
+  adoptUpgraded(req, socket, head, agreed) {
+    return adoptUpgraded(this, req, socket, head, agreed)
+  }
+
+  /** @internal Whether upgrades are still taken. */
+  _running() {
+    return this._state === RUNNING && this._native !== null
+  }
+
+  /** @internal Registers the socket of a session the host upgraded. */
+  _adopted(native) {
+    const ws = new this.options.WebSocket(kServerSide, native, this)
+    this._sockets.set(native.id, ws)
+    if (this.clients) this.clients.add(ws)
+    return ws
   }
 
   /**
@@ -189,6 +156,18 @@ class WebSocketServer extends EventEmitter {
     if (this._state === CLOSING) return
     this._state = CLOSING
     this._native.close()
+    if (this._mode !== 'port') {
+      if (this._removeListeners) this._removeListeners()
+      this._removeListeners = this._server = null
+      // ws: without client tracking an external-server wss reports 'close' at once (next tick).
+      if (!this.clients) {
+        process.nextTick(() => {
+          this._state = CLOSED
+          this.emit('close')
+        })
+        return
+      }
+    }
     this._maybeClosed()
   }
 
@@ -205,9 +184,10 @@ class WebSocketServer extends EventEmitter {
   }
 
   _maybeClosed() {
-    if (this._state !== CLOSING || this._sockets.size > 0) return
-    this._state = CLOSED
+    if (this._state === RUNNING || this._sockets.size > 0) return
     call(() => this._native.unref())
+    if (this._state !== CLOSING || (this._mode !== 'port' && !this.clients)) return
+    this._state = CLOSED
     process.nextTick(() => this.emit('close'))
   }
 
@@ -305,12 +285,22 @@ class WebSocketServer extends EventEmitter {
     }
     switch (ev.kind) {
       case KIND_REQUEST:
-        return this._onRequest(ev.id, ev.request)
+        return this._onRequest(ev.id, ev.request, ev.responseHeaders)
+      case KIND_ADOPT_FAILED:
+        this._adopting.delete(ev.adoption)
+        return
       case KIND_OPEN: {
-        const ws = new WebSocket(ev.session, this)
+        if (this._sockets.has(ev.id)) return // a session the host upgraded: its socket exists
+        const ws = new this.options.WebSocket(kServerSide, ev.session, this)
         this._sockets.set(ev.id, ws)
         if (this.clients) this.clients.add(ws)
-        this.emit('connection', ws, makeRequest(ws._request))
+        const adopted = ev.adoption === undefined || ev.adoption === null ? undefined : this._adopting.get(ev.adoption)
+        if (adopted === undefined) {
+          this.emit('connection', ws, makeRequest(ws._request))
+        } else {
+          this._adopting.delete(ev.adoption)
+          adopted.cb(ws, adopted.req)
+        }
         return
       }
       case KIND_PING:
@@ -336,59 +326,21 @@ class WebSocketServer extends EventEmitter {
     }
   }
 
-  _onRequest(id, info) {
+  _onRequest(id, info, responseHeaders) {
     const req = makeRequest(info)
-    const decide = (d) => {
-      if (this._state !== CLOSED) call(() => this._native.decide(id, d))
-    }
-    const reject = (code, message, headers) =>
-      decide({ accept: false, status: code || 401, message, headers: headers || undefined })
-    const complete = () => {
-      const offered = (req.headers['sec-websocket-protocol'] || '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-      let protocol
-      if (offered.length) {
-        if (this.options.handleProtocols) {
-          const chosen = this.options.handleProtocols(new Set(offered), req)
-          protocol = chosen === false || chosen === undefined || chosen === null ? undefined : String(chosen)
-        } else {
-          protocol = offered[0]
+    decideUpgrade(this, req, Boolean(info.secure), (d) => {
+      if (this._state === CLOSED) return
+      if (d.accept && responseHeaders) {
+        try {
+          d.headers = upgradeHeaders(this, responseHeaders, d.subprotocol, req)
+        } catch (e) {
+          call(() => this._native.decide(id, { accept: false, status: 500, message: 'Internal Server Error' }))
+          return rethrowLater(e)
         }
       }
-      decide({ accept: true, subprotocol: protocol })
-    }
-    try {
-      const verify = this.options.verifyClient
-      if (!verify) return complete()
-      const vinfo = {
-        origin: req.headers[`${req.headers['sec-websocket-version'] === '8' ? 'sec-websocket-origin' : 'origin'}`],
-        secure: Boolean(info.secure),
-        req,
-      }
-      if (verify.length === 2) {
-        let answered = false
-        verify(vinfo, (verified, code, message, headers) => {
-          if (answered) return
-          answered = true
-          try {
-            if (!verified) reject(code, message, headers)
-            else complete()
-          } catch (e) {
-            reject(500)
-            rethrowLater(e)
-          }
-        })
-        return
-      }
-      if (!verify(vinfo)) return reject(401)
-      complete()
-    } catch (e) {
-      reject(500)
-      throw e
-    }
+      call(() => this._native.decide(id, d))
+    })
   }
 }
 
-module.exports = { WebSocketServer, makeRequest, makeError }
+module.exports = { WebSocketServer }

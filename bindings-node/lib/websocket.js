@@ -6,6 +6,7 @@ const { EventEmitter } = require('node:events')
 const { isUtf8 } = require('node:buffer')
 const { makeError, call, wrap, fromNative } = require('./errors')
 const { JsonConverter } = require('./converter')
+const { installEventTarget } = require('./event-target')
 
 const CONNECTING = 0
 const OPEN = 1
@@ -15,6 +16,10 @@ const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']
 const BINARY_TYPES = ['nodebuffer', 'arraybuffer', 'fragments']
 /** Messages buffered for `incoming` before the socket stops being read (core default, SPEC §3.4). */
 const INCOMING_QUEUE = 16
+/** Events held back in JS (paused, or one message per tick) above which the socket stops being read. */
+const HELD_MAX = 256
+/** The first constructor argument of a socket created by WebSocketServer (anything else is a client attempt). */
+const kServerSide = Symbol('wssession.serverSide')
 
 function noop() {}
 
@@ -51,9 +56,24 @@ function checkMillis(name, v) {
   return v
 }
 
+/** The error thrown by `new WebSocket(url)`: this package has no client. */
+function clientError(address) {
+  const what = typeof address === 'string' || address instanceof URL ? `new WebSocket(${JSON.stringify(String(address))})` : 'new WebSocket()'
+  return makeError(
+    'WSSESSION_ERR_NO_CLIENT',
+    `${what}: wssession is server-side only and cannot open client connections; ` +
+      "use the ws package (require('ws')) or Node's global WebSocket as the client",
+    TypeError,
+  )
+}
+
 class WebSocket extends EventEmitter {
-  /** @internal Wraps a native session; created by WebSocketServer. */
-  constructor(native, server) {
+  /**
+   * Server-side sockets are created by WebSocketServer (subclasses given as its `WebSocket` option must pass
+   * their constructor arguments on). Called with a URL, as a client would, it throws WSSESSION_ERR_NO_CLIENT.
+   */
+  constructor(token, native, server) {
+    if (token !== kServerSide) throw clientError(token)
     super()
     this._native = native
     this._server = server
@@ -61,7 +81,9 @@ class WebSocket extends EventEmitter {
     this._request = native.request
     this._binaryType = 'nodebuffer'
     this._paused = false
-    this._held = [] // events held back while paused
+    this._held = [] // events held back while paused, or until the next tick (allowSynchronousEvents: false)
+    this._sync = server.options.allowSynchronousEvents !== false
+    this._deferred = false // a message, ping or pong was emitted this tick (allowSynchronousEvents: false)
     this._closeInfo = null
     // Whether a send may be queued for the end of a batch callback: open as far as JS knows, no
     // fragmented message in progress, close() and terminate() not called.
@@ -113,7 +135,7 @@ class WebSocket extends EventEmitter {
   get url() {
     return undefined
   }
-  /** Bytes queued and not yet written to the socket. */
+  /** Bytes accepted by send() and not yet written to the socket (framing included), as ws defines it. */
   get bufferedAmount() {
     this._server._flushSends()
     return this._native.bufferedAmount
@@ -123,7 +145,8 @@ class WebSocket extends EventEmitter {
     return this._binaryType
   }
   set binaryType(t) {
-    if (!BINARY_TYPES.includes(t)) return
+    if (t === 'blob') throw new TypeError("binaryType 'blob' is not supported by wssession (use 'nodebuffer', 'arraybuffer' or 'fragments')")
+    if (!BINARY_TYPES.includes(t)) return // ws ignores unknown values too
     this._binaryType = t
   }
   /** Whether message delivery is paused. */
@@ -320,6 +343,15 @@ class WebSocket extends EventEmitter {
     return this._send(payload, type === 'binary', fin, compress)
   }
 
+  /**
+   * Begins a session the host upgraded itself (from wss.adoptUpgraded; Ktor's start(negotiatedExtensions)):
+   * `extensions` is the Sec-WebSocket-Extensions value its 101 sent (default: the one given to adoptUpgraded).
+   */
+  start(extensions) {
+    if (extensions !== undefined && typeof extensions !== 'string') throw new TypeError('extensions must be a string')
+    call(() => this._native.start(extensions))
+  }
+
   /** Resolves when everything queued before the call has been written to the socket. */
   flush() {
     this._server._flushSends()
@@ -401,16 +433,36 @@ class WebSocket extends EventEmitter {
   resume() {
     if (!this._paused) return
     this._paused = false
-    while (this._held.length && !this._paused) {
+    this._release()
+  }
+
+  /** Emits held-back events until paused again or (allowSynchronousEvents: false) one message was emitted. */
+  _release() {
+    const wasFull = this._held.length >= HELD_MAX
+    while (this._held.length && !this._paused && !this._deferred) {
       const [name, args] = this._held.shift()
       this._emitNow(name, args)
     }
-    if (!this._paused) this._updateNativePause()
+    if (wasFull || !this._paused) this._updateNativePause()
+  }
+
+  _hold(name, args) {
+    this._held.push([name, args])
+    if (this._held.length === HELD_MAX) this._updateNativePause()
+  }
+
+  /** allowSynchronousEvents: false: the next message, ping or pong waits for the next tick. */
+  _deferRest() {
+    this._deferred = true
+    setImmediate(() => {
+      this._deferred = false
+      this._release()
+    })
   }
 
   _updateNativePause() {
     if (this._closeInfo) return
-    const full = this._incoming !== null && this._incoming._queue.length >= INCOMING_QUEUE
+    const full = (this._incoming !== null && this._incoming._queue.length >= INCOMING_QUEUE) || this._held.length >= HELD_MAX
     if (this._paused || full) this._native.pause()
     else this._native.resume()
   }
@@ -461,8 +513,10 @@ class WebSocket extends EventEmitter {
       const [data, isBinary] = args
       if (this._incoming) this._incoming._push(data, isBinary)
       this.emit('message', this._present(data, isBinary), isBinary)
+      if (!this._sync) this._deferRest()
     } else {
       this.emit(name, ...args)
+      if (!this._sync && (name === 'ping' || name === 'pong')) this._deferRest()
     }
   }
 
@@ -474,16 +528,17 @@ class WebSocket extends EventEmitter {
 
   /** A message from the batch pump (the hot path: no array per message unless held back). */
   _message(data, isBinary) {
-    if (this._paused || this._held.length) {
-      this._held.push(['message', [data, isBinary]])
+    if (this._paused || this._deferred || this._held.length) {
+      this._hold('message', [data, isBinary])
       return
     }
     if (this._incoming) this._incoming._push(data, isBinary)
     this.emit('message', !isBinary || this._binaryType === 'nodebuffer' ? data : this._present(data, isBinary), isBinary)
+    if (!this._sync) this._deferRest()
   }
 
   _deliver(name, args) {
-    if (this._paused || this._held.length) this._held.push([name, args])
+    if (this._paused || this._deferred || this._held.length) this._hold(name, args)
     else this._emitNow(name, args)
   }
 
@@ -500,11 +555,17 @@ class WebSocket extends EventEmitter {
       if (failure && this.listenerCount('error') > 0) this.emit('error', failure)
       this.emit('close', info.code, Buffer.from(info.reason))
     }
-    if (this._paused || this._held.length) this._held.push(['__close', [finish]])
+    if (this._paused || this._deferred || this._held.length) this._held.push(['__close', [finish]])
     else finish()
   }
 
+  /** @internal Whether the session ended with a Close frame each way (CloseEvent.wasClean). */
+  _closedCleanly() {
+    return this._closeInfo !== null && this._closeInfo.initiator !== 'abnormal' && this._closeInfo.code !== 1006
+  }
 }
+
+installEventTarget(WebSocket)
 
 for (const [i, name] of READY_STATES.entries()) {
   Object.defineProperty(WebSocket, name, { enumerable: true, value: i })
@@ -565,4 +626,4 @@ class Incoming {
   }
 }
 
-module.exports = { WebSocket, Incoming, CONNECTING, OPEN, CLOSING, CLOSED }
+module.exports = { WebSocket, Incoming, kServerSide, CONNECTING, OPEN, CLOSING, CLOSED }

@@ -15,6 +15,7 @@ use napi_derive::napi;
 use tokio::sync::oneshot;
 use wssession_core::{Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Initiator, Session, TrySend};
 
+use crate::lane::{Lane, OutFrame};
 use crate::request::RequestInfo;
 use crate::session::NativeSession;
 
@@ -44,6 +45,8 @@ pub(crate) mod kind {
     pub const PACKED_BINARY: u32 = 7;
     /// In [`NativeBatch::meta`]: the event is `events[offset]`.
     pub const OTHER: u32 = 8;
+    /// A connection handed over by `adoptFd`/`adoptPump` ended without becoming a session.
+    pub const ADOPT_FAILED: u32 = 9;
 }
 
 /// One JS turn's events. `meta` holds four numbers per event, in order: kind, session id, offset,
@@ -59,10 +62,11 @@ pub struct NativeBatch {
     pub events: Vec<NativeEvent>,
 }
 
-/// One event delivered to JS: 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close.
+/// One event delivered to JS: 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close,
+/// 9 adoption failed.
 #[napi(object, object_from_js = false)]
 pub struct NativeEvent {
-    /// 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close.
+    /// 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close, 9 adoption failed.
     pub kind: u32,
     /// The session id (the request id for kind 0).
     pub id: i64,
@@ -84,10 +88,17 @@ pub struct NativeEvent {
     pub error_message: Option<String>,
     /// The request to decide on (request).
     pub request: Option<RequestInfo>,
+    /// The 101's headers the core would answer the request with, names and values alternating
+    /// (request; absent for an invalid upgrade).
+    pub response_headers: Option<Vec<String>>,
+    /// The id `adoptFd`/`adoptPump`/`upgraded*` returned, for a connection JS handed over (open,
+    /// adoption failed).
+    pub adoption: Option<u32>,
 }
 
 pub(crate) enum Ev {
-    Request { rid: u32, req: RequestInfo },
+    Request { rid: u32, req: Box<RequestInfo>, response: Option<Vec<String>> },
+    AdoptFailed { id: u32 },
     Open { s: Session },
     Message { s: Session, st: Arc<SessState>, data: Bytes, binary: bool },
     Ping { sid: u64, data: Bytes },
@@ -104,12 +115,27 @@ pub(crate) struct SessState {
     auto_paused: AtomicBool,
     pub(crate) user_paused: AtomicBool,
     pub(crate) user_closed: AtomicBool,
+    /// The adoption id of a connection JS handed over (reported with the open event).
+    pub(crate) adoption: Option<u32>,
+    /// Sends waiting for room in the core's queue, in order (part of `bufferedAmount`).
+    pub(crate) lane: Arc<Lane>,
 }
 
 impl SessState {
+    /// The state of the session of adoption `id`.
+    pub(crate) fn adopted(id: u32) -> SessState {
+        SessState { adoption: Some(id), ..SessState::default() }
+    }
+
     /// The state attached to `s` (every session accepted by a Node server has one).
     pub(crate) fn of(s: &Session) -> Arc<SessState> {
         s.attachment().and_then(|a| a.downcast::<SessState>().ok()).unwrap_or_default()
+    }
+
+    /// Bytes accepted by `send` and not yet written to the socket: the core's queue plus the frames
+    /// still waiting for room in it.
+    pub(crate) fn buffered_amount(&self, s: &Session) -> usize {
+        s.buffered_amount() + self.lane.bytes()
     }
 
     /// Applies the user's pause: reading stops while either the user or the adapter wants it.
@@ -130,8 +156,9 @@ pub(crate) struct Hub {
     pub(crate) tsfn: Mutex<Option<EventsFn>>,
     pub(crate) requests: Mutex<HashMap<u32, oneshot::Sender<Decision>>>,
     next_rid: AtomicU32,
-    /// Sessions JS knows as open, by id (for [`Hub::send_batch`]); only the JS thread touches it.
-    open: Mutex<HashMap<u64, Session>>,
+    /// Sessions JS knows as open, by id, with their state (for [`Hub::send_batch`]); only the JS thread
+    /// touches it.
+    open: Mutex<HashMap<u64, (Session, Arc<SessState>)>>,
     /// Whether the runtime's threads run under `SCHED_BATCH` for the batch callback in progress.
     batch_policy: AtomicBool,
 }
@@ -166,11 +193,11 @@ impl Hub {
     }
 
     /// Registers a pending accept decision and asks JS for it.
-    pub(crate) fn ask(&self, req: RequestInfo) -> oneshot::Receiver<Decision> {
+    pub(crate) fn ask(&self, req: RequestInfo, response: Option<Vec<String>>) -> oneshot::Receiver<Decision> {
         let (tx, rx) = oneshot::channel();
         let rid = self.next_rid.fetch_add(1, Ordering::Relaxed);
         self.requests.lock().unwrap().insert(rid, tx);
-        self.emit(Ev::Request { rid, req });
+        self.emit(Ev::Request { rid, req: Box::new(req), response });
         rx
     }
 
@@ -193,11 +220,16 @@ impl Hub {
         let mut open = self.open.lock().unwrap();
         for ev in events {
             let other = match ev {
-                Ev::Request { rid, req } => NativeEvent { request: Some(req), ..event(kind::REQUEST, rid as u64) },
+                Ev::Request { rid, req, response } => {
+                    NativeEvent { request: Some(*req), response_headers: response, ..event(kind::REQUEST, rid as u64) }
+                }
+                Ev::AdoptFailed { id } => NativeEvent { adoption: Some(id), ..event(kind::ADOPT_FAILED, 0) },
                 Ev::Open { s } => {
                     let id = s.id();
-                    open.insert(id, s.clone());
-                    NativeEvent { session: Some(NativeSession::new(s)), ..event(kind::OPEN, id) }
+                    let st = SessState::of(&s);
+                    let adoption = st.adoption;
+                    open.insert(id, (s.clone(), st));
+                    NativeEvent { session: Some(NativeSession::new(s)), adoption, ..event(kind::OPEN, id) }
                 }
                 Ev::Message { s, st, data: payload, binary } => {
                     st.pending.fetch_sub(1, Ordering::AcqRel);
@@ -250,8 +282,8 @@ impl Hub {
 impl Hub {
     /// On the JS thread: queues the data frames JS collected during one batch callback. `meta` holds
     /// four numbers per frame: session id, offset and length in `data`, `trySend` flags. A session
-    /// closed meanwhile drops its frames (as `ws` does after close); frames over a session's hard limit
-    /// are sent in order by a task that waits for room, and so are that session's later frames here.
+    /// closed meanwhile drops its frames (as `ws` does after close); a frame over a session's hard limit
+    /// waits in its lane (see [`Lane`]), and so do that session's later frames.
     pub(crate) fn send_batch(&self, meta: &[f64], data: &[u8]) {
         if meta.is_empty() {
             return;
@@ -262,11 +294,10 @@ impl Hub {
         let end = meta.chunks_exact(4).map(|m| m[1] as usize + m[2] as usize).max().unwrap_or(0);
         let all = Bytes::copy_from_slice(&data[..end.min(data.len())]);
         let open = self.open.lock().unwrap();
-        let mut waiting: Vec<(Session, Vec<OutFrame>)> = Vec::new();
         for m in meta.chunks_exact(4) {
             let id = m[0] as u64;
             let (off, len, flags) = (m[1] as usize, m[2] as usize, m[3] as u32);
-            let Some(s) = open.get(&id) else { continue };
+            let Some((s, st)) = open.get(&id) else { continue };
             if off + len > all.len() {
                 continue;
             }
@@ -278,24 +309,14 @@ impl Hub {
                 }
             };
             let frame = || data_frame(payload(), flags);
-            if let Some((_, frames)) = waiting.iter_mut().find(|(w, _)| w.id() == id) {
-                frames.push(frame());
+            if st.lane.busy() {
+                st.lane.send(s, vec![frame()]);
                 continue;
             }
             let (f, compress) = frame();
             if let Ok(TrySend::Dropped) | Err(wssession_core::Error::Dropped) = s.try_send_with(f, compress) {
-                waiting.push((s.clone(), vec![frame()]));
+                st.lane.send(s, vec![frame()]);
             }
-        }
-        drop(open);
-        for (s, frames) in waiting {
-            wssession_core::runtime::spawn(async move {
-                for (frame, compress) in frames {
-                    if s.send_with(frame, compress).await.is_err() {
-                        break;
-                    }
-                }
-            });
         }
     }
 }
@@ -308,9 +329,6 @@ impl Hub {
         }
     }
 }
-
-/// A data frame and its compression override.
-type OutFrame = (Frame, Option<bool>);
 
 /// A data frame from `trySend` flags: bit 0 binary, bit 1 fin, bits 2-3 compress (0 default, 1 off, 2 on).
 pub(crate) fn data_frame(data: Bytes, flags: u32) -> OutFrame {
@@ -336,6 +354,8 @@ fn event(kind: u32, id: u64) -> NativeEvent {
         error_code: None,
         error_message: None,
         request: None,
+        response_headers: None,
+        adoption: None,
     }
 }
 

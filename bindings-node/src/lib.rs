@@ -4,12 +4,15 @@
 //! one batching `ThreadsafeFunction` per server (see [`hub`]). The `ws`-compatible surface and the
 //! Ktor members are built in `lib/*.js` on top of the classes exported here.
 
+mod adopt;
 mod error;
 mod hub;
+mod lane;
 mod request;
 mod server;
 mod session;
 
+pub use adopt::{Agreed, HandshakeInfo, NativePump, PeerAddress, RawRequest, UpgradedPump};
 pub use request::RequestInfo;
 pub use server::{DecisionOptions, DeflateOptions, NativeServer, ServerAddress, ServerOptions};
 pub use session::NativeSession;

@@ -1,16 +1,18 @@
 //! `NativeServer`: the core server with a JS event callback and an accept hook answered from JS.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use napi::Env;
 use napi::bindgen_prelude::{Float64ArraySlice, Function, Object, Unknown};
 use napi_derive::napi;
 use wssession_core::{
-    Accept, Decision, DeflateConfig, Handler, HttpResponse, Request, Server, ServerBuilder, ServerConfig, TlsConfig,
+    Accept, Decision, DeflateConfig, Handler, Handshake, HttpResponse, Request, Server, ServerBuilder, ServerConfig,
+    TlsConfig,
 };
 
+use crate::adopt::Adopting;
 use crate::error::{invalid, to_js};
 use crate::hub::{Events, EventsFn, Hub, NativeBatch, SessState};
 use crate::request::RequestInfo;
@@ -48,11 +50,11 @@ pub struct TlsOptions {
 pub struct ServerOptions {
     /// Host to bind (default "127.0.0.1"; "::" or "0.0.0.0" for all interfaces).
     pub host: Option<String>,
-    /// Port; 0 picks an ephemeral one.
-    pub port: u32,
+    /// Port; 0 picks an ephemeral one. Absent: no listener, the server takes only adopted connections.
+    pub port: Option<u32>,
     /// Only this path is accepted (others get 400, as `ws`).
     pub path: Option<String>,
-    /// Whether JS decides on each request (verifyClient / handleProtocols).
+    /// Whether JS decides on each request (verifyClient / handleProtocols / 'headers'); see `setJsHook`.
     pub js_hook: bool,
     /// Listen backlog (default 1024).
     pub backlog: Option<u32>,
@@ -83,10 +85,10 @@ pub struct DecisionOptions {
     pub accept: bool,
     /// HTTP status of a rejection (default 401).
     pub status: Option<u32>,
-    /// Body of a rejection (default the status text).
+    /// Body of a rejection (default empty; the JS layer passes the status text, as `ws`).
     pub message: Option<String>,
-    /// Extra response headers (rejection or 101).
-    pub headers: Option<HashMap<String, String>>,
+    /// Extra response headers (rejection or 101), names and values alternating; a name may repeat.
+    pub headers: Option<Vec<String>>,
     /// The subprotocol to answer with.
     pub subprotocol: Option<String>,
 }
@@ -102,17 +104,25 @@ pub struct ServerAddress {
     pub port: u32,
 }
 
-/// A listening WebSocket server running on the core's runtime.
+/// A WebSocket server running on the core's runtime: listening on its own port, or detached (it then
+/// serves the connections its host hands over; see `adoptFd` and friends).
 #[napi]
 pub struct NativeServer {
-    server: Server,
-    hub: Arc<Hub>,
+    pub(crate) server: Server,
+    pub(crate) hub: Arc<Hub>,
+    /// Decisions JS made for connections being handed over, taken by the accept hook.
+    pub(crate) adopting: Arc<Adopting>,
+    /// Whether the accept hook asks JS (flipped when a 'headers' listener comes or goes).
+    js_hook: Arc<AtomicBool>,
 }
 
 fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
     let mut c = ServerConfig {
         host: o.host.clone().unwrap_or_else(|| "127.0.0.1".into()),
-        port: u16::try_from(o.port).map_err(|_| invalid(format!("port {} is out of range 0-65535", o.port)))?,
+        port: match o.port {
+            Some(p) => u16::try_from(p).map_err(|_| invalid(format!("port {p} is out of range 0-65535")))?,
+            None => 0,
+        },
         ..ServerConfig::default()
     };
     if let Some(b) = o.backlog {
@@ -182,13 +192,31 @@ fn native_decision(path: Option<&str>, req: &Request) -> Option<Decision> {
     None
 }
 
-fn accept(subprotocol: Option<String>, headers: Vec<(String, String)>) -> Decision {
-    Decision::Accept(Accept {
-        subprotocol,
-        headers,
-        attachment: Some(Arc::new(SessState::default())),
-        ..Accept::default()
-    })
+/// Accepts with `state` attached to the session (adopted connections carry their adoption id in it).
+pub(crate) fn accept(subprotocol: Option<String>, headers: Vec<(String, String)>, state: SessState) -> Decision {
+    Decision::Accept(Accept { subprotocol, headers, attachment: Some(Arc::new(state)), ..Accept::default() })
+}
+
+/// The core decision for what JS answered; `state` goes on the session if accepted.
+pub(crate) fn decision_from(decision: DecisionOptions, state: SessState) -> napi::Result<Decision> {
+    let headers = header_pairs(decision.headers.unwrap_or_default())?;
+    if decision.accept {
+        return Ok(accept(decision.subprotocol, headers, state));
+    }
+    let status = decision.status.unwrap_or(401);
+    if !(100..=599).contains(&status) {
+        return Err(invalid(format!("status {status} is not an HTTP status code")));
+    }
+    // As ws: the message is the whole body, sent as text/html unless the application gave its own
+    // Content-Type.
+    let mut r = HttpResponse::new(status as u16, decision.message.unwrap_or_default());
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        r = r.with_header("Content-Type", "text/html");
+    }
+    for (k, v) in &headers {
+        r = r.with_header(k, v);
+    }
+    Ok(Decision::Respond(r))
 }
 
 #[napi]
@@ -208,33 +236,50 @@ impl NativeServer {
         *hub.tsfn.lock().unwrap() = Some(tsfn);
 
         let path = options.path.clone();
-        let js_hook = options.js_hook;
-        let hook_hub = Arc::clone(&hub);
+        let js_hook = Arc::new(AtomicBool::new(options.js_hook));
+        let adopting = Arc::new(Adopting::default());
+        let deflate = config.deflate.clone();
+        let (hook_hub, hook_js, hook_adopting) = (Arc::clone(&hub), Arc::clone(&js_hook), Arc::clone(&adopting));
         let builder = ServerBuilder::new(config).fallback(Handler::events(Events(Arc::clone(&hub)))).accept_hook(
             move |req: Request| {
+                // A connection JS handed over was decided in handleUpgrade, before the handover.
+                let adopted = hook_adopting.take(&req);
                 let hub = Arc::clone(&hook_hub);
                 let path = path.clone();
+                let ask_js = hook_js.load(Ordering::Acquire);
+                let deflate = deflate.clone();
                 async move {
+                    if let Some(d) = adopted {
+                        return d;
+                    }
                     if let Some(d) = native_decision(path.as_deref(), &req) {
                         return d;
                     }
-                    if !js_hook {
-                        return accept(req.offered_subprotocols().into_iter().next(), vec![]);
+                    if !ask_js {
+                        return accept(req.offered_subprotocols().into_iter().next(), vec![], SessState::default());
                     }
-                    let rx = hub.ask(RequestInfo::from(&req));
+                    let response = Handshake::negotiate(&req, None, &[], &deflate).ok().map(|h| flat_headers(&h));
+                    let rx = hub.ask(RequestInfo::from(&req), response);
                     rx.await.unwrap_or_else(|_| Decision::Respond(HttpResponse::text(503, "Service Unavailable")))
                 }
             },
         );
-        let server = match wssession_core::runtime::block_on(builder.start()) {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                hub.tsfn.lock().unwrap().take();
-                return Err(to_js(e));
-            }
-            Err(e) => return Err(to_js(e)),
+        let started = if options.port.is_some() {
+            wssession_core::runtime::block_on(builder.start()).unwrap_or_else(Err)
+        } else {
+            builder.start_detached()
         };
-        Ok(NativeServer { server, hub })
+        let server = started.map_err(|e| {
+            hub.tsfn.lock().unwrap().take();
+            to_js(e)
+        })?;
+        Ok(NativeServer { server, hub, adopting, js_hook })
+    }
+
+    /// Whether upgrade requests on the server's own listener are decided in JS (kind-0 events).
+    #[napi]
+    pub fn set_js_hook(&self, on: bool) {
+        self.js_hook.store(on, Ordering::Release);
     }
 
     /// The bound address.
@@ -303,22 +348,7 @@ impl NativeServer {
         let Some(tx) = self.hub.requests.lock().unwrap().remove(&id) else {
             return Ok(());
         };
-        let headers: Vec<(String, String)> = decision.headers.unwrap_or_default().into_iter().collect();
-        let d = if decision.accept {
-            accept(decision.subprotocol, headers)
-        } else {
-            let status = decision.status.unwrap_or(401);
-            if !(100..=599).contains(&status) {
-                return Err(invalid(format!("status {status} is not an HTTP status code")));
-            }
-            let body = decision.message.unwrap_or_else(|| status_text(status as u16).to_owned());
-            let mut r = HttpResponse::text(status as u16, &body);
-            for (k, v) in &headers {
-                r = r.with_header(k, v);
-            }
-            Decision::Respond(r)
-        };
-        let _ = tx.send(d);
+        let _ = tx.send(decision_from(decision, SessState::default())?);
         Ok(())
     }
 
@@ -343,16 +373,16 @@ impl NativeServer {
     }
 }
 
-fn status_text(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Error",
+/// The headers of a 101 as `[name, value, name, value, ...]`.
+pub(crate) fn flat_headers(h: &Handshake) -> Vec<String> {
+    h.response_headers().into_iter().flat_map(|(n, v)| [n, v]).collect()
+}
+
+/// `[name, value, name, value, ...]` as pairs.
+fn header_pairs(flat: Vec<String>) -> napi::Result<Vec<(String, String)>> {
+    if !flat.len().is_multiple_of(2) {
+        return Err(invalid("headers must alternate names and values"));
     }
+    let mut it = flat.into_iter();
+    Ok(std::iter::from_fn(|| Some((it.next()?, it.next()?))).collect())
 }

@@ -60,6 +60,9 @@ fn bytes(data: Option<Either<String, Uint8Array>>) -> Bytes {
 
 impl NativeSession {
     fn try_send_frame(&self, data: Bytes, flags: u32) -> napi::Result<u32> {
+        if self.st.lane.busy() {
+            return Ok(2); // behind sends waiting for room: `sendAsync` queues it after them
+        }
         let (frame, compress) = crate::hub::data_frame(data, flags);
         match self.s.try_send_with(frame, compress) {
             Ok(TrySend::Sent) => Ok(0),
@@ -77,6 +80,16 @@ fn data_frame(data: Either<String, Uint8Array>, binary: bool, fin: bool) -> Fram
 
 #[napi]
 impl NativeSession {
+    /// Begins a session the host upgraded itself (Ktor's `start(negotiatedExtensions)`):
+    /// `extensions` is the `Sec-WebSocket-Extensions` value its 101 sent (absent: the one recorded
+    /// on the request; "": none), whose permessage-deflate parameters the session then speaks.
+    #[napi]
+    pub fn start(&self, extensions: Option<String>) -> napi::Result<()> {
+        let value = extensions.unwrap_or_else(|| self.s.request().extensions.clone());
+        let negotiated = crate::adopt::negotiated(&self.s, &value)?;
+        self.s.start(negotiated).map_err(to_js)
+    }
+
     /// Unique session id within the process.
     #[napi(getter)]
     pub fn id(&self) -> i64 {
@@ -124,9 +137,8 @@ impl NativeSession {
         fin: bool,
         compress: Option<bool>,
     ) -> napi::Result<Object<'env>> {
-        let frame = data_frame(data, binary, fin);
-        let s = self.s.clone();
-        promise(env, async move { s.send_with(frame, compress).await })
+        let queued = self.st.lane.send(&self.s, vec![(data_frame(data, binary, fin), compress)]);
+        promise(env, async move { queued.await.unwrap_or(Err(wssession_core::Error::Closed(None))) })
     }
 
     /// Resolves when every frame queued before the call has been written to the socket.
@@ -162,14 +174,16 @@ impl NativeSession {
     /// frame has an empty body (as `ws`) and `reason` is ignored.
     #[napi]
     pub fn close(&self, code: Option<u32>, reason: Option<String>) -> napi::Result<()> {
-        match code {
-            None => self.s.close_without_status(),
+        let how = match code {
+            None => None,
             Some(code) => {
                 let code =
                     u16::try_from(code).map_err(|_| invalid(format!("close code {code} is not a valid code")))?;
-                self.s.close(code, reason.as_deref().unwrap_or("")).map_err(to_js)?;
+                Some((code, reason.unwrap_or_default()))
             }
-        }
+        };
+        // After the sends still waiting for room, as ws keeps send(); close() in order.
+        self.st.lane.close(&self.s, how).map_err(to_js)?;
         self.st.user_closed.store(true, Ordering::Release);
         Ok(())
     }
@@ -191,10 +205,10 @@ impl NativeSession {
         })
     }
 
-    /// Bytes queued and not yet written.
+    /// Bytes accepted by `send` and not yet written to the socket (framing included once queued).
     #[napi(getter)]
     pub fn buffered_amount(&self) -> f64 {
-        self.s.buffered_amount() as f64
+        self.st.buffered_amount(&self.s) as f64
     }
 
     /// Round trip of the last matched Ping/Pong in ms, or null.
@@ -295,7 +309,7 @@ impl NativeSession {
 }
 
 /// A JS promise settled from a future run on the core runtime (never on napi's own runtime).
-fn promise<'env, F>(env: &'env Env, fut: F) -> napi::Result<Object<'env>>
+pub(crate) fn promise<'env, F>(env: &'env Env, fut: F) -> napi::Result<Object<'env>>
 where
     F: std::future::Future<Output = wssession_core::Result<()>> + Send + 'static,
 {

@@ -1,6 +1,10 @@
 'use strict'
 // Shared helpers: every wait is bounded so a bug fails the test instead of hanging it.
 const { once } = require('node:events')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFileSync } = require('node:child_process')
 const WsClient = require('ws')
 const { WebSocketServer } = require('wssession')
 
@@ -42,4 +46,33 @@ async function stop(wss) {
   await within(wss.shutdown({ grace: 200 }), LIMIT_MS, 'shutdown')
 }
 
-module.exports = { waitFor, within, listen, pair, stop, WsClient }
+/** The response to a refused handshake: status, headers and body. */
+async function refusedResponse(client) {
+  const [, res] = await waitFor(client, 'unexpected-response')
+  let body = ''
+  res.setEncoding('utf8')
+  res.on('data', (d) => (body += d))
+  await waitFor(res, 'end')
+  return { status: res.statusCode, headers: res.headers, body }
+}
+
+let credentials = null
+
+/** A self-signed certificate for 127.0.0.1 made with openssl (once per process): `{ certPath, keyPath, cert, key }`. */
+function tlsCredentials() {
+  if (credentials) return credentials
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wssession-tls-'))
+  const certPath = path.join(dir, 'cert.pem')
+  const keyPath = path.join(dir, 'key.pem')
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', keyPath, '-out', certPath],
+    { stdio: 'ignore' },
+  )
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  credentials = { certPath, keyPath, cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath) }
+  return credentials
+}
+
+module.exports = { waitFor, within, listen, pair, stop, refusedResponse, WsClient, tlsCredentials }

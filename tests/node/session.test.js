@@ -380,28 +380,33 @@ test('sends made in a message handler reach the peer in order, small, large, fra
   }
 })
 
-test('in a message handler, invalid UTF-8 text still rejects, bufferedAmount counts earlier sends and close follows them', async () => {
+test('in a message handler, invalid UTF-8 text still rejects, bufferedAmount counts the sends not yet written and close follows them', async () => {
   const wss = await listen()
   const { client, ws } = await pair(wss)
   try {
     const got = []
-    client.on('message', (d) => got.push(String(d)))
+    client.on('message', (d) => got.push(d.length > 100 ? d.length : String(d)))
+    const big = Buffer.alloc(32 << 20, 1)
     const handled = new Promise((resolve) => {
       ws.on('message', () => {
         const bad = ws.send(Buffer.from([0xff, 0xfe]), { binary: false })
         for (let i = 0; i < 3; i++) ws.send(`m${i}`)
+        ws.send(big)
         const amount = ws.bufferedAmount
         ws.close(4001, 'after the sends')
         resolve({ bad, amount })
       })
     })
     client.send('go')
+    client.pause() // the client reads nothing until the server's sends are queued
     const { bad, amount } = await within(handled)
     await assert.rejects(bad, { code: 'WSSESSION_ERR_INVALID_ARGUMENT' })
-    assert.ok(amount >= 0)
-    const [code] = await waitFor(client, 'close')
+    assert.ok(amount > 0, `bufferedAmount after a 32 MiB send to a client that is not reading is ${amount}`)
+    const closed = waitFor(client, 'close', 20000)
+    client.resume()
+    const [code] = await closed
     assert.strictEqual(code, 4001)
-    assert.deepStrictEqual(got, ['m0', 'm1', 'm2'])
+    assert.deepStrictEqual(got, ['m0', 'm1', 'm2', big.length])
   } finally {
     client.terminate()
     await stop(wss)

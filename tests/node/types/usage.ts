@@ -1,5 +1,7 @@
 // Type-checked (tsc --noEmit) against the package's declarations; never run.
-import WebSocket, { WebSocketServer, type CloseReason, type Frame } from 'wssession'
+import { createServer, type IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import WebSocket, { WebSocketServer, createWebSocketStream, type CloseReason, type Frame } from 'wssession'
 
 const wss = new WebSocketServer({ port: 0, perMessageDeflate: { threshold: 0 }, handleProtocols: (p) => p.values().next().value ?? false })
 wss.on('connection', async (ws: WebSocket, req) => {
@@ -30,3 +32,45 @@ wss.on('connection', async (ws: WebSocket, req) => {
 })
 wss.close(() => undefined)
 void wss.shutdown({ grace: 100 })
+
+// ws's namespace types, as code written against @types/ws references them.
+function onMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+  const copy: WebSocket.Data = isBinary ? (data as Buffer) : data.toString()
+  void copy
+}
+const options: WebSocket.ServerOptions = { noServer: true, maxPayload: 0, allowSynchronousEvents: false, clientTracking: false }
+const detached = new WebSocket.Server(options)
+const viaAlias: WebSocket.WebSocketServer = new WebSocket.WebSocketServer({ port: 0 })
+void viaAlias
+const verify: WebSocket.VerifyClientCallbackAsync = (info, cb) => cb(false, 429, 'Slow down', { 'Retry-After': 120, 'X-Reason': ['a', 'b'] })
+void new WebSocketServer({ port: 0, verifyClient: verify })
+detached.on('headers', (headers: string[]) => headers.push('X-Powered-By: wssession'))
+detached.on('wsClientError', (err: Error, socket) => socket.destroy(err))
+const http = createServer()
+http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  if (!detached.shouldHandle(req)) return socket.destroy()
+  detached.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    ws.on('message', onMessage)
+    ws.onmessage = (ev: WebSocket.MessageEvent) => console.log(ev.data, ev.target.readyState)
+    ws.onclose = (ev: WebSocket.CloseEvent) => console.log(ev.code, ev.reason, ev.wasClean)
+    ws.addEventListener('error', (ev: WebSocket.ErrorEvent) => console.log(ev.message), { once: true })
+    const stream = WebSocket.createWebSocketStream(ws, { encoding: 'utf8' })
+    stream.pipe(stream)
+    detached.emit('connection', ws, req)
+  })
+})
+const shared = new WebSocket.Server({ server: http, path: '/ws' })
+http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const response: WebSocket.HandshakeResponse = shared.handshakeResponse(req)
+  socket.write(`${response.lines.join('\r\n')}\r\n\r\n`, () => shared.adoptUpgraded(req, socket, head, response).start(response.extensions))
+})
+class Tagged extends WebSocket {
+  tag = 'x'
+}
+const tagged = new WebSocketServer({ port: 0, WebSocket: Tagged })
+tagged.on('connection', (ws) => console.log(ws.tag))
+tagged.clients.forEach((ws) => console.log(ws.tag))
+void shared
+void createWebSocketStream
+// @ts-expect-error wssession has no client: the constructor is not public
+void new WebSocket('ws://example.com')

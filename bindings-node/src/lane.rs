@@ -1,0 +1,141 @@
+//! Sends a session accepted while the core's queue was over its hard limit: they wait here in call
+//! order and one task hands them to the core one at a time, so a later send never overtakes them and a
+//! `close` requested after them is sent after them (as `ws` keeps `send(); close()` in order). Their
+//! bytes count in `bufferedAmount` until the core has them.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+use wssession_core::protocol::close::is_valid_wire_code;
+use wssession_core::{Error, Frame, Result, Session};
+
+/// A data frame and its compression override.
+pub(crate) type OutFrame = (Frame, Option<bool>);
+
+/// The largest close reason in bytes (a Close payload is at most 125 bytes, 2 of them the code).
+const MAX_CLOSE_REASON: usize = 123;
+
+/// How to close: with a code and reason, or with an empty Close body.
+pub(crate) type CloseRequest = Option<(u16, String)>;
+
+enum Item {
+    Frame { frame: Frame, compress: Option<bool>, done: Option<oneshot::Sender<Result<()>>> },
+    Close(CloseRequest),
+}
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Item>,
+    /// Whether a task is handing items to the core.
+    draining: bool,
+}
+
+/// The waiting sends of one session.
+#[derive(Default)]
+pub(crate) struct Lane {
+    queue: Mutex<Queue>,
+    /// Payload bytes of the waiting frames.
+    bytes: AtomicUsize,
+}
+
+impl Lane {
+    /// Whether sends are waiting (a new send must then wait behind them).
+    pub(crate) fn busy(&self) -> bool {
+        let q = self.queue.lock().unwrap();
+        q.draining || !q.items.is_empty()
+    }
+
+    /// Payload bytes waiting for room in the core's queue.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+
+    /// Queues `frames` behind the waiting ones; the receiver gets the last one's outcome once the core
+    /// has it.
+    pub(crate) fn send(self: &Arc<Self>, s: &Session, frames: Vec<OutFrame>) -> oneshot::Receiver<Result<()>> {
+        let (tx, rx) = oneshot::channel();
+        let n = frames.len();
+        self.bytes.fetch_add(frames.iter().map(|(f, _)| f.data.len()).sum(), Ordering::AcqRel);
+        let mut tx = Some(tx);
+        let items = frames.into_iter().enumerate().map(|(i, (frame, compress))| Item::Frame {
+            frame,
+            compress,
+            done: if i + 1 == n { tx.take() } else { None },
+        });
+        self.enqueue(s, items);
+        rx
+    }
+
+    /// Closes now, or after the waiting sends when there are any. Invalid codes and reasons are refused
+    /// at once either way.
+    pub(crate) fn close(self: &Arc<Self>, s: &Session, how: CloseRequest) -> Result<()> {
+        if !self.busy() {
+            return close_now(s, how);
+        }
+        if let Some((code, reason)) = &how {
+            if !is_valid_wire_code(*code) {
+                return Err(Error::InvalidArgument(format!(
+                    "close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)"
+                )));
+            }
+            if reason.len() > MAX_CLOSE_REASON {
+                return Err(Error::InvalidArgument(format!(
+                    "close reason is {} bytes; the limit is {MAX_CLOSE_REASON}",
+                    reason.len()
+                )));
+            }
+        }
+        self.enqueue(s, std::iter::once(Item::Close(how)));
+        Ok(())
+    }
+
+    fn enqueue(self: &Arc<Self>, s: &Session, items: impl Iterator<Item = Item>) {
+        let mut q = self.queue.lock().unwrap();
+        q.items.extend(items);
+        if !q.draining {
+            q.draining = true;
+            wssession_core::runtime::spawn(Arc::clone(self).drain(s.clone()));
+        }
+    }
+
+    /// Hands the queued items to the core in order until none is left.
+    async fn drain(self: Arc<Self>, s: Session) {
+        loop {
+            let item = {
+                let mut q = self.queue.lock().unwrap();
+                match q.items.pop_front() {
+                    Some(item) => item,
+                    None => {
+                        q.draining = false;
+                        return;
+                    }
+                }
+            };
+            match item {
+                Item::Frame { frame, compress, done } => {
+                    let len = frame.data.len();
+                    let sent = s.send_with(frame, compress).await;
+                    self.bytes.fetch_sub(len, Ordering::AcqRel);
+                    if let Some(tx) = done {
+                        let _ = tx.send(sent);
+                    }
+                }
+                Item::Close(how) => {
+                    let _ = close_now(&s, how);
+                }
+            }
+        }
+    }
+}
+
+fn close_now(s: &Session, how: CloseRequest) -> Result<()> {
+    match how {
+        Some((code, reason)) => s.close(code, &reason),
+        None => {
+            s.close_without_status();
+            Ok(())
+        }
+    }
+}
