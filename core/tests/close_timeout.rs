@@ -18,20 +18,6 @@ async fn close_timeout_shuts_the_socket_when_the_client_never_answers_close() {
 }
 
 #[tokio::test]
-async fn close_timeout_ends_a_failed_connection_whose_client_never_answers() {
-    let (server, mut sessions) = session_server(config_with(|s| s.close_timeout_ms = 100)).await;
-    let mut raw = Raw::connect(&server).await;
-    let session = next_session(&mut sessions).await;
-    raw.write(&encode(0x1, true, b"unmasked", None)).await;
-    assert_eq!(raw.read_close().await, Some(1002));
-    // The client keeps sending data instead of a Close: skipped, then cut off.
-    raw.frame(0x1, true, b"ignored").await;
-    assert!(raw.eof().await);
-    let r = within(session.close_reason()).await;
-    assert_eq!((r.code, r.initiator), (1002, Initiator::Local));
-}
-
-#[tokio::test]
 async fn a_peer_that_answers_in_time_completes_the_handshake_normally() {
     let (server, mut sessions) = session_server(config_with(|s| s.close_timeout_ms = 5_000)).await;
     let mut raw = Raw::connect(&server).await;

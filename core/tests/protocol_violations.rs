@@ -1,5 +1,7 @@
 //! SPEC 3.3 (and the "protocol violation" row of SPEC 6): each violation sends its RFC close code,
-//! resolves closeReason with that code and `initiator = local`, and ends `incoming` with a protocol error.
+//! closes the TCP connection right after it (RFC 6455 §7.1.7: the connection is failed, no Close is
+//! awaited), resolves closeReason with that code and `initiator = local`, and ends `incoming` with a
+//! protocol error.
 mod common;
 
 use common::*;
@@ -13,8 +15,7 @@ async fn assert_violation(config: ServerConfig, bytes: Vec<u8>, code: u16) {
     raw.write(&bytes).await;
     let (got, _reason) = raw.read_close_frame().await.expect("server sends a Close");
     assert_eq!(got, Some(code), "close code on the wire");
-    raw.send_close(code, "").await;
-    assert!(raw.eof().await, "server closes the socket after the closing handshake");
+    assert!(raw.eof().await, "server closes the socket right after its Close");
     let reason = within(session.close_reason()).await;
     assert_eq!((reason.code, reason.initiator), (code, Initiator::Local), "{reason:?}");
     match within(session.recv()).await {
@@ -100,12 +101,7 @@ async fn server_rejects_invalid_utf8_in_a_close_reason_with_1007() {
 
 #[tokio::test]
 async fn server_rejects_a_frame_over_max_frame_size_from_its_header_with_1009() {
-    // The peer's Close after it would be read as part of the announced body, so the close
-    // timeout ends the closing handshake; the code sent stays the reason.
-    let config = config_with(|s| {
-        s.max_frame_size = 1024;
-        s.close_timeout_ms = 200;
-    });
+    let config = config_with(|s| s.max_frame_size = 1024);
     // Only the header of a 1 MiB frame: the limit must trigger before the body is read.
     let mut header = masked(0x2, true, &[0u8; 1 << 20]);
     header.truncate(14);
@@ -140,7 +136,6 @@ async fn messages_before_a_violation_are_still_delivered() {
     assert_eq!(raw.read_close().await, Some(1002));
     let first = within(session.recv()).await.unwrap().unwrap();
     assert_eq!(first.as_text(), Some("first"));
-    raw.send_close(1002, "").await;
     assert!(matches!(within(session.recv()).await, Err(Error::Protocol { code: 1002, .. })));
 }
 
@@ -164,7 +159,6 @@ async fn server_rejects_a_message_over_max_frame_size_after_inflation_with_1009(
     frame[0] |= 0x40; // RSV1: compressed
     raw.write(&frame).await;
     assert_eq!(raw.read_close().await, Some(1009));
-    raw.send_close(1009, "").await;
     let r = within(session.close_reason()).await;
     assert_eq!((r.code, r.initiator), (1009, Initiator::Local));
 }
@@ -172,4 +166,23 @@ async fn server_rejects_a_message_over_max_frame_size_after_inflation_with_1009(
 #[tokio::test]
 async fn server_rejects_a_text_message_ending_inside_a_utf8_sequence_with_1007() {
     assert_violation(ServerConfig::default(), masked(0x1, true, b"euro \xe2\x82"), 1007).await;
+}
+
+#[tokio::test]
+async fn a_failed_connection_is_closed_at_once_without_waiting_for_the_close_timeout() {
+    // A frame header declaring 2^40 bytes, then more bytes: the server can parse nothing after it,
+    // so it sends 1009 and closes TCP instead of waiting (here a minute) for a Close.
+    let config = config_with(|s| s.close_timeout_ms = 60_000);
+    let (server, mut sessions) = session_server(config).await;
+    let mut raw = Raw::connect(&server).await;
+    let session = next_session(&mut sessions).await;
+    let mut bytes = vec![0x82, 0x80 | 127];
+    bytes.extend_from_slice(&(1u64 << 40).to_be_bytes());
+    bytes.extend_from_slice(&KEY);
+    bytes.extend_from_slice(&[0x5a; 4096]);
+    raw.write(&bytes).await;
+    assert_eq!(raw.read_close().await, Some(1009));
+    assert!(raw.eof().await, "the server closes TCP right after its Close");
+    let reason = within(session.close_reason()).await;
+    assert_eq!((reason.code, reason.initiator), (1009, Initiator::Local));
 }

@@ -905,6 +905,36 @@ static void a_peer_that_resets_mid_echo_does_not_kill_the_process_with_sigpipe(v
     free(c);
 }
 
+static void long_close_timeout(wss_server_config *cfg) {
+    OK(wss_server_config_set_close_timeout_ms(cfg, 600000));
+}
+
+/* RFC 6455 §7.1.7: a failed connection gets its Close and then TCP is closed at once. A frame header
+ * declaring 2^40 bytes, then more bytes: the server can parse nothing after it, so it must not wait
+ * close_timeout (ten minutes here) for a Close; the read after the Close sees EOF (SO_RCVTIMEO bounds it). */
+static void a_failed_connection_is_closed_right_after_its_close_frame(void) {
+    ctx_t *c = calloc(1, sizeof *c);
+    uint16_t port;
+    wss_server *srv = start_server(c, "/echo", WSS_MODE_PUSH, &port, long_close_timeout);
+    char head[2048];
+    int fd = ws_connect(port, "/echo", NULL, head, sizeof head, 0);
+    CHECK(fd >= 0 && strncmp(head, "HTTP/1.1 101", 12) == 0);
+    unsigned char bytes[14 + 4096];
+    memset(bytes, 0x5a, sizeof bytes);
+    bytes[0] = 0x82;
+    bytes[1] = 0x80 | 127;
+    for (int i = 0; i < 8; i++) bytes[2 + i] = (unsigned char)(((uint64_t)1 << 40) >> (8 * (7 - i)));
+    CHECK(ws_write_all(fd, bytes, sizeof bytes) == 0);
+    CHECK(ws_recv_close(fd, NULL, 0) == 1009);
+    char after;
+    CHECK(read(fd, &after, 1) == 0); /* EOF, not the receive timeout */
+    CHECK(wait_for(&c->closed, 1));
+    CHECK(atomic_load(&c->close_code) == 1009 && atomic_load(&c->close_initiator) == (int)WSS_INITIATOR_LOCAL);
+    close(fd);
+    wss_server_free(srv);
+    free(c);
+}
+
 int main(void) {
     run("status messages name every status and unknown codes", status_messages_name_every_status_and_unknown_codes);
     run("worker threads are set before the runtime starts", worker_threads_are_set_before_the_runtime_starts);
@@ -923,6 +953,7 @@ int main(void) {
         a_retained_session_outlives_server_free_and_its_release_finalizes_the_server_user_data);
     run("a peer that resets mid-echo does not kill the process with SIGPIPE",
         a_peer_that_resets_mid_echo_does_not_kill_the_process_with_sigpipe);
+    run("a failed connection is closed right after its Close frame", a_failed_connection_is_closed_right_after_its_close_frame);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

@@ -192,6 +192,37 @@ test('an oversize message emits error WS_ERR_UNSUPPORTED_MESSAGE_LENGTH before c
   await stop(wss)
 })
 
+test('a failed connection sends its Close and ends TCP at once, without waiting closeTimeout', async () => {
+  // A frame header declaring 2^40 bytes, then more bytes: 1009 and EOF right after it
+  // (RFC 6455 §7.1.7), though closeTimeout is a minute.
+  const net = require('node:net')
+  const wss = await listen({ closeTimeout: 60000 })
+  const conn = waitFor(wss, 'connection')
+  const sock = net.connect(wss.address().port, '127.0.0.1')
+  sock.on('error', () => {})
+  await waitFor(sock, 'connect')
+  sock.write(
+    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  )
+  let received = Buffer.alloc(0)
+  sock.on('data', (d) => {
+    received = Buffer.concat([received, d])
+  })
+  const [ws] = await conn
+  const header = Buffer.alloc(14)
+  header[0] = 0x82
+  header[1] = 0x80 | 127
+  header.writeBigUInt64BE(1n << 40n, 2)
+  sock.write(Buffer.concat([header, Buffer.alloc(4096, 0x5a)]))
+  await waitFor(sock, 'end')
+  const body = received.subarray(received.indexOf('\r\n\r\n') + 4)
+  assert.deepStrictEqual([body[0], body.readUInt16BE(2)], [0x88, 1009], 'a Close 1009, then EOF')
+  assert.strictEqual((await within(ws.closeReason)).code, 1009)
+  sock.destroy()
+  await stop(wss)
+})
+
 test('a failed session ends incoming with an error; terminate gives 1006 abnormal', async () => {
   const wss = await listen()
   const { client, ws } = await pair(wss)

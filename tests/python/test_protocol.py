@@ -98,6 +98,21 @@ async def test_invalid_utf8_text_closes_with_1007() -> None:
         writer.close()
 
 
+async def test_a_failed_connection_is_closed_right_after_its_close_frame() -> None:
+    # A frame header declaring 2**40 bytes, then more bytes: the server sends 1009 and closes TCP
+    # at once (RFC 6455 §7.1.7) instead of waiting close_timeout (a minute here) for a Close.
+    box = Box()
+    async with running(lambda ws: capture_end(ws, box), close_timeout=60) as (server, _):
+        reader, writer = await raw_client(server.port)
+        writer.write(bytes([0x82, 0xFF]) + struct.pack("!Q", 1 << 40) + os.urandom(4) + b"x" * 4096)
+        op, payload = await read_frame(reader)
+        assert (op, close_code(payload)) == (8, 1009)
+        assert await within(reader.read()) == b"", "EOF right after the Close"
+        ok, code, _, initiator = await box.get()
+        assert (ok, code, initiator) == (False, 1009, "local")
+        writer.close()
+
+
 async def test_missed_pong_closes_with_1011_ping_timeout() -> None:
     box = Box()
     options = dict(ping_interval=0.05, ping_timeout=0.1, close_timeout=0.5)

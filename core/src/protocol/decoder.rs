@@ -32,13 +32,10 @@ pub struct Violation {
     pub code: u16,
     /// A short human-readable reason (sent in the Close frame, ≤ 123 bytes).
     pub reason: &'static str,
-    /// The violation was in the peer's Close frame: the peer will send nothing more, so the
-    /// connection can be shut as soon as our Close is written (no waiting for another Close).
-    pub in_close: bool,
 }
 
 fn violation(code: u16, reason: &'static str) -> Violation {
-    Violation { code, reason, in_close: false }
+    Violation { code, reason }
 }
 
 struct Partial {
@@ -189,9 +186,7 @@ impl Decoder {
         match h.opcode {
             OpCode::Control(Control::Ping) => Ok(Some(Event::Ping(payload.freeze()))),
             OpCode::Control(Control::Pong) => Ok(Some(Event::Pong(payload.freeze()))),
-            OpCode::Control(Control::Close) => {
-                parse_close(&payload).map(|c| Some(Event::Close(c))).map_err(|v| Violation { in_close: true, ..v })
-            }
+            OpCode::Control(Control::Close) => parse_close(&payload).map(|c| Some(Event::Close(c))),
             OpCode::Control(Control::Reserved(_)) | OpCode::Data(Data::Reserved(_)) => {
                 Err(violation(PROTOCOL_ERROR, "reserved opcode"))
             }
@@ -395,15 +390,6 @@ mod tests {
         let mut empty = wire(&[(8, true, false, b"")]);
         assert_eq!(Decoder::new(100, None).decode(&mut empty).unwrap(), Some(Event::Close(None)));
         let mut bad = wire(&[(8, true, false, b"\x03\xe8\xff")]);
-        let v = Decoder::new(100, None).decode(&mut bad).unwrap_err();
-        assert_eq!((v.code, v.in_close), (1007, true));
-    }
-
-    #[test]
-    fn only_violations_inside_a_close_frame_mark_the_peer_as_closed() {
-        let mut bad_code = wire(&[(8, true, false, &[0x00, 0x00])]);
-        assert!(Decoder::new(100, None).decode(&mut bad_code).unwrap_err().in_close);
-        let mut bad_text = wire(&[(1, true, false, b"\xff")]);
-        assert!(!Decoder::new(100, None).decode(&mut bad_text).unwrap_err().in_close);
+        assert_eq!(Decoder::new(100, None).decode(&mut bad).unwrap_err().code, 1007);
     }
 }

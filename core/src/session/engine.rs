@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use super::outbox::Outbox;
@@ -106,10 +106,9 @@ async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output, Interrupt>
 #[derive(PartialEq, Eq)]
 enum Phase {
     Open,
-    /// We failed the connection: skip frames until the peer's Close.
-    Failing,
-    /// The peer's Close arrived: only waiting for our Close to be written.
-    PeerClosed,
+    /// The peer's Close arrived, or we failed the connection (RFC 6455 §7.1.7: nothing more is
+    /// parsed): only waiting for our Close to be written, then the socket is shut.
+    Ending,
 }
 
 async fn reader<T: Transport>(
@@ -122,18 +121,11 @@ async fn reader<T: Transport>(
     s.with_handler(|h| h.on_open(&s));
     let sh = &*s.shared;
     let mut phase = Phase::Open;
-    let mut skip = 0usize;
     let mut paused = sh.paused.subscribe();
     let outcome: Result<(), Interrupt> = async {
         loop {
             // Everything already buffered first.
-            while phase != Phase::PeerClosed {
-                if phase == Phase::Failing {
-                    if skip_frames(&mut buf, &mut skip) {
-                        phase = Phase::PeerClosed;
-                    }
-                    break;
-                }
+            while phase == Phase::Open {
                 decoder.set_max_size(s.max_frame_size());
                 match decoder.decode(&mut buf) {
                     Ok(Some(event)) => {
@@ -145,12 +137,13 @@ async fn reader<T: Transport>(
                     Err(v) => {
                         s.set_end(End::Failed(Error::Protocol { code: v.code, message: v.reason.into() }));
                         s.initiate_close(v.code, v.reason, Initiator::Local);
-                        // A broken Close still ends the peer's side: shut once ours is written.
-                        phase = if v.in_close { Phase::PeerClosed } else { Phase::Failing };
+                        // Failing the connection: shut the socket as soon as our Close is written,
+                        // without waiting for a Close we could no longer parse.
+                        phase = Phase::Ending;
                     }
                 }
             }
-            if phase == Phase::PeerClosed {
+            if phase == Phase::Ending {
                 wait_close_written(&s).await?;
                 return Ok(());
             }
@@ -254,7 +247,7 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             // Echo the status code (or an empty Close) unless we already sent ours.
             let echo = if code == NO_STATUS { NO_STATUS } else { code };
             s.initiate_close(echo, "", Initiator::Remote);
-            return Ok(Some(Phase::PeerClosed));
+            return Ok(Some(Phase::Ending));
         }
     }
     Ok(None)
@@ -272,30 +265,6 @@ fn acknowledge_pings(s: &Session, payload: &Bytes) {
         if let Some(done) = p.done.take() {
             let _ = done.send(rtt);
         }
-    }
-}
-
-/// After failing the connection: discards whole frames, returns true at the peer's Close.
-fn skip_frames(buf: &mut BytesMut, skip: &mut usize) -> bool {
-    loop {
-        let n = (*skip).min(buf.len());
-        buf.advance(n);
-        *skip -= n;
-        if *skip > 0 || buf.len() < 2 {
-            return false;
-        }
-        let opcode = buf[0] & 0x0f;
-        let (len, head) = match buf[1] & 0x7f {
-            126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
-            127 if buf.len() >= 10 => (u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize, 10),
-            126 | 127 => return false,
-            l => (l as usize, 2),
-        };
-        let head: usize = head + if buf[1] & 0x80 != 0 { 4 } else { 0 };
-        if opcode == 8 {
-            return true;
-        }
-        *skip = head.saturating_add(len);
     }
 }
 
