@@ -1,6 +1,7 @@
 /* The C suite for wssession.h: every function, every bad-input case, and end-to-end sessions driven
  * by a raw-socket client (ws_client.h). Prints "N passed, N failed" last; exit status 1 on failure. */
 #define _DEFAULT_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -935,6 +936,59 @@ static void a_failed_connection_is_closed_right_after_its_close_frame(void) {
     free(c);
 }
 
+static void bench_write_limits(wss_server_config *cfg) {
+    OK(wss_server_config_set_write_hard_limit(cfg, (128u << 20) + (1u << 20)));
+}
+
+/* Pings from a client that reads nothing: whatever the write limits (the benchmark server's 129 MiB
+ * here), the server queues at most 64 KiB of automatic Pongs and then stops reading, so the flood is
+ * held back by TCP and the queue stays at the bound. */
+static void a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_amount_of_pongs(void) {
+    ctx_t *c = calloc(1, sizeof *c);
+    uint16_t port;
+    wss_server *srv = start_server(c, "/pull", WSS_MODE_PULL, &port, bench_write_limits);
+    char head[2048];
+    int fd = ws_connect(port, "/pull", NULL, head, sizeof head, 4096); /* small window: pongs back up soon */
+    CHECK(fd >= 0 && strncmp(head, "HTTP/1.1 101", 12) == 0);
+    CHECK(wait_for(&c->opened, 1));
+    wss_session *s = c->kept;
+    enum { PING = 2 + 4 + 125, BURST = 1000 };
+    unsigned char *pings = malloc((size_t)PING * BURST);
+    for (int i = 0; i < BURST; i++) {
+        unsigned char *p = pings + (size_t)i * PING;
+        p[0] = 0x89;
+        p[1] = 0x80 | 125;
+        memset(p + 2, 0, 4 + 125); /* zero mask key: the payload goes as is */
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    const size_t bound = 64 * 1024 + 127;
+    size_t buffered = 0, most = 0, sent = 0;
+    /* Write what the socket takes (at most a million pings) until the Pongs reach their bound. */
+    for (int round = 0; round < 12000 && most + 127 <= 64 * 1024 && sent < (size_t)PING * 1000000; round++) {
+        ssize_t n;
+        while ((n = write(fd, pings, (size_t)PING * BURST)) > 0) sent += (size_t)n;
+        OK(wss_session_buffered_amount(s, &buffered));
+        if (buffered > most) most = buffered;
+        sleep_ms(5);
+    }
+    CHECK(most + 127 > 64 * 1024);
+    for (int i = 0; i < 20; i++) {
+        OK(wss_session_buffered_amount(s, &buffered));
+        CHECK(buffered <= bound);
+        ssize_t n = write(fd, pings, (size_t)PING * BURST);
+        if (n > 0) sent += (size_t)n;
+        sleep_ms(5);
+    }
+    CHECK(most <= bound);
+    CHECK(sent < (size_t)PING * 1000000); /* held back by TCP backpressure */
+    free(pings);
+    OK(wss_session_terminate(s));
+    wss_session_release(s);
+    close(fd);
+    wss_server_free(srv);
+    free(c);
+}
+
 int main(void) {
     run("status messages name every status and unknown codes", status_messages_name_every_status_and_unknown_codes);
     run("worker threads are set before the runtime starts", worker_threads_are_set_before_the_runtime_starts);
@@ -954,6 +1008,8 @@ int main(void) {
     run("a peer that resets mid-echo does not kill the process with SIGPIPE",
         a_peer_that_resets_mid_echo_does_not_kill_the_process_with_sigpipe);
     run("a failed connection is closed right after its Close frame", a_failed_connection_is_closed_right_after_its_close_frame);
+    run("a ping flood from a client that reads nothing queues a bounded amount of pongs",
+        a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_amount_of_pongs);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

@@ -2,7 +2,7 @@
 // Ktor session members and SPEC behaviours observable from Node, driven by the real ws client.
 const test = require('node:test')
 const assert = require('node:assert')
-const { waitFor, within, listen, pair, stop, WsClient } = require('./helpers')
+const { waitFor, within, listen, pair, rawPair, stop, WsClient } = require('./helpers')
 const { WebSocketServer, WebSocket } = require('wssession')
 
 test('incoming yields complete messages as frames in order and ends on a clean close', async () => {
@@ -195,21 +195,12 @@ test('an oversize message emits error WS_ERR_UNSUPPORTED_MESSAGE_LENGTH before c
 test('a failed connection sends its Close and ends TCP at once, without waiting closeTimeout', async () => {
   // A frame header declaring 2^40 bytes, then more bytes: 1009 and EOF right after it
   // (RFC 6455 §7.1.7), though closeTimeout is a minute.
-  const net = require('node:net')
   const wss = await listen({ closeTimeout: 60000 })
-  const conn = waitFor(wss, 'connection')
-  const sock = net.connect(wss.address().port, '127.0.0.1')
-  sock.on('error', () => {})
-  await waitFor(sock, 'connect')
-  sock.write(
-    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  )
+  const { sock, ws } = await rawPair(wss)
   let received = Buffer.alloc(0)
   sock.on('data', (d) => {
     received = Buffer.concat([received, d])
   })
-  const [ws] = await conn
   const header = Buffer.alloc(14)
   header[0] = 0x82
   header[1] = 0x80 | 127
@@ -220,6 +211,39 @@ test('a failed connection sends its Close and ends TCP at once, without waiting 
   assert.deepStrictEqual([body[0], body.readUInt16BE(2)], [0x88, 1009], 'a Close 1009, then EOF')
   assert.strictEqual((await within(ws.closeReason)).code, 1009)
   sock.destroy()
+  await stop(wss)
+})
+
+test('a ping flood from a client that reads nothing queues a bounded amount of pongs', async () => {
+  // The benchmark server's write limit (128 MiB); the automatic Pongs stop at their own bound
+  // (64 KiB) and the server stops reading, so the flood of a million pings is held back by TCP.
+  const wss = await listen({ maxBufferedAmount: 128 << 20 })
+  const { sock, ws } = await rawPair(wss)
+  sock.pause() // read nothing
+  const ping = Buffer.concat([Buffer.from([0x89, 0x80 | 125, 0, 0, 0, 0]), Buffer.alloc(125, 0x70)])
+  const burst = Buffer.concat(Array(1000).fill(ping))
+  let bursts = 0
+  let stopped = false
+  const flood = (async () => {
+    while (bursts < 1000 && !stopped) {
+      bursts++
+      if (!sock.write(burst)) await new Promise((resolve) => sock.once('drain', resolve))
+    }
+  })()
+  const bound = 64 * 1024 + 127
+  await within(
+    (async () => {
+      while (ws.bufferedAmount + 127 <= 64 * 1024) await new Promise((resolve) => setTimeout(resolve, 5))
+    })(),
+  )
+  for (let i = 0; i < 20; i++) {
+    assert.ok(ws.bufferedAmount <= bound, `queue holds ${ws.bufferedAmount}`)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  assert.ok(bursts < 1000, 'TCP backpressure holds the flood back')
+  stopped = true
+  sock.destroy()
+  flood.catch(() => {})
   await stop(wss)
 })
 

@@ -8,7 +8,7 @@ import os
 import struct
 
 import wssession
-from conftest import Box, running, within
+from conftest import Box, running, until, within
 
 
 async def raw_client(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -111,6 +111,36 @@ async def test_a_failed_connection_is_closed_right_after_its_close_frame() -> No
         ok, code, _, initiator = await box.get()
         assert (ok, code, initiator) == (False, 1009, "local")
         writer.close()
+
+
+async def test_a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_amount_of_pongs() -> None:
+    # The benchmark server's large write limit; the automatic Pongs still stop at their own bound
+    # (64 KiB) and the server stops reading, so the flood of a million pings is held back.
+    bound = 64 * 1024 + 127
+    conn = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        conn.put(ws)
+        await ws.wait_closed()
+
+    async with running(handler, write_limit=2**27, ping_interval=None) as (server, _):
+        reader, writer = await raw_client(server.port)
+        ws = await conn.get()
+        pings = frame(9, b"p" * 125) * 1000
+
+        async def flood() -> None:
+            for _ in range(1000):
+                writer.write(pings)
+                await writer.drain()
+
+        flooding = asyncio.ensure_future(flood())
+        await until(lambda: ws.buffered_amount + 127 > 64 * 1024)
+        for _ in range(20):
+            assert ws.buffered_amount <= bound, ws.buffered_amount
+            await asyncio.sleep(0)
+        assert not flooding.done(), "TCP backpressure holds the flood back"
+        flooding.cancel()
+        writer.transport.abort()
 
 
 async def test_missed_pong_closes_with_1011_ping_timeout() -> None:

@@ -211,23 +211,24 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             }
         }
         Event::Ping(payload) => {
-            // Bound memory under a ping flood: wait while the peer is not reading our pongs.
+            // Pongs are bounded on their own (MAX_QUEUED_REPLIES): under a ping flood from a peer
+            // that reads nothing, stop reading until the queued ones are written.
             loop {
-                let notified = sh.space.notified();
-                {
+                let wait_for = {
                     let mut ob = sh.outbox.lock().unwrap();
                     if ob.close_queued || sh.terminated.load(Ordering::Acquire) {
                         break;
                     }
-                    if ob.buffered <= sh.limits.2 {
-                        let key = s.mask_key();
-                        ob.push_control(10, &payload, key).expect("ping payload is at most 125 bytes");
-                        kick(s, &mut ob);
-                        break;
+                    let key = s.mask_key();
+                    match ob.push_reply(&payload, key, sh.written.load(Ordering::SeqCst)) {
+                        Ok(()) => {
+                            kick(s, &mut ob);
+                            break;
+                        }
+                        Err(seq) => seq,
                     }
-                    ob.need_drain = true;
-                }
-                guarded(sh, notified).await?;
+                };
+                wait_written(s, wait_for).await?;
             }
             s.with_handler(|h| h.on_ping(s, &payload));
         }
@@ -269,8 +270,13 @@ fn acknowledge_pings(s: &Session, payload: &Bytes) {
 }
 
 async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
+    let target = s.shared.outbox.lock().unwrap().close_seq;
+    wait_written(s, target).await
+}
+
+/// Waits until the frames up to sequence number `target` have been handed to the socket.
+async fn wait_written(s: &Session, target: u64) -> Result<(), Interrupt> {
     let sh = &*s.shared;
-    let target = sh.outbox.lock().unwrap().close_seq;
     let _waiting = super::WrittenWaiter::new(sh);
     loop {
         let notified = sh.written_notify.notified();

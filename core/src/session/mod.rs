@@ -15,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::task::AtomicWaker;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+pub use outbox::MAX_QUEUED_REPLIES;
 pub use transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};
 
 use crate::config::SessionConfig;
