@@ -269,6 +269,79 @@ typedef uint32_t wss_try_send_result;
 #endif // __cplusplus
 
 /**
+ * What the peer did wrong when the session failed because of it (`wss_close_info.violation`).
+ */
+enum wss_violation
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The session did not fail because of the peer.
+   */
+  WSS_VIOLATION_NONE = 0,
+  /**
+   * A client frame without a mask (1002).
+   */
+  WSS_VIOLATION_UNMASKED = 1,
+  /**
+   * RSV1 set where no negotiated extension allows it (1002).
+   */
+  WSS_VIOLATION_UNEXPECTED_RSV1 = 2,
+  /**
+   * RSV2 or RSV3 set (1002).
+   */
+  WSS_VIOLATION_UNEXPECTED_RSV23 = 3,
+  /**
+   * A reserved opcode (1002).
+   */
+  WSS_VIOLATION_RESERVED_OPCODE = 4,
+  /**
+   * A continuation frame with no message to continue (1002).
+   */
+  WSS_VIOLATION_UNEXPECTED_CONTINUATION = 5,
+  /**
+   * A new data frame inside a fragmented message (1002).
+   */
+  WSS_VIOLATION_INTERRUPTED_MESSAGE = 6,
+  /**
+   * A fragmented control frame (1002).
+   */
+  WSS_VIOLATION_FRAGMENTED_CONTROL = 7,
+  /**
+   * A control payload over 125 bytes or a 1-byte Close payload (1002).
+   */
+  WSS_VIOLATION_CONTROL_PAYLOAD_LENGTH = 8,
+  /**
+   * A close code that may not be sent (1002).
+   */
+  WSS_VIOLATION_INVALID_CLOSE_CODE = 9,
+  /**
+   * Invalid UTF-8 in a Text message or Close reason (1007).
+   */
+  WSS_VIOLATION_INVALID_UTF8 = 10,
+  /**
+   * A compressed message that does not inflate (1007).
+   */
+  WSS_VIOLATION_CORRUPT_COMPRESSED_DATA = 11,
+  /**
+   * A frame or message over max_frame_size (1009).
+   */
+  WSS_VIOLATION_TOO_BIG = 12,
+  /**
+   * The pinger's Ping was not answered within timeout_ms (1011).
+   */
+  WSS_VIOLATION_PING_TIMEOUT = 13,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wss_violation wss_violation;
+#else
+typedef uint32_t wss_violation;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * How a route delivers messages.
  */
 enum wss_mode
@@ -438,6 +511,10 @@ typedef struct wss_close_info {
    * The reason text, NUL-terminated UTF-8 (may be ""); borrowed from the session handle.
    */
   const char *reason;
+  /**
+   * What the peer did wrong, when the session failed because of it; WSS_VIOLATION_NONE otherwise.
+   */
+  wss_violation violation;
 } wss_close_info;
 
 /**

@@ -170,14 +170,12 @@ impl NativeSession {
                 self.s.close(code, reason.as_deref().unwrap_or("")).map_err(to_js)?;
             }
         }
-        self.st.user_closed.store(true, Ordering::Release);
         Ok(())
     }
 
     /// Aborts now: no Close frame; the close reason is 1006.
     #[napi]
     pub fn terminate(&self) {
-        self.st.user_closed.store(true, Ordering::Release);
         self.s.terminate();
     }
 

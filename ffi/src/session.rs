@@ -10,8 +10,8 @@ use wssession_core::{Bytes, CloseReason, Frame, Session, runtime};
 use crate::error::{FfiError, wss_status};
 use crate::handle::{
     UserData, WSS_TIMEOUT_INFINITE, arg, arg_bytes, arg_str, block_with_timeout, frame_type_in, frame_type_out,
-    initiator_out, out_ptr, state_out, try_send_out, write, wss_finalizer, wss_frame_type, wss_initiator, wss_state,
-    wss_try_send_result,
+    initiator_out, out_ptr, state_out, try_send_out, violation_out, write, wss_finalizer, wss_frame_type,
+    wss_initiator, wss_state, wss_try_send_result, wss_violation,
 };
 use crate::request::wss_request;
 use crate::server::Tracker;
@@ -39,6 +39,8 @@ pub struct wss_close_info {
     pub initiator: wss_initiator,
     /// The reason text, NUL-terminated UTF-8 (may be ""); borrowed from the session handle.
     pub reason: *const c_char,
+    /// What the peer did wrong, when the session failed because of it; WSS_VIOLATION_NONE otherwise.
+    pub violation: wss_violation,
 }
 
 /// Per-session traffic counters.
@@ -421,7 +423,15 @@ pub unsafe extern "C" fn wss_session_close_reason(
             let core = s.session.clone();
             block_with_timeout(timeout_ms, "close_reason", async move { core.close_reason().await })?
         };
-        write(out, wss_close_info { code: reason.code, initiator: initiator_out(reason.initiator), reason: s.reason_cstr(&reason) });
+        write(
+            out,
+            wss_close_info {
+                code: reason.code,
+                initiator: initiator_out(reason.initiator),
+                reason: s.reason_cstr(&reason),
+                violation: violation_out(reason.violation),
+            },
+        );
         Ok(())
     }
 }

@@ -936,6 +936,38 @@ static void a_failed_connection_is_closed_right_after_its_close_frame(void) {
     free(c);
 }
 
+/* The close info names what the peer did wrong; a close the application chose names nothing. */
+static void the_close_info_names_the_violation_the_engine_detected(void) {
+    ctx_t *c = calloc(1, sizeof *c);
+    uint16_t port;
+    start_server(c, "/pull", WSS_MODE_PULL, &port, NULL);
+    char head[2048];
+    int fd = ws_connect(port, "/pull", NULL, head, sizeof head, 0);
+    CHECK(wait_for(&c->opened, 1));
+    wss_session *s = c->kept;
+    const unsigned char unmasked[] = {0x81, 0x02, 'h', 'i'};
+    CHECK(ws_write_all(fd, unmasked, sizeof unmasked) == 0);
+    CHECK(ws_recv_close(fd, NULL, 0) == 1002);
+    wss_close_info info;
+    OK(wss_session_close_reason(s, 30000, &info));
+    CHECK(info.code == 1002 && info.initiator == WSS_INITIATOR_LOCAL && info.violation == WSS_VIOLATION_UNMASKED);
+    wss_session_release(s);
+    close(fd);
+
+    fd = ws_connect(port, "/pull", NULL, head, sizeof head, 0);
+    CHECK(wait_for(&c->opened, 2));
+    s = c->kept;
+    OK(wss_session_close(s, 1002, "chosen by the application"));
+    CHECK(ws_recv_close(fd, NULL, 0) == 1002);
+    CHECK(ws_send_close(fd, 1002, "") == 0);
+    OK(wss_session_close_reason(s, 30000, &info));
+    CHECK(info.code == 1002 && info.violation == WSS_VIOLATION_NONE);
+    wss_session_release(s);
+    close(fd);
+    wss_server_free(c->server);
+    free(c);
+}
+
 static void bench_write_limits(wss_server_config *cfg) {
     OK(wss_server_config_set_write_hard_limit(cfg, (128u << 20) + (1u << 20)));
 }
@@ -1008,6 +1040,7 @@ int main(void) {
     run("a peer that resets mid-echo does not kill the process with SIGPIPE",
         a_peer_that_resets_mid_echo_does_not_kill_the_process_with_sigpipe);
     run("a failed connection is closed right after its Close frame", a_failed_connection_is_closed_right_after_its_close_frame);
+    run("the close info names the violation the engine detected", the_close_info_names_the_violation_the_engine_detected);
     run("a ping flood from a client that reads nothing queues a bounded amount of pongs",
         a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_amount_of_pongs);
     printf("%d passed, %d failed\n", g_passed, g_failed);

@@ -192,6 +192,40 @@ test('an oversize message emits error WS_ERR_UNSUPPORTED_MESSAGE_LENGTH before c
   await stop(wss)
 })
 
+test('each violation emits the ws error code of its kind before close; a close chosen by the app emits none', async () => {
+  const frame = (b0, payload, masked = true) =>
+    Buffer.concat([Buffer.from([b0, (masked ? 0x80 : 0) | payload.length]), masked ? Buffer.alloc(4) : Buffer.alloc(0), payload])
+  const cases = [
+    [frame(0x81, Buffer.from('hi'), false), 1002, 'WS_ERR_EXPECTED_MASK'],
+    [frame(0xa1, Buffer.from('hi')), 1002, 'WS_ERR_UNEXPECTED_RSV_2_3'],
+    [frame(0x80, Buffer.from('x')), 1002, 'WS_ERR_INVALID_OPCODE'],
+    [frame(0x88, Buffer.from([3])), 1002, 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH'],
+    [frame(0x88, Buffer.from([0, 0])), 1002, 'WS_ERR_INVALID_CLOSE_CODE'],
+    [frame(0x81, Buffer.from([0xff])), 1007, 'WS_ERR_INVALID_UTF8'],
+  ]
+  const wss = await listen()
+  for (const [bytes, code, errorCode] of cases) {
+    const { sock, ws } = await rawPair(wss)
+    const order = []
+    ws.on('error', (e) => order.push(e.code))
+    ws.on('close', (c) => order.push(c))
+    const closed = within(new Promise((resolve) => ws.once('close', resolve)))
+    sock.write(bytes)
+    await closed
+    assert.deepStrictEqual(order, [errorCode, code])
+    sock.destroy()
+  }
+  const { sock, ws } = await rawPair(wss)
+  const events = []
+  ws.on('error', (e) => events.push(e.code))
+  ws.close(1002, 'the app speaks of RSV1 and masks')
+  sock.write(frame(0x88, Buffer.from([0x03, 0xea])))
+  const [code] = await waitFor(ws, 'close')
+  assert.deepStrictEqual([code, events], [1002, []])
+  sock.destroy()
+  await stop(wss)
+})
+
 test('a failed connection sends its Close and ends TCP at once, without waiting closeTimeout', async () => {
   // A frame header declaring 2^40 bytes, then more bytes: 1009 and EOF right after it
   // (RFC 6455 §7.1.7), though closeTimeout is a minute.

@@ -80,9 +80,42 @@ async def test_unmasked_client_frame_closes_with_1002() -> None:
         writer.write(frame(1, b"hi", mask=False))
         op, payload = await read_frame(reader)
         assert (op, close_code(payload)) == (8, 1002)
-        writer.write(frame(8, payload[:2]))
         ok, code, _, initiator = await box.get()
         assert (ok, code, initiator) == (False, 1002, "local")
+        writer.close()
+
+
+async def test_the_close_reason_names_the_violation_the_engine_detected() -> None:
+    cases = [
+        (frame(1, b"hi", mask=False), 1002, "unmasked"),
+        (frame(0, b"x"), 1002, "unexpected_continuation"),
+        (frame(8, b"\x03"), 1002, "control_payload_length"),
+        (frame(1, b"\xff"), 1007, "invalid_utf8"),
+        (bytes([0x82, 0xFF]) + struct.pack("!Q", 1 << 40) + os.urandom(4), 1009, "too_big"),
+    ]
+    for data, want_code, want_kind in cases:
+        got = Box()
+
+        async def handler(ws: wssession.ServerConnection) -> None:
+            got.put(await ws.wait_closed())
+
+        async with running(handler) as (server, _):
+            reader, writer = await raw_client(server.port)
+            writer.write(data)
+            reason = await got.get()
+            assert (reason.code, reason.initiator, reason.violation) == (want_code, "local", want_kind)
+            writer.close()
+    clean = Box()
+
+    async def closes(ws: wssession.ServerConnection) -> None:
+        await ws.close(1002, "chosen by the handler")
+        clean.put(await ws.wait_closed())
+
+    async with running(closes) as (server, _):
+        reader, writer = await raw_client(server.port)
+        assert (await read_frame(reader))[0] == 8
+        writer.write(frame(8, struct.pack("!H", 1002)))
+        assert (await clean.get()).violation is None, "a close the handler chose is no violation"
         writer.close()
 
 

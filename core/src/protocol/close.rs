@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::violation::ViolationKind;
+
 /// Normal closure.
 pub const NORMAL: u16 = 1000;
 /// The endpoint is going away (server shutdown).
@@ -55,12 +57,20 @@ pub struct CloseReason {
     pub reason: String,
     /// Which side started the close.
     pub initiator: Initiator,
+    /// What the peer did wrong, when the session failed because of it (a protocol violation or an
+    /// unanswered Ping); `None` for every other ending.
+    pub violation: Option<ViolationKind>,
 }
 
 impl CloseReason {
     /// A close reason from its parts.
     pub fn new(code: u16, reason: impl Into<String>, initiator: Initiator) -> Self {
-        Self { code, reason: reason.into(), initiator }
+        Self { code, reason: reason.into(), initiator, violation: None }
+    }
+
+    /// The reason recorded when this server failed the connection because of `violation`.
+    pub fn failed(violation: super::Violation) -> Self {
+        Self { violation: Some(violation.kind), ..Self::new(violation.code(), violation.reason, Initiator::Local) }
     }
 
     /// The reason recorded when the connection died without a closing handshake.

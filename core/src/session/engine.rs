@@ -135,8 +135,9 @@ async fn reader<T: Transport>(
                     }
                     Ok(None) => break,
                     Err(v) => {
-                        s.set_end(End::Failed(Error::Protocol { code: v.code, message: v.reason.into() }));
-                        s.initiate_close(v.code, v.reason, Initiator::Local);
+                        let error = Error::Protocol { kind: v.kind, code: v.code(), message: v.reason.into() };
+                        s.set_end(End::Failed(error));
+                        s.fail(v);
                         // Failing the connection: shut the socket as soon as our Close is written,
                         // without waiting for a Close we could no longer parse.
                         phase = Phase::Ending;

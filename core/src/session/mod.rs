@@ -23,8 +23,8 @@ use crate::convert::Converter;
 use crate::deflate::DeflateParams;
 use crate::error::{Error, Result};
 use crate::handler::EventHandler;
-use crate::protocol::Frame;
 use crate::protocol::close::{self, CloseReason, Initiator};
+use crate::protocol::{Frame, Violation};
 use crate::request::Request;
 use crate::server::{Server, ServerInner};
 use outbox::Outbox;
@@ -406,14 +406,24 @@ impl Session {
         self.initiate_close(close::NO_STATUS, "", Initiator::Local);
     }
 
+    /// Fails the session because the peer broke the protocol (or left a Ping unanswered): records
+    /// the violation as the cause (first wins) and queues its Close.
+    pub(crate) fn fail(&self, violation: Violation) {
+        self.record_cause(CloseReason::failed(violation));
+        self.initiate_close(violation.code(), violation.reason, Initiator::Local);
+    }
+
+    /// Records how the session ends, unless a cause is already recorded.
+    fn record_cause(&self, reason: CloseReason) {
+        let mut cause = self.shared.cause.lock().unwrap();
+        if cause.is_none() {
+            *cause = Some(reason);
+        }
+    }
+
     /// Records the cause (first wins) and queues the Close frame; returns false if already closing.
     pub(crate) fn initiate_close(&self, code: u16, reason: &str, initiator: Initiator) -> bool {
-        {
-            let mut cause = self.shared.cause.lock().unwrap();
-            if cause.is_none() {
-                *cause = Some(CloseReason::new(code, reason, initiator));
-            }
-        }
+        self.record_cause(CloseReason::new(code, reason, initiator));
         let queued = {
             let mut ob = self.shared.outbox.lock().unwrap();
             if ob.close_queued || self.shared.terminated.load(Ordering::Acquire) {
