@@ -143,9 +143,9 @@ export interface DeflateOptions {
   serverNoContextTakeover?: boolean
   /** Ask clients to reset theirs after every message. */
   clientNoContextTakeover?: boolean
-  /** Largest window (9-15) our compressor uses. */
+  /** Largest window (8-15) our compressor uses. */
   serverMaxWindowBits?: number
-  /** Largest window (9-15) we ask clients to use. */
+  /** Largest window (8-15) we ask clients to use. */
   clientMaxWindowBits?: number
 }
 

@@ -690,13 +690,13 @@ wss_status wss_server_config_set_deflate_client_no_context_takeover(struct wss_s
                                                                     bool value);
 
 /**
- * Largest LZ77 window (9-15) our compressor uses. Default 15.
+ * Largest LZ77 window (8-15) our compressor uses (8: messages go uncompressed). Default 15.
  */
 wss_status wss_server_config_set_deflate_server_max_window_bits(struct wss_server_config *config,
                                                                 uint8_t value);
 
 /**
- * Largest window (9-15) we ask clients to use when they let us choose. Default 15.
+ * Largest window (8-15) we ask clients to use when they let us choose. Default 15.
  */
 wss_status wss_server_config_set_deflate_client_max_window_bits(struct wss_server_config *config,
                                                                 uint8_t value);
@@ -867,7 +867,7 @@ void wss_server_free(struct wss_server *server);
 
 /**
  * Answers the request with this HTTP response instead of upgrading (reject with 4xx/5xx, or serve
- * content with 200). `status` must be 200-599; `body` (`len` bytes) is copied and may be NULL when
+ * content with 200). `status` must be 100-599 and not 101; `body` (`len` bytes) is copied and may be NULL when
  * `len` is 0. Headers added with `wss_accept_add_header` go on this response.
  */
 wss_status wss_accept_respond(struct wss_accept *accept,

@@ -42,23 +42,19 @@ function deflateOptions(pmd) {
   if (pmd === undefined || pmd === false || pmd === null) return undefined
   if (pmd === true) pmd = {}
   if (typeof pmd !== 'object') throw new TypeError('options.perMessageDeflate must be a boolean or an object')
-  const bits = (name) => {
-    const v = pmd[name]
-    if (v === undefined || v === true || v === false) return undefined
-    if (!Number.isInteger(v) || v < 8 || v > 15) throw new RangeError(`perMessageDeflate.${name} must be 8-15 (got ${v})`)
-    return Math.max(9, v)
-  }
-  const zlib = (name, min) => {
-    const v = pmd.zlibDeflateOptions && pmd.zlibDeflateOptions[name]
-    if (v !== undefined && (!Number.isInteger(v) || v < min || v > 9)) {
-      throw new RangeError(`perMessageDeflate.zlibDeflateOptions.${name} must be ${min}-9 (got ${v})`)
-    }
+  // Ranges are the core's (ServerConfig::validate); here only the ws shapes are translated.
+  const integer = (v, name) => {
+    if (v !== undefined && !Number.isInteger(v)) throw new RangeError(`perMessageDeflate.${name} must be an integer`)
     return v
   }
-  const level = zlib('level', 0)
+  const bits = (name) => {
+    const v = pmd[name]
+    return v === true || v === false ? undefined : integer(v, name)
+  }
+  const zlib = (name) => integer(pmd.zlibDeflateOptions && pmd.zlibDeflateOptions[name], `zlibDeflateOptions.${name}`)
   return {
-    level,
-    memLevel: zlib('memLevel', 1),
+    level: zlib('level'),
+    memLevel: zlib('memLevel'),
     threshold: pmd.threshold === undefined ? 1024 : optNumber(pmd, 'threshold'),
     serverNoContextTakeover: Boolean(pmd.serverNoContextTakeover),
     clientNoContextTakeover: Boolean(pmd.clientNoContextTakeover),
@@ -158,6 +154,8 @@ class WebSocketServer extends EventEmitter {
     try {
       this._native = new NativeServer(nativeOptions, (events) => this._onEvents(events))
     } catch (e) {
+      // Options the core refuses throw now, as ws throws for bad options.
+      if (e && e.code === 'InvalidArg') throw fromNative(e)
       const err = fromNative(e)
       if (/in use/i.test(err.message)) err.code = 'EADDRINUSE'
       else if (/permission denied/i.test(err.message)) err.code = 'EACCES'

@@ -28,9 +28,9 @@ pub struct DeflateOptions {
     pub server_no_context_takeover: Option<bool>,
     /// Ask clients to reset theirs after every message.
     pub client_no_context_takeover: Option<bool>,
-    /// Largest window (9-15) our compressor uses.
+    /// Largest window (8-15) our compressor uses.
     pub server_max_window_bits: Option<u32>,
-    /// Largest window (9-15) we ask clients to use.
+    /// Largest window (8-15) we ask clients to use.
     pub client_max_window_bits: Option<u32>,
 }
 
@@ -151,7 +151,7 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
             dc.level = v;
         }
         if let Some(v) = d.mem_level {
-            dc.mem_level = v as u8;
+            dc.mem_level = u8::try_from(v).unwrap_or(u8::MAX);
         }
         if let Some(v) = d.threshold {
             dc.threshold = v as usize;
@@ -159,13 +159,16 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
         dc.server_no_context_takeover = d.server_no_context_takeover.unwrap_or(false);
         dc.client_no_context_takeover = d.client_no_context_takeover.unwrap_or(false);
         if let Some(v) = d.server_max_window_bits {
-            dc.server_max_window_bits = v as u8;
+            dc.server_max_window_bits = u8::try_from(v).unwrap_or(u8::MAX);
         }
         if let Some(v) = d.client_max_window_bits {
-            dc.client_max_window_bits = v as u8;
+            dc.client_max_window_bits = u8::try_from(v).unwrap_or(u8::MAX);
         }
         c.deflate = dc;
     }
+    // The core decides the ranges; thrown as InvalidArg so that the JS constructor throws it
+    // synchronously (as ws does for bad options) instead of reporting it as a listen error.
+    c.validate().map_err(|e| napi::Error::new(napi::Status::InvalidArg, format!("WSSESSION_ERR_{}: {e}", e.kind())))?;
     Ok(c)
 }
 
@@ -307,17 +310,18 @@ impl NativeServer {
         let d = if decision.accept {
             accept(decision.subprotocol, headers)
         } else {
-            let status = decision.status.unwrap_or(401);
-            if !(100..=599).contains(&status) {
-                return Err(invalid(format!("status {status} is not an HTTP status code")));
-            }
-            let body = decision.message.unwrap_or_else(|| status_text(status as u16).to_owned());
-            let mut r = HttpResponse::text(status as u16, &body);
-            for (k, v) in &headers {
-                r = r.with_header(k, v);
-            }
+            let status = u16::try_from(decision.status.unwrap_or(401)).unwrap_or(0);
+            let body = decision.message.unwrap_or_else(|| status_text(status).to_owned());
+            let mut r = HttpResponse::text(status, &body);
+            r.headers.extend(headers);
             Decision::Respond(r)
         };
+        // The core checks the decision (status 100-599 but not 101, header tokens, no CR/LF); an
+        // invalid one is answered with 500, as on every surface, and reported to the caller.
+        if let Err(e) = d.validate() {
+            let _ = tx.send(Decision::Respond(HttpResponse::text(500, "Internal Server Error")));
+            return Err(to_js(e));
+        }
         let _ = tx.send(d);
         Ok(())
     }

@@ -103,6 +103,7 @@ impl ServerBuilder {
     }
 
     async fn bind(self) -> Result<Server> {
+        self.config.validate()?;
         let tls = self.config.tls.as_ref().map(tls_acceptor).transpose()?;
         let addr = tokio::net::lookup_host((self.config.host.as_str(), self.config.port))
             .await?
@@ -372,6 +373,11 @@ where
         .or_else(|| inner.fallback.clone());
     let accept = match &inner.accept {
         Some(hook) => match hook(request.clone()).await {
+            // A hook's invalid choice (bindings check before deciding; a Rust hook may not) is refused.
+            d if d.validate().is_err() => {
+                let response = HttpResponse::text(500, "the accept hook's decision is invalid");
+                return reject(stream, response).await;
+            }
             Decision::Accept(a) => a,
             Decision::Respond(response) => return reject(stream, response).await,
         },

@@ -228,7 +228,10 @@ static void config_setters_accept_valid_values_and_reject_bad_ones(void) {
     CHECK(strstr(wss_last_error(), "0-9") != NULL);
     CHECK_STATUS(wss_server_config_set_deflate_mem_level(c, 0), WSS_STATUS_INVALID_ARGUMENT);
     CHECK(strstr(wss_last_error(), "1-9") != NULL);
-    CHECK_STATUS(wss_server_config_set_deflate_server_max_window_bits(c, 8), WSS_STATUS_INVALID_ARGUMENT);
+    /* the core's ranges, the same on every surface: window bits 8-15 */
+    OK(wss_server_config_set_deflate_server_max_window_bits(c, 8));
+    CHECK_STATUS(wss_server_config_set_deflate_server_max_window_bits(c, 7), WSS_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(wss_last_error(), "server_max_window_bits must be 8-15") != NULL);
     CHECK_STATUS(wss_server_config_set_deflate_client_max_window_bits(c, 16), WSS_STATUS_INVALID_ARGUMENT);
     wss_server_config_free(c);
     wss_server_config_free(NULL);
@@ -385,7 +388,10 @@ static void accept_decides(void *ud, const wss_request *req, wss_accept *acc) {
     }
     if (wss_accept_add_header(acc, "Bad Name", "x") != WSS_STATUS_INVALID_ARGUMENT) return;
     if (wss_accept_add_header(acc, "X-Ok", "a\r\nInjected: 1") != WSS_STATUS_INVALID_ARGUMENT) return;
+    /* the core's ranges, the same on every surface: status 100-599 but not 101 */
     if (wss_accept_respond(acc, 101, NULL, 0) != WSS_STATUS_INVALID_ARGUMENT) return;
+    if (wss_accept_respond(acc, 600, NULL, 0) != WSS_STATUS_INVALID_ARGUMENT) return;
+    if (wss_accept_respond(acc, 99, NULL, 0) != WSS_STATUS_INVALID_ARGUMENT) return;
     if (wss_accept_set_subprotocol(acc, "") != WSS_STATUS_INVALID_ARGUMENT) return;
     wss_accept_add_header(acc, "X-Accepted", "yes");
     wss_accept_set_subprotocol(acc, "superchat");

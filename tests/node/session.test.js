@@ -314,6 +314,43 @@ test('close events carry the peer code and reason; an empty Close gives 1005', a
   await stop(wss)
 })
 
+test('a verifyClient rejection is checked by the core: status 100-599 but not 101, no CR/LF; else 500', () => {
+  // In a child: the invalid decision is the app's bug, rethrown as an uncaught exception (as a throw
+  // in its callback would be), which the child records instead of dying.
+  const { spawnSync } = require('node:child_process')
+  const child = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `
+    const { WebSocketServer } = require('wssession'); const WS = require('ws')
+    const thrown = []
+    process.on('uncaughtException', (e) => thrown.push(e.code))
+    const cases = [[599], [403, { 'X-Why': 'tab\\tis fine' }], [101], [600], [99],
+      [403, { 'X-Why': 'a\\r\\nSet-Cookie: x=1' }], [403, { 'Bad Name': 'v' }]]
+    let current
+    const wss = new WebSocketServer({ port: 0, verifyClient: (info, cb) => cb(false, current[0], 'no', current[1]) })
+    wss.on('listening', async () => {
+      const statuses = []
+      for (current of cases) {
+        const c = new WS('ws://127.0.0.1:' + wss.address().port)
+        c.on('error', () => {})
+        statuses.push(await new Promise((resolve) => c.on('unexpected-response', (req, res) => { res.resume(); resolve(res.statusCode) })))
+        c.terminate()
+      }
+      console.log(JSON.stringify({ statuses, thrown }))
+      wss.close()
+    })`,
+    ],
+    { encoding: 'utf8', timeout: 15000, cwd: __dirname },
+  )
+  assert.strictEqual(child.status, 0, child.stderr)
+  assert.deepStrictEqual(JSON.parse(child.stdout), {
+    statuses: [599, 403, 500, 500, 500, 500, 500],
+    thrown: Array(5).fill('WSSESSION_ERR_INVALID_ARGUMENT'),
+  })
+})
+
 test('bad arguments throw TypeError or RangeError with a code', async () => {
   assert.throws(() => new WebSocketServer(), TypeError)
   assert.throws(() => new WebSocketServer({}), TypeError)
@@ -323,6 +360,19 @@ test('bad arguments throw TypeError or RangeError with a code', async () => {
   for (const zlibDeflateOptions of [{ level: 10 }, { memLevel: 0 }, { memLevel: 10 }, { memLevel: 2.5 }]) {
     assert.throws(() => new WebSocketServer({ port: 0, perMessageDeflate: { zlibDeflateOptions } }), RangeError)
   }
+  // The core's ranges, the same on every surface: window bits 8-15 (8 is kept, not raised to 9).
+  assert.throws(() => new WebSocketServer({ port: 0, perMessageDeflate: { serverMaxWindowBits: 7 } }), {
+    name: 'RangeError',
+    code: 'WSSESSION_ERR_INVALID_ARGUMENT',
+    message: /server_max_window_bits must be 8-15/,
+  })
+  const eight = await listen({ perMessageDeflate: { serverMaxWindowBits: 8 } })
+  const c8 = new WsClient(`ws://127.0.0.1:${eight.address().port}`, { perMessageDeflate: true })
+  c8.on('error', () => {})
+  const [res] = await waitFor(c8, 'upgrade')
+  assert.match(res.headers['sec-websocket-extensions'], /server_max_window_bits=8/)
+  c8.terminate()
+  await stop(eight)
   const wss = await listen()
   const { client, ws } = await pair(wss)
   assert.throws(() => ws.send({}), TypeError)

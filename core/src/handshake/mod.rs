@@ -4,7 +4,7 @@ mod request;
 mod response;
 
 pub use request::{HeadError, parse_head};
-pub use response::{HttpResponse, switching_protocols};
+pub use response::{HttpResponse, check_header, check_headers, check_status, is_token, switching_protocols};
 
 use base64::Engine;
 
