@@ -185,6 +185,13 @@ export interface NativeEvent {
   errorCode?: string
   /** The error message matching `errorCode`. */
   errorMessage?: string
+  /**
+   * The code of the Close frame the peer sent (close): 1005 for an empty one, 1006 when none
+   * arrived; `ws` reports these in its `'close'` event.
+   */
+  peerCode?: number
+  /** The reason of the Close frame the peer sent (close), "" when none. */
+  peerReason?: string
   /** The request to decide on (request). */
   request?: RequestInfo
 }

@@ -515,6 +515,14 @@ typedef struct wss_close_info {
    * What the peer did wrong, when the session failed because of it; WSS_VIOLATION_NONE otherwise.
    */
   wss_violation violation;
+  /**
+   * The code of the Close frame this server sent: 1005 when its body was empty, 0 when none was sent.
+   */
+  uint16_t sent_code;
+  /**
+   * The code of the Close frame the peer sent: 1005 when its body was empty, 0 when none arrived.
+   */
+  uint16_t received_code;
 } wss_close_info;
 
 /**

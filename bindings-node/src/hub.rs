@@ -82,6 +82,11 @@ pub struct NativeEvent {
     pub error_code: Option<String>,
     /// The error message matching `errorCode`.
     pub error_message: Option<String>,
+    /// The code of the Close frame the peer sent (close): 1005 for an empty one, 1006 when none
+    /// arrived; `ws` reports these in its `'close'` event.
+    pub peer_code: Option<u32>,
+    /// The reason of the Close frame the peer sent (close), "" when none.
+    pub peer_reason: Option<String>,
     /// The request to decide on (request).
     pub request: Option<RequestInfo>,
 }
@@ -219,7 +224,13 @@ impl Hub {
                 Ev::Close { sid, reason, err } => {
                     open.remove(&sid);
                     let (error_code, error_message) = err.map(|(c, m)| (c.to_owned(), m)).unzip();
+                    let (peer_code, peer_reason) = match &reason.received {
+                        Some(f) => (f.code.unwrap_or(1005), f.reason.clone()),
+                        None => (1006, String::new()),
+                    };
                     NativeEvent {
+                        peer_code: Some(peer_code.into()),
+                        peer_reason: Some(peer_reason),
                         code: Some(reason.code as u32),
                         reason: Some(reason.reason),
                         initiator: Some(reason.initiator.as_str().to_owned()),
@@ -334,6 +345,8 @@ fn event(kind: u32, id: u64) -> NativeEvent {
         initiator: None,
         error_code: None,
         error_message: None,
+        peer_code: None,
+        peer_reason: None,
         request: None,
     }
 }

@@ -27,7 +27,7 @@ pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{Error, Result};
 pub use handler::{Accept, AcceptHook, BoxFuture, Decision, EventHandler, Handler, HandlerError};
 pub use handshake::HttpResponse;
-pub use protocol::{CloseReason, Frame, FrameType, Initiator, ViolationKind};
+pub use protocol::{CloseFrame, CloseReason, Frame, FrameType, Initiator, ViolationKind};
 pub use request::{Headers, Request};
 pub use server::{Server, ServerBuilder};
 pub use session::{Session, State, Stats, TrySend};

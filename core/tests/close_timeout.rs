@@ -13,7 +13,7 @@ async fn close_timeout_shuts_the_socket_when_the_client_never_answers_close() {
     assert_eq!(raw.read_close_frame().await, Some((Some(4000), "going".to_owned())));
     // Never answer: the server must give up and shut the socket.
     assert!(raw.eof().await, "server shuts the socket after the close timeout");
-    assert_eq!(within(session.close_reason()).await, CloseReason::new(4000, "going", Initiator::Local));
+    assert_eq!(ended(within(session.close_reason()).await), CloseReason::new(4000, "going", Initiator::Local));
     assert!(matches!(within(session.recv()).await, Err(Error::Closed(Some(r))) if r.code == 4000));
 }
 
@@ -26,5 +26,5 @@ async fn a_peer_that_answers_in_time_completes_the_handshake_normally() {
     assert_eq!(raw.read_close().await, Some(1000));
     raw.send_close(1000, "").await;
     assert!(raw.eof().await);
-    assert_eq!(within(session.close_reason()).await, CloseReason::new(1000, "", Initiator::Local));
+    assert_eq!(ended(within(session.close_reason()).await), CloseReason::new(1000, "", Initiator::Local));
 }

@@ -34,7 +34,7 @@ async fn pinger_closes_with_1011_ping_timeout_when_the_client_never_answers() {
         violation: Some(ViolationKind::PingTimeout),
         ..CloseReason::new(1011, "ping timeout", Initiator::Local)
     };
-    assert_eq!(within(session.close_reason()).await, timed_out);
+    assert_eq!(ended(within(session.close_reason()).await), timed_out);
     assert!(matches!(within(session.recv()).await, Err(Error::Timeout(_))), "incoming ends with a timeout error");
     assert!(matches!(within(session.recv()).await, Err(Error::Closed(_))));
 }

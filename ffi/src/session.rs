@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use wssession_core::{Bytes, CloseReason, Frame, Session, runtime};
+use wssession_core::{Bytes, CloseFrame, CloseReason, Frame, Session, runtime};
 
 use crate::error::{FfiError, wss_status};
 use crate::handle::{
@@ -41,6 +41,10 @@ pub struct wss_close_info {
     pub reason: *const c_char,
     /// What the peer did wrong, when the session failed because of it; WSS_VIOLATION_NONE otherwise.
     pub violation: wss_violation,
+    /// The code of the Close frame this server sent: 1005 when its body was empty, 0 when none was sent.
+    pub sent_code: u16,
+    /// The code of the Close frame the peer sent: 1005 when its body was empty, 0 when none arrived.
+    pub received_code: u16,
 }
 
 /// Per-session traffic counters.
@@ -404,6 +408,11 @@ pub unsafe extern "C" fn wss_session_terminate(session: *const wss_session) -> w
     }
 }
 
+/// A Close frame's code for C: 1005 for an empty body, 0 for no frame.
+fn frame_code(frame: Option<&CloseFrame>) -> u16 {
+    frame.map_or(0, |f| f.code.unwrap_or(1005))
+}
+
 /// How the session ended. Waits at most `timeout_ms` for it to end (0: only check, allowed in
 /// callbacks; WSS_STATUS_TIMEOUT if it has not ended yet).
 #[unsafe(no_mangle)]
@@ -430,6 +439,8 @@ pub unsafe extern "C" fn wss_session_close_reason(
                 initiator: initiator_out(reason.initiator),
                 reason: s.reason_cstr(&reason),
                 violation: violation_out(reason.violation),
+                sent_code: frame_code(reason.sent.as_ref()),
+                received_code: frame_code(reason.received.as_ref()),
             },
         );
         Ok(())

@@ -957,6 +957,7 @@ static void the_close_info_names_the_violation_the_engine_detected(void) {
     wss_close_info info;
     OK(wss_session_close_reason(s, 30000, &info));
     CHECK(info.code == 1002 && info.initiator == WSS_INITIATOR_LOCAL && info.violation == WSS_VIOLATION_UNMASKED);
+    CHECK(info.sent_code == 1002 && info.received_code == 0); /* the Close frames that crossed the wire */
     wss_session_release(s);
     close(fd);
 
@@ -968,6 +969,7 @@ static void the_close_info_names_the_violation_the_engine_detected(void) {
     CHECK(ws_send_close(fd, 1002, "") == 0);
     OK(wss_session_close_reason(s, 30000, &info));
     CHECK(info.code == 1002 && info.violation == WSS_VIOLATION_NONE);
+    CHECK(info.sent_code == 1002 && info.received_code == 1002);
     wss_session_release(s);
     close(fd);
     wss_server_free(c->server);

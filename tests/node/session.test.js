@@ -187,7 +187,8 @@ test('an oversize message emits error WS_ERR_UNSUPPORTED_MESSAGE_LENGTH before c
   const [code] = await clientClose
   assert.strictEqual(code, 1009)
   await within(ws.closeReason)
-  assert.deepStrictEqual(order, ['error:WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'close:1009'])
+  // As ws: 'close' reports the peer's Close frame; the connection was failed, so none came (1006).
+  assert.deepStrictEqual(order, ['error:WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'close:1006'])
   assert.strictEqual((await ws.closeReason).initiator, 'local')
   await stop(wss)
 })
@@ -212,7 +213,8 @@ test('each violation emits the ws error code of its kind before close; a close c
     const closed = within(new Promise((resolve) => ws.once('close', resolve)))
     sock.write(bytes)
     await closed
-    assert.deepStrictEqual(order, [errorCode, code])
+    assert.deepStrictEqual(order, [errorCode, 1006], 'no Close came back from the failed peer')
+    assert.strictEqual((await ws.closeReason).code, code)
     sock.destroy()
   }
   const { sock, ws } = await rawPair(wss)
@@ -222,6 +224,20 @@ test('each violation emits the ws error code of its kind before close; a close c
   sock.write(frame(0x88, Buffer.from([0x03, 0xea])))
   const [code] = await waitFor(ws, 'close')
   assert.deepStrictEqual([code, events], [1002, []])
+  sock.destroy()
+  await stop(wss)
+})
+
+test("'close' reports the Close frame the peer sent, as ws does; closeReason keeps ours", async () => {
+  const wss = await listen()
+  const { sock, ws } = await rawPair(wss)
+  sock.on('data', () => {})
+  const closed = within(new Promise((resolve) => ws.once('close', (code, reason) => resolve([code, String(reason)]))))
+  ws.close(4000, 'going')
+  const payload = Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from('ok then')])
+  sock.write(Buffer.concat([Buffer.from([0x88, 0x80 | payload.length, 0, 0, 0, 0]), payload]))
+  assert.deepStrictEqual(await closed, [1000, 'ok then'])
+  assert.deepStrictEqual(await within(ws.closeReason), { code: 4000, reason: 'going', initiator: 'local' })
   sock.destroy()
   await stop(wss)
 })

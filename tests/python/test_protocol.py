@@ -203,6 +203,48 @@ async def test_an_empty_close_from_the_peer_is_1005_and_ok() -> None:
         writer.close()
 
 
+async def test_connection_closed_reports_the_close_frames_that_crossed_the_wire() -> None:
+    async def capture(ws: wssession.ServerConnection, box: Box) -> None:
+        try:
+            await ws.recv()
+        except wssession.ConnectionClosed as exc:
+            sent = None if exc.sent is None else (exc.sent.code, exc.sent.reason)
+            rcvd = None if exc.rcvd is None else (exc.rcvd.code, exc.rcvd.reason)
+            box.put((type(exc).__name__, rcvd, sent, exc.rcvd_then_sent))
+
+    # The peer's empty Close is echoed empty: both read 1005 (websockets' parse of an empty body).
+    box = Box()
+    async with running(lambda ws: capture(ws, box)) as (server, _):
+        reader, writer = await raw_client(server.port)
+        writer.write(frame(8, b""))
+        assert await read_frame(reader) == (8, b"")
+        assert await box.get() == ("ConnectionClosedOK", (1005, ""), (1005, ""), True)
+        writer.close()
+
+    # We close with 4000; the peer answers with 1000 and its own reason.
+    box = Box()
+
+    async def closes_first(ws: wssession.ServerConnection) -> None:
+        ws.close_timeout = 30
+        await ws.close(4000, "going")
+        await capture(ws, box)
+
+    async with running(closes_first) as (server, _):
+        reader, writer = await raw_client(server.port)
+        assert (await read_frame(reader))[0] == 8
+        writer.write(frame(8, struct.pack("!H", 1000) + b"ok then"))
+        assert await box.get() == ("ConnectionClosedError", (1000, "ok then"), (4000, "going"), False)
+        writer.close()
+
+    # A failed connection sent its Close and received none.
+    box = Box()
+    async with running(lambda ws: capture(ws, box)) as (server, _):
+        reader, writer = await raw_client(server.port)
+        writer.write(frame(1, b"hi", mask=False))
+        assert await box.get() == ("ConnectionClosedError", None, (1002, "client frames must be masked"), None)
+        writer.close()
+
+
 async def test_pings_are_answered_with_the_same_payload_and_fragments_are_reassembled() -> None:
     got = Box()
 

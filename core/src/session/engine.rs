@@ -16,7 +16,7 @@ use super::outbox::{MAX_IOV, advance, io_slices};
 use super::{End, Session, Shared, State, Transport};
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
-use crate::protocol::close::{CloseReason, Initiator, NO_STATUS};
+use crate::protocol::close::{CloseFrame, CloseReason, Initiator, NO_STATUS};
 use crate::protocol::{Decoder, Event, Frame};
 
 const READ_CHUNK: usize = 8 * 1024;
@@ -238,6 +238,8 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             s.with_handler(|h| h.on_pong(s, &payload));
         }
         Event::Close(close) => {
+            *sh.close_received.lock().unwrap() =
+                Some(close.as_ref().map_or_else(|| CloseFrame::new(None, ""), |(c, r)| CloseFrame::new(Some(*c), r)));
             let (code, reason) = close.unwrap_or((NO_STATUS, String::new()));
             {
                 let mut cause = sh.cause.lock().unwrap();
@@ -301,7 +303,13 @@ pub(super) fn finish(s: &Session) {
         p.abort();
     }
     sh.pings.lock().unwrap().clear();
-    let reason = sh.cause.lock().unwrap().clone().unwrap_or_else(CloseReason::abnormal);
+    let mut reason = sh.cause.lock().unwrap().clone().unwrap_or_else(CloseReason::abnormal);
+    // The frames that crossed the wire: ours once handed to the socket, the peer's once parsed.
+    reason.sent = {
+        let ob = sh.outbox.lock().unwrap();
+        if ob.close_taken { ob.close_frame.clone() } else { None }
+    };
+    reason.received = sh.close_received.lock().unwrap().clone();
     s.set_end(End::Failed(Error::Closed(Some(reason.clone()))));
     sh.closed.send_replace(Some(reason.clone()));
     sh.writer_wake.notify_one();

@@ -23,7 +23,7 @@ use crate::convert::Converter;
 use crate::deflate::DeflateParams;
 use crate::error::{Error, Result};
 use crate::handler::EventHandler;
-use crate::protocol::close::{self, CloseReason, Initiator};
+use crate::protocol::close::{self, CloseFrame, CloseReason, Initiator};
 use crate::protocol::{Frame, Violation};
 use crate::request::Request;
 use crate::server::{Server, ServerInner};
@@ -101,6 +101,8 @@ pub(crate) struct Shared {
     direct: OnceLock<Arc<dyn DirectWrite>>,
     /// First cause of closing; published to `closed` when the session finishes.
     cause: Mutex<Option<CloseReason>>,
+    /// The peer's Close frame, once a valid one arrived.
+    close_received: Mutex<Option<CloseFrame>>,
     closed: watch::Sender<Option<CloseReason>>,
     /// Wakes the engine: terminate, close initiated, config changed.
     wake: AtomicWaker,
@@ -226,6 +228,7 @@ impl Session {
             written_waiters: AtomicUsize::new(0),
             direct: OnceLock::new(),
             cause: Mutex::new(None),
+            close_received: Mutex::new(None),
             closed: watch::channel(None).0,
             wake: AtomicWaker::new(),
             terminated: AtomicBool::new(false),
@@ -436,6 +439,7 @@ impl Session {
                 }
                 let key = self.mask_key();
                 ob.push_control(8, &payload, key).expect("close payload is at most 125 bytes");
+                ob.close_frame = Some(CloseFrame::new((code != close::NO_STATUS).then_some(code), reason));
                 ob.close_queued = true;
                 ob.close_seq = ob.enqueued_seq;
                 engine::kick(self, &mut ob);

@@ -10,7 +10,7 @@ use crate::deflate::Deflater;
 use crate::error::{Error, Result};
 use crate::protocol::frame::{MAX_CONTROL_PAYLOAD, OPCODE_CONTINUATION, encode_frame, encode_header};
 use crate::protocol::utf8::Utf8Validator;
-use crate::protocol::{Frame, FrameType};
+use crate::protocol::{CloseFrame, Frame, FrameType};
 use crate::session::DirectWrite;
 
 /// Payloads at least this large are queued by reference instead of copied into the coalescing buffer.
@@ -36,6 +36,8 @@ pub(crate) struct Outbox {
     pub close_seq: u64,
     /// The writer has taken the Close frame.
     pub close_taken: bool,
+    /// The Close frame queued (what `close_taken` hands to the socket).
+    pub close_frame: Option<CloseFrame>,
     /// The writer task has a batch in flight (direct writes must not overtake it).
     pub writing: bool,
     /// The queue went over its high-water mark; `drain` is due when it falls below low water.
