@@ -203,9 +203,9 @@ export interface DeflateOptions {
   serverNoContextTakeover?: boolean
   /** Ask clients to reset theirs after every message. */
   clientNoContextTakeover?: boolean
-  /** Largest window (9-15) our compressor uses. */
+  /** Largest window (8-15) our compressor uses. */
   serverMaxWindowBits?: number
-  /** Largest window (9-15) we ask clients to use. */
+  /** Largest window (8-15) we ask clients to use. */
   clientMaxWindowBits?: number
 }
 
@@ -263,6 +263,13 @@ export interface NativeEvent {
   errorCode?: string
   /** The error message matching `errorCode`. */
   errorMessage?: string
+  /**
+   * The code of the Close frame the peer sent (close): 1005 for an empty one, 1006 when none
+   * arrived; `ws` reports these in its `'close'` event.
+   */
+  peerCode?: number
+  /** The reason of the Close frame the peer sent (close), "" when none. */
+  peerReason?: string
   /** The request to decide on (request). */
   request?: RequestInfo
   /**

@@ -277,6 +277,79 @@ typedef uint32_t wss_try_send_result;
 #endif // __cplusplus
 
 /**
+ * What the peer did wrong when the session failed because of it (`wss_close_info.violation`).
+ */
+enum wss_violation
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The session did not fail because of the peer.
+   */
+  WSS_VIOLATION_NONE = 0,
+  /**
+   * A client frame without a mask (1002).
+   */
+  WSS_VIOLATION_UNMASKED = 1,
+  /**
+   * RSV1 set where no negotiated extension allows it (1002).
+   */
+  WSS_VIOLATION_UNEXPECTED_RSV1 = 2,
+  /**
+   * RSV2 or RSV3 set (1002).
+   */
+  WSS_VIOLATION_UNEXPECTED_RSV23 = 3,
+  /**
+   * A reserved opcode (1002).
+   */
+  WSS_VIOLATION_RESERVED_OPCODE = 4,
+  /**
+   * A continuation frame with no message to continue (1002).
+   */
+  WSS_VIOLATION_UNEXPECTED_CONTINUATION = 5,
+  /**
+   * A new data frame inside a fragmented message (1002).
+   */
+  WSS_VIOLATION_INTERRUPTED_MESSAGE = 6,
+  /**
+   * A fragmented control frame (1002).
+   */
+  WSS_VIOLATION_FRAGMENTED_CONTROL = 7,
+  /**
+   * A control payload over 125 bytes or a 1-byte Close payload (1002).
+   */
+  WSS_VIOLATION_CONTROL_PAYLOAD_LENGTH = 8,
+  /**
+   * A close code that may not be sent (1002).
+   */
+  WSS_VIOLATION_INVALID_CLOSE_CODE = 9,
+  /**
+   * Invalid UTF-8 in a Text message or Close reason (1007).
+   */
+  WSS_VIOLATION_INVALID_UTF8 = 10,
+  /**
+   * A compressed message that does not inflate (1007).
+   */
+  WSS_VIOLATION_CORRUPT_COMPRESSED_DATA = 11,
+  /**
+   * A frame or message over max_frame_size (1009).
+   */
+  WSS_VIOLATION_TOO_BIG = 12,
+  /**
+   * The pinger's Ping was not answered within timeout_ms (1011).
+   */
+  WSS_VIOLATION_PING_TIMEOUT = 13,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wss_violation wss_violation;
+#else
+typedef uint32_t wss_violation;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * How a route delivers messages.
  */
 enum wss_mode
@@ -478,6 +551,18 @@ typedef struct wss_close_info {
    * The reason text, NUL-terminated UTF-8 (may be ""); borrowed from the session handle.
    */
   const char *reason;
+  /**
+   * What the peer did wrong, when the session failed because of it; WSS_VIOLATION_NONE otherwise.
+   */
+  wss_violation violation;
+  /**
+   * The code of the Close frame this server sent: 1005 when its body was empty, 0 when none was sent.
+   */
+  uint16_t sent_code;
+  /**
+   * The code of the Close frame the peer sent: 1005 when its body was empty, 0 when none arrived.
+   */
+  uint16_t received_code;
 } wss_close_info;
 
 /**
@@ -740,13 +825,13 @@ wss_status wss_server_config_set_deflate_client_no_context_takeover(struct wss_s
                                                                     bool value);
 
 /**
- * Largest LZ77 window (9-15) our compressor uses. Default 15.
+ * Largest LZ77 window (8-15) our compressor uses (8: messages go uncompressed). Default 15.
  */
 wss_status wss_server_config_set_deflate_server_max_window_bits(struct wss_server_config *config,
                                                                 uint8_t value);
 
 /**
- * Largest window (9-15) we ask clients to use when they let us choose. Default 15.
+ * Largest window (8-15) we ask clients to use when they let us choose. Default 15.
  */
 wss_status wss_server_config_set_deflate_client_max_window_bits(struct wss_server_config *config,
                                                                 uint8_t value);
@@ -951,7 +1036,7 @@ void wss_server_free(struct wss_server *server);
 
 /**
  * Answers the request with this HTTP response instead of upgrading (reject with 4xx/5xx, or serve
- * content with 200). `status` must be 200-599; `body` (`len` bytes) is copied and may be NULL when
+ * content with 200). `status` must be 100-599 and not 101; `body` (`len` bytes) is copied and may be NULL when
  * `len` is 0. Headers added with `wss_accept_add_header` go on this response.
  */
 wss_status wss_accept_respond(struct wss_accept *accept,

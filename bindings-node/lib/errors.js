@@ -17,7 +17,7 @@ function fromNative(err) {
   if (!m) return err
   const [, code, message] = m
   if (code === 'WSSESSION_ERR_INVALID_ARGUMENT') {
-    const Ctor = /\bbytes\b|out of range|greater than/.test(message) ? RangeError : TypeError
+    const Ctor = /\bbytes\b|out of range|greater than|must be (at least|\d)/.test(message) ? RangeError : TypeError
     return makeError(code, message, Ctor)
   }
   err.code = code

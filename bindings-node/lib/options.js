@@ -76,25 +76,22 @@ function deflateOptions(pmd) {
   if (pmd === true) pmd = {}
   if (typeof pmd !== 'object') throw new TypeError('options.perMessageDeflate must be a boolean or an object')
   refuseUnknown(pmd, DEFLATE_KEYS, 'options.perMessageDeflate', 'compression runs on the core, which has no such setting')
+  // Ranges are the core's (ServerConfig::validate); here only the ws shapes are translated.
+  const integer = (v, name) => {
+    if (v !== undefined && !Number.isInteger(v)) throw new RangeError(`perMessageDeflate.${name} must be an integer`)
+    return v
+  }
   const bits = (name) => {
     const v = pmd[name]
-    if (v === undefined || v === true || v === false) return undefined
-    if (!Number.isInteger(v) || v < 8 || v > 15) throw new RangeError(`perMessageDeflate.${name} must be 8-15 (got ${v})`)
-    return Math.max(9, v)
+    return v === true || v === false ? undefined : integer(v, name)
   }
   const zlibOptions = pmd.zlibDeflateOptions || {}
   if (typeof zlibOptions !== 'object') throw new TypeError('perMessageDeflate.zlibDeflateOptions must be an object')
   refuseUnknown(zlibOptions, ZLIB_KEYS, 'options.perMessageDeflate.zlibDeflateOptions', 'only level and memLevel map onto the core')
-  const zlib = (name, min) => {
-    const v = zlibOptions[name]
-    if (v !== undefined && (!Number.isInteger(v) || v < min || v > 9)) {
-      throw new RangeError(`perMessageDeflate.zlibDeflateOptions.${name} must be ${min}-9 (got ${v})`)
-    }
-    return v
-  }
+  const zlib = (name) => integer(zlibOptions[name], `zlibDeflateOptions.${name}`)
   return {
-    level: zlib('level', 0),
-    memLevel: zlib('memLevel', 1),
+    level: zlib('level'),
+    memLevel: zlib('memLevel'),
     threshold: pmd.threshold === undefined ? 1024 : optNumber(pmd, 'threshold', { where: 'perMessageDeflate' }),
     serverNoContextTakeover: Boolean(pmd.serverNoContextTakeover),
     clientNoContextTakeover: Boolean(pmd.clientNoContextTakeover),

@@ -63,6 +63,8 @@ class WebSocketServer extends EventEmitter {
     try {
       this._native = new NativeServer(nativeOptions, (events) => this._onEvents(events))
     } catch (e) {
+      // Options the core refuses throw now, as ws throws for bad options.
+      if (e && e.code === 'InvalidArg') throw fromNative(e)
       const err = fromNative(e)
       if (/in use/i.test(err.message)) err.code = 'EADDRINUSE'
       else if (/permission denied/i.test(err.message)) err.code = 'EACCES'

@@ -13,7 +13,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use tokio::sync::oneshot;
-use wssession_core::{Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Initiator, Session, TrySend};
+use wssession_core::{Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Session, TrySend, ViolationKind};
 
 use crate::lane::{Lane, OutFrame};
 use crate::request::RequestInfo;
@@ -86,6 +86,11 @@ pub struct NativeEvent {
     pub error_code: Option<String>,
     /// The error message matching `errorCode`.
     pub error_message: Option<String>,
+    /// The code of the Close frame the peer sent (close): 1005 for an empty one, 1006 when none
+    /// arrived; `ws` reports these in its `'close'` event.
+    pub peer_code: Option<u32>,
+    /// The reason of the Close frame the peer sent (close), "" when none.
+    pub peer_reason: Option<String>,
     /// The request to decide on (request).
     pub request: Option<RequestInfo>,
     /// The 101's headers the core would answer the request with, names and values alternating
@@ -114,7 +119,6 @@ pub(crate) struct SessState {
     pending_bytes: AtomicUsize,
     auto_paused: AtomicBool,
     pub(crate) user_paused: AtomicBool,
-    pub(crate) user_closed: AtomicBool,
     /// The adoption id of a connection JS handed over (reported with the open event).
     pub(crate) adoption: Option<u32>,
     /// Sends waiting for room in the core's queue, in order (part of `bufferedAmount`).
@@ -252,7 +256,13 @@ impl Hub {
                 Ev::Close { sid, reason, err } => {
                     open.remove(&sid);
                     let (error_code, error_message) = err.map(|(c, m)| (c.to_owned(), m)).unzip();
+                    let (peer_code, peer_reason) = match &reason.received {
+                        Some(f) => (f.code.unwrap_or(1005), f.reason.clone()),
+                        None => (1006, String::new()),
+                    };
                     NativeEvent {
+                        peer_code: Some(peer_code.into()),
+                        peer_reason: Some(peer_reason),
                         code: Some(reason.code as u32),
                         reason: Some(reason.reason),
                         initiator: Some(reason.initiator.as_str().to_owned()),
@@ -353,6 +363,8 @@ fn event(kind: u32, id: u64) -> NativeEvent {
         initiator: None,
         error_code: None,
         error_message: None,
+        peer_code: None,
+        peer_reason: None,
         request: None,
         response_headers: None,
         adoption: None,
@@ -397,33 +409,28 @@ impl EventHandler for Events {
     }
 
     fn on_close(&self, session: &Session, reason: &CloseReason) {
-        let st = SessState::of(session);
-        let err = if reason.initiator == Initiator::Local && !st.user_closed.load(Ordering::Acquire) {
-            ws_error(reason)
-        } else {
-            None
-        };
-        self.0.emit(Ev::Close { sid: session.id(), reason: reason.clone(), err });
+        self.0.emit(Ev::Close { sid: session.id(), reason: reason.clone(), err: ws_error(reason) });
     }
 }
 
-/// The `ws` error code for a close the session initiated because of the peer (SPEC §12):
-/// `ws` emits `'error'` with these codes before `'close'`.
+/// The `ws` error code for a session failed because of the peer (SPEC §12): `ws` emits `'error'`
+/// with these codes before `'close'`. Mapped from the kind the core recorded where it detected the
+/// violation.
 fn ws_error(reason: &CloseReason) -> Option<(&'static str, String)> {
-    let r = reason.reason.as_str();
-    let code = match reason.code {
-        1009 => "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
-        1007 if r.contains("compressed") => "WS_ERR_INVALID_COMPRESSED_DATA",
-        1007 => "WS_ERR_INVALID_UTF8",
-        1002 if r.contains("masked") => "WS_ERR_EXPECTED_MASK",
-        1002 if r.contains("RSV1") => "WS_ERR_UNEXPECTED_RSV_1",
-        1002 if r.contains("RSV2") => "WS_ERR_UNEXPECTED_RSV_2_3",
-        1002 if r.contains("fragmented control") => "WS_ERR_EXPECTED_FIN",
-        1002 if r.contains("payload") => "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
-        1002 if r.contains("close code") => "WS_ERR_INVALID_CLOSE_CODE",
-        1002 => "WS_ERR_INVALID_OPCODE",
-        1011 if r == "ping timeout" => "WSSESSION_ERR_TIMEOUT",
-        _ => return None,
+    let code = match reason.violation? {
+        ViolationKind::Unmasked => "WS_ERR_EXPECTED_MASK",
+        ViolationKind::UnexpectedRsv1 => "WS_ERR_UNEXPECTED_RSV_1",
+        ViolationKind::UnexpectedRsv23 => "WS_ERR_UNEXPECTED_RSV_2_3",
+        ViolationKind::ReservedOpcode | ViolationKind::UnexpectedContinuation | ViolationKind::InterruptedMessage => {
+            "WS_ERR_INVALID_OPCODE"
+        }
+        ViolationKind::FragmentedControl => "WS_ERR_EXPECTED_FIN",
+        ViolationKind::ControlPayloadLength => "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+        ViolationKind::InvalidCloseCode => "WS_ERR_INVALID_CLOSE_CODE",
+        ViolationKind::InvalidUtf8 => "WS_ERR_INVALID_UTF8",
+        ViolationKind::CorruptCompressedData => "WS_ERR_INVALID_COMPRESSED_DATA",
+        ViolationKind::TooBig => "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
+        ViolationKind::PingTimeout => "WSSESSION_ERR_TIMEOUT",
     };
-    Some((code, format!("{r} (closed with {})", reason.code)))
+    Some((code, format!("{} (closed with {})", reason.reason, reason.code)))
 }

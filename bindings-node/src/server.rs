@@ -30,9 +30,9 @@ pub struct DeflateOptions {
     pub server_no_context_takeover: Option<bool>,
     /// Ask clients to reset theirs after every message.
     pub client_no_context_takeover: Option<bool>,
-    /// Largest window (9-15) our compressor uses.
+    /// Largest window (8-15) our compressor uses.
     pub server_max_window_bits: Option<u32>,
-    /// Largest window (9-15) we ask clients to use.
+    /// Largest window (8-15) we ask clients to use.
     pub client_max_window_bits: Option<u32>,
 }
 
@@ -161,7 +161,7 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
             dc.level = v;
         }
         if let Some(v) = d.mem_level {
-            dc.mem_level = v as u8;
+            dc.mem_level = u8::try_from(v).unwrap_or(u8::MAX);
         }
         if let Some(v) = d.threshold {
             dc.threshold = v as usize;
@@ -169,13 +169,16 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
         dc.server_no_context_takeover = d.server_no_context_takeover.unwrap_or(false);
         dc.client_no_context_takeover = d.client_no_context_takeover.unwrap_or(false);
         if let Some(v) = d.server_max_window_bits {
-            dc.server_max_window_bits = v as u8;
+            dc.server_max_window_bits = u8::try_from(v).unwrap_or(u8::MAX);
         }
         if let Some(v) = d.client_max_window_bits {
-            dc.client_max_window_bits = v as u8;
+            dc.client_max_window_bits = u8::try_from(v).unwrap_or(u8::MAX);
         }
         c.deflate = dc;
     }
+    // The core decides the ranges; thrown as InvalidArg so that the JS constructor throws it
+    // synchronously (as ws does for bad options) instead of reporting it as a listen error.
+    c.validate().map_err(|e| napi::Error::new(napi::Status::InvalidArg, format!("WSSESSION_ERR_{}: {e}", e.kind())))?;
     Ok(c)
 }
 
@@ -200,23 +203,25 @@ pub(crate) fn accept(subprotocol: Option<String>, headers: Vec<(String, String)>
 /// The core decision for what JS answered; `state` goes on the session if accepted.
 pub(crate) fn decision_from(decision: DecisionOptions, state: SessState) -> napi::Result<Decision> {
     let headers = header_pairs(decision.headers.unwrap_or_default())?;
-    if decision.accept {
-        return Ok(accept(decision.subprotocol, headers, state));
-    }
-    let status = decision.status.unwrap_or(401);
-    if !(100..=599).contains(&status) {
-        return Err(invalid(format!("status {status} is not an HTTP status code")));
-    }
-    // As ws: the message is the whole body, sent as text/html unless the application gave its own
-    // Content-Type.
-    let mut r = HttpResponse::new(status as u16, decision.message.unwrap_or_default());
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
-        r = r.with_header("Content-Type", "text/html");
-    }
-    for (k, v) in &headers {
-        r = r.with_header(k, v);
-    }
-    Ok(Decision::Respond(r))
+    let d = if decision.accept {
+        accept(decision.subprotocol, headers, state)
+    } else {
+        // Out-of-range statuses become 0, which the core's check refuses.
+        let status = u16::try_from(decision.status.unwrap_or(401)).unwrap_or(0);
+        // As ws: the message is the whole body, sent as text/html unless the application gave its own
+        // Content-Type.
+        let mut r = HttpResponse::new(status, decision.message.unwrap_or_default());
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            r = r.with_header("Content-Type", "text/html");
+        }
+        for (k, v) in &headers {
+            r = r.with_header(k, v);
+        }
+        Decision::Respond(r)
+    };
+    // The core checks the decision (status 100-599 but not 101, header tokens, no CR/LF).
+    d.validate().map_err(to_js)?;
+    Ok(d)
 }
 
 #[napi]
@@ -348,7 +353,16 @@ impl NativeServer {
         let Some(tx) = self.hub.requests.lock().unwrap().remove(&id) else {
             return Ok(());
         };
-        let _ = tx.send(decision_from(decision, SessState::default())?);
+        match decision_from(decision, SessState::default()) {
+            Ok(d) => {
+                let _ = tx.send(d);
+            }
+            // An invalid decision is answered with 500, as on every surface, and reported to the caller.
+            Err(e) => {
+                let _ = tx.send(Decision::Respond(HttpResponse::text(500, "Internal Server Error")));
+                return Err(e);
+            }
+        }
         Ok(())
     }
 

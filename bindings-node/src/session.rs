@@ -184,14 +184,12 @@ impl NativeSession {
         };
         // After the sends still waiting for room, as ws keeps send(); close() in order.
         self.st.lane.close(&self.s, how).map_err(to_js)?;
-        self.st.user_closed.store(true, Ordering::Release);
         Ok(())
     }
 
     /// Aborts now: no Close frame; the close reason is 1006.
     #[napi]
     pub fn terminate(&self) {
-        self.st.user_closed.store(true, Ordering::Release);
         self.s.terminate();
     }
 

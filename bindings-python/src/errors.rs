@@ -4,7 +4,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
-use wssession_core::{CloseReason, Error, Initiator};
+use wssession_core::{CloseFrame, CloseReason, Error, Initiator};
 
 use crate::frame::PyFrame;
 
@@ -33,34 +33,28 @@ pub fn err(py: Python<'_>, name: &str, message: impl Into<String>) -> PyErr {
     make(py, name, (message.into(),))
 }
 
-/// `ConnectionClosedOK` or `ConnectionClosedError` (websockets' rule: OK only when every close
-/// code exchanged is 1000, 1001 or a received 1005), with `rcvd`/`sent` rebuilt from the reason.
+/// `ConnectionClosedOK` or `ConnectionClosedError` with `rcvd`/`sent` the Close frames that crossed
+/// the wire (an empty one reads 1005, as websockets parses it). websockets' rule: OK only when both
+/// were exchanged and each code is 1000, 1001 or 1005.
 pub fn connection_closed(py: Python<'_>, reason: Option<&CloseReason>) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let close = class(py, "Close")?;
-        let (rcvd, sent, rcvd_then_sent, ok) = match reason {
-            None => (py.None(), py.None(), py.None(), false),
-            Some(r) => match r.initiator {
-                Initiator::Abnormal => (py.None(), py.None(), py.None(), false),
-                Initiator::Remote => {
-                    let echoed = if r.code == 1005 { 1000 } else { r.code };
-                    (
-                        close.call1((r.code, r.reason.as_str()))?.unbind(),
-                        close.call1((echoed, ""))?.unbind(),
-                        true.into_pyobject(py)?.to_owned().into_any().unbind(),
-                        matches!(r.code, 1000 | 1001 | 1005),
-                    )
-                }
-                Initiator::Local => (
-                    close.call1((r.code, ""))?.unbind(),
-                    close.call1((r.code, r.reason.as_str()))?.unbind(),
-                    false.into_pyobject(py)?.to_owned().into_any().unbind(),
-                    matches!(r.code, 1000 | 1001),
-                ),
-            },
+        let to_py = |f: Option<&CloseFrame>| -> PyResult<Py<PyAny>> {
+            match f {
+                None => Ok(py.None()),
+                Some(f) => Ok(close.call1((f.code.unwrap_or(1005), f.reason.as_str()))?.unbind()),
+            }
         };
+        let (rcvd, sent) = reason.map_or((None, None), |r| (r.received.as_ref(), r.sent.as_ref()));
+        let rcvd_then_sent = match (reason, rcvd, sent) {
+            (Some(r), Some(_), Some(_)) => Some(r.initiator == Initiator::Remote),
+            _ => None,
+        };
+        let ok_code = |f: &CloseFrame| matches!(f.code.unwrap_or(1005), 1000 | 1001 | 1005);
+        let ok = rcvd.is_some_and(ok_code) && sent.is_some_and(ok_code);
         let name = if ok { "ConnectionClosedOK" } else { "ConnectionClosedError" };
-        Ok(PyErr::from_value(class(py, name)?.call1((rcvd, sent, rcvd_then_sent))?))
+        let args = (to_py(rcvd)?, to_py(sent)?, rcvd_then_sent);
+        Ok(PyErr::from_value(class(py, name)?.call1(args)?))
     };
     build().unwrap_or_else(|e| e)
 }

@@ -198,6 +198,13 @@ impl PyCloseReason {
         self.inner.initiator.as_str()
     }
 
+    /// What the peer did wrong when the session failed because of it (e.g. "unmasked", "too_big",
+    /// "invalid_utf8", "ping_timeout"); None for every other ending.
+    #[getter]
+    fn violation(&self) -> Option<&'static str> {
+        self.inner.violation.map(|v| v.as_str())
+    }
+
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         other.cast::<PyCloseReason>().map(|o| o.get().inner == self.inner).unwrap_or(false)
     }

@@ -169,12 +169,9 @@ impl Resolver {
     }
 
     /// Answers with an HTTP response instead of upgrading.
+    /// The core checks the response (status 100-599 but not 101, header names tokens, no CR/LF).
     fn respond(&self, status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> PyResult<()> {
-        if !(100..=999).contains(&status) {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!("status must be 100-999, not {status}")));
-        }
-        let mut r = HttpResponse::new(status, body);
-        r.headers = headers;
+        let r = errors::map(HttpResponse::checked(status, headers, body))?;
         self.resolve(Respond(r));
         Ok(())
     }
@@ -336,9 +333,6 @@ pub fn start_server<'py>(
     listener_fd: Option<i32>,
     reuse_port: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if max_frame_size == 0 || timeout_ms == 0 {
-        return Err(pyo3::exceptions::PyValueError::new_err("max_frame_size and timeout_ms must be > 0"));
-    }
     let tls = match (tls_cert, tls_key) {
         (Some(cert_path), Some(key_path)) => Some(TlsConfig { cert_path, key_path }),
         (None, None) => None,
@@ -366,6 +360,7 @@ pub fn start_server<'py>(
         },
         ..ServerConfig::default()
     };
+    errors::map(config.validate())?;
     let call_soon = Arc::new(call_soon);
     let handler = match (events, on_session) {
         (Some(obj), _) => {

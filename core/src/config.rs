@@ -3,28 +3,47 @@
 use std::time::Duration;
 
 use crate::deflate::DeflateConfig;
+use crate::error::{Error, Result};
+use crate::handshake::is_token;
+
+/// Fails with an `InvalidArgument` naming `name` unless `value >= min`.
+pub(crate) fn at_least(name: &str, value: u64, min: u64) -> Result<()> {
+    if value < min { Err(Error::invalid(format!("{name} must be at least {min} (got {value})"))) } else { Ok(()) }
+}
+
+/// Fails with an `InvalidArgument` naming `name` unless `value` is within `range`.
+pub(crate) fn within(name: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> Result<()> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("{name} must be {}-{} (got {value})", range.start(), range.end())))
+    }
+}
 
 /// Per-session settings (the accept hook may override them per session; most are live-settable).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionConfig {
-    /// Limit on a frame, a reassembled message and an inflated message. Default 16 MiB: large
-    /// enough for real payloads, small enough that one peer cannot exhaust memory.
+    /// Limit on a frame, a reassembled message and an inflated message; at least 1. Default 16 MiB:
+    /// large enough for real payloads, small enough that one peer cannot exhaust memory.
     pub max_frame_size: usize,
     /// Pinger period in ms; 0 disables it. Default 0 (Ktor's default: no pinger).
     pub ping_interval_ms: u64,
-    /// How long the pinger waits for the matching Pong. Default 15 000 ms (Ktor's default).
+    /// How long the pinger waits for the matching Pong; at least 1. Default 15 000 ms (Ktor's default).
     pub timeout_ms: u64,
     /// Bound on the closing handshake. Default 10 000 ms.
     pub close_timeout_ms: u64,
     /// Mask outgoing frames (Ktor parity; browsers reject it). Default false, as RFC 6455 requires.
     pub masking: bool,
-    /// Complete messages buffered for the reader before the socket stops being read. Default 16.
+    /// Complete messages buffered for the reader before the socket stops being read; at least 1.
+    /// Default 16.
     pub incoming_queue: usize,
     /// Bytes queued for writing above which `send` waits. Default 1 MiB.
     pub write_high_water: usize,
-    /// `drain` fires when the queue falls below this. Default 256 KiB.
+    /// `drain` fires when the queue falls below this (at most `write_high_water`: a larger value
+    /// acts as it). Default 256 KiB.
     pub write_low_water: usize,
-    /// Bytes queued above which `try_send` drops. Default 2 MiB (2× high water).
+    /// Bytes queued above which `try_send` drops (at least `write_high_water`: a smaller value acts
+    /// as it). Default 2 MiB (2× high water).
     pub write_hard_limit: usize,
 }
 
@@ -41,6 +60,16 @@ impl Default for SessionConfig {
             write_low_water: 256 << 10,
             write_hard_limit: 2 << 20,
         }
+    }
+}
+
+impl SessionConfig {
+    /// Checks every setting against the range its field documents; the error names the first one
+    /// out of range. The one place these ranges are decided: every binding stores values through it.
+    pub fn validate(&self) -> Result<()> {
+        at_least("max_frame_size", self.max_frame_size as u64, 1)?;
+        at_least("timeout_ms", self.timeout_ms, 1)?;
+        at_least("incoming_queue", self.incoming_queue as u64, 1)
     }
 }
 
@@ -63,23 +92,23 @@ pub struct ServerConfig {
     pub port: u16,
     /// Serve `wss://` with these PEM files. Default none.
     pub tls: Option<TlsConfig>,
-    /// Limit on the request head in bytes. Default 16 KiB (431 beyond).
+    /// Limit on the request head in bytes; at least 256. Default 16 KiB (431 beyond).
     pub max_head_bytes: usize,
-    /// Limit on the number of request headers. Default 100 (431 beyond).
+    /// Limit on the number of request headers; at least 1. Default 100 (431 beyond).
     pub max_headers: usize,
     /// The request head (and TLS handshake) must arrive within this (408 beyond), and the accept hook
-    /// must decide within it too (503 beyond). Default 10 s.
+    /// must decide within it too (503 beyond); at least 1 ms. Default 10 s.
     pub handshake_timeout: Duration,
-    /// Connections (handshaking or open) beyond this get 503. Default 100 000.
+    /// Connections (handshaking or open) beyond this get 503; at least 1. Default 100 000.
     pub max_connections: usize,
     /// Subprotocols this server speaks, in preference order; the first one the client also
-    /// offers is chosen unless the accept hook decides. Default none.
+    /// offers is chosen unless the accept hook decides; each an HTTP token. Default none.
     pub subprotocols: Vec<String>,
     /// permessage-deflate settings. Default disabled.
     pub deflate: DeflateConfig,
     /// Default settings of every session.
     pub session: SessionConfig,
-    /// Listen backlog. Default 1024.
+    /// Listen backlog; at least 1. Default 1024.
     pub backlog: u32,
     /// Bind the listener with `SO_REUSEPORT`, so several processes (or servers) share the port and
     /// the kernel spreads connections over them. Default false: a second bind then fails, as usual.
@@ -102,5 +131,68 @@ impl Default for ServerConfig {
             backlog: 1024,
             reuse_port: false,
         }
+    }
+}
+
+impl ServerConfig {
+    /// Checks every setting (sessions' and permessage-deflate's included) against the range its field
+    /// documents; the error names the first one out of range. [`crate::ServerBuilder::start`] calls it,
+    /// and the bindings call it for each value they store, so all surfaces accept the same input.
+    pub fn validate(&self) -> Result<()> {
+        if self.host.is_empty() {
+            return Err(Error::invalid("host must not be empty"));
+        }
+        at_least("max_head_bytes", self.max_head_bytes as u64, 256)?;
+        at_least("max_headers", self.max_headers as u64, 1)?;
+        at_least("handshake_timeout_ms", self.handshake_timeout.as_millis() as u64, 1)?;
+        at_least("max_connections", self.max_connections as u64, 1)?;
+        at_least("backlog", self.backlog.into(), 1)?;
+        if let Some(p) = self.subprotocols.iter().find(|p| !is_token(p)) {
+            return Err(Error::invalid(format!("subprotocol {p:?} is not an HTTP token")));
+        }
+        self.deflate.validate()?;
+        self.session.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Puts one setting out of its range.
+    type Breaks = Box<dyn Fn(&mut ServerConfig)>;
+
+    #[test]
+    fn defaults_are_valid_and_each_range_is_enforced_by_name() {
+        ServerConfig::default().validate().unwrap();
+        let cases: Vec<(&str, Breaks)> = vec![
+            ("host", Box::new(|c| c.host.clear())),
+            ("max_head_bytes", Box::new(|c| c.max_head_bytes = 255)),
+            ("max_headers", Box::new(|c| c.max_headers = 0)),
+            ("handshake_timeout_ms", Box::new(|c| c.handshake_timeout = Duration::ZERO)),
+            ("max_connections", Box::new(|c| c.max_connections = 0)),
+            ("backlog", Box::new(|c| c.backlog = 0)),
+            ("subprotocol", Box::new(|c| c.subprotocols = vec!["chat, v2".into()])),
+            ("level", Box::new(|c| c.deflate.level = 10)),
+            ("mem_level", Box::new(|c| c.deflate.mem_level = 0)),
+            ("server_max_window_bits", Box::new(|c| c.deflate.server_max_window_bits = 7)),
+            ("client_max_window_bits", Box::new(|c| c.deflate.client_max_window_bits = 16)),
+            ("max_frame_size", Box::new(|c| c.session.max_frame_size = 0)),
+            ("timeout_ms", Box::new(|c| c.session.timeout_ms = 0)),
+            ("incoming_queue", Box::new(|c| c.session.incoming_queue = 0)),
+        ];
+        for (name, break_it) in cases {
+            let mut c = ServerConfig::default();
+            break_it(&mut c);
+            let err = c.validate().expect_err(name).to_string();
+            assert!(err.contains(name), "{err}");
+        }
+        let mut edges = ServerConfig::default();
+        edges.deflate.server_max_window_bits = 8;
+        edges.deflate.client_max_window_bits = 8;
+        edges.deflate.level = 0;
+        edges.deflate.mem_level = 9;
+        edges.max_head_bytes = 256;
+        edges.validate().unwrap();
     }
 }

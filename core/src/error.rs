@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::protocol::{CloseReason, Frame};
+use crate::protocol::{CloseReason, Frame, ViolationKind};
 
 /// What went wrong, with a message a user can act on.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -19,6 +19,8 @@ pub enum Error {
     /// The peer violated RFC 6455; the session was closed with `code`.
     #[error("protocol error (close code {code}): {message}")]
     Protocol {
+        /// What the peer did wrong.
+        kind: ViolationKind,
         /// The close code sent (1002, 1007 or 1009).
         code: u16,
         /// What the peer did wrong.

@@ -91,6 +91,33 @@ pub struct Accept {
     pub attachment: Option<Arc<dyn Any + Send + Sync>>,
 }
 
+impl Accept {
+    /// Checks what the hook chose: session and deflate settings in range, 101 headers well formed,
+    /// the subprotocol an HTTP token.
+    pub fn validate(&self) -> crate::Result<()> {
+        if let Some(p) = self.subprotocol.as_deref().filter(|p| !crate::handshake::is_token(p)) {
+            return Err(crate::Error::invalid(format!("subprotocol {p:?} is not an HTTP token")));
+        }
+        if let Some(c) = &self.config {
+            c.validate()?;
+        }
+        if let Some(d) = &self.deflate {
+            d.validate()?;
+        }
+        crate::handshake::check_headers(&self.headers)
+    }
+}
+
+impl Decision {
+    /// Checks the decision (see [`Accept::validate`] and [`HttpResponse::validate`]).
+    pub fn validate(&self) -> crate::Result<()> {
+        match self {
+            Decision::Accept(a) => a.validate(),
+            Decision::Respond(r) => r.validate(),
+        }
+    }
+}
+
 /// The accept hook's answer for one request.
 pub enum Decision {
     /// Upgrade (if the request is a valid upgrade) with these choices.

@@ -30,7 +30,7 @@ pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{Error, Result};
 pub use handler::{Accept, AcceptHook, BoxFuture, Decision, EventHandler, Handler, HandlerError};
 pub use handshake::{Handshake, HttpResponse};
-pub use protocol::{CloseReason, Frame, FrameType, Initiator};
+pub use protocol::{CloseFrame, CloseReason, Frame, FrameType, Initiator, ViolationKind};
 pub use request::{Headers, Request};
 pub use server::{Server, ServerBuilder};
 pub use session::{BytePump, Session, State, Stats, TrySend};

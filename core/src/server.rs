@@ -119,12 +119,14 @@ impl ServerBuilder {
     /// routes, accept hook, limits and sessions as a listening one. `host`, `port`, `backlog` and
     /// `reuse_port` are unused; `local_addr` reads `0.0.0.0:0`. Needs no async context.
     pub fn start_detached(self) -> Result<Server> {
+        self.config.validate()?;
         let tls = self.config.tls.as_ref().map(tls_acceptor).transpose()?;
         let unbound = SocketAddr::from(([0, 0, 0, 0], 0));
         Ok(Server { inner: self.into_inner(tls, unbound, true) })
     }
 
     async fn bind(self) -> Result<Server> {
+        self.config.validate()?;
         let tls = self.config.tls.as_ref().map(tls_acceptor).transpose()?;
         let addr = tokio::net::lookup_host((self.config.host.as_str(), self.config.port))
             .await?
@@ -141,6 +143,7 @@ impl ServerBuilder {
     }
 
     async fn listen_on(self, listener: std::net::TcpListener) -> Result<Server> {
+        self.config.validate()?;
         let tls = self.config.tls.as_ref().map(tls_acceptor).transpose()?;
         listener.set_nonblocking(true)?;
         self.serve(tls, TcpListener::from_std(listener)?)
@@ -457,6 +460,11 @@ where
     let route = inner.route(&request.path);
     let accept = match &inner.accept {
         Some(hook) => match tokio::time::timeout_at(deadline, hook(request.clone())).await {
+            // A hook's invalid choice (bindings check before deciding; a Rust hook may not) is refused.
+            Ok(d) if d.validate().is_err() => {
+                let response = HttpResponse::text(500, "the accept hook's decision is invalid");
+                return reject(stream, response).await;
+            }
             Ok(Decision::Accept(a)) => a,
             Ok(Decision::Respond(response)) => return reject(stream, response).await,
             Err(_) => {

@@ -1,7 +1,7 @@
 //! SPEC 10: every error kind exists with a stable name and a message that says what to do.
 use std::sync::Arc;
 
-use wssession_core::{CloseReason, Error, Frame, Initiator};
+use wssession_core::{CloseReason, Error, Frame, Initiator, ViolationKind};
 
 #[test]
 fn every_error_kind_has_a_stable_name_and_a_useful_message() {
@@ -10,7 +10,15 @@ fn every_error_kind_has_a_stable_name_and_a_useful_message() {
         (Error::Closed(None), "CLOSED", "closed"),
         (Error::Timeout("no pong within 100 ms".into()), "TIMEOUT", "no pong"),
         (Error::InvalidArgument("close code 1005 may not be sent".into()), "INVALID_ARGUMENT", "1005"),
-        (Error::Protocol { code: 1002, message: "client frames must be masked".into() }, "PROTOCOL", "1002"),
+        (
+            Error::Protocol {
+                kind: ViolationKind::Unmasked,
+                code: 1002,
+                message: "client frames must be masked".into(),
+            },
+            "PROTOCOL",
+            "1002",
+        ),
         (Error::TooBig { size: 20, limit: 10 }, "TOO_BIG", "limit of 10"),
         (Error::NoConverter, "NO_CONVERTER", "converter"),
         (Error::Deserialize { frame: Box::new(Frame::text("x")), message: "eof".into() }, "DESERIALIZE", "eof"),

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use common::*;
 use futures_util::StreamExt;
-use wssession_core::{Bytes, CloseReason, Error, Initiator, ServerConfig, State};
+use wssession_core::{Bytes, CloseReason, Error, Initiator, ServerConfig, State, ViolationKind};
 
 const PING: u8 = 0x9;
 const PONG: u8 = 0xA;
@@ -30,7 +30,11 @@ async fn pinger_closes_with_1011_ping_timeout_when_the_client_never_answers() {
     assert_eq!(raw.read_close_frame().await, Some((Some(1011), "ping timeout".to_owned())));
     raw.send_close(1011, "").await;
     assert!(raw.eof().await);
-    assert_eq!(within(session.close_reason()).await, CloseReason::new(1011, "ping timeout", Initiator::Local));
+    let timed_out = CloseReason {
+        violation: Some(ViolationKind::PingTimeout),
+        ..CloseReason::new(1011, "ping timeout", Initiator::Local)
+    };
+    assert_eq!(ended(within(session.close_reason()).await), timed_out);
     assert!(matches!(within(session.recv()).await, Err(Error::Timeout(_))), "incoming ends with a timeout error");
     assert!(matches!(within(session.recv()).await, Err(Error::Closed(_))));
 }

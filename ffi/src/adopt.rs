@@ -8,12 +8,12 @@ use std::os::fd::FromRawFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use wssession_core::handshake::parse_head;
+use wssession_core::handshake::{is_token, parse_head};
 use wssession_core::{DeflateParams, HttpResponse, Request, Server};
 
 use crate::error::{FfiError, wss_status};
 use crate::handle::{arg, arg_bytes, arg_str, out_ptr, write};
-use crate::server::{is_token, wss_server};
+use crate::server::wss_server;
 use crate::session::{attach, wss_session};
 
 /// Serves a connection the application accepted (TCP, or a Unix stream socket), as if the server's

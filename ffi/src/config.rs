@@ -66,11 +66,12 @@ fn edit(
 ) -> Result<(), FfiError> {
     let cfg = arg(config, "config")?;
     let mut guard = cfg.config.lock().unwrap_or_else(|e| e.into_inner());
-    f(&mut guard)
-}
-
-fn at_least(value: u64, min: u64, name: &str) -> Result<(), FfiError> {
-    if value < min { Err(FfiError::invalid(format!("{name} must be at least {min} (got {value})"))) } else { Ok(()) }
+    // The core decides what is in range (ServerConfig::validate); a refused value changes nothing.
+    let mut edited = guard.clone();
+    f(&mut edited)?;
+    edited.validate()?;
+    *guard = edited;
+    Ok(())
 }
 
 /// Host or address to bind ("127.0.0.1", "::1", "0.0.0.0", "localhost"). Default "127.0.0.1".
@@ -78,9 +79,6 @@ fn at_least(value: u64, min: u64, name: &str) -> Result<(), FfiError> {
 pub unsafe extern "C" fn wss_server_config_set_host(config: *mut wss_server_config, host: *const c_char) -> wss_status {
     ffi_status! {
         let host = arg_str(host, "host")?;
-        if host.is_empty() {
-            return Err(FfiError::invalid("host must not be empty"));
-        }
         edit(config, |c| {
             c.host = host.to_owned();
             Ok(())
@@ -126,21 +124,10 @@ pub unsafe extern "C" fn wss_server_config_add_subprotocol(
 ) -> wss_status {
     ffi_status! {
         let p = arg_str(subprotocol, "subprotocol")?;
-        if p.is_empty() || p.bytes().any(|b| b <= b' ' || b == b',' || b >= 0x7f) {
-            return Err(FfiError::invalid(format!("subprotocol {p:?} must be a non-empty HTTP token")));
-        }
         edit(config, |c| {
             c.subprotocols.push(p.to_owned());
             Ok(())
         })
-    }
-}
-
-fn window_bits(value: u8, name: &str) -> Result<(), FfiError> {
-    if (9..=15).contains(&value) {
-        Ok(())
-    } else {
-        Err(FfiError::invalid(format!("{name} must be 9-15 (got {value})")))
     }
 }
 
@@ -151,7 +138,6 @@ pub unsafe extern "C" fn wss_server_config_set_max_head_bytes(
     value: usize,
 ) -> wss_status {
     ffi_status! {
-        at_least(value as u64, 256, "max_head_bytes")?;
         edit(config, |c| {
             c.max_head_bytes = value;
             Ok(())
@@ -163,7 +149,6 @@ pub unsafe extern "C" fn wss_server_config_set_max_head_bytes(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_config_set_max_headers(config: *mut wss_server_config, value: usize) -> wss_status {
     ffi_status! {
-        at_least(value as u64, 1, "max_headers")?;
         edit(config, |c| {
             c.max_headers = value;
             Ok(())
@@ -179,7 +164,6 @@ pub unsafe extern "C" fn wss_server_config_set_handshake_timeout_ms(
     value: u64,
 ) -> wss_status {
     ffi_status! {
-        at_least(value, 1, "handshake_timeout_ms")?;
         edit(config, |c| {
             c.handshake_timeout = Duration::from_millis(value);
             Ok(())
@@ -194,7 +178,6 @@ pub unsafe extern "C" fn wss_server_config_set_max_connections(
     value: usize,
 ) -> wss_status {
     ffi_status! {
-        at_least(value as u64, 1, "max_connections")?;
         edit(config, |c| {
             c.max_connections = value;
             Ok(())
@@ -206,7 +189,6 @@ pub unsafe extern "C" fn wss_server_config_set_max_connections(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_config_set_backlog(config: *mut wss_server_config, value: u32) -> wss_status {
     ffi_status! {
-        at_least(value.into(), 1, "backlog")?;
         edit(config, |c| {
             c.backlog = value;
             Ok(())
@@ -221,7 +203,6 @@ pub unsafe extern "C" fn wss_server_config_set_max_frame_size(
     value: usize,
 ) -> wss_status {
     ffi_status! {
-        at_least(value as u64, 1, "max_frame_size")?;
         edit(config, |c| {
             c.session.max_frame_size = value;
             Ok(())
@@ -248,7 +229,6 @@ pub unsafe extern "C" fn wss_server_config_set_ping_interval_ms(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_config_set_timeout_ms(config: *mut wss_server_config, value: u64) -> wss_status {
     ffi_status! {
-        at_least(value, 1, "timeout_ms")?;
         edit(config, |c| {
             c.session.timeout_ms = value;
             Ok(())
@@ -290,7 +270,6 @@ pub unsafe extern "C" fn wss_server_config_set_incoming_queue(
     value: usize,
 ) -> wss_status {
     ffi_status! {
-        at_least(value as u64, 1, "incoming_queue")?;
         edit(config, |c| {
             c.session.incoming_queue = value;
             Ok(())
@@ -359,9 +338,6 @@ pub unsafe extern "C" fn wss_server_config_set_deflate(config: *mut wss_server_c
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_config_set_deflate_level(config: *mut wss_server_config, value: u32) -> wss_status {
     ffi_status! {
-        if value > 9 {
-            return Err(FfiError::invalid(format!("deflate level must be 0-9 (got {value})")));
-        }
         edit(config, |c| {
             c.deflate.level = value;
             Ok(())
@@ -376,9 +352,6 @@ pub unsafe extern "C" fn wss_server_config_set_deflate_mem_level(
     value: u8,
 ) -> wss_status {
     ffi_status! {
-        if !(1..=9).contains(&value) {
-            return Err(FfiError::invalid(format!("deflate mem_level must be 1-9 (got {value})")));
-        }
         edit(config, |c| {
             c.deflate.mem_level = value;
             Ok(())
@@ -446,14 +419,13 @@ pub unsafe extern "C" fn wss_server_config_set_deflate_client_no_context_takeove
     }
 }
 
-/// Largest LZ77 window (9-15) our compressor uses. Default 15.
+/// Largest LZ77 window (8-15) our compressor uses (8: messages go uncompressed). Default 15.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_config_set_deflate_server_max_window_bits(
     config: *mut wss_server_config,
     value: u8,
 ) -> wss_status {
     ffi_status! {
-        window_bits(value, "server_max_window_bits")?;
         edit(config, |c| {
             c.deflate.server_max_window_bits = value;
             Ok(())
@@ -461,14 +433,13 @@ pub unsafe extern "C" fn wss_server_config_set_deflate_server_max_window_bits(
     }
 }
 
-/// Largest window (9-15) we ask clients to use when they let us choose. Default 15.
+/// Largest window (8-15) we ask clients to use when they let us choose. Default 15.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_config_set_deflate_client_max_window_bits(
     config: *mut wss_server_config,
     value: u8,
 ) -> wss_status {
     ffi_status! {
-        window_bits(value, "client_max_window_bits")?;
         edit(config, |c| {
             c.deflate.client_max_window_bits = value;
             Ok(())

@@ -4,7 +4,7 @@ use std::ffi::{CStr, c_char, c_void};
 use std::future::Future;
 use std::time::Duration;
 
-use wssession_core::{FrameType, Initiator, State, TrySend, runtime};
+use wssession_core::{FrameType, Initiator, State, TrySend, ViolationKind, runtime};
 
 use crate::error::{FfiError, wss_status};
 
@@ -50,6 +50,40 @@ pub enum wss_initiator {
     Remote = 1,
     /// No closing handshake happened (terminate, reset, EOF).
     Abnormal = 2,
+}
+
+/// What the peer did wrong when the session failed because of it (`wss_close_info.violation`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wss_violation {
+    /// The session did not fail because of the peer.
+    None = 0,
+    /// A client frame without a mask (1002).
+    Unmasked = 1,
+    /// RSV1 set where no negotiated extension allows it (1002).
+    UnexpectedRsv1 = 2,
+    /// RSV2 or RSV3 set (1002).
+    UnexpectedRsv23 = 3,
+    /// A reserved opcode (1002).
+    ReservedOpcode = 4,
+    /// A continuation frame with no message to continue (1002).
+    UnexpectedContinuation = 5,
+    /// A new data frame inside a fragmented message (1002).
+    InterruptedMessage = 6,
+    /// A fragmented control frame (1002).
+    FragmentedControl = 7,
+    /// A control payload over 125 bytes or a 1-byte Close payload (1002).
+    ControlPayloadLength = 8,
+    /// A close code that may not be sent (1002).
+    InvalidCloseCode = 9,
+    /// Invalid UTF-8 in a Text message or Close reason (1007).
+    InvalidUtf8 = 10,
+    /// A compressed message that does not inflate (1007).
+    CorruptCompressedData = 11,
+    /// A frame or message over max_frame_size (1009).
+    TooBig = 12,
+    /// The pinger's Ping was not answered within timeout_ms (1011).
+    PingTimeout = 13,
 }
 
 /// Where a session is in its life.
@@ -112,6 +146,25 @@ pub(crate) fn initiator_out(i: Initiator) -> wss_initiator {
         Initiator::Local => wss_initiator::Local,
         Initiator::Remote => wss_initiator::Remote,
         Initiator::Abnormal => wss_initiator::Abnormal,
+    }
+}
+
+pub(crate) fn violation_out(v: Option<ViolationKind>) -> wss_violation {
+    match v {
+        None => wss_violation::None,
+        Some(ViolationKind::Unmasked) => wss_violation::Unmasked,
+        Some(ViolationKind::UnexpectedRsv1) => wss_violation::UnexpectedRsv1,
+        Some(ViolationKind::UnexpectedRsv23) => wss_violation::UnexpectedRsv23,
+        Some(ViolationKind::ReservedOpcode) => wss_violation::ReservedOpcode,
+        Some(ViolationKind::UnexpectedContinuation) => wss_violation::UnexpectedContinuation,
+        Some(ViolationKind::InterruptedMessage) => wss_violation::InterruptedMessage,
+        Some(ViolationKind::FragmentedControl) => wss_violation::FragmentedControl,
+        Some(ViolationKind::ControlPayloadLength) => wss_violation::ControlPayloadLength,
+        Some(ViolationKind::InvalidCloseCode) => wss_violation::InvalidCloseCode,
+        Some(ViolationKind::InvalidUtf8) => wss_violation::InvalidUtf8,
+        Some(ViolationKind::CorruptCompressedData) => wss_violation::CorruptCompressedData,
+        Some(ViolationKind::TooBig) => wss_violation::TooBig,
+        Some(ViolationKind::PingTimeout) => wss_violation::PingTimeout,
     }
 }
 

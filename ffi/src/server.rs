@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use wssession_core::handshake::{check_header, check_status, is_token};
 use wssession_core::{
     Accept, AcceptHook, Bytes, CloseReason, Decision, EventHandler, Frame, Handler, HttpResponse, Request, Server,
     ServerBuilder, ServerConfig, Session, runtime,
@@ -637,12 +638,8 @@ fn accept_arg<'a>(accept: *mut wss_accept) -> Result<&'a mut wss_accept, FfiErro
     unsafe { accept.as_mut() }.ok_or_else(|| FfiError::new(wss_status::NullPointer, "`accept` is NULL"))
 }
 
-pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
 /// Answers the request with this HTTP response instead of upgrading (reject with 4xx/5xx, or serve
-/// content with 200). `status` must be 200-599; `body` (`len` bytes) is copied and may be NULL when
+/// content with 200). `status` must be 100-599 and not 101; `body` (`len` bytes) is copied and may be NULL when
 /// `len` is 0. Headers added with `wss_accept_add_header` go on this response.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_accept_respond(
@@ -653,9 +650,7 @@ pub unsafe extern "C" fn wss_accept_respond(
 ) -> wss_status {
     ffi_status! {
         let a = accept_arg(accept)?;
-        if !(200..=599).contains(&status) {
-            return Err(FfiError::invalid(format!("response status {status} must be 200-599")));
-        }
+        check_status(status)?;
         let body = arg_bytes(body, len, "body")?.to_vec();
         a.response = Some((status, body));
         Ok(())
@@ -689,12 +684,7 @@ pub unsafe extern "C" fn wss_accept_add_header(
         let a = accept_arg(accept)?;
         let name = arg_str(name, "name")?;
         let value = arg_str(value, "value")?;
-        if !is_token(name) {
-            return Err(FfiError::invalid(format!("header name {name:?} is not an HTTP token")));
-        }
-        if value.chars().any(|c| c.is_control() && c != '\t') {
-            return Err(FfiError::invalid("header value must not contain control characters (CR, LF...)"));
-        }
+        check_header(name, value)?;
         a.headers.push((name.to_owned(), value.to_owned()));
         Ok(())
     }

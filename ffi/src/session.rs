@@ -5,13 +5,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use wssession_core::{Bytes, CloseReason, DeflateParams, Frame, Session, runtime};
+use wssession_core::{Bytes, CloseFrame, CloseReason, DeflateParams, Frame, Session, runtime};
 
 use crate::error::{FfiError, wss_status};
 use crate::handle::{
     UserData, WSS_TIMEOUT_INFINITE, arg, arg_bytes, arg_str, block_with_timeout, frame_type_in, frame_type_out,
-    initiator_out, out_ptr, state_out, try_send_out, write, wss_finalizer, wss_frame_type, wss_initiator, wss_state,
-    wss_try_send_result,
+    initiator_out, out_ptr, state_out, try_send_out, violation_out, write, wss_finalizer, wss_frame_type,
+    wss_initiator, wss_state, wss_try_send_result, wss_violation,
 };
 use crate::request::wss_request;
 use crate::server::Tracker;
@@ -45,6 +45,12 @@ pub struct wss_close_info {
     pub initiator: wss_initiator,
     /// The reason text, NUL-terminated UTF-8 (may be ""); borrowed from the session handle.
     pub reason: *const c_char,
+    /// What the peer did wrong, when the session failed because of it; WSS_VIOLATION_NONE otherwise.
+    pub violation: wss_violation,
+    /// The code of the Close frame this server sent: 1005 when its body was empty, 0 when none was sent.
+    pub sent_code: u16,
+    /// The code of the Close frame the peer sent: 1005 when its body was empty, 0 when none arrived.
+    pub received_code: u16,
 }
 
 /// Per-session traffic counters.
@@ -428,6 +434,11 @@ pub unsafe extern "C" fn wss_session_terminate(session: *const wss_session) -> w
     }
 }
 
+/// A Close frame's code for C: 1005 for an empty body, 0 for no frame.
+fn frame_code(frame: Option<&CloseFrame>) -> u16 {
+    frame.map_or(0, |f| f.code.unwrap_or(1005))
+}
+
 /// How the session ended. Waits at most `timeout_ms` for it to end (0: only check, allowed in
 /// callbacks; WSS_STATUS_TIMEOUT if it has not ended yet).
 #[unsafe(no_mangle)]
@@ -447,7 +458,17 @@ pub unsafe extern "C" fn wss_session_close_reason(
             let core = s.session.clone();
             block_with_timeout(timeout_ms, "close_reason", async move { core.close_reason().await })?
         };
-        write(out, wss_close_info { code: reason.code, initiator: initiator_out(reason.initiator), reason: s.reason_cstr(&reason) });
+        write(
+            out,
+            wss_close_info {
+                code: reason.code,
+                initiator: initiator_out(reason.initiator),
+                reason: s.reason_cstr(&reason),
+                violation: violation_out(reason.violation),
+                sent_code: frame_code(reason.sent.as_ref()),
+                received_code: frame_code(reason.received.as_ref()),
+            },
+        );
         Ok(())
     }
 }

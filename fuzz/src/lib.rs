@@ -103,7 +103,7 @@ pub fn decoder(data: &[u8]) {
         }
     }
     if let Some(v) = whole.1 {
-        assert!([1002, 1007, 1009].contains(&v.code), "unexpected violation code {}", v.code);
+        assert!([1002, 1007, 1009].contains(&v.code()), "unexpected violation code {}", v.code());
         assert!(v.reason.len() <= 123);
     }
 }

@@ -1,6 +1,7 @@
 /* The C suite for wssession.h: every function, every bad-input case, and end-to-end sessions driven
  * by a raw-socket client (ws_client.h). Prints "N passed, N failed" last; exit status 1 on failure. */
 #define _DEFAULT_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -187,7 +188,10 @@ static void config_setters_accept_valid_values_and_reject_bad_ones(void) {
     CHECK(strstr(wss_last_error(), "0-9") != NULL);
     CHECK_STATUS(wss_server_config_set_deflate_mem_level(c, 0), WSS_STATUS_INVALID_ARGUMENT);
     CHECK(strstr(wss_last_error(), "1-9") != NULL);
-    CHECK_STATUS(wss_server_config_set_deflate_server_max_window_bits(c, 8), WSS_STATUS_INVALID_ARGUMENT);
+    /* the core's ranges, the same on every surface: window bits 8-15 */
+    OK(wss_server_config_set_deflate_server_max_window_bits(c, 8));
+    CHECK_STATUS(wss_server_config_set_deflate_server_max_window_bits(c, 7), WSS_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(wss_last_error(), "server_max_window_bits must be 8-15") != NULL);
     CHECK_STATUS(wss_server_config_set_deflate_client_max_window_bits(c, 16), WSS_STATUS_INVALID_ARGUMENT);
     wss_server_config_free(c);
     wss_server_config_free(NULL);
@@ -344,7 +348,10 @@ static void accept_decides(void *ud, const wss_request *req, wss_accept *acc) {
     }
     if (wss_accept_add_header(acc, "Bad Name", "x") != WSS_STATUS_INVALID_ARGUMENT) return;
     if (wss_accept_add_header(acc, "X-Ok", "a\r\nInjected: 1") != WSS_STATUS_INVALID_ARGUMENT) return;
+    /* the core's ranges, the same on every surface: status 100-599 but not 101 */
     if (wss_accept_respond(acc, 101, NULL, 0) != WSS_STATUS_INVALID_ARGUMENT) return;
+    if (wss_accept_respond(acc, 600, NULL, 0) != WSS_STATUS_INVALID_ARGUMENT) return;
+    if (wss_accept_respond(acc, 99, NULL, 0) != WSS_STATUS_INVALID_ARGUMENT) return;
     if (wss_accept_set_subprotocol(acc, "") != WSS_STATUS_INVALID_ARGUMENT) return;
     wss_accept_add_header(acc, "X-Accepted", "yes");
     wss_accept_set_subprotocol(acc, "superchat");
@@ -865,6 +872,123 @@ static void a_peer_that_resets_mid_echo_does_not_kill_the_process_with_sigpipe(v
     free(c);
 }
 
+static void long_close_timeout(wss_server_config *cfg) {
+    OK(wss_server_config_set_close_timeout_ms(cfg, 600000));
+}
+
+/* RFC 6455 §7.1.7: a failed connection gets its Close and then TCP is closed at once. A frame header
+ * declaring 2^40 bytes, then more bytes: the server can parse nothing after it, so it must not wait
+ * close_timeout (ten minutes here) for a Close; the read after the Close sees EOF (SO_RCVTIMEO bounds it). */
+static void a_failed_connection_is_closed_right_after_its_close_frame(void) {
+    ctx_t *c = calloc(1, sizeof *c);
+    uint16_t port;
+    wss_server *srv = start_server(c, "/echo", WSS_MODE_PUSH, &port, long_close_timeout);
+    char head[2048];
+    int fd = ws_connect(port, "/echo", NULL, head, sizeof head, 0);
+    CHECK(fd >= 0 && strncmp(head, "HTTP/1.1 101", 12) == 0);
+    unsigned char bytes[14 + 4096];
+    memset(bytes, 0x5a, sizeof bytes);
+    bytes[0] = 0x82;
+    bytes[1] = 0x80 | 127;
+    for (int i = 0; i < 8; i++) bytes[2 + i] = (unsigned char)(((uint64_t)1 << 40) >> (8 * (7 - i)));
+    CHECK(ws_write_all(fd, bytes, sizeof bytes) == 0);
+    CHECK(ws_recv_close(fd, NULL, 0) == 1009);
+    char after;
+    CHECK(read(fd, &after, 1) == 0); /* EOF, not the receive timeout */
+    CHECK(wait_for(&c->closed, 1));
+    CHECK(atomic_load(&c->close_code) == 1009 && atomic_load(&c->close_initiator) == (int)WSS_INITIATOR_LOCAL);
+    close(fd);
+    wss_server_free(srv);
+    free(c);
+}
+
+/* The close info names what the peer did wrong; a close the application chose names nothing. */
+static void the_close_info_names_the_violation_the_engine_detected(void) {
+    ctx_t *c = calloc(1, sizeof *c);
+    uint16_t port;
+    start_server(c, "/pull", WSS_MODE_PULL, &port, NULL);
+    char head[2048];
+    int fd = ws_connect(port, "/pull", NULL, head, sizeof head, 0);
+    CHECK(wait_for(&c->opened, 1));
+    wss_session *s = c->kept;
+    const unsigned char unmasked[] = {0x81, 0x02, 'h', 'i'};
+    CHECK(ws_write_all(fd, unmasked, sizeof unmasked) == 0);
+    CHECK(ws_recv_close(fd, NULL, 0) == 1002);
+    wss_close_info info;
+    OK(wss_session_close_reason(s, 30000, &info));
+    CHECK(info.code == 1002 && info.initiator == WSS_INITIATOR_LOCAL && info.violation == WSS_VIOLATION_UNMASKED);
+    CHECK(info.sent_code == 1002 && info.received_code == 0); /* the Close frames that crossed the wire */
+    wss_session_release(s);
+    close(fd);
+
+    fd = ws_connect(port, "/pull", NULL, head, sizeof head, 0);
+    CHECK(wait_for(&c->opened, 2));
+    s = c->kept;
+    OK(wss_session_close(s, 1002, "chosen by the application"));
+    CHECK(ws_recv_close(fd, NULL, 0) == 1002);
+    CHECK(ws_send_close(fd, 1002, "") == 0);
+    OK(wss_session_close_reason(s, 30000, &info));
+    CHECK(info.code == 1002 && info.violation == WSS_VIOLATION_NONE);
+    CHECK(info.sent_code == 1002 && info.received_code == 1002);
+    wss_session_release(s);
+    close(fd);
+    wss_server_free(c->server);
+    free(c);
+}
+
+static void bench_write_limits(wss_server_config *cfg) {
+    OK(wss_server_config_set_write_hard_limit(cfg, (128u << 20) + (1u << 20)));
+}
+
+/* Pings from a client that reads nothing: whatever the write limits (the benchmark server's 129 MiB
+ * here), the server queues at most 64 KiB of automatic Pongs and then stops reading, so the flood is
+ * held back by TCP and the queue stays at the bound. */
+static void a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_amount_of_pongs(void) {
+    ctx_t *c = calloc(1, sizeof *c);
+    uint16_t port;
+    wss_server *srv = start_server(c, "/pull", WSS_MODE_PULL, &port, bench_write_limits);
+    char head[2048];
+    int fd = ws_connect(port, "/pull", NULL, head, sizeof head, 4096); /* small window: pongs back up soon */
+    CHECK(fd >= 0 && strncmp(head, "HTTP/1.1 101", 12) == 0);
+    CHECK(wait_for(&c->opened, 1));
+    wss_session *s = c->kept;
+    enum { PING = 2 + 4 + 125, BURST = 1000 };
+    unsigned char *pings = malloc((size_t)PING * BURST);
+    for (int i = 0; i < BURST; i++) {
+        unsigned char *p = pings + (size_t)i * PING;
+        p[0] = 0x89;
+        p[1] = 0x80 | 125;
+        memset(p + 2, 0, 4 + 125); /* zero mask key: the payload goes as is */
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    const size_t bound = 64 * 1024 + 127;
+    size_t buffered = 0, most = 0, sent = 0;
+    /* Write what the socket takes (at most a million pings) until the Pongs reach their bound. */
+    for (int round = 0; round < 12000 && most + 127 <= 64 * 1024 && sent < (size_t)PING * 1000000; round++) {
+        ssize_t n;
+        while ((n = write(fd, pings, (size_t)PING * BURST)) > 0) sent += (size_t)n;
+        OK(wss_session_buffered_amount(s, &buffered));
+        if (buffered > most) most = buffered;
+        sleep_ms(5);
+    }
+    CHECK(most + 127 > 64 * 1024);
+    for (int i = 0; i < 20; i++) {
+        OK(wss_session_buffered_amount(s, &buffered));
+        CHECK(buffered <= bound);
+        ssize_t n = write(fd, pings, (size_t)PING * BURST);
+        if (n > 0) sent += (size_t)n;
+        sleep_ms(5);
+    }
+    CHECK(most <= bound);
+    CHECK(sent < (size_t)PING * 1000000); /* held back by TCP backpressure */
+    free(pings);
+    OK(wss_session_terminate(s));
+    wss_session_release(s);
+    close(fd);
+    wss_server_free(srv);
+    free(c);
+}
+
 int main(void) {
     run("status messages name every status and unknown codes", status_messages_name_every_status_and_unknown_codes);
     run("worker threads are set before the runtime starts", worker_threads_are_set_before_the_runtime_starts);
@@ -883,6 +1007,10 @@ int main(void) {
         a_retained_session_outlives_server_free_and_its_release_finalizes_the_server_user_data);
     run("a peer that resets mid-echo does not kill the process with SIGPIPE",
         a_peer_that_resets_mid_echo_does_not_kill_the_process_with_sigpipe);
+    run("a failed connection is closed right after its Close frame", a_failed_connection_is_closed_right_after_its_close_frame);
+    run("the close info names the violation the engine detected", the_close_info_names_the_violation_the_engine_detected);
+    run("a ping flood from a client that reads nothing queues a bounded amount of pongs",
+        a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_amount_of_pongs);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

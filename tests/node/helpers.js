@@ -41,6 +41,21 @@ async function pair(wss, path = '/', clientOptions, protocols) {
   return { client, ws, req }
 }
 
+/** A raw TCP client upgraded by hand (for peers that misbehave), plus the server-side socket. */
+async function rawPair(wss) {
+  const net = require('node:net')
+  const conn = waitFor(wss, 'connection')
+  const sock = net.connect(wss.address().port, '127.0.0.1')
+  sock.on('error', () => {})
+  await waitFor(sock, 'connect')
+  sock.write(
+    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  )
+  const [ws] = await conn
+  return { sock, ws }
+}
+
 /** Stops the server and ends every session. */
 async function stop(wss) {
   await within(wss.shutdown({ grace: 200 }), LIMIT_MS, 'shutdown')
@@ -75,4 +90,4 @@ function tlsCredentials() {
   return credentials
 }
 
-module.exports = { waitFor, within, listen, pair, stop, refusedResponse, WsClient, tlsCredentials }
+module.exports = { waitFor, within, listen, pair, rawPair, stop, refusedResponse, WsClient, tlsCredentials }

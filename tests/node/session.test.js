@@ -2,7 +2,7 @@
 // Ktor session members and SPEC behaviours observable from Node, driven by the real ws client.
 const test = require('node:test')
 const assert = require('node:assert')
-const { waitFor, within, listen, pair, stop, WsClient } = require('./helpers')
+const { waitFor, within, listen, pair, rawPair, stop, WsClient } = require('./helpers')
 const { WebSocketServer, WebSocket } = require('wssession')
 
 test('incoming yields complete messages as frames in order and ends on a clean close', async () => {
@@ -187,8 +187,113 @@ test('an oversize message emits error WS_ERR_UNSUPPORTED_MESSAGE_LENGTH before c
   const [code] = await clientClose
   assert.strictEqual(code, 1009)
   await within(ws.closeReason)
-  assert.deepStrictEqual(order, ['error:WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'close:1009'])
+  // As ws: 'close' reports the peer's Close frame; the connection was failed, so none came (1006).
+  assert.deepStrictEqual(order, ['error:WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'close:1006'])
   assert.strictEqual((await ws.closeReason).initiator, 'local')
+  await stop(wss)
+})
+
+test('each violation emits the ws error code of its kind before close; a close chosen by the app emits none', async () => {
+  const frame = (b0, payload, masked = true) =>
+    Buffer.concat([Buffer.from([b0, (masked ? 0x80 : 0) | payload.length]), masked ? Buffer.alloc(4) : Buffer.alloc(0), payload])
+  const cases = [
+    [frame(0x81, Buffer.from('hi'), false), 1002, 'WS_ERR_EXPECTED_MASK'],
+    [frame(0xa1, Buffer.from('hi')), 1002, 'WS_ERR_UNEXPECTED_RSV_2_3'],
+    [frame(0x80, Buffer.from('x')), 1002, 'WS_ERR_INVALID_OPCODE'],
+    [frame(0x88, Buffer.from([3])), 1002, 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH'],
+    [frame(0x88, Buffer.from([0, 0])), 1002, 'WS_ERR_INVALID_CLOSE_CODE'],
+    [frame(0x81, Buffer.from([0xff])), 1007, 'WS_ERR_INVALID_UTF8'],
+  ]
+  const wss = await listen()
+  for (const [bytes, code, errorCode] of cases) {
+    const { sock, ws } = await rawPair(wss)
+    const order = []
+    ws.on('error', (e) => order.push(e.code))
+    ws.on('close', (c) => order.push(c))
+    const closed = within(new Promise((resolve) => ws.once('close', resolve)))
+    sock.write(bytes)
+    await closed
+    assert.deepStrictEqual(order, [errorCode, 1006], 'no Close came back from the failed peer')
+    assert.strictEqual((await ws.closeReason).code, code)
+    sock.destroy()
+  }
+  const { sock, ws } = await rawPair(wss)
+  const events = []
+  ws.on('error', (e) => events.push(e.code))
+  ws.close(1002, 'the app speaks of RSV1 and masks')
+  sock.write(frame(0x88, Buffer.from([0x03, 0xea])))
+  const [code] = await waitFor(ws, 'close')
+  assert.deepStrictEqual([code, events], [1002, []])
+  sock.destroy()
+  await stop(wss)
+})
+
+test("'close' reports the Close frame the peer sent, as ws does; closeReason keeps ours", async () => {
+  const wss = await listen()
+  const { sock, ws } = await rawPair(wss)
+  sock.on('data', () => {})
+  const closed = within(new Promise((resolve) => ws.once('close', (code, reason) => resolve([code, String(reason)]))))
+  ws.close(4000, 'going')
+  const payload = Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from('ok then')])
+  sock.write(Buffer.concat([Buffer.from([0x88, 0x80 | payload.length, 0, 0, 0, 0]), payload]))
+  assert.deepStrictEqual(await closed, [1000, 'ok then'])
+  assert.deepStrictEqual(await within(ws.closeReason), { code: 4000, reason: 'going', initiator: 'local' })
+  sock.destroy()
+  await stop(wss)
+})
+
+test('a failed connection sends its Close and ends TCP at once, without waiting closeTimeout', async () => {
+  // A frame header declaring 2^40 bytes, then more bytes: 1009 and EOF right after it
+  // (RFC 6455 §7.1.7), though closeTimeout is a minute.
+  const wss = await listen({ closeTimeout: 60000 })
+  const { sock, ws } = await rawPair(wss)
+  let received = Buffer.alloc(0)
+  sock.on('data', (d) => {
+    received = Buffer.concat([received, d])
+  })
+  const header = Buffer.alloc(14)
+  header[0] = 0x82
+  header[1] = 0x80 | 127
+  header.writeBigUInt64BE(1n << 40n, 2)
+  sock.write(Buffer.concat([header, Buffer.alloc(4096, 0x5a)]))
+  await waitFor(sock, 'end')
+  const body = received.subarray(received.indexOf('\r\n\r\n') + 4)
+  assert.deepStrictEqual([body[0], body.readUInt16BE(2)], [0x88, 1009], 'a Close 1009, then EOF')
+  assert.strictEqual((await within(ws.closeReason)).code, 1009)
+  sock.destroy()
+  await stop(wss)
+})
+
+test('a ping flood from a client that reads nothing queues a bounded amount of pongs', async () => {
+  // The benchmark server's write limit (128 MiB); the automatic Pongs stop at their own bound
+  // (64 KiB) and the server stops reading, so the flood of a million pings is held back by TCP.
+  const wss = await listen({ maxBufferedAmount: 128 << 20 })
+  const { sock, ws } = await rawPair(wss)
+  sock.pause() // read nothing
+  const ping = Buffer.concat([Buffer.from([0x89, 0x80 | 125, 0, 0, 0, 0]), Buffer.alloc(125, 0x70)])
+  const burst = Buffer.concat(Array(1000).fill(ping))
+  let bursts = 0
+  let stopped = false
+  const flood = (async () => {
+    while (bursts < 1000 && !stopped) {
+      bursts++
+      if (!sock.write(burst)) await new Promise((resolve) => sock.once('drain', resolve))
+    }
+  })()
+  const bound = 64 * 1024 + 127
+  await within(
+    (async () => {
+      while (ws.bufferedAmount + 127 <= 64 * 1024) await new Promise((resolve) => setTimeout(resolve, 5))
+    })(),
+  )
+  for (let i = 0; i < 20; i++) {
+    assert.ok(ws.bufferedAmount <= bound, `queue holds ${ws.bufferedAmount}`)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  assert.ok(bursts < 1000, 'TCP backpressure holds the flood back')
+  stopped = true
+  sock.destroy()
+  flood.catch(() => {})
   await stop(wss)
 })
 
@@ -225,6 +330,43 @@ test('close events carry the peer code and reason; an empty Close gives 1005', a
   await stop(wss)
 })
 
+test('a verifyClient rejection is checked by the core: status 100-599 but not 101, no CR/LF; else 500', () => {
+  // In a child: the invalid decision is the app's bug, rethrown as an uncaught exception (as a throw
+  // in its callback would be), which the child records instead of dying.
+  const { spawnSync } = require('node:child_process')
+  const child = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `
+    const { WebSocketServer } = require('wssession'); const WS = require('ws')
+    const thrown = []
+    process.on('uncaughtException', (e) => thrown.push(e.code))
+    const cases = [[599], [403, { 'X-Why': 'tab\\tis fine' }], [101], [600], [99],
+      [403, { 'X-Why': 'a\\r\\nSet-Cookie: x=1' }], [403, { 'Bad Name': 'v' }]]
+    let current
+    const wss = new WebSocketServer({ port: 0, verifyClient: (info, cb) => cb(false, current[0], 'no', current[1]) })
+    wss.on('listening', async () => {
+      const statuses = []
+      for (current of cases) {
+        const c = new WS('ws://127.0.0.1:' + wss.address().port)
+        c.on('error', () => {})
+        statuses.push(await new Promise((resolve) => c.on('unexpected-response', (req, res) => { res.resume(); resolve(res.statusCode) })))
+        c.terminate()
+      }
+      console.log(JSON.stringify({ statuses, thrown }))
+      wss.close()
+    })`,
+    ],
+    { encoding: 'utf8', timeout: 15000, cwd: __dirname },
+  )
+  assert.strictEqual(child.status, 0, child.stderr)
+  assert.deepStrictEqual(JSON.parse(child.stdout), {
+    statuses: [599, 403, 500, 500, 500, 500, 500],
+    thrown: Array(5).fill('WSSESSION_ERR_INVALID_ARGUMENT'),
+  })
+})
+
 test('bad arguments throw TypeError or RangeError with a code', async () => {
   assert.throws(() => new WebSocketServer(), TypeError)
   assert.throws(() => new WebSocketServer({}), TypeError)
@@ -234,6 +376,19 @@ test('bad arguments throw TypeError or RangeError with a code', async () => {
   for (const zlibDeflateOptions of [{ level: 10 }, { memLevel: 0 }, { memLevel: 10 }, { memLevel: 2.5 }]) {
     assert.throws(() => new WebSocketServer({ port: 0, perMessageDeflate: { zlibDeflateOptions } }), RangeError)
   }
+  // The core's ranges, the same on every surface: window bits 8-15 (8 is kept, not raised to 9).
+  assert.throws(() => new WebSocketServer({ port: 0, perMessageDeflate: { serverMaxWindowBits: 7 } }), {
+    name: 'RangeError',
+    code: 'WSSESSION_ERR_INVALID_ARGUMENT',
+    message: /server_max_window_bits must be 8-15/,
+  })
+  const eight = await listen({ perMessageDeflate: { serverMaxWindowBits: 8 } })
+  const c8 = new WsClient(`ws://127.0.0.1:${eight.address().port}`, { perMessageDeflate: true })
+  c8.on('error', () => {})
+  const [res] = await waitFor(c8, 'upgrade')
+  assert.match(res.headers['sec-websocket-extensions'], /server_max_window_bits=8/)
+  c8.terminate()
+  await stop(eight)
   const wss = await listen()
   const { client, ws } = await pair(wss)
   assert.throws(() => ws.send({}), TypeError)

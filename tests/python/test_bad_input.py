@@ -132,3 +132,31 @@ async def test_connection_members_raise_type_and_value_errors() -> None:
     async with running(handler) as (_, url), connect(url):
         results = await got.get()
         assert results == ["ok"] * len(results), results
+
+
+async def test_process_request_responses_are_checked_by_the_engine_with_the_ranges_of_every_surface() -> None:
+    """Status 100-599 but not 101, header names HTTP tokens, no CR/LF in values (the core decides,
+    as it does for C and Node): anything else becomes a 500 instead of reaching the wire."""
+    import asyncio
+
+    async def status_for(response: wssession.Response) -> int:
+        def process_request(connection: Any, request: Any) -> Any:
+            return response
+
+        async with running(noop, process_request=process_request) as (server, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n"), 5)
+            writer.close()
+            return int(head.split()[1])
+
+    def response(status: int, headers: list[tuple[str, str]] | None = None) -> wssession.Response:
+        return wssession.Response(status, "Reason", wssession.Headers(headers or []), b"body")
+
+    assert await status_for(response(599)) == 599
+    assert await status_for(response(403, [("X-Why", "tab\tis fine")])) == 403
+    assert await status_for(response(101)) == 500
+    assert await status_for(response(600)) == 500
+    assert await status_for(response(99)) == 500
+    assert await status_for(response(403, [("X-Why", "a\r\nSet-Cookie: x=1")])) == 500
+    assert await status_for(response(403, [("Bad Name", "v")])) == 500

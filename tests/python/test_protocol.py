@@ -8,7 +8,7 @@ import os
 import struct
 
 import wssession
-from conftest import Box, running, within
+from conftest import Box, running, until, within
 
 
 async def raw_client(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -80,9 +80,42 @@ async def test_unmasked_client_frame_closes_with_1002() -> None:
         writer.write(frame(1, b"hi", mask=False))
         op, payload = await read_frame(reader)
         assert (op, close_code(payload)) == (8, 1002)
-        writer.write(frame(8, payload[:2]))
         ok, code, _, initiator = await box.get()
         assert (ok, code, initiator) == (False, 1002, "local")
+        writer.close()
+
+
+async def test_the_close_reason_names_the_violation_the_engine_detected() -> None:
+    cases = [
+        (frame(1, b"hi", mask=False), 1002, "unmasked"),
+        (frame(0, b"x"), 1002, "unexpected_continuation"),
+        (frame(8, b"\x03"), 1002, "control_payload_length"),
+        (frame(1, b"\xff"), 1007, "invalid_utf8"),
+        (bytes([0x82, 0xFF]) + struct.pack("!Q", 1 << 40) + os.urandom(4), 1009, "too_big"),
+    ]
+    for data, want_code, want_kind in cases:
+        got = Box()
+
+        async def handler(ws: wssession.ServerConnection) -> None:
+            got.put(await ws.wait_closed())
+
+        async with running(handler) as (server, _):
+            reader, writer = await raw_client(server.port)
+            writer.write(data)
+            reason = await got.get()
+            assert (reason.code, reason.initiator, reason.violation) == (want_code, "local", want_kind)
+            writer.close()
+    clean = Box()
+
+    async def closes(ws: wssession.ServerConnection) -> None:
+        await ws.close(1002, "chosen by the handler")
+        clean.put(await ws.wait_closed())
+
+    async with running(closes) as (server, _):
+        reader, writer = await raw_client(server.port)
+        assert (await read_frame(reader))[0] == 8
+        writer.write(frame(8, struct.pack("!H", 1002)))
+        assert (await clean.get()).violation is None, "a close the handler chose is no violation"
         writer.close()
 
 
@@ -96,6 +129,51 @@ async def test_invalid_utf8_text_closes_with_1007() -> None:
         writer.write(frame(8, payload[:2]))
         assert (await box.get())[1] == 1007
         writer.close()
+
+
+async def test_a_failed_connection_is_closed_right_after_its_close_frame() -> None:
+    # A frame header declaring 2**40 bytes, then more bytes: the server sends 1009 and closes TCP
+    # at once (RFC 6455 §7.1.7) instead of waiting close_timeout (a minute here) for a Close.
+    box = Box()
+    async with running(lambda ws: capture_end(ws, box), close_timeout=60) as (server, _):
+        reader, writer = await raw_client(server.port)
+        writer.write(bytes([0x82, 0xFF]) + struct.pack("!Q", 1 << 40) + os.urandom(4) + b"x" * 4096)
+        op, payload = await read_frame(reader)
+        assert (op, close_code(payload)) == (8, 1009)
+        assert await within(reader.read()) == b"", "EOF right after the Close"
+        ok, code, _, initiator = await box.get()
+        assert (ok, code, initiator) == (False, 1009, "local")
+        writer.close()
+
+
+async def test_a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_amount_of_pongs() -> None:
+    # The benchmark server's large write limit; the automatic Pongs still stop at their own bound
+    # (64 KiB) and the server stops reading, so the flood of a million pings is held back.
+    bound = 64 * 1024 + 127
+    conn = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        conn.put(ws)
+        await ws.wait_closed()
+
+    async with running(handler, write_limit=2**27, ping_interval=None) as (server, _):
+        reader, writer = await raw_client(server.port)
+        ws = await conn.get()
+        pings = frame(9, b"p" * 125) * 1000
+
+        async def flood() -> None:
+            for _ in range(1000):
+                writer.write(pings)
+                await writer.drain()
+
+        flooding = asyncio.ensure_future(flood())
+        await until(lambda: ws.buffered_amount + 127 > 64 * 1024)
+        for _ in range(20):
+            assert ws.buffered_amount <= bound, ws.buffered_amount
+            await asyncio.sleep(0)
+        assert not flooding.done(), "TCP backpressure holds the flood back"
+        flooding.cancel()
+        writer.transport.abort()
 
 
 async def test_missed_pong_closes_with_1011_ping_timeout() -> None:
@@ -122,6 +200,48 @@ async def test_an_empty_close_from_the_peer_is_1005_and_ok() -> None:
         op, payload = await read_frame(reader)
         assert (op, payload) == (8, b"")
         assert await box.get() == (True, 1005, "", "remote")
+        writer.close()
+
+
+async def test_connection_closed_reports_the_close_frames_that_crossed_the_wire() -> None:
+    async def capture(ws: wssession.ServerConnection, box: Box) -> None:
+        try:
+            await ws.recv()
+        except wssession.ConnectionClosed as exc:
+            sent = None if exc.sent is None else (exc.sent.code, exc.sent.reason)
+            rcvd = None if exc.rcvd is None else (exc.rcvd.code, exc.rcvd.reason)
+            box.put((type(exc).__name__, rcvd, sent, exc.rcvd_then_sent))
+
+    # The peer's empty Close is echoed empty: both read 1005 (websockets' parse of an empty body).
+    box = Box()
+    async with running(lambda ws: capture(ws, box)) as (server, _):
+        reader, writer = await raw_client(server.port)
+        writer.write(frame(8, b""))
+        assert await read_frame(reader) == (8, b"")
+        assert await box.get() == ("ConnectionClosedOK", (1005, ""), (1005, ""), True)
+        writer.close()
+
+    # We close with 4000; the peer answers with 1000 and its own reason.
+    box = Box()
+
+    async def closes_first(ws: wssession.ServerConnection) -> None:
+        ws.close_timeout = 30
+        await ws.close(4000, "going")
+        await capture(ws, box)
+
+    async with running(closes_first) as (server, _):
+        reader, writer = await raw_client(server.port)
+        assert (await read_frame(reader))[0] == 8
+        writer.write(frame(8, struct.pack("!H", 1000) + b"ok then"))
+        assert await box.get() == ("ConnectionClosedError", (1000, "ok then"), (4000, "going"), False)
+        writer.close()
+
+    # A failed connection sent its Close and received none.
+    box = Box()
+    async with running(lambda ws: capture(ws, box)) as (server, _):
+        reader, writer = await raw_client(server.port)
+        writer.write(frame(1, b"hi", mask=False))
+        assert await box.get() == ("ConnectionClosedError", None, (1002, "client frames must be masked"), None)
         writer.close()
 
 

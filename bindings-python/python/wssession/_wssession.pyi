@@ -102,6 +102,9 @@ class CloseReason:
     @property
     def initiator(self) -> str:
         """Who ended the session: "local", "remote" or "abnormal"."""
+    @property
+    def violation(self) -> str | None:
+        """What the peer did wrong when the session failed because of it ("unmasked", "too_big", ...)."""
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 

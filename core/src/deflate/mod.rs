@@ -28,10 +28,12 @@ pub struct DeflateConfig {
     pub server_no_context_takeover: bool,
     /// Ask clients to reset theirs after every message. Default false.
     pub client_no_context_takeover: bool,
-    /// Largest LZ77 window (9–15) our compressor uses; 15 = 32 KiB. Default 15: smaller windows
+    /// Largest LZ77 window (8–15) our compressor uses; 15 = 32 KiB. Default 15: smaller windows
     /// compress worse and, at levels 1–5 with zlib-rs, no faster (the window slides more often).
+    /// zlib cannot compress within 8 bits (256 bytes): with 8 messages go uncompressed, as stored
+    /// blocks when compression is forced (the same as when a client asks for 8).
     pub server_max_window_bits: u8,
-    /// Largest window (9–15) we ask clients to use when they allow us to choose. Default 15.
+    /// Largest window (8–15) we ask clients to use when they allow us to choose. Default 15.
     pub client_max_window_bits: u8,
 }
 
@@ -55,5 +57,15 @@ impl DeflateConfig {
     /// Enabled with every other setting at its default.
     pub fn enabled() -> Self {
         Self { enabled: true, ..Self::default() }
+    }
+
+    /// Checks each setting against the range its field documents (level 0–9, mem_level 1–9, window
+    /// bits 8–15); the error names the first one out of range.
+    pub fn validate(&self) -> crate::Result<()> {
+        use crate::config::within;
+        within("deflate level", self.level.into(), 0..=9)?;
+        within("deflate mem_level", self.mem_level.into(), 1..=9)?;
+        within("deflate server_max_window_bits", self.server_max_window_bits.into(), 8..=15)?;
+        within("deflate client_max_window_bits", self.client_max_window_bits.into(), 8..=15)
     }
 }

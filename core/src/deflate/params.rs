@@ -175,15 +175,16 @@ pub fn negotiate<'a>(
 }
 
 fn accept(offer: &Offer, config: &DeflateConfig) -> Option<DeflateParams> {
-    let own = config.server_max_window_bits.clamp(9, 15);
-    // An offer of 8 is accepted as 8: zlib cannot compress within a 256-byte window, so such a session
-    // sends its messages uncompressed by default and as stored blocks when compression is forced
-    // (see `Deflater`); the client's compressed messages are still inflated.
+    // The configuration is validated (8–15). A window of 8, configured or offered, is accepted as 8:
+    // zlib cannot compress within a 256-byte window, so such a session sends its messages
+    // uncompressed by default and as stored blocks when compression is forced (see `Deflater`); the
+    // client's compressed messages are still inflated.
+    let own = config.server_max_window_bits;
     let server_bits = offer.server_max_window_bits.map_or(own, |asked| asked.min(own));
     let client_bits = match offer.client_max_window_bits {
         None => None,
         Some(offered) => {
-            let limit = offered.unwrap_or(15).min(config.client_max_window_bits.clamp(8, 15));
+            let limit = offered.unwrap_or(15).min(config.client_max_window_bits);
             (limit < 15 || offered.is_some()).then_some(limit)
         }
     };
@@ -192,8 +193,8 @@ fn accept(offer: &Offer, config: &DeflateConfig) -> Option<DeflateParams> {
         client_no_context_takeover: offer.client_no_context_takeover || config.client_no_context_takeover,
         server_max_window_bits: server_bits,
         client_max_window_bits: client_bits,
-        level: config.level.min(9),
-        mem_level: config.mem_level.clamp(1, 9),
+        level: config.level,
+        mem_level: config.mem_level,
         threshold: config.threshold,
         max_inflated_size: config.max_inflated_size,
     })

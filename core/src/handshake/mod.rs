@@ -6,7 +6,7 @@ mod response;
 
 pub use negotiate::Handshake;
 pub use request::{HeadError, parse_head};
-pub use response::{HttpResponse, switching_protocols};
+pub use response::{HttpResponse, check_header, check_headers, check_status, is_token, switching_protocols};
 
 use base64::Engine;
 

@@ -2,6 +2,8 @@
 
 use bytes::Bytes;
 
+use crate::error::{Error, Result};
+
 /// A plain HTTP response (rejections, 4xx/5xx errors, or content served by the accept hook).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
@@ -13,7 +15,53 @@ pub struct HttpResponse {
     pub body: Bytes,
 }
 
+/// Whether `s` is an HTTP token (RFC 9110 §5.6.2): header names and subprotocols must be.
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Checks a status that answers an upgrade request instead of the 101: 100–599, but not 101 (only
+/// the handshake itself switches protocols).
+pub fn check_status(status: u16) -> Result<()> {
+    if (100..=599).contains(&status) && status != 101 {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("HTTP status {status} must be 100-599 and not 101")))
+    }
+}
+
+/// Checks a response header: the name an HTTP token, the value free of CR, LF and other control
+/// characters (tab allowed), so nothing can be smuggled into the response head.
+pub fn check_header(name: &str, value: &str) -> Result<()> {
+    if !is_token(name) {
+        return Err(Error::invalid(format!("header name {name:?} is not an HTTP token")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(Error::invalid(format!("the value of header {name} contains CR, LF or another control character")));
+    }
+    Ok(())
+}
+
+/// Checks every header of a list (see [`check_header`]).
+pub fn check_headers(headers: &[(String, String)]) -> Result<()> {
+    headers.iter().try_for_each(|(n, v)| check_header(n, v))
+}
+
 impl HttpResponse {
+    /// A response checked as adapters build it from user input: status 100–599 except 101, header
+    /// names HTTP tokens, no CR/LF in values.
+    pub fn checked(status: u16, headers: Vec<(String, String)>, body: impl Into<Bytes>) -> Result<Self> {
+        check_status(status)?;
+        check_headers(&headers)?;
+        Ok(Self { status, headers, body: body.into() })
+    }
+
+    /// Checks this response as [`HttpResponse::checked`] does.
+    pub fn validate(&self) -> Result<()> {
+        check_status(self.status)?;
+        check_headers(&self.headers)
+    }
+
     /// A response with a body and no extra headers.
     pub fn new(status: u16, body: impl Into<Bytes>) -> Self {
         Self { status, headers: vec![], body: body.into() }
@@ -110,6 +158,21 @@ fn reason_phrase(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checked_responses_take_any_non_101_status_and_refuse_header_injection() {
+        for ok in [100, 200, 204, 302, 401, 426, 503, 599] {
+            assert!(HttpResponse::checked(ok, vec![], "").is_ok(), "{ok}");
+        }
+        for bad in [0, 99, 101, 600, 999] {
+            assert!(HttpResponse::checked(bad, vec![], "").is_err(), "{bad}");
+        }
+        let h = |n: &str, v: &str| vec![(n.to_owned(), v.to_owned())];
+        assert!(HttpResponse::checked(403, h("X-Why", "tab\tis fine"), "").is_ok());
+        for (n, v) in [("X-Ok", "a\r\nSet-Cookie: x"), ("X-Ok", "a\nb"), ("Bad Name", "v"), ("", "v"), ("X:y", "v")] {
+            assert!(HttpResponse::checked(403, h(n, v), "").is_err(), "{n:?}: {v:?}");
+        }
+    }
 
     #[test]
     fn accept_key_matches_rfc_6455_example() {

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::violation::ViolationKind;
+
 /// Normal closure.
 pub const NORMAL: u16 = 1000;
 /// The endpoint is going away (server shutdown).
@@ -46,6 +48,22 @@ impl Initiator {
     }
 }
 
+/// A Close frame as it crossed the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// Its status code; `None` when its body was empty.
+    pub code: Option<u16>,
+    /// Its reason text (empty when it had none).
+    pub reason: String,
+}
+
+impl CloseFrame {
+    /// A Close frame with `code` (`None`: an empty body) and `reason`.
+    pub fn new(code: Option<u16>, reason: impl Into<String>) -> Self {
+        Self { code, reason: reason.into() }
+    }
+}
+
 /// How a session ended: resolved exactly once per session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseReason {
@@ -55,12 +73,24 @@ pub struct CloseReason {
     pub reason: String,
     /// Which side started the close.
     pub initiator: Initiator,
+    /// What the peer did wrong, when the session failed because of it (a protocol violation or an
+    /// unanswered Ping); `None` for every other ending.
+    pub violation: Option<ViolationKind>,
+    /// The Close frame this server sent (handed to the socket), if any.
+    pub sent: Option<CloseFrame>,
+    /// The peer's Close frame, if a valid one arrived.
+    pub received: Option<CloseFrame>,
 }
 
 impl CloseReason {
     /// A close reason from its parts.
     pub fn new(code: u16, reason: impl Into<String>, initiator: Initiator) -> Self {
-        Self { code, reason: reason.into(), initiator }
+        Self { code, reason: reason.into(), initiator, violation: None, sent: None, received: None }
+    }
+
+    /// The reason recorded when this server failed the connection because of `violation`.
+    pub fn failed(violation: super::Violation) -> Self {
+        Self { violation: Some(violation.kind), ..Self::new(violation.code(), violation.reason, Initiator::Local) }
     }
 
     /// The reason recorded when the connection died without a closing handshake.

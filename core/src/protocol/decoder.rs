@@ -6,10 +6,11 @@ use bytes::{Buf, Bytes, BytesMut};
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
-use super::close::{self, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR};
+use super::close;
 use super::frame::{Frame, FrameType, MAX_CONTROL_PAYLOAD};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
+use super::violation::{Violation, ViolationKind as Kind};
 use crate::deflate::{InflateError, Inflater};
 
 /// Something the peer sent that the session must act on.
@@ -25,20 +26,8 @@ pub enum Event {
     Close(Option<(u16, String)>),
 }
 
-/// The peer broke the protocol: close with `code`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    /// The close code to send (1002, 1007 or 1009).
-    pub code: u16,
-    /// A short human-readable reason (sent in the Close frame, ≤ 123 bytes).
-    pub reason: &'static str,
-    /// The violation was in the peer's Close frame: the peer will send nothing more, so the
-    /// connection can be shut as soon as our Close is written (no waiting for another Close).
-    pub in_close: bool,
-}
-
-fn violation(code: u16, reason: &'static str) -> Violation {
-    Violation { code, reason, in_close: false }
+fn violation(kind: Kind, reason: &'static str) -> Violation {
+    Violation::new(kind, reason)
 }
 
 struct Partial {
@@ -93,7 +82,7 @@ impl Decoder {
             let (header, len) = match FrameHeader::parse(&mut cursor) {
                 Ok(Some(parsed)) => parsed,
                 Ok(None) => return Ok(None),
-                Err(_) => return Err(violation(PROTOCOL_ERROR, "reserved opcode")),
+                Err(_) => return Err(violation(Kind::ReservedOpcode, "reserved opcode")),
             };
             let head_len = cursor.position() as usize;
             self.check_header(&header, len)?;
@@ -142,45 +131,48 @@ impl Decoder {
 
     fn check_header(&self, h: &FrameHeader, len: u64) -> Result<(), Violation> {
         if h.mask.is_none() {
-            return Err(violation(PROTOCOL_ERROR, "client frames must be masked"));
+            return Err(violation(Kind::Unmasked, "client frames must be masked"));
         }
         if h.rsv2 || h.rsv3 {
-            return Err(violation(PROTOCOL_ERROR, "RSV2/RSV3 set without a negotiated extension"));
+            return Err(violation(Kind::UnexpectedRsv23, "RSV2/RSV3 set without a negotiated extension"));
         }
         match h.opcode {
             OpCode::Control(_) => {
                 if !h.is_final {
-                    return Err(violation(PROTOCOL_ERROR, "fragmented control frame"));
+                    return Err(violation(Kind::FragmentedControl, "fragmented control frame"));
                 }
                 if len > MAX_CONTROL_PAYLOAD as u64 {
-                    return Err(violation(PROTOCOL_ERROR, "control frame payload over 125 bytes"));
+                    return Err(violation(Kind::ControlPayloadLength, "control frame payload over 125 bytes"));
                 }
                 if h.rsv1 {
-                    return Err(violation(PROTOCOL_ERROR, "RSV1 set on a control frame"));
+                    return Err(violation(Kind::UnexpectedRsv1, "RSV1 set on a control frame"));
                 }
             }
             OpCode::Data(Data::Continue) => {
                 let Some(p) = &self.partial else {
-                    return Err(violation(PROTOCOL_ERROR, "continuation frame without a message to continue"));
+                    return Err(violation(
+                        Kind::UnexpectedContinuation,
+                        "continuation frame without a message to continue",
+                    ));
                 };
                 if h.rsv1 {
-                    return Err(violation(PROTOCOL_ERROR, "RSV1 set on a continuation frame"));
+                    return Err(violation(Kind::UnexpectedRsv1, "RSV1 set on a continuation frame"));
                 }
                 if !p.compressed && p.data.len() as u64 + len > self.max_size as u64 {
-                    return Err(violation(MESSAGE_TOO_BIG, "message too big"));
+                    return Err(violation(Kind::TooBig, "message too big"));
                 }
             }
             OpCode::Data(_) => {
                 if self.partial.is_some() {
-                    return Err(violation(PROTOCOL_ERROR, "new data frame inside a fragmented message"));
+                    return Err(violation(Kind::InterruptedMessage, "new data frame inside a fragmented message"));
                 }
                 if h.rsv1 && self.inflater.is_none() {
-                    return Err(violation(PROTOCOL_ERROR, "RSV1 set without permessage-deflate"));
+                    return Err(violation(Kind::UnexpectedRsv1, "RSV1 set without permessage-deflate"));
                 }
             }
         }
         if len > self.max_size as u64 {
-            return Err(violation(MESSAGE_TOO_BIG, "frame too big"));
+            return Err(violation(Kind::TooBig, "frame too big"));
         }
         Ok(())
     }
@@ -189,11 +181,9 @@ impl Decoder {
         match h.opcode {
             OpCode::Control(Control::Ping) => Ok(Some(Event::Ping(payload.freeze()))),
             OpCode::Control(Control::Pong) => Ok(Some(Event::Pong(payload.freeze()))),
-            OpCode::Control(Control::Close) => {
-                parse_close(&payload).map(|c| Some(Event::Close(c))).map_err(|v| Violation { in_close: true, ..v })
-            }
+            OpCode::Control(Control::Close) => parse_close(&payload).map(|c| Some(Event::Close(c))),
             OpCode::Control(Control::Reserved(_)) | OpCode::Data(Data::Reserved(_)) => {
-                Err(violation(PROTOCOL_ERROR, "reserved opcode"))
+                Err(violation(Kind::ReservedOpcode, "reserved opcode"))
             }
             OpCode::Data(Data::Continue) => {
                 let mut partial = self.partial.take().expect("checked in check_header");
@@ -233,8 +223,8 @@ impl Decoder {
             let limit = self.max_inflated.unwrap_or(self.max_size);
             let inflater = self.inflater.as_mut().expect("compressed only when negotiated");
             inflater.inflate(payload, fin, &mut p.data, limit).map_err(|e| match e {
-                InflateError::TooBig => violation(MESSAGE_TOO_BIG, "inflated message too big"),
-                InflateError::Corrupt => violation(INVALID_PAYLOAD, "corrupt compressed data"),
+                InflateError::TooBig => violation(Kind::TooBig, "inflated message too big"),
+                InflateError::Corrupt => violation(Kind::CorruptCompressedData, "corrupt compressed data"),
             })?;
         } else {
             p.data.extend_from_slice(payload);
@@ -247,20 +237,20 @@ impl Decoder {
 }
 
 fn invalid_utf8() -> Violation {
-    violation(INVALID_PAYLOAD, "invalid UTF-8 in text message")
+    violation(Kind::InvalidUtf8, "invalid UTF-8 in text message")
 }
 
 fn parse_close(payload: &[u8]) -> Result<Option<(u16, String)>, Violation> {
     match payload.len() {
         0 => Ok(None),
-        1 => Err(violation(PROTOCOL_ERROR, "close frame with a 1-byte payload")),
+        1 => Err(violation(Kind::ControlPayloadLength, "close frame with a 1-byte payload")),
         _ => {
             let code = u16::from_be_bytes([payload[0], payload[1]]);
             if !close::is_valid_wire_code(code) {
-                return Err(violation(PROTOCOL_ERROR, "invalid close code"));
+                return Err(violation(Kind::InvalidCloseCode, "invalid close code"));
             }
             let reason = std::str::from_utf8(&payload[2..])
-                .map_err(|_| violation(INVALID_PAYLOAD, "invalid UTF-8 in close reason"))?;
+                .map_err(|_| violation(Kind::InvalidUtf8, "invalid UTF-8 in close reason"))?;
             Ok(Some((code, reason.to_owned())))
         }
     }
@@ -313,26 +303,26 @@ mod tests {
     fn rejects_unmasked_frames_with_1002() {
         let mut buf = BytesMut::new();
         encode_frame(&mut buf, 1, true, false, b"hi", None);
-        assert_eq!(Decoder::new(100, None).decode(&mut buf).unwrap_err().code, 1002);
+        assert_eq!(Decoder::new(100, None).decode(&mut buf).unwrap_err().code(), 1002);
     }
 
     #[test]
     fn rejects_oversize_frame_from_its_header_with_1009() {
         let mut buf = wire(&[(2, true, false, &[0u8; 200])]);
         buf.truncate(8); // header only: the limit triggers before the body arrives
-        assert_eq!(Decoder::new(100, None).decode(&mut buf).unwrap_err().code, 1009);
+        assert_eq!(Decoder::new(100, None).decode(&mut buf).unwrap_err().code(), 1009);
     }
 
     #[test]
     fn rejects_oversize_reassembled_message_with_1009() {
         let mut buf = wire(&[(2, false, false, &[0u8; 60]), (0, true, false, &[0u8; 60])]);
-        assert_eq!(decode_all(&mut Decoder::new(100, None), &mut buf).unwrap_err().code, 1009);
+        assert_eq!(decode_all(&mut Decoder::new(100, None), &mut buf).unwrap_err().code(), 1009);
     }
 
     #[test]
     fn rejects_invalid_utf8_across_fragments_with_1007_before_the_end() {
         let mut buf = wire(&[(1, false, false, b"\xce\xba\xe1"), (0, false, false, b"\xbd\xb9\xed\xa0\x80")]);
-        assert_eq!(decode_all(&mut Decoder::new(100, None), &mut buf).unwrap_err().code, 1007);
+        assert_eq!(decode_all(&mut Decoder::new(100, None), &mut buf).unwrap_err().code(), 1007);
     }
 
     #[test]
@@ -343,7 +333,7 @@ mod tests {
         let mut buf = BytesMut::from(&full[..6 + 11]);
         assert_eq!(d.decode(&mut buf).unwrap(), None, "a valid prefix waits for more");
         buf.extend_from_slice(&full[6 + 11..6 + 13]);
-        assert_eq!(d.decode(&mut buf).unwrap_err().code, 1007);
+        assert_eq!(d.decode(&mut buf).unwrap_err().code(), 1007);
     }
 
     #[test]
@@ -380,12 +370,24 @@ mod tests {
             wire(&[(8, true, false, &[0x03])]),                       // 1-byte close
             wire(&[(8, true, false, &[0x03, 0xed])]),                 // close code 1005
         ];
-        for (i, mut buf) in cases.into_iter().enumerate() {
-            assert_eq!(decode_all(&mut Decoder::new(100, None), &mut buf).unwrap_err().code, 1002, "case {i}");
+        let kinds = [
+            Kind::UnexpectedContinuation,
+            Kind::InterruptedMessage,
+            Kind::FragmentedControl,
+            Kind::ControlPayloadLength,
+            Kind::ReservedOpcode,
+            Kind::ReservedOpcode,
+            Kind::UnexpectedRsv1,
+            Kind::ControlPayloadLength,
+            Kind::InvalidCloseCode,
+        ];
+        for (i, (mut buf, kind)) in cases.into_iter().zip(kinds).enumerate() {
+            let v = decode_all(&mut Decoder::new(100, None), &mut buf).unwrap_err();
+            assert_eq!((v.kind, v.code()), (kind, 1002), "case {i}");
         }
         let mut rsv2 = wire(&[(1, true, false, b"x")]);
         rsv2[0] |= 0x20;
-        assert_eq!(Decoder::new(100, None).decode(&mut rsv2).unwrap_err().code, 1002);
+        assert_eq!(Decoder::new(100, None).decode(&mut rsv2).unwrap_err().code(), 1002);
     }
 
     #[test]
@@ -395,15 +397,6 @@ mod tests {
         let mut empty = wire(&[(8, true, false, b"")]);
         assert_eq!(Decoder::new(100, None).decode(&mut empty).unwrap(), Some(Event::Close(None)));
         let mut bad = wire(&[(8, true, false, b"\x03\xe8\xff")]);
-        let v = Decoder::new(100, None).decode(&mut bad).unwrap_err();
-        assert_eq!((v.code, v.in_close), (1007, true));
-    }
-
-    #[test]
-    fn only_violations_inside_a_close_frame_mark_the_peer_as_closed() {
-        let mut bad_code = wire(&[(8, true, false, &[0x00, 0x00])]);
-        assert!(Decoder::new(100, None).decode(&mut bad_code).unwrap_err().in_close);
-        let mut bad_text = wire(&[(1, true, false, b"\xff")]);
-        assert!(!Decoder::new(100, None).decode(&mut bad_text).unwrap_err().in_close);
+        assert_eq!(Decoder::new(100, None).decode(&mut bad).unwrap_err().code(), 1007);
     }
 }

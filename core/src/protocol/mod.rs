@@ -6,7 +6,9 @@ pub mod decoder;
 pub mod frame;
 pub mod mask;
 pub mod utf8;
+pub mod violation;
 
-pub use close::{CloseReason, Initiator};
-pub use decoder::{Decoder, Event, Violation};
+pub use close::{CloseFrame, CloseReason, Initiator};
+pub use decoder::{Decoder, Event};
 pub use frame::{Frame, FrameType};
+pub use violation::{Violation, ViolationKind};

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use super::outbox::Outbox;
@@ -16,7 +16,7 @@ use super::outbox::{MAX_IOV, advance, io_slices};
 use super::{End, Session, Shared, State, Transport};
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
-use crate::protocol::close::{CloseReason, Initiator, NO_STATUS};
+use crate::protocol::close::{CloseFrame, CloseReason, Initiator, NO_STATUS};
 use crate::protocol::{Decoder, Event, Frame};
 
 const READ_CHUNK: usize = 8 * 1024;
@@ -106,10 +106,9 @@ async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output, Interrupt>
 #[derive(PartialEq, Eq)]
 enum Phase {
     Open,
-    /// We failed the connection: skip frames until the peer's Close.
-    Failing,
-    /// The peer's Close arrived: only waiting for our Close to be written.
-    PeerClosed,
+    /// The peer's Close arrived, or we failed the connection (RFC 6455 §7.1.7: nothing more is
+    /// parsed): only waiting for our Close to be written, then the socket is shut.
+    Ending,
 }
 
 async fn reader<T: Transport>(
@@ -122,18 +121,11 @@ async fn reader<T: Transport>(
     s.with_handler(|h| h.on_open(&s));
     let sh = &*s.shared;
     let mut phase = Phase::Open;
-    let mut skip = 0usize;
     let mut paused = sh.paused.subscribe();
     let outcome: Result<(), Interrupt> = async {
         loop {
             // Everything already buffered first.
-            while phase != Phase::PeerClosed {
-                if phase == Phase::Failing {
-                    if skip_frames(&mut buf, &mut skip) {
-                        phase = Phase::PeerClosed;
-                    }
-                    break;
-                }
+            while phase == Phase::Open {
                 decoder.set_max_size(s.max_frame_size());
                 match decoder.decode(&mut buf) {
                     Ok(Some(event)) => {
@@ -143,14 +135,16 @@ async fn reader<T: Transport>(
                     }
                     Ok(None) => break,
                     Err(v) => {
-                        s.set_end(End::Failed(Error::Protocol { code: v.code, message: v.reason.into() }));
-                        s.initiate_close(v.code, v.reason, Initiator::Local);
-                        // A broken Close still ends the peer's side: shut once ours is written.
-                        phase = if v.in_close { Phase::PeerClosed } else { Phase::Failing };
+                        let error = Error::Protocol { kind: v.kind, code: v.code(), message: v.reason.into() };
+                        s.set_end(End::Failed(error));
+                        s.fail(v);
+                        // Failing the connection: shut the socket as soon as our Close is written,
+                        // without waiting for a Close we could no longer parse.
+                        phase = Phase::Ending;
                     }
                 }
             }
-            if phase == Phase::PeerClosed {
+            if phase == Phase::Ending {
                 wait_close_written(&s).await?;
                 return Ok(());
             }
@@ -218,23 +212,24 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             }
         }
         Event::Ping(payload) => {
-            // Bound memory under a ping flood: wait while the peer is not reading our pongs.
+            // Pongs are bounded on their own (MAX_QUEUED_REPLIES): under a ping flood from a peer
+            // that reads nothing, stop reading until the queued ones are written.
             loop {
-                let notified = sh.space.notified();
-                {
+                let wait_for = {
                     let mut ob = sh.outbox.lock().unwrap();
                     if ob.close_queued || sh.terminated.load(Ordering::Acquire) {
                         break;
                     }
-                    if ob.buffered <= sh.limits.2 {
-                        let key = s.mask_key();
-                        ob.push_control(10, &payload, key).expect("ping payload is at most 125 bytes");
-                        kick(s, &mut ob);
-                        break;
+                    let key = s.mask_key();
+                    match ob.push_reply(&payload, key, sh.written.load(Ordering::SeqCst)) {
+                        Ok(()) => {
+                            kick(s, &mut ob);
+                            break;
+                        }
+                        Err(seq) => seq,
                     }
-                    ob.need_drain = true;
-                }
-                guarded(sh, notified).await?;
+                };
+                wait_written(s, wait_for).await?;
             }
             s.with_handler(|h| h.on_ping(s, &payload));
         }
@@ -243,6 +238,8 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             s.with_handler(|h| h.on_pong(s, &payload));
         }
         Event::Close(close) => {
+            *sh.close_received.lock().unwrap() =
+                Some(close.as_ref().map_or_else(|| CloseFrame::new(None, ""), |(c, r)| CloseFrame::new(Some(*c), r)));
             let (code, reason) = close.unwrap_or((NO_STATUS, String::new()));
             {
                 let mut cause = sh.cause.lock().unwrap();
@@ -254,7 +251,7 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             // Echo the status code (or an empty Close) unless we already sent ours.
             let echo = if code == NO_STATUS { NO_STATUS } else { code };
             s.initiate_close(echo, "", Initiator::Remote);
-            return Ok(Some(Phase::PeerClosed));
+            return Ok(Some(Phase::Ending));
         }
     }
     Ok(None)
@@ -275,33 +272,14 @@ fn acknowledge_pings(s: &Session, payload: &Bytes) {
     }
 }
 
-/// After failing the connection: discards whole frames, returns true at the peer's Close.
-fn skip_frames(buf: &mut BytesMut, skip: &mut usize) -> bool {
-    loop {
-        let n = (*skip).min(buf.len());
-        buf.advance(n);
-        *skip -= n;
-        if *skip > 0 || buf.len() < 2 {
-            return false;
-        }
-        let opcode = buf[0] & 0x0f;
-        let (len, head) = match buf[1] & 0x7f {
-            126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
-            127 if buf.len() >= 10 => (u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize, 10),
-            126 | 127 => return false,
-            l => (l as usize, 2),
-        };
-        let head: usize = head + if buf[1] & 0x80 != 0 { 4 } else { 0 };
-        if opcode == 8 {
-            return true;
-        }
-        *skip = head.saturating_add(len);
-    }
+async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
+    let target = s.shared.outbox.lock().unwrap().close_seq;
+    wait_written(s, target).await
 }
 
-async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
+/// Waits until the frames up to sequence number `target` have been handed to the socket.
+async fn wait_written(s: &Session, target: u64) -> Result<(), Interrupt> {
     let sh = &*s.shared;
-    let target = sh.outbox.lock().unwrap().close_seq;
     let _waiting = super::WrittenWaiter::new(sh);
     loop {
         let notified = sh.written_notify.notified();
@@ -325,7 +303,13 @@ pub(super) fn finish(s: &Session) {
         p.abort();
     }
     sh.pings.lock().unwrap().clear();
-    let reason = sh.cause.lock().unwrap().clone().unwrap_or_else(CloseReason::abnormal);
+    let mut reason = sh.cause.lock().unwrap().clone().unwrap_or_else(CloseReason::abnormal);
+    // The frames that crossed the wire: ours once handed to the socket, the peer's once parsed.
+    reason.sent = {
+        let ob = sh.outbox.lock().unwrap();
+        if ob.close_taken { ob.close_frame.clone() } else { None }
+    };
+    reason.received = sh.close_received.lock().unwrap().clone();
     s.set_end(End::Failed(Error::Closed(Some(reason.clone()))));
     sh.closed.send_replace(Some(reason.clone()));
     sh.writer_wake.notify_one();

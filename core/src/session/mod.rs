@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::task::AtomicWaker;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+pub use outbox::MAX_QUEUED_REPLIES;
 pub use pump::{BytePump, PUMP_BUFFER, pump};
 pub use transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};
 
@@ -24,8 +25,8 @@ use crate::convert::Converter;
 use crate::deflate::DeflateParams;
 use crate::error::{Error, Result};
 use crate::handler::EventHandler;
-use crate::protocol::Frame;
-use crate::protocol::close::{self, CloseReason, Initiator};
+use crate::protocol::close::{self, CloseFrame, CloseReason, Initiator};
+use crate::protocol::{Frame, Violation};
 use crate::request::Request;
 use crate::server::{Server, ServerInner};
 use outbox::Outbox;
@@ -102,6 +103,8 @@ pub(crate) struct Shared {
     direct: OnceLock<Arc<dyn DirectWrite>>,
     /// First cause of closing; published to `closed` when the session finishes.
     cause: Mutex<Option<CloseReason>>,
+    /// The peer's Close frame, once a valid one arrived.
+    close_received: Mutex<Option<CloseFrame>>,
     closed: watch::Sender<Option<CloseReason>>,
     /// Wakes the engine: terminate, close initiated, config changed.
     wake: AtomicWaker,
@@ -227,6 +230,7 @@ impl Session {
             written_waiters: AtomicUsize::new(0),
             direct: OnceLock::new(),
             cause: Mutex::new(None),
+            close_received: Mutex::new(None),
             closed: watch::channel(None).0,
             wake: AtomicWaker::new(),
             terminated: AtomicBool::new(false),
@@ -419,14 +423,24 @@ impl Session {
         self.initiate_close(close::NO_STATUS, "", Initiator::Local);
     }
 
+    /// Fails the session because the peer broke the protocol (or left a Ping unanswered): records
+    /// the violation as the cause (first wins) and queues its Close.
+    pub(crate) fn fail(&self, violation: Violation) {
+        self.record_cause(CloseReason::failed(violation));
+        self.initiate_close(violation.code(), violation.reason, Initiator::Local);
+    }
+
+    /// Records how the session ends, unless a cause is already recorded.
+    fn record_cause(&self, reason: CloseReason) {
+        let mut cause = self.shared.cause.lock().unwrap();
+        if cause.is_none() {
+            *cause = Some(reason);
+        }
+    }
+
     /// Records the cause (first wins) and queues the Close frame; returns false if already closing.
     pub(crate) fn initiate_close(&self, code: u16, reason: &str, initiator: Initiator) -> bool {
-        {
-            let mut cause = self.shared.cause.lock().unwrap();
-            if cause.is_none() {
-                *cause = Some(CloseReason::new(code, reason, initiator));
-            }
-        }
+        self.record_cause(CloseReason::new(code, reason, initiator));
         let queued = {
             let mut ob = self.shared.outbox.lock().unwrap();
             if ob.close_queued || self.shared.terminated.load(Ordering::Acquire) {
@@ -439,6 +453,7 @@ impl Session {
                 }
                 let key = self.mask_key();
                 ob.push_control(8, &payload, key).expect("close payload is at most 125 bytes");
+                ob.close_frame = Some(CloseFrame::new((code != close::NO_STATUS).then_some(code), reason));
                 ob.close_queued = true;
                 ob.close_seq = ob.enqueued_seq;
                 engine::kick(self, &mut ob);

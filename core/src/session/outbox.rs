@@ -10,11 +10,16 @@ use crate::deflate::Deflater;
 use crate::error::{Error, Result};
 use crate::protocol::frame::{MAX_CONTROL_PAYLOAD, OPCODE_CONTINUATION, encode_frame, encode_header};
 use crate::protocol::utf8::Utf8Validator;
-use crate::protocol::{Frame, FrameType};
+use crate::protocol::{CloseFrame, Frame, FrameType};
 use crate::session::DirectWrite;
 
 /// Payloads at least this large are queued by reference instead of copied into the coalescing buffer.
 const ZERO_COPY_MIN: usize = 16 * 1024;
+
+/// Bound on automatic replies (the Pongs answering the peer's Pings) queued and not yet written,
+/// whatever the write limits: past it the reader stops reading until they are written, so a peer
+/// that floods Pings and reads nothing holds at most this much of the server's memory.
+pub const MAX_QUEUED_REPLIES: usize = 64 * 1024;
 
 /// Bytes waiting to be written, and the send-side protocol state (fragments, compression, close).
 #[derive(Default)]
@@ -31,10 +36,16 @@ pub(crate) struct Outbox {
     pub close_seq: u64,
     /// The writer has taken the Close frame.
     pub close_taken: bool,
+    /// The Close frame queued (what `close_taken` hands to the socket).
+    pub close_frame: Option<CloseFrame>,
     /// The writer task has a batch in flight (direct writes must not overtake it).
     pub writing: bool,
     /// The queue went over its high-water mark; `drain` is due when it falls below low water.
     pub need_drain: bool,
+    /// Automatic replies (Pongs) queued since the writer last caught up with them, in bytes.
+    pub replies: usize,
+    /// Sequence number of the last automatic reply queued.
+    pub reply_seq: u64,
     fragment: Option<(FrameType, bool)>,
     utf8: Option<Utf8Validator>,
     pub deflater: Option<Deflater>,
@@ -102,6 +113,23 @@ impl Outbox {
             self.push_encoded(opcode, frame.fin, rsv1, frame.data.clone(), mask)
         };
         Ok(len)
+    }
+
+    /// Queues the automatic Pong answering a Ping, unless the replies not yet written would exceed
+    /// [`MAX_QUEUED_REPLIES`]: then `Err(seq)`, the sequence number to wait for (the writer has
+    /// taken every queued reply) before trying again. `written` is the last sequence number written.
+    pub fn push_reply(&mut self, payload: &[u8], mask: Option<[u8; 4]>, written: u64) -> Result<(), u64> {
+        if written >= self.reply_seq {
+            self.replies = 0;
+        }
+        let size = 2 + payload.len() + if mask.is_some() { 4 } else { 0 };
+        if self.replies > 0 && self.replies + size > MAX_QUEUED_REPLIES {
+            return Err(self.reply_seq);
+        }
+        self.push_control(10, payload, mask).expect("a ping payload is at most 125 bytes");
+        self.replies += size;
+        self.reply_seq = self.enqueued_seq;
+        Ok(())
     }
 
     /// Queues a control frame (Ping/Pong/Close payload already built).
@@ -309,6 +337,24 @@ mod tests {
         expected.extend_from_slice(&[0x81, 4]);
         expected.extend_from_slice(b"tail");
         assert!(wire == expected, "the bytes on the wire are the frames in order");
+    }
+
+    #[test]
+    fn automatic_replies_stop_at_their_own_bound_until_the_writer_takes_them() {
+        let mut ob = Outbox::default();
+        let payload = [7u8; 125];
+        let mut queued = 0;
+        let wait_for = loop {
+            match ob.push_reply(&payload, None, 0) {
+                Ok(()) => queued += 1,
+                Err(seq) => break seq,
+            }
+        };
+        assert_eq!(queued, MAX_QUEUED_REPLIES / 127);
+        assert_eq!(wait_for, queued as u64);
+        assert!(ob.push_reply(&payload, None, wait_for - 1).is_err(), "one reply still unwritten");
+        ob.push_reply(&payload, None, wait_for).expect("all written: room again");
+        assert_eq!(ob.buffered, (queued + 1) * 127);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{End, Session, State};
 use crate::error::Error;
-use crate::protocol::close::{INTERNAL_ERROR, Initiator};
+use crate::protocol::{Violation, ViolationKind};
 
 /// Stops the running pinger, if any, and starts one with the current settings.
 pub(super) fn restart(s: &Session) {
@@ -44,7 +44,7 @@ async fn run(s: Session, interval: u64) {
             Ok(Err(_)) => return,
             Err(_) => {
                 s.set_end(End::Failed(Error::Timeout(format!("no pong within {timeout} ms"))));
-                s.initiate_close(INTERNAL_ERROR, "ping timeout", Initiator::Local);
+                s.fail(Violation::new(ViolationKind::PingTimeout, "ping timeout"));
                 return;
             }
         }

@@ -233,6 +233,11 @@ pub fn encode(opcode: u8, fin: bool, payload: &[u8], mask: Option<[u8; 4]>) -> V
     out
 }
 
+/// How a session ended without the Close frames that crossed the wire (close_frames.rs checks those).
+pub fn ended(r: wssession_core::CloseReason) -> wssession_core::CloseReason {
+    wssession_core::CloseReason { sent: None, received: None, ..r }
+}
+
 /// Sends a raw HTTP request and returns the status code of the response.
 pub async fn http_status(server: &Server, request: &[u8]) -> u16 {
     let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
