@@ -312,7 +312,8 @@ impl NativeServer {
                 return Err(invalid(format!("status {status} is not an HTTP status code")));
             }
             let body = decision.message.unwrap_or_else(|| status_text(status as u16).to_owned());
-            let mut r = HttpResponse::text(status as u16, &body);
+            // The body exactly as given, as ws's abortHandshake sends it (no newline added).
+            let mut r = HttpResponse::new(status as u16, body).with_header("Content-Type", "text/html");
             for (k, v) in &headers {
                 r = r.with_header(k, v);
             }
