@@ -97,7 +97,6 @@ pub(crate) struct Shared {
     /// Tasks waiting on `written_notify` (flushes, the closing handshake): writes skip the
     /// notification when there are none.
     written_waiters: AtomicUsize,
-    direct: OnceLock<Arc<dyn DirectWrite>>,
     /// First cause of closing; published to `closed` when the session finishes.
     cause: Mutex<Option<CloseReason>>,
     closed: watch::Sender<Option<CloseReason>>,
@@ -223,7 +222,6 @@ impl Session {
             written: AtomicU64::new(0),
             written_notify: Notify::new(),
             written_waiters: AtomicUsize::new(0),
-            direct: OnceLock::new(),
             cause: Mutex::new(None),
             closed: watch::channel(None).0,
             wake: AtomicWaker::new(),
