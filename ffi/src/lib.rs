@@ -9,6 +9,7 @@
 #[macro_use]
 mod panic;
 mod config;
+mod converter;
 mod error;
 mod handle;
 mod request;
@@ -16,6 +17,7 @@ mod server;
 mod session;
 
 pub use config::*;
+pub use converter::*;
 pub use error::*;
 pub use handle::*;
 pub use request::*;

@@ -26,7 +26,9 @@ pub struct wss_session {
     close_reason: OnceLock<CString>,
     tracker: Arc<Tracker>,
     /// The server's user_data stays alive while C holds a handle to one of its sessions.
-    _server_user_data: Arc<UserData>,
+    pub(crate) server_user_data: Arc<UserData>,
+    /// The converter of `wss_session_send_serialized` & co. (converter.rs); none at first.
+    pub(crate) converter: Mutex<Option<Arc<crate::converter::Converter>>>,
 }
 
 /// How a session ended, as reported by `wss_session_close_reason`.
@@ -58,7 +60,7 @@ pub struct wss_stats {
 /// A received message, owned by the caller of `wss_session_recv` (free with `wss_message_free`)
 /// or borrowed for the duration of a `wss_recv_cb`.
 pub struct wss_message {
-    frame: Frame,
+    pub(crate) frame: Frame,
 }
 
 /// Called exactly once when `wss_session_flush_async` completes: WSS_STATUS_OK when every frame
@@ -99,7 +101,8 @@ pub(crate) fn attach(s: &Session, tracker: &Arc<Tracker>, server_user_data: &Arc
         user_data: Mutex::new(seeded),
         close_reason: OnceLock::new(),
         tracker: tracker.clone(),
-        _server_user_data: server_user_data.clone(),
+        server_user_data: server_user_data.clone(),
+        converter: Mutex::new(None),
     });
     s.set_attachment(Some(handle.clone()));
     handle

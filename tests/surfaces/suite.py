@@ -64,12 +64,7 @@ ABSENT: dict[tuple[str, str], str] = {
     ("handler-return-1000", "node"): "Node follows ws: sessions are event emitters, there is no handler to return from",
     ("handler-error-1011", "node"): "Node follows ws: sessions are event emitters, there is no handler to throw from",
     ("try-send-results", "node"): "Node follows ws: send() never drops (over the hard limit it returns a Promise that waits); there is no trySend",
-    # Not deliberate: missing from the C ABI so far (issue 15 asks for them); listed so the table says so.
-    ("serialize-json-default", "c"): "not in the C ABI yet: no converter callbacks / wss_session_send_serialized",
-    ("deserialize-error-frame", "c"): "not in the C ABI yet: no wss_session_receive_deserialized",
-    ("converter-custom-none", "c"): "not in the C ABI yet: no converter callbacks",
-    ("serialize-closed", "c"): "not in the C ABI yet: no wss_session_send_serialized",
-    ("application", "c"): "not in the C ABI yet: no wss_session_server (the server a session belongs to)",
+    ("serialize-json-default", "c"): "C has no JSON value type, so no default converter: a session starts without one (wss_session_set_converter)",
 }
 
 # ---------------------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
  *
  *   target/c/scenario_server --port PORT [--tls CERT.pem KEY.pem]
  *
- * Push-style callbacks on every path; a callback may not block, so the waiting members (send, flush,
- * shutdown) run on a thread of their own, as a C program would do. */
+ * Every path but /events is served in pull mode: a thread per session receives with wss_session_recv
+ * and runs the control messages (the waiting members block that thread, as in a C program's own
+ * worker). /events is push mode (callbacks, which may not block): try_send and on_drain. */
 #define _DEFAULT_SOURCE
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +15,12 @@
 #include "wssession.h"
 
 static wss_server *server;
+
+/* The application object: the server's user_data, which wss_session_application returns. */
+struct app {
+    wss_server *server;
+};
+static struct app application;
 
 /* ---- process-wide notes, read back with !note KEY ---- */
 struct note {
@@ -63,57 +70,50 @@ static void reply(wss_session *s, const char *text) {
 
 static const char *refused(wss_status st) { return st == WSS_STATUS_INVALID_ARGUMENT ? "invalid" : "accepted"; }
 
-/* ---- the waiting members, on a thread ---- */
-struct job {
-    wss_session *session;
-    char command[16];
-    size_t size, count;
-    char tag[64];
-};
-
-static void *run_job(void *arg) {
-    struct job *job = arg;
-    wss_session *s = job->session;
-    char done[32];
-    if (strcmp(job->command, "flush") == 0) {
-        uint8_t *data = calloc(job->size, 1);
-        note("flush", job->tag, "sending");
-        wss_status st = wss_session_send(s, WSS_FRAME_TYPE_BINARY, data, job->size, true);
-        free(data);
-        note("flush", job->tag, "flushing");
-        if (st == WSS_STATUS_OK) st = wss_session_flush(s, WSS_TIMEOUT_INFINITE);
-        note("flush", job->tag, st == WSS_STATUS_OK ? "flushed" : "error");
-    } else if (strcmp(job->command, "send_wait") == 0) {
-        note("send", job->tag, "0");
-        uint8_t *data = calloc(job->size, 1);
-        for (size_t i = 0; i < job->count; i++) {
-            data[0] = (uint8_t)(i % 256);
-            if (wss_session_send(s, WSS_FRAME_TYPE_BINARY, data, job->size, true) != WSS_STATUS_OK) {
-                note("send", job->tag, "error");
-                break;
-            }
-            snprintf(done, sizeof done, "%zu", i + 1);
-            note("send", job->tag, done);
-        }
-        free(data);
-    } else if (strcmp(job->command, "shutdown") == 0) {
-        wss_server_shutdown(server, 2000);
-    }
-    wss_session_release(s);
-    free(job);
-    return NULL;
+/* ---- converters: the value is a NUL-terminated JSON text ---- */
+static bool looks_like_json(const uint8_t *data, size_t len) {
+    return len >= 2 && (data[0] == '{' || data[0] == '[') && (data[len - 1] == '}' || data[len - 1] == ']');
 }
 
-static void start_job(wss_session *s, const char *command, size_t size, size_t count) {
-    struct job *job = calloc(1, sizeof *job);
-    job->session = wss_session_retain(s);
-    snprintf(job->command, sizeof job->command, "%s", command);
-    snprintf(job->tag, sizeof job->tag, "%s", state_of(s)->tag);
-    job->size = size;
-    job->count = count;
-    pthread_t thread;
-    pthread_create(&thread, NULL, run_job, job);
-    pthread_detach(thread);
+static uint32_t json_serialize(void *ud, const void *value, wss_frame_out *out) {
+    (void)ud;
+    return wss_frame_out_set(out, WSS_FRAME_TYPE_TEXT, value, strlen(value));
+}
+
+static uint32_t json_deserialize(void *ud, wss_frame_type kind, const uint8_t *data, size_t len, void **value) {
+    (void)ud;
+    (void)kind;
+    if (!looks_like_json(data, len)) return WSS_STATUS_DESERIALIZE;
+    *value = strndup((const char *)data, len);
+    return WSS_STATUS_OK;
+}
+
+/* The suite's custom converter: "custom:" + JSON in a Binary frame. */
+static uint32_t custom_serialize(void *ud, const void *value, wss_frame_out *out) {
+    (void)ud;
+    size_t n = strlen(value);
+    char *buf = malloc(n + 7);
+    memcpy(buf, "custom:", 7);
+    memcpy(buf + 7, value, n);
+    uint32_t st = wss_frame_out_set(out, WSS_FRAME_TYPE_BINARY, (const uint8_t *)buf, n + 7);
+    free(buf);
+    return st;
+}
+
+static uint32_t custom_deserialize(void *ud, wss_frame_type kind, const uint8_t *data, size_t len, void **value) {
+    if (len >= 7 && memcmp(data, "custom:", 7) == 0) return json_deserialize(ud, kind, data + 7, len - 7, value);
+    return WSS_STATUS_DESERIALIZE;
+}
+
+static const wss_converter json_converter = {json_serialize, json_deserialize};
+static const wss_converter custom_converter = {custom_serialize, custom_deserialize};
+
+static const char *outcome(wss_status st) { return st == WSS_STATUS_CLOSED ? "closed" : st == WSS_STATUS_OK ? "sent" : "error"; }
+
+static void *run_shutdown(void *arg) {
+    (void)arg;
+    wss_server_shutdown(server, 2000);
+    return NULL;
 }
 
 /* ---- control messages ---- */
@@ -163,14 +163,58 @@ static void command(wss_session *s, char *line) {
     } else if (strcmp(name, "terminate") == 0) {
         wss_session_terminate(s);
     } else if (strcmp(name, "flush") == 0) {
-        start_job(s, "flush", (size_t)n, 1);
+        const char *tag = state_of(s)->tag;
+        uint8_t *data = calloc(n ? n : 1, 1);
+        note("flush", tag, "sending");
+        wss_status st = wss_session_send(s, WSS_FRAME_TYPE_BINARY, data, (size_t)n, true);
+        free(data);
+        note("flush", tag, "flushing");
+        if (st == WSS_STATUS_OK) st = wss_session_flush(s, WSS_TIMEOUT_INFINITE);
+        note("flush", tag, st == WSS_STATUS_OK ? "flushed" : "error");
     } else if (strcmp(name, "send_wait") == 0) {
-        start_job(s, "send_wait", (size_t)n, rest ? strtoull(rest, NULL, 10) : 0);
+        const char *tag = state_of(s)->tag;
+        size_t count = rest ? strtoull(rest, NULL, 10) : 0;
+        uint8_t *data = calloc(n ? n : 1, 1);
+        note("send", tag, "0");
+        for (size_t i = 0; i < count; i++) {
+            data[0] = (uint8_t)(i % 256);
+            if (wss_session_send(s, WSS_FRAME_TYPE_BINARY, data, (size_t)n, true) != WSS_STATUS_OK) {
+                note("send", tag, "error");
+                break;
+            }
+            snprintf(out, sizeof out, "%zu", i + 1);
+            note("send", tag, out);
+        }
+        free(data);
+    } else if (strcmp(name, "serialize") == 0) {
+        wss_status st = wss_session_send_serialized(s, "{\"n\":1,\"s\":\"\xc3\xa9\"}");
+        if (st == WSS_STATUS_NO_CONVERTER) reply(s, "error:no_converter");
+    } else if (strcmp(name, "deserialize") == 0) {
+        void *value = NULL;
+        wss_message *undecodable = NULL;
+        wss_status st = wss_session_receive_deserialized(s, WSS_TIMEOUT_INFINITE, &value, &undecodable);
+        if (st == WSS_STATUS_OK) {
+            char *got = malloc(strlen(value) + 10);
+            sprintf(got, "{\"got\":%s}", (char *)value);
+            wss_session_send_serialized(s, got);
+            free(got);
+            free(value);
+        } else if (st == WSS_STATUS_DESERIALIZE && undecodable) {
+            const uint8_t *data = NULL;
+            size_t len = 0;
+            wss_message_data(undecodable, &data, &len);
+            snprintf(out, sizeof out, "error:deserialize %.*s", (int)(len < 200 ? len : 200), (const char *)data);
+            reply(s, out);
+            wss_message_free(undecodable);
+        }
+    } else if (strcmp(name, "converter") == 0 && arg) {
+        const wss_converter *c = strcmp(arg, "custom") == 0 ? &custom_converter : strcmp(arg, "none") == 0 ? NULL : &json_converter;
+        wss_session_set_converter(s, c, NULL, NULL);
+        reply(s, "ok");
     } else if (strcmp(name, "after_close") == 0) {
         wss_session_close(s, 1000, "after");
-        wss_try_send_result r;
-        wss_status st = wss_session_try_send(s, WSS_FRAME_TYPE_TEXT, (const uint8_t *)"x", 1, true, &r);
-        note("after_close_send", state_of(s)->tag, st == WSS_STATUS_CLOSED ? "closed" : st == WSS_STATUS_OK ? "sent" : "error");
+        note("after_close_send", state_of(s)->tag, outcome(wss_session_send(s, WSS_FRAME_TYPE_TEXT, (const uint8_t *)"x", 1, true)));
+        note("after_close_ser", state_of(s)->tag, outcome(wss_session_send_serialized(s, "1")));
     } else if (strcmp(name, "bad_args") == 0) {
         char reason[125];
         memset(reason, 'r', 124);
@@ -183,7 +227,15 @@ static void command(wss_session *s, char *line) {
         snprintf(out, sizeof out, "%s %s %s", a, b, c);
         reply(s, out);
     } else if (strcmp(name, "shutdown") == 0) {
-        start_job(s, "shutdown", 0, 0);
+        pthread_t thread; /* the shutdown waits for this session to close too: not on its own thread */
+        pthread_create(&thread, NULL, run_shutdown, NULL);
+        pthread_detach(thread);
+    } else if (strcmp(name, "application") == 0) {
+        struct app *a = wss_session_application(s);
+        uint16_t port = 0;
+        wss_server_port(a->server, &port);
+        snprintf(out, sizeof out, "%u", (unsigned)port);
+        reply(s, out);
     } else if (strcmp(name, "events_port") == 0) {
         uint16_t port = 0;
         wss_server_port(server, &port);
@@ -206,16 +258,35 @@ static void command(wss_session *s, char *line) {
     }
 }
 
-static void on_message(void *ud, wss_session *s, wss_frame_type kind, const uint8_t *data, size_t len) {
-    (void)ud;
-    if (kind == WSS_FRAME_TYPE_TEXT && len > 1 && data[0] == '!') {
-        char *line = strndup((const char *)data + 1, len - 1);
-        command(s, line);
-        free(line);
-        return;
+/* One thread per pull-mode session: receive, then echo or run the control message. */
+static void *session_loop(void *arg) {
+    wss_session *s = arg;
+    wss_session_set_converter(s, &json_converter, NULL, NULL); /* C has no default: the program sets one */
+    wss_message *msg = NULL;
+    while (wss_session_recv(s, WSS_TIMEOUT_INFINITE, &msg) == WSS_STATUS_OK) {
+        wss_frame_type kind = WSS_FRAME_TYPE_TEXT;
+        const uint8_t *data = NULL;
+        size_t len = 0;
+        wss_message_type(msg, &kind);
+        wss_message_data(msg, &data, &len);
+        if (kind == WSS_FRAME_TYPE_TEXT && len > 1 && data[0] == '!') {
+            char *line = strndup((const char *)data + 1, len - 1);
+            command(s, line);
+            free(line);
+        } else {
+            wss_session_send(s, (uint32_t)kind, data, len, true);
+        }
+        wss_message_free(msg);
     }
-    wss_try_send_result r;
-    wss_session_try_send(s, (uint32_t)kind, data, len, true, &r);
+    wss_session_release(s);
+    return NULL;
+}
+
+static void on_open(void *ud, wss_session *s) {
+    (void)ud;
+    pthread_t thread;
+    pthread_create(&thread, NULL, session_loop, wss_session_retain(s));
+    pthread_detach(thread);
 }
 
 static void on_close(void *ud, wss_session *s, uint16_t code, const char *reason, wss_initiator initiator) {
@@ -298,18 +369,19 @@ int main(int argc, char **argv) {
     wss_server_config_add_subprotocol(config, "alpha");
     wss_status st = cert ? wss_server_config_set_tls(config, cert, key) : WSS_STATUS_OK;
     if (st != WSS_STATUS_OK) return fail("wss_server_config_set_tls", st);
-    st = wss_server_new(config, NULL, NULL, &server);
+    st = wss_server_new(config, &application, NULL, &server);
     wss_server_config_free(config);
     if (st != WSS_STATUS_OK) return fail("wss_server_new", st);
+    application.server = server;
 
     wss_callbacks scenarios = {0};
-    scenarios.on_message = on_message;
+    scenarios.on_open = on_open;
     scenarios.on_close = on_close;
     wss_callbacks events = {0};
     events.on_message = on_events_message;
     events.on_drain = on_drain;
     if ((st = wss_server_route(server, "/events", WSS_MODE_PUSH, &events)) != WSS_STATUS_OK) return fail("route", st);
-    if ((st = wss_server_set_fallback(server, WSS_MODE_PUSH, &scenarios)) != WSS_STATUS_OK) return fail("fallback", st);
+    if ((st = wss_server_set_fallback(server, WSS_MODE_PULL, &scenarios)) != WSS_STATUS_OK) return fail("fallback", st);
     if ((st = wss_server_set_accept_callback(server, on_request)) != WSS_STATUS_OK) return fail("accept", st);
     if ((st = wss_server_start(server)) != WSS_STATUS_OK) return fail("wss_server_start", st);
     printf("c scenario server listening on 127.0.0.1:%ld\n", port);
