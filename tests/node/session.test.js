@@ -2,6 +2,7 @@
 // Ktor session members and SPEC behaviours observable from Node, driven by the real ws client.
 const test = require('node:test')
 const assert = require('node:assert')
+const net = require('node:net')
 const { waitFor, within, listen, pair, stop, WsClient } = require('./helpers')
 const { WebSocketServer, WebSocket } = require('wssession')
 
@@ -263,21 +264,42 @@ test('ping and pong events arrive, and ping() reaches the client', async () => {
 
 test('pause holds messages back until resume, in order', async () => {
   const wss = await listen()
-  const { client, ws } = await pair(wss)
+  const other = await pair(wss) // its messages share the server's one event queue: a barrier
+  const conn = waitFor(wss, 'connection')
+  // A raw client, so 'a', 'b' and 'c' reach the server in one TCP write: the server reads all three
+  // at once, and only pause() can keep 'b' and 'c' from the listener.
+  const sock = net.connect(wss.address().port, '127.0.0.1')
+  sock.on('error', () => {})
+  await waitFor(sock, 'connect')
+  sock.write(
+    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  )
+  const [ws] = await conn
   const got = []
-  ws.on('message', (d) => got.push(String(d)))
-  client.send('a')
-  while (got.length < 1) await waitFor(ws, 'message')
-  ws.pause()
+  ws.on('message', (d) => {
+    got.push(String(d))
+    if (String(d) === 'a') ws.pause()
+  })
+  const frame = (text) => Buffer.concat([Buffer.from([0x81, 0x80 | text.length, 0, 0, 0, 0]), Buffer.from(text)])
+  sock.write(Buffer.concat(['a', 'b', 'c'].map(frame))) // masked with a zero key
+  await within(
+    (async () => {
+      while (ws.stats.messagesIn < 3) await new Promise(setImmediate)
+    })(),
+    undefined,
+    'all three messages read by the server',
+  )
+  // Their events were queued before 'z' was even sent, so they have reached JS once 'z' has.
+  const z = waitFor(other.ws, 'message')
+  other.client.send('z')
+  await z
   assert.strictEqual(ws.isPaused, true)
-  client.send('b')
-  client.send('c')
-  await new Promise((r) => setTimeout(r, 50))
-  assert.deepStrictEqual(got, ['a'])
+  assert.deepStrictEqual(got, ['a'], 'b and c held back while paused')
   ws.resume()
-  while (got.length < 3) await waitFor(ws, 'message')
   assert.deepStrictEqual(got, ['a', 'b', 'c'])
-  client.close()
+  sock.destroy()
+  other.client.close()
   await stop(wss)
 })
 
@@ -381,15 +403,17 @@ test('sends made in a message handler reach the peer in order, small, large, fra
 })
 
 test('in a message handler, invalid UTF-8 text still rejects, bufferedAmount counts earlier sends and close follows them', async () => {
-  const wss = await listen()
+  const wss = await listen({ maxBufferedAmount: 64 << 20 }) // the 24 MiB below is queued whole
   const { client, ws } = await pair(wss)
   try {
     const got = []
-    client.on('message', (d) => got.push(String(d)))
+    client.on('message', (d) => got.push(`${String(d).slice(0, 2)}:${d.length}`))
+    const MIB = 8 << 20
     const handled = new Promise((resolve) => {
       ws.on('message', () => {
         const bad = ws.send(Buffer.from([0xff, 0xfe]), { binary: false })
-        for (let i = 0; i < 3; i++) ws.send(`m${i}`)
+        // 24 MiB: more than the socket buffers take at once, so some of it is still queued below.
+        for (let i = 0; i < 3; i++) ws.send(`m${i}`.padEnd(MIB, '.'))
         const amount = ws.bufferedAmount
         ws.close(4001, 'after the sends')
         resolve({ bad, amount })
@@ -398,10 +422,10 @@ test('in a message handler, invalid UTF-8 text still rejects, bufferedAmount cou
     client.send('go')
     const { bad, amount } = await within(handled)
     await assert.rejects(bad, { code: 'WSSESSION_ERR_INVALID_ARGUMENT' })
-    assert.ok(amount >= 0)
+    assert.ok(amount > 0 && amount <= 3 * (MIB + 14), `bufferedAmount ${amount} counts the queued part of the 24 MiB`)
     const [code] = await waitFor(client, 'close')
     assert.strictEqual(code, 4001)
-    assert.deepStrictEqual(got, ['m0', 'm1', 'm2'])
+    assert.deepStrictEqual(got, [`m0:${MIB}`, `m1:${MIB}`, `m2:${MIB}`])
   } finally {
     client.terminate()
     await stop(wss)
