@@ -16,6 +16,7 @@ surfaces-deps: build-c venv node-install
 ## surfaces: every scenario x every surface, one table; fails on any failed cell or a stale CONFORMANCE.md table;
 ## then the hostile peers of core/tests/reliability.rs against every surface's echo server (tests/surfaces/hostile.py)
 surfaces: surfaces-deps
+	$(VPY) -m mypy --strict tests/surfaces
 	$(VPY) tests/surfaces/suite.py --doc CONFORMANCE.md
 	$(VPY) tests/surfaces/hostile.py
 

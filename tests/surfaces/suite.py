@@ -267,8 +267,7 @@ def _ping(ctx: Ctx) -> None:
     r = ctx.raw()
     r.send_frame(10, b"unsolicited")
     r.send_frame(9, b"payload-1")
-    f = r.recv_frame()
-    check(f is not None, "a frame after the Ping")
+    f = r.frame("the Pong")
     eq((f.opcode, f.payload), (10, b"payload-1"), "Pong")
     eq(r.cmd("still"), "still", "session still echoes")
     r.close()
@@ -319,9 +318,9 @@ def _close_local(ctx: Ctx) -> None:
 def _close_remote(ctx: Ctx) -> None:
     r, tag = ctx.tagged()
     r.close_frame(4002, "bye")
-    f = r.recv_frame()
+    f = r.frame("the echoed Close")
     r.close()
-    check(f is not None and f.opcode == 8, "a Close frame echoed")
+    check(f.opcode == 8, "a Close frame echoed")
     eq(f.close_code()[0], 4002, "echoed code")
     eq(ctx.close_reason(tag), "4002 remote bye", "closeReason")
 
@@ -330,9 +329,9 @@ def _close_remote(ctx: Ctx) -> None:
 def _close_empty(ctx: Ctx) -> None:
     r, tag = ctx.tagged()
     r.close_frame()
-    f = r.recv_frame()
+    f = r.frame("the echoed Close")
     r.close()
-    check(f is not None and f.opcode == 8, "a Close frame echoed")
+    check(f.opcode == 8, "a Close frame echoed")
     eq(f.payload, b"", "echoed Close payload")
     eq(ctx.close_reason(tag).strip(), "1005 remote", "closeReason")
 
@@ -397,7 +396,7 @@ def _v_cont(ctx: Ctx) -> None:
 
 @scenario("violation-interleaved-1002", "a new data frame inside a fragmented message: Close 1002", "§3.3")
 def _v_interleave(ctx: Ctx) -> None:
-    violation(ctx, lambda r: (r.send_frame(1, b"a", fin=False), r.send_frame(2, b"b")), 1002)
+    violation(ctx, lambda r: r.frames((1, b"a", False), (2, b"b", True)), 1002)
 
 
 @scenario("violation-control-1002", "fragmented Ping and a 126-byte Ping: Close 1002", "§3.3")
@@ -414,7 +413,7 @@ def _v_code(ctx: Ctx) -> None:
 
 @scenario("violation-utf8-1007", "invalid UTF-8 in Text (across fragments) and in a Close reason: Close 1007", "§3.3")
 def _v_utf8(ctx: Ctx) -> None:
-    violation(ctx, lambda r: (r.send_frame(1, b"ok\xe2\x82", fin=False), r.send_frame(0, b"\x28")), 1007)
+    violation(ctx, lambda r: r.frames((1, b"ok\xe2\x82", False), (0, b"\x28", True)), 1007)
     violation(ctx, lambda r: r.send_frame(8, b"\x03\xe8\xff\xfe"), 1007)
 
 
@@ -456,8 +455,7 @@ def _masking(ctx: Ctx) -> None:
 def _collect_pings(r: Raw, n: int) -> list[bytes]:
     pings: list[bytes] = []
     while len(pings) < n:
-        f = r.recv_frame()
-        check(f is not None, "connection open while the pinger runs")
+        f = r.frame("Pings while the pinger runs")
         if f.opcode == 9:
             pings.append(f.payload)
             r.send_frame(10, f.payload)
@@ -492,8 +490,7 @@ def _pong_timeout(ctx: Ctx) -> None:
     eq(r.cmd("!timeout 200"), "ok", "timeout set")
     eq(r.cmd("!ping_interval 100"), "ok", "pinger on")
     while True:  # read without answering Pings
-        f = r.recv_frame()
-        check(f is not None, "a Close before the end")
+        f = r.frame("a Close before the end")
         if f.opcode == 8:
             break
     r.close()
@@ -506,8 +503,8 @@ def _close_timeout(ctx: Ctx) -> None:
     r, tag = ctx.tagged()
     eq(r.cmd("!close_timeout 200"), "ok", "set")
     r.text("!close 4001 bye")
-    f = r.recv_frame()
-    check(f is not None and f.opcode == 8, "Close frame")
+    f = r.frame("the Close frame")
+    check(f.opcode == 8, "Close frame")
     eq(f.close_code(), (4001, "bye"), "Close frame")
     r.expect_eof_without_close()  # not answering: the server shuts the socket after the close timeout
     r.close()

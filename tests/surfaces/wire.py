@@ -111,6 +111,11 @@ class Raw:
             payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload)) if n < 4096 else _mask(payload, key)
         self.sock.sendall(head + payload)
 
+    def frames(self, *frames: tuple[int, bytes, bool]) -> None:
+        """Sends (opcode, payload, fin) frames in order."""
+        for opcode, payload, fin in frames:
+            self.send_frame(opcode, payload, fin=fin)
+
     def text(self, s: str) -> None:
         self.send_frame(1, s.encode())
 
@@ -154,6 +159,13 @@ class Raw:
         if key is not None:
             payload = _mask(payload, key)
         return Frame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0x0F, key is not None, payload)
+
+    def frame(self, what: str) -> Frame:
+        """The next frame; fails naming `what` was expected when the connection ended instead."""
+        f = self.recv_frame()
+        if f is None:
+            raise AssertionError(f"connection ended; expected {what}")
+        return f
 
     def next_data(self, answer_pings: bool = True) -> Frame:
         """The next Text/Binary/continuation frame; Pings are answered, Pongs skipped."""
