@@ -373,6 +373,15 @@ def _reset(ctx: Ctx) -> None:
     eq(ctx.close_reason(tag).strip(), "1006 abnormal", "closeReason")
 
 
+@scenario("peer-eof-1006", "the peer half-closes (EOF) without a Close: closeReason {1006, abnormal}", "§6")
+def _eof(ctx: Ctx) -> None:
+    r, tag = ctx.tagged()
+    r.sock.shutdown(socket.SHUT_WR)
+    r.expect_eof_without_close()
+    r.close()
+    eq(ctx.close_reason(tag).strip(), "1006 abnormal", "closeReason")
+
+
 # violations: §3.3, §6
 @scenario("violation-unmasked-1002", "unmasked client frame: Close 1002", "§3.3")
 def _v_unmasked(ctx: Ctx) -> None:
