@@ -179,6 +179,12 @@ async fn command(s: &Session, tag: &mut String, line: &str) -> Result<bool, Hand
         "application" => reply(s, s.server().map_or("none".into(), |a| a.port().to_string())).await?,
         "subprotocol" => reply(s, s.request().subprotocol.clone().unwrap_or_else(|| "none".into())).await?,
         "tls" => reply(s, s.request().tls.to_string()).await?,
+        "call" => {
+            let req = s.request();
+            let tests: Vec<&str> = req.headers.get_all("X-TEST").collect();
+            let query = req.query.clone().unwrap_or_default();
+            reply(s, format!("{} {} {query} {}", req.method, req.path, tests.join(","))).await?
+        }
         _ => reply(s, format!("unknown command {name}")).await?,
     }
     Ok(true)

@@ -631,6 +631,13 @@ def _app(ctx: Ctx) -> None:
     r.close()
 
 
+@scenario("call-request", "call: method, path, query, and a repeated header looked up case-insensitively", "§1 call")
+def _call(ctx: Ctx) -> None:
+    r = ctx.raw("/s?room=1", extra="X-Test: one\r\nx-test: two\r\n")
+    eq(r.cmd("!call"), "GET /s room=1 one,two", "the session's view of its upgrade request")
+    r.close()
+
+
 @scenario("tls", "wss:// with a PEM certificate: echo verified against it", "§9.1")
 def _tls(ctx: Ctx) -> None:
     port = free_port()

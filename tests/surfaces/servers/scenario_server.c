@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../../../examples/c/run_until_signal.h"
 #include "wssession.h"
@@ -246,6 +247,24 @@ static void command(wss_session *s, char *line) {
         const char *p = NULL;
         wss_session_request(s, &req);
         reply(s, wss_request_subprotocol(req, &p) == WSS_STATUS_OK ? p : "none");
+    } else if (strcmp(name, "call") == 0) {
+        const wss_request *req = NULL;
+        const char *method = "", *path = "", *query = "", *hname = NULL, *hvalue = NULL;
+        size_t count = 0;
+        wss_session_request(s, &req);
+        wss_request_method(req, &method);
+        wss_request_path(req, &path);
+        if (wss_request_query(req, &query) != WSS_STATUS_OK) query = "";
+        int n = snprintf(out, sizeof out, "%s %s %s ", method, path, query);
+        wss_request_header_count(req, &count);
+        const char *sep = "";
+        for (size_t i = 0; i < count && n > 0 && (size_t)n < sizeof out; i++) {
+            wss_request_header_at(req, i, &hname, &hvalue);
+            if (strcasecmp(hname, "x-test") != 0) continue;
+            n += snprintf(out + n, sizeof out - (size_t)n, "%s%s", sep, hvalue);
+            sep = ",";
+        }
+        reply(s, out);
     } else if (strcmp(name, "tls") == 0) {
         const wss_request *req = NULL;
         bool tls = false;

@@ -160,6 +160,14 @@ async function command(ws, state, line) {
       return ws.send(String(ws.application.address().port))
     case 'subprotocol':
       return ws.send(ws.protocol || 'none')
+    case 'call': {
+      const req = ws.call
+      const tests = []
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        if (req.rawHeaders[i].toLowerCase() === 'x-test') tests.push(req.rawHeaders[i + 1])
+      }
+      return ws.send(`${req.method} ${req.path} ${req.query || ''} ${tests.join(',')}`)
+    }
     case 'tls':
       return ws.send(String(ws.call.secure))
     default:

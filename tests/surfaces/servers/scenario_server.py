@@ -139,6 +139,10 @@ async def command(ws: wssession.ServerConnection, state: dict[str, Any], line: s
         await ws.send(str(ws.application.port))
     elif name == "subprotocol":
         await ws.send(ws.subprotocol or "none")
+    elif name == "call":
+        req = ws.call
+        tests = ",".join(req.headers.get_all("X-TEST"))
+        await ws.send(f"{req.method} {req.path_without_query} {req.query or ''} {tests}")
     elif name == "tls":
         await ws.send("true" if ws.request.tls else "false")
     else:
