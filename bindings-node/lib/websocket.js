@@ -67,6 +67,9 @@ class WebSocket extends EventEmitter {
     // fragmented message in progress, close() and terminate() not called.
     this._sendable = true
     this._closing = false
+    // The last of the sends waiting for room (over the hard limit), or null; later sends wait their turn.
+    this._waiting = null
+    this._lastFin = true
     this._incoming = null
     this._converter = JsonConverter
     this._closeReason = new Promise((resolve) => {
@@ -283,10 +286,16 @@ class WebSocket extends EventEmitter {
     server._flushSends()
     let p = null
     try {
-      const status =
-        typeof payload === 'string' ? this._native.trySendText(payload, flags) : this._native.trySend(payload, flags)
-      if (status === 2) p = wrap(this._native.sendAsync(payload, binary, fin, compress))
-      this._sendable = fin && !this._closing
+      if (this._waiting !== null) {
+        // An earlier send is waiting for room: this one queues behind it, never overtaking (ws keeps order).
+        p = this._sendInTurn(payload, binary, fin, compress)
+      } else {
+        const status =
+          typeof payload === 'string' ? this._native.trySendText(payload, flags) : this._native.trySend(payload, flags)
+        if (status === 2) p = this._sendInTurn(payload, binary, fin, compress)
+      }
+      this._lastFin = fin
+      this._sendable = fin && !this._closing && this._waiting === null
     } catch (e) {
       p = Promise.reject(fromNative(e))
     }
@@ -296,6 +305,19 @@ class WebSocket extends EventEmitter {
       return undefined
     }
     return p === null ? QUEUED : quiet(p)
+  }
+
+  /** A waiting send, started once the sends waiting before it are queued (in call order). */
+  _sendInTurn(payload, binary, fin, compress) {
+    const previous = this._waiting || QUEUED
+    const p = previous.then(() => wrap(this._native.sendAsync(payload, binary, fin, compress)))
+    const turn = p.then(noop, noop).then(() => {
+      if (this._waiting !== turn) return
+      this._waiting = null
+      this._sendable = this._lastFin && !this._closing
+    })
+    this._waiting = turn
+    return p
   }
 
   _sendFrame(frame) {
@@ -323,6 +345,7 @@ class WebSocket extends EventEmitter {
   /** Resolves when everything queued before the call has been written to the socket. */
   flush() {
     this._server._flushSends()
+    if (this._waiting !== null) return this._waiting.then(() => wrap(this._native.flush()))
     return wrap(this._native.flush())
   }
 

@@ -303,6 +303,26 @@ test('pause holds messages back until resume, in order', async () => {
   await stop(wss)
 })
 
+test('sends over the hard limit wait their turn: no later send overtakes them, flush waits for them', async () => {
+  const wss = await listen({ maxBufferedAmount: 1 << 20 }) // hard limit 2 MiB: each 3 MiB send waits
+  const { client, ws } = await pair(wss)
+  const got = []
+  const all = new Promise((resolve) => {
+    client.on('message', (d) => {
+      got.push(d.length > 100 ? `big${d[0]}` : String(d))
+      if (got.length === 5) resolve()
+    })
+  })
+  const big = (n) => Buffer.alloc(3 << 20, n)
+  const sends = [ws.send(big(1)), ws.send(big(2)), ws.send('s3'), ws.send(big(4)), ws.send('s5')]
+  await within(ws.flush())
+  await within(Promise.all(sends))
+  await within(all)
+  assert.deepStrictEqual(got, ['big1', 'big2', 's3', 'big4', 's5'])
+  client.close()
+  await stop(wss)
+})
+
 test('many messages arrive in order and complete (batched delivery with backpressure)', async () => {
   const wss = await listen()
   const { client, ws } = await pair(wss)
