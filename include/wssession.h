@@ -186,6 +186,35 @@ typedef uint32_t wss_frame_type;
 #endif // __cplusplus
 
 /**
+ * What `wss_session_try_send` did with the frame.
+ */
+enum wss_try_send_result
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Queued; the queue is under its high-water mark.
+   */
+  WSS_TRY_SEND_RESULT_SENT = 0,
+  /**
+   * Queued, but the queue is over its high-water mark: slow down until on_drain.
+   */
+  WSS_TRY_SEND_RESULT_BUFFERED = 1,
+  /**
+   * Not queued: the queue is over its hard limit.
+   */
+  WSS_TRY_SEND_RESULT_DROPPED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wss_try_send_result wss_try_send_result;
+#else
+typedef uint32_t wss_try_send_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Which side started the close.
  */
 enum wss_initiator
@@ -244,35 +273,6 @@ enum wss_state
 typedef enum wss_state wss_state;
 #else
 typedef uint32_t wss_state;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
- * What `wss_session_try_send` did with the frame.
- */
-enum wss_try_send_result
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * Queued; the queue is under its high-water mark.
-   */
-  WSS_TRY_SEND_RESULT_SENT = 0,
-  /**
-   * Queued, but the queue is over its high-water mark: slow down until on_drain.
-   */
-  WSS_TRY_SEND_RESULT_BUFFERED = 1,
-  /**
-   * Not queued: the queue is over its hard limit.
-   */
-  WSS_TRY_SEND_RESULT_DROPPED = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum wss_try_send_result wss_try_send_result;
-#else
-typedef uint32_t wss_try_send_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -406,6 +406,11 @@ typedef uint32_t wss_callback_mode;
 typedef struct wss_accept wss_accept;
 
 /**
+ * Where a serializer puts the frame it made; valid only during the `serialize` call.
+ */
+typedef struct wss_frame_out wss_frame_out;
+
+/**
  * The response to an upgrade request, for an application that writes it itself. Free with
  * `wss_handshake_free`.
  */
@@ -441,6 +446,36 @@ typedef struct wss_server_config wss_server_config;
  * valid after the session closes (calls then report WSS_STATUS_CLOSED).
  */
 typedef struct wss_session wss_session;
+
+/**
+ * Turns `value` into one frame by calling `wss_frame_out_set` on `out`. Return WSS_STATUS_OK, or any
+ * other status to fail the send with it.
+ */
+typedef uint32_t (*wss_serialize_cb)(void *user_data, const void *value, struct wss_frame_out *out);
+
+/**
+ * Turns a received message into a value written to `*value` (the caller owns it afterwards).
+ * Return WSS_STATUS_OK, or any other status when the message cannot be decoded.
+ */
+typedef uint32_t (*wss_deserialize_cb)(void *user_data,
+                                       wss_frame_type kind,
+                                       const uint8_t *data,
+                                       size_t len,
+                                       void **value);
+
+/**
+ * A converter: both callbacks are required; they run on the thread that sends or receives.
+ */
+typedef struct wss_converter {
+  /**
+   * Value -> frame.
+   */
+  wss_serialize_cb serialize;
+  /**
+   * Frame -> value.
+   */
+  wss_deserialize_cb deserialize;
+} wss_converter;
 
 /**
  * Called once with a `user_data` pointer when the library no longer needs it (may run on any thread).
@@ -847,6 +882,58 @@ wss_status wss_server_config_set_reuse_port(struct wss_server_config *config, bo
  * (queued for `wss_server_dispatch`, for programs with their own event loop; see ffi/README.md).
  */
 wss_status wss_server_config_set_callback_mode(struct wss_server_config *config, uint32_t mode);
+
+/**
+ * Sets the session's converter (copied), or removes it with `converter` NULL: then the serialized
+ * calls fail with WSS_STATUS_NO_CONVERTER. A session starts without one. `finalizer` (may be NULL)
+ * runs on `user_data` when the converter is replaced or the session handle is destroyed.
+ */
+wss_status wss_session_set_converter(const struct wss_session *session,
+                                     const struct wss_converter *converter,
+                                     void *user_data,
+                                     wss_finalizer finalizer);
+
+/**
+ * Inside a serialize callback: the frame it produced (`data` copied). Text must be valid UTF-8
+ * (checked when it is sent); Ping/Pong are refused (a serialized value is a message).
+ */
+wss_status wss_frame_out_set(struct wss_frame_out *out,
+                             uint32_t kind,
+                             const uint8_t *data,
+                             size_t len);
+
+/**
+ * Serializes `value` with the session's converter and sends the frame, waiting while the send
+ * queue is over its high-water mark (as `wss_session_send`; WSS_STATUS_WOULD_DEADLOCK inside a
+ * callback). WSS_STATUS_NO_CONVERTER without a converter, WSS_STATUS_CLOSED once closing began.
+ */
+wss_status wss_session_send_serialized(const struct wss_session *session, const void *value);
+
+/**
+ * As `wss_session_send_serialized` without waiting (callable anywhere): `out` is SENT, BUFFERED
+ * or DROPPED as for `wss_session_try_send`.
+ */
+wss_status wss_session_try_send_serialized(const struct wss_session *session,
+                                           const void *value,
+                                           wss_try_send_result *out);
+
+/**
+ * Receives the next message of a pull-mode session (as `wss_session_recv`, same `timeout_ms`)
+ * and decodes it with the converter into `*value`. When the converter refuses it: the session stays
+ * open, WSS_STATUS_DESERIALIZE is returned and, if `undecodable` is not NULL, `*undecodable` gets
+ * the message (free it with `wss_message_free`). WSS_STATUS_NO_CONVERTER (nothing is received)
+ * without a converter; WSS_STATUS_CLOSED at the end of the session.
+ */
+wss_status wss_session_receive_deserialized(const struct wss_session *session,
+                                            uint32_t timeout_ms,
+                                            void **value,
+                                            struct wss_message **undecodable);
+
+/**
+ * The user_data of the server that accepted this session (Ktor's `application`: the C program's
+ * application object, as given to `wss_server_new`); NULL for a NULL session.
+ */
+void *wss_session_application(const struct wss_session *session);
 
 /**
  * A static, NUL-terminated description of `status` (any value; unknown ones are named so).

@@ -1,6 +1,6 @@
 # Interop: real clients (Python websockets, Node ws) and a real browser (headless Debian Chromium via
 # playwright-core) against the core's servers; the same client scenarios run against the C / Python / Node
-# echo servers when they are built. Installs its own tools: a pinned venv, `npm ci`, apt-get chromium (and openssl, for the TLS run).
+# echo servers (built first: a missing one fails the run). Installs its own tools: a pinned venv, `npm ci`, apt-get chromium (and openssl, for the TLS run).
 .PHONY: interop interop-deps
 TEST_TARGETS += interop
 
@@ -24,6 +24,6 @@ interop-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$PKGS; \
 	fi
 
-## interop: Python websockets, Node ws and headless Chromium against the core (and the other echo servers, if built)
-interop: interop-deps
+## interop: Python websockets, Node ws and headless Chromium against the core and the C, Python and Node echo servers
+interop: interop-deps build-c venv node-install
 	tests/interop/run.sh --all

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
+use futures_util::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wssession_core::{
@@ -208,16 +209,18 @@ async fn a_peer_that_never_reads_makes_send_wait_and_try_send_report_with_bounde
     let s = only_session(&server).await;
     let rss0 = rss_kib();
     let chunk = Frame::binary(vec![7u8; 16 << 10]);
-    // The kernel's socket buffers absorb a few MB first; then `send` must wait (at most 64 MB sent).
-    let mut waited = false;
+    // The kernel's socket buffers absorb a few MB first; each send under the high-water mark completes
+    // at once (at most 64 MB), then the queue is over it and the next send must wait.
     for _ in 0..4096 {
-        if tokio::time::timeout(Duration::from_millis(300), s.send(chunk.clone())).await.is_err() {
-            waited = true;
+        if s.buffered_amount() > 256 << 10 {
             break;
         }
+        within(s.send(chunk.clone())).await.unwrap();
     }
-    assert!(waited, "send waits while the peer does not read");
-    assert!(s.buffered_amount() >= 256 << 10, "send waits only over the high-water mark");
+    assert!(s.buffered_amount() > 256 << 10, "the queue went over its high-water mark");
+    let mut waiting = Box::pin(s.send(chunk.clone()));
+    assert!(waiting.as_mut().now_or_never().is_none(), "send waits while the peer does not read");
+    drop(waiting);
     let (mut buffered, mut dropped) = (0, 0);
     for _ in 0..1000 {
         match s.try_send(chunk.clone()).unwrap() {
@@ -244,24 +247,28 @@ async fn a_ping_flood_from_a_peer_that_never_reads_keeps_the_pong_queue_bounded(
         ..SessionConfig::default()
     };
     let (server, _) = tracked_server(ServerConfig { session: session_cfg, ..ServerConfig::default() }).await;
-    let mut c = Raw::connect(&server).await;
+    let c = Raw::connect(&server).await;
     let s = only_session(&server).await;
     let ping = encode(9, true, &[b'p'; 125], Some(KEY));
     let burst: Vec<u8> = ping.iter().copied().cycle().take(ping.len() * 1000).collect();
     let rss0 = rss_kib();
     // Up to 500,000 pings (65 MB, far beyond what socket buffers absorb); the server stops
     // reading once its pong queue is full.
-    let flood = async {
+    let mut tcp = c.tcp;
+    let flood = tokio::spawn(async move {
         for _ in 0..500 {
-            c.tcp.write_all(&burst).await?;
+            tcp.write_all(&burst).await?;
         }
-        Ok::<_, std::io::Error>(())
-    };
-    let finished = tokio::time::timeout(Duration::from_secs(3), flood).await;
-    assert!(finished.is_err(), "backpressure stops the flood before 500,000 pings are written");
+        Ok::<_, std::io::Error>(tcp)
+    });
+    // The pongs fill the queue (the peer reads none); the server then stops reading, so the flood
+    // cannot have finished, and the queue stays under its hard limit.
+    eventually("the pong queue fills up", || s.buffered_amount() >= 128 << 10).await;
+    assert!(!flood.is_finished(), "backpressure stops the flood before 500,000 pings are written");
     assert!(s.buffered_amount() <= (256 << 10) + 256, "pong queue {} over the hard limit", s.buffered_amount());
     assert!(rss_kib() < rss0 + 64 * 1024, "RSS bounded under a ping flood");
-    drop(c);
+    flood.abort();
+    let _ = flood.await;
     assert_eq!(close_reason(&s).await.code, 1006);
     good_client_is_served(&server).await;
 }

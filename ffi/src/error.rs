@@ -82,7 +82,7 @@ impl wss_status {
         }
     }
 
-    fn from_u32(n: u32) -> Option<Self> {
+    pub(crate) fn from_u32(n: u32) -> Option<Self> {
         use wss_status::*;
         const ALL: [wss_status; 21] = [
             Ok,

@@ -10,6 +10,7 @@
 mod panic;
 mod adopt;
 mod config;
+mod converter;
 mod dispatch;
 mod error;
 mod handle;
@@ -20,6 +21,7 @@ mod version;
 
 pub use adopt::*;
 pub use config::*;
+pub use converter::*;
 pub use error::*;
 pub use handle::*;
 pub use request::*;

@@ -32,7 +32,9 @@ pub struct wss_session {
     /// Counted among the server's live sessions (from on_open until on_close has run).
     pub(crate) live: std::sync::atomic::AtomicBool,
     /// The server's user_data stays alive while C holds a handle to one of its sessions.
-    _server_user_data: Arc<UserData>,
+    pub(crate) server_user_data: Arc<UserData>,
+    /// The converter of `wss_session_send_serialized` & co. (converter.rs); none at first.
+    pub(crate) converter: Mutex<Option<Arc<crate::converter::Converter>>>,
 }
 
 /// How a session ended, as reported by `wss_session_close_reason`.
@@ -70,7 +72,7 @@ pub struct wss_stats {
 /// A received message, owned by the caller of `wss_session_recv` (free with `wss_message_free`)
 /// or borrowed for the duration of a `wss_recv_cb`.
 pub struct wss_message {
-    frame: Frame,
+    pub(crate) frame: Frame,
 }
 
 /// Called exactly once when `wss_session_flush_async` completes: WSS_STATUS_OK when every frame
@@ -114,7 +116,8 @@ pub(crate) fn attach(s: &Session, tracker: &Arc<Tracker>, server_user_data: &Arc
         start_with: Mutex::new(None),
         queued: Default::default(),
         live: Default::default(),
-        _server_user_data: server_user_data.clone(),
+        server_user_data: server_user_data.clone(),
+        converter: Mutex::new(None),
     });
     s.set_attachment(Some(handle.clone()));
     handle

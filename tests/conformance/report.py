@@ -31,6 +31,9 @@ GROUPS = {
 }
 
 
+SURFACES_MARK = "<!-- surfaces: begin"
+
+
 def key(cid):
     return tuple(int(x) for x in cid.split("."))
 
@@ -137,8 +140,15 @@ def main():
               "- `server_max_window_bits=8` offers (not made by Autobahn 25.10, which offers 9): accepted; zlib "
               "cannot compress within 256 bytes, so such a session sends uncompressed messages (stored "
               "blocks when compression is forced) and still inflates the client's.", ""]
+    # The cross-surface table (tests/surfaces, `make surfaces-table`) lives below this report: keep it.
+    kept = ""
+    if os.path.exists(out_path):
+        with open(out_path, encoding="utf-8") as f:
+            old = f.read()
+        if SURFACES_MARK in old:
+            kept = "\n" + old[old.index(SURFACES_MARK):]
     with open(out_path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
+        f.write("\n".join(lines) + kept)
     print("report.py: wrote %s (%d/%d passing)" % (out_path, passing, total))
 
 

@@ -11,7 +11,7 @@
 #   A template with {cert} and {key} gets a self-signed certificate for 127.0.0.1 (made with openssl) and is
 #   driven over wss://, the clients verifying it against that certificate.
 # --all: the core's scenarios server, the core's echo example, the C / Python / Node echo servers when present
-#   (skipped with a note otherwise; the C one also over TLS), and headless Chromium on the chat demo.
+#   (a missing one is a failure, never a skip; the C one also over TLS), and headless Chromium on the chat demo.
 # Env: CARGO_TARGET_DIR, INTEROP_PY (default target/interop-venv/bin/python), INTEROP_OUT (screenshots, logs).
 set -euo pipefail
 
@@ -123,17 +123,17 @@ if [ "$MODE" = all ]; then
     run_clients c-echo "$C_ECHO {port} --deflate" echo
     run_clients c-echo-tls "$C_ECHO {port} --deflate --tls {cert} {key}" echo
   else
-    echo "interop: note: skipping the C echo server (target/c/echo_server absent; make build-c builds it)"
+    FAILED+=("c-echo: target/c/echo_server absent (make build-c builds it)")
   fi
   if [ -f bench/servers/python_echo.py ] && .venv/bin/python -c 'import wssession' 2>/dev/null; then
     run_clients python-echo ".venv/bin/python bench/servers/python_echo.py --port {port} --deflate" echo
   else
-    echo "interop: note: skipping the Python echo server (bench/servers/python_echo.py or an importable wssession in .venv absent; make venv)"
+    FAILED+=("python-echo: no importable wssession in .venv (make venv)")
   fi
   if [ -f bench/servers/node_echo.js ] && node -e "require('wssession')" 2>/dev/null; then
     run_clients node-echo "node bench/servers/node_echo.js --port {port} --deflate" echo
   else
-    echo "interop: note: skipping the Node echo server (bench/servers/node_echo.js or a loadable wssession addon absent; npm ci at the root)"
+    FAILED+=("node-echo: the wssession addon does not load (make node-install)")
   fi
   run_browser
 elif [ -n "$SERVER_CMD" ]; then

@@ -2,7 +2,8 @@
 // The addon never keeps Node alive after the server is closed, and exiting with open sessions is safe.
 const test = require('node:test')
 const assert = require('node:assert')
-const { spawnSync } = require('node:child_process')
+const { spawn, spawnSync } = require('node:child_process')
+const { within } = require('./helpers')
 
 function run(code) {
   return spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 15000, cwd: __dirname })
@@ -34,12 +35,29 @@ test('process.exit with open sessions does not crash', () => {
   assert.strictEqual(r.status, 0, r.stderr)
 })
 
-test('an idle listening server keeps the process alive, as a ws server does', () => {
-  const r = spawnSync(process.execPath, ['-e', `require('wssession'); new (require('wssession').WebSocketServer)({ port: 0 })`], {
-    timeout: 1500,
-    cwd: __dirname,
+test('an idle listening server keeps the process alive, as a ws server does', async () => {
+  // The child's stdin is unref'd: it cannot keep the child alive, only the server can. Once listening,
+  // the child says so; the line sent back then is answered only by a child still alive.
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const { WebSocketServer } = require('wssession')
+       process.stdin.on('data', () => { console.log('alive'); process.exit(0) })
+       process.stdin.unref()
+       new WebSocketServer({ port: 0 }).on('listening', () => console.log('listening'))`,
+    ],
+    { cwd: __dirname, stdio: ['pipe', 'pipe', 'inherit'] },
+  )
+  let out = ''
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)))
+  child.stdout.on('data', (d) => {
+    out += d
+    if (out.includes('listening') && !out.includes('alive')) child.stdin.write('still there?\n')
   })
-  assert.strictEqual(r.signal, 'SIGTERM')
+  const code = await within(exited, 15000, 'the child to answer and exit')
+  assert.strictEqual(code, 0)
+  assert.match(out, /listening\nalive/)
 })
 
 // The policy is the 39th field after the command name in /proc/<pid>/task/<tid>/stat (3 = SCHED_BATCH, 0 = SCHED_OTHER).

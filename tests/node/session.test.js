@@ -2,6 +2,7 @@
 // Ktor session members and SPEC behaviours observable from Node, driven by the real ws client.
 const test = require('node:test')
 const assert = require('node:assert')
+const net = require('node:net')
 const { waitFor, within, listen, pair, rawPair, stop, WsClient } = require('./helpers')
 const { WebSocketServer, WebSocket } = require('wssession')
 
@@ -418,20 +419,61 @@ test('ping and pong events arrive, and ping() reaches the client', async () => {
 
 test('pause holds messages back until resume, in order', async () => {
   const wss = await listen()
+  const other = await pair(wss) // its messages share the server's one event queue: a barrier
+  const conn = waitFor(wss, 'connection')
+  // A raw client, so 'a', 'b' and 'c' reach the server in one TCP write: the server reads all three
+  // at once, and only pause() can keep 'b' and 'c' from the listener.
+  const sock = net.connect(wss.address().port, '127.0.0.1')
+  sock.on('error', () => {})
+  await waitFor(sock, 'connect')
+  sock.write(
+    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  )
+  const [ws] = await conn
+  const got = []
+  ws.on('message', (d) => {
+    got.push(String(d))
+    if (String(d) === 'a') ws.pause()
+  })
+  const frame = (text) => Buffer.concat([Buffer.from([0x81, 0x80 | text.length, 0, 0, 0, 0]), Buffer.from(text)])
+  sock.write(Buffer.concat(['a', 'b', 'c'].map(frame))) // masked with a zero key
+  await within(
+    (async () => {
+      while (ws.stats.messagesIn < 3) await new Promise(setImmediate)
+    })(),
+    undefined,
+    'all three messages read by the server',
+  )
+  // Their events were queued before 'z' was even sent, so they have reached JS once 'z' has.
+  const z = waitFor(other.ws, 'message')
+  other.client.send('z')
+  await z
+  assert.strictEqual(ws.isPaused, true)
+  assert.deepStrictEqual(got, ['a'], 'b and c held back while paused')
+  ws.resume()
+  assert.deepStrictEqual(got, ['a', 'b', 'c'])
+  sock.destroy()
+  other.client.close()
+  await stop(wss)
+})
+
+test('sends over the hard limit wait their turn: no later send overtakes them, flush waits for them', async () => {
+  const wss = await listen({ maxBufferedAmount: 1 << 20 }) // hard limit 2 MiB: each 3 MiB send waits
   const { client, ws } = await pair(wss)
   const got = []
-  ws.on('message', (d) => got.push(String(d)))
-  client.send('a')
-  while (got.length < 1) await waitFor(ws, 'message')
-  ws.pause()
-  assert.strictEqual(ws.isPaused, true)
-  client.send('b')
-  client.send('c')
-  await new Promise((r) => setTimeout(r, 50))
-  assert.deepStrictEqual(got, ['a'])
-  ws.resume()
-  while (got.length < 3) await waitFor(ws, 'message')
-  assert.deepStrictEqual(got, ['a', 'b', 'c'])
+  const all = new Promise((resolve) => {
+    client.on('message', (d) => {
+      got.push(d.length > 100 ? `big${d[0]}` : String(d))
+      if (got.length === 5) resolve()
+    })
+  })
+  const big = (n) => Buffer.alloc(3 << 20, n)
+  const sends = [ws.send(big(1)), ws.send(big(2)), ws.send('s3'), ws.send(big(4)), ws.send('s5')]
+  await within(ws.flush())
+  await within(Promise.all(sends))
+  await within(all)
+  assert.deepStrictEqual(got, ['big1', 'big2', 's3', 'big4', 's5'])
   client.close()
   await stop(wss)
 })

@@ -339,10 +339,11 @@ async def test_concurrent_recv_raises_concurrency_error() -> None:
         try:
             await ws.recv()
         except wssession.ConcurrencyError:
+            await ws.send("both receives made")  # the client sends only now: the first recv is waiting
             got.put(await first)
 
     async with running(handler) as (_, url), connect(url) as client:
-        await asyncio.sleep(0.05)
+        assert await within(client.recv()) == "both receives made"
         await client.send("one")
         assert await got.get() == "one"
 

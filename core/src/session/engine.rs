@@ -31,9 +31,7 @@ pub(super) fn spawn<T: Transport>(
     ext: Option<DeflateParams>,
 ) {
     let (read, write, direct) = transport.split();
-    if let Some(direct) = direct {
-        let _ = s.shared.direct.set(direct);
-    }
+    s.shared.outbox.lock().unwrap().direct = direct;
     let mut decoder = Decoder::new(s.max_frame_size(), ext.as_ref().map(Inflater::new));
     if let Some(p) = &ext {
         decoder.set_max_inflated_size(p.max_inflated_size);
@@ -299,6 +297,7 @@ pub(super) fn finish(s: &Session) {
         return;
     }
     sh.terminated.store(true, Ordering::Release);
+    sh.outbox.lock().unwrap().direct = None;
     if let Some(p) = sh.pinger.lock().unwrap().take() {
         p.abort();
     }
@@ -328,8 +327,12 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
     if !ob.writing
         && !ob.need_drain
         && !sh.terminated.load(Ordering::Acquire)
-        && let Some(direct) = sh.direct.get()
-        && let Some((seq, has_close)) = ob.write_direct(direct.as_ref())
+        && let Some(direct) = ob.direct.take()
+        && let Some((seq, has_close)) = {
+            let written = ob.write_direct(direct.as_ref());
+            ob.direct = Some(direct);
+            written
+        }
     {
         super::publish_written(sh, seq);
         if has_close {

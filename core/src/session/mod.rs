@@ -100,7 +100,6 @@ pub(crate) struct Shared {
     /// Tasks waiting on `written_notify` (flushes, the closing handshake): writes skip the
     /// notification when there are none.
     written_waiters: AtomicUsize,
-    direct: OnceLock<Arc<dyn DirectWrite>>,
     /// First cause of closing; published to `closed` when the session finishes.
     cause: Mutex<Option<CloseReason>>,
     /// The peer's Close frame, once a valid one arrived.
@@ -228,7 +227,6 @@ impl Session {
             written: AtomicU64::new(0),
             written_notify: Notify::new(),
             written_waiters: AtomicUsize::new(0),
-            direct: OnceLock::new(),
             cause: Mutex::new(None),
             close_received: Mutex::new(None),
             closed: watch::channel(None).0,

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 
 use std::io::IoSlice;
+use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -49,6 +50,9 @@ pub(crate) struct Outbox {
     fragment: Option<(FrameType, bool)>,
     utf8: Option<Utf8Validator>,
     pub deflater: Option<Deflater>,
+    /// The socket for direct writes while the session lives; dropped when it ends, so the socket
+    /// closes then even while handles to the session are still held (a binding's wrapper object).
+    pub direct: Option<Arc<dyn DirectWrite>>,
 }
 
 /// What the writer takes in one go.
