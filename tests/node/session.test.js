@@ -2,7 +2,6 @@
 // Ktor session members and SPEC behaviours observable from Node, driven by the real ws client.
 const test = require('node:test')
 const assert = require('node:assert')
-const net = require('node:net')
 const { waitFor, within, listen, pair, rawPair, stop, WsClient } = require('./helpers')
 const { WebSocketServer, WebSocket } = require('wssession')
 
@@ -420,17 +419,9 @@ test('ping and pong events arrive, and ping() reaches the client', async () => {
 test('pause holds messages back until resume, in order', async () => {
   const wss = await listen()
   const other = await pair(wss) // its messages share the server's one event queue: a barrier
-  const conn = waitFor(wss, 'connection')
   // A raw client, so 'a', 'b' and 'c' reach the server in one TCP write: the server reads all three
   // at once, and only pause() can keep 'b' and 'c' from the listener.
-  const sock = net.connect(wss.address().port, '127.0.0.1')
-  sock.on('error', () => {})
-  await waitFor(sock, 'connect')
-  sock.write(
-    'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  )
-  const [ws] = await conn
+  const { sock, ws } = await rawPair(wss)
   const got = []
   ws.on('message', (d) => {
     got.push(String(d))
