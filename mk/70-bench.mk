@@ -5,7 +5,7 @@
 # BENCH_IMPLS and BENCH_SCENARIOS (comma lists). Installs go to target/bench/.
 .PHONY: bench bench-server bench-smoke
 TEST_TARGETS += bench-smoke
-BENCH_IMPL_NAMES := rust c python python-callback node node-http tokio-tungstenite fastwebsockets rawtcp \
+BENCH_IMPL_NAMES := rust c python python-callback node node-http node-https tokio-tungstenite fastwebsockets rawtcp \
 	ws websockets websockets-uvloop picows aiohttp
 
 bench:

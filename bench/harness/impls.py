@@ -18,6 +18,10 @@ from .paths import BENCH, LOGS, PEERS, ROOT, TARGET, WORK
 NICE = ["nice", "-n", "10"]
 VENV = WORK / "venv"
 NODE_DIR = WORK / "node"
+# The self-signed certificate (and key) of the TLS servers; loadgen trusts exactly this one.
+TLS_DIR = WORK / "tls"
+TLS_CERT = TLS_DIR / "cert.pem"
+TLS_KEY = TLS_DIR / "key.pem"
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Impl:
     prepare: Callable[[], Optional[str]]
     command: Callable[[int, bool], list[str]]
     env: Callable[[], Optional[dict]] = field(default=lambda: None)
+    # Whether it serves wss:// with the harness's certificate (TLS_CERT) instead of ws://.
+    tls: bool = False
 
 
 _prepared: dict[str, Optional[str]] = {}
@@ -147,12 +153,33 @@ def _install_node() -> Optional[str]:
     return None
 
 
+def _make_cert() -> Optional[str]:
+    """A self-signed EC P-256 end-entity certificate for 127.0.0.1/localhost, made with openssl (kept between runs)."""
+    if TLS_CERT.exists() and TLS_KEY.exists():
+        return None
+    TLS_DIR.mkdir(parents=True, exist_ok=True)
+    ok, tail = procs.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                          "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
+                          "-subj", "/CN=localhost",
+                          "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                          # An end-entity certificate: webpki refuses a CA one as the server's.
+                          "-addext", "basicConstraints=critical,CA:FALSE",
+                          "-keyout", str(TLS_KEY), "-out", str(TLS_CERT)],
+                         log=LOGS / "openssl.log")
+    return None if ok else f"openssl req failed: {tail[-200:]}"
+
+
 build_rust = once("rust (core/examples/echo)", _build_rust)
 build_c = once("c (make build-c)", _build_c)
 check_python = once("python (bench/servers/python_echo.py)", _check_python)
 check_node = once("node (bench/servers/node_echo.js)", _check_node)
 install_venv = once("python peers (pip, target/bench/venv)", _install_venv)
 install_node = once("node peers (npm, target/bench/node)", _install_node)
+make_cert = once("tls certificate (openssl, target/bench/tls)", _make_cert)
+
+
+def _check_node_tls() -> Optional[str]:
+    return check_node() or make_cert()
 
 
 def _flag(deflate: bool) -> list[str]:
@@ -194,6 +221,10 @@ IMPLS: dict[str, Impl] = {i.name: i for i in [
     Impl("node-http", "Node", "node", True, check_node,
          lambda port, d: ["node", str(BENCH / "servers" / "node_echo.js"), "--port", str(port),
                           "--http", *_flag(d)]),
+    Impl("node-https", "Node", "node", True, _check_node_tls,
+         lambda port, d: ["node", str(BENCH / "servers" / "node_echo.js"), "--port", str(port),
+                          "--https", str(TLS_CERT), str(TLS_KEY), *_flag(d)],
+         tls=True),
     Impl("tokio-tungstenite", "Rust", None, False, build_bench,
          _bench_server("echo-tokio-tungstenite")),
     Impl("fastwebsockets", "Rust", "tokio-tungstenite", False, build_bench,

@@ -46,6 +46,26 @@ def _fmt_versions(v: dict) -> list[str]:
     return lines
 
 
+def _hosted_section(res: Results, cfg: Config) -> list[str]:
+    rows = table.hosted_table(res, cfg.impls, cfg.scenarios)
+    if not rows:
+        return []
+    return [
+        "## Node behind a host's server (issue 12)",
+        "",
+        "The same echo server (`bench/servers/node_echo.js`) on its own listener, behind a Node "
+        "`http.Server` (`--http`: each upgraded socket's fd is handed to the engine) and behind an "
+        "`https.Server` (`--https`: Node terminates TLS, loadgen connects with `wss://` trusting the "
+        "harness's self-signed certificate, bytes go through the byte pump). Target: the fd-handover "
+        "row ≤ 1.05× the server CPU per echo of the own listener; the TLS row has no bound (it pays "
+        "for TLS and the pump). \"Per round\" is the median of the ratios within each interleaved "
+        "round, the least disturbed by load that moves between rounds.",
+        "",
+        *rows,
+        "",
+    ]
+
+
 def write(res: Results, cfg: Config, out: Path, command: str, started: float,
           load_before: str) -> None:
     """Write the markdown report and the raw per-run JSON."""
@@ -78,13 +98,14 @@ def write(res: Results, cfg: Config, out: Path, command: str, started: float,
         "## Method",
         "",
         METHOD,
-        "## Targets (issue 7)",
+        "## Targets (issues 7 and 12)",
         "",
         *table.targets_table(res),
         "",
         "Where the time goes for each row that is or was missed (profiles, what was done, what would "
         "close the rest): [`bench/PROFILES.md`](bench/PROFILES.md).",
         "",
+        *_hosted_section(res, cfg),
         "## Results",
         "",
         *table.all_tables(res, cfg.impls, cfg.scenarios),

@@ -5,7 +5,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Optional
 
-from .impls import bench_bin
+from .impls import IMPLS, TLS_CERT, bench_bin
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,11 @@ BY_KEY = {s.key: s for s in SCENARIOS}
 def loadgen_cmd(sc: Scenario, impl_name: str, port: int, pid: int, secs: float,
                 warmup: float, idle_hold: float, cpu: Optional[str]) -> list[str]:
     """The exact loadgen command line for one run."""
-    scheme = "tcp" if impl_name == "rawtcp" else "ws"
+    tls = IMPLS[impl_name].tls
+    scheme = "tcp" if impl_name == "rawtcp" else "wss" if tls else "ws"
     duration = idle_hold if sc.mode == "idle" else secs
     cmd = [str(bench_bin("loadgen")), "--url", f"{scheme}://127.0.0.1:{port}/",
+           *(["--tls-ca", str(TLS_CERT)] if tls else []),
            "--mode", sc.mode, *sc.args, "--duration", str(duration), "--warmup", str(warmup),
            "--server-pid", str(pid), "--json"]
     if sc.deflate:

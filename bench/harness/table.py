@@ -129,6 +129,8 @@ TARGETS = [
      "websockets", ">=", 1.5),
     ("Python deflate (g-c) msg/s vs websockets", "g-c", "python", "messages_per_sec",
      "websockets", ">=", 1.5),
+    ("Node behind http.Server (b) CPU/echo vs own listener", "b", "node-http",
+     "server_cpu_us_per_msg", "node", "<=", 1.05),
 ]
 
 
@@ -159,3 +161,46 @@ def all_tables(res: Results, impls: list[str], keys: list[str]) -> list[str]:
         if sc.key in keys:
             out += [f"### {sc.title}", ""] + scenario_table(res, sc.key, impls) + [""]
     return out
+
+
+# Issue 12: Node serving connections a host server accepted, against Node on its own listener.
+HOSTED = ("node", "node-http", "node-https")
+HOSTED_WHAT = {"node": "own listener", "node-http": "behind `http.Server` (fd handover)",
+               "node-https": "behind `https.Server` (TLS in Node, byte pump)"}
+
+
+def paired_ratio(res: Results, key: str, impl: str, ref: str, metric: str) -> Optional[float]:
+    """Median over rounds of impl/ref within the same round (interleaved runs share the load)."""
+    mine, theirs = res.runs.get((key, impl), []), res.runs.get((key, ref), [])
+    vals = [ratio(a.get(metric), b.get(metric)) for a, b in zip(mine, theirs)
+            if "error" not in a and "error" not in b]
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def hosted_table(res: Results, impls: list[str], keys: list[str]) -> list[str]:
+    """Node behind http.Server / https.Server vs its own listener, per echo scenario run."""
+    names = [n for n in HOSTED if n in impls]
+    keys = [k for k in keys if BY_KEY[k].mode == "echo" and not BY_KEY[k].deflate]
+    if "node" not in names or len(names) < 2 or not keys:
+        return []
+    head = ["scenario", "Node", "msg/s", "CPU µs/msg", "CPU vs own listener",
+            "CPU vs own listener (per round)", "msg/s vs own listener", "runs"]
+    lines = [_row(head), _row(["---"] * len(head))]
+    for key in keys:
+        ref = summarize(res, key, "node")
+        for name in names:
+            s = summarize(res, key, name)
+            if "na" in s:
+                lines.append(_row([key, HOSTED_WHAT[name], s["na"].replace("|", "/")]
+                                  + [""] * (len(head) - 3)))
+                continue
+            cpu, mps = s["server_cpu_us_per_msg"], s["messages_per_sec"]
+            own = name == "node"
+            lines.append(_row([
+                key, HOSTED_WHAT[name], _num(mps, 0), _num(cpu, 2),
+                "1" if own else _x(ratio(cpu, ref.get("server_cpu_us_per_msg"))),
+                "1" if own else _x(paired_ratio(res, key, name, "node", "server_cpu_us_per_msg")),
+                "1" if own else _x(ratio(mps, ref.get("messages_per_sec"))),
+                f"{s['runs']}/{s['of']}"]))
+    return lines

@@ -1,9 +1,10 @@
 //! Opening one client connection: TCP connect plus, for WebSocket targets, the upgrade.
 
 use crate::handshake;
+use crate::stream::Stream;
 use crate::target::Target;
 use std::io;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 /// What the server agreed to for permessage-deflate.
@@ -15,24 +16,29 @@ pub struct DeflateAgreed {
 
 /// An open connection, handshake done.
 pub struct Conn {
-    /// The socket.
-    pub stream: TcpStream,
+    /// The socket, or the TLS session over it.
+    pub stream: Stream,
     /// `Some` when permessage-deflate was negotiated.
     pub deflate: Option<DeflateAgreed>,
     /// Bytes read past the end of the handshake response.
     pub leftover: Vec<u8>,
 }
 
-/// Connects and, unless the target is raw TCP, performs the WebSocket handshake.
+/// Connects (and runs the TLS handshake for `wss://`) and, unless the target is raw TCP, performs
+/// the WebSocket handshake.
 pub async fn connect(target: &Target, offer_deflate: bool) -> io::Result<Conn> {
-    let mut stream = TcpStream::connect(&target.addr).await?;
-    stream.set_nodelay(true)?;
+    let tcp = TcpStream::connect(&target.addr).await?;
+    tcp.set_nodelay(true)?;
+    let mut stream = match &target.tls {
+        Some(tls) => Stream::Tls(Box::new(tls.connect(tcp).await?)),
+        None => Stream::Plain(tcp),
+    };
     if target.raw {
         return Ok(Conn { stream, deflate: None, leftover: Vec::new() });
     }
     let key = handshake::random_key();
     let req = handshake::client_request(&target.addr, &target.path, &key, offer_deflate);
-    stream.write_all(req.as_bytes()).await?;
+    stream.send_all(req.as_bytes()).await?;
     let mut buf = Vec::with_capacity(512);
     let end = loop {
         let mut chunk = [0u8; 1024];

@@ -11,4 +11,6 @@ pub mod procfs;
 pub mod report;
 pub mod rlimit;
 pub mod server;
+pub mod stream;
 pub mod target;
+pub mod tls;

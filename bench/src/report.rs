@@ -19,7 +19,7 @@ pub fn to_json(mode: &str, s: &Settings, o: &Outcome) -> Value {
     };
     json!({
         "mode": mode,
-        "url": format!("{}://{}{}", if s.target.raw { "tcp" } else { "ws" }, s.target.addr, s.target.path),
+        "url": format!("{}://{}{}", s.target.scheme(), s.target.addr, s.target.path),
         "connections": s.connections,
         "connections_ok": o.connections_ok,
         "size": s.size,

@@ -26,9 +26,13 @@ enum Mode {
 #[derive(Parser, Debug)]
 #[command(about = "WebSocket load generator for the wssession benchmarks")]
 struct Args {
-    /// ws://host:port/path, or tcp://host:port for a raw TCP echo.
+    /// ws://host:port/path, wss://host:port/path (with --tls-ca), or tcp://host:port for a raw TCP echo.
     #[arg(long, default_value = "ws://127.0.0.1:9001/")]
     url: String,
+    /// PEM file of the certificate(s) a wss:// server must present (e.g. the harness's self-signed
+    /// one); the only certificates trusted.
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
     /// Concurrent connections (echo, churn) or connections held (idle).
     #[arg(long, default_value_t = 1)]
     connections: usize,
@@ -65,7 +69,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let target = match Target::parse(&args.url) {
+    let target = match Target::parse(&args.url, args.tls_ca.as_deref()) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("loadgen: {e}");

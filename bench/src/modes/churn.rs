@@ -64,7 +64,7 @@ async fn one_session(s: &Settings) -> io::Result<()> {
     if s.target.raw {
         c.stream.shutdown().await?;
     } else {
-        c.stream.write_all(&frame::close_frame()).await?;
+        c.stream.send_all(&frame::close_frame()).await?;
     }
     let mut sink = [0u8; 512];
     timeout(CLOSE_TIMEOUT, async {

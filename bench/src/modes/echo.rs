@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 /// Per-connection tally, merged into the [`Outcome`].
@@ -102,7 +102,7 @@ async fn drive(
         msg_compressed: false,
         raw_pending: 0,
     };
-    c.stream.write_all(batch.frames(depth)).await?;
+    c.stream.send_all(batch.frames(depth)).await?;
     let now = Instant::now();
     sent.extend(std::iter::repeat_n(now, depth));
     let want = (size + 16).clamp(16 * 1024, 256 * 1024);
@@ -130,12 +130,12 @@ async fn drive(
             break;
         }
         if done > 0 {
-            c.stream.write_all(batch.frames(done)).await?;
+            c.stream.send_all(batch.frames(done)).await?;
             sent.extend(std::iter::repeat_n(Instant::now(), done));
         }
     }
     if !raw {
-        let _ = c.stream.write_all(&frame::close_frame()).await;
+        let _ = c.stream.send_all(&frame::close_frame()).await;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use crate::payload::{self, FrameBatch};
 use crate::procfs;
 use std::io;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::time::{Instant, sleep, timeout};
 
 /// Time for the server to finish per-connection setup before RSS is sampled.
@@ -59,7 +59,7 @@ pub async fn run(s: &Settings) -> io::Result<Outcome> {
     if !s.target.raw {
         let close = frame::close_frame();
         for c in conns.iter_mut() {
-            let _ = c.stream.write_all(&close).await;
+            let _ = c.stream.send_all(&close).await;
         }
     }
     Ok(out)
@@ -67,7 +67,7 @@ pub async fn run(s: &Settings) -> io::Result<Outcome> {
 
 /// Sends one message (plain, even if deflate was negotiated) and reads one message back.
 async fn echo_once(c: &mut Conn, batch: &FrameBatch, raw: bool) -> io::Result<()> {
-    c.stream.write_all(batch.frames(1)).await?;
+    c.stream.send_all(batch.frames(1)).await?;
     let mut buf = std::mem::take(&mut c.leftover);
     loop {
         if raw && buf.len() >= batch.frame_len {
