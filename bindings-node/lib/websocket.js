@@ -553,7 +553,8 @@ class WebSocket extends EventEmitter {
       if (this._incoming) this._incoming._end(failure || (info.initiator === 'abnormal' ? this._closedError() : null))
       this._resolveClose(info)
       if (failure && this.listenerCount('error') > 0) this.emit('error', failure)
-      this.emit('close', info.code, Buffer.from(info.reason))
+      // As ws: the Close frame the peer sent (1005 empty, 1006 none), not the one we sent.
+      this.emit('close', ev.peerCode, Buffer.from(ev.peerReason))
     }
     if (this._paused || this._deferred || this._held.length) this._held.push(['__close', [finish]])
     else finish()
