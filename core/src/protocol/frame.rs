@@ -25,11 +25,11 @@ impl FrameType {
     /// The wire opcode for this type.
     pub fn opcode(self) -> u8 {
         match self {
-            FrameType::Text => 1,
-            FrameType::Binary => 2,
-            FrameType::Close => 8,
-            FrameType::Ping => 9,
-            FrameType::Pong => 10,
+            FrameType::Text => OPCODE_TEXT,
+            FrameType::Binary => OPCODE_BINARY,
+            FrameType::Close => OPCODE_CLOSE,
+            FrameType::Ping => OPCODE_PING,
+            FrameType::Pong => OPCODE_PONG,
         }
     }
 
@@ -110,6 +110,16 @@ pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
 /// Opcode on the wire for a data frame continuing a fragmented message.
 pub const OPCODE_CONTINUATION: u8 = 0;
+/// Opcode of a Text frame.
+pub const OPCODE_TEXT: u8 = 1;
+/// Opcode of a Binary frame.
+pub const OPCODE_BINARY: u8 = 2;
+/// Opcode of a Close frame.
+pub const OPCODE_CLOSE: u8 = 8;
+/// Opcode of a Ping frame.
+pub const OPCODE_PING: u8 = 9;
+/// Opcode of a Pong frame.
+pub const OPCODE_PONG: u8 = 10;
 
 pub(crate) fn opcode_from_u8(code: u8) -> OpCode {
     match code {

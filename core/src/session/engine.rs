@@ -198,8 +198,8 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
     match event {
         Event::Message(frame) => {
             // Only this task updates the incoming counters.
-            super::bump(&sh.stats[0], 1);
-            super::bump(&sh.stats[1], frame.data.len() as u64);
+            super::bump(&sh.stats.messages_in, 1);
+            super::bump(&sh.stats.bytes_in, frame.data.len() as u64);
             match tx {
                 Some(tx) => {
                     if let Ok(permit) = guarded(sh, tx.reserve()).await? {
@@ -380,9 +380,9 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
         let (drain, was_over) = {
             let mut ob = sh.outbox.lock().unwrap();
             ob.writing = false;
-            let was_over = ob.buffered > sh.limits.0;
+            let was_over = ob.buffered > sh.limits.high_water;
             ob.buffered -= total;
-            let drain = ob.need_drain && ob.buffered <= sh.limits.1;
+            let drain = ob.need_drain && ob.buffered <= sh.limits.low_water;
             if drain {
                 ob.need_drain = false;
             }

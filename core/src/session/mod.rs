@@ -26,6 +26,7 @@ use crate::deflate::DeflateParams;
 use crate::error::{Error, Result};
 use crate::handler::EventHandler;
 use crate::protocol::close::{self, CloseFrame, CloseReason, Initiator};
+use crate::protocol::frame::{OPCODE_CLOSE, OPCODE_PING};
 use crate::protocol::{Frame, Violation};
 use crate::request::Request;
 use crate::server::{Server, ServerInner};
@@ -68,6 +69,37 @@ pub struct Stats {
     pub bytes_out: u64,
 }
 
+/// The outgoing queue's byte limits (from `SessionConfig`, normalised: low <= high <= hard).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// `send` waits while the queue is over this.
+    high_water: usize,
+    /// `drain` fires when the queue falls to this.
+    low_water: usize,
+    /// `try_send` drops over this.
+    hard_limit: usize,
+}
+
+impl Limits {
+    fn new(config: &SessionConfig) -> Self {
+        let high_water = config.write_high_water;
+        Self {
+            high_water,
+            low_water: config.write_low_water.min(high_water),
+            hard_limit: config.write_hard_limit.max(high_water),
+        }
+    }
+}
+
+/// Traffic counters, each updated by one thread at a time (see `bump`).
+#[derive(Default)]
+pub(crate) struct Counters {
+    messages_in: AtomicU64,
+    bytes_in: AtomicU64,
+    messages_out: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
 /// How the incoming side ended, handed to `recv` after the queue drains.
 #[derive(Debug, Clone)]
 enum End {
@@ -90,7 +122,7 @@ pub(crate) struct Shared {
     ping_interval_ms: AtomicU64,
     timeout_ms: AtomicU64,
     close_timeout_ms: AtomicU64,
-    limits: (usize, usize, usize),
+    limits: Limits,
     outbox: Mutex<Outbox>,
     writer_wake: Notify,
     space: Notify,
@@ -121,7 +153,7 @@ pub(crate) struct Shared {
     ping_seq: AtomicU64,
     latency_us: AtomicU64,
     pinger: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    stats: [AtomicU64; 4],
+    stats: Counters,
     server: Weak<ServerInner>,
     converter: Mutex<Option<Arc<dyn Converter>>>,
     attachment: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
@@ -216,11 +248,7 @@ impl Session {
             ping_interval_ms: AtomicU64::new(config.ping_interval_ms),
             timeout_ms: AtomicU64::new(config.timeout_ms),
             close_timeout_ms: AtomicU64::new(config.close_timeout_ms),
-            limits: (
-                config.write_high_water,
-                config.write_low_water,
-                config.write_hard_limit.max(config.write_high_water),
-            ),
+            limits: Limits::new(&config),
             outbox: Mutex::new(Outbox::default()),
             writer_wake: Notify::new(),
             space: Notify::new(),
@@ -316,7 +344,7 @@ impl Session {
             notified.as_mut().enable();
             {
                 let mut ob = self.shared.outbox.lock().unwrap();
-                if ob.buffered <= self.shared.limits.0 || self.is_closing(&ob) {
+                if ob.buffered <= self.shared.limits.high_water || self.is_closing(&ob) {
                     return self.enqueue(&mut ob, &frame, compress).map(|_| ());
                 }
                 ob.need_drain = true;
@@ -333,7 +361,7 @@ impl Session {
 
     /// As [`Session::try_send`] with a compression override.
     pub fn try_send_with(&self, frame: Frame, compress: Option<bool>) -> Result<TrySend> {
-        let (high, _, hard) = self.shared.limits;
+        let Limits { high_water: high, hard_limit: hard, .. } = self.shared.limits;
         let mut ob = self.shared.outbox.lock().unwrap();
         if !self.is_closing(&ob) && ob.buffered + frame.data.len() > hard {
             ob.need_drain = true;
@@ -358,8 +386,8 @@ impl Session {
         }
         ob.push_user(frame, compress, self.mask_key())?;
         // Updated only under the outbox lock.
-        bump(&self.shared.stats[2], 1);
-        bump(&self.shared.stats[3], frame.data.len() as u64);
+        bump(&self.shared.stats.messages_out, 1);
+        bump(&self.shared.stats.bytes_out, frame.data.len() as u64);
         engine::kick(self, ob);
         Ok(())
     }
@@ -450,7 +478,7 @@ impl Session {
                     payload.extend_from_slice(reason.as_bytes());
                 }
                 let key = self.mask_key();
-                ob.push_control(8, &payload, key).expect("close payload is at most 125 bytes");
+                ob.push_control(OPCODE_CLOSE, &payload, key).expect("close payload is at most 125 bytes");
                 ob.close_frame = Some(CloseFrame::new((code != close::NO_STATUS).then_some(code), reason));
                 ob.close_queued = true;
                 ob.close_seq = ob.enqueued_seq;
@@ -617,7 +645,7 @@ impl Session {
         if pings.len() >= MAX_PENDING_PINGS {
             return Err(Error::WouldBlock);
         }
-        ob.push_control(9, &payload, self.mask_key())?;
+        ob.push_control(OPCODE_PING, &payload, self.mask_key())?;
         pings.push_back(PendingPing { payload, sent: Instant::now(), done: Some(tx) });
         drop(pings);
         engine::kick(self, &mut ob);
@@ -650,10 +678,10 @@ impl Session {
     pub fn stats(&self) -> Stats {
         let s = &self.shared.stats;
         Stats {
-            messages_in: s[0].load(Ordering::Relaxed),
-            bytes_in: s[1].load(Ordering::Relaxed),
-            messages_out: s[2].load(Ordering::Relaxed),
-            bytes_out: s[3].load(Ordering::Relaxed),
+            messages_in: s.messages_in.load(Ordering::Relaxed),
+            bytes_in: s.bytes_in.load(Ordering::Relaxed),
+            messages_out: s.messages_out.load(Ordering::Relaxed),
+            bytes_out: s.bytes_out.load(Ordering::Relaxed),
         }
     }
 

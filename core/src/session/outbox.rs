@@ -9,7 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::deflate::Deflater;
 use crate::error::{Error, Result};
-use crate::protocol::frame::{MAX_CONTROL_PAYLOAD, OPCODE_CONTINUATION, encode_frame, encode_header};
+use crate::protocol::frame::{MAX_CONTROL_PAYLOAD, OPCODE_CONTINUATION, OPCODE_PONG, encode_frame, encode_header};
 use crate::protocol::utf8::Utf8Validator;
 use crate::protocol::{CloseFrame, Frame, FrameType};
 use crate::session::DirectWrite;
@@ -130,7 +130,7 @@ impl Outbox {
         if self.replies > 0 && self.replies + size > MAX_QUEUED_REPLIES {
             return Err(self.reply_seq);
         }
-        self.push_control(10, payload, mask).expect("a ping payload is at most 125 bytes");
+        self.push_control(OPCODE_PONG, payload, mask).expect("a ping payload is at most 125 bytes");
         self.replies += size;
         self.reply_seq = self.enqueued_seq;
         Ok(())
