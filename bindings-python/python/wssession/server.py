@@ -269,6 +269,8 @@ class Server:
         subprotocol: str | None = None
         if self.process_request is not None:
             response = await self._call_hook("process_request", conn, self.process_request, conn, request)
+        # A response process_request returns is sent as it is: even a 101, which the engine refuses (500).
+        upgrading = response is None
         if response is None:
             if "websocket" not in request.headers.get("Upgrade", "").lower():
                 resolver.accept(None)  # not an upgrade: the engine answers with the right 4xx
@@ -282,8 +284,15 @@ class Server:
                 response = replaced
         if not isinstance(response, Response):
             raise TypeError(f"process_request must return a Response or None, not {type(response).__name__}")
-        if response.status_code != 101:
-            resolver.respond(response.status_code, response.headers.raw_items(), bytes(response.body))
+        if response.status_code != 101 or not upgrading:
+            try:
+                resolver.respond(response.status_code, response.headers.raw_items(), bytes(response.body))
+            except ValueError:
+                # The engine refused the response (status, header names or values): 500 instead.
+                self.logger.error("invalid response to the opening handshake", exc_info=True)
+                text = "Failed to open a WebSocket connection.\nSee server log for more information.\n"
+                error = conn.respond(http.HTTPStatus.INTERNAL_SERVER_ERROR, text)
+                resolver.respond(error.status_code, error.headers.raw_items(), bytes(error.body))
             return
         state = {k: v for k, v in vars(conn).items() if k not in _HANDSHAKE_OWN}
         extra = [(n, v) for n, v in response.headers.raw_items() if n.lower() not in _ENGINE_HEADERS]
