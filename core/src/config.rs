@@ -80,6 +80,9 @@ pub struct ServerConfig {
     pub session: SessionConfig,
     /// Listen backlog. Default 1024.
     pub backlog: u32,
+    /// Bind the listener with `SO_REUSEPORT`, so several processes (or servers) share the port and
+    /// the kernel spreads connections over them. Default false: a second bind then fails, as usual.
+    pub reuse_port: bool,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             deflate: DeflateConfig::default(),
             session: SessionConfig::default(),
             backlog: 1024,
+            reuse_port: false,
         }
     }
 }

@@ -6,8 +6,10 @@
 //! - [`handshake`] and [`deflate`]: the opening handshake and permessage-deflate;
 //! - [`session`]: the tokio engine (reader, writer, pinger, outbox) behind [`Session`];
 //! - [`server`]: listener, TLS, routing, accept hook, shutdown;
+//! - [`adopt`]: connections the host accepted, pumps, or upgraded itself;
 //! - [`runtime`]: the one internal runtime.
 
+pub mod adopt;
 pub mod config;
 pub mod convert;
 pub mod deflate;
@@ -20,14 +22,15 @@ pub mod runtime;
 pub mod server;
 pub mod session;
 
+pub use adopt::{Adoption, PeerInfo};
 pub use bytes::Bytes;
 pub use config::{ServerConfig, SessionConfig, TlsConfig};
 pub use convert::{Converter, JsonConverter};
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{Error, Result};
 pub use handler::{Accept, AcceptHook, BoxFuture, Decision, EventHandler, Handler, HandlerError};
-pub use handshake::HttpResponse;
+pub use handshake::{Handshake, HttpResponse};
 pub use protocol::{CloseReason, Frame, FrameType, Initiator, ViolationKind};
 pub use request::{Headers, Request};
 pub use server::{Server, ServerBuilder};
-pub use session::{Session, State, Stats, TrySend};
+pub use session::{BytePump, Session, State, Stats, TrySend};

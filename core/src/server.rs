@@ -13,10 +13,9 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{ServerConfig, TlsConfig};
-use crate::deflate;
 use crate::error::{Error, Result};
 use crate::handler::{Accept, AcceptHook, Decision, Handler};
-use crate::handshake::{self, HttpResponse, parse_head};
+use crate::handshake::{Handshake, HttpResponse, parse_head};
 use crate::protocol::close::{GOING_AWAY, INTERNAL_ERROR, NORMAL};
 use crate::request::Request;
 use crate::session::{NoSigPipeTcp, Session, Transport};
@@ -30,12 +29,14 @@ pub struct ServerBuilder {
 }
 
 pub(crate) struct ServerInner {
-    config: ServerConfig,
+    pub(crate) config: ServerConfig,
     routes: Vec<(String, Handler)>,
     fallback: Option<Handler>,
     accept: Option<AcceptHook>,
     tls: Option<TlsAcceptor>,
     local_addr: SocketAddr,
+    /// No listener: the server serves only connections adopted from its host.
+    detached: bool,
     sessions: Mutex<HashMap<u64, Session>>,
     connections: AtomicUsize,
     /// Set by `shutdown`: handshakes still in progress must not open sessions that escape it.
@@ -48,7 +49,7 @@ pub(crate) struct ServerInner {
 /// A running WebSocket server; cheap to clone.
 #[derive(Clone)]
 pub struct Server {
-    inner: Arc<ServerInner>,
+    pub(crate) inner: Arc<ServerInner>,
 }
 
 impl std::fmt::Debug for Server {
@@ -94,12 +95,33 @@ impl ServerBuilder {
 
     /// Binds the listener on the internal runtime and starts accepting.
     pub async fn start(self) -> Result<Server> {
-        crate::runtime::spawn(self.bind()).await.map_err(|e| Error::Io(Arc::new(std::io::Error::other(e))))?
+        crate::runtime::spawn(self.bind()).await.map_err(join_error)?
     }
 
     /// As [`ServerBuilder::start`], for callers outside any async runtime.
     pub fn start_blocking(self) -> Result<Server> {
         crate::runtime::block_on(self.bind())?
+    }
+
+    /// Starts accepting on `listener`, a listening socket the host bound (Python's `sock=`, a socket
+    /// inherited from a supervisor); `host`, `port`, `backlog` and `reuse_port` are then the socket's.
+    pub async fn start_on(self, listener: std::net::TcpListener) -> Result<Server> {
+        crate::runtime::spawn(self.listen_on(listener)).await.map_err(join_error)?
+    }
+
+    /// As [`ServerBuilder::start_on`], for callers outside any async runtime.
+    pub fn start_on_blocking(self, listener: std::net::TcpListener) -> Result<Server> {
+        crate::runtime::block_on(self.listen_on(listener))?
+    }
+
+    /// A server with no listener: it serves only the connections its host hands over
+    /// ([`Server::adopt_tcp`], [`Server::adopt_pump`], [`Server::upgraded_tcp`], ...), with the same
+    /// routes, accept hook, limits and sessions as a listening one. `host`, `port`, `backlog` and
+    /// `reuse_port` are unused; `local_addr` reads `0.0.0.0:0`. Needs no async context.
+    pub fn start_detached(self) -> Result<Server> {
+        let tls = self.config.tls.as_ref().map(tls_acceptor).transpose()?;
+        let unbound = SocketAddr::from(([0, 0, 0, 0], 0));
+        Ok(Server { inner: self.into_inner(tls, unbound, true) })
     }
 
     async fn bind(self) -> Result<Server> {
@@ -110,26 +132,48 @@ impl ServerBuilder {
             .ok_or_else(|| Error::invalid(format!("host {:?} resolves to no address", self.config.host)))?;
         let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         socket.set_reuseaddr(true)?;
+        if self.config.reuse_port {
+            socket.set_reuseport(true)?;
+        }
         socket.bind(addr)?;
         let listener = socket.listen(self.config.backlog)?;
-        let local_addr = listener.local_addr()?;
-        let inner = Arc::new_cyclic(|me| ServerInner {
+        self.serve(tls, listener)
+    }
+
+    async fn listen_on(self, listener: std::net::TcpListener) -> Result<Server> {
+        let tls = self.config.tls.as_ref().map(tls_acceptor).transpose()?;
+        listener.set_nonblocking(true)?;
+        self.serve(tls, TcpListener::from_std(listener)?)
+    }
+
+    /// Starts the accept loop on `listener` (inside the runtime).
+    fn serve(self, tls: Option<TlsAcceptor>, listener: TcpListener) -> Result<Server> {
+        let inner = self.into_inner(tls, listener.local_addr()?, false);
+        tokio::spawn(accept_loop(inner.clone(), listener));
+        Ok(Server { inner })
+    }
+
+    fn into_inner(self, tls: Option<TlsAcceptor>, local_addr: SocketAddr, detached: bool) -> Arc<ServerInner> {
+        Arc::new_cyclic(|me| ServerInner {
             config: self.config,
             routes: self.routes,
             fallback: self.fallback,
             accept: self.accept,
             tls,
             local_addr,
+            detached,
             sessions: Mutex::new(HashMap::new()),
             connections: AtomicUsize::new(0),
             shutting_down: AtomicBool::new(false),
             stop: watch::channel(false).0,
             stopped: watch::channel(false).0,
             self_ref: me.clone(),
-        });
-        tokio::spawn(accept_loop(inner.clone(), listener));
-        Ok(Server { inner })
+        })
     }
+}
+
+fn join_error(e: tokio::task::JoinError) -> Error {
+    Error::Io(Arc::new(std::io::Error::other(e)))
 }
 
 fn tls_acceptor(tls: &TlsConfig) -> Result<TlsAcceptor> {
@@ -171,7 +215,7 @@ impl Server {
         Self { inner }
     }
 
-    /// The bound address (with the real port when 0 was asked).
+    /// The bound address (with the real port when 0 was asked); `0.0.0.0:0` for a detached server.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
     }
@@ -201,9 +245,18 @@ impl Server {
         self.inner.connections.load(Ordering::Acquire)
     }
 
-    /// Stops accepting new connections; open sessions continue (the `ws` semantics).
+    /// Whether the server has no listener (see [`ServerBuilder::start_detached`]).
+    pub fn is_detached(&self) -> bool {
+        self.inner.detached
+    }
+
+    /// Stops accepting new connections (adopted ones too: they get 503); open sessions continue
+    /// (the `ws` semantics).
     pub fn close(&self) {
         self.inner.stop.send_replace(true);
+        if self.inner.detached {
+            self.inner.stopped.send_replace(true);
+        }
     }
 
     /// Whether the listener has closed.
@@ -245,6 +298,35 @@ impl Server {
 }
 
 impl ServerInner {
+    /// Whether `close` or `shutdown` stopped the server from taking connections.
+    pub(crate) fn is_stopping(&self) -> bool {
+        *self.stop.borrow() || self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Takes a connection slot; false when the server is at `max_connections`.
+    pub(crate) fn admit(&self) -> bool {
+        if self.connections.fetch_add(1, Ordering::AcqRel) >= self.config.max_connections {
+            self.release();
+            return false;
+        }
+        true
+    }
+
+    /// Gives back a slot taken by `admit` that no session took over.
+    pub(crate) fn release(&self) {
+        self.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Registers a session that took over its connection slot.
+    pub(crate) fn register(&self, session: &Session) {
+        self.sessions.lock().unwrap().insert(session.id(), session.clone());
+    }
+
+    /// The handler for `path`: its route, else the fallback.
+    pub(crate) fn route(&self, path: &str) -> Option<Handler> {
+        self.routes.iter().find(|(p, _)| p == path).map(|(_, h)| h.clone()).or_else(|| self.fallback.clone())
+    }
+
     /// Drops a finished session from the registry and frees its connection slot.
     pub(crate) fn forget(&self, id: u64) {
         if self.sessions.lock().unwrap().remove(&id).is_some() {
@@ -263,12 +345,11 @@ async fn accept_loop(inner: Arc<ServerInner>, listener: TcpListener) {
         match accepted {
             Ok((tcp, peer)) => {
                 let _ = tcp.set_nodelay(true);
-                if inner.connections.fetch_add(1, Ordering::AcqRel) >= inner.config.max_connections {
-                    inner.connections.fetch_sub(1, Ordering::AcqRel);
-                    tokio::spawn(respond_and_close(tcp, HttpResponse::text(503, "server is at its connection limit")));
+                if !inner.admit() {
+                    tokio::spawn(respond_and_close(tcp, at_limit()));
                     continue;
                 }
-                tokio::spawn(handle_connection(inner.clone(), tcp, peer));
+                tokio::spawn(handle_connection(inner.clone(), tcp, peer, BytesMut::new()));
             }
             // Out of file descriptors or similar: back off instead of spinning.
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -278,18 +359,23 @@ async fn accept_loop(inner: Arc<ServerInner>, listener: TcpListener) {
     inner.stopped.send_replace(true);
 }
 
+/// The answer to a connection over `max_connections`.
+pub(crate) fn at_limit() -> HttpResponse {
+    HttpResponse::text(503, "server is at its connection limit")
+}
+
 /// Gives a connection slot back unless the session took it over.
-struct Slot<'a>(&'a ServerInner, bool);
+pub(crate) struct Slot<'a>(pub(crate) &'a ServerInner, pub(crate) bool);
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         if self.1 {
-            self.0.connections.fetch_sub(1, Ordering::AcqRel);
+            self.0.release();
         }
     }
 }
 
-async fn respond_and_close<S: AsyncWrite + Unpin>(mut stream: S, response: HttpResponse) {
+pub(crate) async fn respond_and_close<S: AsyncWrite + Unpin>(mut stream: S, response: HttpResponse) {
     let write = async {
         stream.write_all(&response.to_bytes()).await?;
         stream.shutdown().await
@@ -303,41 +389,45 @@ async fn reject<S: AsyncWrite + Unpin>(stream: S, response: HttpResponse) -> Opt
     None
 }
 
-async fn handle_connection(inner: Arc<ServerInner>, tcp: TcpStream, peer: SocketAddr) {
+/// Serves one TCP connection that holds a slot: TLS if configured, then the handshake. `initial`
+/// holds bytes the host already read from it (plain TCP only).
+pub(crate) async fn handle_connection(
+    inner: Arc<ServerInner>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    initial: BytesMut,
+) -> Option<Session> {
     let mut slot = Slot(&inner, true);
     let local = tcp.local_addr().unwrap_or(inner.local_addr);
     let deadline = tokio::time::Instant::now() + inner.config.handshake_timeout;
-    match &inner.tls {
-        None => {
-            if handshake_on(&inner, tcp, peer, local, false, deadline).await.is_some() {
-                slot.1 = false;
-            }
-        }
+    let session = match &inner.tls {
+        None => handshake_on(&inner, tcp, peer, local, false, deadline, initial).await,
         Some(acceptor) => {
             let Ok(Ok(tls)) = tokio::time::timeout_at(deadline, acceptor.accept(NoSigPipeTcp(tcp))).await else {
-                return;
+                return None;
             };
-            if handshake_on(&inner, tls, peer, local, true, deadline).await.is_some() {
-                slot.1 = false;
-            }
+            handshake_on(&inner, tls, peer, local, true, deadline, initial).await
         }
-    }
+    };
+    slot.1 = session.is_none();
+    session
 }
 
-/// Reads and answers the upgrade request; returns the started session on success.
-async fn handshake_on<S>(
+/// Reads and answers the upgrade request (after the bytes already in `buf`); returns the started
+/// session on success.
+pub(crate) async fn handshake_on<S>(
     inner: &Arc<ServerInner>,
     mut stream: S,
     peer: SocketAddr,
     local: SocketAddr,
     tls: bool,
     deadline: tokio::time::Instant,
+    mut buf: BytesMut,
 ) -> Option<Session>
 where
     S: Transport + AsyncRead + AsyncWrite + Unpin,
 {
     let cfg = &inner.config;
-    let mut buf = BytesMut::with_capacity(1024);
     let read_head = async {
         loop {
             match parse_head(&buf, cfg.max_head_bytes, cfg.max_headers, peer, local) {
@@ -364,12 +454,7 @@ where
     request.tls = tls;
     let leftover = buf.split_off(head_len);
 
-    let route = inner
-        .routes
-        .iter()
-        .find(|(p, _)| *p == request.path)
-        .map(|(_, h)| h.clone())
-        .or_else(|| inner.fallback.clone());
+    let route = inner.route(&request.path);
     let accept = match &inner.accept {
         Some(hook) => match hook(request.clone()).await {
             Decision::Accept(a) => a,
@@ -381,53 +466,71 @@ where
         let response = HttpResponse::text(404, &format!("no WebSocket endpoint at {}", request.path));
         return reject(stream, response).await;
     };
-    let key = match handshake::validate_upgrade(&request) {
-        Ok(key) => key,
+    let deflate_cfg = accept.deflate.as_ref().unwrap_or(&cfg.deflate);
+    let mut agreed = match Handshake::negotiate(&request, accept.subprotocol.as_deref(), &cfg.subprotocols, deflate_cfg)
+    {
+        Ok(agreed) => agreed,
         Err(response) => return reject(stream, response).await,
     };
-    let offered = request.offered_subprotocols();
-    request.subprotocol =
-        accept.subprotocol.clone().or_else(|| cfg.subprotocols.iter().find(|p| offered.contains(p)).cloned());
-    let deflate_cfg = accept.deflate.as_ref().unwrap_or(&cfg.deflate);
-    let negotiated = deflate::negotiate(request.headers.get_all("sec-websocket-extensions"), deflate_cfg);
-    request.extensions = negotiated.as_ref().map(|p| p.response_header()).unwrap_or_default();
+    agreed.headers = accept.headers.clone();
+    agreed.apply(&mut request);
     if inner.shutting_down.load(Ordering::SeqCst) {
         return reject(stream, HttpResponse::text(503, "the server is shutting down")).await;
     }
-    let response =
-        handshake::switching_protocols(&key, request.subprotocol.as_deref(), &request.extensions, &accept.headers);
-    match tokio::time::timeout_at(deadline, stream.write_all(&response)).await {
+    match tokio::time::timeout_at(deadline, stream.write_all(&agreed.to_bytes())).await {
         Ok(Ok(())) => {}
         _ => return None,
     }
 
-    let events = match &handler {
-        Handler::Events(h) => Some(h.clone()),
-        Handler::Task(_) => None,
-    };
     let config = accept.config.clone().unwrap_or_else(|| cfg.session.clone());
-    let session = Session::with_server(stream, request, config, leftover, events, inner.self_ref.clone());
+    let session = inner.new_session(stream, request, config, leftover, Some(handler));
     session.set_attachment(accept.attachment.clone());
-    inner.sessions.lock().unwrap().insert(session.id(), session.clone());
-    session.start(negotiated).expect("a new session starts once");
-    if inner.shutting_down.load(Ordering::SeqCst) {
-        // Upgraded while `shutdown` took its snapshot of the sessions: close it like the others.
-        let _ = session.close(GOING_AWAY, "server shutdown");
-    }
-    if let Handler::Task(task) = handler {
-        let s = session.clone();
-        tokio::spawn(async move {
-            match task(s.clone()).await {
-                Ok(()) => {
-                    let _ = s.close(NORMAL, "");
-                }
-                Err(e) => {
-                    let _ = s.close(INTERNAL_ERROR, &short_reason(&e.to_string()));
-                }
+    session.start(agreed.deflate).expect("a new session starts once");
+    Some(session)
+}
+
+impl ServerInner {
+    /// A registered, unstarted session of this server; `handler` (if any) runs once it starts.
+    pub(crate) fn new_session<T: Transport>(
+        &self,
+        transport: T,
+        request: Request,
+        config: crate::SessionConfig,
+        leftover: BytesMut,
+        handler: Option<Handler>,
+    ) -> Session {
+        let events = match &handler {
+            Some(Handler::Events(h)) => Some(h.clone()),
+            _ => None,
+        };
+        let session = Session::with_server(transport, request, config, leftover, events, self.self_ref.clone());
+        self.register(&session);
+        let task = match handler {
+            Some(Handler::Task(task)) => Some(task),
+            _ => None,
+        };
+        let server = self.self_ref.clone();
+        session.after_start(move |s| {
+            if server.upgrade().is_some_and(|inner| inner.shutting_down.load(Ordering::SeqCst)) {
+                // Started while `shutdown` took its snapshot of the sessions: close it like the others.
+                let _ = s.close(GOING_AWAY, "server shutdown");
+            }
+            if let Some(task) = task {
+                let s = s.clone();
+                crate::runtime::spawn(async move {
+                    match task(s.clone()).await {
+                        Ok(()) => {
+                            let _ = s.close(NORMAL, "");
+                        }
+                        Err(e) => {
+                            let _ = s.close(INTERNAL_ERROR, &short_reason(&e.to_string()));
+                        }
+                    }
+                });
             }
         });
+        session
     }
-    Some(session)
 }
 
 /// Cuts a message to the 123 bytes a Close reason may hold, on a character boundary.

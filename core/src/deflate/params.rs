@@ -43,6 +43,44 @@ impl DeflateParams {
     }
 }
 
+impl DeflateParams {
+    /// The parameters a `Sec-WebSocket-Extensions` *response* value agreed on (what a host that wrote
+    /// the 101 itself sent), with level, memory level, threshold and inflate limit from `config`.
+    /// "" means no extension (`None`); anything but one well-formed permessage-deflate element is
+    /// refused, since the session could not speak it.
+    pub fn from_response_header(value: &str, config: &DeflateConfig) -> crate::Result<Option<DeflateParams>> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(None);
+        }
+        let bad = |why: &str| crate::Error::invalid(format!("extensions {value:?}: {why}"));
+        let elements = split_outside_quotes(value, ',');
+        if elements.len() > 1 {
+            return Err(bad("only one extension (permessage-deflate) can be started"));
+        }
+        let mut parts = split_outside_quotes(elements[0], ';');
+        if !parts.remove(0).trim().eq_ignore_ascii_case("permessage-deflate") {
+            return Err(bad("the only extension a session speaks is permessage-deflate"));
+        }
+        let offer = parse_offer(&parts).ok_or_else(|| bad("malformed permessage-deflate parameters"))?;
+        let client_bits = match offer.client_max_window_bits {
+            None => None,
+            Some(Some(bits)) => Some(bits),
+            Some(None) => return Err(bad("client_max_window_bits needs a value in a response")),
+        };
+        Ok(Some(DeflateParams {
+            server_no_context_takeover: offer.server_no_context_takeover,
+            client_no_context_takeover: offer.client_no_context_takeover,
+            server_max_window_bits: offer.server_max_window_bits.unwrap_or(15),
+            client_max_window_bits: client_bits,
+            level: config.level.min(9),
+            mem_level: config.mem_level.clamp(1, 9),
+            threshold: config.threshold,
+            max_inflated_size: config.max_inflated_size,
+        }))
+    }
+}
+
 #[derive(Default)]
 struct Offer {
     server_no_context_takeover: bool,
@@ -214,6 +252,21 @@ mod tests {
             neg(&["permessage-deflate; server_max_window_bits=8; client_max_window_bits=8"]).as_deref(),
             Some("permessage-deflate; server_max_window_bits=8; client_max_window_bits=8")
         );
+    }
+
+    #[test]
+    fn a_response_header_gives_back_the_parameters_it_was_made_from() {
+        let cfg = DeflateConfig::enabled();
+        let offer =
+            ["permessage-deflate; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits"];
+        let params = negotiate(offer, &cfg).unwrap();
+        let parsed = DeflateParams::from_response_header(&params.response_header(), &cfg).unwrap();
+        assert_eq!(parsed, Some(params));
+        assert_eq!(DeflateParams::from_response_header("", &cfg).unwrap(), None);
+        for bad in ["x-webkit-deflate-frame", "permessage-deflate, permessage-deflate", "permessage-deflate; foo"] {
+            assert!(DeflateParams::from_response_header(bad, &cfg).is_err(), "{bad}");
+        }
+        assert!(DeflateParams::from_response_header("permessage-deflate; client_max_window_bits", &cfg).is_err());
     }
 
     #[test]

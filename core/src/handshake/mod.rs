@@ -1,8 +1,10 @@
 //! The opening handshake, server side: read a bounded request head, validate it, answer it.
 
+mod negotiate;
 mod request;
 mod response;
 
+pub use negotiate::Handshake;
 pub use request::{HeadError, parse_head};
 pub use response::{HttpResponse, switching_protocols};
 

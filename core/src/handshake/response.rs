@@ -50,17 +50,36 @@ pub fn switching_protocols(
     extensions: &str,
     extra: &[(String, String)],
 ) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
-        tungstenite::handshake::derive_accept_key(key.as_bytes())
-    );
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    upgrade_bytes(&upgrade_headers(&accept, subprotocol, extensions, extra))
+}
+
+/// The headers of a 101: Upgrade, Connection, the accept value, the negotiated ones, then `extra`.
+pub(crate) fn upgrade_headers(
+    accept: &str,
+    subprotocol: Option<&str>,
+    extensions: &str,
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut out = vec![
+        ("Upgrade".to_owned(), "websocket".to_owned()),
+        ("Connection".to_owned(), "Upgrade".to_owned()),
+        ("Sec-WebSocket-Accept".to_owned(), accept.to_owned()),
+    ];
     if let Some(p) = subprotocol {
-        out.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+        out.push(("Sec-WebSocket-Protocol".to_owned(), p.to_owned()));
     }
     if !extensions.is_empty() {
-        out.push_str(&format!("Sec-WebSocket-Extensions: {extensions}\r\n"));
+        out.push(("Sec-WebSocket-Extensions".to_owned(), extensions.to_owned()));
     }
-    for (n, v) in extra {
+    out.extend(extra.iter().cloned());
+    out
+}
+
+/// A 101 response with `headers`, on the wire.
+pub(crate) fn upgrade_bytes(headers: &[(String, String)]) -> Vec<u8> {
+    let mut out = String::from("HTTP/1.1 101 Switching Protocols\r\n");
+    for (n, v) in headers {
         out.push_str(&format!("{n}: {v}\r\n"));
     }
     out.push_str("\r\n");

@@ -3,6 +3,7 @@
 mod engine;
 mod outbox;
 mod pinger;
+mod pump;
 mod transport;
 
 use std::any::Any;
@@ -16,6 +17,7 @@ use futures_util::task::AtomicWaker;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 pub use outbox::MAX_QUEUED_REPLIES;
+pub use pump::{BytePump, PUMP_BUFFER, pump};
 pub use transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};
 
 use crate::config::SessionConfig;
@@ -260,6 +262,18 @@ impl Session {
         self.shared.state.store(State::Open as u8, Ordering::Release);
         starter(self.clone(), negotiated);
         Ok(())
+    }
+
+    /// Runs `f` right after the session's I/O begins (when `start` is called), e.g. a pull-style
+    /// handler's task; nothing happens if the session already started.
+    pub(crate) fn after_start(&self, f: impl FnOnce(&Session) + Send + 'static) {
+        let mut slot = self.shared.starter.lock().unwrap();
+        if let Some(start) = slot.take() {
+            *slot = Some(Box::new(move |s: Session, ext| {
+                start(s.clone(), ext);
+                f(&s);
+            }));
+        }
     }
 
     /// Unique id of this session within the process.
