@@ -4,6 +4,7 @@ mod awaitable;
 mod bridge;
 mod errors;
 mod frame;
+mod observe;
 mod request;
 mod server;
 mod session;

@@ -84,6 +84,16 @@ impl ServerHandle {
     fn connection_count(&self) -> usize {
         self.server.connection_count()
     }
+
+    /// Server-wide figures since the server started, as one snapshot.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        crate::observe::stats_dict(py, &self.server.stats())
+    }
+
+    /// The figures in the Prometheus (OpenMetrics) text format.
+    fn metrics(&self) -> String {
+        self.server.metrics()
+    }
 }
 
 /// The accept hook's answer channel, handed to Python with the request.
@@ -246,7 +256,8 @@ fn task_handler(
     *, host, port, call_soon, waker=None, on_session=None, on_accept=None, events=None, app=None,
     max_frame_size=1048576, ping_interval_ms=20000, timeout_ms=20000, close_timeout_ms=10000,
     incoming_queue=16, write_high_water=32768, write_low_water=8192, deflate=true,
-    tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0
+    tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0,
+    logger=None, log_level=30, metrics_path=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn start_server<'py>(
@@ -272,6 +283,9 @@ pub fn start_server<'py>(
     max_connections: usize,
     backlog: u32,
     handshake_timeout: f64,
+    logger: Option<Py<PyAny>>,
+    log_level: u32,
+    metrics_path: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     if max_frame_size == 0 || timeout_ms == 0 {
         return Err(pyo3::exceptions::PyValueError::new_err("max_frame_size and timeout_ms must be > 0"));
@@ -300,6 +314,7 @@ pub fn start_server<'py>(
             write_hard_limit: write_high_water.saturating_mul(2).max(1 << 16),
             ..SessionConfig::default()
         },
+        metrics_path,
         ..ServerConfig::default()
     };
     let call_soon = Arc::new(call_soon);
@@ -321,6 +336,9 @@ pub fn start_server<'py>(
         (None, None) => return Err(pyo3::exceptions::PyTypeError::new_err("on_session or events is required")),
     };
     let mut builder = ServerBuilder::new(config).fallback(handler);
+    if let (Some(logger), Some(level)) = (logger, crate::observe::core_level(log_level)) {
+        builder = builder.log_sink(level, crate::observe::logger_sink(logger));
+    }
     if let Some(hook) = on_accept {
         let hook = Arc::new(hook);
         builder = builder.accept_hook_boxed(Arc::new(move |req: Request| {

@@ -4,6 +4,7 @@ Use the public API re-exported by ``wssession``; this module is an implementatio
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
+import logging
 from typing import Any, final
 
 from ._types import State
@@ -346,6 +347,10 @@ class ServerHandle:
     @property
     def connection_count(self) -> int:
         """Number of connections handshaking or open."""
+    def stats(self) -> dict[str, Any]:
+        """Server-wide figures since the server started, as one snapshot."""
+    def metrics(self) -> str:
+        """The figures in the Prometheus (OpenMetrics) text format."""
 
 @final
 class Resolver:
@@ -411,6 +416,9 @@ def start_server(
     max_connections: int = 100000,
     backlog: int = 1024,
     handshake_timeout: float = 10.0,
+    logger: logging.Logger | None = None,
+    log_level: int = 30,
+    metrics_path: str | None = None,
 ) -> Awaitable[ServerHandle]:
     """Starts a server; resolves with a ServerHandle. Use ``wssession.serve`` instead."""
 

@@ -179,6 +179,8 @@ class Server:
             on_accept=self._on_accept if hook else None,
             events=self._events,
             app=self,
+            # The logger's level as it is now: records it would drop never cross into Python.
+            log_level=self._options["logger"].getEffectiveLevel(),
             **self._options,
         )
         return self
@@ -283,6 +285,18 @@ class Server:
         """The listening sockets (objects with ``getsockname()``)."""
         return [_SocketInfo(self.handle.local_address, self.handle.is_ipv6)]
 
+    def stats(self) -> dict[str, Any]:
+        """Server-wide figures since the server started, as one snapshot: ``connections_open``,
+        ``connections_total``, ``handshakes_accepted``, ``handshakes_refused`` (by status), ``closes``
+        (by ``(code, initiator)``), ``violations`` (by kind), ``messages_in``/``bytes_in``/``messages_out``/
+        ``bytes_out``, ``backpressure_drops``/``backpressure_waits``, ``pings_sent``, ``ping_timeouts``,
+        ``tls_failures``."""
+        return self.handle.stats()
+
+    def metrics(self) -> str:
+        """The same figures in the Prometheus (OpenMetrics) text format."""
+        return self.handle.metrics()
+
     def is_serving(self) -> bool:
         """Whether the server accepts connections."""
         return self._handle is not None and not self._handle.is_closed and self._closing is None
@@ -363,6 +377,7 @@ class serve:
         max_connections: int = 100_000,
         backlog: int = 1024,
         logger: logging.Logger | None = None,
+        metrics_path: str | None = None,
         _events: CallbackHandler | None = None,
     ) -> None:
         if _events is None and not callable(handler):
@@ -416,6 +431,8 @@ class serve:
             subprotocols=None if subprotocols is None else list(subprotocols),
             origins=None if origins is None else list(origins),
             grace=10.0 if close_t is None else close_t,
+            logger=logging.getLogger("wssession.server") if logger is None else logger,
+            metrics_path=metrics_path,
         )
         self.server = Server(None if _events is not None else handler, _events, options)
 
