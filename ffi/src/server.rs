@@ -227,7 +227,7 @@ impl wss_server {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn running(&self) -> Result<Server, FfiError> {
+    pub(crate) fn running(&self) -> Result<Server, FfiError> {
         self.state()
             .running
             .clone()
