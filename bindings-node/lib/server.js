@@ -3,6 +3,7 @@
 // pump (one JS call per batch); this file only routes them to sockets and user callbacks.
 
 const { EventEmitter } = require('node:events')
+const util = require('node:util')
 const { NativeServer } = require('../index.js')
 const { WebSocket } = require('./websocket')
 const { makeError, call, wrap, fromNative } = require('./errors')
@@ -18,6 +19,9 @@ const KIND_PACKED_BINARY = 7
 const KIND_OTHER = 8
 /** Bytes of queued sends above which they are handed over before the batch callback ends. */
 const OUT_MAX_BYTES = 1 << 20
+/** NODE_DEBUG=wssession: the engine's records at 'debug' and above go to stderr. */
+const debug = util.debuglog('wssession')
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace']
 const RUNNING = 0
 const CLOSING = 1
 const CLOSED = 2
@@ -96,6 +100,13 @@ function makeRequest(info) {
   }
 }
 
+/** The native log level: `logLevel` if given, 'debug' under NODE_DEBUG=wssession, else none (no records). */
+function logLevel(level) {
+  if (level === undefined) return debug.enabled ? 'debug' : undefined
+  if (!LOG_LEVELS.includes(level)) throw new TypeError(`options.logLevel must be one of ${LOG_LEVELS.join(', ')}`)
+  return level
+}
+
 class WebSocketServer extends EventEmitter {
   /**
    * Starts listening on `options.port` (0 = ephemeral). Supported ws options: port, host, path, maxPayload,
@@ -143,6 +154,11 @@ class WebSocketServer extends EventEmitter {
       maxConnections: optNumber(options, 'maxConnections', { min: 1, max: 0xffffffff }),
       handshakeTimeoutMs: optNumber(options, 'handshakeTimeout', { min: 1, max: 0x7fffffff }),
       tls: tls ? { certPath: String(tls.cert), keyPath: String(tls.key) } : undefined,
+      logLevel: logLevel(options.logLevel),
+      metricsPath: options.metricsPath,
+    }
+    if (options.metricsPath !== undefined && typeof options.metricsPath !== 'string') {
+      throw new TypeError('options.metricsPath must be a string')
     }
     this.clients = this.options.clientTracking ? new Set() : undefined
     this._sockets = new Map()
@@ -156,7 +172,11 @@ class WebSocketServer extends EventEmitter {
     this._outBytes = 0
     if (callback) this.once('listening', callback)
     try {
-      this._native = new NativeServer(nativeOptions, (events) => this._onEvents(events))
+      this._native = new NativeServer(
+        nativeOptions,
+        (events) => this._onEvents(events),
+        nativeOptions.logLevel ? (entry) => this._onLog(entry) : undefined,
+      )
     } catch (e) {
       const err = fromNative(e)
       if (/in use/i.test(err.message)) err.code = 'EADDRINUSE'
@@ -166,6 +186,29 @@ class WebSocketServer extends EventEmitter {
       return
     }
     process.nextTick(() => this.emit('listening'))
+  }
+
+  /** Server-wide figures since the server started (one snapshot), or null if it never started. */
+  stats() {
+    return this._native ? this._native.stats() : null
+  }
+
+  /** The same figures in the Prometheus (OpenMetrics) text format ('' if the server never started). */
+  metrics() {
+    return this._native ? this._native.metrics() : ''
+  }
+
+  // One engine log record: 'log' event, NODE_DEBUG output, and 'wsClientError' for a refused upgrade.
+  _onLog(entry) {
+    if (debug.enabled) debug('%s %s %j', entry.level, entry.message, entry.fields)
+    this.emit('log', entry)
+    if (entry.message === 'handshake refused' && this.listenerCount('wsClientError') > 0) {
+      const f = entry.fields
+      const err = makeError('WSS_ERR_HANDSHAKE_REFUSED', `handshake refused with ${f.status}: ${f.reason}`)
+      err.status = Number(f.status)
+      // The engine answered and closed the connection itself: there is no socket to hand over.
+      this.emit('wsClientError', err, null, { url: f.path, remoteAddress: f.peer })
+    }
   }
 
   /** The bound address `{ address, family, port }`, or null when not listening. */

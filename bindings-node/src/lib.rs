@@ -6,6 +6,7 @@
 
 mod error;
 mod hub;
+mod observe;
 mod request;
 mod server;
 mod session;
