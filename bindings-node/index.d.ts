@@ -56,7 +56,7 @@ export declare class NativeServer {
   /** As `upgradedFd` for a connection whose bytes JS carries through the returned pump. */
   upgradedPump(req: RawRequest, head: Uint8Array, peer: PeerAddress, agreed: Agreed): UpgradedPump
   /** Binds and starts serving; `onEvents` receives batches of events on the JS thread. */
-  constructor(options: ServerOptions, onEvents: (batch: NativeBatch) => void)
+  constructor(options: ServerOptions, onEvents: (batch: NativeBatch) => void, onLog?: (entry: LogEntry) => void)
   /** Whether upgrade requests on the server's own listener are decided in JS (kind-0 events). */
   setJsHook(on: boolean): void
   /** The bound address. */
@@ -70,6 +70,10 @@ export declare class NativeServer {
   get closed(): boolean
   /** Open sessions. */
   get sessionCount(): number
+  /** Server-wide figures since the server started, as one snapshot. */
+  stats(): NativeServerStats
+  /** The figures in the Prometheus (OpenMetrics) text format. */
+  metrics(): string
   /** Closes every session with 1001, waits up to `graceMs`, then shuts the rest; resolves when done. */
   shutdown(graceMs: number): Promise<void>
   /**
@@ -167,6 +171,16 @@ export interface Agreed {
   extensions?: string
 }
 
+/** Sessions ended with one close code and initiator. */
+export interface CloseCount {
+  /** The close code. */
+  code: number
+  /** "local", "remote" or "abnormal". */
+  initiator: string
+  /** How many sessions. */
+  count: number
+}
+
 /** A session's close reason. */
 export interface CloseInfo {
   /** The close code (1005 when the peer sent none, 1006 when there was no Close). */
@@ -222,6 +236,16 @@ export interface HandshakeInfo {
   message?: string
   /** The negotiated `Sec-WebSocket-Extensions` value ("" when none). */
   extensions: string
+}
+
+/** One log record of the engine. */
+export interface LogEntry {
+  /** "error", "warn", "info", "debug" or "trace". */
+  level: string
+  /** What happened ("handshake refused", "protocol violation", ...). */
+  message: string
+  /** The record's fields (server `addr`; session `id`, `peer`, `path`; `status`, `code`, `kind`...). */
+  fields: Record<string, string>
 }
 
 /**
@@ -282,6 +306,40 @@ export interface NativeEvent {
    * adoption failed).
    */
   adoption?: number
+}
+
+/** Server-wide figures since the server started. */
+export interface NativeServerStats {
+  /** Sessions open now. */
+  connectionsOpen: number
+  /** Sessions opened. */
+  connectionsTotal: number
+  /** Upgrades answered with 101. */
+  handshakesAccepted: number
+  /** Requests refused instead of upgraded, by status. */
+  handshakesRefused: Record<string, number>
+  /** TLS handshakes that failed or timed out. */
+  tlsFailures: number
+  /** Sessions ended, by close code and initiator. */
+  closes: Array<CloseCount>
+  /** Sessions failed for breaking the protocol, by kind. */
+  violations: Record<string, number>
+  /** Messages received. */
+  messagesIn: number
+  /** Payload bytes received. */
+  bytesIn: number
+  /** Messages (and control frames) sent. */
+  messagesOut: number
+  /** Payload bytes sent. */
+  bytesOut: number
+  /** Frames dropped over the hard limit. */
+  backpressureDrops: number
+  /** Sends that waited for the queue to drain. */
+  backpressureWaits: number
+  /** Pings sent. */
+  pingsSent: number
+  /** Sessions closed because a Pong was late. */
+  pingTimeouts: number
 }
 
 /** Both ends of a connection the core cannot ask a socket about (a pumped stream). */
@@ -380,6 +438,10 @@ export interface ServerOptions {
   handshakeTimeoutMs?: number
   /** Serve `wss://`. */
   tls?: TlsOptions
+  /** Hand the engine's log records at this level ("error" ... "trace") and more severe to `onLog`. */
+  logLevel?: string
+  /** Answer a plain HTTP GET of this path with the Prometheus text of `metrics()`. */
+  metricsPath?: string
 }
 
 /** Per-session counters. */

@@ -401,6 +401,47 @@ typedef uint32_t wss_callback_mode;
 #endif // __cplusplus
 
 /**
+ * Log levels, most severe first; a callback gets its level and every more severe one.
+ */
+enum wss_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No records.
+   */
+  WSS_LOG_LEVEL_OFF = 0,
+  /**
+   * Handler failures.
+   */
+  WSS_LOG_LEVEL_ERROR = 1,
+  /**
+   * Protocol violations, accept errors.
+   */
+  WSS_LOG_LEVEL_WARN = 2,
+  /**
+   * Listening, refused handshakes, TLS failures, sessions opened and closed, ping timeouts.
+   */
+  WSS_LOG_LEVEL_INFO = 3,
+  /**
+   * Backpressure drops and waits, requests answered without an upgrade.
+   */
+  WSS_LOG_LEVEL_DEBUG = 4,
+  /**
+   * Every message in and out.
+   */
+  WSS_LOG_LEVEL_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wss_log_level wss_log_level;
+#else
+typedef uint32_t wss_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The accept callback's decision for one request (borrowed for the call).
  */
 typedef struct wss_accept wss_accept;
@@ -481,6 +522,79 @@ typedef struct wss_converter {
  * Called once with a `user_data` pointer when the library no longer needs it (may run on any thread).
  */
 typedef void (*wss_finalizer)(void *user_data);
+
+/**
+ * A log record: `message` ("handshake refused") and `fields` ("addr=127.0.0.1:8080 status=404 ..."),
+ * both NUL-terminated and borrowed for the call. Runs on runtime threads; must not block for long.
+ */
+typedef void (*wss_log_cb)(void *user_data, uint32_t level, const char *message, const char *fields);
+
+/**
+ * Server-wide figures since the server started (`wss_server_get_stats`); the Prometheus text of
+ * `wss_server_metrics` also has them broken down by status, close code and violation kind.
+ */
+typedef struct wss_server_stats {
+  /**
+   * Sessions open now.
+   */
+  uint64_t connections_open;
+  /**
+   * Sessions opened since the start.
+   */
+  uint64_t connections_total;
+  /**
+   * Upgrades answered with 101.
+   */
+  uint64_t handshakes_accepted;
+  /**
+   * Requests refused instead of upgraded (any status ≥ 400).
+   */
+  uint64_t handshakes_refused;
+  /**
+   * TLS handshakes that failed or timed out.
+   */
+  uint64_t tls_failures;
+  /**
+   * Sessions ended (any code).
+   */
+  uint64_t closes;
+  /**
+   * Sessions failed for breaking the protocol (any kind).
+   */
+  uint64_t violations;
+  /**
+   * Messages received.
+   */
+  uint64_t messages_in;
+  /**
+   * Payload bytes received.
+   */
+  uint64_t bytes_in;
+  /**
+   * Messages (and control frames) sent.
+   */
+  uint64_t messages_out;
+  /**
+   * Payload bytes sent.
+   */
+  uint64_t bytes_out;
+  /**
+   * Frames `try_send` dropped over the hard limit.
+   */
+  uint64_t backpressure_drops;
+  /**
+   * Sends that waited for the queue to drain.
+   */
+  uint64_t backpressure_waits;
+  /**
+   * Pings sent.
+   */
+  uint64_t pings_sent;
+  /**
+   * Sessions closed because a Pong was late.
+   */
+  uint64_t ping_timeouts;
+} wss_server_stats;
 
 /**
  * A session event without payload (`on_open`, `on_drain`). `session` is borrowed for the call.
@@ -878,6 +992,14 @@ wss_status wss_server_config_set_deflate_client_max_window_bits(struct wss_serve
 wss_status wss_server_config_set_reuse_port(struct wss_server_config *config, bool value);
 
 /**
+ * Answer a plain HTTP GET of `path` (e.g. "/metrics") with the server's Prometheus text
+ * (`wss_server_metrics`) on the same listener; NULL (the default) turns it off. Anyone who can reach
+ * the listener can then read the figures.
+ */
+wss_status wss_server_config_set_metrics_path(struct wss_server_config *config,
+                                              const char *path);
+
+/**
  * Where callbacks run: WSS_CALLBACK_MODE_RUNTIME_THREADS (default) or WSS_CALLBACK_MODE_DISPATCH
  * (queued for `wss_server_dispatch`, for programs with their own event loop; see ffi/README.md).
  */
@@ -952,6 +1074,31 @@ const char *wss_last_error(void);
  * starts: afterwards WSS_STATUS_RUNTIME_STARTED.
  */
 wss_status wss_set_worker_threads(uint32_t threads);
+
+/**
+ * Sends the library's log records at `level` (a `wss_log_level`) and more severe to `callback`, for
+ * every server in the process, replacing any previous callback; `WSS_LOG_LEVEL_OFF` or a NULL callback
+ * removes it. Records of levels no callback takes cost no formatting and no call.
+ * WSS_STATUS_ALREADY_STARTED when the host process already installed its own Rust `tracing` subscriber.
+ */
+wss_status wss_set_log_callback(uint32_t level,
+                                wss_log_cb callback,
+                                void *user_data);
+
+/**
+ * Fills `out` with the server's figures (one consistent snapshot).
+ */
+wss_status wss_server_get_stats(const struct wss_server *server, struct wss_server_stats *out);
+
+/**
+ * Writes the figures in the Prometheus (OpenMetrics) text format into `buf` (`cap` bytes, NUL-terminated
+ * when it fits, like snprintf) and the full length without the NUL into `*len`: call with a larger
+ * buffer when `*len >= cap`. `buf` may be NULL when `cap` is 0.
+ */
+wss_status wss_server_metrics(const struct wss_server *server,
+                              char *buf,
+                              size_t cap,
+                              size_t *len);
 
 /**
  * The HTTP method ("GET").

@@ -5,7 +5,12 @@ import { EventEmitter } from 'node:events'
 import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { Duplex, DuplexOptions } from 'node:stream'
-import type { RequestInfo as NativeRequestInfo, SessionStats as NativeSessionStats } from '../index'
+import type {
+  LogEntry as NativeLogEntry,
+  NativeServerStats,
+  RequestInfo as NativeRequestInfo,
+  SessionStats as NativeSessionStats,
+} from '../index'
 
 /** A server-side WebSocket: ws's surface plus Ktor's session members. Created by WebSocketServer only. */
 declare class WebSocket extends EventEmitter {
@@ -241,6 +246,12 @@ declare namespace WebSocket {
     handshakeTimeout?: number
     /** Serve wss:// from PEM files (own listener only). */
     tls?: { cert: string; key: string }
+    /** Emit the engine's log records at this level and more severe as 'log' events (default: none, or
+     * 'debug' under NODE_DEBUG=wssession, which also prints them); 'info' or more verbose also emits
+     * 'wsClientError' for upgrades the engine refused. Records of other levels never reach JS. */
+    logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace'
+    /** Answer a plain HTTP GET of this path (e.g. '/metrics') with `metrics()`, on the same port. */
+    metricsPath?: string
   }
 
   /** What a host that writes the 101 itself sends: `lines` joined with CRLF, then an empty line. */
@@ -257,6 +268,12 @@ declare namespace WebSocket {
   }
 
   /** ws-compatible server: its own listener (`port`), an external http/https server (`server`) or `noServer`. */
+  /** One log record of the engine (`level` is 'error', 'warn', 'info', 'debug' or 'trace'). */
+  type LogEntry = NativeLogEntry
+
+  /** Server-wide figures since the server started (`closes` initiators: 'local', 'remote', 'abnormal'). */
+  type ServerStats = NativeServerStats
+
   class Server<T extends typeof WebSocket = typeof WebSocket> extends EventEmitter {
     constructor(options: ServerOptions<T>, callback?: () => void)
     readonly options: ServerOptions<T>
@@ -267,6 +284,11 @@ declare namespace WebSocket {
     close(cb?: (err?: Error) => void): void
     /** Close 1001 to every session, wait up to `grace` ms, then close. */
     shutdown(options?: { grace?: number }): Promise<void>
+    /** Server-wide figures since the server started (one snapshot); null if it never started. */
+    stats(): ServerStats | null
+    /** The same figures in the Prometheus (OpenMetrics) text format. */
+    metrics(): string
+    on(event: 'log', listener: (this: Server<T>, entry: LogEntry) => void): this
     /** Upgrades `request` (from an http server's 'upgrade' event) and calls `callback` with the open socket. */
     handleUpgrade(
       request: IncomingMessage,
@@ -284,7 +306,15 @@ declare namespace WebSocket {
     on(event: 'connection', listener: (this: Server<T>, socket: T['prototype'], request: UpgradeRequest, ...rest: any[]) => void): this
     on(event: 'error', listener: (this: Server<T>, err: WsSessionError) => void): this
     on(event: 'headers', listener: (this: Server<T>, headers: string[], request: UpgradeRequest) => void): this
-    on(event: 'wsClientError', listener: (this: Server<T>, err: Error, socket: Duplex, request: IncomingMessage) => void): this
+    on(
+      event: 'wsClientError',
+      listener: (
+        this: Server<T>,
+        err: Error,
+        socket: Duplex | null,
+        request: IncomingMessage | { url: string; remoteAddress: string },
+      ) => void,
+    ): this
     on(event: 'listening' | 'close', listener: (this: Server<T>) => void): this
     on(event: string | symbol, listener: (this: Server<T>, ...args: any[]) => void): this
   }

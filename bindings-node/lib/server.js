@@ -3,6 +3,7 @@
 // pump (one JS call per batch); this file only routes them to sockets and user callbacks.
 
 const { EventEmitter } = require('node:events')
+const util = require('node:util')
 const { NativeServer } = require('../index.js')
 const { WebSocket, kServerSide } = require('./websocket')
 const { call, wrap, fromNative } = require('./errors')
@@ -23,9 +24,19 @@ const KIND_OTHER = 8
 const KIND_ADOPT_FAILED = 9
 /** Bytes of queued sends above which they are handed over before the batch callback ends. */
 const OUT_MAX_BYTES = 1 << 20
+/** NODE_DEBUG=wssession: the engine's records at 'debug' and above go to stderr. */
+const debug = util.debuglog('wssession')
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace']
 const RUNNING = 0
 const CLOSING = 1
 const CLOSED = 2
+
+/** The native log level: `logLevel` if given, 'debug' under NODE_DEBUG=wssession, else none (no records). */
+function logLevel(level) {
+  if (level === undefined) return debug.enabled ? 'debug' : undefined
+  if (!LOG_LEVELS.includes(level)) throw new TypeError(`options.logLevel must be one of ${LOG_LEVELS.join(', ')}`)
+  return level
+}
 
 class WebSocketServer extends EventEmitter {
   /**
@@ -41,6 +52,11 @@ class WebSocketServer extends EventEmitter {
     this.options = resolved.options
     const nativeOptions = resolved.native
     this._mode = resolved.mode
+    nativeOptions.logLevel = logLevel(options.logLevel)
+    if (options.metricsPath !== undefined && typeof options.metricsPath !== 'string') {
+      throw new TypeError('options.metricsPath must be a string')
+    }
+    nativeOptions.metricsPath = options.metricsPath
     this.clients = this.options.clientTracking ? new Set() : undefined
     this._sockets = new Map()
     /** Connections handed to the core by handleUpgrade, by adoption id: `{ req, cb }` until open. */
@@ -61,7 +77,11 @@ class WebSocketServer extends EventEmitter {
     this.on('newListener', (event) => event === 'headers' && this._native && this._native.setJsHook(true))
     this.on('removeListener', (event) => event === 'headers' && this._native && this._native.setJsHook(hook()))
     try {
-      this._native = new NativeServer(nativeOptions, (events) => this._onEvents(events))
+      this._native = new NativeServer(
+        nativeOptions,
+        (events) => this._onEvents(events),
+        nativeOptions.logLevel ? (entry) => this._onLog(entry) : undefined,
+      )
     } catch (e) {
       // Options the core refuses throw now, as ws throws for bad options.
       if (e && e.code === 'InvalidArg') throw fromNative(e)
@@ -78,6 +98,31 @@ class WebSocketServer extends EventEmitter {
       this._attach(this.options.server)
     }
   }
+
+  /** Server-wide figures since the server started (one snapshot), or null if it never started. */
+  stats() {
+    return this._native ? this._native.stats() : null
+  }
+
+  /** The same figures in the Prometheus (OpenMetrics) text format ('' if the server never started). */
+  metrics() {
+    return this._native ? this._native.metrics() : ''
+  }
+
+  // One engine log record: 'log' event, NODE_DEBUG output, and 'wsClientError' for a refused upgrade.
+  _onLog(entry) {
+    if (debug.enabled) debug('%s %s %j', entry.level, entry.message, entry.fields)
+    this.emit('log', entry)
+    if (entry.message === 'handshake refused' && this.listenerCount('wsClientError') > 0) {
+      const f = entry.fields
+      const err = makeError('WSS_ERR_HANDSHAKE_REFUSED', `handshake refused with ${f.status}: ${f.reason}`)
+      err.status = Number(f.status)
+      // The engine answered and closed the connection itself: there is no socket to hand over.
+      this.emit('wsClientError', err, null, { url: f.path, remoteAddress: f.peer })
+    }
+  }
+
+  /** The bound address `{ address, family, port }`, or null when not listening. */
 
   /** Takes `server`'s upgrades and forwards its 'listening' and 'error' (ws's `server` option). */
   _attach(server) {

@@ -8,6 +8,7 @@ mod adopt;
 mod error;
 mod hub;
 mod lane;
+mod observe;
 mod request;
 mod server;
 mod session;

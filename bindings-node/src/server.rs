@@ -15,6 +15,7 @@ use wssession_core::{
 use crate::adopt::Adopting;
 use crate::error::{invalid, to_js};
 use crate::hub::{Events, EventsFn, Hub, NativeBatch, SessState};
+use crate::observe::{LogEntry, NativeServerStats};
 use crate::request::RequestInfo;
 
 /// permessage-deflate settings (RFC 7692).
@@ -76,6 +77,10 @@ pub struct ServerOptions {
     pub handshake_timeout_ms: Option<u32>,
     /// Serve `wss://`.
     pub tls: Option<TlsOptions>,
+    /// Hand the engine's log records at this level ("error" ... "trace") and more severe to `onLog`.
+    pub log_level: Option<String>,
+    /// Answer a plain HTTP GET of this path with the Prometheus text of `metrics()`.
+    pub metrics_path: Option<String>,
 }
 
 /// How JS answered an upgrade request.
@@ -227,9 +232,22 @@ pub(crate) fn decision_from(decision: DecisionOptions, state: SessState) -> napi
 #[napi]
 impl NativeServer {
     /// Binds and starts serving; `onEvents` receives batches of events on the JS thread.
-    #[napi(constructor, ts_args_type = "options: ServerOptions, onEvents: (batch: NativeBatch) => void")]
-    pub fn new(options: ServerOptions, on_events: Function<'_, NativeBatch, Unknown<'static>>) -> napi::Result<Self> {
-        let config = config_from(&options)?;
+    #[napi(
+        constructor,
+        ts_args_type = "options: ServerOptions, onEvents: (batch: NativeBatch) => void, onLog?: (entry: LogEntry) => void"
+    )]
+    pub fn new(
+        options: ServerOptions,
+        on_events: Function<'_, NativeBatch, Unknown<'static>>,
+        on_log: Option<Function<'_, LogEntry, Unknown<'static>>>,
+    ) -> napi::Result<Self> {
+        let mut config = config_from(&options)?;
+        config.metrics_path = options.metrics_path.clone();
+        let log = match (&options.log_level, on_log) {
+            (Some(level), Some(f)) => Some((crate::observe::level_in(level)?, crate::observe::js_sink(f)?)),
+            (Some(_), None) => return Err(invalid("logLevel needs an onLog callback")),
+            _ => None,
+        };
         let hub = Hub::new();
         let drain_hub = Arc::clone(&hub);
         let tsfn: EventsFn = on_events
@@ -269,6 +287,10 @@ impl NativeServer {
                 }
             },
         );
+        let builder = match log {
+            Some((level, sink)) => builder.log_sink(level, sink),
+            None => builder,
+        };
         let started = if options.port.is_some() {
             wssession_core::runtime::block_on(builder.start()).unwrap_or_else(Err)
         } else {
@@ -321,6 +343,18 @@ impl NativeServer {
     #[napi(getter)]
     pub fn session_count(&self) -> u32 {
         self.server.session_count() as u32
+    }
+
+    /// Server-wide figures since the server started, as one snapshot.
+    #[napi]
+    pub fn stats(&self) -> NativeServerStats {
+        self.server.stats().into()
+    }
+
+    /// The figures in the Prometheus (OpenMetrics) text format.
+    #[napi]
+    pub fn metrics(&self) -> String {
+        self.server.metrics()
     }
 
     /// Closes every session with 1001, waits up to `graceMs`, then shuts the rest; resolves when done.

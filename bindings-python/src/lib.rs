@@ -5,6 +5,7 @@ mod bridge;
 mod errors;
 mod frame;
 mod host;
+mod observe;
 mod request;
 mod server;
 mod session;

@@ -141,6 +141,16 @@ impl ServerHandle {
         let session = unsafe { self.server.upgraded_fd(fd, request, &leftover) }.map_err(|e| errors::to_py(py, e))?;
         Ok(Upgraded::from(session))
     }
+
+    /// Server-wide figures since the server started, as one snapshot.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        crate::observe::stats_dict(py, &self.server.stats())
+    }
+
+    /// The figures in the Prometheus (OpenMetrics) text format.
+    fn metrics(&self) -> String {
+        self.server.metrics()
+    }
 }
 
 /// The accept hook's answer channel, handed to Python with the request.
@@ -302,7 +312,8 @@ fn task_handler(
     max_frame_size=1048576, ping_interval_ms=20000, timeout_ms=20000, close_timeout_ms=10000,
     incoming_queue=16, write_high_water=32768, write_low_water=8192, deflate=true,
     tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0,
-    response_headers=Vec::new(), detached=false, listener_fd=None, reuse_port=false
+    response_headers=Vec::new(), detached=false, listener_fd=None, reuse_port=false,
+    logger=None, log_level=30, metrics_path=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn start_server<'py>(
@@ -332,6 +343,9 @@ pub fn start_server<'py>(
     detached: bool,
     listener_fd: Option<i32>,
     reuse_port: bool,
+    logger: Option<Py<PyAny>>,
+    log_level: u32,
+    metrics_path: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let tls = match (tls_cert, tls_key) {
         (Some(cert_path), Some(key_path)) => Some(TlsConfig { cert_path, key_path }),
@@ -358,6 +372,7 @@ pub fn start_server<'py>(
             write_hard_limit: write_high_water.saturating_mul(2).max(1 << 16),
             ..SessionConfig::default()
         },
+        metrics_path,
         ..ServerConfig::default()
     };
     errors::map(config.validate())?;
@@ -380,6 +395,9 @@ pub fn start_server<'py>(
         (None, None) => return Err(pyo3::exceptions::PyTypeError::new_err("on_session or events is required")),
     };
     let mut builder = ServerBuilder::new(config).fallback(handler);
+    if let (Some(logger), Some(level)) = (logger, crate::observe::core_level(log_level)) {
+        builder = builder.log_sink(level, crate::observe::logger_sink(logger));
+    }
     if let Some(hook) = on_accept {
         let hook = Arc::new(hook);
         builder = builder.accept_hook_boxed(Arc::new(move |req: Request| {

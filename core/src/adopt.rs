@@ -106,7 +106,7 @@ where
 
 /// `stream` when the server takes it (a connection slot is then held for it); otherwise it was answered
 /// with 503 (the server is closed, or at `max_connections`) and closed.
-async fn admitted<S: AsyncWrite + Unpin>(inner: &ServerInner, stream: S) -> Option<S> {
+async fn admitted<S: AsyncWrite + Unpin>(inner: &ServerInner, stream: S, peer: SocketAddr) -> Option<S> {
     let refusal = if inner.is_stopping() {
         HttpResponse::text(503, "the server is closed")
     } else if !inner.admit() {
@@ -114,6 +114,7 @@ async fn admitted<S: AsyncWrite + Unpin>(inner: &ServerInner, stream: S) -> Opti
     } else {
         return Some(stream);
     };
+    inner.refused(&refusal, peer, None);
     respond_and_close(stream, refusal).await;
     None
 }
@@ -140,7 +141,7 @@ impl Server {
         let inner = self.inner.clone();
         let initial = BytesMut::from(initial);
         Ok(Adoption(crate::runtime::spawn(async move {
-            let tcp = admitted(&inner, tcp).await?;
+            let tcp = admitted(&inner, tcp, peer).await?;
             handle_connection(inner, tcp, peer, initial).await
         })))
     }
@@ -175,7 +176,7 @@ impl Server {
         let inner = self.inner.clone();
         let initial = BytesMut::from(initial);
         Ok(Adoption(crate::runtime::spawn(async move {
-            let unix = admitted(&inner, unix).await?;
+            let unix = admitted(&inner, unix, UNIX_ADDR).await?;
             serve_plain(&inner, unix, UNIX_ADDR, UNIX_ADDR, false, initial).await
         })))
     }
@@ -198,7 +199,7 @@ impl Server {
         let inner = self.inner.clone();
         let initial = BytesMut::from(initial);
         let adoption = Adoption(crate::runtime::spawn(async move {
-            let stream = admitted(&inner, stream).await?;
+            let stream = admitted(&inner, stream, peer.remote_addr).await?;
             serve_plain(&inner, stream, peer.remote_addr, peer.local_addr, peer.tls, initial).await
         }));
         (host_end, adoption)

@@ -113,6 +113,10 @@ pub struct ServerConfig {
     /// Bind the listener with `SO_REUSEPORT`, so several processes (or servers) share the port and
     /// the kernel spreads connections over them. Default false: a second bind then fails, as usual.
     pub reuse_port: bool,
+    /// Answer a plain `GET` of this path (e.g. "/metrics") with [`crate::Server::metrics`] instead of
+    /// a refused upgrade, on the same listener. Default none: anyone who can reach the listener could
+    /// read the figures.
+    pub metrics_path: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -130,6 +134,7 @@ impl Default for ServerConfig {
             session: SessionConfig::default(),
             backlog: 1024,
             reuse_port: false,
+            metrics_path: None,
         }
     }
 }

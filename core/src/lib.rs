@@ -7,7 +7,8 @@
 //! - [`session`]: the tokio engine (reader, writer, pinger, outbox) behind [`Session`];
 //! - [`server`]: listener, TLS, routing, accept hook, shutdown;
 //! - [`adopt`]: connections the host accepted, pumps, or upgraded itself;
-//! - [`runtime`]: the one internal runtime.
+//! - [`runtime`]: the one internal runtime;
+//! - [`metrics`] and [`log`]: server-wide figures, and the bridge of `tracing` events to the bindings.
 
 pub mod adopt;
 pub mod config;
@@ -16,6 +17,8 @@ pub mod deflate;
 pub mod error;
 pub mod handler;
 pub mod handshake;
+pub mod log;
+pub mod metrics;
 pub mod protocol;
 pub mod request;
 pub mod runtime;
@@ -30,6 +33,7 @@ pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{Error, Result};
 pub use handler::{Accept, AcceptHook, BoxFuture, Decision, EventHandler, Handler, HandlerError};
 pub use handshake::{Handshake, HttpResponse};
+pub use metrics::ServerStats;
 pub use protocol::{CloseFrame, CloseReason, Frame, FrameType, Initiator, ViolationKind};
 pub use request::{Headers, Request};
 pub use server::{Server, ServerBuilder};

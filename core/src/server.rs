@@ -16,6 +16,7 @@ use crate::config::{ServerConfig, TlsConfig};
 use crate::error::{Error, Result};
 use crate::handler::{Accept, AcceptHook, Decision, Handler};
 use crate::handshake::{Handshake, HttpResponse, parse_head};
+use crate::metrics::{Counters, PROMETHEUS_CONTENT_TYPE, ServerStats};
 use crate::protocol::close::{GOING_AWAY, INTERNAL_ERROR, NORMAL};
 use crate::request::Request;
 use crate::session::{NoSigPipeTcp, Session, Transport};
@@ -26,6 +27,7 @@ pub struct ServerBuilder {
     routes: Vec<(String, Handler)>,
     fallback: Option<Handler>,
     accept: Option<AcceptHook>,
+    log: Option<crate::log::Route>,
 }
 
 pub(crate) struct ServerInner {
@@ -39,6 +41,10 @@ pub(crate) struct ServerInner {
     detached: bool,
     sessions: Mutex<HashMap<u64, Session>>,
     connections: AtomicUsize,
+    /// Server-wide figures (see [`Server::stats`]).
+    pub(crate) counters: Counters,
+    /// The server's span (`addr`): the parent of its sessions' spans and of its own events.
+    pub(crate) span: tracing::Span,
     /// Set by `shutdown`: handshakes still in progress must not open sessions that escape it.
     shutting_down: AtomicBool,
     stop: watch::Sender<bool>,
@@ -61,7 +67,7 @@ impl std::fmt::Debug for Server {
 impl ServerBuilder {
     /// A builder with `config`.
     pub fn new(config: ServerConfig) -> Self {
-        Self { config, routes: vec![], fallback: None, accept: None }
+        Self { config, routes: vec![], fallback: None, accept: None, log: None }
     }
 
     /// Serves `handler` at exactly `path` ("/chat"); other paths get 404 unless a fallback is set.
@@ -84,6 +90,13 @@ impl ServerBuilder {
         Fut: std::future::Future<Output = Decision> + Send + 'static,
     {
         self.accept = Some(Arc::new(move |r| Box::pin(hook(r))));
+        self
+    }
+
+    /// Sends this server's log records (its handshakes and sessions) at `level` and more severe to
+    /// `sink`, through the log bridge ([`crate::log`]; for bindings: Rust hosts use `tracing`).
+    pub fn log_sink(mut self, level: crate::log::Level, sink: crate::log::LogSink) -> Self {
+        self.log = Some(crate::log::Route::new(level, sink));
         self
     }
 
@@ -152,11 +165,22 @@ impl ServerBuilder {
     /// Starts the accept loop on `listener` (inside the runtime).
     fn serve(self, tls: Option<TlsAcceptor>, listener: TcpListener) -> Result<Server> {
         let inner = self.into_inner(tls, listener.local_addr()?, false);
+        tracing::info!(parent: &inner.span, tls = inner.tls.is_some(), "server listening");
         tokio::spawn(accept_loop(inner.clone(), listener));
         Ok(Server { inner })
     }
 
     fn into_inner(self, tls: Option<TlsAcceptor>, local_addr: SocketAddr, detached: bool) -> Arc<ServerInner> {
+        if self.log.is_some() {
+            crate::log::install();
+        }
+        if let Some(route) = &self.log {
+            crate::log::raise(route.level());
+        }
+        let span = tracing::info_span!("server", addr = %local_addr);
+        if let Some(route) = self.log {
+            crate::log::attach(&span, route);
+        }
         Arc::new_cyclic(|me| ServerInner {
             config: self.config,
             routes: self.routes,
@@ -167,6 +191,8 @@ impl ServerBuilder {
             detached,
             sessions: Mutex::new(HashMap::new()),
             connections: AtomicUsize::new(0),
+            counters: Counters::default(),
+            span,
             shutting_down: AtomicBool::new(false),
             stop: watch::channel(false).0,
             stopped: watch::channel(false).0,
@@ -274,6 +300,7 @@ impl Server {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
         self.close();
         let sessions = self.sessions();
+        tracing::info!(parent: &self.inner.span, sessions = sessions.len(), grace_ms = grace.as_millis() as u64, "server shutting down");
         for s in &sessions {
             let _ = s.close(GOING_AWAY, "server shutdown");
         }
@@ -291,6 +318,21 @@ impl Server {
             }
         }
         self.wait().await;
+        tracing::info!(parent: &self.inner.span, "server shut down");
+    }
+
+    /// Server-wide figures since the server started: one consistent snapshot.
+    pub fn stats(&self) -> ServerStats {
+        let sessions = self.inner.sessions.lock().unwrap();
+        let ended = self.inner.counters.ended.lock().unwrap().clone();
+        let open: Vec<_> = sessions.values().map(Session::stats).collect();
+        drop(sessions);
+        self.inner.counters.snapshot(ended, &open)
+    }
+
+    /// [`Server::stats`] in the Prometheus (OpenMetrics) text format.
+    pub fn metrics(&self) -> String {
+        self.stats().to_prometheus()
     }
 
     /// Completes when the listener has closed (after `close` or `shutdown`).
@@ -323,6 +365,20 @@ impl ServerInner {
     /// Registers a session that took over its connection slot.
     pub(crate) fn register(&self, session: &Session) {
         self.sessions.lock().unwrap().insert(session.id(), session.clone());
+        crate::metrics::inc(&self.counters.connections_total);
+    }
+
+    /// Logs and counts a request answered with `response` instead of an upgrade.
+    pub(crate) fn refused(&self, response: &HttpResponse, peer: SocketAddr, path: Option<&str>) {
+        let status = response.status;
+        if status < 400 {
+            tracing::debug!(parent: &self.span, %peer, path, status, "request answered without an upgrade");
+            return;
+        }
+        self.counters.refused(status);
+        let body = String::from_utf8_lossy(&response.body);
+        let reason = short_reason(body.trim_end());
+        tracing::info!(parent: &self.span, %peer, path, status, reason, "handshake refused");
     }
 
     /// The handler for `path`: its route, else the fallback.
@@ -330,9 +386,11 @@ impl ServerInner {
         self.routes.iter().find(|(p, _)| p == path).map(|(_, h)| h.clone()).or_else(|| self.fallback.clone())
     }
 
-    /// Drops a finished session from the registry and frees its connection slot.
-    pub(crate) fn forget(&self, id: u64) {
-        if self.sessions.lock().unwrap().remove(&id).is_some() {
+    /// Drops a finished session from the registry, frees its connection slot and counts how it ended.
+    pub(crate) fn forget(&self, s: &Session, reason: &crate::CloseReason) {
+        let mut sessions = self.sessions.lock().unwrap();
+        if sessions.remove(&s.id()).is_some() {
+            self.counters.ended.lock().unwrap().record(reason.code, reason.initiator, &s.stats());
             self.connections.fetch_sub(1, Ordering::AcqRel);
         }
     }
@@ -349,16 +407,21 @@ async fn accept_loop(inner: Arc<ServerInner>, listener: TcpListener) {
             Ok((tcp, peer)) => {
                 let _ = tcp.set_nodelay(true);
                 if !inner.admit() {
+                    inner.refused(&at_limit(), peer, None);
                     tokio::spawn(respond_and_close(tcp, at_limit()));
                     continue;
                 }
                 tokio::spawn(handle_connection(inner.clone(), tcp, peer, BytesMut::new()));
             }
             // Out of file descriptors or similar: back off instead of spinning.
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(e) => {
+                tracing::warn!(parent: &inner.span, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await
+            }
         }
     }
     drop(listener);
+    tracing::info!(parent: &inner.span, "server closed");
     inner.stopped.send_replace(true);
 }
 
@@ -386,8 +449,15 @@ pub(crate) async fn respond_and_close<S: AsyncWrite + Unpin>(mut stream: S, resp
     let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
 }
 
-/// Answers with `response` and closes; the handshake produced no session.
-async fn reject<S: AsyncWrite + Unpin>(stream: S, response: HttpResponse) -> Option<Session> {
+/// Answers with `response` and closes (logged and counted); the handshake produced no session.
+async fn reject<S: AsyncWrite + Unpin>(
+    inner: &ServerInner,
+    peer: SocketAddr,
+    path: Option<&str>,
+    stream: S,
+    response: HttpResponse,
+) -> Option<Session> {
+    inner.refused(&response, peer, path);
     respond_and_close(stream, response).await;
     None
 }
@@ -406,8 +476,17 @@ pub(crate) async fn handle_connection(
     let session = match &inner.tls {
         None => handshake_on(&inner, tcp, peer, local, false, deadline, initial).await,
         Some(acceptor) => {
-            let Ok(Ok(tls)) = tokio::time::timeout_at(deadline, acceptor.accept(NoSigPipeTcp(tcp))).await else {
-                return None;
+            let tls = match tokio::time::timeout_at(deadline, acceptor.accept(NoSigPipeTcp(tcp))).await {
+                Ok(Ok(tls)) => tls,
+                failed => {
+                    crate::metrics::inc(&inner.counters.tls_failures);
+                    let error = failed.map_or_else(
+                        |_| "timed out".to_owned(),
+                        |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
+                    );
+                    tracing::info!(parent: &inner.span, %peer, error, "TLS handshake failed");
+                    return None;
+                }
             };
             handshake_on(&inner, tls, peer, local, true, deadline, initial).await
         }
@@ -447,15 +526,22 @@ where
     };
     let (mut request, head_len) = match tokio::time::timeout_at(deadline, read_head).await {
         Ok(Ok(done)) => done,
-        Ok(Err(Some(response))) => return reject(stream, response).await,
+        Ok(Err(Some(response))) => return reject(inner, peer, None, stream, response).await,
         Ok(Err(None)) => return None,
         Err(_) => {
             let response = HttpResponse::text(408, "the request head did not arrive in time");
-            return reject(stream, response).await;
+            return reject(inner, peer, None, stream, response).await;
         }
     };
     request.tls = tls;
     let leftover = buf.split_off(head_len);
+    if cfg.metrics_path.as_deref() == Some(request.path.as_str()) && request.method == "GET" && !request.is_upgrade() {
+        let text = Server::from_inner(inner.clone()).metrics();
+        let response = HttpResponse::new(200, text).with_header("Content-Type", PROMETHEUS_CONTENT_TYPE);
+        respond_and_close(stream, response).await;
+        return None;
+    }
+    let path = Some(request.path.as_str());
 
     let route = inner.route(&request.path);
     let accept = match &inner.accept {
@@ -463,36 +549,38 @@ where
             // A hook's invalid choice (bindings check before deciding; a Rust hook may not) is refused.
             Ok(d) if d.validate().is_err() => {
                 let response = HttpResponse::text(500, "the accept hook's decision is invalid");
-                return reject(stream, response).await;
+                return reject(inner, peer, path, stream, response).await;
             }
             Ok(Decision::Accept(a)) => a,
-            Ok(Decision::Respond(response)) => return reject(stream, response).await,
+            Ok(Decision::Respond(response)) => return reject(inner, peer, path, stream, response).await,
             Err(_) => {
                 let response = HttpResponse::text(503, "the server did not decide on the request in time");
-                return reject(stream, response).await;
+                return reject(inner, peer, path, stream, response).await;
             }
         },
         None => Accept::default(),
     };
     let Some(handler) = accept.handler.clone().or(route) else {
         let response = HttpResponse::text(404, &format!("no WebSocket endpoint at {}", request.path));
-        return reject(stream, response).await;
+        return reject(inner, peer, path, stream, response).await;
     };
     let deflate_cfg = accept.deflate.as_ref().unwrap_or(&cfg.deflate);
     let mut agreed = match Handshake::negotiate(&request, accept.subprotocol.as_deref(), &cfg.subprotocols, deflate_cfg)
     {
         Ok(agreed) => agreed,
-        Err(response) => return reject(stream, response).await,
+        Err(response) => return reject(inner, peer, path, stream, response).await,
     };
     agreed.headers = accept.headers.clone();
     agreed.apply(&mut request);
     if inner.shutting_down.load(Ordering::SeqCst) {
-        return reject(stream, HttpResponse::text(503, "the server is shutting down")).await;
+        let response = HttpResponse::text(503, "the server is shutting down");
+        return reject(inner, peer, Some(&request.path), stream, response).await;
     }
     match tokio::time::timeout_at(deadline, stream.write_all(&agreed.to_bytes())).await {
         Ok(Ok(())) => {}
         _ => return None,
     }
+    crate::metrics::inc(&inner.counters.handshakes_accepted);
 
     let config = accept.config.clone().unwrap_or_else(|| cfg.session.clone());
     let session = inner.new_session(stream, request, config, leftover, Some(handler));
@@ -535,6 +623,7 @@ impl ServerInner {
                             let _ = s.close(NORMAL, "");
                         }
                         Err(e) => {
+                            tracing::error!(parent: s.span(), error = %e, "session handler failed");
                             let _ = s.close(INTERNAL_ERROR, &short_reason(&e.to_string()));
                         }
                     }

@@ -459,6 +459,26 @@ pub unsafe extern "C" fn wss_server_config_set_reuse_port(config: *mut wss_serve
     }
 }
 
+/// Answer a plain HTTP GET of `path` (e.g. "/metrics") with the server's Prometheus text
+/// (`wss_server_metrics`) on the same listener; NULL (the default) turns it off. Anyone who can reach
+/// the listener can then read the figures.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_metrics_path(
+    config: *mut wss_server_config,
+    path: *const c_char,
+) -> wss_status {
+    ffi_status! {
+        let path = if path.is_null() { None } else { Some(arg_str(path, "path")?.to_owned()) };
+        if path.as_deref().is_some_and(|p| !p.starts_with('/')) {
+            return Err(FfiError::invalid("metrics path must start with '/'"));
+        }
+        edit(config, |c| {
+            c.metrics_path = path;
+            Ok(())
+        })
+    }
+}
+
 /// Where callbacks run: WSS_CALLBACK_MODE_RUNTIME_THREADS (default) or WSS_CALLBACK_MODE_DISPATCH
 /// (queued for `wss_server_dispatch`, for programs with their own event loop; see ffi/README.md).
 #[unsafe(no_mangle)]

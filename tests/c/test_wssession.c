@@ -1081,6 +1081,122 @@ static void converter_callbacks_serialize_and_deserialize_and_application_is_the
     OK(wss_server_shutdown(c->server, 1000));
     wss_server_free(c->server);
     CHECK(atomic_load(&g_converter_finalized) == 2); /* with the session handle */
+
+/* ---------- logs and figures ---------- */
+
+typedef struct {
+    pthread_mutex_t lock;
+    atomic_int count;
+    uint32_t level[64];
+    char message[64][48];
+    char fields[64][256];
+} log_t;
+
+static void on_log(void *ud, uint32_t level, const char *message, const char *fields) {
+    log_t *log = ud;
+    pthread_mutex_lock(&log->lock);
+    int i = atomic_load(&log->count);
+    if (i < 64) {
+        log->level[i] = level;
+        copy_str(log->message[i], sizeof log->message[i], message);
+        copy_str(log->fields[i], sizeof log->fields[i], fields);
+        atomic_fetch_add(&log->count, 1);
+    }
+    pthread_mutex_unlock(&log->lock);
+}
+
+/* Index of the first record with `message` whose fields contain `field`, or -1. */
+static int find_record(log_t *log, const char *message, const char *field) {
+    pthread_mutex_lock(&log->lock);
+    int found = -1;
+    for (int i = 0; i < atomic_load(&log->count) && found < 0; i++) {
+        if (strcmp(log->message[i], message) == 0 && strstr(log->fields[i], field) != NULL) found = i;
+    }
+    pthread_mutex_unlock(&log->lock);
+    return found;
+}
+
+static bool wait_record(log_t *log, const char *message, const char *field) {
+    for (int i = 0; i < 6000; i++) {
+        if (find_record(log, message, field) >= 0) return true;
+        sleep_ms(5);
+    }
+    return false;
+}
+
+static void metrics_on_slash_metrics(wss_server_config *cfg) { OK(wss_server_config_set_metrics_path(cfg, "/metrics")); }
+
+static void the_log_callback_gets_refusals_and_violations_and_the_figures_count_them(void) {
+    static log_t log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    CHECK_STATUS(wss_set_log_callback(9, on_log, &log), WSS_STATUS_INVALID_ARGUMENT);
+    OK(wss_set_log_callback(WSS_LOG_LEVEL_WARN, on_log, &log));
+    ctx_t *c = calloc(1, sizeof *c);
+    uint16_t port;
+    wss_server *srv = start_server(c, "/pull", WSS_MODE_PULL, &port, metrics_on_slash_metrics);
+    char head[2048];
+
+    /* A violation: WARN, with the session's fields. */
+    int fd = ws_connect(port, "/pull", NULL, head, sizeof head, 0);
+    CHECK(wait_for(&c->opened, 1));
+    const unsigned char unmasked[] = {0x81, 0x02, 'h', 'i'};
+    CHECK(ws_write_all(fd, unmasked, sizeof unmasked) == 0);
+    CHECK(ws_recv_close(fd, NULL, 0) == 1002);
+    CHECK(wait_record(&log, "protocol violation", "kind=unmasked"));
+    int i = find_record(&log, "protocol violation", "kind=unmasked");
+    CHECK(i >= 0 && log.level[i] == WSS_LOG_LEVEL_WARN && strstr(log.fields[i], "path=/pull") != NULL);
+    wss_session_release(c->kept);
+    close(fd);
+    /* INFO records (the session's open and close) stay out at WARN. */
+    CHECK(find_record(&log, "session open", "") < 0);
+
+    /* A refused handshake: INFO, once the callback takes INFO. */
+    OK(wss_set_log_callback(WSS_LOG_LEVEL_INFO, on_log, &log));
+    fd = ws_connect(port, "/nowhere", NULL, head, sizeof head, 0);
+    CHECK(strncmp(head, "HTTP/1.1 404", 12) == 0);
+    close(fd);
+    CHECK(wait_record(&log, "handshake refused", "status=404"));
+    i = find_record(&log, "handshake refused", "status=404");
+    CHECK(i >= 0 && log.level[i] == WSS_LOG_LEVEL_INFO && strstr(log.fields[i], "path=/nowhere") != NULL);
+    OK(wss_set_log_callback(WSS_LOG_LEVEL_OFF, NULL, NULL));
+    int before = atomic_load(&log.count);
+
+    /* The figures. */
+    CHECK(wait_for(&c->closed, 1));
+    wss_server_stats st;
+    OK(wss_server_get_stats(srv, &st));
+    CHECK(st.connections_total == 1 && st.connections_open == 0 && st.handshakes_accepted == 1);
+    CHECK(st.handshakes_refused == 1 && st.violations == 1 && st.closes == 1);
+    size_t len = 0;
+    OK(wss_server_metrics(srv, NULL, 0, &len));
+    char *text = malloc(len + 1);
+    size_t again = 0;
+    OK(wss_server_metrics(srv, text, len + 1, &again));
+    CHECK(again == len && strlen(text) == len);
+    CHECK(strstr(text, "wssession_handshakes_refused_total{status=\"404\"} 1\n") != NULL);
+    CHECK(strstr(text, "wssession_closes_total{code=\"1002\",initiator=\"local\"} 1\n") != NULL);
+    char small[8];
+    OK(wss_server_metrics(srv, small, sizeof small, &again));
+    CHECK(again == len && strlen(small) == sizeof small - 1);
+    CHECK_STATUS(wss_server_metrics(srv, NULL, 4, &again), WSS_STATUS_NULL_POINTER);
+    free(text);
+
+    /* The same text over HTTP on the listener. */
+    fd = ws_connect(port, "/metrics", NULL, head, sizeof head, 0); /* an upgrade there is refused */
+    close(fd);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    const char get[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    CHECK(ws_write_all(fd, get, sizeof get - 1) == 0);
+    char response[8192];
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < sizeof response && (n = read(fd, response + got, sizeof response - 1 - got)) > 0) got += (size_t)n;
+    response[got] = 0;
+    CHECK(strncmp(response, "HTTP/1.1 200", 12) == 0 && strstr(response, "# EOF\n") != NULL);
+    close(fd);
+    CHECK(atomic_load(&log.count) == before); /* removed: no more records */
+    wss_server_free(srv);
     free(c);
 }
 
@@ -1108,6 +1224,8 @@ int main(void) {
     run("the close info names the violation the engine detected", the_close_info_names_the_violation_the_engine_detected);
     run("a ping flood from a client that reads nothing queues a bounded amount of pongs",
         a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_amount_of_pongs);
+    run("the log callback gets refusals and violations and the figures count them",
+        the_log_callback_gets_refusals_and_violations_and_the_figures_count_them);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@ Use the public API re-exported by ``wssession``; this module is an implementatio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
+import logging
 from typing import Any, final
 
 from ._types import State
@@ -389,6 +390,11 @@ class ServerHandle:
     ) -> UpgradedConnection:
         """A connection the host upgraded; nothing runs until ``start(negotiated)``."""
 
+    def stats(self) -> dict[str, Any]:
+        """Server-wide figures since the server started, as one snapshot."""
+    def metrics(self) -> str:
+        """The figures in the Prometheus (OpenMetrics) text format."""
+
 @final
 class BytePump:
     """The host's end of a connection whose bytes asyncio carries."""
@@ -514,6 +520,9 @@ def start_server(
     detached: bool = False,
     listener_fd: int | None = None,
     reuse_port: bool = False,
+    logger: logging.Logger | None = None,
+    log_level: int = 30,
+    metrics_path: str | None = None,
 ) -> Awaitable[ServerHandle]:
     """Starts a server; resolves with a ServerHandle. Use ``wssession.serve`` instead."""
 

@@ -205,6 +205,9 @@ class Server:
             events=self._events,
             app=self,
             response_headers=self._extra_headers,
+            logger=self.logger,
+            # The logger's level as it is now: records it would drop never cross into Python.
+            log_level=self.logger.getEffectiveLevel(),
             **self._options,
         )
         if listen.asyncio is not None:
@@ -378,6 +381,18 @@ class Server:
             return list(self._aio.sockets)
         return [_SocketInfo(self.handle.local_address, self.handle.is_ipv6)]
 
+    def stats(self) -> dict[str, Any]:
+        """Server-wide figures since the server started, as one snapshot: ``connections_open``,
+        ``connections_total``, ``handshakes_accepted``, ``handshakes_refused`` (by status), ``closes``
+        (by ``(code, initiator)``), ``violations`` (by kind), ``messages_in``/``bytes_in``/``messages_out``/
+        ``bytes_out``, ``backpressure_drops``/``backpressure_waits``, ``pings_sent``, ``ping_timeouts``,
+        ``tls_failures``."""
+        return self.handle.stats()
+
+    def metrics(self) -> str:
+        """The same figures in the Prometheus (OpenMetrics) text format."""
+        return self.handle.metrics()
+
     def is_serving(self) -> bool:
         """Whether the server accepts connections."""
         if self._closing is not None or self._handle is None:
@@ -526,6 +541,7 @@ def serve(
     max_connections: int = 100_000,
     backlog: int = 1024,
     logger: LoggerLike | None = None,
+    metrics_path: str | None = None,
     create_connection: Any = None,
     extensions: Any = None,
     _events: CallbackHandler | None = None,
@@ -614,6 +630,7 @@ def serve(
         origins=None if origins is None else list(origins),
         server_header=server_header,
         logger=logger,
+        metrics_path=metrics_path,
         grace=10.0 if close_t is None else close_t,
         listen=listen,
     )

@@ -200,6 +200,7 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             // Only this task updates the incoming counters.
             super::bump(&sh.stats.messages_in, 1);
             super::bump(&sh.stats.bytes_in, frame.data.len() as u64);
+            tracing::trace!(parent: &sh.span, len = frame.data.len(), kind = ?frame.kind, "message received");
             match tx {
                 Some(tx) => {
                     if let Ok(permit) = guarded(sh, tx.reserve()).await? {
@@ -314,8 +315,11 @@ pub(super) fn finish(s: &Session) {
     sh.writer_wake.notify_one();
     sh.space.notify_waiters();
     sh.written_notify.notify_waiters();
+    let duration_ms = sh.created.elapsed().as_millis() as u64;
+    let (code, initiator) = (reason.code, reason.initiator.as_str());
+    tracing::info!(parent: &sh.span, code, initiator, reason = %reason.reason, duration_ms, "session closed");
     if let Some(server) = sh.server.upgrade() {
-        server.forget(s.id());
+        server.forget(s, &reason);
     }
     s.with_handler(|h| h.on_close(s, &reason));
 }

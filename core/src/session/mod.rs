@@ -115,6 +115,9 @@ pub(crate) struct PendingPing {
 
 pub(crate) struct Shared {
     id: u64,
+    /// The connection's span (id, peer, path): the parent of every event about this session.
+    span: tracing::Span,
+    created: Instant,
     request: Arc<Request>,
     state: AtomicU8,
     masking: AtomicBool,
@@ -239,8 +242,14 @@ impl Session {
         } else {
             (None, None)
         };
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let parent = server.upgrade().and_then(|s| s.span.id());
+        let span =
+            tracing::info_span!(parent: parent, "session", id, peer = %request.remote_addr, path = %request.path);
         let shared = Arc::new(Shared {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id,
+            span,
+            created: Instant::now(),
             request: Arc::new(request),
             state: AtomicU8::new(State::Connecting as u8),
             masking: AtomicBool::new(config.masking),
@@ -289,6 +298,7 @@ impl Session {
     pub fn start(&self, negotiated: Option<DeflateParams>) -> Result<()> {
         let starter = self.shared.starter.lock().unwrap().take().ok_or(Error::AlreadyStarted)?;
         self.shared.state.store(State::Open as u8, Ordering::Release);
+        tracing::info!(parent: &self.shared.span, deflate = negotiated.is_some(), "session open");
         starter(self.clone(), negotiated);
         Ok(())
     }
@@ -308,6 +318,18 @@ impl Session {
     /// Unique id of this session within the process.
     pub fn id(&self) -> u64 {
         self.shared.id
+    }
+
+    /// The session's `tracing` span (fields `id`, `peer`, `path`), parent of the engine's events about it.
+    pub fn span(&self) -> &tracing::Span {
+        &self.shared.span
+    }
+
+    /// Runs `f` with the counters of the server that accepted this session, if any (rare events only).
+    fn count(&self, f: impl FnOnce(&crate::metrics::Counters)) {
+        if let Some(server) = self.shared.server.upgrade() {
+            f(&server.counters);
+        }
     }
 
     /// The upgrade request, with the chosen subprotocol and extensions (Ktor's `call`).
@@ -338,6 +360,7 @@ impl Session {
 
     /// As [`Session::send`], overriding whether a data message is compressed (when deflate is on).
     pub async fn send_with(&self, frame: Frame, compress: Option<bool>) -> Result<()> {
+        let mut waited = false;
         loop {
             let notified = self.shared.space.notified();
             tokio::pin!(notified);
@@ -348,6 +371,11 @@ impl Session {
                     return self.enqueue(&mut ob, &frame, compress).map(|_| ());
                 }
                 ob.need_drain = true;
+            }
+            if !waited {
+                waited = true;
+                tracing::debug!(parent: &self.shared.span, "send waits: the queue is over its high-water mark");
+                self.count(|c| crate::metrics::inc(&c.backpressure_waits));
             }
             notified.await;
         }
@@ -365,6 +393,9 @@ impl Session {
         let mut ob = self.shared.outbox.lock().unwrap();
         if !self.is_closing(&ob) && ob.buffered + frame.data.len() > hard {
             ob.need_drain = true;
+            drop(ob);
+            tracing::debug!(parent: &self.shared.span, len = frame.data.len(), "frame dropped: the queue is over its hard limit");
+            self.count(|c| crate::metrics::inc(&c.backpressure_drops));
             return Ok(TrySend::Dropped);
         }
         self.enqueue(&mut ob, &frame, compress)?;
@@ -385,6 +416,7 @@ impl Session {
             return Err(self.closed_error());
         }
         ob.push_user(frame, compress, self.mask_key())?;
+        tracing::trace!(parent: &self.shared.span, len = frame.data.len(), kind = ?frame.kind, "frame queued");
         // Updated only under the outbox lock.
         bump(&self.shared.stats.messages_out, 1);
         bump(&self.shared.stats.bytes_out, frame.data.len() as u64);
@@ -452,6 +484,14 @@ impl Session {
     /// Fails the session because the peer broke the protocol (or left a Ping unanswered): records
     /// the violation as the cause (first wins) and queues its Close.
     pub(crate) fn fail(&self, violation: Violation) {
+        let (kind, code, reason) = (violation.kind, violation.code(), violation.reason);
+        if kind == crate::protocol::ViolationKind::PingTimeout {
+            tracing::info!(parent: &self.shared.span, %kind, code, "ping timeout: no pong in time");
+            self.count(|c| crate::metrics::inc(&c.ping_timeouts));
+        } else {
+            tracing::warn!(parent: &self.shared.span, %kind, code, reason, "protocol violation");
+        }
+        self.count(|c| c.violation(kind));
         self.record_cause(CloseReason::failed(violation));
         self.initiate_close(violation.code(), violation.reason, Initiator::Local);
     }
@@ -649,6 +689,8 @@ impl Session {
         pings.push_back(PendingPing { payload, sent: Instant::now(), done: Some(tx) });
         drop(pings);
         engine::kick(self, &mut ob);
+        drop(ob);
+        self.count(|c| crate::metrics::inc(&c.pings_sent));
         Ok(rx)
     }
 

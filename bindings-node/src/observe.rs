@@ -1,0 +1,140 @@
+//! Logs and figures for JS: core log records to an `onLog` callback (only at the levels asked for),
+//! `stats()` as an object.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use napi::Status;
+use napi::bindgen_prelude::{Function, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use wssession_core::ServerStats;
+use wssession_core::log::{Level, LogRecord, LogSink};
+
+use crate::error::invalid;
+
+/// One log record of the engine.
+#[napi(object)]
+pub struct LogEntry {
+    /// "error", "warn", "info", "debug" or "trace".
+    pub level: String,
+    /// What happened ("handshake refused", "protocol violation", ...).
+    pub message: String,
+    /// The record's fields (server `addr`; session `id`, `peer`, `path`; `status`, `code`, `kind`...).
+    pub fields: HashMap<String, String>,
+}
+
+type LogFn = ThreadsafeFunction<LogEntry, Unknown<'static>, LogEntry, Status, false, true>;
+
+/// The core level named `name` (`logLevel` option).
+pub fn level_in(name: &str) -> napi::Result<Level> {
+    Ok(match name {
+        "error" => Level::ERROR,
+        "warn" => Level::WARN,
+        "info" => Level::INFO,
+        "debug" => Level::DEBUG,
+        "trace" => Level::TRACE,
+        other => return Err(invalid(format!("logLevel {other:?} is not one of error, warn, info, debug, trace"))),
+    })
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "error",
+        Level::WARN => "warn",
+        Level::INFO => "info",
+        Level::DEBUG => "debug",
+        Level::TRACE => "trace",
+    }
+}
+
+/// A sink queueing each record to `on_log` on the JS thread (a weak reference: logging never keeps Node alive).
+pub fn js_sink(on_log: Function<'_, LogEntry, Unknown<'static>>) -> napi::Result<LogSink> {
+    let tsfn: LogFn = on_log
+        .build_threadsafe_function::<LogEntry>()
+        .callee_handled::<false>()
+        .weak::<true>()
+        .build_callback(|ctx| Ok(ctx.value))
+        .map_err(|e| invalid(format!("cannot create the log callback: {e}")))?;
+    Ok(Arc::new(move |r: &LogRecord| {
+        let entry = LogEntry {
+            level: level_name(r.level).into(),
+            message: r.message.clone(),
+            fields: r.fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+        };
+        let _ = tsfn.call(entry, ThreadsafeFunctionCallMode::NonBlocking);
+    }))
+}
+
+/// Sessions ended with one close code and initiator.
+#[napi(object)]
+pub struct CloseCount {
+    /// The close code.
+    pub code: u32,
+    /// "local", "remote" or "abnormal".
+    pub initiator: String,
+    /// How many sessions.
+    pub count: f64,
+}
+
+/// Server-wide figures since the server started.
+#[napi(object)]
+pub struct NativeServerStats {
+    /// Sessions open now.
+    pub connections_open: f64,
+    /// Sessions opened.
+    pub connections_total: f64,
+    /// Upgrades answered with 101.
+    pub handshakes_accepted: f64,
+    /// Requests refused instead of upgraded, by status.
+    pub handshakes_refused: HashMap<String, f64>,
+    /// TLS handshakes that failed or timed out.
+    pub tls_failures: f64,
+    /// Sessions ended, by close code and initiator.
+    pub closes: Vec<CloseCount>,
+    /// Sessions failed for breaking the protocol, by kind.
+    pub violations: HashMap<String, f64>,
+    /// Messages received.
+    pub messages_in: f64,
+    /// Payload bytes received.
+    pub bytes_in: f64,
+    /// Messages (and control frames) sent.
+    pub messages_out: f64,
+    /// Payload bytes sent.
+    pub bytes_out: f64,
+    /// Frames dropped over the hard limit.
+    pub backpressure_drops: f64,
+    /// Sends that waited for the queue to drain.
+    pub backpressure_waits: f64,
+    /// Pings sent.
+    pub pings_sent: f64,
+    /// Sessions closed because a Pong was late.
+    pub ping_timeouts: f64,
+}
+
+impl From<ServerStats> for NativeServerStats {
+    fn from(s: ServerStats) -> Self {
+        let n = |v: u64| v as f64;
+        NativeServerStats {
+            connections_open: n(s.connections_open),
+            connections_total: n(s.connections_total),
+            handshakes_accepted: n(s.handshakes_accepted),
+            handshakes_refused: s.handshakes_refused.iter().map(|(k, v)| (k.to_string(), n(*v))).collect(),
+            tls_failures: n(s.tls_failures),
+            closes: s
+                .closes
+                .iter()
+                .map(|((code, by), v)| CloseCount { code: *code as u32, initiator: (*by).into(), count: n(*v) })
+                .collect(),
+            violations: s.violations.iter().map(|(k, v)| ((*k).to_owned(), n(*v))).collect(),
+            messages_in: n(s.traffic.messages_in),
+            bytes_in: n(s.traffic.bytes_in),
+            messages_out: n(s.traffic.messages_out),
+            bytes_out: n(s.traffic.bytes_out),
+            backpressure_drops: n(s.backpressure_drops),
+            backpressure_waits: n(s.backpressure_waits),
+            pings_sent: n(s.pings_sent),
+            ping_timeouts: n(s.ping_timeouts),
+        }
+    }
+}

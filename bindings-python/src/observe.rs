@@ -1,0 +1,78 @@
+//! Logs and figures for Python: core log records to a `logging.Logger`, `Server.stats()` as a dict.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use wssession_core::ServerStats;
+use wssession_core::log::{Level, LogRecord, LogSink};
+
+/// The core level for a `logging` level: the most verbose one the logger lets through, or `None` when
+/// it takes nothing the core emits (above ERROR), so no record ever crosses into Python.
+pub fn core_level(py_level: u32) -> Option<Level> {
+    Some(match py_level {
+        0..=5 => Level::TRACE,
+        6..=10 => Level::DEBUG,
+        11..=20 => Level::INFO,
+        21..=30 => Level::WARN,
+        31..=40 => Level::ERROR,
+        _ => return None,
+    })
+}
+
+fn py_level(level: Level) -> u32 {
+    match level {
+        Level::TRACE => 5,
+        Level::DEBUG => 10,
+        Level::INFO => 20,
+        Level::WARN => 30,
+        Level::ERROR => 40,
+    }
+}
+
+/// A sink calling `logger.log(level, "message (k=v, ...)", extra={"wssession": {k: v}})`.
+pub fn logger_sink(logger: Py<PyAny>) -> LogSink {
+    Arc::new(move |r: &LogRecord| {
+        crate::bridge::attach(|py| {
+            let sent = (|| -> PyResult<()> {
+                let fields = PyDict::new(py);
+                for (k, v) in &r.fields {
+                    fields.set_item(*k, v)?;
+                }
+                let text: Vec<String> = r.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let msg =
+                    if text.is_empty() { r.message.clone() } else { format!("{} ({})", r.message, text.join(", ")) };
+                let extra = PyDict::new(py);
+                extra.set_item("wssession", fields)?;
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("extra", extra)?;
+                logger.call_method(py, "log", (py_level(r.level), msg), Some(&kwargs))?;
+                Ok(())
+            })();
+            if let Err(e) = sent {
+                e.write_unraisable(py, None);
+            }
+        });
+    })
+}
+
+/// `ServerStats` as a dict: counts by key become dicts (`closes` keyed by `(code, initiator)`).
+pub fn stats_dict<'py>(py: Python<'py>, s: &ServerStats) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("connections_open", s.connections_open)?;
+    d.set_item("connections_total", s.connections_total)?;
+    d.set_item("handshakes_accepted", s.handshakes_accepted)?;
+    d.set_item("handshakes_refused", s.handshakes_refused.clone())?;
+    d.set_item("tls_failures", s.tls_failures)?;
+    d.set_item("closes", s.closes.clone())?;
+    d.set_item("violations", s.violations.clone())?;
+    d.set_item("messages_in", s.traffic.messages_in)?;
+    d.set_item("bytes_in", s.traffic.bytes_in)?;
+    d.set_item("messages_out", s.traffic.messages_out)?;
+    d.set_item("bytes_out", s.traffic.bytes_out)?;
+    d.set_item("backpressure_drops", s.backpressure_drops)?;
+    d.set_item("backpressure_waits", s.backpressure_waits)?;
+    d.set_item("pings_sent", s.pings_sent)?;
+    d.set_item("ping_timeouts", s.ping_timeouts)?;
+    Ok(d)
+}
