@@ -169,11 +169,12 @@ async fn an_upgraded_pump_session_starts_like_a_socket_one() {
 
 #[tokio::test]
 async fn upgraded_connections_are_refused_by_a_closed_or_full_server() {
-    let config = ServerConfig { max_connections: 0, ..ServerConfig::default() };
+    let config = ServerConfig { max_connections: 1, ..ServerConfig::default() };
     let full = ServerBuilder::new(config).fallback(Handler::events(Echo)).start_detached().unwrap();
     let request = || request_for("/", false);
+    let _first = full.upgraded_pump(request(), b"").expect("the one connection slot is free");
     let err = full.upgraded_pump(request(), b"").unwrap_err();
-    assert!(err.to_string().contains("max_connections = 0"), "{err}");
+    assert!(err.to_string().contains("max_connections = 1"), "{err}");
     let closed = deflate_server();
     closed.close();
     let err = closed.upgraded_pump(request(), b"").unwrap_err();

@@ -439,7 +439,11 @@ pub unsafe extern "C" fn wss_session_terminate(session: *const wss_session) -> w
 
 /// A Close frame's code for C: 1005 for an empty body, 0 for no frame.
 fn frame_code(frame: Option<&CloseFrame>) -> u16 {
-    frame.map_or(0, |f| f.code.unwrap_or(1005))
+    match frame {
+        None => 0,
+        Some(CloseFrame { code: Some(code), .. }) => *code,
+        Some(_) => 1005,
+    }
 }
 
 /// How the session ended. Waits at most `timeout_ms` for it to end (0: only check, allowed in

@@ -1081,6 +1081,8 @@ static void converter_callbacks_serialize_and_deserialize_and_application_is_the
     OK(wss_server_shutdown(c->server, 1000));
     wss_server_free(c->server);
     CHECK(atomic_load(&g_converter_finalized) == 2); /* with the session handle */
+    free(c);
+}
 
 /* ---------- logs and figures ---------- */
 
