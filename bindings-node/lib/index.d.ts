@@ -248,7 +248,7 @@ declare namespace WebSocket {
     tls?: { cert: string; key: string }
     /** Emit the engine's log records at this level and more severe as 'log' events (default: none, or
      * 'debug' under NODE_DEBUG=wssession, which also prints them); 'info' or more verbose also emits
-     * 'wsClientError' for upgrades the engine refused. Records of other levels never reach JS. */
+     * 'handshakeRefused' for upgrades the engine refused. Records of other levels never reach JS. */
     logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace'
     /** Answer a plain HTTP GET of this path (e.g. '/metrics') with `metrics()`, on the same port. */
     metricsPath?: string
@@ -306,14 +306,11 @@ declare namespace WebSocket {
     on(event: 'connection', listener: (this: Server<T>, socket: T['prototype'], request: UpgradeRequest, ...rest: any[]) => void): this
     on(event: 'error', listener: (this: Server<T>, err: WsSessionError) => void): this
     on(event: 'headers', listener: (this: Server<T>, headers: string[], request: UpgradeRequest) => void): this
+    on(event: 'wsClientError', listener: (this: Server<T>, err: Error, socket: Duplex, request: IncomingMessage) => void): this
+    /** An upgrade the engine refused on its own listener (needs logLevel 'info' or more verbose); already answered. */
     on(
-      event: 'wsClientError',
-      listener: (
-        this: Server<T>,
-        err: Error,
-        socket: Duplex | null,
-        request: IncomingMessage | { url: string; remoteAddress: string },
-      ) => void,
+      event: 'handshakeRefused',
+      listener: (this: Server<T>, err: Error & { status: number }, request: { url: string; remoteAddress: string }) => void,
     ): this
     on(event: 'listening' | 'close', listener: (this: Server<T>) => void): this
     on(event: string | symbol, listener: (this: Server<T>, ...args: any[]) => void): this

@@ -109,16 +109,17 @@ class WebSocketServer extends EventEmitter {
     return this._native ? this._native.metrics() : ''
   }
 
-  // One engine log record: 'log' event, NODE_DEBUG output, and 'wsClientError' for a refused upgrade.
+  // One engine log record: 'log' event, NODE_DEBUG output, and 'handshakeRefused' for an upgrade the engine
+  // refused on its own listener (not 'wsClientError': ws hands that listener the socket, and here the engine
+  // has already answered and closed it).
   _onLog(entry) {
     if (debug.enabled) debug('%s %s %j', entry.level, entry.message, entry.fields)
     this.emit('log', entry)
-    if (entry.message === 'handshake refused' && this.listenerCount('wsClientError') > 0) {
+    if (entry.message === 'handshake refused' && this.listenerCount('handshakeRefused') > 0) {
       const f = entry.fields
       const err = makeError('WSS_ERR_HANDSHAKE_REFUSED', `handshake refused with ${f.status}: ${f.reason}`)
       err.status = Number(f.status)
-      // The engine answered and closed the connection itself: there is no socket to hand over.
-      this.emit('wsClientError', err, null, { url: f.path, remoteAddress: f.peer })
+      this.emit('handshakeRefused', err, { url: f.path, remoteAddress: f.peer })
     }
   }
 

@@ -85,6 +85,7 @@ class WebSocket extends EventEmitter {
     this._sync = server.options.allowSynchronousEvents !== false
     this._deferred = false // a message, ping or pong was emitted this tick (allowSynchronousEvents: false)
     this._closeInfo = null
+    this._peerClosed = false
     // Whether a send may be queued for the end of a batch callback: open as far as JS knows, no
     // fragmented message in progress, close() and terminate() not called.
     this._sendable = true
@@ -550,6 +551,8 @@ class WebSocket extends EventEmitter {
     this._closing = true
     const finish = () => {
       this._closeInfo = info
+      // ws's wasClean: a Close frame each way (the peer's arrived: we always answer one unless aborted).
+      this._peerClosed = ev.peerCode !== 1006 && info.initiator !== 'abnormal'
       if (this._incoming) this._incoming._end(failure || (info.initiator === 'abnormal' ? this._closedError() : null))
       this._resolveClose(info)
       if (failure && this.listenerCount('error') > 0) this.emit('error', failure)
@@ -562,7 +565,7 @@ class WebSocket extends EventEmitter {
 
   /** @internal Whether the session ended with a Close frame each way (CloseEvent.wasClean). */
   _closedCleanly() {
-    return this._closeInfo !== null && this._closeInfo.initiator !== 'abnormal' && this._closeInfo.code !== 1006
+    return this._closeInfo !== null && this._peerClosed
   }
 }
 
