@@ -95,8 +95,10 @@ async fn a_ping_flood_from_a_client_that_does_not_read_queues_at_most_the_reply_
         }
     });
     let bound = MAX_QUEUED_REPLIES + 127;
-    // The pongs pile up to their bound (the socket's buffers full), then the session stops reading.
-    eventually(|| session.buffered_amount() + 127 > MAX_QUEUED_REPLIES).await;
+    // The pongs pile up towards their bound (the socket's buffers full), then the session stops reading.
+    // Where exactly the queue stops depends on how much of a pong the last write took, so wait for
+    // half the bound, then check it is never passed.
+    eventually(|| session.buffered_amount() >= MAX_QUEUED_REPLIES / 2).await;
     for _ in 0..20 {
         assert!(session.buffered_amount() <= bound, "queue holds {}", session.buffered_amount());
         tokio::task::yield_now().await;

@@ -520,7 +520,7 @@ def start_server(
     detached: bool = False,
     listener_fd: int | None = None,
     reuse_port: bool = False,
-    logger: logging.Logger | None = None,
+    logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
     log_level: int = 30,
     metrics_path: str | None = None,
 ) -> Awaitable[ServerHandle]:
