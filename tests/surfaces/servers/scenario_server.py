@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import signal
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -167,7 +168,7 @@ class Events:
     """The push-style handler: ``!tag``, ``!fill SIZE COUNT`` (try_send) and drain notes."""
 
     def __init__(self) -> None:
-        self.tags: dict[int, str] = {}
+        self.tags: dict[uuid.UUID, str] = {}
 
     def on_message(self, conn: wssession.ServerConnection, frame: wssession.Frame) -> None:
         words = frame.data.decode(errors="replace").removeprefix("!").split(" ")
