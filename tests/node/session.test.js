@@ -283,7 +283,8 @@ test('a ping flood from a client that reads nothing queues a bounded amount of p
   const bound = 64 * 1024 + 127
   await within(
     (async () => {
-      while (ws.bufferedAmount + 127 <= 64 * 1024) await new Promise((resolve) => setTimeout(resolve, 5))
+      // Half the bound: where the queue stops depends on how much of a pong the last write took.
+      while (ws.bufferedAmount < 32 * 1024) await new Promise((resolve) => setTimeout(resolve, 5))
     })(),
   )
   for (let i = 0; i < 20; i++) {

@@ -167,7 +167,9 @@ async def test_a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_am
                 await writer.drain()
 
         flooding = asyncio.ensure_future(flood())
-        await until(lambda: ws.buffered_amount + 127 > 64 * 1024)
+        # Where the queue stops depends on how much of a pong the last write took: half the bound shows
+        # the pongs piling up; the bound itself is never passed.
+        await until(lambda: ws.buffered_amount >= 32 * 1024)
         for _ in range(20):
             assert ws.buffered_amount <= bound, ws.buffered_amount
             await asyncio.sleep(0)
