@@ -3,7 +3,9 @@
 // usage: node browser.mjs --url http://127.0.0.1:PORT/ --screenshot DIR
 //
 // Loads the page (which connects to /chat), checks status "connected" and the negotiated extension,
-// sends messages from two tabs and asserts each tab shows every echoed/broadcast line. Every wait is bounded.
+// sends messages from two tabs and asserts each tab shows every echoed/broadcast line, then checks the live
+// panel (the server's figures from GET /stats) follows: sessions, a closed tab's 1001, messages/s and bytes/s
+// when a message is sent, the pinger's latency. Every wait is bounded.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -47,7 +49,8 @@ async function step(name, fn) {
 mkdirSync(OUT, { recursive: true });
 const browser = await chromium.launch({ executablePath: EXECUTABLE, headless: true, args: FLAGS, timeout: TIMEOUT_MS });
 try {
-  const context = await browser.newContext();
+  // A narrow window keeps the screenshot (docs/chat-demo.png) small.
+  const context = await browser.newContext({ viewport: { width: 760, height: 720 } });
   context.setDefaultTimeout(TIMEOUT_MS);
   const alice = await context.newPage();
   const bob = await context.newPage();
@@ -82,6 +85,40 @@ try {
     await bob.fill('#text', 'bob says hi');
     await bob.press('#text', 'Enter');
     for (const p of [alice, bob]) await p.locator('#log div:not(.sys)').filter({ hasText: /^bob says hi$/ }).waitFor();
+  });
+
+  const panel = (id) => alice.locator(`#stat-${id}`);
+  await step('the panel shows the number of open sessions (the two tabs)', async () => {
+    await panel('sessions').filter({ hasText: /^2$/ }).waitFor();
+  });
+
+  await step('a tab that is closed shows on the panel as close code 1001 (going away)', async () => {
+    const carol = await context.newPage();
+    await carol.goto(URL, { timeout: TIMEOUT_MS });
+    await carol.locator('#status').filter({ hasText: /^connected$/ }).waitFor();
+    await panel('sessions').filter({ hasText: /^3$/ }).waitFor();
+    await carol.close();
+    await panel('closes').filter({ hasText: /^1001×1$/ }).waitFor();
+    await panel('sessions').filter({ hasText: /^2$/ }).waitFor();
+  });
+
+  await step('sending a message moves the panel: messages counted, messages/s and bytes/s above zero', async () => {
+    // Wait for a quiet sample first, so the rates seen next come from this message.
+    await panel('messages').filter({ hasText: /^0$/ }).waitFor();
+    const before = Number(await alice.locator('#panel').getAttribute('data-messages'));
+    await alice.fill('#text', 'panel check');
+    await alice.click('#send');
+    await alice.waitForFunction(
+      (n) => Number(document.getElementById('panel').dataset.messages) > n,
+      before,
+      { timeout: TIMEOUT_MS },
+    );
+    await panel('messages').filter({ hasText: /^[1-9]/ }).waitFor();
+    await panel('bytes').filter({ hasText: /^[1-9]/ }).waitFor();
+  });
+
+  await step("the panel shows the pinger's round-trip latency in ms", async () => {
+    await panel('latency').filter({ hasText: /^\d+\.\d ms$/ }).waitFor();
   });
 
   // The screenshot shows the chat as a user sees it (before the large message fills the log).
