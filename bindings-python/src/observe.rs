@@ -30,9 +30,41 @@ fn py_level(level: Level) -> u32 {
     }
 }
 
+/// How an engine record reaches the logger: the server's lifecycle is written once, in websockets'
+/// words. `wssession.server` writes "server listening on …", "connection open" (with the connection as
+/// `websocket`), "connection handler failed" (with the traceback), "server closing" and "server closed"
+/// itself, so the engine's records of those events are dropped; its "session closed" carries what websockets' "connection closed" lacks (code,
+/// initiator, duration) and is written under that name.
+enum Written {
+    /// As "message (k=v, ...)".
+    Own,
+    /// Under websockets' message, the fields only in `extra`.
+    As(&'static str),
+    /// Not at all: the Python layer writes the event.
+    ByPython,
+}
+
+fn written(message: &str) -> Written {
+    match message {
+        "session closed" => Written::As("connection closed"),
+        "server listening"
+        | "session open"
+        | "session handler failed"
+        | "server shutting down"
+        | "server shut down"
+        | "server closed" => Written::ByPython,
+        _ => Written::Own,
+    }
+}
+
 /// A sink calling `logger.log(level, "message (k=v, ...)", extra={"wssession": {k: v}})`.
 pub fn logger_sink(logger: Py<PyAny>) -> LogSink {
     Arc::new(move |r: &LogRecord| {
+        let name = match written(&r.message) {
+            Written::ByPython => return,
+            Written::As(name) => Some(name),
+            Written::Own => None,
+        };
         crate::bridge::attach(|py| {
             let sent = (|| -> PyResult<()> {
                 let fields = PyDict::new(py);
@@ -40,8 +72,11 @@ pub fn logger_sink(logger: Py<PyAny>) -> LogSink {
                     fields.set_item(*k, v)?;
                 }
                 let text: Vec<String> = r.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                let msg =
-                    if text.is_empty() { r.message.clone() } else { format!("{} ({})", r.message, text.join(", ")) };
+                let msg = match name {
+                    Some(name) => name.to_owned(),
+                    None if text.is_empty() => r.message.clone(),
+                    None => format!("{} ({})", r.message, text.join(", ")),
+                };
                 let extra = PyDict::new(py);
                 extra.set_item("wssession", fields)?;
                 let kwargs = PyDict::new(py);

@@ -243,8 +243,8 @@ class Server:
 
     async def _run(self, conn: ServerConnection) -> None:
         assert self._handler is not None
-        logged = self.logger.isEnabledFor(logging.INFO)
-        if logged:
+        # "connection closed" is the engine's record (with code, initiator and duration): see observe.rs.
+        if self.logger.isEnabledFor(logging.INFO):
             conn.logger.info("connection open")
         try:
             await self._handler(conn)
@@ -258,8 +258,6 @@ class Server:
             conn._handler_done(None)
         finally:
             self._all.discard(conn)
-            if logged:
-                _log_when_closed(conn)
 
     def _on_accept(self, request: Request, resolver: _wssession.Resolver) -> None:
         task = asyncio.ensure_future(self._accept(request, resolver))
@@ -503,19 +501,6 @@ def unix_serve(handler: Handler, path: str | None = None, **kwargs: Any) -> Serv
     return serve(handler, unix=True, path=path, **kwargs)
 
 
-def _log_when_closed(conn: ServerConnection) -> None:
-    """Logs "connection closed" through the connection's logger once it is closed."""
-
-    async def closed() -> None:
-        await conn.wait_closed()
-        conn.logger.info("connection closed")
-
-    task = asyncio.ensure_future(closed())
-    _PENDING_LOGS.add(task)
-    task.add_done_callback(_PENDING_LOGS.discard)
-
-
-_PENDING_LOGS: set[asyncio.Task[None]] = set()
 
 
 def serve(
