@@ -1,6 +1,7 @@
 'use strict'
 // Shared helpers: every wait is bounded so a bug fails the test instead of hanging it.
 const { once } = require('node:events')
+const { afterEach } = require('node:test')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -24,9 +25,25 @@ function within(promise, ms = LIMIT_MS, what = 'operation') {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-/** A listening server on an ephemeral port. */
+/** Servers a test has not stopped yet: a live one keeps the process (and `node --test`) running. */
+const live = new Set()
+
+/** Returns `wss`, to be stopped after the test even when the test fails before stopping it. */
+function track(wss) {
+  live.add(wss)
+  return wss
+}
+
+// Runs after every test of the file that requires this module (the hook of its root test).
+afterEach(async () => {
+  const left = [...live]
+  live.clear()
+  await Promise.allSettled(left.map((wss) => within(wss.shutdown({ grace: 0 }), LIMIT_MS, 'shutdown')))
+})
+
+/** A listening server on an ephemeral port, stopped after the test if the test does not stop it. */
 async function listen(options = {}) {
-  const wss = new WebSocketServer({ port: 0, ...options })
+  const wss = track(new WebSocketServer({ port: 0, ...options }))
   await waitFor(wss, 'listening')
   return wss
 }
@@ -58,6 +75,7 @@ async function rawPair(wss) {
 
 /** Stops the server and ends every session. */
 async function stop(wss) {
+  live.delete(wss)
   await within(wss.shutdown({ grace: 200 }), LIMIT_MS, 'shutdown')
 }
 
@@ -90,4 +108,4 @@ function tlsCredentials() {
   return credentials
 }
 
-module.exports = { waitFor, within, listen, pair, rawPair, stop, refusedResponse, WsClient, tlsCredentials }
+module.exports = { waitFor, within, listen, track, pair, rawPair, stop, refusedResponse, WsClient, tlsCredentials }

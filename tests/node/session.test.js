@@ -2,7 +2,7 @@
 // Ktor session members and SPEC behaviours observable from Node, driven by the real ws client.
 const test = require('node:test')
 const assert = require('node:assert')
-const { waitFor, within, listen, pair, rawPair, stop, WsClient } = require('./helpers')
+const { waitFor, within, listen, track, pair, rawPair, stop, WsClient } = require('./helpers')
 const { WebSocketServer, WebSocket } = require('wssession')
 
 test('incoming yields complete messages as frames in order and ends on a clean close', async () => {
@@ -708,7 +708,7 @@ test('permessage-deflate is negotiated when enabled and round-trips large messag
 
 test('a port in use is reported as an error event with code EADDRINUSE', async () => {
   const wss = await listen()
-  const dup = new WebSocketServer({ port: wss.address().port })
+  const dup = track(new WebSocketServer({ port: wss.address().port }))
   const [err] = await waitFor(dup, 'error')
   assert.strictEqual(err.code, 'EADDRINUSE')
   assert.strictEqual(dup.address(), null)

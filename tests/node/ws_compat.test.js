@@ -3,7 +3,7 @@
 // (a test shows its effect) or refused by name.
 const test = require('node:test')
 const assert = require('node:assert')
-const { waitFor, within, listen, pair, stop, refusedResponse, WsClient } = require('./helpers')
+const { waitFor, within, listen, track, pair, stop, refusedResponse, WsClient } = require('./helpers')
 const wssession = require('wssession')
 const { WebSocketServer, WebSocket, createWebSocketStream } = wssession
 
@@ -134,7 +134,7 @@ test('async verifyClient rejects with its code, message and headers (numbers and
   assert.strictEqual(res.headers['x-reason'], 'quota, burst')
   assert.strictEqual(res.body, 'Slow down')
   const plain = new WebSocketServer({ port: 0, verifyClient: (info, cb) => cb(false) })
-  await waitFor(plain, 'listening')
+  await waitFor(track(plain), 'listening')
   const r2 = new WsClient(`ws://127.0.0.1:${plain.address().port}`)
   r2.on('error', () => {})
   const res2 = await within(refusedResponse(r2))

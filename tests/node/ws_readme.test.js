@@ -4,7 +4,7 @@ const test = require('node:test')
 const assert = require('node:assert')
 const WebSocket = require('ws') // the client side stays the real ws
 const { WebSocketServer } = require('wssession')
-const { waitFor, within, tlsCredentials } = require('./helpers')
+const { waitFor, within, track, tlsCredentials } = require('./helpers')
 
 /** Collects what console.log prints (the README examples report through it) until `restore()`. */
 function captureConsole() {
@@ -38,7 +38,7 @@ test('simple server: greets each client and receives its messages', async () => 
     ws.send('something')
   })
   // ---
-  await waitFor(wss, 'listening')
+  await waitFor(track(wss), 'listening')
   const c = client(wss)
   const [greeting] = await waitFor(c, 'message')
   assert.strictEqual(String(greeting), 'something')
@@ -63,7 +63,7 @@ test('broadcast to all connected clients, including the sender', async () => {
     })
   })
   // ---
-  await waitFor(wss, 'listening')
+  await waitFor(track(wss), 'listening')
   const a = client(wss)
   const b = client(wss)
   await Promise.all([waitFor(a, 'open'), waitFor(b, 'open')])
@@ -89,7 +89,7 @@ test('verifyClient rejects a request with its status code and accepts others', a
       cb(true)
     },
   })
-  await waitFor(wss, 'listening')
+  await waitFor(track(wss), 'listening')
   const bad = client(wss)
   const [, res] = await waitFor(bad, 'unexpected-response')
   assert.strictEqual(res.statusCode, 401)
@@ -99,7 +99,7 @@ test('verifyClient rejects a request with its status code and accepts others', a
   good.close()
   await waitFor(good, 'close')
   const sync = new WebSocketServer({ port: 0, verifyClient: () => false })
-  await waitFor(sync, 'listening')
+  await waitFor(track(sync), 'listening')
   const [, res2] = await waitFor(client(sync), 'unexpected-response')
   assert.strictEqual(res2.statusCode, 401)
   res2.resume()
@@ -116,7 +116,7 @@ test('handleProtocols picks the subprotocol the server answers with', async () =
       return protocols.has('chat.v2') ? 'chat.v2' : false
     },
   })
-  await waitFor(wss, 'listening')
+  await waitFor(track(wss), 'listening')
   const conn = waitFor(wss, 'connection')
   const c = client(wss, ['chat.v1', 'chat.v2'])
   await waitFor(c, 'open')
@@ -130,7 +130,7 @@ test('handleProtocols picks the subprotocol the server answers with', async () =
 
 test('without handleProtocols the first offered subprotocol is chosen, as ws does', async () => {
   const wss = new WebSocketServer({ port: 0 })
-  await waitFor(wss, 'listening')
+  await waitFor(track(wss), 'listening')
   const c = client(wss, ['a', 'b'])
   await waitFor(c, 'open')
   assert.strictEqual(c.protocol, 'a')
