@@ -66,6 +66,25 @@ def _hosted_section(res: Results, cfg: Config) -> list[str]:
     ]
 
 
+def _logging_section(res: Results, cfg: Config) -> list[str]:
+    rows = table.logging_table(res, cfg.impls, cfg.scenarios)
+    if not rows:
+        return []
+    return [
+        "## Logging at INFO (issue 16)",
+        "",
+        "The Rust core's echo example with `--log-file` (its records at INFO and above through the log "
+        "bridge, a line each, to a file) and the Python echo server with `--log-file` (`logger=` at "
+        "INFO with a `logging.FileHandler`), against the same servers with logging off, interleaved "
+        "in the same run. INFO records are per connection (open, close, refusals), never per message, "
+        "so the target is ≤ 1.02× the server CPU per echo; \"per round\" is the median of the ratios "
+        "within each interleaved round.",
+        "",
+        *rows,
+        "",
+    ]
+
+
 def write(res: Results, cfg: Config, out: Path, command: str, started: float,
           load_before: str) -> None:
     """Write the markdown report and the raw per-run JSON."""
@@ -106,6 +125,7 @@ def write(res: Results, cfg: Config, out: Path, command: str, started: float,
         "close the rest): [`bench/PROFILES.md`](bench/PROFILES.md).",
         "",
         *_hosted_section(res, cfg),
+        *_logging_section(res, cfg),
         "## Results",
         "",
         *table.all_tables(res, cfg.impls, cfg.scenarios),

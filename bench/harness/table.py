@@ -204,3 +204,33 @@ def hosted_table(res: Results, impls: list[str], keys: list[str]) -> list[str]:
                 "1" if own else _x(ratio(mps, ref.get("messages_per_sec"))),
                 f"{s['runs']}/{s['of']}"]))
     return lines
+
+
+# Issue 16: each server with its log records at INFO written to a file, against the same with logging off.
+LOGGED = {"rust-log-info": "rust", "python-log-info": "python"}
+
+
+def logging_table(res: Results, impls: list[str], keys: list[str]) -> list[str]:
+    """Server CPU per echo with logging at INFO against logging off, per echo scenario."""
+    pairs = [(on, off) for on, off in LOGGED.items() if on in impls and off in impls]
+    keys = [k for k in keys if BY_KEY[k].mode == "echo" and not BY_KEY[k].deflate]
+    if not pairs or not keys:
+        return []
+    head = ["scenario", "server", "CPU µs/msg off", "CPU µs/msg INFO", "INFO vs off",
+            "INFO vs off (per round)", "target ≤ 1.02×", "runs"]
+    lines = [_row(head), _row(["---"] * len(head))]
+    for key in keys:
+        for on, off in pairs:
+            s_on, s_off = summarize(res, key, on), summarize(res, key, off)
+            if "na" in s_on or "na" in s_off:
+                why = (s_on.get("na") or s_off.get("na") or "").replace("|", "/")
+                lines.append(_row([key, off, why] + [""] * (len(head) - 3)))
+                continue
+            cpu_on, cpu_off = s_on["server_cpu_us_per_msg"], s_off["server_cpu_us_per_msg"]
+            per_round = paired_ratio(res, key, on, off, "server_cpu_us_per_msg")
+            status = "–" if per_round is None else "met" if per_round <= 1.02 else (
+                f"MISSED by {(per_round / 1.02 - 1) * 100:.0f} %")
+            lines.append(_row([key, IMPLS[off].lang + f" (`{off}`)", _num(cpu_off, 2), _num(cpu_on, 2),
+                               _x(ratio(cpu_on, cpu_off)), _x(per_round), status,
+                               f"{s_on['runs']}/{s_on['of']}"]))
+    return lines

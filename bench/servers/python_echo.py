@@ -1,18 +1,22 @@
 """Echo server for the benchmarks and cross-language tests (wssession, Python).
 
-    .venv/bin/python bench/servers/python_echo.py --port PORT [--deflate] [--callback]
+    .venv/bin/python bench/servers/python_echo.py --port PORT [--deflate] [--callback] [--log-file PATH]
 
 Listens on 127.0.0.1:PORT and echoes every message unchanged (text stays text, binary stays
 binary); offers permessage-deflate only with --deflate; runs until SIGTERM or SIGINT.
 Default: an asyncio handler (`async for message in ws: await ws.send(message)`).
 --callback: the push-style callback handler (on_message runs on the engine's threads).
+--log-file: the server's logger (``logger=``) at INFO, writing to PATH (the bench's logging-cost row);
+without it the default logger is left at logging's default level (WARNING: nothing is written).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
+from typing import Any
 
 import wssession
 
@@ -58,18 +62,26 @@ async def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
     parser.add_argument("--callback", action="store_true", help="use the callback handler")
+    parser.add_argument("--log-file", help="log the server's records at INFO to this file")
     args = parser.parse_args()
 
-    options = dict(
+    options: dict[str, Any] = dict(
         compression="deflate" if args.deflate else None,
         max_size=16 * 2**20,
         ping_interval=None,
         write_limit=2**20,  # the core's default high-water mark; 2 MiB hard limit for try_send
     )
+    if args.log_file:
+        logger = logging.getLogger("bench.echo")
+        logger.setLevel(logging.INFO)
+        handler = logging.FileHandler(args.log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        options["logger"] = logger
     if args.callback:
         server_cm = wssession.serve_callbacks(CallbackEcho(asyncio.get_running_loop()), "127.0.0.1", args.port, **options)
     else:
-        server_cm = wssession.serve(echo, "127.0.0.1", args.port, **options)  # type: ignore[arg-type]
+        server_cm = wssession.serve(echo, "127.0.0.1", args.port, **options)
     async with server_cm as server:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

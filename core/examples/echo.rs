@@ -1,8 +1,12 @@
 //! Echo server on the core: every message comes back unchanged (benchmarks, Autobahn).
 //!
-//! `cargo run --release -p wssession-core --example echo -- --port 9002 [--deflate]`
+//! `cargo run --release -p wssession-core --example echo -- --port 9002 [--deflate] [--log-file PATH]`
+
+use std::io::{LineWriter, Write};
+use std::sync::{Arc, Mutex};
 
 use clap::Parser;
+use wssession_core::log::{Level, LogRecord};
 use wssession_core::{DeflateConfig, EventHandler, Frame, Handler, ServerConfig, Session};
 
 #[derive(Parser)]
@@ -22,6 +26,22 @@ struct Args {
     /// Size limit for frames and messages, bytes.
     #[arg(long, default_value_t = 64 << 20)]
     max_size: usize,
+    /// Write the server's log records at INFO and above to this file, a line each (the bench's
+    /// logging-cost row); without it nothing is logged.
+    #[arg(long)]
+    log_file: Option<std::path::PathBuf>,
+}
+
+/// One line per record: "LEVEL message k=v ...", written as it comes.
+fn file_sink(path: &std::path::Path) -> std::io::Result<wssession_core::log::LogSink> {
+    let out = Mutex::new(LineWriter::new(std::fs::File::create(path)?));
+    Ok(Arc::new(move |r: &LogRecord| {
+        let mut line = format!("{} {}", r.level, r.message);
+        for (k, v) in &r.fields {
+            line.push_str(&format!(" {k}={v}"));
+        }
+        let _ = writeln!(out.lock().unwrap(), "{line}");
+    }))
 }
 
 struct Echo;
@@ -41,7 +61,11 @@ fn main() -> wssession_core::Result<()> {
     if args.deflate {
         config.deflate = DeflateConfig::enabled();
     }
-    let server = wssession_core::ServerBuilder::new(config).fallback(Handler::events(Echo)).start_blocking()?;
+    let mut builder = wssession_core::ServerBuilder::new(config).fallback(Handler::events(Echo));
+    if let Some(path) = &args.log_file {
+        builder = builder.log_sink(Level::INFO, file_sink(path)?);
+    }
+    let server = builder.start_blocking()?;
     println!("echo server listening on ws://{}/", server.local_addr());
     wssession_core::runtime::block_on(async move {
         tokio::signal::ctrl_c().await.ok();
