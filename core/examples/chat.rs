@@ -78,6 +78,7 @@ fn main() -> wssession_core::Result<()> {
     println!("wssession chat demo running.");
     println!("  Browser:   open http://{addr}/ (in two tabs to chat)");
     println!("  WebSocket: connect any client to ws://{addr}/ (e.g. `python3 -m websockets ws://{addr}/`)");
+    println!("  Figures:   the page's panel, or http://{addr}/stats (JSON, sampled once a second)");
     println!("  Ctrl-C stops it (every session gets Close 1001).");
     wssession_core::runtime::block_on(async move {
         tokio::signal::ctrl_c().await.ok();
