@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import pytest
 import websockets
-from conftest import echo, running, until, within
+from conftest import Box, echo, running, until, within
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 import wssession
@@ -100,8 +100,15 @@ async def test_each_lifecycle_event_is_one_record_in_websockets_words(caplog: py
     def messages() -> list[str]:
         return [r.getMessage() for r in caplog.records if r.name == "wssession.server"]
 
-    async with running(echo) as (server, url):
+    box = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        box.put(ws)
+        await echo(ws)
+
+    async with running(handler) as (server, url):
         await exchange(url)
+        conn = await box.get()
         await until(lambda: "connection closed" in messages())
     assert messages() == [
         f"server listening on 127.0.0.1:{server.port}",
@@ -115,6 +122,9 @@ async def test_each_lifecycle_event_is_one_record_in_websockets_words(caplog: py
     assert (fields(closed)["code"], fields(closed)["initiator"]) == ("1000", "remote")
     assert int(fields(closed)["duration_ms"]) >= 0 and int(fields(closed)["id"]) > 0
     assert closed.levelno == logging.INFO
+    # As websockets' connection records, it carries the connection as `websocket`.
+    assert getattr(closed, "websocket") is conn
+    assert int(fields(closed)["id"]) == conn.session_id
 
 
 class CountingLogger(logging.Logger):

@@ -18,6 +18,7 @@ from ._wssession import CloseReason, Frame, Headers, Request, ServerConnection
 from .exceptions import InvalidHandshake, NegotiationError
 from ._types import State
 from ._host import ASYNCIO_KEYWORDS, AdoptingProtocol, Listen, listener
+from ._records import EngineRecords
 from .http11 import SERVER, Response
 
 __all__ = [
@@ -161,6 +162,7 @@ class Server:
         self._closing: asyncio.Task[None] | None = None
         self._closed: asyncio.Event | None = None
         self._all: set[ServerConnection] = set()
+        self._records: EngineRecords | None = None
         self.process_request: ProcessRequest | None = options.pop("process_request")
         self.process_response: ProcessResponse | None = options.pop("process_response")
         self.select_subprotocol: SelectSubprotocol | None = options.pop("select_subprotocol")
@@ -205,7 +207,7 @@ class Server:
             events=self._events,
             app=self,
             response_headers=self._extra_headers,
-            logger=self.logger,
+            logger=self._engine_records(),
             # The logger's level as it is now: records it would drop never cross into Python.
             log_level=self.logger.getEffectiveLevel(),
             **self._options,
@@ -232,7 +234,14 @@ class Server:
 
     # ---- called on the loop thread by the engine ----
 
+    def _engine_records(self) -> EngineRecords:
+        """What the engine's records go through on their way to ``self.logger``."""
+        self._records = EngineRecords(self.logger)
+        return self._records
+
     def _on_session(self, conn: ServerConnection) -> None:
+        if self._records is not None:
+            self._records.connections[conn.session_id] = conn
         state = conn._handshake_state
         if state:
             conn.__dict__.update(state)
