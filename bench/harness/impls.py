@@ -238,10 +238,14 @@ IMPLS: dict[str, Impl] = {i.name: i for i in [
          _py_peer("websockets_echo.py", "--uvloop")),
     Impl("picows", "Python", "websockets", False, install_venv, _py_peer("picows_echo.py")),
     Impl("aiohttp", "Python", "websockets", True, install_venv, _py_peer("aiohttp_echo.py")),
-    # Issue 16: the same servers with their log records at INFO written to a file (vs none above).
+]}
+
+# Issue 16: our Rust and Python servers with their log records at INFO written to a file, each
+# compared with its twin above (logging off).
+IMPLS.update({i.name: i for i in [
     Impl("rust-log-info", "Rust", "rust", True, build_rust,
          lambda port, d: [str(TARGET / "release" / "examples" / "echo"), "--port", str(port),
                           "--log-file", str(LOGS / "records-rust-log-info.log"), *_flag(d)]),
     Impl("python-log-info", "Python", "python", True, check_python,
          _own_python("--log-file", str(LOGS / "records-python-log-info.log"))),
-]}
+]})
