@@ -33,8 +33,8 @@ fn py_level(level: Level) -> u32 {
 /// How an engine record reaches the logger: the server's lifecycle is written once, in websockets'
 /// words. `wssession.server` writes "server listening on …", "connection open" (with the connection as
 /// `websocket`), "connection handler failed" (with the traceback), "server closing" and "server closed"
-/// itself, so the engine's records of those events are dropped; its "session closed" carries what websockets' "connection closed" lacks (code,
-/// initiator, duration) and is written under that name.
+/// itself, so the engine's records of those events are dropped; its "session closed" carries what
+/// websockets' "connection closed" lacks (code, initiator, duration) and is written under that name.
 enum Written {
     /// As "message (k=v, ...)".
     Own,

@@ -510,8 +510,6 @@ def unix_serve(handler: Handler, path: str | None = None, **kwargs: Any) -> Serv
     return serve(handler, unix=True, path=path, **kwargs)
 
 
-
-
 def serve(
     handler: Handler,
     host: str | None = None,
