@@ -280,6 +280,29 @@ async def test_recv_while_recv_streaming_is_mid_message_raises_concurrency_error
         assert await box.get() == ["one", "two", ""]  # websockets' send(iterable) ends with an empty frame
 
 
+# ---- serve() options not shown elsewhere ----
+
+
+async def test_max_connections_answers_503_beyond_the_limit() -> None:
+    async def handler(ws: wssession.ServerConnection) -> None:
+        await ws.wait_closed()
+
+    async with running(handler, max_connections=1) as (_, url), connect(url):
+        with pytest.raises(websockets.InvalidStatus) as info:
+            async with connect(url):
+                pass
+        assert info.value.response.status_code == 503
+
+
+async def test_open_timeout_answers_a_request_head_that_does_not_arrive_in_time_with_408() -> None:
+    async with running(echo, open_timeout=0.05) as (server, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finished
+        answer = await within(reader.read())
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        writer.close()
+
+
 # ---- recv(decode=...) ----
 
 
