@@ -340,6 +340,10 @@ enum wss_violation
    * The pinger's Ping was not answered within timeout_ms (1011).
    */
   WSS_VIOLATION_PING_TIMEOUT = 13,
+  /**
+   * A message in more frames than max_fragments allows (1008).
+   */
+  WSS_VIOLATION_TOO_MANY_FRAGMENTS = 14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -927,6 +931,12 @@ wss_status wss_server_config_set_auto_pong(struct wss_server_config *config, boo
  * as ws's `skipUTF8Validation`. Default false: only for trusted peers.
  */
 wss_status wss_server_config_set_skip_utf8_validation(struct wss_server_config *config, bool value);
+
+/**
+ * Frames one message may arrive in; 0 (the default) means no limit. Beyond it the session closes
+ * with 1008 (WSS_VIOLATION_TOO_MANY_FRAGMENTS), as ws's `maxFragments`.
+ */
+wss_status wss_server_config_set_max_fragments(struct wss_server_config *config, size_t value);
 
 /**
  * Complete messages buffered for `wss_session_recv` before reading stops. Default 16. At least 1.

@@ -230,6 +230,8 @@ declare namespace WebSocket {
     autoPong?: boolean
     /** Skip the UTF-8 check of text messages and close reasons (default false; only for trusted clients). */
     skipUTF8Validation?: boolean
+    /** Frames one message may arrive in (default 16384; 0 = no limit); beyond it the connection closes with 1008. */
+    maxFragments?: number
     /** The class of the sockets: WebSocket or a subclass. */
     WebSocket?: T
     handleProtocols?: (protocols: Set<string>, request: UpgradeRequest) => string | false

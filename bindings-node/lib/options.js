@@ -7,6 +7,7 @@ const WS_DEFAULTS = {
   allowSynchronousEvents: true,
   autoPong: true,
   maxPayload: 100 * 1024 * 1024,
+  maxFragments: 16 * 1024,
   skipUTF8Validation: false,
   perMessageDeflate: false,
   handleProtocols: null,
@@ -30,7 +31,6 @@ const EXTRA = ['pingInterval', 'pingTimeout', 'maxBufferedAmount', 'maxConnectio
 /** ws options the core cannot honour, with the reason given in the error. */
 const REFUSED = {
   maxBufferedChunks: [undefined, 'the core reads into one buffer bounded by maxPayload, it keeps no list of chunks to count'],
-  maxFragments: [undefined, 'the core bounds incoming messages by maxPayload, not by a count of fragments'],
   maxPendingAutoPongs: [undefined, 'the core stops reading while too many Pongs wait to be written instead of terminating'],
 }
 
@@ -163,6 +163,7 @@ function resolveOptions(options, WebSocket) {
     closeTimeoutMs: optNumber(merged, 'closeTimeout', { max: 0x7fffffff }),
     autoPong: merged.autoPong,
     skipUtf8Validation: merged.skipUTF8Validation,
+    maxFragments: optNumber(merged, 'maxFragments', { max: 0x7fffffff }),
     maxBufferedAmount: optNumber(options, 'maxBufferedAmount', { min: 1 }),
     maxConnections: optNumber(options, 'maxConnections', { min: 1, max: 0xffffffff }),
     handshakeTimeoutMs: optNumber(options, 'handshakeTimeout', { min: 1, max: 0x7fffffff }),

@@ -73,6 +73,8 @@ pub struct ServerOptions {
     pub auto_pong: Option<bool>,
     /// Skip the UTF-8 check of text messages and close reasons (ws `skipUTF8Validation`, default false).
     pub skip_utf8_validation: Option<bool>,
+    /// Frames one message may arrive in, 0 = no limit (ws `maxFragments`); beyond it, close 1008.
+    pub max_fragments: Option<u32>,
     /// Bytes queued above which awaiting `send` waits (default 1 MiB).
     pub max_buffered_amount: Option<f64>,
     /// Connections beyond this get 503.
@@ -154,6 +156,9 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
     }
     if let Some(v) = o.skip_utf8_validation {
         c.session.skip_utf8_validation = v;
+    }
+    if let Some(v) = o.max_fragments {
+        c.session.max_fragments = v as usize;
     }
     if let Some(v) = o.max_buffered_amount {
         let hw = v as usize;

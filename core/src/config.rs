@@ -56,6 +56,9 @@ pub struct SessionConfig {
     /// messages; limits, UTF-8 and inflation still apply per message. Default false (SPEC §3.1);
     /// true for websockets' `recv_streaming`, which yields one item per frame.
     pub deliver_fragments: bool,
+    /// Frames one message may arrive in; 0 means no limit. Beyond it the session closes with 1008
+    /// (ws's `maxFragments`). Default 0: size is bounded by `max_frame_size` already.
+    pub max_fragments: usize,
 }
 
 impl Default for SessionConfig {
@@ -73,6 +76,7 @@ impl Default for SessionConfig {
             auto_pong: true,
             skip_utf8_validation: false,
             deliver_fragments: false,
+            max_fragments: 0,
         }
     }
 }

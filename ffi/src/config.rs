@@ -290,6 +290,21 @@ pub unsafe extern "C" fn wss_server_config_set_skip_utf8_validation(
     }
 }
 
+/// Frames one message may arrive in; 0 (the default) means no limit. Beyond it the session closes
+/// with 1008 (WSS_VIOLATION_TOO_MANY_FRAGMENTS), as ws's `maxFragments`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_max_fragments(
+    config: *mut wss_server_config,
+    value: usize,
+) -> wss_status {
+    ffi_status! {
+        edit(config, |c| {
+            c.session.max_fragments = value;
+            Ok(())
+        })
+    }
+}
+
 /// Complete messages buffered for `wss_session_recv` before reading stops. Default 16. At least 1.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_config_set_incoming_queue(

@@ -157,6 +157,7 @@ static void config_setters_accept_valid_values_and_reject_bad_ones(void) {
     OK(wss_server_config_set_masking(c, false));
     OK(wss_server_config_set_auto_pong(c, true));
     OK(wss_server_config_set_skip_utf8_validation(c, false));
+    OK(wss_server_config_set_max_fragments(c, 0));
     OK(wss_server_config_set_incoming_queue(c, 4));
     OK(wss_server_config_set_write_high_water(c, 1 << 20));
     OK(wss_server_config_set_write_low_water(c, 1 << 10));
@@ -175,6 +176,7 @@ static void config_setters_accept_valid_values_and_reject_bad_ones(void) {
     CHECK(strstr(wss_last_error(), "config") != NULL);
     CHECK_STATUS(wss_server_config_set_auto_pong(NULL, false), WSS_STATUS_NULL_POINTER);
     CHECK_STATUS(wss_server_config_set_skip_utf8_validation(NULL, true), WSS_STATUS_NULL_POINTER);
+    CHECK_STATUS(wss_server_config_set_max_fragments(NULL, 1), WSS_STATUS_NULL_POINTER);
     CHECK_STATUS(wss_server_config_set_host(c, NULL), WSS_STATUS_NULL_POINTER);
     CHECK_STATUS(wss_server_config_set_host(c, ""), WSS_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(wss_server_config_set_host(c, "\xff\xfe"), WSS_STATUS_INVALID_UTF8);
@@ -1227,6 +1229,7 @@ static void echo_kind_as_binary(void *ud, wss_session *s, wss_frame_type kind, c
 static void trusting_switches(wss_server_config *cfg) {
     OK(wss_server_config_set_auto_pong(cfg, false));
     OK(wss_server_config_set_skip_utf8_validation(cfg, true));
+    OK(wss_server_config_set_max_fragments(cfg, 2));
 }
 
 static void without_auto_pong_the_application_answers_pings_and_skipped_utf8_passes_invalid_text(void) {
@@ -1261,6 +1264,17 @@ static void without_auto_pong_the_application_answers_pings_and_skipped_utf8_pas
     CHECK(op == 2 && n == 3 && d[0] == WSS_FRAME_TYPE_TEXT && memcmp(d + 1, "\xff\xfe", 2) == 0);
     free(d);
     CHECK(atomic_load(&c->pings) == 1);
+    /* Two fragments are within max_fragments; a message in three closes with 1008. */
+    CHECK(ws_send(fd, 2, "a", 1, 0) == 0);
+    CHECK(ws_send(fd, 0, "b", 1, 1) == 0);
+    CHECK(ws_recv(fd, &op, &fin, &d, &n) == 0);
+    CHECK(op == 2 && n == 3 && memcmp(d + 1, "ab", 2) == 0);
+    free(d);
+    CHECK(ws_send(fd, 2, "a", 1, 0) == 0);
+    CHECK(ws_send(fd, 0, "b", 1, 0) == 0);
+    CHECK(ws_send(fd, 0, "c", 1, 1) == 0);
+    char reason[64];
+    CHECK(ws_recv_close(fd, reason, sizeof reason) == 1008);
     close(fd);
     OK(wss_server_shutdown(srv, 1000));
     wss_server_free(srv);
@@ -1293,7 +1307,8 @@ int main(void) {
         a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_amount_of_pongs);
     run("the log callback gets refusals and violations and the figures count them",
         the_log_callback_gets_refusals_and_violations_and_the_figures_count_them);
-    run("without auto_pong the application answers pings, and skipped UTF-8 validation passes invalid text",
+    run("without auto_pong the application answers pings, skipped UTF-8 validation passes invalid text, "
+        "max_fragments closes with 1008",
         without_auto_pong_the_application_answers_pings_and_skipped_utf8_passes_invalid_text);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;

@@ -290,7 +290,6 @@ test('WebSocket used as a client throws a clear error saying the package is serv
 
 test('options ws documents but the core cannot honour, and unknown options, are refused by name', () => {
   const refused = [
-    [{ maxFragments: 10 }, /maxFragments/],
     [{ maxBufferedChunks: 10 }, /maxBufferedChunks/],
     [{ maxPendingAutoPongs: 10 }, /maxPendingAutoPongs is not supported by wssession: the core stops reading/],
     [{ perMessageDeflate: { concurrencyLimit: 4 } }, /concurrencyLimit/],

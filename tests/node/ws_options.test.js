@@ -1,12 +1,12 @@
 'use strict'
 // The WebSocketServer options not covered elsewhere, each shown to have its effect with the real ws client
 // (or a raw socket where ws's client would hide it): host, backlog, pingInterval/pingTimeout,
-// handshakeTimeout, tls, and perMessageDeflate's context-takeover flags.
+// handshakeTimeout, tls, perMessageDeflate's context-takeover flags, and maxFragments.
 const test = require('node:test')
 const assert = require('node:assert')
 const net = require('node:net')
 const { execFileSync } = require('node:child_process')
-const { waitFor, within, listen, stop, WsClient, tlsCredentials } = require('./helpers')
+const { waitFor, within, listen, pair, stop, WsClient, tlsCredentials } = require('./helpers')
 
 /** Opens a ws client on `url` and resolves with it once open (plus the 101's headers). */
 async function open(url, options) {
@@ -89,4 +89,27 @@ test('perMessageDeflate serverNoContextTakeover and clientNoContextTakeover are 
   assert.doesNotMatch(other.headers['sec-websocket-extensions'], /no_context_takeover/)
   other.client.close()
   await within(Promise.all([stop(wss), stop(plain)]))
+})
+
+test('maxFragments (default 16384) lets a message arrive in that many frames and closes one in more with 1008', async () => {
+  const byDefault = await listen()
+  assert.strictEqual(byDefault.options.maxFragments, 16384)
+  await stop(byDefault)
+  const wss = await listen({ maxFragments: 3 })
+  const { client, ws } = await pair(wss)
+  const errors = []
+  ws.on('error', (e) => errors.push(e.code))
+  const whole = waitFor(ws, 'message')
+  client.send('a', { fin: false })
+  client.send('b', { fin: false })
+  client.send('c', { fin: true })
+  assert.strictEqual(String((await whole)[0]), 'abc')
+  const closed = waitFor(client, 'close')
+  for (const part of ['a', 'b', 'c']) client.send(part, { fin: false })
+  client.send('d', { fin: true })
+  const [code] = await closed
+  assert.strictEqual(code, 1008)
+  await within(ws.closeReason)
+  assert.deepStrictEqual(errors, ['WS_ERR_TOO_MANY_BUFFERED_PARTS'])
+  await stop(wss)
 })

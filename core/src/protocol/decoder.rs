@@ -39,6 +39,8 @@ struct Partial {
     utf8: Option<Utf8Validator>,
     /// Bytes of this message already delivered as fragments (counted against the size limit).
     delivered: usize,
+    /// Frames of this message so far.
+    frames: usize,
 }
 
 /// Early UTF-8 check of an uncompressed Text frame whose payload is still arriving.
@@ -57,6 +59,7 @@ pub struct Decoder {
     peek: Option<Peek>,
     skip_utf8: bool,
     deliver_fragments: bool,
+    max_fragments: usize,
 }
 
 impl Decoder {
@@ -70,7 +73,13 @@ impl Decoder {
             peek: None,
             skip_utf8: false,
             deliver_fragments: false,
+            max_fragments: 0,
         }
+    }
+
+    /// Limits the frames of one message (0: no limit; SessionConfig::max_fragments).
+    pub fn set_max_fragments(&mut self, max: usize) {
+        self.max_fragments = max;
     }
 
     /// Stops checking UTF-8 in Text messages and Close reasons (SessionConfig::skip_utf8_validation).
@@ -185,6 +194,9 @@ impl Decoder {
                 if h.rsv1 {
                     return Err(violation(Kind::UnexpectedRsv1, "RSV1 set on a continuation frame"));
                 }
+                if self.max_fragments > 0 && p.frames >= self.max_fragments {
+                    return Err(violation(Kind::TooManyFragments, "too many message fragments"));
+                }
                 if !p.compressed && (p.delivered + p.data.len()) as u64 + len > self.max_size as u64 {
                     return Err(violation(Kind::TooBig, "message too big"));
                 }
@@ -227,7 +239,7 @@ impl Decoder {
                     }
                     return Ok(Some(Event::Message(Frame::new(kind, payload.freeze()))));
                 }
-                let mut partial = Partial { kind, data: Vec::new(), compressed: h.rsv1, utf8, delivered: 0 };
+                let mut partial = Partial { kind, data: Vec::new(), compressed: h.rsv1, utf8, delivered: 0, frames: 0 };
                 self.append(&mut partial, &payload, h.is_final)?;
                 Ok(self.frame_done(partial, h.is_final))
             }
@@ -250,6 +262,7 @@ impl Decoder {
     }
 
     fn append(&mut self, p: &mut Partial, payload: &[u8], fin: bool) -> Result<(), Violation> {
+        p.frames += 1;
         let start = p.data.len();
         if p.compressed {
             let limit = self.max_inflated.unwrap_or(self.max_size).saturating_sub(p.delivered);
@@ -500,6 +513,17 @@ mod tests {
         let mut d = Decoder::new(60, Some(Inflater::new(&p)));
         d.set_deliver_fragments(true);
         assert_eq!(decode_all(&mut d, &mut small).unwrap_err().code(), 1009, "the limit spans delivered parts");
+    }
+
+    #[test]
+    fn a_message_in_more_frames_than_max_fragments_closes_with_1008() {
+        let mut d = Decoder::new(100, None);
+        d.set_max_fragments(2);
+        let mut ok = wire(&[(2, false, false, b"a"), (0, true, false, b"b")]);
+        assert_eq!(decode_all(&mut d, &mut ok).unwrap(), vec![Event::Message(Frame::binary(&b"ab"[..]))]);
+        let mut over = wire(&[(2, false, false, b"a"), (0, false, false, b""), (0, true, false, b"b")]);
+        let v = decode_all(&mut d, &mut over).unwrap_err();
+        assert_eq!((v.kind, v.code()), (Kind::TooManyFragments, 1008));
     }
 
     #[test]

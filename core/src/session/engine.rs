@@ -35,6 +35,7 @@ pub(super) fn spawn<T: Transport>(
     let mut decoder = Decoder::new(s.max_frame_size(), ext.as_ref().map(Inflater::new));
     decoder.set_skip_utf8_validation(s.shared.skip_utf8_validation);
     decoder.set_deliver_fragments(s.shared.deliver_fragments);
+    decoder.set_max_fragments(s.shared.max_fragments);
     if let Some(p) = &ext {
         decoder.set_max_inflated_size(p.max_inflated_size);
         s.shared.outbox.lock().unwrap().deflater = Some(Deflater::new(p));
