@@ -31,6 +31,11 @@ use crate::wake;
 /// Messages moved out of the core per wake-up.
 const BATCH: usize = 64;
 
+/// Batches taken in one poll while the pending receive still lacks what it needs (a message of many
+/// frames); then the loop is woken to poll again later, so a stream of empty fragments cannot keep
+/// the event loop's thread in one call.
+const MAX_BATCHES: usize = 16;
+
 /// Frames of the message in progress kept apart in the buffer (one `recv_streaming` item each);
 /// beyond this, a new frame joins the last one, so the buffer stays bounded by the message limit
 /// even for a peer sending endless empty fragments.
@@ -79,7 +84,13 @@ impl InboxState {
         let mut cx = Context::from_waker(waker);
         // Until what the pending receive needs is there: the frames of an incomplete message alone
         // would leave no waker with the core.
+        let mut batches = 0;
         while self.ending.is_none() && self.end.is_none() && !self.ready() {
+            if batches == MAX_BATCHES {
+                waker.wake_by_ref();
+                return;
+            }
+            batches += 1;
             match session.poll_recv_many(&mut cx, &mut self.scratch, BATCH) {
                 Poll::Pending => return,
                 Poll::Ready(Ok(n)) if n > 0 => {
