@@ -430,6 +430,12 @@ export interface ServerOptions {
   timeoutMs?: number
   /** Bound on the closing handshake, in ms. */
   closeTimeoutMs?: number
+  /** Answer every Ping with a Pong (ws `autoPong`, default true); false leaves it to `ws.pong()`. */
+  autoPong?: boolean
+  /** Skip the UTF-8 check of text messages and close reasons (ws `skipUTF8Validation`, default false). */
+  skipUtf8Validation?: boolean
+  /** Frames one message may arrive in, 0 = no limit (ws `maxFragments`); beyond it, close 1008. */
+  maxFragments?: number
   /** Bytes queued above which awaiting `send` waits (default 1 MiB). */
   maxBufferedAmount?: number
   /** Connections beyond this get 503. */

@@ -340,6 +340,10 @@ enum wss_violation
    * The pinger's Ping was not answered within timeout_ms (1011).
    */
   WSS_VIOLATION_PING_TIMEOUT = 13,
+  /**
+   * A message in more frames than max_fragments allows (1008).
+   */
+  WSS_VIOLATION_TOO_MANY_FRAGMENTS = 14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -602,7 +606,7 @@ typedef struct wss_server_stats {
 typedef void (*wss_session_cb)(void *user_data, struct wss_session *session);
 
 /**
- * A complete message: `data` (not NUL-terminated; valid UTF-8 for TEXT) is borrowed for the call.
+ * A complete message: `data` (not NUL-terminated; valid UTF-8 for TEXT unless skip_utf8_validation) is borrowed for the call.
  */
 typedef void (*wss_message_cb)(void *user_data,
                                struct wss_session *session,
@@ -611,7 +615,8 @@ typedef void (*wss_message_cb)(void *user_data,
                                size_t len);
 
 /**
- * A Ping or Pong payload (the Pong answering a Ping is sent automatically); borrowed for the call.
+ * A Ping or Pong payload (the Pong answering a Ping is sent automatically unless auto_pong is off);
+ * borrowed for the call.
  */
 typedef void (*wss_payload_cb)(void *user_data,
                                struct wss_session *session,
@@ -914,6 +919,24 @@ wss_status wss_server_config_set_close_timeout_ms(struct wss_server_config *conf
  * Mask outgoing frames (non-standard for servers; browsers reject it). Default false.
  */
 wss_status wss_server_config_set_masking(struct wss_server_config *config, bool value);
+
+/**
+ * Answer every Ping with a Pong. Default true; false leaves the answer to the application (the Ping
+ * still reaches `on_ping`; answer with a WSS_FRAME_TYPE_PONG send), as ws's `autoPong: false`.
+ */
+wss_status wss_server_config_set_auto_pong(struct wss_server_config *config, bool value);
+
+/**
+ * Skip the UTF-8 check of Text messages and Close reasons (an invalid reason is decoded lossily),
+ * as ws's `skipUTF8Validation`. Default false: only for trusted peers.
+ */
+wss_status wss_server_config_set_skip_utf8_validation(struct wss_server_config *config, bool value);
+
+/**
+ * Frames one message may arrive in; 0 (the default) means no limit. Beyond it the session closes
+ * with 1008 (WSS_VIOLATION_TOO_MANY_FRAGMENTS), as ws's `maxFragments`.
+ */
+wss_status wss_server_config_set_max_fragments(struct wss_server_config *config, size_t value);
 
 /**
  * Complete messages buffered for `wss_session_recv` before reading stops. Default 16. At least 1.
@@ -1525,9 +1548,11 @@ wss_status wss_session_set_close_timeout_ms(const struct wss_session *session, u
 wss_status wss_message_type(const struct wss_message *message, wss_frame_type *out);
 
 /**
- * The message's payload (not NUL-terminated; valid UTF-8 for TEXT), borrowed from the message.
+ * The message's payload (not NUL-terminated; valid UTF-8 for TEXT unless skip_utf8_validation), borrowed from the message.
  */
-wss_status wss_message_data(const struct wss_message *message, const uint8_t **data, size_t *len);
+wss_status wss_message_data(const struct wss_message *message,
+                            const uint8_t **data,
+                            size_t *len);
 
 /**
  * Frees a message from `wss_session_recv`; NULL is a no-op. Never free a borrowed one.

@@ -226,10 +226,12 @@ declare namespace WebSocket {
     clientTracking?: boolean
     /** Emit at most one message/ping/pong per tick when false (default true). */
     allowSynchronousEvents?: boolean
-    /** Must be true (the default): the core always answers pings. */
-    autoPong?: true
-    /** Must be false (the default): the core always validates UTF-8. */
-    skipUTF8Validation?: false
+    /** Answer every ping with a pong (default true); false leaves it to `ws.pong()` in a 'ping' listener. */
+    autoPong?: boolean
+    /** Skip the UTF-8 check of text messages and close reasons (default false; only for trusted clients). */
+    skipUTF8Validation?: boolean
+    /** Frames one message may arrive in (default 16384; 0 = no limit); beyond it the connection closes with 1008. */
+    maxFragments?: number
     /** The class of the sockets: WebSocket or a subclass. */
     WebSocket?: T
     handleProtocols?: (protocols: Set<string>, request: UpgradeRequest) => string | false

@@ -7,6 +7,7 @@ const WS_DEFAULTS = {
   allowSynchronousEvents: true,
   autoPong: true,
   maxPayload: 100 * 1024 * 1024,
+  maxFragments: 16 * 1024,
   skipUTF8Validation: false,
   perMessageDeflate: false,
   handleProtocols: null,
@@ -29,10 +30,8 @@ const EXTRA = ['pingInterval', 'pingTimeout', 'maxBufferedAmount', 'maxConnectio
 
 /** ws options the core cannot honour, with the reason given in the error. */
 const REFUSED = {
-  autoPong: [false, 'the core always answers a Ping with a Pong (it has no option to leave that to the application)'],
-  skipUTF8Validation: [true, 'the core always validates UTF-8 in text messages and close reasons (it has no option to skip that)'],
-  maxBufferedChunks: [undefined, 'the core bounds incoming messages by maxPayload, not by a count of chunks'],
-  maxFragments: [undefined, 'the core bounds incoming messages by maxPayload, not by a count of fragments'],
+  maxBufferedChunks: [undefined, 'the core reads into one buffer bounded by maxPayload, it keeps no list of chunks to count'],
+  maxPendingAutoPongs: [undefined, 'the core stops reading while too many Pongs wait to be written instead of terminating'],
 }
 
 /** perMessageDeflate keys wssession maps onto the core; the others are refused by name. */
@@ -162,6 +161,9 @@ function resolveOptions(options, WebSocket) {
     pingIntervalMs: optNumber(options, 'pingInterval', { max: 0x7fffffff }),
     timeoutMs: optNumber(options, 'pingTimeout', { max: 0x7fffffff }),
     closeTimeoutMs: optNumber(merged, 'closeTimeout', { max: 0x7fffffff }),
+    autoPong: merged.autoPong,
+    skipUtf8Validation: merged.skipUTF8Validation,
+    maxFragments: optNumber(merged, 'maxFragments', { max: 0x7fffffff }),
     maxBufferedAmount: optNumber(options, 'maxBufferedAmount', { min: 1 }),
     maxConnections: optNumber(options, 'maxConnections', { min: 1, max: 0xffffffff }),
     handshakeTimeoutMs: optNumber(options, 'handshakeTimeout', { min: 1, max: 0x7fffffff }),

@@ -431,6 +431,7 @@ fn ws_error(reason: &CloseReason) -> Option<(&'static str, String)> {
         ViolationKind::CorruptCompressedData => "WS_ERR_INVALID_COMPRESSED_DATA",
         ViolationKind::TooBig => "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
         ViolationKind::PingTimeout => "WSSESSION_ERR_TIMEOUT",
+        ViolationKind::TooManyFragments => "WS_ERR_TOO_MANY_BUFFERED_PARTS",
     };
     Some((code, format!("{} (closed with {})", reason.reason, reason.code)))
 }

@@ -69,6 +69,12 @@ pub struct ServerOptions {
     pub timeout_ms: Option<u32>,
     /// Bound on the closing handshake, in ms.
     pub close_timeout_ms: Option<u32>,
+    /// Answer every Ping with a Pong (ws `autoPong`, default true); false leaves it to `ws.pong()`.
+    pub auto_pong: Option<bool>,
+    /// Skip the UTF-8 check of text messages and close reasons (ws `skipUTF8Validation`, default false).
+    pub skip_utf8_validation: Option<bool>,
+    /// Frames one message may arrive in, 0 = no limit (ws `maxFragments`); beyond it, close 1008.
+    pub max_fragments: Option<u32>,
     /// Bytes queued above which awaiting `send` waits (default 1 MiB).
     pub max_buffered_amount: Option<f64>,
     /// Connections beyond this get 503.
@@ -144,6 +150,15 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
     }
     if let Some(v) = o.close_timeout_ms {
         c.session.close_timeout_ms = v as u64;
+    }
+    if let Some(v) = o.auto_pong {
+        c.session.auto_pong = v;
+    }
+    if let Some(v) = o.skip_utf8_validation {
+        c.session.skip_utf8_validation = v;
+    }
+    if let Some(v) = o.max_fragments {
+        c.session.max_fragments = v as usize;
     }
     if let Some(v) = o.max_buffered_amount {
         let hw = v as usize;

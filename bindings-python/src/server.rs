@@ -370,6 +370,8 @@ pub fn start_server<'py>(
             write_high_water,
             write_low_water: write_low_water.min(write_high_water),
             write_hard_limit: write_high_water.saturating_mul(2).max(1 << 16),
+            // Frame by frame for recv_streaming (recv joins them); callback handlers get whole messages.
+            deliver_fragments: events.is_none(),
             ..SessionConfig::default()
         },
         metrics_path,

@@ -1,8 +1,10 @@
 //! The connection object: websockets' `ServerConnection` surface plus every Ktor session member.
 //!
-//! Receiving: messages are moved from the core's queue into a per-connection buffer in batches
-//! (`try_recv` without any wake-up when messages are already queued, else one `recv_many` per
-//! wake-up); Python objects are built on the event loop thread when a message is handed out.
+//! Receiving: the core hands over each frame as it arrives (`deliver_fragments`, so that
+//! `recv_streaming` yields one item per frame, as websockets does); frames are moved from the core's
+//! queue into a per-connection buffer in batches (`try_recv` without any wake-up when frames are
+//! already queued, else one `recv_many` per wake-up), and `recv` takes a message once its last frame
+//! is there. Python objects are built on the event loop thread when a message is handed out.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -29,6 +31,16 @@ use crate::wake;
 /// Messages moved out of the core per wake-up.
 const BATCH: usize = 64;
 
+/// Batches taken in one poll while the pending receive still lacks what it needs (a message of many
+/// frames); then the loop is woken to poll again later, so a stream of empty fragments cannot keep
+/// the event loop's thread in one call.
+const MAX_BATCHES: usize = 16;
+
+/// Frames of the message in progress kept apart in the buffer (one `recv_streaming` item each);
+/// beyond this, a new frame joins the last one, so the buffer stays bounded by the message limit
+/// even for a peer sending endless empty fragments.
+const MAX_PIECES: usize = 64;
+
 /// How the incoming side ended.
 #[derive(Clone)]
 struct End {
@@ -43,8 +55,16 @@ type Ending = Pin<Box<dyn Future<Output = End> + Send>>;
 /// The inbox's state, behind one lock.
 #[derive(Default)]
 struct InboxState {
-    /// Messages already taken from the core.
+    /// Frames already taken from the core (a message's last one has `fin`).
     buf: VecDeque<Frame>,
+    /// Messages in `buf` whose last frame is there.
+    complete: usize,
+    /// Frames after the last complete message in `buf` (the message in progress).
+    pieces: usize,
+    /// The pending receive takes one frame (`recv_streaming`), not a whole message.
+    piece_wanted: bool,
+    /// A `recv_streaming` handed out part of a message and not yet its last frame.
+    streaming: bool,
     /// How the incoming side ended.
     end: Option<End>,
     /// The waiter a waiting receive is parked on (completed by the loop's waker).
@@ -62,12 +82,21 @@ impl InboxState {
     /// the core (woken when messages or the end arrive). At the end, waits for the close reason.
     fn poll_fill(&mut self, session: &Session, waker: &Waker) {
         let mut cx = Context::from_waker(waker);
-        if self.ending.is_none() && self.end.is_none() {
+        // Until what the pending receive needs is there: the frames of an incomplete message alone
+        // would leave no waker with the core.
+        let mut batches = 0;
+        while self.ending.is_none() && self.end.is_none() && !self.ready() {
+            if batches == MAX_BATCHES {
+                waker.wake_by_ref();
+                return;
+            }
+            batches += 1;
             match session.poll_recv_many(&mut cx, &mut self.scratch, BATCH) {
                 Poll::Pending => return,
                 Poll::Ready(Ok(n)) if n > 0 => {
-                    self.buf.extend(self.scratch.drain(..));
-                    return;
+                    let mut got = std::mem::take(&mut self.scratch);
+                    got.drain(..).for_each(|f| self.push(f));
+                    self.scratch = got;
                 }
                 Poll::Ready(r) => {
                     let session = session.clone();
@@ -83,8 +112,60 @@ impl InboxState {
         }
     }
 
+    /// What the pending receive needs is there: a frame (`recv_streaming`), a whole message, or the end.
     fn ready(&self) -> bool {
-        !self.buf.is_empty() || self.end.is_some()
+        (if self.piece_wanted { !self.buf.is_empty() } else { self.complete > 0 }) || self.end.is_some()
+    }
+
+    /// Buffers a frame from the core (see `MAX_PIECES`).
+    fn push(&mut self, frame: Frame) {
+        if self.pieces >= MAX_PIECES
+            && let Some(last) = self.buf.back_mut()
+        {
+            let mut joined = bytes::BytesMut::from(&last.data[..]);
+            joined.extend_from_slice(&frame.data);
+            last.data = joined.freeze();
+            last.fin = frame.fin;
+        } else {
+            self.pieces += 1;
+            self.buf.push_back(frame);
+        }
+        if self.buf.back().is_some_and(|f| f.fin) {
+            self.complete += 1;
+            self.pieces = 0;
+        }
+    }
+
+    /// The next frame (`recv_streaming`).
+    fn pop_piece(&mut self) -> Option<Frame> {
+        let f = self.buf.pop_front()?;
+        if f.fin {
+            self.complete -= 1;
+        } else if self.complete == 0 {
+            self.pieces -= 1;
+        }
+        self.streaming = !f.fin;
+        Some(f)
+    }
+
+    /// The next whole message, its frames joined.
+    fn pop_message(&mut self) -> Option<Frame> {
+        if self.complete == 0 {
+            return None;
+        }
+        self.complete -= 1;
+        let first = self.buf.pop_front().expect("a complete message is buffered");
+        if first.fin {
+            return Some(first);
+        }
+        let mut data = bytes::BytesMut::from(&first.data[..]);
+        while let Some(f) = self.buf.pop_front() {
+            data.extend_from_slice(&f.data);
+            if f.fin {
+                break;
+            }
+        }
+        Some(Frame::new(first.kind, data.freeze()))
     }
 }
 
@@ -138,6 +219,8 @@ enum Mode {
     Frame,
     /// `receive_deserialized()`: the converter's value.
     Deserialize,
+    /// `recv_streaming()`'s next item: (bytes, is_text, fin) of one frame, decoded by the caller.
+    Piece,
 }
 
 /// A WebSocket connection on the server (websockets' `ServerConnection`, Ktor's session).
@@ -182,16 +265,19 @@ impl Connection {
         })
     }
 
-    /// A message from the buffer, else from the core without waiting; `Err` once ended.
+    /// A message (one frame with `piece`) from the buffer, else from the core without waiting;
+    /// `Err` once ended.
     ///
     /// With a loop waker, the inbox waker registered here stays with the core when nothing is
     /// queued, so the loop is woken as soon as a message arrives (no task, no thread handoff).
-    fn take(&self) -> Option<Result<Frame, End>> {
+    fn take(&self, piece: bool) -> Option<Result<Frame, End>> {
         let mut st = self.inbox.state.lock().unwrap();
+        st.piece_wanted = piece;
         if !st.ready() {
             st.poll_fill(&self.session, &self.inbox.waker);
         }
-        if let Some(f) = st.buf.pop_front() {
+        let next = if piece { st.pop_piece() } else { st.pop_message() };
+        if let Some(f) = next {
             return Some(Ok(f));
         }
         st.end.clone().map(Err)
@@ -242,7 +328,8 @@ impl Connection {
             let mut got = Vec::with_capacity(8);
             let r = session.recv_many(&mut got, BATCH).await;
             if !got.is_empty() {
-                inbox.state.lock().unwrap().buf.extend(got);
+                let mut st = inbox.state.lock().unwrap();
+                got.into_iter().for_each(|f| st.push(f));
                 return Ok(());
             }
             let end = ended(&session, r).await;
@@ -429,13 +516,19 @@ impl Connection {
         Self::recv_await(slf, Mode::Message(decode))
     }
 
-    /// Receives the next message as an async iterator of pieces (websockets' ``recv_streaming``);
-    /// the engine hands over whole messages, so it yields the message as one piece.
+    /// Receives the next message as an async iterator of pieces (websockets' ``recv_streaming``):
+    /// one item per frame, as the client sent them.
     #[pyo3(signature = (decode=None))]
     fn recv_streaming(slf: &Bound<'_, Self>, decode: Option<bool>) -> PyResult<Py<PyAny>> {
         slf.get().check_pull(slf.py())?;
         let helper = bridge::types(slf.py())?.getattr("recv_streaming")?;
         Ok(helper.call1((slf, decode))?.unbind())
+    }
+
+    /// One frame of the message in progress as ``(data: bytes, text: bool, fin: bool)``, for
+    /// ``recv_streaming`` (which decodes text incrementally).
+    fn _recv_piece(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        Self::recv_await(slf, Mode::Piece)
     }
 
     fn __aiter__(slf: Py<Self>) -> Py<Self> {
@@ -957,7 +1050,14 @@ impl RecvAwait {
                     "cannot call recv while another coroutine is already waiting for the next message",
                 ));
             }
-            match conn.take() {
+            if self.mode != Mode::Piece && conn.inbox.state.lock().unwrap().streaming {
+                return Err(errors::err(
+                    py,
+                    "ConcurrencyError",
+                    "cannot call recv while recv_streaming has not yet returned the last frame of a message",
+                ));
+            }
+            match conn.take(self.mode == Mode::Piece) {
                 Some(Ok(frame)) => return Ok(Step::Return(self.deliver(py, frame)?)),
                 Some(Err(end)) => return Err(self.ended(py, end)),
                 None => {
@@ -997,6 +1097,7 @@ impl RecvAwait {
                 }
             }
             Mode::Frames | Mode::Frame => Ok(Py::new(py, PyFrame::from(frame))?.into_any()),
+            Mode::Piece => Ok((PyBytes::new(py, &frame.data), text, frame.fin).into_pyobject(py)?.into_any().unbind()),
             Mode::Deserialize => {
                 let conn = self.conn.get();
                 let Some(conv) = conn.converter_obj(py)? else {

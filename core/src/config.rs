@@ -34,7 +34,8 @@ pub struct SessionConfig {
     pub close_timeout_ms: u64,
     /// Mask outgoing frames (Ktor parity; browsers reject it). Default false, as RFC 6455 requires.
     pub masking: bool,
-    /// Complete messages buffered for the reader before the socket stops being read; at least 1.
+    /// Complete messages (frames, with `deliver_fragments`) buffered for the reader before the
+    /// socket stops being read; at least 1.
     /// Default 16.
     pub incoming_queue: usize,
     /// Bytes queued for writing above which `send` waits. Default 1 MiB.
@@ -45,6 +46,19 @@ pub struct SessionConfig {
     /// Bytes queued above which `try_send` drops (at least `write_high_water`: a smaller value acts
     /// as it). Default 2 MiB (2× high water).
     pub write_hard_limit: usize,
+    /// Answer every Ping with a Pong. Default true (RFC 6455 §5.5.2); false leaves the answer to the
+    /// application (ws's `autoPong: false`): the Ping still reaches the handler's `on_ping`.
+    pub auto_pong: bool,
+    /// Skip the UTF-8 check of Text messages and Close reasons (an invalid reason is decoded
+    /// lossily). Default false; true only for trusted peers (ws's `skipUTF8Validation`).
+    pub skip_utf8_validation: bool,
+    /// Deliver each data frame as it arrives (`fin` marks a message's last one) instead of whole
+    /// messages; limits, UTF-8 and inflation still apply per message. Default false (SPEC §3.1);
+    /// true for websockets' `recv_streaming`, which yields one item per frame.
+    pub deliver_fragments: bool,
+    /// Frames one message may arrive in; 0 means no limit. Beyond it the session closes with 1008
+    /// (ws's `maxFragments`). Default 0: size is bounded by `max_frame_size` already.
+    pub max_fragments: usize,
 }
 
 impl Default for SessionConfig {
@@ -59,6 +73,10 @@ impl Default for SessionConfig {
             write_high_water: 1 << 20,
             write_low_water: 256 << 10,
             write_hard_limit: 2 << 20,
+            auto_pong: true,
+            skip_utf8_validation: false,
+            deliver_fragments: false,
+            max_fragments: 0,
         }
     }
 }

@@ -25,9 +25,9 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 pub trait EventHandler: Send + Sync + 'static {
     /// The session started.
     fn on_open(&self, _session: &Session) {}
-    /// A complete Text/Binary message arrived.
+    /// A complete Text/Binary message arrived (one frame of it with `SessionConfig::deliver_fragments`).
     fn on_message(&self, session: &Session, frame: Frame);
-    /// A Ping arrived (the Pong is sent automatically).
+    /// A Ping arrived (the Pong is sent automatically unless `SessionConfig::auto_pong` is off).
     fn on_ping(&self, _session: &Session, _payload: &Bytes) {}
     /// A Pong arrived.
     fn on_pong(&self, _session: &Session, _payload: &Bytes) {}

@@ -263,6 +263,48 @@ pub unsafe extern "C" fn wss_server_config_set_masking(config: *mut wss_server_c
     }
 }
 
+/// Answer every Ping with a Pong. Default true; false leaves the answer to the application (the Ping
+/// still reaches `on_ping`; answer with a WSS_FRAME_TYPE_PONG send), as ws's `autoPong: false`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_auto_pong(config: *mut wss_server_config, value: bool) -> wss_status {
+    ffi_status! {
+        edit(config, |c| {
+            c.session.auto_pong = value;
+            Ok(())
+        })
+    }
+}
+
+/// Skip the UTF-8 check of Text messages and Close reasons (an invalid reason is decoded lossily),
+/// as ws's `skipUTF8Validation`. Default false: only for trusted peers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_skip_utf8_validation(
+    config: *mut wss_server_config,
+    value: bool,
+) -> wss_status {
+    ffi_status! {
+        edit(config, |c| {
+            c.session.skip_utf8_validation = value;
+            Ok(())
+        })
+    }
+}
+
+/// Frames one message may arrive in; 0 (the default) means no limit. Beyond it the session closes
+/// with 1008 (WSS_VIOLATION_TOO_MANY_FRAGMENTS), as ws's `maxFragments`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_max_fragments(
+    config: *mut wss_server_config,
+    value: usize,
+) -> wss_status {
+    ffi_status! {
+        edit(config, |c| {
+            c.session.max_fragments = value;
+            Ok(())
+        })
+    }
+}
+
 /// Complete messages buffered for `wss_session_recv` before reading stops. Default 16. At least 1.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_server_config_set_incoming_queue(

@@ -84,6 +84,8 @@ pub enum wss_violation {
     TooBig = 12,
     /// The pinger's Ping was not answered within timeout_ms (1011).
     PingTimeout = 13,
+    /// A message in more frames than max_fragments allows (1008).
+    TooManyFragments = 14,
 }
 
 /// Where a session is in its life.
@@ -165,6 +167,7 @@ pub(crate) fn violation_out(v: Option<ViolationKind>) -> wss_violation {
         Some(ViolationKind::CorruptCompressedData) => wss_violation::CorruptCompressedData,
         Some(ViolationKind::TooBig) => wss_violation::TooBig,
         Some(ViolationKind::PingTimeout) => wss_violation::PingTimeout,
+        Some(ViolationKind::TooManyFragments) => wss_violation::TooManyFragments,
     }
 }
 

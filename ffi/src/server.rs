@@ -24,7 +24,7 @@ use crate::session::{Seed, as_ptr, attach, detach, wss_session};
 /// A session event without payload (`on_open`, `on_drain`). `session` is borrowed for the call.
 pub type wss_session_cb = Option<unsafe extern "C" fn(user_data: *mut c_void, session: *mut wss_session)>;
 
-/// A complete message: `data` (not NUL-terminated; valid UTF-8 for TEXT) is borrowed for the call.
+/// A complete message: `data` (not NUL-terminated; valid UTF-8 for TEXT unless skip_utf8_validation) is borrowed for the call.
 pub type wss_message_cb = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -35,7 +35,8 @@ pub type wss_message_cb = Option<
     ),
 >;
 
-/// A Ping or Pong payload (the Pong answering a Ping is sent automatically); borrowed for the call.
+/// A Ping or Pong payload (the Pong answering a Ping is sent automatically unless auto_pong is off);
+/// borrowed for the call.
 pub type wss_payload_cb =
     Option<unsafe extern "C" fn(user_data: *mut c_void, session: *mut wss_session, data: *const u8, len: usize)>;
 

@@ -673,7 +673,7 @@ pub unsafe extern "C" fn wss_message_type(message: *const wss_message, out: *mut
     }
 }
 
-/// The message's payload (not NUL-terminated; valid UTF-8 for TEXT), borrowed from the message.
+/// The message's payload (not NUL-terminated; valid UTF-8 for TEXT unless skip_utf8_validation), borrowed from the message.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wss_message_data(
     message: *const wss_message,

@@ -60,7 +60,18 @@ fn chunks(data: &[u8], seed: u8) -> Vec<&[u8]> {
 }
 
 fn decode_all(data: &[u8], max: usize, deflate: Option<u8>, seed: u8) -> (Vec<Event>, Option<Violation>) {
+    decode_with(data, max, deflate, seed, false)
+}
+
+fn decode_with(
+    data: &[u8],
+    max: usize,
+    deflate: Option<u8>,
+    seed: u8,
+    fragments: bool,
+) -> (Vec<Event>, Option<Violation>) {
     let mut decoder = Decoder::new(max, deflate.map(|f| Inflater::new(&params(f))));
+    decoder.set_deliver_fragments(fragments);
     let mut buf = BytesMut::new();
     let mut events = vec![];
     for piece in chunks(data, seed) {
@@ -85,6 +96,10 @@ pub fn decoder(data: &[u8]) {
     let whole = decode_all(data, max, deflate, 0);
     let pieces = decode_all(data, max, deflate, cfg | 1);
     assert_eq!(whole, pieces, "decoding must not depend on how the bytes are split");
+    // Delivered frame by frame, the same messages once each message's parts are joined.
+    let (parts, violation) = decode_with(data, max, deflate, cfg | 1, true);
+    assert_eq!(violation, whole.1, "delivering fragments must not change what is a violation");
+    assert_eq!(join_parts(parts), whole.0, "joined fragments must be the messages");
     for e in &whole.0 {
         match e {
             Event::Message(f) => {
@@ -106,6 +121,28 @@ pub fn decoder(data: &[u8]) {
         assert!([1002, 1007, 1009].contains(&v.code()), "unexpected violation code {}", v.code());
         assert!(v.reason.len() <= 123);
     }
+}
+
+/// Joins runs of delivered fragments (`fin` on the last) into whole messages; other events pass.
+fn join_parts(events: Vec<Event>) -> Vec<Event> {
+    let mut out = vec![];
+    let mut open: Option<(FrameType, Vec<u8>)> = None;
+    for e in events {
+        match e {
+            Event::Message(f) => {
+                let (kind, mut data) = open.take().unwrap_or((f.kind, vec![]));
+                assert_eq!(kind, f.kind, "every part carries its message's type");
+                data.extend_from_slice(&f.data);
+                if f.fin {
+                    out.push(Event::Message(Frame::new(kind, data)));
+                } else {
+                    open = Some((kind, data));
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Handshake request parser and upgrade validation: limits hold, accepted keys are 16 bytes,

@@ -155,6 +155,9 @@ static void config_setters_accept_valid_values_and_reject_bad_ones(void) {
     OK(wss_server_config_set_timeout_ms(c, 1000));
     OK(wss_server_config_set_close_timeout_ms(c, 1000));
     OK(wss_server_config_set_masking(c, false));
+    OK(wss_server_config_set_auto_pong(c, true));
+    OK(wss_server_config_set_skip_utf8_validation(c, false));
+    OK(wss_server_config_set_max_fragments(c, 0));
     OK(wss_server_config_set_incoming_queue(c, 4));
     OK(wss_server_config_set_write_high_water(c, 1 << 20));
     OK(wss_server_config_set_write_low_water(c, 1 << 10));
@@ -171,6 +174,9 @@ static void config_setters_accept_valid_values_and_reject_bad_ones(void) {
     /* bad input */
     CHECK_STATUS(wss_server_config_set_port(NULL, 1), WSS_STATUS_NULL_POINTER);
     CHECK(strstr(wss_last_error(), "config") != NULL);
+    CHECK_STATUS(wss_server_config_set_auto_pong(NULL, false), WSS_STATUS_NULL_POINTER);
+    CHECK_STATUS(wss_server_config_set_skip_utf8_validation(NULL, true), WSS_STATUS_NULL_POINTER);
+    CHECK_STATUS(wss_server_config_set_max_fragments(NULL, 1), WSS_STATUS_NULL_POINTER);
     CHECK_STATUS(wss_server_config_set_host(c, NULL), WSS_STATUS_NULL_POINTER);
     CHECK_STATUS(wss_server_config_set_host(c, ""), WSS_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(wss_server_config_set_host(c, "\xff\xfe"), WSS_STATUS_INVALID_UTF8);
@@ -1202,6 +1208,79 @@ static void the_log_callback_gets_refusals_and_violations_and_the_figures_count_
     free(c);
 }
 
+static void answer_ping_by_hand(void *ud, wss_session *s, const uint8_t *data, size_t len) {
+    (void)data, (void)len;
+    wss_try_send_result r;
+    if (wss_session_try_send(s, WSS_FRAME_TYPE_PONG, (const uint8_t *)"hand", 4, true, &r) == WSS_STATUS_OK)
+        atomic_fetch_add(&((ctx_t *)ud)->pings, 1);
+}
+
+/* Hands back what arrived as Binary, with its type first (sending invalid UTF-8 as Text is refused). */
+static void echo_kind_as_binary(void *ud, wss_session *s, wss_frame_type kind, const uint8_t *data, size_t len) {
+    uint8_t out[16] = {(uint8_t)kind};
+    wss_try_send_result r;
+    if (len < sizeof out) {
+        memcpy(out + 1, data, len);
+        if (wss_session_try_send(s, WSS_FRAME_TYPE_BINARY, out, len + 1, true, &r) == WSS_STATUS_OK)
+            atomic_fetch_add(&((ctx_t *)ud)->messages, 1);
+    }
+}
+
+static void trusting_switches(wss_server_config *cfg) {
+    OK(wss_server_config_set_auto_pong(cfg, false));
+    OK(wss_server_config_set_skip_utf8_validation(cfg, true));
+    OK(wss_server_config_set_max_fragments(cfg, 2));
+}
+
+static void without_auto_pong_the_application_answers_pings_and_skipped_utf8_passes_invalid_text(void) {
+    ctx_t *c = calloc(1, sizeof *c);
+    uint16_t port = 0;
+    wss_server_config *cfg = wss_server_config_new();
+    trusting_switches(cfg);
+    wss_server *srv = NULL;
+    OK(wss_server_new(cfg, c, NULL, &srv));
+    wss_server_config_free(cfg);
+    wss_callbacks cbs = {0};
+    cbs.on_message = echo_kind_as_binary;
+    cbs.on_ping = answer_ping_by_hand;
+    OK(wss_server_route(srv, "/hand", WSS_MODE_PUSH, &cbs));
+    OK(wss_server_start(srv));
+    OK(wss_server_port(srv, &port));
+    c->server = srv;
+    char head[1024];
+    int fd = ws_connect(port, "/hand", NULL, head, sizeof head, 0);
+    CHECK(fd >= 0);
+    int op = 0, fin = 0;
+    unsigned char *d = NULL;
+    size_t n = 0;
+    /* The only Pong is the one on_ping sent: no automatic answer carrying "pp" came first. */
+    CHECK(ws_send(fd, 9, "pp", 2, 1) == 0);
+    CHECK(ws_recv(fd, &op, &fin, &d, &n) == 0);
+    CHECK(op == 10 && n == 4 && memcmp(d, "hand", 4) == 0);
+    free(d);
+    /* Invalid UTF-8 in a Text message is delivered as Text instead of closing with 1007. */
+    CHECK(ws_send(fd, 1, "\xff\xfe", 2, 1) == 0);
+    CHECK(ws_recv(fd, &op, &fin, &d, &n) == 0);
+    CHECK(op == 2 && n == 3 && d[0] == WSS_FRAME_TYPE_TEXT && memcmp(d + 1, "\xff\xfe", 2) == 0);
+    free(d);
+    CHECK(atomic_load(&c->pings) == 1);
+    /* Two fragments are within max_fragments; a message in three closes with 1008. */
+    CHECK(ws_send(fd, 2, "a", 1, 0) == 0);
+    CHECK(ws_send(fd, 0, "b", 1, 1) == 0);
+    CHECK(ws_recv(fd, &op, &fin, &d, &n) == 0);
+    CHECK(op == 2 && n == 3 && memcmp(d + 1, "ab", 2) == 0);
+    free(d);
+    CHECK(ws_send(fd, 2, "a", 1, 0) == 0);
+    CHECK(ws_send(fd, 0, "b", 1, 0) == 0);
+    CHECK(ws_send(fd, 0, "c", 1, 1) == 0);
+    char reason[64];
+    CHECK(ws_recv_close(fd, reason, sizeof reason) == 1008);
+    close(fd);
+    OK(wss_server_shutdown(srv, 1000));
+    wss_server_free(srv);
+    free(c);
+}
+
 int main(void) {
     run("status messages name every status and unknown codes", status_messages_name_every_status_and_unknown_codes);
     run("worker threads are set before the runtime starts", worker_threads_are_set_before_the_runtime_starts);
@@ -1228,6 +1307,9 @@ int main(void) {
         a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_amount_of_pongs);
     run("the log callback gets refusals and violations and the figures count them",
         the_log_callback_gets_refusals_and_violations_and_the_figures_count_them);
+    run("without auto_pong the application answers pings, skipped UTF-8 validation passes invalid text, "
+        "max_fragments closes with 1008",
+        without_auto_pong_the_application_answers_pings_and_skipped_utf8_passes_invalid_text);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

@@ -7,7 +7,7 @@ const { waitFor, within, listen, track, pair, stop, refusedResponse, WsClient } 
 const wssession = require('wssession')
 const { WebSocketServer, WebSocket, createWebSocketStream } = wssession
 
-test('autoPong (default true) answers a ping with a pong; autoPong: false is refused by name', async () => {
+test('autoPong (default true) answers a ping with a pong', async () => {
   const wss = await listen({ autoPong: true })
   const { client } = await pair(wss)
   const pong = waitFor(client, 'pong')
@@ -15,10 +15,31 @@ test('autoPong (default true) answers a ping with a pong; autoPong: false is ref
   assert.strictEqual(String((await pong)[0]), 'are you there')
   client.close()
   await stop(wss)
-  assert.throws(() => new WebSocketServer({ port: 0, autoPong: false }), (e) => e instanceof TypeError && /autoPong/.test(e.message))
 })
 
-test('skipUTF8Validation: false closes a connection sending invalid UTF-8 with 1007; true is refused by name', async () => {
+test("autoPong: false sends no pong by itself: the 'ping' event comes and ws.pong() answers by hand", async () => {
+  const wss = await listen({ autoPong: false })
+  assert.strictEqual(wss.options.autoPong, false)
+  const { client, ws } = await pair(wss)
+  const pongs = []
+  client.on('pong', (data) => pongs.push(String(data)))
+  const ping = waitFor(ws, 'ping')
+  client.ping('are you there')
+  assert.strictEqual(String((await ping)[0]), 'are you there')
+  // A message sent after the ping arrived overtakes no automatic pong: none was queued.
+  const marker = waitFor(client, 'message')
+  ws.send('after the ping')
+  assert.strictEqual(String((await marker)[0]), 'after the ping')
+  assert.deepStrictEqual(pongs, [])
+  const pong = waitFor(client, 'pong')
+  ws.pong('by hand')
+  assert.strictEqual(String((await pong)[0]), 'by hand')
+  assert.deepStrictEqual(pongs, ['by hand'])
+  client.close()
+  await stop(wss)
+})
+
+test('skipUTF8Validation: false (the default) closes a connection sending invalid UTF-8 with 1007', async () => {
   const wss = await listen({ skipUTF8Validation: false })
   const { client, ws } = await pair(wss)
   const errors = []
@@ -30,10 +51,23 @@ test('skipUTF8Validation: false closes a connection sending invalid UTF-8 with 1
   await within(ws.closeReason)
   assert.deepStrictEqual(errors, ['WS_ERR_INVALID_UTF8'])
   await stop(wss)
-  assert.throws(
-    () => new WebSocketServer({ port: 0, skipUTF8Validation: true }),
-    (e) => e instanceof TypeError && /skipUTF8Validation/.test(e.message),
-  )
+})
+
+test('skipUTF8Validation: true delivers a text message with invalid UTF-8 as sent, and a close reason with it closes normally', async () => {
+  const wss = await listen({ skipUTF8Validation: true })
+  assert.strictEqual(wss.options.skipUTF8Validation, true)
+  const { client, ws } = await pair(wss)
+  const message = waitFor(ws, 'message')
+  client.send(Buffer.from([0x68, 0xff, 0x69]), { binary: false })
+  const [data, isBinary] = await message
+  assert.strictEqual(isBinary, false)
+  assert.deepStrictEqual([...data], [0x68, 0xff, 0x69])
+  const closed = waitFor(ws, 'close')
+  client.close(4000, Buffer.from([0x62, 0xff]))
+  const [code, reason] = await closed
+  assert.strictEqual(code, 4000)
+  assert.strictEqual(String(reason), 'b\ufffd') // the engine decodes the reason lossily (ws hands the raw bytes)
+  await stop(wss)
 })
 
 /** For each message after the first: whether a microtask queued by the previous message's listener ran first. */
@@ -256,8 +290,8 @@ test('WebSocket used as a client throws a clear error saying the package is serv
 
 test('options ws documents but the core cannot honour, and unknown options, are refused by name', () => {
   const refused = [
-    [{ maxFragments: 10 }, /maxFragments/],
     [{ maxBufferedChunks: 10 }, /maxBufferedChunks/],
+    [{ maxPendingAutoPongs: 10 }, /maxPendingAutoPongs is not supported by wssession: the core stops reading/],
     [{ perMessageDeflate: { concurrencyLimit: 4 } }, /concurrencyLimit/],
     [{ perMessageDeflate: { zlibInflateOptions: {} } }, /zlibInflateOptions/],
     [{ perMessageDeflate: { zlibDeflateOptions: { strategy: 1 } } }, /strategy/],

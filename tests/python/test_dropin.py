@@ -11,6 +11,7 @@ import logging
 import pathlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import websockets
@@ -208,6 +209,98 @@ async def test_a_send_during_a_fragmented_message_waits_until_the_message_is_com
     async with running(handler) as (_, url), connect(url) as client:
         assert await within(client.recv()) == "fragment"
         assert await within(client.recv()) == "other"
+
+
+# ---- recv_streaming: one item per frame ----
+
+
+async def streamed_by(serve: Any) -> tuple[list[list[str | bytes]], str | bytes]:
+    """What recv_streaming yields (and recv returns) on a server made by ``serve`` (websockets' or
+    ours) for fragmented messages the websockets client sends with send(iterable)."""
+    box = Box()
+
+    async def handler(ws: Any) -> None:
+        pieces = [[p async for p in ws.recv_streaming(decode=d)] for d in (None, None, None, False)]
+        box.put((pieces, await ws.recv()))
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}") as client:
+            await client.send(["Hel", "lo ", "w\u00f6rld"])
+            await client.send([b"a", b"", b"bc"])
+            await client.send([b"\xc3", b"\xa9t\xc3", b"\xa9"], text=True)  # characters split across frames
+            await client.send(["x", "y"])
+            await client.send(["who", "le"])
+            result: tuple[list[list[str | bytes]], str | bytes] = await box.get()
+            return result
+
+
+async def test_recv_streaming_yields_one_item_per_frame_as_websockets_does() -> None:
+    ours = await streamed_by(wssession.serve)
+    # websockets' send(iterable) ends a message with an empty final frame: one more (empty) item.
+    assert ours == (
+        [["Hel", "lo ", "w\u00f6rld", ""], [b"a", b"", b"bc", b""], ["", "\u00e9t", "\u00e9", ""], [b"x", b"y", b""]],
+        "whole",
+    )
+    assert ours == await streamed_by(websockets.serve)
+
+
+async def test_recv_joins_a_message_of_many_fragments_and_recv_streaming_keeps_every_byte() -> None:
+    box = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        whole = await ws.recv()
+        pieces = [p async for p in ws.recv_streaming()]
+        box.put((whole, pieces))
+        await ws.wait_closed()
+
+    fragments = [f"{i}," for i in range(1000)]
+    async with running(handler) as (_, url), connect(url) as client:
+        await client.send(fragments)
+        await client.send([b""] * 500 + [b"end"])
+        whole, pieces = await box.get()
+        assert whole == "".join(fragments)
+        assert b"".join(pieces) == b"end" and all(isinstance(p, bytes) for p in pieces)
+
+
+async def test_recv_while_recv_streaming_is_mid_message_raises_concurrency_error() -> None:
+    box = Box()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        stream = ws.recv_streaming()
+        first = await anext(stream)
+        with pytest.raises(wssession.exceptions.ConcurrencyError):
+            await ws.recv()
+        box.put([first] + [p async for p in stream])
+        await ws.wait_closed()
+
+    async with running(handler) as (_, url), connect(url) as client:
+        await client.send(["one", "two"])
+        assert await box.get() == ["one", "two", ""]  # websockets' send(iterable) ends with an empty frame
+
+
+# ---- serve() options not shown elsewhere ----
+
+
+async def test_max_connections_answers_503_beyond_the_limit() -> None:
+    async def handler(ws: wssession.ServerConnection) -> None:
+        await ws.wait_closed()
+
+    async with running(handler, max_connections=1) as (_, url), connect(url):
+        with pytest.raises(websockets.InvalidStatus) as info:
+            async with connect(url):
+                pass
+        assert info.value.response.status_code == 503
+
+
+async def test_open_timeout_answers_a_request_head_that_does_not_arrive_in_time_with_408() -> None:
+    async with running(echo, open_timeout=0.05) as (server, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")  # never finished
+        answer = await within(reader.read())
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        writer.close()
 
 
 # ---- recv(decode=...) ----

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import enum
 import json
 import logging
@@ -53,9 +54,22 @@ JSON = JsonConverter()
 
 
 async def recv_streaming(conn: ServerConnection, decode: bool | None) -> AsyncIterator[str | bytes]:
-    """Yields the next message in pieces (websockets' ``recv_streaming``): the engine reassembles
-    fragments before handing a message over, so the whole message comes as one piece."""
-    yield await conn.recv(decode)
+    """Yields the next message one frame at a time, as the client sent them (websockets'
+    ``recv_streaming``); text is decoded incrementally, so a character split across frames comes
+    whole with the later piece."""
+    decoder: codecs.IncrementalDecoder | None = None
+    while True:
+        data, text, fin = await conn._recv_piece()
+        if decode is None:
+            decode = text
+        if decode:
+            if decoder is None:
+                decoder = codecs.getincrementaldecoder("utf-8")()
+            yield decoder.decode(data, fin)
+        else:
+            yield data
+        if fin:
+            return
 
 
 async def send_async_fragments(

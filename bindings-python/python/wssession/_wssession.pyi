@@ -236,7 +236,10 @@ class ServerConnection:
 
         Raises ConnectionClosedOK/ConnectionClosedError once the connection is closed."""
     def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[Any]:
-        """Receives the next message in pieces (websockets' ``recv_streaming``): one piece, the whole message."""
+        """Receives the next message in pieces (websockets' ``recv_streaming``): one item per frame,
+        as the client sent them."""
+    def _recv_piece(self) -> Awaitable[tuple[bytes, bool, bool]]:
+        """One frame of the message in progress: (data, is_text, fin); used by ``recv_streaming``."""
     def __aiter__(self) -> ServerConnection: ...
     def __anext__(self) -> Awaitable[Any]: ...
     def send(self, message: Any, text: bool | None = None) -> Awaitable[None]:

@@ -18,6 +18,8 @@ pub const ABNORMAL: u16 = 1006;
 pub const INVALID_PAYLOAD: u16 = 1007;
 /// Message too big.
 pub const MESSAGE_TOO_BIG: u16 = 1009;
+/// 1008: the endpoint received a message that violates its policy.
+pub const POLICY_VIOLATION: u16 = 1008;
 /// Internal error: the handler failed or the ping timed out.
 pub const INTERNAL_ERROR: u16 = 1011;
 

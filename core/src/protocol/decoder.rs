@@ -16,7 +16,9 @@ use crate::deflate::{InflateError, Inflater};
 /// Something the peer sent that the session must act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A complete Text or Binary message (`fin = true`, inflated, UTF-8 checked).
+    /// A complete Text or Binary message (`fin = true`, inflated, UTF-8 checked); when delivering
+    /// fragments, one frame's part of a message (`fin` marks the last, every part has the
+    /// message's type).
     Message(Frame),
     /// A Ping; the session answers with a Pong carrying the same payload.
     Ping(Bytes),
@@ -35,6 +37,10 @@ struct Partial {
     data: Vec<u8>,
     compressed: bool,
     utf8: Option<Utf8Validator>,
+    /// Bytes of this message already delivered as fragments (counted against the size limit).
+    delivered: usize,
+    /// Frames of this message so far.
+    frames: usize,
 }
 
 /// Early UTF-8 check of an uncompressed Text frame whose payload is still arriving.
@@ -51,12 +57,39 @@ pub struct Decoder {
     partial: Option<Partial>,
     inflater: Option<Inflater>,
     peek: Option<Peek>,
+    skip_utf8: bool,
+    deliver_fragments: bool,
+    max_fragments: usize,
 }
 
 impl Decoder {
     /// A decoder with the given message size limit and, if negotiated, an inflater.
     pub fn new(max_size: usize, inflater: Option<Inflater>) -> Self {
-        Self { max_size, max_inflated: None, partial: None, inflater, peek: None }
+        Self {
+            max_size,
+            max_inflated: None,
+            partial: None,
+            inflater,
+            peek: None,
+            skip_utf8: false,
+            deliver_fragments: false,
+            max_fragments: 0,
+        }
+    }
+
+    /// Limits the frames of one message (0: no limit; SessionConfig::max_fragments).
+    pub fn set_max_fragments(&mut self, max: usize) {
+        self.max_fragments = max;
+    }
+
+    /// Stops checking UTF-8 in Text messages and Close reasons (SessionConfig::skip_utf8_validation).
+    pub fn set_skip_utf8_validation(&mut self, skip: bool) {
+        self.skip_utf8 = skip;
+    }
+
+    /// Emits each data frame as it arrives instead of whole messages (SessionConfig::deliver_fragments).
+    pub fn set_deliver_fragments(&mut self, on: bool) {
+        self.deliver_fragments = on;
     }
 
     /// Changes the frame/message size limit (applies to frames not yet started).
@@ -107,6 +140,9 @@ impl Decoder {
     /// Fails an uncompressed Text frame at its first invalid UTF-8 byte, before the frame is complete
     /// (the complete frame is validated again as usual; this only fails earlier).
     fn peek_text(&mut self, h: &FrameHeader, masked: &[u8]) -> Result<(), Violation> {
+        if self.skip_utf8 {
+            return Ok(());
+        }
         if self.peek.is_none() {
             let utf8 = match (h.opcode, &self.partial) {
                 (OpCode::Data(Data::Text), None) if !h.rsv1 => Utf8Validator::new(),
@@ -158,7 +194,10 @@ impl Decoder {
                 if h.rsv1 {
                     return Err(violation(Kind::UnexpectedRsv1, "RSV1 set on a continuation frame"));
                 }
-                if !p.compressed && p.data.len() as u64 + len > self.max_size as u64 {
+                if self.max_fragments > 0 && p.frames >= self.max_fragments {
+                    return Err(violation(Kind::TooManyFragments, "too many message fragments"));
+                }
+                if !p.compressed && (p.delivered + p.data.len()) as u64 + len > self.max_size as u64 {
                     return Err(violation(Kind::TooBig, "message too big"));
                 }
             }
@@ -181,23 +220,18 @@ impl Decoder {
         match h.opcode {
             OpCode::Control(Control::Ping) => Ok(Some(Event::Ping(payload.freeze()))),
             OpCode::Control(Control::Pong) => Ok(Some(Event::Pong(payload.freeze()))),
-            OpCode::Control(Control::Close) => parse_close(&payload).map(|c| Some(Event::Close(c))),
+            OpCode::Control(Control::Close) => parse_close(&payload, self.skip_utf8).map(|c| Some(Event::Close(c))),
             OpCode::Control(Control::Reserved(_)) | OpCode::Data(Data::Reserved(_)) => {
                 Err(violation(Kind::ReservedOpcode, "reserved opcode"))
             }
             OpCode::Data(Data::Continue) => {
                 let mut partial = self.partial.take().expect("checked in check_header");
                 self.append(&mut partial, &payload, h.is_final)?;
-                if h.is_final {
-                    Ok(Some(Event::Message(Frame::new(partial.kind, partial.data))))
-                } else {
-                    self.partial = Some(partial);
-                    Ok(None)
-                }
+                Ok(self.frame_done(partial, h.is_final))
             }
             OpCode::Data(data) => {
                 let kind = if data == Data::Text { FrameType::Text } else { FrameType::Binary };
-                let utf8 = (kind == FrameType::Text).then(Utf8Validator::new);
+                let utf8 = (kind == FrameType::Text && !self.skip_utf8).then(Utf8Validator::new);
                 if h.is_final && !h.rsv1 {
                     // The common case: one frame, zero copies.
                     if let Some(mut v) = utf8 {
@@ -205,22 +239,33 @@ impl Decoder {
                     }
                     return Ok(Some(Event::Message(Frame::new(kind, payload.freeze()))));
                 }
-                let mut partial = Partial { kind, data: Vec::new(), compressed: h.rsv1, utf8 };
+                let mut partial = Partial { kind, data: Vec::new(), compressed: h.rsv1, utf8, delivered: 0, frames: 0 };
                 self.append(&mut partial, &payload, h.is_final)?;
-                if h.is_final {
-                    Ok(Some(Event::Message(Frame::new(kind, partial.data))))
-                } else {
-                    self.partial = Some(partial);
-                    Ok(None)
-                }
+                Ok(self.frame_done(partial, h.is_final))
             }
         }
     }
 
+    /// After a data frame of a message in progress: the message once `fin` (only the last part when
+    /// delivering fragments); before that, this frame's part when delivering fragments, else nothing.
+    fn frame_done(&mut self, mut p: Partial, fin: bool) -> Option<Event> {
+        if fin {
+            return Some(Event::Message(Frame::new(p.kind, p.data)));
+        }
+        let part = self.deliver_fragments.then(|| {
+            let data = std::mem::take(&mut p.data);
+            p.delivered += data.len();
+            Event::Message(Frame::new(p.kind, data).with_fin(false))
+        });
+        self.partial = Some(p);
+        part
+    }
+
     fn append(&mut self, p: &mut Partial, payload: &[u8], fin: bool) -> Result<(), Violation> {
+        p.frames += 1;
         let start = p.data.len();
         if p.compressed {
-            let limit = self.max_inflated.unwrap_or(self.max_size);
+            let limit = self.max_inflated.unwrap_or(self.max_size).saturating_sub(p.delivered);
             let inflater = self.inflater.as_mut().expect("compressed only when negotiated");
             inflater.inflate(payload, fin, &mut p.data, limit).map_err(|e| match e {
                 InflateError::TooBig => violation(Kind::TooBig, "inflated message too big"),
@@ -240,7 +285,7 @@ fn invalid_utf8() -> Violation {
     violation(Kind::InvalidUtf8, "invalid UTF-8 in text message")
 }
 
-fn parse_close(payload: &[u8]) -> Result<Option<(u16, String)>, Violation> {
+fn parse_close(payload: &[u8], skip_utf8: bool) -> Result<Option<(u16, String)>, Violation> {
     match payload.len() {
         0 => Ok(None),
         1 => Err(violation(Kind::ControlPayloadLength, "close frame with a 1-byte payload")),
@@ -249,9 +294,12 @@ fn parse_close(payload: &[u8]) -> Result<Option<(u16, String)>, Violation> {
             if !close::is_valid_wire_code(code) {
                 return Err(violation(Kind::InvalidCloseCode, "invalid close code"));
             }
-            let reason = std::str::from_utf8(&payload[2..])
-                .map_err(|_| violation(Kind::InvalidUtf8, "invalid UTF-8 in close reason"))?;
-            Ok(Some((code, reason.to_owned())))
+            let reason = match std::str::from_utf8(&payload[2..]) {
+                Ok(reason) => reason.to_owned(),
+                Err(_) if skip_utf8 => String::from_utf8_lossy(&payload[2..]).into_owned(),
+                Err(_) => return Err(violation(Kind::InvalidUtf8, "invalid UTF-8 in close reason")),
+            };
+            Ok(Some((code, reason)))
         }
     }
 }
@@ -388,6 +436,119 @@ mod tests {
         let mut rsv2 = wire(&[(1, true, false, b"x")]);
         rsv2[0] |= 0x20;
         assert_eq!(Decoder::new(100, None).decode(&mut rsv2).unwrap_err().code(), 1002);
+    }
+
+    #[test]
+    fn delivering_fragments_emits_each_frame_with_the_message_type_and_fin_on_the_last() {
+        let mut buf = wire(&[
+            (1, false, false, b"Hel"),
+            (9, true, false, b"p"),
+            (0, false, false, b"lo \xe2\x82"),
+            (0, false, false, b""),
+            (0, true, false, b"\xac"),
+        ]);
+        let mut d = Decoder::new(1 << 20, None);
+        d.set_deliver_fragments(true);
+        let events = decode_all(&mut d, &mut buf).unwrap();
+        let part = |data: &'static [u8], fin| Event::Message(Frame::new(FrameType::Text, data).with_fin(fin));
+        assert_eq!(
+            events,
+            vec![
+                part(b"Hel", false),
+                Event::Ping(Bytes::from_static(b"p")),
+                part(b"lo \xe2\x82", false),
+                part(b"", false),
+                part(b"\xac", true),
+            ]
+        );
+        let mut single = wire(&[(2, true, false, b"one")]);
+        assert_eq!(d.decode(&mut single).unwrap(), Some(Event::Message(Frame::binary(&b"one"[..]))));
+    }
+
+    #[test]
+    fn delivered_fragments_still_count_against_the_message_limit_and_utf8_spans_them() {
+        let mut d = Decoder::new(10, None);
+        d.set_deliver_fragments(true);
+        let mut buf = wire(&[(2, false, false, &[0u8; 6]), (0, true, false, &[0u8; 6])]);
+        assert!(matches!(d.decode(&mut buf), Ok(Some(Event::Message(f))) if !f.fin));
+        assert_eq!(d.decode(&mut buf).unwrap_err().code(), 1009);
+        let mut d = Decoder::new(100, None);
+        d.set_deliver_fragments(true);
+        let mut bad = wire(&[(1, false, false, b"\xe2\x82"), (0, true, false, b"x")]);
+        assert!(matches!(d.decode(&mut bad), Ok(Some(Event::Message(f))) if !f.fin));
+        assert_eq!(d.decode(&mut bad).unwrap_err().code(), 1007);
+    }
+
+    #[test]
+    fn compressed_fragments_are_delivered_inflated_frame_by_frame() {
+        let p = crate::deflate::DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: None,
+            level: 6,
+            mem_level: 8,
+            threshold: 0,
+            max_inflated_size: None,
+        };
+        let mut deflater = crate::deflate::Deflater::new(&p);
+        let (mut first, mut last) = (vec![], vec![]);
+        deflater.compress(&b"a".repeat(40), false, &mut first);
+        deflater.compress(&b"b".repeat(40), true, &mut last);
+        let mut buf = wire(&[(2, false, true, &first), (0, true, false, &last)]);
+        let mut d = Decoder::new(1 << 20, Some(Inflater::new(&p)));
+        d.set_deliver_fragments(true);
+        let events = decode_all(&mut d, &mut buf).unwrap();
+        let parts: Vec<(Vec<u8>, bool)> = events
+            .into_iter()
+            .map(|e| match e {
+                Event::Message(f) => (f.data.to_vec(), f.fin),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let joined: Vec<u8> = parts.iter().flat_map(|(d, _)| d.clone()).collect();
+        assert_eq!(joined, [b"a".repeat(40), b"b".repeat(40)].concat());
+        assert_eq!(parts.iter().map(|(_, fin)| *fin).collect::<Vec<_>>(), [false, true]);
+        let mut small = wire(&[(2, false, true, &first), (0, true, false, &last)]);
+        let mut d = Decoder::new(60, Some(Inflater::new(&p)));
+        d.set_deliver_fragments(true);
+        assert_eq!(decode_all(&mut d, &mut small).unwrap_err().code(), 1009, "the limit spans delivered parts");
+    }
+
+    #[test]
+    fn a_message_in_more_frames_than_max_fragments_closes_with_1008() {
+        let mut d = Decoder::new(100, None);
+        d.set_max_fragments(2);
+        let mut ok = wire(&[(2, false, false, b"a"), (0, true, false, b"b")]);
+        assert_eq!(decode_all(&mut d, &mut ok).unwrap(), vec![Event::Message(Frame::binary(&b"ab"[..]))]);
+        let mut over = wire(&[(2, false, false, b"a"), (0, false, false, b""), (0, true, false, b"b")]);
+        let v = decode_all(&mut d, &mut over).unwrap_err();
+        assert_eq!((v.kind, v.code()), (Kind::TooManyFragments, 1008));
+    }
+
+    #[test]
+    fn skipping_utf8_validation_passes_invalid_text_and_close_reasons_through() {
+        let mut d = Decoder::new(100, None);
+        d.set_skip_utf8_validation(true);
+        let mut buf = wire(&[
+            (1, true, false, b"\xff\xfe"),
+            (1, false, false, b"\xce"),
+            (0, true, false, b"\xed\xa0\x80"),
+            (8, true, false, b"\x03\xe8\xff"),
+        ]);
+        assert_eq!(
+            decode_all(&mut d, &mut buf).unwrap(),
+            vec![
+                Event::Message(Frame::new(FrameType::Text, &b"\xff\xfe"[..])),
+                Event::Message(Frame::new(FrameType::Text, &b"\xce\xed\xa0\x80"[..])),
+                Event::Close(Some((1000, "\u{fffd}".into()))),
+            ]
+        );
+        let full = wire(&[(1, true, false, b"\xffpartial frame")]);
+        let mut d = Decoder::new(100, None);
+        d.set_skip_utf8_validation(true);
+        let mut buf = BytesMut::from(&full[..8]);
+        assert_eq!(d.decode(&mut buf).unwrap(), None, "no early check of a frame still arriving");
     }
 
     #[test]

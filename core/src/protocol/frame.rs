@@ -55,7 +55,8 @@ impl FrameType {
 pub struct Frame {
     /// What kind of frame this is.
     pub kind: FrameType,
-    /// The (unmasked, inflated) payload; valid UTF-8 for incoming Text.
+    /// The (unmasked, inflated) payload; valid UTF-8 for incoming Text (unless the session skips
+    /// UTF-8 validation).
     pub data: Bytes,
     /// Last frame of its message; incoming messages always have `fin = true`.
     pub fin: bool,

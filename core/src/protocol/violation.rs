@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::close::{INTERNAL_ERROR, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR};
+use super::close::{INTERNAL_ERROR, INVALID_PAYLOAD, MESSAGE_TOO_BIG, POLICY_VIOLATION, PROTOCOL_ERROR};
 
 /// The kind of a protocol violation (or of the peer's failure to answer a Ping).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,6 +35,8 @@ pub enum ViolationKind {
     TooBig,
     /// The peer did not answer the pinger's Ping within `timeout_ms`. Close 1011.
     PingTimeout,
+    /// A message in more frames than `SessionConfig::max_fragments` allows (ws's `maxFragments`). Close 1008.
+    TooManyFragments,
 }
 
 impl ViolationKind {
@@ -44,6 +46,7 @@ impl ViolationKind {
             ViolationKind::InvalidUtf8 | ViolationKind::CorruptCompressedData => INVALID_PAYLOAD,
             ViolationKind::TooBig => MESSAGE_TOO_BIG,
             ViolationKind::PingTimeout => INTERNAL_ERROR,
+            ViolationKind::TooManyFragments => POLICY_VIOLATION,
             _ => PROTOCOL_ERROR,
         }
     }
@@ -64,11 +67,12 @@ impl ViolationKind {
             ViolationKind::CorruptCompressedData => "corrupt_compressed_data",
             ViolationKind::TooBig => "too_big",
             ViolationKind::PingTimeout => "ping_timeout",
+            ViolationKind::TooManyFragments => "too_many_fragments",
         }
     }
 
     /// Every kind, in declaration order (for tests and tables).
-    pub const ALL: [ViolationKind; 13] = [
+    pub const ALL: [ViolationKind; 14] = [
         ViolationKind::Unmasked,
         ViolationKind::UnexpectedRsv1,
         ViolationKind::UnexpectedRsv23,
@@ -82,6 +86,7 @@ impl ViolationKind {
         ViolationKind::CorruptCompressedData,
         ViolationKind::TooBig,
         ViolationKind::PingTimeout,
+        ViolationKind::TooManyFragments,
     ];
 }
 
@@ -106,7 +111,7 @@ impl Violation {
         Self { kind, reason }
     }
 
-    /// The close code to send (1002, 1007, 1009 or 1011).
+    /// The close code to send (1002, 1007, 1008, 1009 or 1011).
     pub fn code(&self) -> u16 {
         self.kind.close_code()
     }

@@ -33,6 +33,9 @@ pub(super) fn spawn<T: Transport>(
     let (read, write, direct) = transport.split();
     s.shared.outbox.lock().unwrap().direct = direct;
     let mut decoder = Decoder::new(s.max_frame_size(), ext.as_ref().map(Inflater::new));
+    decoder.set_skip_utf8_validation(s.shared.skip_utf8_validation);
+    decoder.set_deliver_fragments(s.shared.deliver_fragments);
+    decoder.set_max_fragments(s.shared.max_fragments);
     if let Some(p) = &ext {
         decoder.set_max_inflated_size(p.max_inflated_size);
         s.shared.outbox.lock().unwrap().deflater = Some(Deflater::new(p));
@@ -198,7 +201,7 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
     match event {
         Event::Message(frame) => {
             // Only this task updates the incoming counters.
-            super::bump(&sh.stats.messages_in, 1);
+            super::bump(&sh.stats.messages_in, frame.fin.into());
             super::bump(&sh.stats.bytes_in, frame.data.len() as u64);
             tracing::trace!(parent: &sh.span, len = frame.data.len(), kind = ?frame.kind, "message received");
             match tx {
@@ -212,11 +215,12 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
         }
         Event::Ping(payload) => {
             // Pongs are bounded on their own (MAX_QUEUED_REPLIES): under a ping flood from a peer
-            // that reads nothing, stop reading until the queued ones are written.
+            // that reads nothing, stop reading until the queued ones are written. Without auto_pong
+            // the application answers (or not) from on_ping.
             loop {
                 let wait_for = {
                     let mut ob = sh.outbox.lock().unwrap();
-                    if ob.close_queued || sh.terminated.load(Ordering::Acquire) {
+                    if !sh.auto_pong || ob.close_queued || sh.terminated.load(Ordering::Acquire) {
                         break;
                     }
                     let key = s.mask_key();
