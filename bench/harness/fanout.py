@@ -190,6 +190,10 @@ def section(out: dict, names: list[str], shapes: list[str], command: str, secs: 
             util = f"{(_median(ok, 'server_cpu_util') or 0) * 100:.0f} / {(_median(ok, 'client_cpu_util') or 0) * 100:.0f}"
             lines.append(f"| {shape.title} | {n} | {rate:,.0f} | {cpu:.3f} | {util} | {_ratio(cpu, tt)} | "
                          f"{_ratio(cpu, uws)} | {len(ok)}/{len(rs)} |")
+    lines += ["", "Targets (issue 18): Rust and C ≤ 1.0× the tokio-tungstenite loop at full rate and ≤ 1.0× "
+              "uWebSockets.js at 50 publishes/s. The deflate shapes compare the core with itself: with "
+              "context takeover every subscriber compresses the message (one zlib state each, ~280 KiB), "
+              "with `server_no_context_takeover` the publish is compressed once and the frame shared."]
     for n, why in out["unavailable"].items():
         lines.append(f"\n`{n}` not available: {why}")
     lines += ["", END]
