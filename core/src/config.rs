@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::deflate::DeflateConfig;
 use crate::error::{Error, Result};
 use crate::handshake::is_token;
+use crate::topics::SlowSubscriber;
 
 /// Fails with an `InvalidArgument` naming `name` unless `value >= min`.
 pub(crate) fn at_least(name: &str, value: u64, min: u64) -> Result<()> {
@@ -135,6 +136,9 @@ pub struct ServerConfig {
     /// a refused upgrade, on the same listener. Default none: anyone who can reach the listener could
     /// read the figures.
     pub metrics_path: Option<String>,
+    /// What a topic publish does with a subscriber over its write high-water mark. Default
+    /// [`SlowSubscriber::Drop`]: that subscriber misses the message (counted); the others never wait.
+    pub slow_subscriber: SlowSubscriber,
 }
 
 impl Default for ServerConfig {
@@ -153,6 +157,7 @@ impl Default for ServerConfig {
             backlog: 1024,
             reuse_port: false,
             metrics_path: None,
+            slow_subscriber: SlowSubscriber::Drop,
         }
     }
 }
@@ -174,6 +179,7 @@ impl ServerConfig {
             return Err(Error::invalid(format!("subprotocol {p:?} is not an HTTP token")));
         }
         self.deflate.validate()?;
+        self.slow_subscriber.validate()?;
         self.session.validate()
     }
 }
@@ -203,6 +209,7 @@ mod tests {
             ("max_frame_size", Box::new(|c| c.session.max_frame_size = 0)),
             ("timeout_ms", Box::new(|c| c.session.timeout_ms = 0)),
             ("incoming_queue", Box::new(|c| c.session.incoming_queue = 0)),
+            ("slow_subscriber", Box::new(|c| c.slow_subscriber = SlowSubscriber::Close(1000))),
         ];
         for (name, break_it) in cases {
             let mut c = ServerConfig::default();

@@ -43,6 +43,8 @@ pub(crate) struct ServerInner {
     connections: AtomicUsize,
     /// Server-wide figures (see [`Server::stats`]).
     pub(crate) counters: Counters,
+    /// Topics: subscriptions and publishes (see [`crate::topics`]).
+    pub(crate) topics: crate::topics::Hub,
     /// The server's span (`addr`): the parent of its sessions' spans and of its own events.
     pub(crate) span: tracing::Span,
     /// Set by `shutdown`: handshakes still in progress must not open sessions that escape it.
@@ -178,6 +180,7 @@ impl ServerBuilder {
             crate::log::raise(route.level());
         }
         let span = tracing::info_span!("server", addr = %local_addr);
+        let slow_subscriber = self.config.slow_subscriber;
         if let Some(route) = self.log {
             crate::log::attach(&span, route);
         }
@@ -192,6 +195,7 @@ impl ServerBuilder {
             sessions: Mutex::new(HashMap::new()),
             connections: AtomicUsize::new(0),
             counters: Counters::default(),
+            topics: crate::topics::Hub::new(slow_subscriber),
             span,
             shutting_down: AtomicBool::new(false),
             stop: watch::channel(false).0,
@@ -327,7 +331,9 @@ impl Server {
         let ended = self.inner.counters.ended.lock().unwrap().clone();
         let open: Vec<_> = sessions.values().map(Session::stats).collect();
         drop(sessions);
-        self.inner.counters.snapshot(ended, &open)
+        let mut stats = self.inner.counters.snapshot(ended, &open);
+        self.inner.topics.metrics.fill(&mut stats);
+        stats
     }
 
     /// [`Server::stats`] in the Prometheus (OpenMetrics) text format.

@@ -119,6 +119,26 @@ impl Outbox {
         Ok(len)
     }
 
+    /// Whether a fragmented message is in progress (only its continuations or control frames may follow).
+    pub fn in_fragment(&self) -> bool {
+        self.fragment.is_some()
+    }
+
+    /// Queues a complete data frame encoded once for many sessions (a topic publish): copied into the
+    /// coalescing buffer when small, queued by reference when large. The caller checked state, limits
+    /// and `in_fragment`.
+    pub fn push_shared(&mut self, frame: &Bytes) -> usize {
+        if frame.len() < ZERO_COPY_MIN {
+            self.tail.extend_from_slice(frame);
+        } else {
+            if !self.tail.is_empty() {
+                self.chunks.push_back(self.tail.split().freeze());
+            }
+            self.chunks.push_back(frame.clone());
+        }
+        self.account(frame.len())
+    }
+
     /// Queues the automatic Pong answering a Ping, unless the replies not yet written would exceed
     /// [`MAX_QUEUED_REPLIES`]: then `Err(seq)`, the sequence number to wait for (the writer has
     /// taken every queued reply) before trying again. `written` is the last sequence number written.
@@ -359,6 +379,21 @@ mod tests {
         assert!(ob.push_reply(&payload, None, wait_for - 1).is_err(), "one reply still unwritten");
         ob.push_reply(&payload, None, wait_for).expect("all written: room again");
         assert_eq!(ob.buffered, (queued + 1) * 127);
+    }
+
+    #[test]
+    fn a_shared_frame_is_copied_when_small_and_queued_by_reference_when_large() {
+        let mut ob = Outbox::default();
+        let small = Bytes::from_static(&[0x81, 2, b'h', b'i']);
+        let large = Bytes::from(vec![7u8; ZERO_COPY_MIN]);
+        assert_eq!(ob.push_shared(&small), 4);
+        assert_eq!(ob.push_shared(&large), ZERO_COPY_MIN);
+        assert_eq!((ob.buffered, ob.enqueued_seq), (4 + ZERO_COPY_MIN, 2));
+        let batch = ob.take().unwrap();
+        assert_eq!(batch.chunks[0], small);
+        assert_eq!(batch.chunks[1].as_ptr(), large.as_ptr(), "the large frame is the caller's bytes");
+        ob.push_user(&Frame::text("a").with_fin(false), None, None).unwrap();
+        assert!(ob.in_fragment(), "a shared data frame may not go in now");
     }
 
     #[test]
