@@ -6,7 +6,7 @@
 .PHONY: bench bench-server bench-smoke
 TEST_TARGETS += bench-smoke
 BENCH_IMPL_NAMES := rust c python python-callback node node-http node-https tokio-tungstenite fastwebsockets rawtcp \
-	ws websockets websockets-uvloop picows aiohttp
+	ws uws websockets websockets-uvloop picows aiohttp
 
 bench:
 	python3 bench/run.py matrix
