@@ -78,7 +78,7 @@ class WebSocket extends EventEmitter {
     this._native = native
     this._server = server
     this._id = native.id
-    this._request = native.request
+    this._requestInfo = null // the native request, fetched on first use (see `_request`)
     this._binaryType = 'nodebuffer'
     this._paused = false
     this._held = [] // events held back while paused, or until the next tick (allowSynchronousEvents: false)
@@ -119,6 +119,11 @@ class WebSocket extends EventEmitter {
     if (this._closeInfo) return CLOSED
     const s = this._native.readyState
     return s === CLOSED ? CLOSING : s // CLOSED only once 'close' has been emitted
+  }
+  /** @internal The upgrade request's RequestInfo, fetched from native code on first use. */
+  get _request() {
+    if (this._requestInfo === null) this._requestInfo = this._native.request
+    return this._requestInfo
   }
   /** The chosen subprotocol ('' when none). */
   get protocol() {
@@ -307,8 +312,14 @@ class WebSocket extends EventEmitter {
     server._flushSends()
     let p = null
     try {
+      // Payloads past DEFER_MAX are sent from their own memory (no copy); smaller ones are copied,
+      // which costs less than the reference the engine would otherwise hold.
       const status =
-        typeof payload === 'string' ? this._native.trySendText(payload, flags) : this._native.trySend(payload, flags)
+        typeof payload === 'string'
+          ? this._native.trySendText(payload, flags)
+          : payload.length > DEFER_MAX
+            ? this._native.trySendOwned(payload, flags)
+            : this._native.trySend(payload, flags)
       if (status === 2) p = wrap(this._native.sendAsync(payload, binary, fin, compress))
       this._sendable = fin && !this._closing
     } catch (e) {
