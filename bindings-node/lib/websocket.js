@@ -92,9 +92,9 @@ class WebSocket extends EventEmitter {
     this._closing = false
     this._incoming = null
     this._converter = JsonConverter
-    this._closeReason = new Promise((resolve) => {
-      this._resolveClose = resolve
-    })
+    // `closeReason`'s promise and its resolver, made on first access (most sessions never ask).
+    this._closeReason = null
+    this._resolveClose = null
   }
 
   /** Unique session id within the process. */
@@ -175,6 +175,14 @@ class WebSocket extends EventEmitter {
   }
   /** Promise of `{ code, reason, initiator }`, resolved once when the session ends. */
   get closeReason() {
+    if (this._closeReason === null) {
+      this._closeReason =
+        this._closeInfo !== null
+          ? Promise.resolve(this._closeInfo)
+          : new Promise((resolve) => {
+              this._resolveClose = resolve
+            })
+    }
     return this._closeReason
   }
   /** Whether this side masks its frames (off by default; browsers reject masked server frames). */
@@ -253,7 +261,7 @@ class WebSocket extends EventEmitter {
         send: (frame) => ws._sendFrame(frame),
         close: () => {
           ws.close(1000)
-          return ws._closeReason.then(noop)
+          return ws.closeReason.then(noop)
         },
       })
     }
@@ -565,7 +573,7 @@ class WebSocket extends EventEmitter {
       // ws's wasClean: a Close frame each way (the peer's arrived: we always answer one unless aborted).
       this._peerClosed = ev.peerCode !== 1006 && info.initiator !== 'abnormal'
       if (this._incoming) this._incoming._end(failure || (info.initiator === 'abnormal' ? this._closedError() : null))
-      this._resolveClose(info)
+      if (this._resolveClose !== null) this._resolveClose(info)
       if (failure && this.listenerCount('error') > 0) this.emit('error', failure)
       // As ws: the Close frame the peer sent (1005 empty, 1006 none), not the one we sent.
       this.emit('close', ev.peerCode, Buffer.from(ev.peerReason))
