@@ -110,6 +110,12 @@ export declare class NativeSession {
    * 2 not queued because the queue is over its hard limit (use `sendAsync`).
    */
   trySend(data: Uint8Array, flags: number): number
+  /**
+   * `trySend` without a copy, for large payloads: the frame is written from `data`'s own memory,
+   * which the engine references until the frame is written (as `ws` hands a Buffer to its socket
+   * without copying, bytes changed before then go out changed).
+   */
+  trySendOwned(data: Uint8Array, flags: number): number
   /** `trySend` for a string payload (UTF-8 encoded here). */
   trySendText(data: string, flags: number): number
   /** Queues a frame, waiting while the queue is over its high-water mark; resolves once queued. */

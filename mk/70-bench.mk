@@ -7,7 +7,7 @@
 .PHONY: bench bench-fanout bench-server bench-smoke
 TEST_TARGETS += bench-smoke
 BENCH_IMPL_NAMES := rust c python python-callback node node-http node-https tokio-tungstenite fastwebsockets rawtcp \
-	ws websockets websockets-uvloop picows aiohttp
+	ws uws websockets websockets-uvloop picows aiohttp
 # Issue 16: the Rust and Python servers with their log records at INFO (the logging-cost row).
 BENCH_IMPL_NAMES += rust-log-info python-log-info
 

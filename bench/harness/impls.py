@@ -233,6 +233,9 @@ IMPLS: dict[str, Impl] = {i.name: i for i in [
     Impl("ws", "Node", None, True, install_node,
          lambda port, d: ["node", str(PEERS / "ws_echo.js"), "--port", str(port), *_flag(d)],
          _node_env),
+    Impl("uws", "Node", "ws", True, install_node,
+         lambda port, d: ["node", str(PEERS / "uws_echo.js"), "--port", str(port), *_flag(d)],
+         _node_env),
     Impl("websockets", "Python", None, True, install_venv, _py_peer("websockets_echo.py")),
     Impl("websockets-uvloop", "Python", "websockets", True, install_venv,
          _py_peer("websockets_echo.py", "--uvloop")),
@@ -249,3 +252,15 @@ IMPLS.update({i.name: i for i in [
     Impl("python-log-info", "Python", "python", True, check_python,
          _own_python("--log-file", str(LOGS / "records-python-log-info.log"))),
 ]})
+
+# Our surfaces; every other server is a peer library (or the raw TCP ceiling).
+OURS = ("rust", "c", "python", "python-callback", "node", "node-http", "node-https",
+        "rust-log-info", "python-log-info")
+# Whose peer libraries a surface is ranked against: its own language's (C against Rust's).
+PEER_LANG = {"C": "Rust"}
+
+
+def peers_of(name: str) -> list[str]:
+    """The peer libraries of the same language as NAME (the candidates for its best peer)."""
+    lang = PEER_LANG.get(IMPLS[name].lang, IMPLS[name].lang)
+    return [n for n, i in IMPLS.items() if n not in OURS and i.lang == lang]

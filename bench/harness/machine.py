@@ -80,6 +80,14 @@ def _npm_version(pkg: str) -> str:
         return "n/a"
 
 
+def _uws_source_commit() -> str:
+    """The uWebSockets.js commit whose binaries the npm `uwebsockets` package republishes."""
+    try:
+        return (NODE_DIR / "node_modules" / "uwebsockets" / "source_commit").read_text().strip()
+    except OSError:
+        return "n/a"
+
+
 def versions() -> dict:
     """Toolchains, crates, Python and npm packages."""
     return {
@@ -88,6 +96,7 @@ def versions() -> dict:
         "python (peers venv)": _out([str(VENV / "bin" / "python"), "--version"]),
         "crates": _lock_versions(),
         "pip": _pip_versions(),
-        "npm": {p: _npm_version(p) for p in ("ws", "bufferutil", "utf-8-validate")},
+        "npm": {p: _npm_version(p) for p in ("ws", "bufferutil", "utf-8-validate", "uwebsockets")},
+        "uwebsockets source_commit": _uws_source_commit(),
         "git": _out(["git", "rev-parse", "--short", "HEAD"]),
     }

@@ -44,6 +44,12 @@ def _groups(scs: list[Scenario]) -> list[tuple[str, list[Scenario]]]:
     return [(g, [s for s in scs if s.group == g]) for g in order]
 
 
+def _connections(sc: Scenario) -> int:
+    """How many connections a scenario opens (its `--connections`)."""
+    args = list(sc.args)
+    return int(args[args.index("--connections") + 1]) if "--connections" in args else 1
+
+
 def _short(r: dict) -> str:
     if "error" in r:
         return f"error: {r['error']}"
@@ -70,6 +76,15 @@ def run_matrix(cfg: Config) -> Results:
                 for s in members:
                     res.skipped[(s.key, n)] = "no permessage-deflate"
             names = [n for n in names if IMPLS[n].deflate]
+        need = max(_connections(s) for s in members) + 1024
+        limit = procs.raise_nofile()
+        if limit < need:
+            for n in names:
+                for s in members:
+                    res.skipped[(s.key, n)] = (
+                        f"RLIMIT_NOFILE is {limit} and cannot be raised to {need} here "
+                        "(no CAP_SYS_RESOURCE for the hard limit)")
+            continue
         for r in range(nruns):
             for name in names:
                 _one_server(cfg, res, name, members, deflate, f"{r + 1}/{nruns}")

@@ -123,11 +123,21 @@ def install_cleanup() -> None:
         signal.signal(sig, _on_signal)
 
 
-def raise_nofile(want: int = 65536) -> int:
-    """Raise RLIMIT_NOFILE (inherited by servers and loadgen); the soft limit now in force."""
+def raise_nofile(want: int = 262144) -> int:
+    """Raise RLIMIT_NOFILE (inherited by servers and loadgen); the soft limit now in force.
+
+    The hard limit is raised too where the process may (root): 100,000 idle connections need
+    100,000 descriptors in the server and as many in loadgen.
+    """
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, want))
+            hard = want
+        except (ValueError, OSError):
+            pass
     target = want if hard == resource.RLIM_INFINITY else min(want, hard)
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

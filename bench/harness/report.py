@@ -22,11 +22,15 @@ METHOD = """\
   the client or by other load on the machine, so read its msg/s with care.
 - Churn: 16 loops of connect → handshake → close frame → wait for the server's TCP close.
 - Idle: KiB/conn = (server VmRSS with N connections open − VmRSS before) ÷ N, sampled 0.5 s after
-  the last handshake; then one 32 B echo on every connection proves they are alive.
+  the last handshake; then one 32 B echo on every connection proves they are alive. Past 25,000
+  connections loadgen binds them to 127.0.0.2, .3, … (25,000 each: the ephemeral port range is per
+  source address), and the harness raises RLIMIT_NOFILE (hard limit too, as root) to 262,144.
 - Ratios: "vs peer" compares with the same-language reference named in the cell (Rust →
   tokio-tungstenite, C → Rust core, Python asyncio → websockets, Python callback → picows, Node →
-  ws, other Python peers → websockets); "vs raw TCP" with the plain TCP echo (for (g), the raw TCP
+  ws, uWebSockets.js → ws, other Python peers → websockets); the best-peer table ranks each surface
+  against the fastest peer of its language in the same run; "vs raw TCP" with the plain TCP echo (for (g), the raw TCP
   figure of (b) or (c)). For CPU and KiB lower is better; for msg/s higher is better.
+- picows runs on uvloop (`uvloop.run`); `websockets-uvloop` is `websockets` with uvloop's loop.
 - Payloads are word-like ASCII from a fixed seed (compressible like chat text); deflate runs offer
   `permessage-deflate; client_no_context_takeover`; peers without deflate are skipped in (g).
 - Rust peers use a current-thread tokio runtime (the server has one core); `--workers N` switches.
@@ -41,9 +45,27 @@ def _fmt_versions(v: dict) -> list[str]:
     lines = [f"- rustc: `{v['rustc']}`; node: `{v['node']}`; {v['python (peers venv)']} (peers venv)"]
     lines.append("- crates: " + ", ".join(f"{k} {x}" for k, x in v["crates"].items()))
     lines.append("- PyPI: " + ", ".join(f"{k} {x}" for k, x in v["pip"].items()))
-    lines.append("- npm: " + ", ".join(f"{k} {x}" for k, x in v["npm"].items()))
+    lines.append("- npm: " + ", ".join(f"{k} {x}" for k, x in v["npm"].items())
+                 + f" (uWebSockets.js `source_commit` {v['uwebsockets source_commit']})")
     lines.append(f"- wssession commit: `{v['git']}`")
     return lines
+
+
+def _best_peer_section(res: Results, cfg: Config) -> list[str]:
+    rows = table.best_peer_table(res, cfg.impls, cfg.scenarios)
+    if len(rows) <= 2:
+        return []
+    return [
+        "## Against the best peer of each language (issue 19)",
+        "",
+        "Each of our surfaces against the fastest library of its language measured in the same run "
+        "(C against the Rust peers): the peer with the lowest server CPU per echo or handshake (or "
+        "KiB per idle connection), and separately the one with the highest msg/s. Lower CPU/KiB "
+        "ratios and higher msg/s ratios are better.",
+        "",
+        *rows,
+        "",
+    ]
 
 
 def _hosted_section(res: Results, cfg: Config) -> list[str]:
@@ -117,13 +139,14 @@ def write(res: Results, cfg: Config, out: Path, command: str, started: float,
         "## Method",
         "",
         METHOD,
-        "## Targets (issues 7 and 12)",
+        "## Targets (issues 7, 12 and 19)",
         "",
         *table.targets_table(res),
         "",
         "Where the time goes for each row that is or was missed (profiles, what was done, what would "
         "close the rest): [`bench/PROFILES.md`](bench/PROFILES.md).",
         "",
+        *_best_peer_section(res, cfg),
         *_hosted_section(res, cfg),
         *_logging_section(res, cfg),
         "## Results",

@@ -36,6 +36,8 @@ SCENARIOS: list[Scenario] = [
              ("--connections", "2000", "--size", "32"), group="idle-2000"),
     Scenario("f", "(f) 10,000 idle connections", "idle",
              ("--connections", "10000", "--size", "32"), group="idle-10000"),
+    Scenario("h", "(h) 100,000 idle connections", "idle",
+             ("--connections", "100000", "--size", "32"), group="idle-100000"),
     Scenario("g-b", "(g) = (b) with permessage-deflate", "echo",
              ("--connections", "64", "--size", "32", "--pipeline", "1"), deflate=True,
              group="deflate", ceiling_of="b"),

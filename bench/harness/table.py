@@ -3,7 +3,7 @@
 import statistics
 from typing import Optional
 
-from .impls import IMPLS
+from .impls import IMPLS, OURS, peers_of
 from .matrix import Results
 from .scenarios import BY_KEY, SCENARIOS
 
@@ -131,6 +131,30 @@ TARGETS = [
      "websockets", ">=", 1.5),
     ("Node behind http.Server (b) CPU/echo vs own listener", "b", "node-http",
      "server_cpu_us_per_msg", "node", "<=", 1.05),
+    # Issue 19: the best peer of each language (uWebSockets.js for Node, picows + uvloop for Python).
+    ("Node (b) CPU/echo vs uWebSockets.js", "b", "node", "server_cpu_us_per_msg", "uws", "<=", 1.0),
+    ("Node (c) CPU/echo vs uWebSockets.js", "c", "node", "server_cpu_us_per_msg", "uws", "<=", 1.0),
+    ("Node (d) CPU/handshake vs uWebSockets.js", "d", "node", "server_cpu_us_per_msg", "uws",
+     "<=", 1.2),
+    ("Node (a) msg/s vs uWebSockets.js", "a", "node", "messages_per_sec", "uws", ">=", 0.95),
+    ("Node (f) KiB per idle connection", "f", "node", "kib_per_conn", None, "<=", 3.0),
+    ("Node (h) KiB per idle connection", "h", "node", "kib_per_conn", None, "<=", 3.0),
+    ("Python asyncio (b) CPU/echo vs picows + uvloop", "b", "python", "server_cpu_us_per_msg",
+     "picows", "<=", 1.0),
+    ("Python asyncio (c) CPU/echo vs picows + uvloop", "c", "python", "server_cpu_us_per_msg",
+     "picows", "<=", 1.0),
+    ("Python asyncio (c) CPU/echo vs websockets + uvloop", "c", "python", "server_cpu_us_per_msg",
+     "websockets-uvloop", "<=", 1.0),
+    ("Python asyncio (a) msg/s vs picows + uvloop", "a", "python", "messages_per_sec", "picows",
+     ">=", 0.95),
+    ("Python callback (b) CPU/echo vs picows + uvloop", "b", "python-callback",
+     "server_cpu_us_per_msg", "picows", "<=", 0.9),
+    ("Rust core (b) CPU/echo vs raw TCP (issue 19)", "b", "rust", "server_cpu_us_per_msg", "rawtcp",
+     "<=", 1.05),
+    ("Rust core (f) KiB per idle connection (issue 19)", "f", "rust", "kib_per_conn", None, "<=", 2.0),
+    ("Rust core (h) KiB per idle connection", "h", "rust", "kib_per_conn", None, "<=", 2.0),
+    ("C ABI (f) KiB per idle connection", "f", "c", "kib_per_conn", None, "<=", 2.0),
+    ("C ABI (h) KiB per idle connection", "h", "c", "kib_per_conn", None, "<=", 2.0),
 ]
 
 
@@ -233,4 +257,43 @@ def logging_table(res: Results, impls: list[str], keys: list[str]) -> list[str]:
             lines.append(_row([key, IMPLS[off].lang + f" (`{off}`)", _num(cpu_off, 2), _num(cpu_on, 2),
                                _x(ratio(cpu_on, cpu_off)), _x(per_round), status,
                                f"{s_on['runs']}/{s_on['of']}"]))
+    return lines
+
+
+def best_peer(res: Results, key: str, name: str, metric: str) -> tuple[Optional[str], Optional[float]]:
+    """The peer library of NAME's language with the best METRIC in scenario KEY, and that figure
+    (lowest CPU or KiB, highest msg/s); (None, None) when no peer was measured."""
+    higher = metric == "messages_per_sec"
+    found = [(p, summarize(res, key, p).get(metric)) for p in peers_of(name)]
+    found = [(p, v) for p, v in found if v is not None]
+    if not found:
+        return None, None
+    return (max if higher else min)(found, key=lambda pv: pv[1])
+
+
+def best_peer_table(res: Results, impls: list[str], keys: list[str]) -> list[str]:
+    """Each of our surfaces against the best peer of its language, per scenario (issue 19)."""
+    ours = [n for n in impls if n in OURS]
+    head = ["scenario", "surface", "ours", "best peer (by this figure)", "theirs", "ratio",
+            "msg/s: best peer", "msg/s ratio"]
+    lines = [_row(head), _row(["---"] * len(head))]
+    for sc in SCENARIOS:
+        if sc.key not in keys:
+            continue
+        idle = sc.mode == "idle"
+        metric = "kib_per_conn" if idle else "server_cpu_us_per_msg"
+        unit = "KiB/conn" if idle else ("CPU µs/handshake" if sc.mode == "churn" else "CPU µs/msg")
+        for name in ours:
+            mine = summarize(res, sc.key, name)
+            if "na" in mine:
+                continue
+            peer, theirs = best_peer(res, sc.key, name, metric)
+            if peer is None:
+                continue
+            rate_peer, rate = (None, None) if idle else best_peer(res, sc.key, name,
+                                                                  "messages_per_sec")
+            lines.append(_row([
+                sc.key, name, f"{_num(mine.get(metric), 2)} {unit}", peer, _num(theirs, 2),
+                _x(ratio(mine.get(metric), theirs)), rate_peer or "–",
+                _x(ratio(mine.get("messages_per_sec"), rate)) if rate_peer else "–"]))
     return lines

@@ -4,8 +4,9 @@ use crate::handshake;
 use crate::stream::Stream;
 use crate::target::Target;
 use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// What the server agreed to for permessage-deflate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +28,34 @@ pub struct Conn {
 /// Connects (and runs the TLS handshake for `wss://`) and, unless the target is raw TCP, performs
 /// the WebSocket handshake.
 pub async fn connect(target: &Target, offer_deflate: bool) -> io::Result<Conn> {
-    let tcp = TcpStream::connect(&target.addr).await?;
+    connect_from(target, offer_deflate, None).await
+}
+
+/// Connections per loopback source address: below the 28,000-odd ports of Linux's default
+/// ephemeral range, which is per (source, destination) pair.
+pub const PER_SOURCE: usize = 25_000;
+
+/// The loopback source address of connection `i` of `n` to a loopback target: 127.0.0.1 while
+/// one source address has ports enough for all `n`, else 127.0.0.2, .3, … (`PER_SOURCE` each).
+pub fn source_for(target: &Target, i: usize, n: usize) -> Option<Ipv4Addr> {
+    let dest: SocketAddr = target.addr.parse().ok()?;
+    if n <= PER_SOURCE || !dest.ip().is_loopback() {
+        return None;
+    }
+    Some(Ipv4Addr::new(127, 0, 0, 2 + u8::try_from(i / PER_SOURCE).ok()?))
+}
+
+/// As `connect`, with the socket bound to `source` (port chosen by the kernel) when given.
+pub async fn connect_from(target: &Target, offer_deflate: bool, source: Option<Ipv4Addr>) -> io::Result<Conn> {
+    let tcp = match source {
+        None => TcpStream::connect(&target.addr).await?,
+        Some(ip) => {
+            let dest: SocketAddr = target.addr.parse().map_err(|_| bad("a source address needs an IP target"))?;
+            let sock = TcpSocket::new_v4()?;
+            sock.bind(SocketAddr::new(ip.into(), 0))?;
+            sock.connect(dest).await?
+        }
+    };
     tcp.set_nodelay(true)?;
     let mut stream = match &target.tls {
         Some(tls) => Stream::Tls(Box::new(tls.connect(tcp).await?)),
@@ -73,6 +101,7 @@ fn bad(msg: &str) -> io::Error {
 }
 
 /// Opens `n` connections, at most `concurrency` handshakes in flight; failures are counted.
+/// More connections than one loopback source address has ports for are spread over several.
 pub async fn connect_many(
     target: &Target,
     offer_deflate: bool,
@@ -86,7 +115,8 @@ pub async fn connect_many(
     while conns.len() + errors.len() < n {
         while started < n && set.len() < concurrency.max(1) {
             let t = target.clone();
-            set.spawn(async move { connect(&t, offer_deflate).await });
+            let source = source_for(target, started, n);
+            set.spawn(async move { connect_from(&t, offer_deflate, source).await });
             started += 1;
         }
         match set.join_next().await {

@@ -55,4 +55,45 @@ function flatHeaders(headers) {
   return out
 }
 
-module.exports = { headersOf, makeRequest, flatHeaders }
+/**
+ * The same object as `makeRequest`, built on first access: a 'connection' listener that never looks
+ * at the request costs no native call and no header parsing. `load` returns the RequestInfo.
+ */
+class LazyRequest {
+  constructor(load) {
+    this._load = load
+    this._req = null
+  }
+  _get() {
+    if (this._req === null) this._req = makeRequest(this._load())
+    return this._req
+  }
+  get method() {
+    return this._get().method
+  }
+  get url() {
+    return this._get().url
+  }
+  get httpVersion() {
+    return this._get().httpVersion
+  }
+  get headers() {
+    return this._get().headers
+  }
+  get rawHeaders() {
+    return this._get().rawHeaders
+  }
+  get socket() {
+    return this._get().socket
+  }
+  get connection() {
+    return this._get().socket
+  }
+  /** The materialised request (its properties are getters on the prototype, not own ones). */
+  toJSON() {
+    return this._get()
+  }
+}
+
+
+module.exports = { headersOf, makeRequest, LazyRequest, flatHeaders }

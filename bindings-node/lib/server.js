@@ -8,7 +8,7 @@ const { NativeServer } = require('../index.js')
 const { WebSocket, kServerSide } = require('./websocket')
 const { call, wrap, fromNative, makeError } = require('./errors')
 const { resolveOptions } = require('./options')
-const { makeRequest } = require('./request')
+const { makeRequest, LazyRequest } = require('./request')
 const { decideUpgrade, upgradeHeaders, rethrowLater } = require('./handshake')
 const { handleUpgrade, handshakeResponse, adoptUpgraded } = require('./upgrade')
 
@@ -344,7 +344,7 @@ class WebSocketServer extends EventEmitter {
         if (this.clients) this.clients.add(ws)
         const adopted = ev.adoption === undefined || ev.adoption === null ? undefined : this._adopting.get(ev.adoption)
         if (adopted === undefined) {
-          this.emit('connection', ws, makeRequest(ws._request))
+          this.emit('connection', ws, new LazyRequest(() => ws._request))
         } else {
           this._adopting.delete(ev.adoption)
           adopted.cb(ws, adopted.req)

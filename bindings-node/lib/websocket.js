@@ -78,7 +78,7 @@ class WebSocket extends EventEmitter {
     this._native = native
     this._server = server
     this._id = native.id
-    this._request = native.request
+    this._requestInfo = null // the native request, fetched on first use (see `_request`)
     this._binaryType = 'nodebuffer'
     this._paused = false
     this._held = [] // events held back while paused, or until the next tick (allowSynchronousEvents: false)
@@ -92,9 +92,9 @@ class WebSocket extends EventEmitter {
     this._closing = false
     this._incoming = null
     this._converter = JsonConverter
-    this._closeReason = new Promise((resolve) => {
-      this._resolveClose = resolve
-    })
+    // `closeReason`'s promise and its resolver, made on first access (most sessions never ask).
+    this._closeReason = null
+    this._resolveClose = null
   }
 
   /** Unique session id within the process. */
@@ -119,6 +119,11 @@ class WebSocket extends EventEmitter {
     if (this._closeInfo) return CLOSED
     const s = this._native.readyState
     return s === CLOSED ? CLOSING : s // CLOSED only once 'close' has been emitted
+  }
+  /** @internal The upgrade request's RequestInfo, fetched from native code on first use. */
+  get _request() {
+    if (this._requestInfo === null) this._requestInfo = this._native.request
+    return this._requestInfo
   }
   /** The chosen subprotocol ('' when none). */
   get protocol() {
@@ -170,6 +175,14 @@ class WebSocket extends EventEmitter {
   }
   /** Promise of `{ code, reason, initiator }`, resolved once when the session ends. */
   get closeReason() {
+    if (this._closeReason === null) {
+      this._closeReason =
+        this._closeInfo !== null
+          ? Promise.resolve(this._closeInfo)
+          : new Promise((resolve) => {
+              this._resolveClose = resolve
+            })
+    }
     return this._closeReason
   }
   /** Whether this side masks its frames (off by default; browsers reject masked server frames). */
@@ -248,7 +261,7 @@ class WebSocket extends EventEmitter {
         send: (frame) => ws._sendFrame(frame),
         close: () => {
           ws.close(1000)
-          return ws._closeReason.then(noop)
+          return ws.closeReason.then(noop)
         },
       })
     }
@@ -307,8 +320,14 @@ class WebSocket extends EventEmitter {
     server._flushSends()
     let p = null
     try {
+      // Payloads past DEFER_MAX are sent from their own memory (no copy); smaller ones are copied,
+      // which costs less than the reference the engine would otherwise hold.
       const status =
-        typeof payload === 'string' ? this._native.trySendText(payload, flags) : this._native.trySend(payload, flags)
+        typeof payload === 'string'
+          ? this._native.trySendText(payload, flags)
+          : payload.length > DEFER_MAX
+            ? this._native.trySendOwned(payload, flags)
+            : this._native.trySend(payload, flags)
       if (status === 2) p = wrap(this._native.sendAsync(payload, binary, fin, compress))
       this._sendable = fin && !this._closing
     } catch (e) {
@@ -554,7 +573,7 @@ class WebSocket extends EventEmitter {
       // ws's wasClean: a Close frame each way (the peer's arrived: we always answer one unless aborted).
       this._peerClosed = ev.peerCode !== 1006 && info.initiator !== 'abnormal'
       if (this._incoming) this._incoming._end(failure || (info.initiator === 'abnormal' ? this._closedError() : null))
-      this._resolveClose(info)
+      if (this._resolveClose !== null) this._resolveClose(info)
       if (failure && this.listenerCount('error') > 0) this.emit('error', failure)
       // As ws: the Close frame the peer sent (1005 empty, 1006 none), not the one we sent.
       this.emit('close', ev.peerCode, Buffer.from(ev.peerReason))

@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use wssession_core::{Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Session, TrySend, ViolationKind};
 
 use crate::lane::{Lane, OutFrame};
+use crate::payload::Payload;
 use crate::request::RequestInfo;
 use crate::session::NativeSession;
 
@@ -71,7 +72,8 @@ pub struct NativeEvent {
     /// The session id (the request id for kind 0).
     pub id: i64,
     /// The payload (message, ping, pong).
-    pub data: Option<Buffer>,
+    #[napi(ts_type = "Buffer")]
+    pub data: Option<Payload>,
     /// Whether a message is binary.
     pub binary: Option<bool>,
     /// The new session (open).
@@ -250,8 +252,10 @@ impl Hub {
                     }
                     NativeEvent { data: Some(buffer(payload)), binary: Some(binary), ..event(kind::MESSAGE, id) }
                 }
-                Ev::Ping { sid, data } => NativeEvent { data: Some(buffer(data)), ..event(kind::PING, sid) },
-                Ev::Pong { sid, data } => NativeEvent { data: Some(buffer(data)), ..event(kind::PONG, sid) },
+                // Control payloads (≤ 125 bytes) are copied: the engine may still send a Ping's as
+                // the Pong's, and JS may write to the Buffer it gets.
+                Ev::Ping { sid, data } => NativeEvent { data: Some(copied(&data)), ..event(kind::PING, sid) },
+                Ev::Pong { sid, data } => NativeEvent { data: Some(copied(&data)), ..event(kind::PONG, sid) },
                 Ev::Drain { sid } => event(kind::DRAIN, sid),
                 Ev::Close { sid, reason, err } => {
                     open.remove(&sid);
@@ -371,10 +375,14 @@ fn event(kind: u32, id: u64) -> NativeEvent {
     }
 }
 
-/// The payload as a Node Buffer; `Bytes` → `Vec` reuses the allocation when it is unshared,
-/// and napi wraps the `Vec` without copying, so a message is copied at most once.
-fn buffer(data: Bytes) -> Buffer {
-    Buffer::from(Vec::<u8>::from(data))
+/// The payload as a Node Buffer over the engine's memory: never copied (see [`Payload`]).
+fn buffer(data: Bytes) -> Payload {
+    Payload(data)
+}
+
+/// A control frame's payload as a Buffer of its own.
+fn copied(data: &[u8]) -> Payload {
+    Payload(Bytes::copy_from_slice(data))
 }
 
 /// Push-style core handler forwarding every session event to the hub.

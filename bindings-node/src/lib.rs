@@ -9,6 +9,7 @@ mod error;
 mod hub;
 mod lane;
 mod observe;
+pub mod payload;
 mod request;
 mod server;
 mod session;

@@ -121,6 +121,14 @@ impl NativeSession {
         self.try_send_frame(Bytes::copy_from_slice(data), flags)
     }
 
+    /// `trySend` without a copy, for large payloads: the frame is written from `data`'s own memory,
+    /// which the engine references until the frame is written (as `ws` hands a Buffer to its socket
+    /// without copying, bytes changed before then go out changed).
+    #[napi]
+    pub fn try_send_owned(&self, data: Uint8Array, flags: u32) -> napi::Result<u32> {
+        self.try_send_frame(Bytes::from_owner(data), flags)
+    }
+
     /// `trySend` for a string payload (UTF-8 encoded here).
     #[napi]
     pub fn try_send_text(&self, data: String, flags: u32) -> napi::Result<u32> {

@@ -1,8 +1,10 @@
 //! Value types: `Frame` and `CloseReason`.
 
 use bytes::Bytes;
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 use wssession_core::{CloseReason, Frame, FrameType};
 
@@ -32,18 +34,36 @@ fn kind_from_opcode(opcode: i64) -> PyResult<FrameType> {
     })
 }
 
+/// Payloads from this size on are sent from the caller's immutable `bytes`/`str` without a copy
+/// (the frame holds a reference to the object); smaller ones are copied, which costs less than the
+/// reference.
+const ZERO_COPY_MIN: usize = 4 * 1024;
+
 /// Bytes from `str` (UTF-8), `bytes`, `bytearray` or `memoryview`; `None` if it is none of them.
+/// Large `bytes` and `str` (immutable) are borrowed, everything else is copied once.
 pub(crate) fn bytes_like(obj: &Bound<'_, PyAny>) -> PyResult<Option<(Bytes, bool)>> {
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Some((Bytes::copy_from_slice(s.to_str()?.as_bytes()), true)));
+        let utf8 = s.to_str()?;
+        if utf8.len() >= ZERO_COPY_MIN {
+            return Ok(Some((Bytes::from_owner(PyBackedStr::try_from(s.clone())?), true)));
+        }
+        return Ok(Some((Bytes::copy_from_slice(utf8.as_bytes()), true)));
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
+        if b.as_bytes().len() >= ZERO_COPY_MIN {
+            return Ok(Some((Bytes::from_owner(PyBackedBytes::from(b.clone())), false)));
+        }
         return Ok(Some((Bytes::copy_from_slice(b.as_bytes()), false)));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(Some((Bytes::from(b.to_vec()), false)));
     }
     if obj.is_instance_of::<pyo3::types::PyMemoryView>() {
+        // One copy straight from the exporter's memory (not `tobytes()` and then a second one);
+        // views of other item formats go through `tobytes()`.
+        if let Ok(view) = PyBuffer::<u8>::get(obj) {
+            return Ok(Some((Bytes::from(view.to_vec(obj.py())?), false)));
+        }
         let b = obj.call_method0("tobytes")?;
         return Ok(Some((Bytes::copy_from_slice(b.cast::<PyBytes>()?.as_bytes()), false)));
     }

@@ -157,14 +157,14 @@ impl PyHeaders {
 #[pyclass(name = "Request", module = "wssession._wssession", frozen)]
 pub struct PyRequest {
     pub(crate) inner: Request,
-    headers: Py<PyHeaders>,
+    /// `headers`: made on first use.
+    headers: pyo3::sync::PyOnceLock<Py<PyHeaders>>,
 }
 
 impl PyRequest {
     /// Wraps a core request.
-    pub fn new(py: Python<'_>, inner: Request) -> PyResult<Self> {
-        let pairs = inner.headers.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
-        Ok(Self { inner, headers: Py::new(py, PyHeaders::from_pairs(pairs))? })
+    pub fn new(inner: Request) -> Self {
+        Self { inner, headers: pyo3::sync::PyOnceLock::new() }
     }
 }
 
@@ -181,14 +181,13 @@ impl PyRequest {
     #[staticmethod]
     #[pyo3(signature = (data, remote_address=(String::from("0.0.0.0"), 0), local_address=(String::from("0.0.0.0"), 0)))]
     fn parse(
-        py: Python<'_>,
         data: &[u8],
         remote_address: (String, u16),
         local_address: (String, u16),
     ) -> PyResult<Option<(Self, usize)>> {
         let (remote, local) = (crate::host::socket_addr(&remote_address), crate::host::socket_addr(&local_address));
         match wssession_core::handshake::parse_head(data, 16 << 10, 100, remote, local) {
-            Ok(Some((request, n))) => Ok(Some((Self::new(py, request)?, n))),
+            Ok(Some((request, n))) => Ok(Some((Self::new(request), n))),
             Ok(None) => Ok(None),
             Err(e) => Err(pyo3::exceptions::PyValueError::new_err(format!("malformed request head: {e:?}"))),
         }
@@ -227,8 +226,12 @@ impl PyRequest {
 
     /// The request headers.
     #[getter]
-    fn headers(&self, py: Python<'_>) -> Py<PyHeaders> {
-        self.headers.clone_ref(py)
+    fn headers(&self, py: Python<'_>) -> PyResult<Py<PyHeaders>> {
+        let h = self.headers.get_or_try_init(py, || {
+            let pairs = self.inner.headers.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+            Py::new(py, PyHeaders::from_pairs(pairs))
+        })?;
+        Ok(h.clone_ref(py))
     }
 
     /// The peer's (host, port).

@@ -217,7 +217,7 @@ impl EventHandler for PyEvents {
     fn on_open(&self, session: &Session) {
         bridge::attach(|py| {
             let app = self.app.as_ref().map(|a| a.clone_ref(py));
-            let conn = match Connection::new(py, session.clone(), None, app, None).and_then(|c| Py::new(py, c)) {
+            let conn = match Py::new(py, Connection::new(session.clone(), None, app, None)) {
                 Ok(c) => c,
                 Err(e) => return self.failed(py, session, "on_open", e),
             };
@@ -283,7 +283,7 @@ fn task_handler(
             let (tx, rx) = oneshot::channel();
             let started = bridge::attach(|py| -> PyResult<()> {
                 let app = app.map(|a| a.clone_ref(py));
-                let conn = Py::new(py, Connection::new(py, session, Some(tx), app, waker)?)?;
+                let conn = Py::new(py, Connection::new(session, Some(tx), app, waker))?;
                 call_soon.call1(py, (on_session.clone_ref(py), conn))?;
                 Ok(())
             });
@@ -408,7 +408,7 @@ pub fn start_server<'py>(
             Box::pin(async move {
                 let (tx, rx) = oneshot::channel();
                 let sent = bridge::attach(|py| -> PyResult<()> {
-                    let r = Py::new(py, PyRequest::new(py, req)?)?;
+                    let r = Py::new(py, PyRequest::new(req))?;
                     let resolver = Py::new(py, Resolver { tx: Mutex::new(Some(tx)) })?;
                     call_soon.call1(py, (hook.clone_ref(py), r, resolver))?;
                     Ok(())

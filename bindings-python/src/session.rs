@@ -234,7 +234,8 @@ pub struct Connection {
     done: Mutex<Option<oneshot::Sender<Result<(), String>>>>,
     server: Option<Py<PyAny>>,
     converter: Mutex<Converter>,
-    request: Py<PyRequest>,
+    /// `request`: made on first use (a handler that never looks at it costs no copy of it).
+    request: pyo3::sync::PyOnceLock<Py<PyRequest>>,
     /// `id`: a `uuid.UUID`, made on first use.
     uuid: pyo3::sync::PyOnceLock<Py<PyAny>>,
     /// A fragmented message from an async iterable is being sent: other `send`s wait (websockets).
@@ -244,14 +245,12 @@ pub struct Connection {
 impl Connection {
     /// Wraps a started core session; `done` reports the Python handler's outcome to the core task.
     pub fn new(
-        py: Python<'_>,
         session: Session,
         done: Option<oneshot::Sender<Result<(), String>>>,
         server: Option<Py<PyAny>>,
         waker: Option<Arc<wake::Shared>>,
-    ) -> PyResult<Self> {
-        let request = Py::new(py, PyRequest::new(py, session.request().clone())?)?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             inbox: Inbox::new(session.clone(), waker.clone()),
             session,
             waker,
@@ -259,10 +258,16 @@ impl Connection {
             done: Mutex::new(done),
             server,
             converter: Mutex::new(Converter::Json),
-            request,
+            request: pyo3::sync::PyOnceLock::new(),
             uuid: pyo3::sync::PyOnceLock::new(),
             fragmenting: AtomicBool::new(false),
-        })
+        }
+    }
+
+    /// The `Request` object, made on first use.
+    fn request_object(&self, py: Python<'_>) -> PyResult<Py<PyRequest>> {
+        let r = self.request.get_or_try_init(py, || Py::new(py, PyRequest::new(self.session.request().clone())))?;
+        Ok(r.clone_ref(py))
     }
 
     /// A message (one frame with `piece`) from the buffer, else from the core without waiting;
@@ -688,14 +693,14 @@ impl Connection {
 
     /// The upgrade request (path, headers, ...).
     #[getter]
-    fn request(&self, py: Python<'_>) -> Py<PyRequest> {
-        self.request.clone_ref(py)
+    fn request(&self, py: Python<'_>) -> PyResult<Py<PyRequest>> {
+        self.request_object(py)
     }
 
     /// The upgrade request (Ktor's `call`).
     #[getter]
-    fn call(&self, py: Python<'_>) -> Py<PyRequest> {
-        self.request.clone_ref(py)
+    fn call(&self, py: Python<'_>) -> PyResult<Py<PyRequest>> {
+        self.request_object(py)
     }
 
     /// The peer's (host, port).

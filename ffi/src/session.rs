@@ -21,7 +21,8 @@ use crate::server::Tracker;
 /// valid after the session closes (calls then report WSS_STATUS_CLOSED).
 pub struct wss_session {
     pub(crate) session: Session,
-    request: wss_request,
+    /// The request in C form, made on the first `wss_session_request` (most sessions never ask).
+    request: OnceLock<wss_request>,
     user_data: Mutex<Option<UserData>>,
     close_reason: OnceLock<CString>,
     pub(crate) tracker: Arc<Tracker>,
@@ -109,7 +110,7 @@ pub(crate) fn attach(s: &Session, tracker: &Arc<Tracker>, server_user_data: &Arc
         .and_then(|seed| seed.0.lock().unwrap_or_else(|e| e.into_inner()).take());
     let handle = Arc::new(wss_session {
         session: s.clone(),
-        request: wss_request::new(s.request()),
+        request: OnceLock::new(),
         user_data: Mutex::new(seeded),
         close_reason: OnceLock::new(),
         tracker: tracker.clone(),
@@ -225,7 +226,8 @@ pub unsafe extern "C" fn wss_session_state(session: *const wss_session, out: *mu
 pub unsafe extern "C" fn wss_session_request(session: *const wss_session, out: *mut *const wss_request) -> wss_status {
     ffi_status! {
         let s = arg(session, "session")?;
-        write(out_ptr(out, "out")?, &s.request as *const wss_request);
+        let out = out_ptr(out, "out")?;
+        write(out, s.request.get_or_init(|| wss_request::new(s.session.request())) as *const wss_request);
         Ok(())
     }
 }

@@ -20,7 +20,6 @@ use crate::protocol::close::{CloseFrame, CloseReason, Initiator, NO_STATUS};
 use crate::protocol::{Decoder, Event, Frame};
 
 const READ_CHUNK: usize = 8 * 1024;
-const KEEP_BUFFER_MAX: usize = 64 * 1024;
 
 /// Spawns the reader, the writer and (if configured) the pinger for a started session.
 pub(super) fn spawn<T: Transport>(
@@ -40,6 +39,9 @@ pub(super) fn spawn<T: Transport>(
         decoder.set_max_inflated_size(p.max_inflated_size);
         s.shared.outbox.lock().unwrap().deflater = Some(Deflater::new(p));
     }
+    // An empty leftover still holds the handshake's head buffer (it was split from it): let it go,
+    // so an idle session keeps no buffer at all until bytes arrive.
+    let leftover = if leftover.is_empty() { BytesMut::new() } else { leftover };
     crate::runtime::spawn(writer::<T>(s.clone(), write));
     crate::runtime::spawn(reader::<T>(s.clone(), read, leftover, decoder, tx));
     super::pinger::restart(&s);
@@ -154,10 +156,18 @@ async fn reader<T: Transport>(
                 continue;
             }
             if buf.is_empty() {
-                if buf.capacity() > KEEP_BUFFER_MAX {
-                    buf = BytesMut::new();
-                }
-                if guarded(sh, T::readable(&read)).await?.is_err() {
+                let mut readable = std::pin::pin!(T::readable(&read));
+                let now = std::future::poll_fn(|cx| Poll::Ready(readable.as_mut().poll(cx))).await;
+                let ready = match now {
+                    Poll::Ready(r) => r,
+                    Poll::Pending => {
+                        // Nothing to read and nothing buffered: an idle session holds no read
+                        // buffer while it waits (the next read allocates one).
+                        buf = BytesMut::new();
+                        guarded(sh, readable).await?
+                    }
+                };
+                if ready.is_err() {
                     on_eof(&s);
                     return Ok(());
                 }
