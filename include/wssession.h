@@ -143,6 +143,14 @@ enum wss_status
    * An internal panic was caught at the C boundary; please report it.
    */
   WSS_STATUS_PANIC = 20,
+  /**
+   * A topic cannot be resumed from the given position (history trimmed, epoch changed, no history).
+   */
+  WSS_STATUS_RECOVERY = 21,
+  /**
+   * The backplane could not take a publish (queue toward the broker full, or stopped).
+   */
+  WSS_STATUS_BACKPLANE = 22,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -50,6 +50,8 @@ pub(crate) struct ServerInner {
     stop: watch::Sender<bool>,
     stopped: watch::Sender<bool>,
     self_ref: Weak<ServerInner>,
+    /// Carries publishes to and from the other nodes (in-process unless `config.backplane`).
+    pub(crate) backplane: crate::backplane::Backplane,
 }
 
 /// A running WebSocket server; cheap to clone.
@@ -197,6 +199,7 @@ impl ServerBuilder {
             stop: watch::channel(false).0,
             stopped: watch::channel(false).0,
             self_ref: me.clone(),
+            backplane: crate::backplane::Backplane::in_process(),
         })
     }
 }
@@ -327,7 +330,9 @@ impl Server {
         let ended = self.inner.counters.ended.lock().unwrap().clone();
         let open: Vec<_> = sessions.values().map(Session::stats).collect();
         drop(sessions);
-        self.inner.counters.snapshot(ended, &open)
+        let mut stats = self.inner.counters.snapshot(ended, &open);
+        stats.backplane = self.inner.backplane.stats();
+        stats
     }
 
     /// [`Server::stats`] in the Prometheus (OpenMetrics) text format.

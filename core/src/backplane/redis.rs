@@ -1,0 +1,414 @@
+//! Redis: one pub/sub connection that follows the node's interest (and, with a history, delivers in
+//! position order, filling gaps from the stream and serving recoveries), and one command connection
+//! that sends publishes in batches. Both reconnect with backoff; neither blocks local delivery.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use redis::aio::{MultiplexedConnection, PubSubSink};
+use redis::{AsyncConnectionConfig, Client, RedisResult, Value};
+use tokio::sync::mpsc;
+
+use super::envelope::Envelope;
+use super::gaps::Gaps;
+use super::history::{self, Since};
+use super::position::{Position, RecoveryFailure};
+use super::{Outbound, RecoverRequest, Recovered, Shared, add, backoff};
+use crate::error::Error;
+
+/// Publishes sent to Redis in one pipeline at most.
+const BATCH: usize = 256;
+/// How long connecting, and any one reply, may take before the broker counts as unreachable.
+const DEADLINE: Duration = Duration::from_secs(3);
+
+/// Starts the two connection tasks on the runtime.
+pub(crate) fn start(shared: Arc<Shared>, outbound: mpsc::Receiver<Outbound>, recover: mpsc::Receiver<RecoverRequest>) {
+    let client = match Client::open(shared.url.connect.as_str()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "backplane: bad redis URL");
+            return;
+        }
+    };
+    crate::runtime::spawn(publisher(shared.clone(), client.clone(), outbound));
+    crate::runtime::spawn(listener(shared, client, recover));
+}
+
+fn channel(shared: &Shared, topic: &str) -> String {
+    format!("{}:c:{topic}", shared.url.prefix)
+}
+
+async fn command_connection(client: &Client) -> RedisResult<MultiplexedConnection> {
+    let config =
+        AsyncConnectionConfig::new().set_connection_timeout(Some(DEADLINE)).set_response_timeout(Some(DEADLINE));
+    client.get_multiplexed_async_connection_with_config(&config).await
+}
+
+/// A publish the broker did not take: counted, and with a history delivered here without a
+/// position (local delivery never waits for the broker).
+fn failed(shared: &Shared, out: Outbound) {
+    add(&shared.counters.failed, 1);
+    if shared.url.history > 0 {
+        let e = out.envelope;
+        shared.deliver(&out.topic, e.payload, e.text, e.exclude);
+    }
+    if let Some(reply) = out.reply {
+        let _ = reply.send(Err(Error::Recovery(RecoveryFailure::Unavailable)));
+    }
+}
+
+async fn publisher(shared: Arc<Shared>, client: Client, mut rx: mpsc::Receiver<Outbound>) {
+    let mut stop = shared.stopped();
+    let mut failures = 0u32;
+    let mut batch = Vec::with_capacity(BATCH);
+    'connect: loop {
+        // Connect while failing what arrives meanwhile, so local delivery goes on.
+        let wait = (failures > 0).then(|| backoff(failures));
+        let connecting = async {
+            if let Some(wait) = wait {
+                tokio::time::sleep(wait).await;
+            }
+            let mut conn = command_connection(&client).await?;
+            if shared.url.history > 0 {
+                redis::cmd("SCRIPT").arg("LOAD").arg(history::PUBLISH).exec_async(&mut conn).await?;
+            }
+            RedisResult::Ok(conn)
+        };
+        tokio::pin!(connecting);
+        let mut conn = loop {
+            tokio::select! {
+                _ = super::until_stopped(&mut stop) => return,
+                r = &mut connecting => match r {
+                    Ok(conn) => break conn,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "backplane: redis unreachable for publishing");
+                        failures += 1;
+                        continue 'connect;
+                    }
+                },
+                n = rx.recv_many(&mut batch, BATCH) => {
+                    if n == 0 { return; }
+                    batch.drain(..).for_each(|out| failed(&shared, out));
+                }
+            }
+        };
+        let sha = redis::Script::new(history::PUBLISH).get_hash().to_owned();
+        loop {
+            let n = tokio::select! {
+                _ = super::until_stopped(&mut stop) => return,
+                n = rx.recv_many(&mut batch, BATCH) => n,
+            };
+            if n == 0 {
+                return;
+            }
+            let mut pipe = redis::pipe();
+            for out in &batch {
+                let envelope = out.envelope.encode();
+                if shared.url.history > 0 {
+                    let url = &shared.url;
+                    pipe.cmd("EVALSHA")
+                        .arg(&sha)
+                        .arg(2)
+                        .arg(history::stream_key(url, &out.topic))
+                        .arg(history::meta_key(url, &out.topic))
+                        .arg(envelope.as_ref())
+                        .arg(channel(&shared, &out.topic))
+                        .arg(url.history)
+                        .arg(url.history_ttl.as_millis() as u64)
+                        .arg(url.history_meta_ttl.as_millis() as u64)
+                        .arg(history::new_epoch());
+                } else {
+                    pipe.cmd("PUBLISH").arg(channel(&shared, &out.topic)).arg(envelope.as_ref());
+                }
+            }
+            match pipe.query_async::<Vec<Value>>(&mut conn).await {
+                Ok(replies) => {
+                    add(&shared.counters.published, batch.len() as u64);
+                    for (out, reply) in batch.drain(..).zip(replies) {
+                        if let Some(tx) = out.reply {
+                            let position = history::parse_published(&reply)
+                                .ok_or_else(|| Error::Backplane("unexpected reply from redis".into()));
+                            let _ = tx.send(position);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, lost = batch.len(), "backplane: publishing to redis failed");
+                    batch.drain(..).for_each(|out| failed(&shared, out));
+                    failures = 1;
+                    continue 'connect;
+                }
+            }
+        }
+    }
+}
+
+/// What the listener remembers across reconnects.
+#[derive(Default)]
+struct Listening {
+    /// Pub/sub: the last sequence number per topic and origin.
+    gaps: Gaps,
+    /// History: the position of the last message delivered here, per topic.
+    last: HashMap<String, Position>,
+}
+
+/// Why a listening connection ended.
+enum Ended {
+    Stop,
+    Lost(String),
+}
+
+async fn listener(shared: Arc<Shared>, client: Client, mut recover: mpsc::Receiver<RecoverRequest>) {
+    let mut stop = shared.stopped();
+    let mut state = Listening::default();
+    let mut failures = 0u32;
+    let mut connected_once = false;
+    loop {
+        let wait = (failures > 0).then(|| backoff(failures));
+        let connecting = async {
+            if let Some(wait) = wait {
+                tokio::time::sleep(wait).await;
+            }
+            let timed_out = || redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"));
+            let pubsub = tokio::time::timeout(DEADLINE, client.get_async_pubsub()).await.map_err(|_| timed_out())??;
+            RedisResult::Ok((pubsub, command_connection(&client).await?))
+        };
+        tokio::pin!(connecting);
+        let connected = loop {
+            tokio::select! {
+                _ = super::until_stopped(&mut stop) => return,
+                r = &mut connecting => break r,
+                Some(req) = recover.recv() => {
+                    let _ = req.reply.send(Err(Error::Recovery(RecoveryFailure::Unavailable)));
+                }
+            }
+        };
+        let (pubsub, conn) = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "backplane: redis unreachable for listening");
+                failures += 1;
+                continue;
+            }
+        };
+        if connected_once {
+            add(&shared.counters.reconnects, 1);
+        }
+        connected_once = true;
+        shared.set_connected(true);
+        tracing::info!(url = %shared.url.connect, "backplane: connected to redis");
+        let (sink, stream) = pubsub.split();
+        let mut link = Link { shared: &shared, sink, conn, subscribed: HashSet::new(), state: &mut state };
+        let ended = link.run(stream, &mut recover).await;
+        shared.set_connected(false);
+        match ended {
+            Ended::Stop => return,
+            Ended::Lost(why) => {
+                tracing::warn!(reason = why, "backplane: lost the redis connection; reconnecting");
+                failures = 1;
+            }
+        }
+    }
+}
+
+/// One live pub/sub connection and the command connection beside it.
+struct Link<'a> {
+    shared: &'a Shared,
+    sink: PubSubSink,
+    conn: MultiplexedConnection,
+    /// Channels subscribed on this connection.
+    subscribed: HashSet<String>,
+    state: &'a mut Listening,
+}
+
+impl Link<'_> {
+    async fn run(
+        &mut self,
+        mut stream: redis::aio::PubSubStream,
+        recover: &mut mpsc::Receiver<RecoverRequest>,
+    ) -> Ended {
+        let mut stop = self.shared.stopped();
+        loop {
+            if let Err(e) = self.follow_interest().await {
+                return Ended::Lost(e.to_string());
+            }
+            tokio::select! {
+                _ = super::until_stopped(&mut stop) => return Ended::Stop,
+                _ = self.shared.interest_changed.notified() => {}
+                msg = stream.next() => match msg {
+                    None => return Ended::Lost("connection closed".into()),
+                    Some(msg) => {
+                        let topic = msg.get_channel_name().strip_prefix(&format!("{}:c:", self.shared.url.prefix)).map(str::to_owned);
+                        if let Some(topic) = topic
+                            && let Err(e) = self.on_message(&topic, msg.get_payload_bytes()).await
+                        {
+                            return Ended::Lost(e.to_string());
+                        }
+                    }
+                },
+                Some(req) = recover.recv() => {
+                    if let Err(e) = self.recover(req).await {
+                        return Ended::Lost(e.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Subscribes to topics that gained local subscribers (catching up on their history after a
+    /// reconnect) and unsubscribes from those that lost their last.
+    async fn follow_interest(&mut self) -> RedisResult<()> {
+        let wanted = self.shared.wanted();
+        let gone: Vec<String> = self.subscribed.difference(&wanted).cloned().collect();
+        for topic in gone {
+            self.sink.unsubscribe(channel(self.shared, &topic)).await?;
+            self.subscribed.remove(&topic);
+            self.state.gaps.forget(&topic);
+            self.state.last.remove(&topic);
+        }
+        let new: Vec<String> = wanted.difference(&self.subscribed).cloned().collect();
+        for topic in new {
+            self.subscribe(&topic).await?;
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&mut self, topic: &str) -> RedisResult<()> {
+        self.sink.subscribe(channel(self.shared, topic)).await?;
+        self.subscribed.insert(topic.to_owned());
+        if let Some(last) = self.state.last.get(topic).cloned() {
+            // Listening again after a reconnect: what was published meanwhile comes from the stream.
+            self.catch_up(topic, &last, u64::MAX).await?;
+        }
+        Ok(())
+    }
+
+    async fn since(&mut self, topic: &str, offset: u64) -> RedisResult<Since> {
+        let url = &self.shared.url;
+        let reply: Value = redis::Script::new(history::SINCE)
+            .key(history::stream_key(url, topic))
+            .key(history::meta_key(url, topic))
+            .arg(offset)
+            .arg(url.history)
+            .invoke_async(&mut self.conn)
+            .await?;
+        history::parse_since(&reply).ok_or_else(|| {
+            redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::InvalidData, "unexpected SINCE reply"))
+        })
+    }
+
+    /// Delivers what followed `last` on `topic` up to offset `before` (exclusive) from the stream;
+    /// what the stream no longer holds is counted as lost.
+    async fn catch_up(&mut self, topic: &str, last: &Position, before: u64) -> RedisResult<()> {
+        let since = self.since(topic, last.offset).await?;
+        let Some(epoch) = since.epoch else { return Ok(()) };
+        if epoch != last.epoch {
+            tracing::warn!(topic, "backplane: the topic's history was lost (new epoch)");
+            self.state.last.insert(topic.to_owned(), Position { offset: since.top, epoch });
+            return Ok(());
+        }
+        let entries = since.entries.unwrap_or_default();
+        let end = since.top.min(before.saturating_sub(1));
+        let first = entries.first().map_or(end + 1, |(o, _)| *o);
+        add(&self.shared.counters.lost, first.saturating_sub(last.offset + 1).min(end.saturating_sub(last.offset)));
+        for (offset, envelope) in entries.into_iter().filter(|(o, _)| *o <= end) {
+            let position = Position { offset, epoch: epoch.clone() };
+            if let Some(e) = Envelope::decode(envelope) {
+                add(&self.shared.counters.recovered, 1);
+                self.shared.deliver(topic, self.shared.shown(&position, e.payload), e.text, e.exclude);
+            }
+            self.state.last.insert(topic.to_owned(), position);
+        }
+        if end > self.state.last.get(topic).map_or(0, |p| p.offset) {
+            self.state.last.insert(topic.to_owned(), Position { offset: end, epoch });
+        }
+        Ok(())
+    }
+
+    async fn on_message(&mut self, topic: &str, message: &[u8]) -> RedisResult<()> {
+        if !self.subscribed.contains(topic) {
+            return Ok(());
+        }
+        if self.shared.url.history == 0 {
+            let Some(e) = Envelope::decode(Bytes::copy_from_slice(message)) else { return Ok(()) };
+            if e.origin == self.shared.node {
+                return Ok(());
+            }
+            add(&self.shared.counters.lost, self.state.gaps.observe(topic, e.origin, e.seq));
+            add(&self.shared.counters.received, 1);
+            self.shared.deliver(topic, e.payload, e.text, None);
+            return Ok(());
+        }
+        let Some((position, envelope)) = history::split_announced(message) else { return Ok(()) };
+        let Some(e) = Envelope::decode(envelope) else { return Ok(()) };
+        match self.state.last.get(topic).cloned() {
+            Some(last) if last.epoch == position.epoch && position.offset <= last.offset => return Ok(()),
+            Some(last) if last.epoch == position.epoch && position.offset > last.offset + 1 => {
+                self.catch_up(topic, &last, position.offset).await?;
+            }
+            _ => {}
+        }
+        add(&self.shared.counters.received, 1);
+        let exclude = if e.origin == self.shared.node { e.exclude } else { None };
+        self.shared.deliver(topic, self.shared.shown(&position, e.payload), e.text, exclude);
+        self.state.last.insert(topic.to_owned(), position);
+        Ok(())
+    }
+
+    /// Serves a session resuming a topic: listens on it first, then hands the session the messages
+    /// after its position up to the last one delivered here; later ones reach it live.
+    async fn recover(&mut self, req: RecoverRequest) -> RedisResult<()> {
+        if !self.subscribed.contains(&req.topic) {
+            self.subscribe(&req.topic).await?;
+        }
+        let since = self.since(&req.topic, req.since.offset).await?;
+        let answer = self.resume_from(&req, since);
+        match answer {
+            Ok((entries, position)) => {
+                (req.resume)(entries);
+                let _ = req.reply.send(Ok(position));
+            }
+            Err(failure) => {
+                let _ = req.reply.send(Err(Error::Recovery(failure)));
+            }
+        }
+        Ok(())
+    }
+
+    fn resume_from(
+        &mut self,
+        req: &RecoverRequest,
+        since: Since,
+    ) -> std::result::Result<(Vec<Recovered>, Option<Position>), RecoveryFailure> {
+        let Some(epoch) = since.epoch else { return Err(RecoveryFailure::EpochChanged) };
+        if epoch != req.since.epoch || req.since.offset > since.top {
+            return Err(RecoveryFailure::EpochChanged);
+        }
+        let upto = match self.state.last.get(&req.topic) {
+            Some(last) if last.epoch == epoch => last.offset,
+            _ => {
+                self.state.last.insert(req.topic.clone(), Position { offset: since.top, epoch: epoch.clone() });
+                since.top
+            }
+        };
+        let entries = since.entries.ok_or(RecoveryFailure::Trimmed)?;
+        let wanted = upto.saturating_sub(req.since.offset);
+        let missed: Vec<Recovered> = entries
+            .into_iter()
+            .filter(|(o, _)| *o > req.since.offset && *o <= upto)
+            .filter_map(|(offset, envelope)| {
+                let e = Envelope::decode(envelope)?;
+                let position = Position { offset, epoch: epoch.clone() };
+                Some(Recovered { payload: self.shared.shown(&position, e.payload), text: e.text, position })
+            })
+            .collect();
+        if missed.len() as u64 != wanted {
+            return Err(RecoveryFailure::Trimmed);
+        }
+        add(&self.shared.counters.recovered, wanted);
+        Ok((missed, Some(Position { offset: upto, epoch })))
+    }
+}
