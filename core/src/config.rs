@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::deflate::DeflateConfig;
 use crate::error::{Error, Result};
 use crate::handshake::is_token;
+use crate::topics::SlowSubscriber;
 
 /// Fails with an `InvalidArgument` naming `name` unless `value >= min`.
 pub(crate) fn at_least(name: &str, value: u64, min: u64) -> Result<()> {
@@ -121,6 +122,9 @@ pub struct ServerConfig {
     /// `nats://host:port[?options]` (see [`crate::backplane::BackplaneUrl`] for the options, e.g.
     /// `history=1000` for Redis Streams recovery). Default none: topics stay in this process.
     pub backplane: Option<String>,
+    /// What a topic publish does with a subscriber over its write high-water mark. Default
+    /// [`SlowSubscriber::Drop`]: that subscriber misses the message (counted); the others never wait.
+    pub slow_subscriber: SlowSubscriber,
 }
 
 impl Default for ServerConfig {
@@ -140,6 +144,7 @@ impl Default for ServerConfig {
             reuse_port: false,
             metrics_path: None,
             backplane: None,
+            slow_subscriber: SlowSubscriber::Drop,
         }
     }
 }
@@ -164,6 +169,7 @@ impl ServerConfig {
             crate::backplane::BackplaneUrl::parse(url)?;
         }
         self.deflate.validate()?;
+        self.slow_subscriber.validate()?;
         self.session.validate()
     }
 }
@@ -195,6 +201,7 @@ mod tests {
             ("incoming_queue", Box::new(|c| c.session.incoming_queue = 0)),
             ("backplane", Box::new(|c| c.backplane = Some("kafka://broker".into()))),
             ("history", Box::new(|c| c.backplane = Some("nats://127.0.0.1?history=10".into()))),
+            ("slow_subscriber", Box::new(|c| c.slow_subscriber = SlowSubscriber::Close(1000))),
         ];
         for (name, break_it) in cases {
             let mut c = ServerConfig::default();

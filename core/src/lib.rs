@@ -6,6 +6,7 @@
 //! - [`handshake`] and [`deflate`]: the opening handshake and permessage-deflate;
 //! - [`session`]: the tokio engine (reader, writer, pinger, outbox) behind [`Session`];
 //! - [`server`]: listener, TLS, routing, accept hook, shutdown;
+//! - [`topics`]: publish/subscribe across a server's sessions;
 //! - [`adopt`]: connections the host accepted, pumps, or upgraded itself;
 //! - [`backplane`]: topics across processes through Redis or NATS, with Redis Streams recovery;
 //! - [`runtime`]: the one internal runtime;
@@ -26,6 +27,7 @@ pub mod request;
 pub mod runtime;
 pub mod server;
 pub mod session;
+pub mod topics;
 
 pub use adopt::{Adoption, PeerInfo};
 pub use backplane::{BackplaneUrl, Position, Recovered, RecoveryFailure};
@@ -36,8 +38,9 @@ pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{Error, Result};
 pub use handler::{Accept, AcceptHook, BoxFuture, Decision, EventHandler, Handler, HandlerError};
 pub use handshake::{Handshake, HttpResponse};
-pub use metrics::{BackplaneStats, ServerStats};
+pub use metrics::{BackplaneStats, ServerStats, TopicStats};
 pub use protocol::{CloseFrame, CloseReason, Frame, FrameType, Initiator, ViolationKind};
 pub use request::{Headers, Request};
 pub use server::{Server, ServerBuilder};
 pub use session::{BytePump, Session, State, Stats, TrySend};
+pub use topics::{Published, SlowSubscriber};

@@ -46,6 +46,20 @@ pub struct ServerStats {
     pub ping_timeouts: u64,
     /// The backplane's figures (all zero in-process).
     pub backplane: BackplaneStats,
+    /// Topic publishes (server and session ones).
+    pub publishes: u64,
+    /// Messages those publishes queued to subscribers.
+    pub publish_deliveries: u64,
+    /// Deliveries skipped: the subscriber was over its write limit (policy `Drop`) or mid-fragment.
+    pub publish_drops: u64,
+    /// Subscribers closed because they were over their write limit (policy `Close`).
+    pub slow_subscriber_closes: u64,
+    /// Compressions publishes made: one per shared deflate setting, plus one per subscriber that
+    /// keeps its compression context.
+    pub publish_compressions: u64,
+    /// The same figures per topic, for the first [`MAX_TOPIC_LABELS`] topics subscribed to (the
+    /// bound keeps the label set of the Prometheus text bounded); later topics count in the totals only.
+    pub topics: BTreeMap<String, TopicStats>,
 }
 
 /// What the backplane did since the server started (see [`crate::backplane`]).
@@ -71,6 +85,86 @@ pub struct BackplaneStats {
     pub recovered: u64,
     /// Broker connections re-established after a loss.
     pub reconnects: u64,
+}
+
+/// Per-topic publish figures (see [`ServerStats::topics`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TopicStats {
+    /// Publishes to the topic.
+    pub publishes: u64,
+    /// Messages queued to its subscribers.
+    pub deliveries: u64,
+    /// Deliveries skipped (slow subscriber dropped, or mid-fragment).
+    pub drops: u64,
+    /// Subscribers closed for being slow.
+    pub closes: u64,
+}
+
+/// How many topics get their own label in [`ServerStats::topics`].
+pub const MAX_TOPIC_LABELS: usize = 100;
+
+/// One topic's counters (or the totals'), bumped once per publish, never per delivery.
+#[derive(Default)]
+pub(crate) struct TopicCounts {
+    publishes: AtomicU64,
+    deliveries: AtomicU64,
+    drops: AtomicU64,
+    closes: AtomicU64,
+}
+
+impl TopicCounts {
+    /// Counts one publish and what it did.
+    pub(crate) fn publish(&self, delivered: usize, dropped: usize, closed: usize) {
+        self.publishes.fetch_add(1, Ordering::Relaxed);
+        for (c, n) in [(&self.deliveries, delivered), (&self.drops, dropped), (&self.closes, closed)] {
+            if n > 0 {
+                c.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn read(&self) -> TopicStats {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        TopicStats {
+            publishes: load(&self.publishes),
+            deliveries: load(&self.deliveries),
+            drops: load(&self.drops),
+            closes: load(&self.closes),
+        }
+    }
+}
+
+/// A server's publish counters: totals, and per topic for the first [`MAX_TOPIC_LABELS`] topics.
+#[derive(Default)]
+pub(crate) struct TopicMetrics {
+    pub(crate) totals: TopicCounts,
+    pub(crate) compressions: AtomicU64,
+    labelled: Mutex<BTreeMap<String, std::sync::Arc<TopicCounts>>>,
+}
+
+impl TopicMetrics {
+    /// The counters of `topic`: its own while the label bound allows, `None` past it.
+    pub(crate) fn topic(&self, topic: &str) -> Option<std::sync::Arc<TopicCounts>> {
+        let mut map = self.labelled.lock().unwrap();
+        if let Some(c) = map.get(topic) {
+            return Some(c.clone());
+        }
+        if map.len() >= MAX_TOPIC_LABELS {
+            return None;
+        }
+        Some(map.entry(topic.to_owned()).or_default().clone())
+    }
+
+    /// Writes the publish figures into `stats`.
+    pub(crate) fn fill(&self, stats: &mut ServerStats) {
+        let t = self.totals.read();
+        stats.publishes = t.publishes;
+        stats.publish_deliveries = t.deliveries;
+        stats.publish_drops = t.drops;
+        stats.slow_subscriber_closes = t.closes;
+        stats.publish_compressions = self.compressions.load(Ordering::Relaxed);
+        stats.topics = self.labelled.lock().unwrap().iter().map(|(k, v)| (k.clone(), v.read())).collect();
+    }
 }
 
 /// The counters a server updates as things happen.
@@ -133,7 +227,7 @@ impl Counters {
             backpressure_waits: load(&self.backpressure_waits),
             pings_sent: load(&self.pings_sent),
             ping_timeouts: load(&self.ping_timeouts),
-            backplane: BackplaneStats::default(),
+            ..ServerStats::default()
         }
     }
 }
@@ -173,6 +267,20 @@ where
 }
 
 impl ServerStats {
+    fn register_topics(&self, registry: &mut Registry) {
+        counter(registry, "publishes", "Topic publishes", self.publishes);
+        counter(registry, "publish_deliveries", "Messages publishes queued to subscribers", self.publish_deliveries);
+        counter(registry, "publish_drops", "Publish deliveries skipped for slow subscribers", self.publish_drops);
+        counter(registry, "slow_subscriber_closes", "Subscribers closed for being slow", self.slow_subscriber_closes);
+        counter(registry, "publish_compressions", "Compressions made by publishes", self.publish_compressions);
+        let per = |f: fn(&TopicStats) -> u64| {
+            self.topics.iter().map(move |(t, s)| (vec![("topic", t.clone())], f(s))).collect::<Vec<_>>()
+        };
+        labelled(registry, "topic_publishes", "Publishes, by topic (bounded set)", per(|s| s.publishes));
+        labelled(registry, "topic_deliveries", "Publish deliveries, by topic (bounded set)", per(|s| s.deliveries));
+        labelled(registry, "topic_drops", "Publish deliveries skipped, by topic (bounded set)", per(|s| s.drops));
+    }
+
     /// The figures in the Prometheus (OpenMetrics) text format, metric names prefixed `wssession_`.
     pub fn to_prometheus(&self) -> String {
         let mut registry = Registry::with_prefix("wssession");
@@ -211,6 +319,7 @@ impl ServerStats {
         counter(&mut registry, "pings_sent", "Pings sent", self.pings_sent);
         counter(&mut registry, "ping_timeouts", "Sessions closed because a Pong was late", self.ping_timeouts);
         self.backplane.register(&mut registry);
+        self.register_topics(&mut registry);
         let mut text = String::new();
         encode(&mut text, &registry).expect("writing to a String cannot fail");
         text

@@ -43,6 +43,8 @@ pub(crate) struct ServerInner {
     connections: AtomicUsize,
     /// Server-wide figures (see [`Server::stats`]).
     pub(crate) counters: Counters,
+    /// Topics: subscriptions and publishes (see [`crate::topics`]).
+    pub(crate) topics: crate::topics::Hub,
     /// The server's span (`addr`): the parent of its sessions' spans and of its own events.
     pub(crate) span: tracing::Span,
     /// Set by `shutdown`: handshakes still in progress must not open sessions that escape it.
@@ -50,8 +52,6 @@ pub(crate) struct ServerInner {
     stop: watch::Sender<bool>,
     stopped: watch::Sender<bool>,
     self_ref: Weak<ServerInner>,
-    /// Carries publishes to and from the other nodes (in-process unless `config.backplane`).
-    pub(crate) backplane: crate::backplane::Backplane,
 }
 
 /// A running WebSocket server; cheap to clone.
@@ -180,10 +180,13 @@ impl ServerBuilder {
             crate::log::raise(route.level());
         }
         let span = tracing::info_span!("server", addr = %local_addr);
+        let slow_subscriber = self.config.slow_subscriber;
+        // Checked by `validate` before any server is built.
+        let backplane = self.config.backplane.as_deref().map(|u| crate::BackplaneUrl::parse(u).expect("validated"));
         if let Some(route) = self.log {
             crate::log::attach(&span, route);
         }
-        Arc::new_cyclic(|me| ServerInner {
+        Arc::new_cyclic(|me: &Weak<ServerInner>| ServerInner {
             config: self.config,
             routes: self.routes,
             fallback: self.fallback,
@@ -194,12 +197,17 @@ impl ServerBuilder {
             sessions: Mutex::new(HashMap::new()),
             connections: AtomicUsize::new(0),
             counters: Counters::default(),
+            topics: crate::topics::Hub::new(slow_subscriber).with_backplane(match &backplane {
+                Some(url) => {
+                    crate::backplane::Backplane::connect(url, me.clone() as Weak<dyn crate::backplane::LocalDelivery>)
+                }
+                None => crate::backplane::Backplane::in_process(),
+            }),
             span,
             shutting_down: AtomicBool::new(false),
             stop: watch::channel(false).0,
             stopped: watch::channel(false).0,
             self_ref: me.clone(),
-            backplane: crate::backplane::Backplane::in_process(),
         })
     }
 }
@@ -331,7 +339,8 @@ impl Server {
         let open: Vec<_> = sessions.values().map(Session::stats).collect();
         drop(sessions);
         let mut stats = self.inner.counters.snapshot(ended, &open);
-        stats.backplane = self.inner.backplane.stats();
+        stats.backplane = self.inner.topics.backplane.stats();
+        self.inner.topics.metrics.fill(&mut stats);
         stats
     }
 

@@ -64,6 +64,7 @@ fn expected() -> ServerStats {
         pings_sent: 0,
         ping_timeouts: 0,
         backplane: Default::default(),
+        ..ServerStats::default()
     }
 }
 

@@ -5,6 +5,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 const TEXT: u8 = 1;
 const EXCLUDE: u8 = 2;
+const COMPRESS_SET: u8 = 4;
+const COMPRESS_ON: u8 = 8;
 const VERSION: u8 = 0x10;
 
 /// One publish as it crosses the broker.
@@ -18,6 +20,8 @@ pub(crate) struct Envelope {
     pub(crate) text: bool,
     /// The publishing session, left out on its own node (`Session::publish`).
     pub(crate) exclude: Option<u64>,
+    /// The publisher's compression override.
+    pub(crate) compress: Option<bool>,
     /// The message.
     pub(crate) payload: Bytes,
 }
@@ -26,7 +30,13 @@ impl Envelope {
     /// The wire form: flags, origin, seq, [exclude], payload.
     pub(crate) fn encode(&self) -> Bytes {
         let mut b = BytesMut::with_capacity(25 + self.payload.len());
-        let flags = VERSION | if self.text { TEXT } else { 0 } | if self.exclude.is_some() { EXCLUDE } else { 0 };
+        let compress = match self.compress {
+            None => 0,
+            Some(false) => COMPRESS_SET,
+            Some(true) => COMPRESS_SET | COMPRESS_ON,
+        };
+        let flags =
+            VERSION | compress | if self.text { TEXT } else { 0 } | if self.exclude.is_some() { EXCLUDE } else { 0 };
         b.put_u8(flags);
         b.put_u64_le(self.origin);
         b.put_u64_le(self.seq);
@@ -53,7 +63,8 @@ impl Envelope {
         let origin = read_u64(&mut b)?;
         let seq = read_u64(&mut b)?;
         let exclude = if flags & EXCLUDE != 0 { Some(read_u64(&mut b)?) } else { None };
-        Some(Envelope { origin, seq, text: flags & TEXT != 0, exclude, payload: b })
+        let compress = (flags & COMPRESS_SET != 0).then_some(flags & COMPRESS_ON != 0);
+        Some(Envelope { origin, seq, text: flags & TEXT != 0, exclude, compress, payload: b })
     }
 }
 
@@ -63,8 +74,9 @@ mod tests {
 
     #[test]
     fn envelope_round_trips_and_foreign_bytes_are_refused() {
-        for exclude in [None, Some(7)] {
-            let e = Envelope { origin: 1 << 60, seq: 3, text: true, exclude, payload: Bytes::from_static(b"hi") };
+        for (exclude, compress) in [(None, None), (Some(7), Some(false)), (None, Some(true))] {
+            let payload = Bytes::from_static(b"hi");
+            let e = Envelope { origin: 1 << 60, seq: 3, text: true, exclude, compress, payload };
             assert_eq!(Envelope::decode(e.encode()), Some(e));
         }
         assert_eq!(Envelope::decode(Bytes::from_static(b"hello world, plain text")), None);

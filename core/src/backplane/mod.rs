@@ -12,12 +12,12 @@
 //! Broker faults never block local delivery: the connections reconnect with backoff in the
 //! background, queues toward the broker are bounded (a full queue drops and counts), and what is
 //! lost is counted ([`BackplaneStats`]).
-// Until the topic hub routes its publishes and interest here, only the tests drive the brokers.
-#![cfg_attr(not(test), allow(dead_code))]
 
+mod api;
 mod envelope;
 mod gaps;
 mod history;
+mod local;
 mod nats;
 mod position;
 mod redis;
@@ -45,7 +45,10 @@ use gaps::Sequencer;
 /// Where the backplane hands messages to this node's subscribers (the topic hub).
 pub(crate) trait LocalDelivery: Send + Sync + 'static {
     /// Delivers `payload` to this node's subscribers of `topic`, except session `exclude`.
-    fn deliver(&self, topic: &str, payload: Bytes, text: bool, exclude: Option<u64>);
+    fn deliver(&self, topic: &str, payload: Bytes, text: bool, compress: Option<bool>, exclude: Option<u64>);
+
+    /// The topics with local subscribers now.
+    fn topics(&self) -> HashSet<String>;
 }
 
 /// A message from a topic's history, handed to a recovering session.
@@ -61,7 +64,7 @@ pub struct Recovered {
 
 /// What a recovering session is given: the missed messages, in order, before it joins the live
 /// stream; runs on the backplane's task, so nothing can slip in between.
-pub(crate) type Resume = Box<dyn FnOnce(Vec<Recovered>) + Send>;
+pub(crate) type Resume = Box<dyn FnOnce(Vec<Recovered>) -> Result<()> + Send>;
 
 /// A publish on its way to the broker.
 pub(crate) struct Outbound {
@@ -101,6 +104,11 @@ pub(crate) struct Counters {
     connected: AtomicU64,
 }
 
+/// The connection that listens for messages (bit of `Counters::connected`).
+const LISTENING: u64 = 1;
+/// The connection that sends publishes.
+const PUBLISHING: u64 = 2;
+
 /// Adds `n` to `c`.
 fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
@@ -111,21 +119,22 @@ pub(crate) struct Shared {
     url: BackplaneUrl,
     /// This node's random id in every envelope it sends.
     node: u64,
-    /// Topics with local subscribers: what the broker tasks keep subscribed.
-    interest: Mutex<HashSet<String>>,
-    /// Wakes the broker task when `interest` changed.
+    /// Wakes the broker task when the local subscriptions changed.
     interest_changed: Notify,
     sequencer: Mutex<Sequencer>,
     counters: Counters,
     local: Weak<dyn LocalDelivery>,
     /// Set when the server is dropped: the broker tasks end.
     stop: watch::Sender<bool>,
+    /// Bumped each time the listening connection is lost: the broker went away, so the publishing
+    /// connection (which notices only when it next writes) reconnects before its next publish.
+    links_lost: watch::Sender<u64>,
 }
 
 impl Shared {
-    fn deliver(&self, topic: &str, payload: Bytes, text: bool, exclude: Option<u64>) {
+    fn deliver(&self, topic: &str, payload: Bytes, text: bool, compress: Option<bool>, exclude: Option<u64>) {
         if let Some(local) = self.local.upgrade() {
-            local.deliver(topic, payload, text, exclude);
+            local.deliver(topic, payload, text, compress, exclude);
         }
     }
 
@@ -134,17 +143,22 @@ impl Shared {
         if self.url.positions { Bytes::from([position.prefix().as_bytes(), &payload].concat()) } else { payload }
     }
 
-    /// Topics to listen to now.
+    /// Topics to listen to now: those with local subscribers.
     fn wanted(&self) -> HashSet<String> {
-        self.interest.lock().unwrap().clone()
+        self.local.upgrade().map(|l| l.topics()).unwrap_or_default()
     }
 
     fn stopped(&self) -> watch::Receiver<bool> {
         self.stop.subscribe()
     }
 
-    fn set_connected(&self, on: bool) {
-        self.counters.connected.store(on.into(), Ordering::Relaxed);
+    /// Marks the `link`'s connection (`LISTENING` or `PUBLISHING`) as up or down.
+    fn set_connected(&self, link: u64, on: bool) {
+        if on {
+            self.counters.connected.fetch_or(link, Ordering::Relaxed);
+        } else {
+            self.counters.connected.fetch_and(!link, Ordering::Relaxed);
+        }
     }
 }
 
@@ -186,12 +200,12 @@ impl Backplane {
         let shared = Arc::new(Shared {
             url: url.clone(),
             node: fastrand::u64(1..),
-            interest: Mutex::new(HashSet::new()),
             interest_changed: Notify::new(),
             sequencer: Mutex::new(Sequencer::default()),
             counters: Counters::default(),
             local,
             stop: watch::channel(false).0,
+            links_lost: watch::channel(0).0,
         });
         let (out_tx, out_rx) = mpsc::channel(url.queue);
         let (rec_tx, rec_rx) = mpsc::channel(64);
@@ -207,28 +221,37 @@ impl Backplane {
         self.shared.as_ref().is_some_and(|s| s.url.history > 0)
     }
 
-    /// Marks `topic` as having local subscribers (`true`, on its first) or none (`false`, after its
-    /// last): the node listens on the broker only for those.
-    pub(crate) fn interest(&self, topic: &str, on: bool) {
-        let Some(s) = &self.shared else { return };
-        let changed = {
-            let mut topics = s.interest.lock().unwrap();
-            if on { topics.insert(topic.to_owned()) } else { topics.remove(topic) }
-        };
-        if changed {
+    /// Says that local subscriptions changed (a topic may have gained its first subscriber or lost
+    /// its last): the node listens on the broker only for topics with local subscribers.
+    pub(crate) fn interest_changed(&self) {
+        if let Some(s) = &self.shared {
             s.interest_changed.notify_one();
         }
     }
 
-    fn envelope(&self, s: &Shared, topic: &str, payload: Bytes, text: bool, exclude: Option<u64>) -> Envelope {
+    fn envelope(
+        s: &Shared,
+        topic: &str,
+        payload: Bytes,
+        text: bool,
+        compress: Option<bool>,
+        exclude: Option<u64>,
+    ) -> Envelope {
         let seq = s.sequencer.lock().unwrap().next(topic);
-        Envelope { origin: s.node, seq, text, exclude, payload }
+        Envelope { origin: s.node, seq, text, exclude, compress, payload }
     }
 
     /// Sends a publish on to the other nodes (never waits) and says who delivers it locally.
-    pub(crate) fn route(&self, topic: &str, payload: &Bytes, text: bool, exclude: Option<u64>) -> Route {
+    pub(crate) fn route(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        text: bool,
+        compress: Option<bool>,
+        exclude: Option<u64>,
+    ) -> Route {
         let (Some(s), Some(tx)) = (&self.shared, &self.outbound) else { return Route::Local };
-        let envelope = self.envelope(s, topic, payload.clone(), text, exclude);
+        let envelope = Self::envelope(s, topic, Bytes::copy_from_slice(payload), text, compress, exclude);
         match tx.try_send(Outbound { topic: topic.to_owned(), envelope, reply: None }) {
             Ok(()) if s.url.history > 0 => Route::Broker,
             Ok(()) => Route::Local,
@@ -246,6 +269,7 @@ impl Backplane {
         topic: &str,
         payload: Bytes,
         text: bool,
+        compress: Option<bool>,
         exclude: Option<u64>,
     ) -> Result<Position> {
         let (Some(s), Some(tx)) = (&self.shared, &self.outbound) else {
@@ -254,7 +278,7 @@ impl Backplane {
         if s.url.history == 0 {
             return Err(Error::Recovery(RecoveryFailure::NoHistory));
         }
-        let envelope = self.envelope(s, topic, payload, text, exclude);
+        let envelope = Self::envelope(s, topic, payload, text, compress, exclude);
         let (reply, answer) = oneshot::channel();
         if tx.try_send(Outbound { topic: topic.to_owned(), envelope, reply: Some(reply) }).is_err() {
             add(&s.counters.dropped, 1);
@@ -287,8 +311,8 @@ impl Backplane {
                 BrokerKind::Redis => "redis",
                 BrokerKind::Nats => "nats",
             }),
-            connected: load(&c.connected) == 1,
-            topics: s.interest.lock().unwrap().len() as u64,
+            connected: load(&c.connected) == LISTENING | PUBLISHING,
+            topics: s.wanted().len() as u64,
             published: load(&c.published),
             received: load(&c.received),
             dropped: load(&c.dropped),

@@ -46,11 +46,11 @@ pub(crate) fn start(shared: Arc<Shared>, outbound: mpsc::Receiver<Outbound>, _re
                             if connected_once.swap(true, std::sync::atomic::Ordering::Relaxed) {
                                 add(&shared.counters.reconnects, 1);
                             }
-                            shared.set_connected(true);
+                            shared.set_connected(super::LISTENING | super::PUBLISHING, true);
                             tracing::info!(url = %shared.url.connect, "backplane: connected to nats");
                         }
                         async_nats::Event::Disconnected => {
-                            shared.set_connected(false);
+                            shared.set_connected(super::LISTENING | super::PUBLISHING, false);
                             tracing::warn!("backplane: lost the nats connection; reconnecting");
                         }
                         async_nats::Event::SlowConsumer(_) => add(&shared.counters.lost, 1),
@@ -130,6 +130,6 @@ async fn receive(shared: Arc<Shared>, gaps: Arc<Mutex<Gaps>>, topic: String, mut
         }
         add(&shared.counters.lost, gaps.lock().unwrap().observe(&topic, e.origin, e.seq));
         add(&shared.counters.received, 1);
-        shared.deliver(&topic, e.payload, e.text, None);
+        shared.deliver(&topic, e.payload, e.text, e.compress, None);
     }
 }

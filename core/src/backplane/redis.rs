@@ -16,7 +16,7 @@ use super::envelope::Envelope;
 use super::gaps::Gaps;
 use super::history::{self, Since};
 use super::position::{Position, RecoveryFailure};
-use super::{Outbound, RecoverRequest, Recovered, Shared, add, backoff};
+use super::{LISTENING, Outbound, PUBLISHING, RecoverRequest, Recovered, Shared, add, backoff};
 use crate::error::Error;
 
 /// Publishes sent to Redis in one pipeline at most.
@@ -53,7 +53,7 @@ fn failed(shared: &Shared, out: Outbound) {
     add(&shared.counters.failed, 1);
     if shared.url.history > 0 {
         let e = out.envelope;
-        shared.deliver(&out.topic, e.payload, e.text, e.exclude);
+        shared.deliver(&out.topic, e.payload, e.text, e.compress, e.exclude);
     }
     if let Some(reply) = out.reply {
         let _ = reply.send(Err(Error::Recovery(RecoveryFailure::Unavailable)));
@@ -96,9 +96,17 @@ async fn publisher(shared: Arc<Shared>, client: Client, mut rx: mpsc::Receiver<O
             }
         };
         let sha = redis::Script::new(history::PUBLISH).get_hash().to_owned();
+        let mut links_lost = shared.links_lost.subscribe();
+        links_lost.mark_unchanged();
+        shared.set_connected(PUBLISHING, true);
         loop {
             let n = tokio::select! {
                 _ = super::until_stopped(&mut stop) => return,
+                _ = links_lost.changed() => {
+                    shared.set_connected(PUBLISHING, false);
+                    failures = 1;
+                    continue 'connect;
+                }
                 n = rx.recv_many(&mut batch, BATCH) => n,
             };
             if n == 0 {
@@ -136,6 +144,7 @@ async fn publisher(shared: Arc<Shared>, client: Client, mut rx: mpsc::Receiver<O
                     }
                 }
                 Err(e) => {
+                    shared.set_connected(PUBLISHING, false);
                     tracing::warn!(error = %e, lost = batch.len(), "backplane: publishing to redis failed");
                     batch.drain(..).for_each(|out| failed(&shared, out));
                     failures = 1;
@@ -198,15 +207,16 @@ async fn listener(shared: Arc<Shared>, client: Client, mut recover: mpsc::Receiv
             add(&shared.counters.reconnects, 1);
         }
         connected_once = true;
-        shared.set_connected(true);
+        shared.set_connected(LISTENING, true);
         tracing::info!(url = %shared.url.connect, "backplane: connected to redis");
         let (sink, stream) = pubsub.split();
         let mut link = Link { shared: &shared, sink, conn, subscribed: HashSet::new(), state: &mut state };
         let ended = link.run(stream, &mut recover).await;
-        shared.set_connected(false);
+        shared.set_connected(LISTENING, false);
         match ended {
             Ended::Stop => return,
             Ended::Lost(why) => {
+                shared.links_lost.send_modify(|n| *n += 1);
                 tracing::warn!(reason = why, "backplane: lost the redis connection; reconnecting");
                 failures = 1;
             }
@@ -318,7 +328,8 @@ impl Link<'_> {
             let position = Position { offset, epoch: epoch.clone() };
             if let Some(e) = Envelope::decode(envelope) {
                 add(&self.shared.counters.recovered, 1);
-                self.shared.deliver(topic, self.shared.shown(&position, e.payload), e.text, e.exclude);
+                let exclude = e.exclude.filter(|_| e.origin == self.shared.node);
+                self.shared.deliver(topic, self.shared.shown(&position, e.payload), e.text, e.compress, exclude);
             }
             self.state.last.insert(topic.to_owned(), position);
         }
@@ -339,7 +350,7 @@ impl Link<'_> {
             }
             add(&self.shared.counters.lost, self.state.gaps.observe(topic, e.origin, e.seq));
             add(&self.shared.counters.received, 1);
-            self.shared.deliver(topic, e.payload, e.text, None);
+            self.shared.deliver(topic, e.payload, e.text, e.compress, None);
             return Ok(());
         }
         let Some((position, envelope)) = history::split_announced(message) else { return Ok(()) };
@@ -352,8 +363,8 @@ impl Link<'_> {
             _ => {}
         }
         add(&self.shared.counters.received, 1);
-        let exclude = if e.origin == self.shared.node { e.exclude } else { None };
-        self.shared.deliver(topic, self.shared.shown(&position, e.payload), e.text, exclude);
+        let exclude = e.exclude.filter(|_| e.origin == self.shared.node);
+        self.shared.deliver(topic, self.shared.shown(&position, e.payload), e.text, e.compress, exclude);
         self.state.last.insert(topic.to_owned(), position);
         Ok(())
     }
@@ -368,8 +379,7 @@ impl Link<'_> {
         let answer = self.resume_from(&req, since);
         match answer {
             Ok((entries, position)) => {
-                (req.resume)(entries);
-                let _ = req.reply.send(Ok(position));
+                let _ = req.reply.send((req.resume)(entries).map(|()| position));
             }
             Err(failure) => {
                 let _ = req.reply.send(Err(Error::Recovery(failure)));

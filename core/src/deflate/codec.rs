@@ -94,6 +94,14 @@ fn feed(inner: &mut Inflate, mut input: &[u8], out: &mut Vec<u8>, limit: usize) 
     }
 }
 
+/// What decides a no-context-takeover compressor's output (see [`Deflater::shared_setting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SharedSetting {
+    level: i32,
+    window_bits: i32,
+    mem_level: i32,
+}
+
 /// Compresses our messages, keeping the LZ77 context unless negotiated otherwise.
 pub struct Deflater {
     /// Created on the first compressed message.
@@ -130,6 +138,30 @@ impl Deflater {
     /// Whether a message of `len` bytes should be compressed by default (never with an 8-bit window).
     pub fn wants(&self, len: usize) -> bool {
         len >= self.threshold
+    }
+
+    /// The setting this compressor's messages depend on, when they depend on nothing else: with
+    /// `server_no_context_takeover` each message is compressed from an empty history, so every
+    /// compressor with the same setting turns it into the same bytes and one compression can serve
+    /// them all (a topic publish). `None` with context takeover: the output depends on this session's
+    /// earlier messages.
+    pub fn shared_setting(&self) -> Option<SharedSetting> {
+        self.reset_each_message.then_some(SharedSetting {
+            level: self.config.level,
+            window_bits: self.config.window_bits,
+            mem_level: self.config.mem_level,
+        })
+    }
+
+    /// A compressor (no context takeover) producing what every compressor with `setting` produces.
+    pub fn for_setting(setting: SharedSetting) -> Self {
+        let config = zlib_rs::DeflateConfig {
+            level: setting.level,
+            window_bits: setting.window_bits,
+            mem_level: setting.mem_level,
+            ..zlib_rs::DeflateConfig::default()
+        };
+        Self { inner: None, config, reset_each_message: true, threshold: 0, last_ratio: 128 }
     }
 
     /// Compresses a whole message (or one fragment, `fin` ending the message) into `out`.
@@ -276,6 +308,22 @@ mod tests {
             }
             assert_eq!(out, msg);
         }
+    }
+
+    #[test]
+    fn compressors_with_one_shared_setting_produce_the_same_bytes() {
+        let p = params("permessage-deflate; server_no_context_takeover");
+        let mut session = Deflater::new(&p);
+        let setting = session.shared_setting().expect("no context takeover: shareable");
+        let mut shared = Deflater::for_setting(setting);
+        let msg = b"topic message, topic message, topic message".repeat(10);
+        for _ in 0..2 {
+            let (mut a, mut b) = (vec![], vec![]);
+            session.compress(&msg, true, &mut a);
+            shared.compress(&msg, true, &mut b);
+            assert_eq!(a, b);
+        }
+        assert!(Deflater::new(&params("permessage-deflate")).shared_setting().is_none(), "context takeover");
     }
 
     #[test]

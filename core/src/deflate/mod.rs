@@ -3,7 +3,7 @@
 mod codec;
 mod params;
 
-pub use codec::{Deflater, InflateError, Inflater};
+pub use codec::{Deflater, InflateError, Inflater, SharedSetting};
 pub use params::{DeflateParams, negotiate};
 
 /// Server-side permessage-deflate settings.

@@ -303,6 +303,10 @@ pub(super) fn finish(s: &Session) {
         p.abort();
     }
     sh.pings.lock().unwrap().clear();
+    // Subscriptions end before anyone can learn that the session closed.
+    if let Some(server) = sh.server.upgrade() {
+        server.topics.session_closed(sh.id);
+    }
     let mut reason = sh.cause.lock().unwrap().clone().unwrap_or_else(CloseReason::abnormal);
     // The frames that crossed the wire: ours once handed to the socket, the peer's once parsed.
     reason.sent = {

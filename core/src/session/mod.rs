@@ -4,6 +4,7 @@ mod engine;
 mod outbox;
 mod pinger;
 mod pump;
+mod shared_send;
 mod transport;
 
 use std::any::Any;
@@ -18,6 +19,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 pub use outbox::MAX_QUEUED_REPLIES;
 pub use pump::{BytePump, PUMP_BUFFER, pump};
+pub(crate) use shared_send::{Delivery, SharedMessage};
 pub use transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};
 
 use crate::config::SessionConfig;

@@ -119,6 +119,26 @@ impl Outbox {
         Ok(len)
     }
 
+    /// Whether a fragmented message is in progress (only its continuations or control frames may follow).
+    pub fn in_fragment(&self) -> bool {
+        self.fragment.is_some()
+    }
+
+    /// Queues a complete data frame encoded once for many sessions (a topic publish): copied into the
+    /// coalescing buffer when small, queued by reference when large. The caller checked state, limits
+    /// and `in_fragment`.
+    pub fn push_shared(&mut self, frame: &Bytes) -> usize {
+        if frame.len() < ZERO_COPY_MIN {
+            self.tail.extend_from_slice(frame);
+        } else {
+            if !self.tail.is_empty() {
+                self.chunks.push_back(self.tail.split().freeze());
+            }
+            self.chunks.push_back(frame.clone());
+        }
+        self.account(frame.len())
+    }
+
     /// Queues the automatic Pong answering a Ping, unless the replies not yet written would exceed
     /// [`MAX_QUEUED_REPLIES`]: then `Err(seq)`, the sequence number to wait for (the writer has
     /// taken every queued reply) before trying again. `written` is the last sequence number written.

@@ -143,7 +143,7 @@ impl Drop for Broker {
 }
 
 /// Polls `cond` until it holds or `limit` passes; true when it held.
-pub fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     loop {
         if cond() {
