@@ -4,20 +4,13 @@
 #[path = "common/brokers.rs"]
 mod brokers;
 mod common;
+#[path = "common/nodes.rs"]
+mod nodes;
 
 use brokers::{Broker, Kind};
 use common::*;
+use nodes::*;
 use tokio_tungstenite::tungstenite::Message;
-use wssession_core::{Frame, Server, ServerConfig, Session};
-
-async fn node(url: &str) -> (Server, tokio::sync::mpsc::UnboundedReceiver<Session>) {
-    session_server(ServerConfig { backplane: Some(url.to_owned()), ..ServerConfig::default() }).await
-}
-
-async fn pair(server: &Server, sessions: &mut tokio::sync::mpsc::UnboundedReceiver<Session>) -> (Client, Session) {
-    let client = connect(server).await;
-    (client, next_session(sessions).await)
-}
 
 fn channels(broker: &Broker) -> Vec<String> {
     let mut c: Vec<String> = redis::cmd("PUBSUB").arg("CHANNELS").query(&mut broker.redis()).unwrap();
@@ -29,16 +22,6 @@ fn channels(broker: &Broker) -> Vec<String> {
 fn listeners(broker: &Broker, channel: &str) -> u64 {
     let reply: Vec<(String, u64)> = redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query(&mut broker.redis()).unwrap();
     reply.first().map_or(0, |(_, n)| *n)
-}
-
-async fn expect_text(client: &mut Client, text: &str) {
-    assert_eq!(next(client).await, Some(Message::text(text)));
-}
-
-/// Proves `client` got nothing before this point: a message sent to it directly arrives next.
-async fn got_nothing_else(client: &mut Client, session: &Session) {
-    session.try_send(Frame::text("marker")).unwrap();
-    expect_text(client, "marker").await;
 }
 
 #[tokio::test]
@@ -69,6 +52,8 @@ async fn two_servers_on_one_redis_deliver_each_others_publishes_exactly_once() {
     got_nothing_else(&mut a1, &sa1).await;
     got_nothing_else(&mut b2, &sb2).await;
 
+    // Counted once the broker's reply came back (the message may arrive before that).
+    eventually(|| a.stats().backplane.published == 1 && b.stats().backplane.published == 1).await;
     let (sa, sb) = (a.stats().backplane, b.stats().backplane);
     assert_eq!((sa.kind, sa.connected, sa.published, sa.received), (Some("redis"), true, 1, 1));
     assert_eq!((sb.published, sb.received, sb.lost + sa.lost), (1, 1, 0));

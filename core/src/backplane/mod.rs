@@ -11,7 +11,13 @@
 //!
 //! Broker faults never block local delivery: the connections reconnect with backoff in the
 //! background, queues toward the broker are bounded (a full queue drops and counts), and what is
-//! lost is counted ([`BackplaneStats`]).
+//! lost is counted ([`BackplaneStats`]). With a history, a publish the broker cannot take is
+//! delivered to this node's subscribers without a position (and counted as failed); one whose reply
+//! a connection loss cut off may still have been placed, and then reaches the other nodes too.
+//!
+//! A node starts following a topic when its first local subscriber arrives: messages published
+//! before that are not delivered to it (a session that wants them resumes from a position:
+//! [`crate::Session::subscribe_from`]).
 
 mod api;
 mod envelope;

@@ -287,10 +287,21 @@ impl Link<'_> {
     }
 
     async fn subscribe(&mut self, topic: &str) -> RedisResult<()> {
+        if self.shared.url.history > 0 && !self.state.last.contains_key(topic) {
+            // Listening for the first time: note where the topic stands *before* subscribing, then
+            // fill in from the stream what was published in between (live copies are then skipped).
+            let since = self.since(topic, i64::MAX as u64).await?;
+            let last = match since.epoch {
+                Some(epoch) => Position { offset: since.top, epoch },
+                // No history yet: whichever epoch begins is followed from its first message.
+                None => Position { offset: 0, epoch: String::new() },
+            };
+            self.state.last.insert(topic.to_owned(), last);
+        }
         self.sink.subscribe(channel(self.shared, topic)).await?;
         self.subscribed.insert(topic.to_owned());
         if let Some(last) = self.state.last.get(topic).cloned() {
-            // Listening again after a reconnect: what was published meanwhile comes from the stream.
+            // What was published since `last` (a reconnect's gap too) comes from the stream.
             self.catch_up(topic, &last, u64::MAX).await?;
         }
         Ok(())
@@ -311,14 +322,19 @@ impl Link<'_> {
     }
 
     /// Delivers what followed `last` on `topic` up to offset `before` (exclusive) from the stream;
-    /// what the stream no longer holds is counted as lost.
+    /// what the stream no longer holds is counted as lost. After a new epoch (the history was lost)
+    /// the new epoch's messages are delivered from its first.
     async fn catch_up(&mut self, topic: &str, last: &Position, before: u64) -> RedisResult<()> {
-        let since = self.since(topic, last.offset).await?;
-        let Some(epoch) = since.epoch else { return Ok(()) };
+        let mut last = last.clone();
+        let mut since = self.since(topic, last.offset).await?;
+        let Some(mut epoch) = since.epoch.clone() else { return Ok(()) };
         if epoch != last.epoch {
-            tracing::warn!(topic, "backplane: the topic's history was lost (new epoch)");
-            self.state.last.insert(topic.to_owned(), Position { offset: since.top, epoch });
-            return Ok(());
+            if !last.epoch.is_empty() {
+                tracing::warn!(topic, "backplane: the topic's history was lost (new epoch)");
+            }
+            last = Position { offset: 0, epoch: epoch.clone() };
+            since = self.since(topic, 0).await?;
+            epoch = since.epoch.unwrap_or(epoch);
         }
         let entries = since.entries.unwrap_or_default();
         let end = since.top.min(before.saturating_sub(1));
@@ -331,9 +347,8 @@ impl Link<'_> {
                 let exclude = e.exclude.filter(|_| e.origin == self.shared.node);
                 self.shared.deliver(topic, self.shared.shown(&position, e.payload), e.text, e.compress, exclude);
             }
-            self.state.last.insert(topic.to_owned(), position);
         }
-        if end > self.state.last.get(topic).map_or(0, |p| p.offset) {
+        if end >= last.offset {
             self.state.last.insert(topic.to_owned(), Position { offset: end, epoch });
         }
         Ok(())
@@ -357,7 +372,7 @@ impl Link<'_> {
         let Some(e) = Envelope::decode(envelope) else { return Ok(()) };
         match self.state.last.get(topic).cloned() {
             Some(last) if last.epoch == position.epoch && position.offset <= last.offset => return Ok(()),
-            Some(last) if last.epoch == position.epoch && position.offset > last.offset + 1 => {
+            Some(last) if last.epoch != position.epoch || position.offset > last.offset + 1 => {
                 self.catch_up(topic, &last, position.offset).await?;
             }
             _ => {}

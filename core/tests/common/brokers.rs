@@ -114,13 +114,17 @@ impl Broker {
         redis::Client::open(self.url("")).unwrap().get_connection().unwrap()
     }
 
-    /// The subjects clients subscribed on NATS (its monitoring endpoint; the server's own `$SYS`
-    /// and the clients' `_INBOX` subscriptions left out).
-    pub fn nats_subjects(&self) -> Vec<String> {
+    /// How many client subscriptions NATS holds on `subject`.
+    pub fn nats_subscription_count(&self, subject: &str) -> usize {
+        self.nats_subscriptions().iter().filter(|s| *s == subject).count()
+    }
+
+    fn nats_subscriptions(&self) -> Vec<String> {
         let url = format!("http://127.0.0.1:{}/subsz?subs=1", self.monitor_port);
-        let body = ureq::get(&url).call().unwrap().into_body().read_to_string().unwrap();
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let mut subjects: Vec<String> = v["subscriptions_list"]
+        let Ok(response) = ureq::get(&url).call() else { return vec![] };
+        let body = response.into_body().read_to_string().unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        v["subscriptions_list"]
             .as_array()
             .map(|l| {
                 l.iter()
@@ -128,7 +132,13 @@ impl Broker {
                     .filter(|s| !s.starts_with('$') && !s.starts_with("_INBOX."))
                     .collect()
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// The subjects clients subscribed on NATS (its monitoring endpoint; the server's own `$SYS`
+    /// and the clients' `_INBOX` subscriptions left out).
+    pub fn nats_subjects(&self) -> Vec<String> {
+        let mut subjects = self.nats_subscriptions();
         subjects.sort();
         subjects.dedup();
         subjects
