@@ -132,3 +132,26 @@ async fn an_unreachable_redis_does_not_stop_a_server_from_starting_or_delivering
     broker.restart();
     eventually(|| listeners(&broker, "wss:c:t") == 1 && a.stats().backplane.connected).await;
 }
+
+#[tokio::test]
+async fn a_stalled_redis_fills_the_bounded_queue_and_later_publishes_are_delivered_locally_and_counted() {
+    let broker = Broker::start(Kind::Redis);
+    let (a, mut a_sessions) = node(&broker.url("queue=4")).await;
+    let (mut a1, sa1) = pair(&a, &mut a_sessions).await;
+    sa1.subscribe("t").unwrap();
+    eventually(|| listeners(&broker, "wss:c:t") == 1 && a.stats().backplane.connected).await;
+    // The broker stops answering writes: the publisher waits on its reply, the queue fills up.
+    let _: () = redis::cmd("CLIENT").arg("PAUSE").arg(1000).arg("WRITE").query(&mut broker.redis()).unwrap();
+    for i in 0..20 {
+        assert_eq!(a.publish("t", format!("m{i}").as_bytes(), true, None).unwrap().delivered, 1, "never waits");
+    }
+    for i in 0..20 {
+        expect_text(&mut a1, &format!("m{i}")).await;
+    }
+    // At most a queue's worth taken by the waiting publisher and as many queued behind it: the
+    // rest were dropped and counted.
+    let dropped = a.stats().backplane.dropped;
+    assert!((12..=19).contains(&dropped), "dropped {dropped}");
+    // Once the broker answers again, the publishes it was given went through.
+    eventually(|| a.stats().backplane.published + dropped == 20).await;
+}
