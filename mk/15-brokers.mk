@@ -8,3 +8,9 @@ brokers:
 	@# The packages may start system-wide daemons; the tests never use them (own ports).
 
 test-rust: brokers
+
+.PHONY: demo-rooms
+BACKPLANE ?= redis://127.0.0.1:6379
+## demo-rooms: chat rooms as topics on 127.0.0.1:9002 shared through $(BACKPLANE); run it in two terminals
+demo-rooms:
+	cargo run --release --locked -p wssession-core --example rooms -- --port 9002 --reuse-port --backplane '$(BACKPLANE)'
