@@ -107,6 +107,14 @@ impl BackplaneUrl {
             return Err(bad("history_meta_ttl must be at least history_ttl".into()));
         }
         crate::config::at_least("backplane queue", parsed.queue as u64, 1)?;
+        // What the broker's client would refuse when connecting is refused here, by name.
+        let refused = match parsed.kind {
+            BrokerKind::Redis => redis::Client::open(parsed.connect.as_str()).err().map(|e| e.to_string()),
+            BrokerKind::Nats => parsed.connect.parse::<async_nats::ServerAddr>().err().map(|e| e.to_string()),
+        };
+        if let Some(e) = refused {
+            return Err(bad(format!("{:?} is not a valid address: {e}", parsed.connect)));
+        }
         Ok(parsed)
     }
 }
@@ -134,6 +142,8 @@ mod tests {
             ("redis://h?prefix=a.b", "prefix"),
             ("redis://h?history=5&history_ttl=0", "history_ttl"),
             ("redis://h?history=2000000", "history"),
+            ("redis://h:port", "redis://h:port"),
+            ("nats://h:99999", "nats://h:99999"),
         ] {
             let err = BackplaneUrl::parse(url).expect_err(url).to_string();
             assert!(err.contains(named), "{url}: {err}");
