@@ -91,6 +91,8 @@ async fn resume_while_publishing(other_local_subscriber: bool) {
     // The last message this node delivered when the session joined: later ones reach it live.
     assert!(resumed.offset >= 2 && resumed.epoch == last.epoch, "{resumed:?}");
     assert!(s2.is_subscribed("feed"));
+    let again = s2.subscribe_from("feed", last.clone()).await.unwrap_err();
+    assert_eq!(again.kind(), "INVALID_ARGUMENT", "resuming a topic it already follows would repeat messages");
     for i in 3..=120u64 {
         let (p, payload) = positioned(&mut c2).await;
         assert_eq!((p.offset, payload), (i, format!("m{i}")), "nothing missing, nothing twice, in order");

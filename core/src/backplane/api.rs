@@ -64,7 +64,8 @@ impl Session {
     /// (none when the topic has no history yet). Fails with [`Error::Recovery`] when that is
     /// impossible: `Trimmed` (the history no longer reaches back to `since`), `EpochChanged` (the
     /// history was lost), `NoHistory` (no Redis history configured), `Unavailable` (broker down);
-    /// the session is then not subscribed, and its client should reload its state.
+    /// the session is then not subscribed, and its client should reload its state. A session already
+    /// subscribed to `topic` is refused (`InvalidArgument`): it would get messages twice.
     pub async fn subscribe_from(&self, topic: &str, since: Position) -> Result<Option<Position>> {
         topic_name(topic.as_bytes())?;
         if matches!(self.state(), State::Closing | State::Closed) {
@@ -73,6 +74,9 @@ impl Session {
         let server = self.server().ok_or_else(|| Error::invalid("topics need a server"))?;
         if !server.has_history() {
             return Err(Error::Recovery(RecoveryFailure::NoHistory));
+        }
+        if self.is_subscribed(topic) {
+            return Err(Error::invalid(format!("already subscribed to {topic:?}: resume before subscribing")));
         }
         let session = self.clone();
         let name = topic.to_owned();

@@ -1,159 +1,22 @@
-//! Redis: one pub/sub connection that follows the node's interest (and, with a history, delivers in
-//! position order, filling gaps from the stream and serving recoveries), and one command connection
-//! that sends publishes in batches. Both reconnect with backoff; neither blocks local delivery.
+//! Listening on Redis: one pub/sub connection that follows the node's interest and, with a history,
+//! delivers in position order, fills gaps from the stream and serves recoveries.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubSink};
-use redis::{AsyncConnectionConfig, Client, RedisResult, Value};
+use redis::{Client, RedisResult, Value};
 use tokio::sync::mpsc;
 
-use super::envelope::Envelope;
-use super::gaps::Gaps;
-use super::history::{self, Since};
-use super::position::{Position, RecoveryFailure};
-use super::{LISTENING, Outbound, PUBLISHING, RecoverRequest, Recovered, Shared, add, backoff};
+use super::{DEADLINE, channel, command_connection};
+use crate::backplane::envelope::Envelope;
+use crate::backplane::gaps::Gaps;
+use crate::backplane::history::{self, Since};
+use crate::backplane::position::{Position, RecoveryFailure};
+use crate::backplane::{LISTENING, RecoverRequest, Recovered, Shared, add, backoff};
 use crate::error::Error;
-
-/// Publishes sent to Redis in one pipeline at most.
-const BATCH: usize = 256;
-/// How long connecting, and any one reply, may take before the broker counts as unreachable.
-const DEADLINE: Duration = Duration::from_secs(3);
-
-/// Starts the two connection tasks on the runtime.
-pub(crate) fn start(shared: Arc<Shared>, outbound: mpsc::Receiver<Outbound>, recover: mpsc::Receiver<RecoverRequest>) {
-    let client = match Client::open(shared.url.connect.as_str()) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "backplane: bad redis URL");
-            return;
-        }
-    };
-    crate::runtime::spawn(publisher(shared.clone(), client.clone(), outbound));
-    crate::runtime::spawn(listener(shared, client, recover));
-}
-
-fn channel(shared: &Shared, topic: &str) -> String {
-    format!("{}:c:{topic}", shared.url.prefix)
-}
-
-async fn command_connection(client: &Client) -> RedisResult<MultiplexedConnection> {
-    let config =
-        AsyncConnectionConfig::new().set_connection_timeout(Some(DEADLINE)).set_response_timeout(Some(DEADLINE));
-    client.get_multiplexed_async_connection_with_config(&config).await
-}
-
-/// A publish the broker did not take: counted, and with a history delivered here without a
-/// position (local delivery never waits for the broker).
-fn failed(shared: &Shared, out: Outbound) {
-    add(&shared.counters.failed, 1);
-    if shared.url.history > 0 {
-        let e = out.envelope;
-        shared.deliver(&out.topic, e.payload, e.text, e.compress, e.exclude);
-    }
-    if let Some(reply) = out.reply {
-        let _ = reply.send(Err(Error::Recovery(RecoveryFailure::Unavailable)));
-    }
-}
-
-async fn publisher(shared: Arc<Shared>, client: Client, mut rx: mpsc::Receiver<Outbound>) {
-    let mut stop = shared.stopped();
-    let mut failures = 0u32;
-    let mut batch = Vec::with_capacity(BATCH);
-    'connect: loop {
-        // Connect while failing what arrives meanwhile, so local delivery goes on.
-        let wait = (failures > 0).then(|| backoff(failures));
-        let connecting = async {
-            if let Some(wait) = wait {
-                tokio::time::sleep(wait).await;
-            }
-            let mut conn = command_connection(&client).await?;
-            if shared.url.history > 0 {
-                redis::cmd("SCRIPT").arg("LOAD").arg(history::PUBLISH).exec_async(&mut conn).await?;
-            }
-            RedisResult::Ok(conn)
-        };
-        tokio::pin!(connecting);
-        let mut conn = loop {
-            tokio::select! {
-                _ = super::until_stopped(&mut stop) => return,
-                r = &mut connecting => match r {
-                    Ok(conn) => break conn,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "backplane: redis unreachable for publishing");
-                        failures += 1;
-                        continue 'connect;
-                    }
-                },
-                n = rx.recv_many(&mut batch, BATCH) => {
-                    if n == 0 { return; }
-                    batch.drain(..).for_each(|out| failed(&shared, out));
-                }
-            }
-        };
-        let sha = redis::Script::new(history::PUBLISH).get_hash().to_owned();
-        let mut links_lost = shared.links_lost.subscribe();
-        links_lost.mark_unchanged();
-        shared.set_connected(PUBLISHING, true);
-        loop {
-            let n = tokio::select! {
-                _ = super::until_stopped(&mut stop) => return,
-                _ = links_lost.changed() => {
-                    shared.set_connected(PUBLISHING, false);
-                    failures = 1;
-                    continue 'connect;
-                }
-                n = rx.recv_many(&mut batch, BATCH) => n,
-            };
-            if n == 0 {
-                return;
-            }
-            let mut pipe = redis::pipe();
-            for out in &batch {
-                let envelope = out.envelope.encode();
-                if shared.url.history > 0 {
-                    let url = &shared.url;
-                    pipe.cmd("EVALSHA")
-                        .arg(&sha)
-                        .arg(2)
-                        .arg(history::stream_key(url, &out.topic))
-                        .arg(history::meta_key(url, &out.topic))
-                        .arg(envelope.as_ref())
-                        .arg(channel(&shared, &out.topic))
-                        .arg(url.history)
-                        .arg(url.history_ttl.as_millis() as u64)
-                        .arg(url.history_meta_ttl.as_millis() as u64)
-                        .arg(history::new_epoch());
-                } else {
-                    pipe.cmd("PUBLISH").arg(channel(&shared, &out.topic)).arg(envelope.as_ref());
-                }
-            }
-            match pipe.query_async::<Vec<Value>>(&mut conn).await {
-                Ok(replies) => {
-                    add(&shared.counters.published, batch.len() as u64);
-                    for (out, reply) in batch.drain(..).zip(replies) {
-                        if let Some(tx) = out.reply {
-                            let position = history::parse_published(&reply)
-                                .ok_or_else(|| Error::Backplane("unexpected reply from redis".into()));
-                            let _ = tx.send(position);
-                        }
-                    }
-                }
-                Err(e) => {
-                    shared.set_connected(PUBLISHING, false);
-                    tracing::warn!(error = %e, lost = batch.len(), "backplane: publishing to redis failed");
-                    batch.drain(..).for_each(|out| failed(&shared, out));
-                    failures = 1;
-                    continue 'connect;
-                }
-            }
-        }
-    }
-}
 
 /// What the listener remembers across reconnects.
 #[derive(Default)]
@@ -170,7 +33,8 @@ enum Ended {
     Lost(String),
 }
 
-async fn listener(shared: Arc<Shared>, client: Client, mut recover: mpsc::Receiver<RecoverRequest>) {
+/// Listens (and serves recoveries) until the server is gone.
+pub(super) async fn run(shared: Arc<Shared>, client: Client, mut recover: mpsc::Receiver<RecoverRequest>) {
     let mut stop = shared.stopped();
     let mut state = Listening::default();
     let mut failures = 0u32;
@@ -188,7 +52,7 @@ async fn listener(shared: Arc<Shared>, client: Client, mut recover: mpsc::Receiv
         tokio::pin!(connecting);
         let connected = loop {
             tokio::select! {
-                _ = super::until_stopped(&mut stop) => return,
+                _ = crate::backplane::until_stopped(&mut stop) => return,
                 r = &mut connecting => break r,
                 Some(req) = recover.recv() => {
                     let _ = req.reply.send(Err(Error::Recovery(RecoveryFailure::Unavailable)));
@@ -246,7 +110,7 @@ impl Link<'_> {
                 return Ended::Lost(e.to_string());
             }
             tokio::select! {
-                _ = super::until_stopped(&mut stop) => return Ended::Stop,
+                _ = crate::backplane::until_stopped(&mut stop) => return Ended::Stop,
                 _ = self.shared.interest_changed.notified() => {}
                 msg = stream.next() => match msg {
                     None => return Ended::Lost("connection closed".into()),
