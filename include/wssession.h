@@ -1008,6 +1008,14 @@ wss_status wss_server_config_set_metrics_path(struct wss_server_config *config,
                                               const char *path);
 
 /**
+ * Share topics with other server processes through a broker: "redis://host:port[?options]" or
+ * "nats://host:port[?options]" (options such as "history=1000" in BACKPLANE.md); NULL (the default)
+ * keeps topics in this process. An unsupported URL or option is refused with
+ * WSS_STATUS_INVALID_ARGUMENT naming it, and changes nothing.
+ */
+wss_status wss_server_config_set_backplane(struct wss_server_config *config, const char *url);
+
+/**
  * Where callbacks run: WSS_CALLBACK_MODE_RUNTIME_THREADS (default) or WSS_CALLBACK_MODE_DISPATCH
  * (queued for `wss_server_dispatch`, for programs with their own event loop; see ffi/README.md).
  */
