@@ -105,17 +105,22 @@ impl Link<'_> {
         recover: &mut mpsc::Receiver<RecoverRequest>,
     ) -> Ended {
         let mut stop = self.shared.stopped();
+        let prefix = format!("{}:c:", self.shared.url.prefix);
+        // Interest is read when it changed (and once per connection), not per message.
+        let mut interest_changed = true;
         loop {
-            if let Err(e) = self.follow_interest().await {
+            if std::mem::take(&mut interest_changed)
+                && let Err(e) = self.follow_interest().await
+            {
                 return Ended::Lost(e.to_string());
             }
             tokio::select! {
                 _ = crate::backplane::until_stopped(&mut stop) => return Ended::Stop,
-                _ = self.shared.interest_changed.notified() => {}
+                _ = self.shared.interest_changed.notified() => interest_changed = true,
                 msg = stream.next() => match msg {
                     None => return Ended::Lost("connection closed".into()),
                     Some(msg) => {
-                        let topic = msg.get_channel_name().strip_prefix(&format!("{}:c:", self.shared.url.prefix)).map(str::to_owned);
+                        let topic = msg.get_channel_name().strip_prefix(&prefix).map(str::to_owned);
                         if let Some(topic) = topic
                             && let Err(e) = self.on_message(&topic, msg.get_payload_bytes()).await
                         {
