@@ -4,9 +4,9 @@
 //! when it closes. [`Server::publish`] reaches every subscriber of a topic, [`Session::publish`]
 //! every subscriber but that session.
 //!
-//! - [`registry`]: who is subscribed to what (and the subscriber counts);
-//! - [`fanout`]: one publish delivered to the local subscribers;
-//! - [`policy`]: what happens to a subscriber that does not keep up ([`SlowSubscriber`]).
+//! - `registry`: who is subscribed to what (and the subscriber counts);
+//! - `fanout`: one publish delivered to the local subscribers;
+//! - `policy`: what happens to a subscriber that does not keep up ([`SlowSubscriber`]).
 //!
 //! **Framing and compression.** A publish is framed once; subscribers without masking get that
 //! same frame (copied into their write buffer when small, shared by reference when large). With
@@ -19,15 +19,20 @@
 //! `DeflateConfig::server_no_context_takeover`, or publish with `compress: Some(false)`
 //! (sent uncompressed, RSV1 clear, which every client accepts). `BENCHMARKS.md` measures both.
 //!
+//! **Writes.** A publish only queues: subscribers whose queue was idle are written by one task
+//! per burst of publishes (the flusher in `fanout`), so the publishes a reader decoded from one read,
+//! or that a publishing thread made meanwhile, leave in one write per subscriber (uWebSockets
+//! drains its topic tree once per event-loop iteration for the same reason).
+//!
 //! **Slow subscribers.** A publish never waits: a subscriber whose outgoing queue is over its
 //! high-water mark gets the server's [`SlowSubscriber`] policy (the message dropped for it and
 //! counted, or the session closed with 1008/1013); a subscriber in the middle of sending its own
 //! fragmented message cannot take a data frame, so the message is dropped for it and counted.
 //!
 //! **The backplane seam.** Every publish, from the server or from a session, goes through one
-//! function, [`Hub::publish`]: it validates, then calls [`Hub::fanout_local`]. A backplane (Redis,
+//! function, `Hub::publish`: it validates, then calls `Hub::fanout_local`. A backplane (Redis,
 //! NATS) intercepts there, forwarding the message to other nodes; messages arriving from other
-//! nodes are handed to [`Hub::fanout_local`].
+//! nodes are handed to `Hub::fanout_local`.
 
 mod fanout;
 mod policy;
@@ -39,7 +44,7 @@ use crate::error::{Error, Result};
 use crate::metrics::TopicMetrics;
 use crate::server::Server;
 use crate::session::{Session, State};
-use fanout::SharedDeflaters;
+use fanout::{Flusher, SharedDeflaters};
 use registry::Registry;
 
 /// Longest topic name, in bytes.
@@ -61,7 +66,8 @@ pub struct Published {
     pub closed: usize,
 }
 
-/// Checks a topic name given as bytes (C strings, JS buffers): UTF-8, 1 to [`MAX_TOPIC_LEN`] bytes.
+/// Checks a topic name given as bytes (JS buffers, Python bytes): UTF-8 without NUL, 1 to
+/// [`MAX_TOPIC_LEN`] bytes (the rule every surface applies).
 pub fn topic_name(bytes: &[u8]) -> Result<&str> {
     let name = std::str::from_utf8(bytes).map_err(|_| Error::invalid("topic name is not valid UTF-8"))?;
     check_topic(name)?;
@@ -71,6 +77,9 @@ pub fn topic_name(bytes: &[u8]) -> Result<&str> {
 fn check_topic(topic: &str) -> Result<()> {
     if topic.is_empty() {
         return Err(Error::invalid("topic name must not be empty"));
+    }
+    if topic.contains('\0') {
+        return Err(Error::invalid("topic name must not contain NUL"));
     }
     if topic.len() > MAX_TOPIC_LEN {
         return Err(Error::invalid(format!("topic name is {} bytes; the limit is {MAX_TOPIC_LEN}", topic.len())));
@@ -82,6 +91,7 @@ fn check_topic(topic: &str) -> Result<()> {
 pub(crate) struct Hub {
     registry: Registry,
     deflaters: SharedDeflaters,
+    flusher: std::sync::Arc<Flusher>,
     policy: SlowSubscriber,
     pub(crate) metrics: TopicMetrics,
     /// Carries publishes to and from other nodes (in-process by default).
@@ -94,6 +104,7 @@ impl Hub {
         Self {
             registry: Registry::default(),
             deflaters: SharedDeflaters::default(),
+            flusher: Default::default(),
             policy,
             metrics: Default::default(),
             backplane: crate::backplane::Backplane::in_process(),
