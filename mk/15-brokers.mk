@@ -9,6 +9,7 @@ brokers:
 	@# The packages may start system-wide daemons; the tests never use them (own ports).
 
 test-rust: brokers
+test-c: brokers
 
 .PHONY: demo-rooms
 BACKPLANE ?= redis://127.0.0.1:6379

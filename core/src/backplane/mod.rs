@@ -173,6 +173,17 @@ async fn until_stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+/// A random id for this node: std's per-process random hash keys, mixed with the process id and the
+/// time (fastrand's thread-local generator would allocate a handle for a host thread, which C and
+/// Python hosts never free).
+fn node_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish().max(1)
+}
+
 /// Reconnect delay after `failures` failed attempts: 50 ms doubling up to 5 s, with jitter.
 pub(crate) fn backoff(failures: u32) -> Duration {
     let base = 50u64.saturating_mul(1 << failures.min(7)).min(5_000);
@@ -205,7 +216,7 @@ impl Backplane {
     pub(crate) fn connect(url: &BackplaneUrl, local: Weak<dyn LocalDelivery>) -> Self {
         let shared = Arc::new(Shared {
             url: url.clone(),
-            node: fastrand::u64(1..),
+            node: node_id(),
             interest_changed: Notify::new(),
             sequencer: Mutex::new(Sequencer::default()),
             counters: Counters::default(),
