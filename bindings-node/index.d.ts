@@ -454,6 +454,11 @@ export interface ServerOptions {
   logLevel?: string
   /** Answer a plain HTTP GET of this path with the Prometheus text of `metrics()`. */
   metricsPath?: string
+  /**
+   * Share topics with other processes through a broker: "redis://host:port[?options]" or
+   * "nats://host:port[?options]" (see BACKPLANE.md); none keeps them in this process.
+   */
+  backplane?: string
 }
 
 /** Per-session counters. */

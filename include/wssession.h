@@ -143,6 +143,14 @@ enum wss_status
    * An internal panic was caught at the C boundary; please report it.
    */
   WSS_STATUS_PANIC = 20,
+  /**
+   * A topic cannot be resumed from the given position (history trimmed, epoch changed, no history).
+   */
+  WSS_STATUS_RECOVERY = 21,
+  /**
+   * The backplane could not take a publish (queue toward the broker full, or stopped).
+   */
+  WSS_STATUS_BACKPLANE = 22,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1131,6 +1139,14 @@ wss_status wss_server_config_set_reuse_port(struct wss_server_config *config, bo
  */
 wss_status wss_server_config_set_metrics_path(struct wss_server_config *config,
                                               const char *path);
+
+/**
+ * Share topics with other server processes through a broker: "redis://host:port[?options]" or
+ * "nats://host:port[?options]" (options such as "history=1000" in BACKPLANE.md); NULL (the default)
+ * keeps topics in this process. An unsupported URL or option is refused with
+ * WSS_STATUS_INVALID_ARGUMENT naming it, and changes nothing.
+ */
+wss_status wss_server_config_set_backplane(struct wss_server_config *config, const char *url);
 
 /**
  * Where callbacks run: WSS_CALLBACK_MODE_RUNTIME_THREADS (default) or WSS_CALLBACK_MODE_DISPATCH

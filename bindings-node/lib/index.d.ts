@@ -254,6 +254,10 @@ declare namespace WebSocket {
     logLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace'
     /** Answer a plain HTTP GET of this path (e.g. '/metrics') with `metrics()`, on the same port. */
     metricsPath?: string
+    /** Share topics with other server processes through a broker: 'redis://host:port[?options]' or
+     * 'nats://host:port[?options]' (options such as 'history=1000' in BACKPLANE.md). Default: none,
+     * topics stay in this process. */
+    backplane?: string
   }
 
   /** What a host that writes the 101 itself sends: `lines` joined with CRLF, then an empty line. */

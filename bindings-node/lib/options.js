@@ -26,7 +26,7 @@ const WS_DEFAULTS = {
 const LISTENER_ONLY = ['host', 'backlog', 'tls']
 
 /** Options wssession adds to ws's. */
-const EXTRA = ['pingInterval', 'pingTimeout', 'maxBufferedAmount', 'maxConnections', 'handshakeTimeout', 'tls', 'logLevel', 'metricsPath']
+const EXTRA = ['pingInterval', 'pingTimeout', 'maxBufferedAmount', 'maxConnections', 'handshakeTimeout', 'tls', 'logLevel', 'metricsPath', 'backplane']
 
 /** ws options the core cannot honour, with the reason given in the error. */
 const REFUSED = {

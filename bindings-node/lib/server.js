@@ -57,6 +57,10 @@ class WebSocketServer extends EventEmitter {
       throw new TypeError('options.metricsPath must be a string')
     }
     nativeOptions.metricsPath = options.metricsPath
+    if (options.backplane !== undefined && typeof options.backplane !== 'string') {
+      throw new TypeError('options.backplane must be a string (a redis:// or nats:// URL)')
+    }
+    nativeOptions.backplane = options.backplane
     this.clients = this.options.clientTracking ? new Set() : undefined
     this._sockets = new Map()
     /** Connections handed to the core by handleUpgrade, by adoption id: `{ req, cb }` until open. */

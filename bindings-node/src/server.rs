@@ -87,6 +87,9 @@ pub struct ServerOptions {
     pub log_level: Option<String>,
     /// Answer a plain HTTP GET of this path with the Prometheus text of `metrics()`.
     pub metrics_path: Option<String>,
+    /// Share topics with other processes through a broker: "redis://host:port[?options]" or
+    /// "nats://host:port[?options]" (see BACKPLANE.md); none keeps them in this process.
+    pub backplane: Option<String>,
 }
 
 /// How JS answered an upgrade request.
@@ -196,6 +199,7 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
         }
         c.deflate = dc;
     }
+    c.backplane = o.backplane.clone();
     // The core decides the ranges; thrown as InvalidArg so that the JS constructor throws it
     // synchronously (as ws does for bad options) instead of reporting it as a listen error.
     c.validate().map_err(|e| napi::Error::new(napi::Status::InvalidArg, format!("WSSESSION_ERR_{}: {e}", e.kind())))?;

@@ -79,6 +79,8 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Dropped => err(py, "DroppedError", msg),
         Error::WouldDeadlock => err(py, "WouldDeadlockError", msg),
         Error::AlreadyStarted | Error::RuntimeStarted => err(py, "InvalidState", msg),
+        Error::Recovery(_) => err(py, "RecoveryError", msg),
+        Error::Backplane(_) => err(py, "BackplaneError", msg),
     }
 }
 

@@ -313,7 +313,7 @@ fn task_handler(
     incoming_queue=16, write_high_water=32768, write_low_water=8192, deflate=true,
     tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0,
     response_headers=Vec::new(), detached=false, listener_fd=None, reuse_port=false,
-    logger=None, log_level=30, metrics_path=None
+    logger=None, log_level=30, metrics_path=None, backplane=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn start_server<'py>(
@@ -346,6 +346,7 @@ pub fn start_server<'py>(
     logger: Option<Py<PyAny>>,
     log_level: u32,
     metrics_path: Option<String>,
+    backplane: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let tls = match (tls_cert, tls_key) {
         (Some(cert_path), Some(key_path)) => Some(TlsConfig { cert_path, key_path }),
@@ -375,6 +376,7 @@ pub fn start_server<'py>(
             ..SessionConfig::default()
         },
         metrics_path,
+        backplane,
         ..ServerConfig::default()
     };
     errors::map(config.validate())?;

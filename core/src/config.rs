@@ -136,6 +136,10 @@ pub struct ServerConfig {
     /// a refused upgrade, on the same listener. Default none: anyone who can reach the listener could
     /// read the figures.
     pub metrics_path: Option<String>,
+    /// Share topics with other processes through a broker: `redis://host:port[/db][?options]` or
+    /// `nats://host:port[?options]` (see [`crate::backplane::BackplaneUrl`] for the options, e.g.
+    /// `history=1000` for Redis Streams recovery). Default none: topics stay in this process.
+    pub backplane: Option<String>,
     /// What a topic publish does with a subscriber over its write high-water mark. Default
     /// [`SlowSubscriber::Drop`]: that subscriber misses the message (counted); the others never wait.
     pub slow_subscriber: SlowSubscriber,
@@ -157,6 +161,7 @@ impl Default for ServerConfig {
             backlog: 1024,
             reuse_port: false,
             metrics_path: None,
+            backplane: None,
             slow_subscriber: SlowSubscriber::Drop,
         }
     }
@@ -177,6 +182,9 @@ impl ServerConfig {
         at_least("backlog", self.backlog.into(), 1)?;
         if let Some(p) = self.subprotocols.iter().find(|p| !is_token(p)) {
             return Err(Error::invalid(format!("subprotocol {p:?} is not an HTTP token")));
+        }
+        if let Some(url) = &self.backplane {
+            crate::backplane::BackplaneUrl::parse(url)?;
         }
         self.deflate.validate()?;
         self.slow_subscriber.validate()?;
@@ -209,6 +217,8 @@ mod tests {
             ("max_frame_size", Box::new(|c| c.session.max_frame_size = 0)),
             ("timeout_ms", Box::new(|c| c.session.timeout_ms = 0)),
             ("incoming_queue", Box::new(|c| c.session.incoming_queue = 0)),
+            ("backplane", Box::new(|c| c.backplane = Some("kafka://broker".into()))),
+            ("history", Box::new(|c| c.backplane = Some("nats://127.0.0.1?history=10".into()))),
             ("slow_subscriber", Box::new(|c| c.slow_subscriber = SlowSubscriber::Close(1000))),
         ];
         for (name, break_it) in cases {

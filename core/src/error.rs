@@ -66,6 +66,12 @@ pub enum Error {
     /// The runtime was already running when its configuration was changed.
     #[error("the runtime is already running; configure it before first use")]
     RuntimeStarted,
+    /// A topic cannot be resumed from the position given: the client should reload its state.
+    #[error("cannot recover: {0}")]
+    Recovery(crate::backplane::RecoveryFailure),
+    /// The backplane could not take a publish (its queue toward the broker is full, or it stopped).
+    #[error("backplane: {0}")]
+    Backplane(String),
 }
 
 impl Error {
@@ -86,6 +92,8 @@ impl Error {
             Error::WouldDeadlock => "WOULD_DEADLOCK",
             Error::AlreadyStarted => "ALREADY_STARTED",
             Error::RuntimeStarted => "RUNTIME_STARTED",
+            Error::Recovery(_) => "RECOVERY",
+            Error::Backplane(_) => "BACKPLANE",
         }
     }
 

@@ -8,10 +8,12 @@
 //! - [`server`]: listener, TLS, routing, accept hook, shutdown;
 //! - [`topics`]: publish/subscribe across a server's sessions;
 //! - [`adopt`]: connections the host accepted, pumps, or upgraded itself;
+//! - [`backplane`]: topics across processes through Redis or NATS, with Redis Streams recovery;
 //! - [`runtime`]: the one internal runtime;
 //! - [`metrics`] and [`log`]: server-wide figures, and the bridge of `tracing` events to the bindings.
 
 pub mod adopt;
+pub mod backplane;
 pub mod config;
 pub mod convert;
 pub mod deflate;
@@ -28,6 +30,7 @@ pub mod session;
 pub mod topics;
 
 pub use adopt::{Adoption, PeerInfo};
+pub use backplane::{BackplaneUrl, Position, Recovered, RecoveryFailure};
 pub use bytes::Bytes;
 pub use config::{ServerConfig, SessionConfig, TlsConfig};
 pub use convert::{Converter, JsonConverter};
@@ -35,7 +38,7 @@ pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{Error, Result};
 pub use handler::{Accept, AcceptHook, BoxFuture, Decision, EventHandler, Handler, HandlerError};
 pub use handshake::{Handshake, HttpResponse};
-pub use metrics::{ServerStats, TopicStats};
+pub use metrics::{BackplaneStats, ServerStats, TopicStats};
 pub use protocol::{CloseFrame, CloseReason, Frame, FrameType, Initiator, ViolationKind};
 pub use request::{Headers, Request};
 pub use server::{Server, ServerBuilder};

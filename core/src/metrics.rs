@@ -44,6 +44,8 @@ pub struct ServerStats {
     pub pings_sent: u64,
     /// Sessions closed with 1011 because a Pong did not arrive in time.
     pub ping_timeouts: u64,
+    /// The backplane's figures (all zero in-process).
+    pub backplane: BackplaneStats,
     /// Topic publishes (server and session ones).
     pub publishes: u64,
     /// Messages those publishes queued to subscribers.
@@ -58,6 +60,31 @@ pub struct ServerStats {
     /// The same figures per topic, for the first [`MAX_TOPIC_LABELS`] topics subscribed to (the
     /// bound keeps the label set of the Prometheus text bounded); later topics count in the totals only.
     pub topics: BTreeMap<String, TopicStats>,
+}
+
+/// What the backplane did since the server started (see [`crate::backplane`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackplaneStats {
+    /// "redis" or "nats"; none for the in-process backplane.
+    pub kind: Option<&'static str>,
+    /// Whether the broker connection is up now.
+    pub connected: bool,
+    /// Topics this node listens to on the broker (those with local subscribers).
+    pub topics: u64,
+    /// Publishes the broker took.
+    pub published: u64,
+    /// Messages from the broker delivered to this node's subscribers.
+    pub received: u64,
+    /// Publishes not sent on because the queue toward the broker was full (delivered locally only).
+    pub dropped: u64,
+    /// Publishes the broker did not take (unreachable): other nodes never see them.
+    pub failed: u64,
+    /// Messages from other nodes this node never received (pub/sub gaps, trimmed history).
+    pub lost: u64,
+    /// Messages filled in from the history (after a gap or a reconnect, or for a resuming session).
+    pub recovered: u64,
+    /// Broker connections re-established after a loss.
+    pub reconnects: u64,
 }
 
 /// Per-topic publish figures (see [`ServerStats::topics`]).
@@ -291,9 +318,36 @@ impl ServerStats {
         );
         counter(&mut registry, "pings_sent", "Pings sent", self.pings_sent);
         counter(&mut registry, "ping_timeouts", "Sessions closed because a Pong was late", self.ping_timeouts);
+        self.backplane.register(&mut registry);
         self.register_topics(&mut registry);
         let mut text = String::new();
         encode(&mut text, &registry).expect("writing to a String cannot fail");
         text
+    }
+}
+
+impl BackplaneStats {
+    /// Adds the `backplane_*` metrics (only when a broker is configured).
+    fn register(&self, registry: &mut Registry) {
+        if self.kind.is_none() {
+            return;
+        }
+        let up = Gauge::<i64>::default();
+        up.set(self.connected.into());
+        registry.register("backplane_connected", "Whether the backplane's broker connection is up", up);
+        let topics = Gauge::<i64>::default();
+        topics.set(self.topics as i64);
+        registry.register("backplane_topics", "Topics this node listens to on the broker", topics);
+        for (name, help, value) in [
+            ("backplane_published", "Publishes the broker took", self.published),
+            ("backplane_received", "Messages from the broker delivered here", self.received),
+            ("backplane_dropped", "Publishes not sent on: the queue toward the broker was full", self.dropped),
+            ("backplane_failed", "Publishes the broker did not take", self.failed),
+            ("backplane_lost", "Messages from other nodes never received here", self.lost),
+            ("backplane_recovered", "Messages filled in from the history", self.recovered),
+            ("backplane_reconnects", "Broker connections re-established", self.reconnects),
+        ] {
+            counter(registry, name, help, value);
+        }
     }
 }

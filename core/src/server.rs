@@ -181,10 +181,12 @@ impl ServerBuilder {
         }
         let span = tracing::info_span!("server", addr = %local_addr);
         let slow_subscriber = self.config.slow_subscriber;
+        // Checked by `validate` before any server is built.
+        let backplane = self.config.backplane.as_deref().map(|u| crate::BackplaneUrl::parse(u).expect("validated"));
         if let Some(route) = self.log {
             crate::log::attach(&span, route);
         }
-        Arc::new_cyclic(|me| ServerInner {
+        Arc::new_cyclic(|me: &Weak<ServerInner>| ServerInner {
             config: self.config,
             routes: self.routes,
             fallback: self.fallback,
@@ -195,7 +197,12 @@ impl ServerBuilder {
             sessions: Mutex::new(HashMap::new()),
             connections: AtomicUsize::new(0),
             counters: Counters::default(),
-            topics: crate::topics::Hub::new(slow_subscriber),
+            topics: crate::topics::Hub::new(slow_subscriber).with_backplane(match &backplane {
+                Some(url) => {
+                    crate::backplane::Backplane::connect(url, me.clone() as Weak<dyn crate::backplane::LocalDelivery>)
+                }
+                None => crate::backplane::Backplane::in_process(),
+            }),
             span,
             shutting_down: AtomicBool::new(false),
             stop: watch::channel(false).0,
@@ -332,6 +339,7 @@ impl Server {
         let open: Vec<_> = sessions.values().map(Session::stats).collect();
         drop(sessions);
         let mut stats = self.inner.counters.snapshot(ended, &open);
+        stats.backplane = self.inner.topics.backplane.stats();
         self.inner.topics.metrics.fill(&mut stats);
         stats
     }

@@ -63,6 +63,7 @@ fn expected() -> ServerStats {
         backpressure_waits: 0,
         pings_sent: 0,
         ping_timeouts: 0,
+        backplane: Default::default(),
         ..ServerStats::default()
     }
 }

@@ -2,11 +2,11 @@
 //!
 //! The second process is this test binary run again with `--ignored --exact reuse_port_child`: it
 //! serves on the port named by `WSS_REUSE_PORT`, prints "WSS_CHILD_READY", and exits when its stdin closes.
+#[path = "common/child.rs"]
+mod child;
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-
+use child::{ChildProcess, serve_until_stdin_closes};
 use common::*;
 use tokio_tungstenite::tungstenite::Message;
 use wssession_core::{EventHandler, Frame, Handler, Server, ServerBuilder, ServerConfig, Session};
@@ -29,43 +29,14 @@ async fn whoami_server(port: u16) -> wssession_core::Result<Server> {
     ServerBuilder::new(config(port, true)).fallback(Handler::events(Whoami)).start().await
 }
 
-/// Kills the child if the test fails before it exits by itself.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn two_processes_share_one_port_with_reuse_port_and_both_serve() {
     let ours = whoami_server(0).await.expect("first server binds");
     let port = ours.port();
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "reuse_port_child", "--nocapture", "--test-threads=1"])
-        .env("WSS_REUSE_PORT", port.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("second process starts");
-    let mut child = ChildGuard(child);
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap());
-    let ready = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        while lines.read_line(&mut line).unwrap() > 0 {
-            if line.contains("WSS_CHILD_READY") {
-                return Some(lines);
-            }
-            line.clear();
-        }
-        None
-    });
-    let mut rest = within(ready).await.unwrap().expect("the second process serves on the same port");
+    let child = ChildProcess::start("reuse_port_child", &[("WSS_REUSE_PORT", port.to_string())]).await;
 
     // The kernel spreads new connections over both listeners: connect until both have answered.
-    let child_pid = child.0.id().to_string();
+    let child_pid = child.id().to_string();
     let our_pid = std::process::id().to_string();
     let (mut saw_ours, mut saw_child) = (false, false);
     for _ in 0..500 {
@@ -80,11 +51,7 @@ async fn two_processes_share_one_port_with_reuse_port_and_both_serve() {
         }
     }
     assert!(saw_ours && saw_child, "both processes served (ours: {saw_ours}, the other: {saw_child})");
-    drop(child.0.stdin.take());
-    let status = tokio::task::spawn_blocking(move || child.0.wait()).await.unwrap().unwrap();
-    let mut out = String::new();
-    rest.read_to_string(&mut out).unwrap();
-    assert!(status.success(), "second process: {status}\n{out}");
+    child.finish().await;
 }
 
 #[tokio::test]
@@ -103,7 +70,6 @@ async fn without_reuse_port_a_second_bind_of_the_port_fails() {
 async fn reuse_port_child() {
     let port: u16 = std::env::var("WSS_REUSE_PORT").expect("run by the parent test").parse().unwrap();
     let server = whoami_server(port).await.expect("binds the shared port");
-    println!("WSS_CHILD_READY");
-    tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await.unwrap().unwrap();
+    serve_until_stdin_closes().await;
     server.close();
 }

@@ -538,6 +538,24 @@ pub unsafe extern "C" fn wss_server_config_set_metrics_path(
     }
 }
 
+/// Share topics with other server processes through a broker: "redis://host:port[?options]" or
+/// "nats://host:port[?options]" (options such as "history=1000" in BACKPLANE.md); NULL (the default)
+/// keeps topics in this process. An unsupported URL or option is refused with
+/// WSS_STATUS_INVALID_ARGUMENT naming it, and changes nothing.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_backplane(
+    config: *mut wss_server_config,
+    url: *const c_char,
+) -> wss_status {
+    ffi_status! {
+        let url = if url.is_null() { None } else { Some(arg_str(url, "url")?.to_owned()) };
+        edit(config, |c| {
+            c.backplane = url;
+            Ok(())
+        })
+    }
+}
+
 /// Where callbacks run: WSS_CALLBACK_MODE_RUNTIME_THREADS (default) or WSS_CALLBACK_MODE_DISPATCH
 /// (queued for `wss_server_dispatch`, for programs with their own event loop; see ffi/README.md).
 #[unsafe(no_mangle)]

@@ -51,6 +51,10 @@ pub enum wss_status {
     Deserialize = 19,
     /// An internal panic was caught at the C boundary; please report it.
     Panic = 20,
+    /// A topic cannot be resumed from the given position (history trimmed, epoch changed, no history).
+    Recovery = 21,
+    /// The backplane could not take a publish (queue toward the broker full, or stopped).
+    Backplane = 22,
 }
 
 impl wss_status {
@@ -79,12 +83,14 @@ impl wss_status {
             wss_status::NoConverter => c"no converter configured",
             wss_status::Deserialize => c"cannot deserialize message",
             wss_status::Panic => c"internal panic caught at the C boundary",
+            wss_status::Recovery => c"cannot recover the topic from this position",
+            wss_status::Backplane => c"the backplane could not take the publish",
         }
     }
 
     pub(crate) fn from_u32(n: u32) -> Option<Self> {
         use wss_status::*;
-        const ALL: [wss_status; 21] = [
+        const ALL: [wss_status; 23] = [
             Ok,
             NullPointer,
             InvalidArgument,
@@ -106,6 +112,8 @@ impl wss_status {
             NoConverter,
             Deserialize,
             Panic,
+            Recovery,
+            Backplane,
         ];
         ALL.iter().copied().find(|s| *s as u32 == n)
     }
@@ -147,6 +155,8 @@ pub(crate) fn status_of(e: &Error) -> wss_status {
         Error::WouldDeadlock => wss_status::WouldDeadlock,
         Error::AlreadyStarted => wss_status::AlreadyStarted,
         Error::RuntimeStarted => wss_status::RuntimeStarted,
+        Error::Recovery(_) => wss_status::Recovery,
+        Error::Backplane(_) => wss_status::Backplane,
     }
 }
 

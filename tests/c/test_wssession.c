@@ -199,6 +199,14 @@ static void config_setters_accept_valid_values_and_reject_bad_ones(void) {
     CHECK_STATUS(wss_server_config_set_deflate_server_max_window_bits(c, 7), WSS_STATUS_INVALID_ARGUMENT);
     CHECK(strstr(wss_last_error(), "server_max_window_bits must be 8-15") != NULL);
     CHECK_STATUS(wss_server_config_set_deflate_client_max_window_bits(c, 16), WSS_STATUS_INVALID_ARGUMENT);
+    /* the backplane URL: checked by the core, refused by name */
+    OK(wss_server_config_set_backplane(c, "redis://127.0.0.1:6379?history=100&positions=1"));
+    OK(wss_server_config_set_backplane(c, "nats://127.0.0.1:4222"));
+    OK(wss_server_config_set_backplane(c, NULL));
+    CHECK_STATUS(wss_server_config_set_backplane(c, "kafka://broker"), WSS_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(wss_last_error(), "kafka") != NULL);
+    CHECK_STATUS(wss_server_config_set_backplane(c, "redis://h?colour=red"), WSS_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(wss_last_error(), "colour") != NULL);
     wss_server_config_free(c);
     wss_server_config_free(NULL);
 }

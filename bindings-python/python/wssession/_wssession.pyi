@@ -526,6 +526,7 @@ def start_server(
     logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
     log_level: int = 30,
     metrics_path: str | None = None,
+    backplane: str | None = None,
 ) -> Awaitable[ServerHandle]:
     """Starts a server; resolves with a ServerHandle. Use ``wssession.serve`` instead."""
 

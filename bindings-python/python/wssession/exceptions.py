@@ -51,6 +51,8 @@ __all__ = [
     "WouldBlockError",
     "DroppedError",
     "WouldDeadlockError",
+    "RecoveryError",
+    "BackplaneError",
 ]
 
 #: Close codes that make a closed connection "OK" (as in ``websockets``).
@@ -316,3 +318,11 @@ class DroppedError(WebSocketException):
 
 class WouldDeadlockError(WebSocketException, RuntimeError):
     """A blocking call was made from a runtime thread; use the async form."""
+
+
+class RecoveryError(WebSocketException):
+    """A topic cannot be resumed from the given position (history trimmed, epoch changed, no history)."""
+
+
+class BackplaneError(WebSocketException):
+    """The backplane could not take a publish (its queue toward the broker is full, or it stopped)."""

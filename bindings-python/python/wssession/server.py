@@ -534,6 +534,7 @@ def serve(
     backlog: int = 1024,
     logger: LoggerLike | None = None,
     metrics_path: str | None = None,
+    backplane: str | None = None,
     create_connection: Any = None,
     extensions: Any = None,
     _events: CallbackHandler | None = None,
@@ -586,6 +587,8 @@ def serve(
             raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
     if server_header is not None and not isinstance(server_header, str):
         raise TypeError(f"server_header must be a str or None, not {type(server_header).__name__}")
+    if backplane is not None and not isinstance(backplane, str):
+        raise TypeError(f"backplane must be a str (a redis:// or nats:// URL) or None, not {type(backplane).__name__}")
     if logger is not None and not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
         raise TypeError(f"logger must be a logging.Logger or LoggerAdapter, not {type(logger).__name__}")
     cert = key = None
@@ -623,6 +626,7 @@ def serve(
         server_header=server_header,
         logger=logger,
         metrics_path=metrics_path,
+        backplane=backplane,
         grace=10.0 if close_t is None else close_t,
         listen=listen,
     )

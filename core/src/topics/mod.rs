@@ -94,6 +94,8 @@ pub(crate) struct Hub {
     flusher: std::sync::Arc<Flusher>,
     policy: SlowSubscriber,
     pub(crate) metrics: TopicMetrics,
+    /// Carries publishes to and from other nodes (in-process by default).
+    pub(crate) backplane: crate::backplane::Backplane,
 }
 
 impl Hub {
@@ -105,7 +107,14 @@ impl Hub {
             flusher: Default::default(),
             policy,
             metrics: Default::default(),
+            backplane: crate::backplane::Backplane::in_process(),
         }
+    }
+
+    /// The hub with `backplane` carrying its publishes to and from other nodes.
+    pub(crate) fn with_backplane(mut self, backplane: crate::backplane::Backplane) -> Self {
+        self.backplane = backplane;
+        self
     }
 
     /// The one entry point of every publish (server or session; `exclude` is the publishing
@@ -122,12 +131,22 @@ impl Hub {
         if text && std::str::from_utf8(payload).is_err() {
             return Err(Error::invalid("a text message must be valid UTF-8"));
         }
-        Ok(self.fanout_local(topic, payload, text, compress, exclude))
+        match self.backplane.route(topic, payload, text, compress, exclude) {
+            crate::backplane::Route::Local => Ok(self.fanout_local(topic, payload, text, compress, exclude)),
+            // With a history, local subscribers get it from the broker, in position order.
+            crate::backplane::Route::Broker => Ok(Published::default()),
+        }
+    }
+
+    /// The topics with local subscribers: what the backplane listens to on the broker.
+    pub(crate) fn topic_names(&self) -> std::collections::HashSet<String> {
+        self.registry.topics().into_iter().collect()
     }
 
     /// Ends every subscription of session `id` (called when it closes).
     pub(crate) fn session_closed(&self, id: u64) {
         self.registry.remove_session(id);
+        self.backplane.interest_changed();
     }
 }
 
@@ -164,12 +183,22 @@ impl Session {
             hub.registry.remove_session(self.id());
             return Err(self.closed_error());
         }
+        if added {
+            hub.backplane.interest_changed();
+        }
         Ok(added)
     }
 
     /// Unsubscribes from `topic`; false if it was not subscribed.
     pub fn unsubscribe(&self, topic: &str) -> bool {
-        self.with_hub(|h| h.registry.unsubscribe(self.id(), topic)).unwrap_or(false)
+        self.with_hub(|h| {
+            let removed = h.registry.unsubscribe(self.id(), topic);
+            if removed {
+                h.backplane.interest_changed();
+            }
+            removed
+        })
+        .unwrap_or(false)
     }
 
     /// Whether the session is subscribed to `topic`.
