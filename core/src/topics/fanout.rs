@@ -40,7 +40,7 @@ impl SharedDeflaters {
 }
 
 /// One publish on its way to the subscribers: each encoding is made the first time a subscriber needs it.
-struct Prepared<'a> {
+pub(super) struct Prepared<'a> {
     deflaters: &'a SharedDeflaters,
     frame: Frame,
     compress: Option<bool>,
@@ -48,6 +48,13 @@ struct Prepared<'a> {
     /// Compressed frames by setting (a handful at most: a short list beats a map).
     compressed: Vec<(SharedSetting, Bytes)>,
     compressions: usize,
+}
+
+impl<'a> Prepared<'a> {
+    /// `frame` on its way, compressed (where a subscriber needs it) with `deflaters`.
+    pub(super) fn new(deflaters: &'a SharedDeflaters, frame: Frame, compress: Option<bool>) -> Self {
+        Prepared { deflaters, frame, compress, plain: None, compressed: Vec::new(), compressions: 0 }
+    }
 }
 
 impl SharedMessage for Prepared<'_> {
