@@ -442,6 +442,61 @@ typedef uint32_t wss_log_level;
 #endif // __cplusplus
 
 /**
+ * Whether a publish is compressed (for subscribers that negotiated permessage-deflate).
+ */
+enum wss_compress
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Each subscriber's deflate threshold decides.
+   */
+  WSS_COMPRESS_AUTO = 0,
+  /**
+   * Compressed for every deflate subscriber.
+   */
+  WSS_COMPRESS_ALWAYS = 1,
+  /**
+   * Sent uncompressed to everyone (no compression CPU at all).
+   */
+  WSS_COMPRESS_NEVER = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wss_compress wss_compress;
+#else
+typedef uint32_t wss_compress;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What a publish does with a subscriber over its write high-water mark
+ * (`wss_server_config_set_slow_subscriber`).
+ */
+enum wss_slow_subscriber
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Skip the message for that subscriber and count it (the default).
+   */
+  WSS_SLOW_SUBSCRIBER_DROP = 0,
+  /**
+   * Close that subscriber with the given code (1008 or 1013).
+   */
+  WSS_SLOW_SUBSCRIBER_CLOSE = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wss_slow_subscriber wss_slow_subscriber;
+#else
+typedef uint32_t wss_slow_subscriber;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The accept callback's decision for one request (borrowed for the call).
  */
 typedef struct wss_accept wss_accept;
@@ -487,6 +542,12 @@ typedef struct wss_server_config wss_server_config;
  * valid after the session closes (calls then report WSS_STATUS_CLOSED).
  */
 typedef struct wss_session wss_session;
+
+/**
+ * A snapshot of topic names (`wss_session_subscriptions`, `wss_server_topics`), sorted; owned by
+ * the caller: free it with `wss_topic_list_free`.
+ */
+typedef struct wss_topic_list wss_topic_list;
 
 /**
  * Turns `value` into one frame by calling `wss_frame_out_set` on `out`. Return WSS_STATUS_OK, or any
@@ -594,6 +655,27 @@ typedef struct wss_server_stats {
    * Sessions closed because a Pong was late.
    */
   uint64_t ping_timeouts;
+  /**
+   * Topic publishes.
+   */
+  uint64_t publishes;
+  /**
+   * Messages publishes queued to subscribers.
+   */
+  uint64_t publish_deliveries;
+  /**
+   * Publish deliveries skipped (slow subscriber under the DROP policy, or mid-fragment).
+   */
+  uint64_t publish_drops;
+  /**
+   * Subscribers closed by the CLOSE policy.
+   */
+  uint64_t slow_subscriber_closes;
+  /**
+   * Compressions publishes made (one per shared deflate setting, plus one per subscriber that
+   * keeps its compression context).
+   */
+  uint64_t publish_compressions;
 } wss_server_stats;
 
 /**
@@ -735,6 +817,25 @@ typedef struct wss_stats {
    */
   uint64_t bytes_out;
 } wss_stats;
+
+/**
+ * What one publish did with this server's subscribers.
+ */
+typedef struct wss_published {
+  /**
+   * Subscribers the message was queued to.
+   */
+  size_t delivered;
+  /**
+   * Subscribers it was skipped for (over their write limit under the DROP policy, or in the
+   * middle of sending a fragmented message).
+   */
+  size_t dropped;
+  /**
+   * Subscribers closed by the CLOSE policy (they did not get the message).
+   */
+  size_t closed;
+} wss_published;
 
 #ifdef __cplusplus
 extern "C" {
@@ -984,6 +1085,15 @@ wss_status wss_server_config_set_deflate_server_max_window_bits(struct wss_serve
  */
 wss_status wss_server_config_set_deflate_client_max_window_bits(struct wss_server_config *config,
                                                                 uint8_t value);
+
+/**
+ * What a topic publish does with a subscriber whose write queue is over its high-water mark:
+ * WSS_SLOW_SUBSCRIBER_DROP (the default: that subscriber misses the message, counted) or
+ * WSS_SLOW_SUBSCRIBER_CLOSE with `close_code` 1008 or 1013 (ignored for DROP).
+ */
+wss_status wss_server_config_set_slow_subscriber(struct wss_server_config *config,
+                                                 uint32_t policy,
+                                                 uint16_t close_code);
 
 /**
  * Bind the listener with SO_REUSEPORT, so several processes (or servers) share the port and the
@@ -1533,6 +1643,92 @@ wss_status wss_message_data(const struct wss_message *message, const uint8_t **d
  * Frees a message from `wss_session_recv`; NULL is a no-op. Never free a borrowed one.
  */
 void wss_message_free(struct wss_message *message);
+
+/**
+ * Subscribes the session to `topic` (NUL-terminated UTF-8, 1 to 1024 bytes). `newly` (may be NULL)
+ * is set to true if it was not subscribed before. WSS_STATUS_CLOSED once the session is closing;
+ * WSS_STATUS_INVALID_ARGUMENT for a bad name or past 10,000 topics. Subscriptions end when the
+ * session closes. Callable anywhere, callbacks included.
+ */
+wss_status wss_session_subscribe(const struct wss_session *session, const char *topic, bool *newly);
+
+/**
+ * Unsubscribes the session from `topic`; `was_subscribed` (may be NULL) says whether it was.
+ */
+wss_status wss_session_unsubscribe(const struct wss_session *session,
+                                   const char *topic,
+                                   bool *was_subscribed);
+
+/**
+ * Whether the session is subscribed to `topic`.
+ */
+wss_status wss_session_is_subscribed(const struct wss_session *session,
+                                     const char *topic,
+                                     bool *out);
+
+/**
+ * The session's topics (a new list, sorted; empty once it closed): free it with `wss_topic_list_free`.
+ */
+wss_status wss_session_subscriptions(const struct wss_session *session,
+                                     struct wss_topic_list **out);
+
+/**
+ * Publishes `len` bytes at `data` to every subscriber of `topic` but this session (the
+ * uWebSockets semantics; the session need not be subscribed). `kind` is WSS_FRAME_TYPE_TEXT (valid
+ * UTF-8) or WSS_FRAME_TYPE_BINARY; `compress` a `wss_compress`. Never blocks: a subscriber over its
+ * write high-water mark gets the server's slow-subscriber policy. `out` (may be NULL) receives what
+ * happened. WSS_STATUS_CLOSED once the session has closed.
+ */
+wss_status wss_session_publish(const struct wss_session *session,
+                               const char *topic,
+                               uint32_t kind,
+                               const uint8_t *data,
+                               size_t len,
+                               uint32_t compress,
+                               struct wss_published *out);
+
+/**
+ * Publishes to every subscriber of `topic`; the arguments are those of `wss_session_publish`.
+ * The message is framed once, and compressed once per shared deflate setting (sessions that
+ * negotiated server_no_context_takeover); a session that keeps its compression context compresses
+ * it itself. Never blocks. WSS_STATUS_NOT_STARTED before `wss_server_start`.
+ */
+wss_status wss_server_publish(const struct wss_server *server,
+                              const char *topic,
+                              uint32_t kind,
+                              const uint8_t *data,
+                              size_t len,
+                              uint32_t compress,
+                              struct wss_published *out);
+
+/**
+ * How many sessions are subscribed to `topic`.
+ */
+wss_status wss_server_subscriber_count(const struct wss_server *server,
+                                       const char *topic,
+                                       size_t *out);
+
+/**
+ * Every topic with at least one subscriber (a new list, sorted): free it with `wss_topic_list_free`.
+ */
+wss_status wss_server_topics(const struct wss_server *server,
+                             struct wss_topic_list **out);
+
+/**
+ * The number of names in the list.
+ */
+wss_status wss_topic_list_count(const struct wss_topic_list *list, size_t *out);
+
+/**
+ * Name `index` (0-based), NUL-terminated, borrowed from the list until it is freed;
+ * WSS_STATUS_INVALID_ARGUMENT when `index` >= the count.
+ */
+wss_status wss_topic_list_at(const struct wss_topic_list *list, size_t index, const char **out);
+
+/**
+ * Frees a list; NULL is a no-op.
+ */
+void wss_topic_list_free(struct wss_topic_list *list);
 
 /**
  * The version of the wssession library, "MAJOR.MINOR.PATCH" (NUL-terminated, static storage);

@@ -29,6 +29,8 @@ build-c:
 	    -Wl,-rpath,$(ROOT)/$(C_LIBDIR) -o $(C_OUT)/test_adopt
 	gcc $(C_CFLAGS) -Itests/c tests/c/test_adopt.c $(C_LIBDIR)/libwssession.a $(C_STATIC_LIBS) -lz \
 	    -o $(C_OUT)/test_adopt_static
+	gcc $(C_CFLAGS) -Itests/c tests/c/test_topics.c -L$(C_LIBDIR) -lwssession \
+	    -Wl,-rpath,$(ROOT)/$(C_LIBDIR) -o $(C_OUT)/test_topics
 	for ex in echo_server chat_server own_loop; do \
 	    gcc $(C_CFLAGS) examples/c/$$ex.c $(C_LIBDIR)/libwssession.a $(C_STATIC_LIBS) -o $(C_OUT)/$$ex; \
 	done
@@ -49,6 +51,7 @@ test-c: build-c
 	$(VALGRIND) $(C_OUT)/test_wssession_static
 	$(VALGRIND) $(C_OUT)/test_adopt
 	$(VALGRIND) $(C_OUT)/test_adopt_static
+	$(VALGRIND) $(C_OUT)/test_topics
 	rm -rf $(C_OUT)/prefix
 	$(MAKE) --no-print-directory install PREFIX=$(ROOT)/$(C_OUT)/prefix
 	gcc $(C_CFLAGS) examples/c/echo_server.c \

@@ -121,7 +121,7 @@ async fn bad_topic_names_and_invalid_text_are_refused_by_name() {
     let (server, mut sessions) = session_server(ServerConfig::default()).await;
     let (_a, sa) = pair(&server, &mut sessions).await;
     let long = "x".repeat(wssession_core::topics::MAX_TOPIC_LEN + 1);
-    for bad in ["", long.as_str()] {
+    for bad in ["", long.as_str(), "nul\0inside"] {
         let err = sa.subscribe(bad).unwrap_err();
         assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains("topic")), "{err}");
         assert!(server.publish(bad, b"x", true, None).is_err());

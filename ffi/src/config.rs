@@ -447,6 +447,23 @@ pub unsafe extern "C" fn wss_server_config_set_deflate_client_max_window_bits(
     }
 }
 
+/// What a topic publish does with a subscriber whose write queue is over its high-water mark:
+/// WSS_SLOW_SUBSCRIBER_DROP (the default: that subscriber misses the message, counted) or
+/// WSS_SLOW_SUBSCRIBER_CLOSE with `close_code` 1008 or 1013 (ignored for DROP).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_config_set_slow_subscriber(
+    config: *mut wss_server_config,
+    policy: u32,
+    close_code: u16,
+) -> wss_status {
+    ffi_status! {
+        edit(config, |c| {
+            c.slow_subscriber = crate::topics::slow_subscriber_in(policy, close_code)?;
+            Ok(())
+        })
+    }
+}
+
 /// Bind the listener with SO_REUSEPORT, so several processes (or servers) share the port and the
 /// kernel spreads connections over them. Default false.
 #[unsafe(no_mangle)]

@@ -18,6 +18,7 @@ mod observe;
 mod request;
 mod server;
 mod session;
+mod topics;
 mod version;
 
 pub use adopt::*;
@@ -29,4 +30,5 @@ pub use observe::*;
 pub use request::*;
 pub use server::*;
 pub use session::*;
+pub use topics::*;
 pub use version::*;

@@ -126,6 +126,17 @@ pub struct wss_server_stats {
     pub pings_sent: u64,
     /// Sessions closed because a Pong was late.
     pub ping_timeouts: u64,
+    /// Topic publishes.
+    pub publishes: u64,
+    /// Messages publishes queued to subscribers.
+    pub publish_deliveries: u64,
+    /// Publish deliveries skipped (slow subscriber under the DROP policy, or mid-fragment).
+    pub publish_drops: u64,
+    /// Subscribers closed by the CLOSE policy.
+    pub slow_subscriber_closes: u64,
+    /// Compressions publishes made (one per shared deflate setting, plus one per subscriber that
+    /// keeps its compression context).
+    pub publish_compressions: u64,
 }
 
 /// Fills `out` with the server's figures (one consistent snapshot).
@@ -151,6 +162,11 @@ pub unsafe extern "C" fn wss_server_get_stats(server: *const wss_server, out: *m
             backpressure_waits: s.backpressure_waits,
             pings_sent: s.pings_sent,
             ping_timeouts: s.ping_timeouts,
+            publishes: s.publishes,
+            publish_deliveries: s.publish_deliveries,
+            publish_drops: s.publish_drops,
+            slow_subscriber_closes: s.slow_subscriber_closes,
+            publish_compressions: s.publish_compressions,
         });
         Ok(())
     }

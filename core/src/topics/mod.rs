@@ -64,7 +64,8 @@ pub struct Published {
     pub closed: usize,
 }
 
-/// Checks a topic name given as bytes (C strings, JS buffers): UTF-8, 1 to [`MAX_TOPIC_LEN`] bytes.
+/// Checks a topic name given as bytes (JS buffers, Python bytes): UTF-8 without NUL, 1 to
+/// [`MAX_TOPIC_LEN`] bytes (the rule every surface applies).
 pub fn topic_name(bytes: &[u8]) -> Result<&str> {
     let name = std::str::from_utf8(bytes).map_err(|_| Error::invalid("topic name is not valid UTF-8"))?;
     check_topic(name)?;
@@ -74,6 +75,9 @@ pub fn topic_name(bytes: &[u8]) -> Result<&str> {
 fn check_topic(topic: &str) -> Result<()> {
     if topic.is_empty() {
         return Err(Error::invalid("topic name must not be empty"));
+    }
+    if topic.contains('\0') {
+        return Err(Error::invalid("topic name must not contain NUL"));
     }
     if topic.len() > MAX_TOPIC_LEN {
         return Err(Error::invalid(format!("topic name is {} bytes; the limit is {MAX_TOPIC_LEN}", topic.len())));
