@@ -76,8 +76,11 @@ async def test_server_publish_reaches_every_subscriber_and_no_one_else() -> None
         assert b.subscribe("news") is True
         published = c.server.publish("news", "hello")
         assert (published.delivered, published.dropped, published.closed) == (2, 0, 0)
+        assert repr(published) == "Published(delivered=2, dropped=0, closed=0)"
+        assert published == c.server.publish("news", "again")
         assert await within(ca.recv()) == "hello"
-        assert await within(cb.recv()) == "hello"
+        assert await within(ca.recv()) == "again"
+        assert [await within(cb.recv()), await within(cb.recv())] == ["hello", "again"]
         await other.send("marker")
         assert await within(co.recv()) == "marker"
 
