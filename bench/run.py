@@ -7,6 +7,8 @@
       prepare one server and run it in the foreground (make bench-server)
   run.py smoke
       functional check of the harness against echo-tokio-tungstenite (make bench-smoke)
+  run.py fanout [--secs S] [--runs N] [--impls a,b] [--shapes a,b] [--out FILE]
+      the topics fan-out benchmark; writes its section of BENCHMARKS.md (make bench-fanout)
 
 Environment defaults: BENCH_SECS, BENCH_RUNS, BENCH_IDLE_RUNS, BENCH_WARMUP, BENCH_IMPLS,
 BENCH_SCENARIOS.
@@ -21,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import impls, machine, procs, report, smoke  # noqa: E402
+from harness import fanout, impls, machine, procs, report, smoke  # noqa: E402
 from harness.matrix import Config, run_matrix  # noqa: E402
 from harness.paths import ROOT  # noqa: E402
 from harness.scenarios import SCENARIOS  # noqa: E402
@@ -78,6 +80,20 @@ def cmd_serve(a: argparse.Namespace) -> int:
     os.execvpe(cmd[0], cmd, env)
 
 
+def cmd_fanout(a: argparse.Namespace) -> int:
+    unknown = [n for n in a.impls if n not in fanout.BY_NAME]
+    unknown += [k for k in a.shapes if k not in {s.key for s in fanout.SHAPES}]
+    if unknown:
+        print(f"run.py: unknown fan-out server or shape: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    out = fanout.run(a.impls, a.shapes, a.secs, a.runs, a.warmup)
+    command = "python3 bench/run.py " + " ".join(shlex.quote(x) for x in sys.argv[1:])
+    path = Path(a.out) if a.out else ROOT / "BENCHMARKS.md"
+    fanout.write(path, fanout.section(out, a.impls, a.shapes, command, a.secs, a.runs))
+    print(f"[fanout] wrote its section of {path}")
+    return 0
+
+
 def main() -> int:
     env = os.environ.get
     p = argparse.ArgumentParser(description=__doc__,
@@ -99,11 +115,20 @@ def main() -> int:
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--deflate", action="store_true")
     sub.add_parser("smoke", help="functional check of loadgen against echo-tokio-tungstenite")
+    fo = sub.add_parser("fanout", help="the topics fan-out benchmark (its section of BENCHMARKS.md)")
+    fo.add_argument("--secs", type=float, default=float(env("BENCH_SECS", "2")))
+    fo.add_argument("--runs", type=int, default=int(env("BENCH_RUNS", "3")))
+    fo.add_argument("--warmup", type=float, default=float(env("BENCH_WARMUP", "0.5")))
+    fo.add_argument("--impls", type=_csv, default=[i.name for i in fanout.IMPLS])
+    fo.add_argument("--shapes", type=_csv, default=[s.key for s in fanout.SHAPES])
+    fo.add_argument("--out", help="file whose fan-out section is written (default BENCHMARKS.md)")
     a = p.parse_args()
     if a.cmd == "matrix":
         return cmd_matrix(a)
     if a.cmd == "serve":
         return cmd_serve(a)
+    if a.cmd == "fanout":
+        return cmd_fanout(a)
     return smoke.run()
 
 

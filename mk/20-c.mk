@@ -31,7 +31,7 @@ build-c:
 	    -o $(C_OUT)/test_adopt_static
 	gcc $(C_CFLAGS) -Itests/c tests/c/test_topics.c -L$(C_LIBDIR) -lwssession \
 	    -Wl,-rpath,$(ROOT)/$(C_LIBDIR) -o $(C_OUT)/test_topics
-	for ex in echo_server chat_server own_loop; do \
+	for ex in echo_server chat_server own_loop fanout_server; do \
 	    gcc $(C_CFLAGS) examples/c/$$ex.c $(C_LIBDIR)/libwssession.a $(C_STATIC_LIBS) -o $(C_OUT)/$$ex; \
 	done
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' -e 's|@LIBS_PRIVATE@|$(C_STATIC_LIBS)|' \

@@ -3,13 +3,18 @@
 # Benchmarks are not tests: only the cheap functional `bench-smoke` joins TEST_TARGETS.
 # Knobs: BENCH_SECS (window, default 2), BENCH_RUNS (default 3), BENCH_IDLE_RUNS (default 1),
 # BENCH_IMPLS and BENCH_SCENARIOS (comma lists). Installs go to target/bench/.
-.PHONY: bench bench-server bench-smoke
+# `make bench-fanout` runs only the topics fan-out benchmark (issue 18) and rewrites its section.
+.PHONY: bench bench-fanout bench-server bench-smoke
 TEST_TARGETS += bench-smoke
 BENCH_IMPL_NAMES := rust c python python-callback node node-http node-https tokio-tungstenite fastwebsockets rawtcp \
 	ws websockets websockets-uvloop picows aiohttp
 
 bench:
 	python3 bench/run.py matrix
+	python3 bench/run.py fanout
+
+bench-fanout:
+	python3 bench/run.py fanout
 
 bench-server:
 	@$(if $(filter $(IMPL),$(BENCH_IMPL_NAMES)),true,echo "IMPL must be one of: $(BENCH_IMPL_NAMES)" >&2; exit 2)

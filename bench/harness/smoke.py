@@ -1,5 +1,6 @@
-"""`make bench-smoke`: a functional check (no timing assertions) that loadgen's three modes
-complete against echo-tokio-tungstenite with nonzero message counts and no errors."""
+"""`make bench-smoke`: a functional check (no timing assertions) that loadgen's modes complete
+against echo-tokio-tungstenite (fanout: fanout-tokio-tungstenite) with nonzero message counts and
+no errors."""
 
 import json
 import subprocess
@@ -36,20 +37,50 @@ def run() -> int:
             print(f"bench-smoke: server did not start: {why}", file=sys.stderr)
             return 1
         for mode, args in CASES:
-            cmd = [str(bindir / "loadgen"), "--url", f"ws://127.0.0.1:{port}/", "--mode", mode,
-                   "--duration", "1", "--warmup", "0.2", "--server-pid", str(srv.pid), "--json",
-                   *args]
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-            try:
-                r = json.loads(p.stdout.strip().splitlines()[-1])
-            except (IndexError, json.JSONDecodeError):
-                r = {}
-            good = p.returncode == 0 and r.get("messages", 0) > 0 and r.get("errors") == 0
-            failures += not good
-            print(f"bench-smoke: {'ok  ' if good else 'FAIL'} {mode} {' '.join(args)}: "
-                  f"exit {p.returncode}, messages {r.get('messages')}, errors {r.get('errors')}"
-                  + ("" if good else f" {r.get('first_error')} {p.stderr.strip()[-300:]}"))
+            failures += _case(bindir, port, srv.pid, mode, args)
     finally:
         srv.stop()
+    failures += _fanout(bindir)
     print(f"bench-smoke: {'passed' if not failures else f'{failures} case(s) failed'}")
     return 1 if failures else 0
+
+
+FANOUT_CASES = [
+    ["--connections", "20", "--topics", "1", "--window", "4"],
+    ["--connections", "20", "--topics", "5", "--window", "20"],
+    ["--connections", "10", "--rate", "50"],
+]
+
+
+def _fanout(bindir) -> int:
+    """loadgen's fanout mode against fanout-tokio-tungstenite; the number of failed cases."""
+    port = procs.free_port()
+    srv = procs.Server([str(bindir / "fanout-tokio-tungstenite"), "--port", str(port)], port,
+                       LOGS / "smoke-fanout-server.log")
+    failures = 0
+    try:
+        why = srv.wait_ready()
+        if why:
+            print(f"bench-smoke: fan-out server did not start: {why}", file=sys.stderr)
+            return 1
+        for args in FANOUT_CASES:
+            failures += _case(bindir, port, srv.pid, "fanout", args)
+    finally:
+        srv.stop()
+    return failures
+
+
+def _case(bindir, port: int, pid: int, mode: str, args: list[str]) -> int:
+    """Runs loadgen once and prints the outcome; 1 when it failed."""
+    cmd = [str(bindir / "loadgen"), "--url", f"ws://127.0.0.1:{port}/", "--mode", mode,
+           "--duration", "1", "--warmup", "0.2", "--server-pid", str(pid), "--json", *args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    try:
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        r = {}
+    good = p.returncode == 0 and r.get("messages", 0) > 0 and r.get("errors") == 0
+    print(f"bench-smoke: {'ok  ' if good else 'FAIL'} {mode} {' '.join(args)}: "
+          f"exit {p.returncode}, messages {r.get('messages')}, errors {r.get('errors')}"
+          + ("" if good else f" {r.get('first_error')} {p.stderr.strip()[-300:]}"))
+    return 0 if good else 1

@@ -292,3 +292,18 @@ async fn a_publish_is_compressed_once_per_shared_setting_and_once_per_session_th
         assert_eq!(c.message().await, (message.clone(), false));
     }
 }
+
+#[tokio::test]
+async fn a_subscriber_sending_a_fragmented_message_misses_publishes_until_it_ends() {
+    let (server, mut sessions) = session_server(ServerConfig::default()).await;
+    let (mut a, sa) = pair(&server, &mut sessions).await;
+    sa.subscribe("t").unwrap();
+    sa.try_send(Frame::text("frag").with_fin(false)).unwrap();
+    let published = server.publish("t", b"cannot go in the middle", true, None).unwrap();
+    assert_eq!((published.delivered, published.dropped), (0, 1));
+    sa.try_send(Frame::new(wssession_core::FrameType::Text, "ment")).unwrap();
+    expect_text(&mut a, "fragment").await;
+    server.publish("t", b"after", true, None).unwrap();
+    expect_text(&mut a, "after").await;
+    assert_eq!(server.stats().publish_drops, 1);
+}

@@ -1,4 +1,4 @@
-//! WebSocket load generator: echo round-trips, idle connections, handshake churn.
+//! WebSocket load generator: echo round-trips, idle connections, handshake churn, topic fan-out.
 //!
 //! Runs on a current-thread tokio runtime: the harness pins it to one core.
 
@@ -20,6 +20,8 @@ enum Mode {
     Idle,
     /// Connect, handshake, close, repeat.
     Churn,
+    /// `--connections` subscribers on `--topics` topics, one publisher; deliveries per second.
+    Fanout,
 }
 
 /// Command line.
@@ -62,6 +64,15 @@ struct Args {
     /// Handshakes in flight while opening connections.
     #[arg(long, default_value_t = 64)]
     connect_concurrency: usize,
+    /// Fan-out: topics the subscribers are spread over.
+    #[arg(long, default_value_t = 1)]
+    topics: usize,
+    /// Fan-out: publishes per second (0 = as fast as the server delivers).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Fan-out at full rate: publishes in flight.
+    #[arg(long, default_value_t = 16)]
+    window: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -104,6 +115,10 @@ fn main() -> ExitCode {
             Mode::Echo => ("echo", modes::echo::run(&settings).await),
             Mode::Idle => ("idle", modes::idle::run(&settings).await),
             Mode::Churn => ("churn", modes::churn::run(&settings).await),
+            Mode::Fanout => {
+                let f = modes::fanout::Fanout { topics: args.topics, rate: args.rate, window: args.window };
+                ("fanout", modes::fanout::run(&settings, f).await)
+            }
         }
     });
     let outcome = match result {

@@ -2,6 +2,7 @@
 
 pub mod churn;
 pub mod echo;
+pub mod fanout;
 pub mod idle;
 
 use crate::procfs;

@@ -382,6 +382,21 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_frame_is_copied_when_small_and_queued_by_reference_when_large() {
+        let mut ob = Outbox::default();
+        let small = Bytes::from_static(&[0x81, 2, b'h', b'i']);
+        let large = Bytes::from(vec![7u8; ZERO_COPY_MIN]);
+        assert_eq!(ob.push_shared(&small), 4);
+        assert_eq!(ob.push_shared(&large), ZERO_COPY_MIN);
+        assert_eq!((ob.buffered, ob.enqueued_seq), (4 + ZERO_COPY_MIN, 2));
+        let batch = ob.take().unwrap();
+        assert_eq!(batch.chunks[0], small);
+        assert_eq!(batch.chunks[1].as_ptr(), large.as_ptr(), "the large frame is the caller's bytes");
+        ob.push_user(&Frame::text("a").with_fin(false), None, None).unwrap();
+        assert!(ob.in_fragment(), "a shared data frame may not go in now");
+    }
+
+    #[test]
     fn large_payloads_are_queued_without_copying() {
         let mut ob = Outbox::default();
         let payload = Bytes::from(vec![5u8; 100_000]);

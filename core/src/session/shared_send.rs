@@ -25,8 +25,11 @@ pub(crate) trait SharedMessage {
 /// What [`Session::send_shared`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Delivery {
-    /// Queued.
+    /// Queued; the writer (or a write in progress) takes it.
     Queued,
+    /// Queued into an idle queue: nothing writes it until [`Session::flush_shared`] is called.
+    /// Deferring that write lets every publish of a burst leave in one write per subscriber.
+    Deferred,
     /// Not queued: the session's outgoing queue is over its high-water mark.
     OverLimit,
     /// Not queued: a fragmented message the application is sending is in progress.
@@ -36,7 +39,8 @@ pub(crate) enum Delivery {
 }
 
 impl Session {
-    /// Queues `msg` unless the queue is over its high-water mark (never waits). Sessions without
+    /// Queues `msg` unless the queue is over its high-water mark (never waits), without writing
+    /// it: see [`Delivery::Deferred`]. Sessions without
     /// masking get a shared encoding: the plain frame, or the one compressed for their shareable
     /// deflate setting; the others (masking, or deflate with context takeover) encode it themselves.
     pub(crate) fn send_shared(&self, msg: &mut dyn SharedMessage) -> Delivery {
@@ -52,6 +56,7 @@ impl Session {
         if ob.in_fragment() {
             return Delivery::MidFragment;
         }
+        let idle = ob.buffered == 0 && !ob.writing;
         let len = msg.frame().data.len();
         let compressed = match &ob.deflater {
             Some(d) => msg.compress().unwrap_or_else(|| d.wants(len)),
@@ -77,7 +82,15 @@ impl Session {
         // Updated only under the outbox lock.
         bump(&sh.stats.messages_out, 1);
         bump(&sh.stats.bytes_out, len as u64);
-        engine::kick(self, &mut ob);
-        Delivery::Queued
+        if idle { Delivery::Deferred } else { Delivery::Queued }
+    }
+
+    /// Hands what [`Session::send_shared`] deferred to the socket (what it does not take now, to
+    /// the writer task).
+    pub(crate) fn flush_shared(&self) {
+        let mut ob = self.shared.outbox.lock().unwrap();
+        if ob.buffered > 0 && !ob.writing {
+            engine::kick(self, &mut ob);
+        }
     }
 }

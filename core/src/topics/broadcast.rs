@@ -29,13 +29,15 @@ pub fn broadcast(sessions: &[Session], payload: &[u8], text: bool, compress: Opt
     if text && std::str::from_utf8(payload).is_err() {
         return Err(Error::invalid("a text message must be valid UTF-8"));
     }
-    // The kept compressors of the first session's server (any server's serve every setting).
+    // The kept compressors and the flusher of the first session's server (any server's serve
+    // every setting and every session).
     let server = sessions.iter().find_map(Session::server);
     let own = SharedDeflaters::default();
     let deflaters = server.as_ref().map_or(&own, |s| &s.inner.topics.deflaters);
     let kind = if text { FrameType::Text } else { FrameType::Binary };
     let mut msg = Prepared::new(deflaters, Frame::new(kind, Bytes::copy_from_slice(payload)), compress);
-    Ok(sessions
+    let mut deferred = Vec::new();
+    let outcomes = sessions
         .iter()
         .map(|s| {
             if s.state() != State::Open {
@@ -43,10 +45,20 @@ pub fn broadcast(sessions: &[Session], payload: &[u8], text: bool, compress: Opt
             }
             match s.send_shared(&mut msg) {
                 Delivery::Queued => Broadcast::Queued,
+                Delivery::Deferred => {
+                    deferred.push(s.clone());
+                    Broadcast::Queued
+                }
                 Delivery::OverLimit => Broadcast::OverLimit,
                 Delivery::MidFragment => Broadcast::MidFragment,
                 Delivery::Closing => Broadcast::NotOpen,
             }
         })
-        .collect())
+        .collect();
+    // As a publish: the idle sessions are written once per burst, by the flusher.
+    match &server {
+        Some(server) => server.inner.topics.flusher.defer(deferred),
+        None => deferred.iter().for_each(Session::flush_shared),
+    }
+    Ok(outcomes)
 }

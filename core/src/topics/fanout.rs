@@ -2,8 +2,8 @@
 //! shareable deflate setting, never waiting for any subscriber.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 
@@ -11,7 +11,7 @@ use super::{Hub, Published, SlowSubscriber};
 use crate::deflate::{Deflater, SharedSetting};
 use crate::protocol::frame::encode_frame;
 use crate::protocol::{Frame, FrameType};
-use crate::session::{Delivery, SharedMessage};
+use crate::session::{Delivery, Session, SharedMessage};
 
 /// Bound on the compressors kept for shared settings (one per distinct setting in use; a server
 /// has one configuration, so in practice one or two).
@@ -36,6 +36,46 @@ impl SharedDeflaters {
         }
         kept.entry(setting).or_insert_with(|| Deflater::for_setting(setting)).compress(payload, true, &mut out);
         out
+    }
+}
+
+/// Subscribers with deferred writes, flushed by one task per burst of publishes: every publish
+/// made before that task runs (a batch of messages the publisher's reader decoded, or a fast
+/// publishing thread) leaves in one write per subscriber, as uWebSockets drains its topic tree once
+/// per event-loop iteration. At a low rate a burst is one publish: one write per subscriber.
+#[derive(Default)]
+pub(crate) struct Flusher {
+    pending: Mutex<Vec<Session>>,
+    scheduled: AtomicBool,
+}
+
+impl Flusher {
+    /// Adds `sessions` to the next flush, scheduling it unless it already is.
+    pub(super) fn defer(self: &Arc<Self>, sessions: Vec<Session>) {
+        if sessions.is_empty() {
+            return;
+        }
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if pending.is_empty() {
+                *pending = sessions;
+            } else {
+                pending.extend(sessions);
+            }
+        }
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            let me = self.clone();
+            crate::runtime::spawn(async move { me.flush() });
+        }
+    }
+
+    fn flush(&self) {
+        // Cleared first: a publish after the take schedules the next flush.
+        self.scheduled.store(false, Ordering::Release);
+        let sessions = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        for s in &sessions {
+            s.flush_shared();
+        }
     }
 }
 
@@ -121,6 +161,7 @@ impl Hub {
             compressions: 0,
         };
         let mut slow = Vec::new();
+        let mut deferred = Vec::new();
         {
             let members = t.members();
             for s in members.sessions() {
@@ -129,6 +170,10 @@ impl Hub {
                 }
                 match s.send_shared(&mut msg) {
                     Delivery::Queued => published.delivered += 1,
+                    Delivery::Deferred => {
+                        published.delivered += 1;
+                        deferred.push(s.clone());
+                    }
                     Delivery::MidFragment => published.dropped += 1,
                     Delivery::Closing => {}
                     Delivery::OverLimit => match self.policy {
@@ -138,6 +183,7 @@ impl Hub {
                 }
             }
         }
+        self.flusher.defer(deferred);
         if let SlowSubscriber::Close(code) = self.policy {
             for s in &slow {
                 tracing::info!(parent: s.span(), code, topic, "slow subscriber closed: over its write limit");

@@ -4,10 +4,10 @@
 //! when it closes. [`Server::publish`] reaches every subscriber of a topic, [`Session::publish`]
 //! every subscriber but that session.
 //!
-//! - [`registry`]: who is subscribed to what (and the subscriber counts);
-//! - [`fanout`]: one publish delivered to the local subscribers;
-//! - [`policy`]: what happens to a subscriber that does not keep up ([`SlowSubscriber`]);
-//! - [`broadcast()`]: one message to a given list of sessions, framed the same way (no topic).
+//! - `registry`: who is subscribed to what (and the subscriber counts);
+//! - `fanout`: one publish delivered to the local subscribers;
+//! - `policy`: what happens to a subscriber that does not keep up ([`SlowSubscriber`]);
+//! - `broadcast`: one message to a given list of sessions, framed the same way (no topic).
 //!
 //! **Framing and compression.** A publish is framed once; subscribers without masking get that
 //! same frame (copied into their write buffer when small, shared by reference when large). With
@@ -20,15 +20,20 @@
 //! `DeflateConfig::server_no_context_takeover`, or publish with `compress: Some(false)`
 //! (sent uncompressed, RSV1 clear, which every client accepts). `BENCHMARKS.md` measures both.
 //!
+//! **Writes.** A publish only queues: subscribers whose queue was idle are written by one task
+//! per burst of publishes (the flusher in `fanout`), so the publishes a reader decoded from one read,
+//! or that a publishing thread made meanwhile, leave in one write per subscriber (uWebSockets
+//! drains its topic tree once per event-loop iteration for the same reason).
+//!
 //! **Slow subscribers.** A publish never waits: a subscriber whose outgoing queue is over its
 //! high-water mark gets the server's [`SlowSubscriber`] policy (the message dropped for it and
 //! counted, or the session closed with 1008/1013); a subscriber in the middle of sending its own
 //! fragmented message cannot take a data frame, so the message is dropped for it and counted.
 //!
 //! **The backplane seam.** Every publish, from the server or from a session, goes through one
-//! function, [`Hub::publish`]: it validates, then calls [`Hub::fanout_local`]. A backplane (Redis,
+//! function, `Hub::publish`: it validates, then calls `Hub::fanout_local`. A backplane (Redis,
 //! NATS) intercepts there, forwarding the message to other nodes; messages arriving from other
-//! nodes are handed to [`Hub::fanout_local`].
+//! nodes are handed to `Hub::fanout_local`.
 
 mod broadcast;
 mod fanout;
@@ -42,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::metrics::TopicMetrics;
 use crate::server::Server;
 use crate::session::{Session, State};
-use fanout::SharedDeflaters;
+use fanout::{Flusher, SharedDeflaters};
 use registry::Registry;
 
 /// Longest topic name, in bytes.
@@ -89,6 +94,7 @@ fn check_topic(topic: &str) -> Result<()> {
 pub(crate) struct Hub {
     registry: Registry,
     deflaters: SharedDeflaters,
+    flusher: std::sync::Arc<Flusher>,
     policy: SlowSubscriber,
     pub(crate) metrics: TopicMetrics,
 }
@@ -99,6 +105,7 @@ impl Hub {
         Self {
             registry: Registry::default(),
             deflaters: SharedDeflaters::default(),
+            flusher: Default::default(),
             policy,
             metrics: Default::default(),
         }

@@ -1,0 +1,208 @@
+"""The topics fan-out benchmark (issue 18): one publisher, 1,000 subscribers, every server side by side.
+
+Each server subscribes a connection to `/sub/<topic>` to `<topic>` and publishes every message a
+connection to `/pub` sends to the topic its text starts with (`t<k> …`). loadgen's `fanout` mode
+counts deliveries; server CPU per delivery comes from /proc like the echo matrix.
+"""
+
+import re
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from . import impls, procs
+from .impls import VENV, bench_bin
+from .paths import LOGS, PEERS, ROOT, TARGET
+from .scenarios import run_loadgen
+
+SERVER_CPU, CLIENT_CPU = "0", "1"
+BEGIN, END = "<!-- fanout:begin -->", "<!-- fanout:end -->"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One fan-out load: loadgen arguments, and the server flags it needs."""
+
+    key: str
+    title: str
+    args: tuple[str, ...]
+    server_flags: tuple[str, ...] = ()
+    # Only servers offering permessage-deflate run it.
+    deflate: bool = False
+
+
+SHAPES = [
+    Shape("1x1000", "1 publisher → 1,000 subscribers, 32 B, as fast as the server goes",
+          ("--connections", "1000", "--topics", "1", "--window", "64")),
+    Shape("100x10", "100 topics × 10 subscribers, 32 B, as fast as the server goes",
+          ("--connections", "1000", "--topics", "100", "--window", "6400")),
+    Shape("1x1000@50", "1 publisher → 1,000 subscribers, 32 B, 50 publishes/s",
+          ("--connections", "1000", "--topics", "1", "--rate", "50")),
+    Shape("deflate-ctx", "1 → 1,000, 32 B, permessage-deflate with context takeover",
+          ("--connections", "1000", "--topics", "1", "--window", "4", "--deflate"),
+          ("--deflate",), deflate=True),
+    Shape("deflate-nct", "1 → 1,000, 32 B, permessage-deflate, server_no_context_takeover",
+          ("--connections", "1000", "--topics", "1", "--window", "4", "--deflate"),
+          ("--deflate", "--no-context-takeover"), deflate=True),
+]
+
+
+@dataclass(frozen=True)
+class FanoutImpl:
+    """One fan-out server."""
+
+    name: str
+    what: str
+    prepare: Callable[[], Optional[str]]
+    command: Callable[[int, tuple[str, ...]], list[str]]
+    deflate: bool = False
+    node: bool = False
+
+
+def _build_rust() -> Optional[str]:
+    return impls._cargo(["build", "--release", "--locked", "-p", "wssession-core", "--example", "fanout"],
+                        "build-rust-fanout.log")
+
+
+def _build_c() -> Optional[str]:
+    why = impls.build_c()
+    if why is None and not (ROOT / "target" / "c" / "fanout_server").exists():
+        return "target/c/fanout_server missing after `make build-c`"
+    return why
+
+
+IMPLS = [
+    FanoutImpl("rust", "wssession core, `Session::publish` (core/examples/fanout.rs)",
+               impls.once("rust fan-out (core/examples/fanout)", _build_rust),
+               lambda port, f: [str(TARGET / "release" / "examples" / "fanout"), "--port", str(port), *f],
+               deflate=True),
+    FanoutImpl("c", "wssession C ABI, `wss_session_publish` (examples/c/fanout_server.c)",
+               impls.once("c fan-out (make build-c)", _build_c),
+               lambda port, f: [str(ROOT / "target" / "c" / "fanout_server"), str(port)]),
+    FanoutImpl("tokio-tungstenite", "a plain tokio-tungstenite loop: a channel and a writer task "
+               "per subscriber, `feed` then `flush` (writes batched per socket)", impls.build_bench,
+               lambda port, f: [str(bench_bin("fanout-tokio-tungstenite")), "--port", str(port)]),
+    FanoutImpl("uws", "uWebSockets.js `app.publish` (npm uwebsockets)", impls.install_node,
+               lambda port, f: ["node", str(PEERS / "uws_fanout.js"), "--port", str(port)], node=True),
+    FanoutImpl("ws", "ws: `client.send` for each member of the topic's Set (the `wss.clients` loop)",
+               impls.install_node,
+               lambda port, f: ["node", str(PEERS / "ws_fanout.js"), "--port", str(port)], node=True),
+    FanoutImpl("websockets", "python-websockets `broadcast()`", impls.install_venv,
+               lambda port, f: [str(VENV / "bin" / "python"), str(PEERS / "websockets_fanout.py"),
+                                "--port", str(port)]),
+]
+BY_NAME = {i.name: i for i in IMPLS}
+
+
+def _one(impl: FanoutImpl, shape: Shape, secs: float, warmup: float) -> dict:
+    port = procs.free_port()
+    cmd = impl.command(port, shape.server_flags)
+    srv = procs.Server(cmd, port, LOGS / f"fanout-{impl.name}.log",
+                       env=impls._node_env() if impl.node else None, cpu=SERVER_CPU)
+    try:
+        why = srv.wait_ready()
+        if why:
+            return {"error": f"server did not start: {why}", "cmd": cmd}
+        lg = ["taskset", "-c", CLIENT_CPU, str(bench_bin("loadgen")), "--url", f"ws://127.0.0.1:{port}/",
+              "--mode", "fanout", *shape.args, "--size", "32", "--duration", str(secs),
+              "--warmup", str(warmup), "--server-pid", str(srv.pid), "--json"]
+        r = run_loadgen(lg, timeout=secs + warmup + 120)
+        if srv.proc.poll() is not None:
+            r = {"error": f"server exited during the run: {srv.log_tail()}"}
+        r["cmd"], r["loadgen"] = cmd, lg
+        return r
+    finally:
+        srv.stop()
+
+
+def run(names: list[str], shapes: list[str], secs: float, runs: int, warmup: float) -> dict:
+    """Every shape, `runs` interleaved rounds over the servers; the raw results by (shape, impl)."""
+    procs.install_cleanup()
+    procs.raise_nofile()
+    unavailable = {}
+    why = impls.build_bench()
+    if why:
+        raise SystemExit(f"cannot build loadgen: {why}")
+    for n in names:
+        why = BY_NAME[n].prepare()
+        if why:
+            unavailable[n] = why
+    results: dict[tuple[str, str], list[dict]] = {}
+    for shape in [s for s in SHAPES if s.key in shapes]:
+        live = [n for n in names if n not in unavailable and (BY_NAME[n].deflate or not shape.deflate)]
+        for r in range(runs):
+            for n in live:
+                res = _one(BY_NAME[n], shape, secs, warmup)
+                results.setdefault((shape.key, n), []).append(res)
+                short = res.get("error") or (f"{res.get('messages_per_sec', 0):.0f} deliveries/s, "
+                                             f"{res.get('server_cpu_us_per_msg') or 0:.3f} us CPU/delivery")
+                print(f"[fanout] {shape.key:11} run {r + 1}/{runs} {n:18} {short}", flush=True)
+    return {"results": results, "unavailable": unavailable}
+
+
+def _median(rs: list[dict], key: str) -> Optional[float]:
+    vals = [r[key] for r in rs if "error" not in r and r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> str:
+    return f"{a / b:.2f}×" if a and b else "–"
+
+
+def section(out: dict, names: list[str], shapes: list[str], command: str, secs: float, runs: int) -> str:
+    """The BENCHMARKS.md section (markdown), between the fan-out markers."""
+    res, lines = out["results"], [BEGIN, "## Topics fan-out (issue 18)", ""]
+    lines += [
+        f"Command: `{command}` ({runs} interleaved runs of {secs:g} s per server and shape, medians; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
+        "",
+        "Every server subscribes a connection to `/sub/<topic>` and publishes each message from `/pub` "
+        "to the topic its text starts with; loadgen (`--mode fanout`) holds 1,000 subscribers and one "
+        "publisher, at full rate with a window of publishes in flight (64 for one topic, 6,400 for "
+        "100 topics: 64,000 deliveries either way; 4 for the deflate shapes) or at a fixed 50 "
+        "publishes/s. **CPU µs/delivery** = "
+        "server CPU over the window ÷ deliveries in it (server on CPU 0, loadgen on CPU 1, as the echo "
+        "matrix). Ratios: against the plain tokio-tungstenite loop and against uWebSockets.js "
+        "`app.publish` (lower CPU is better).",
+        "",
+    ]
+    for i in IMPLS:
+        if i.name in names:
+            lines.append(f"- `{i.name}`: {i.what}")
+    lines.append("")
+    lines += ["| shape | server | deliveries/s | CPU µs/delivery | CPU % srv/cli | vs tokio-tungstenite | vs uWS.js | runs |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for shape in [s for s in SHAPES if s.key in shapes]:
+        tt = _median(res.get((shape.key, "tokio-tungstenite"), []), "server_cpu_us_per_msg")
+        uws = _median(res.get((shape.key, "uws"), []), "server_cpu_us_per_msg")
+        for n in names:
+            rs = res.get((shape.key, n))
+            if not rs:
+                continue
+            ok = [r for r in rs if "error" not in r]
+            if not ok:
+                lines.append(f"| {shape.title} | {n} | error: {rs[-1]['error'][:80]} | | | | | 0/{len(rs)} |")
+                continue
+            cpu = _median(ok, "server_cpu_us_per_msg")
+            rate = _median(ok, "messages_per_sec") or 0
+            util = f"{(_median(ok, 'server_cpu_util') or 0) * 100:.0f} / {(_median(ok, 'client_cpu_util') or 0) * 100:.0f}"
+            lines.append(f"| {shape.title} | {n} | {rate:,.0f} | {cpu:.3f} | {util} | {_ratio(cpu, tt)} | "
+                         f"{_ratio(cpu, uws)} | {len(ok)}/{len(rs)} |")
+    lines += ["", "Targets (issue 18): Rust and C ≤ 1.0× the tokio-tungstenite loop at full rate and ≤ 1.0× "
+              "uWebSockets.js at 50 publishes/s. The deflate shapes compare the core with itself: with "
+              "context takeover every subscriber compresses the message (one zlib state each, ~280 KiB), "
+              "with `server_no_context_takeover` the publish is compressed once and the frame shared."]
+    for n, why in out["unavailable"].items():
+        lines.append(f"\n`{n}` not available: {why}")
+    lines += ["", END]
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, text: str) -> None:
+    """Replaces the fan-out section of `path` (or appends it)."""
+    old = path.read_text() if path.exists() else ""
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
+    new = pattern.sub(lambda _: text, old) if BEGIN in old else (old.rstrip("\n") + "\n\n" + text)
+    path.write_text(new)
