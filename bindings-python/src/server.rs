@@ -364,7 +364,7 @@ pub fn start_server<'py>(
     logger: Option<Py<PyAny>>,
     log_level: u32,
     metrics_path: Option<String>,
-    slow_subscriber_close: Option<u16>,
+    slow_subscriber_close: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let tls = match (tls_cert, tls_key) {
         (Some(cert_path), Some(key_path)) => Some(TlsConfig { cert_path, key_path }),
@@ -392,7 +392,9 @@ pub fn start_server<'py>(
             ..SessionConfig::default()
         },
         metrics_path,
-        slow_subscriber: slow_subscriber_close.map_or(SlowSubscriber::Drop, SlowSubscriber::Close),
+        // Codes out of range become 0, which the core's check refuses by name.
+        slow_subscriber: slow_subscriber_close
+            .map_or(SlowSubscriber::Drop, |code| SlowSubscriber::Close(u16::try_from(code).unwrap_or(0))),
         ..ServerConfig::default()
     };
     errors::map(config.validate())?;

@@ -236,9 +236,10 @@ async def test_serve_refuses_an_unknown_slow_subscriber_policy() -> None:
 
     with pytest.raises(TypeError, match="slow_subscriber"):
         wssession.serve(handler, "127.0.0.1", 0, slow_subscriber="block")
-    with pytest.raises(wssession.InvalidArgumentError):
-        async with wssession.serve(handler, "127.0.0.1", 0, slow_subscriber=1000):
-            pass
+    for code in (1000, 70000, -1):
+        with pytest.raises(wssession.InvalidArgumentError, match="1008.*1013"):
+            async with wssession.serve(handler, "127.0.0.1", 0, slow_subscriber=code):
+                pass
 
 
 async def test_broadcast_sends_to_every_open_connection_and_skips_closing_ones() -> None:
