@@ -285,6 +285,30 @@ async def test_broadcast_to_a_full_connection_logs_or_raises_and_still_reaches_t
         ]
 
 
+async def test_broadcast_skips_a_connection_sending_a_fragmented_message_with_a_concurrency_error() -> None:
+    async with clients() as c:
+        (a, ca), (b, cb) = [await c.connect() for _ in range(2)]
+        gate = asyncio.Event()
+
+        async def fragments() -> AsyncIterator[str]:
+            yield "first "
+            yield "second "  # the first goes out once the next is known (its FIN bit depends on it)
+            await gate.wait()
+            yield "last"
+
+        sending = asyncio.ensure_future(a.send(fragments()))
+        pieces = ca.recv_streaming()
+        assert await within(anext(pieces)) == "first "  # a's message is under way
+        with pytest.raises(ExceptionGroup) as info:
+            wssession.broadcast([a, b], "news", raise_exceptions=True)
+        assert [type(e) for e in info.value.exceptions] == [wssession.ConcurrencyError]
+        assert await within(cb.recv()) == "news"
+        gate.set()
+        await within(sending)
+        assert [p async for p in pieces] == ["second ", "last"]
+        await next_is(ca, a, "marker")  # the broadcast never reached a
+
+
 async def test_a_chat_handler_joins_rooms_on_request_and_publishes_to_the_others() -> None:
     """A chat room as a handler would write it: join on the first message, publish the rest to the room."""
 
