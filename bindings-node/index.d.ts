@@ -70,6 +70,17 @@ export declare class NativeServer {
   get closed(): boolean
   /** Open sessions. */
   get sessionCount(): number
+  /**
+   * Publishes bytes to every subscriber of `topic`, without waiting. `flags`: bit 0 binary,
+   * bits 2-3 compress (0 default, 1 off, 2 on), as `trySend`.
+   */
+  publish(topic: string, data: Uint8Array, flags: number): PublishResult
+  /** `publish` for a string payload. */
+  publishText(topic: string, data: string, flags: number): PublishResult
+  /** How many sessions are subscribed to `topic`. */
+  numSubscribers(topic: string): number
+  /** Every topic with at least one subscriber, sorted. */
+  topics(): Array<string>
   /** Server-wide figures since the server started, as one snapshot. */
   stats(): NativeServerStats
   /** The figures in the Prometheus (OpenMetrics) text format. */
@@ -165,6 +176,21 @@ export declare class NativeSession {
   resume(): void
   /** Whether the user paused reading. */
   get isPaused(): boolean
+  /** Subscribes to `topic`: true if newly subscribed, false if it already was. */
+  subscribe(topic: string): boolean
+  /** Unsubscribes from `topic`: false if it was not subscribed. */
+  unsubscribe(topic: string): boolean
+  /** Whether the session is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean
+  /** The topics the session is subscribed to, sorted (none once it closed). */
+  topics(): Array<string>
+  /**
+   * Publishes bytes to every subscriber of `topic` but this session, without waiting. `flags`:
+   * bit 0 binary, bits 2-3 compress (0 default, 1 off, 2 on), as `trySend`.
+   */
+  publish(topic: string, data: Uint8Array, flags: number): PublishResult
+  /** `publish` for a string payload. */
+  publishText(topic: string, data: string, flags: number): PublishResult
   /** Message and byte counters. */
   get stats(): SessionStats
 }
@@ -346,6 +372,18 @@ export interface NativeServerStats {
   pingsSent: number
   /** Sessions closed because a Pong was late. */
   pingTimeouts: number
+  /** Topic publishes (server and session ones). */
+  publishes: number
+  /** Messages those publishes queued to subscribers. */
+  publishDeliveries: number
+  /** Deliveries skipped: the subscriber was over its write limit (`slowSubscriber: 'drop'`) or mid-fragment. */
+  publishDrops: number
+  /** Subscribers closed for being over their write limit (`slowSubscriber` a close code). */
+  slowSubscriberCloses: number
+  /** Compressions publishes made (one per shared deflate setting, plus one per subscriber keeping its context). */
+  publishCompressions: number
+  /** The publish figures per topic, for the first topics published to (a bounded set). */
+  topics: Record<string, TopicCounts>
 }
 
 /** Both ends of a connection the core cannot ask a socket about (a pumped stream). */
@@ -360,6 +398,19 @@ export interface PeerAddress {
   localPort: number
   /** Whether the host's stream is TLS. */
   secure: boolean
+}
+
+/** What a publish did with the subscribers of its topic. */
+export interface PublishResult {
+  /** Subscribers the message was queued to. */
+  delivered: number
+  /**
+   * Subscribers it was skipped for: over their write limit (`slowSubscriber: 'drop'`), or in the
+   * middle of sending a fragmented message.
+   */
+  dropped: number
+  /** Subscribers closed for being over their write limit (`slowSubscriber: 1008 | 1013`). */
+  closed: number
 }
 
 /** The request line and headers of an `http.IncomingMessage`. */
@@ -459,6 +510,10 @@ export interface ServerOptions {
    * "nats://host:port[?options]" (see BACKPLANE.md); none keeps them in this process.
    */
   backplane?: string
+   * Close a subscriber over its write limit with this code (1008 or 1013) when a publish reaches
+   * it; absent: the message is dropped for it (counted).
+   */
+  slowSubscriberClose?: number
 }
 
 /** Per-session counters. */
@@ -479,6 +534,18 @@ export interface TlsOptions {
   certPath: string
   /** Private key file (PEM). */
   keyPath: string
+}
+
+/** One topic's publish figures. */
+export interface TopicCounts {
+  /** Publishes to the topic. */
+  publishes: number
+  /** Messages queued to its subscribers. */
+  deliveries: number
+  /** Deliveries skipped (slow subscriber dropped, or mid-fragment). */
+  drops: number
+  /** Subscribers closed for being slow. */
+  closes: number
 }
 
 /** A session on a connection the host upgraded itself and carries through a pump. */

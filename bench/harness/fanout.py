@@ -81,6 +81,11 @@ IMPLS = [
     FanoutImpl("c", "wssession C ABI, `wss_session_publish` (examples/c/fanout_server.c)",
                impls.once("c fan-out (make build-c)", _build_c),
                lambda port, f: [str(ROOT / "target" / "c" / "fanout_server"), str(port)]),
+    FanoutImpl("python", "wssession Python, `server.publish()` (bench/servers/python_fanout.py)", impls.check_python,
+               lambda port, f: [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "bench" / "servers" / "python_fanout.py"),
+                                "--port", str(port)]),
+    FanoutImpl("node", "wssession Node, `wss.publish()` (bench/servers/node_fanout.js)", impls.check_node,
+               lambda port, f: ["node", str(ROOT / "bench" / "servers" / "node_fanout.js"), "--port", str(port)]),
     FanoutImpl("tokio-tungstenite", "a plain tokio-tungstenite loop: a channel and a writer task "
                "per subscriber, `feed` then `flush` (writes batched per socket)", impls.build_bench,
                lambda port, f: [str(bench_bin("fanout-tokio-tungstenite")), "--port", str(port)]),

@@ -8,6 +8,7 @@ import type { Duplex, DuplexOptions } from 'node:stream'
 import type {
   LogEntry as NativeLogEntry,
   NativeServerStats,
+  PublishResult as NativePublishResult,
   RequestInfo as NativeRequestInfo,
   SessionStats as NativeSessionStats,
 } from '../index'
@@ -78,6 +79,17 @@ declare class WebSocket extends EventEmitter {
   receiveDeserialized<T = unknown>(): Promise<T>
   /** Begins a session from `adoptUpgraded` (Ktor's start(negotiatedExtensions)); `extensions`: the 101's Sec-WebSocket-Extensions value. */
   start(extensions?: string): void
+
+  /** Subscribes to `topic`: true if newly subscribed, false if it already was (uWebSockets.js's names from here on). */
+  subscribe(topic: string): boolean
+  /** Unsubscribes from `topic`: false if it was not subscribed. */
+  unsubscribe(topic: string): boolean
+  isSubscribed(topic: string): boolean
+  /** The topics this socket is subscribed to, sorted (none once closed). */
+  getTopics(): string[]
+  /** Publishes to every subscriber of `topic` but this socket, without waiting; `isBinary` defaults to the data's
+   * type. Returns whether any other socket was subscribed. */
+  publish(topic: string, data: WebSocket.SendData, isBinary?: boolean, compress?: boolean): boolean
 
   addEventListener(type: 'message', listener: WebSocket.EventListener<WebSocket.MessageEvent>, options?: WebSocket.EventListenerOptions): void
   addEventListener(type: 'close', listener: WebSocket.EventListener<WebSocket.CloseEvent>, options?: WebSocket.EventListenerOptions): void
@@ -258,6 +270,9 @@ declare namespace WebSocket {
      * 'nats://host:port[?options]' (options such as 'history=1000' in BACKPLANE.md). Default: none,
      * topics stay in this process. */
     backplane?: string
+    /** What a publish does with a subscriber over its write limit (maxBufferedAmount): 'drop' the message
+     * for it (the default; counted) or close it with 1008 or 1013. */
+    slowSubscriber?: 'drop' | 1008 | 1013
   }
 
   /** What a host that writes the 101 itself sends: `lines` joined with CRLF, then an empty line. */
@@ -280,6 +295,9 @@ declare namespace WebSocket {
   /** Server-wide figures since the server started (`closes` initiators: 'local', 'remote', 'abnormal'). */
   type ServerStats = NativeServerStats
 
+  /** What a publish did: subscribers it was queued to, skipped (over their write limit) or closed. */
+  type PublishResult = NativePublishResult
+
   class Server<T extends typeof WebSocket = typeof WebSocket> extends EventEmitter {
     constructor(options: ServerOptions<T>, callback?: () => void)
     readonly options: ServerOptions<T>
@@ -294,6 +312,12 @@ declare namespace WebSocket {
     stats(): ServerStats | null
     /** The same figures in the Prometheus (OpenMetrics) text format. */
     metrics(): string
+    /** Publishes to every socket subscribed to `topic`, framed once, without waiting; `binary` defaults to the data's type. */
+    publish(topic: string, data: SendData, options?: { binary?: boolean; compress?: boolean }): PublishResult
+    /** How many sockets are subscribed to `topic`. */
+    numSubscribers(topic: string): number
+    /** Every topic with at least one subscriber, sorted. */
+    getTopics(): string[]
     on(event: 'log', listener: (this: Server<T>, entry: LogEntry) => void): this
     /** Upgrades `request` (from an http server's 'upgrade' event) and calls `callback` with the open socket. */
     handleUpgrade(

@@ -26,7 +26,7 @@ const WS_DEFAULTS = {
 const LISTENER_ONLY = ['host', 'backlog', 'tls']
 
 /** Options wssession adds to ws's. */
-const EXTRA = ['pingInterval', 'pingTimeout', 'maxBufferedAmount', 'maxConnections', 'handshakeTimeout', 'tls', 'logLevel', 'metricsPath', 'backplane']
+const EXTRA = ['pingInterval', 'pingTimeout', 'maxBufferedAmount', 'maxConnections', 'handshakeTimeout', 'tls', 'logLevel', 'metricsPath', 'backplane', 'slowSubscriber']
 
 /** ws options the core cannot honour, with the reason given in the error. */
 const REFUSED = {
@@ -99,6 +99,13 @@ function deflateOptions(pmd) {
   }
 }
 
+/** The close code of `slowSubscriber` ('drop', the default, is none); which codes are allowed is the core's call. */
+function slowSubscriberClose(v) {
+  if (v === undefined || v === 'drop') return undefined
+  if (Number.isInteger(v)) return v >= 0 && v <= 0xffffffff ? v : 0
+  throw new TypeError(`options.slowSubscriber must be 'drop' or a close code, 1008 or 1013 (got ${typeof v === 'string' ? JSON.stringify(v) : typeof v})`)
+}
+
 /** How the server gets its connections: 'port' (own listener), 'server' (an http/https.Server) or 'noServer'. */
 function serverMode(options) {
   const hasPort = options.port !== undefined && options.port !== null
@@ -168,6 +175,7 @@ function resolveOptions(options, WebSocket) {
     maxConnections: optNumber(options, 'maxConnections', { min: 1, max: 0xffffffff }),
     handshakeTimeoutMs: optNumber(options, 'handshakeTimeout', { min: 1, max: 0x7fffffff }),
     tls: tls ? { certPath: String(tls.cert), keyPath: String(tls.key) } : undefined,
+    slowSubscriberClose: slowSubscriberClose(options.slowSubscriber),
   }
   return { mode, options: merged, native }
 }

@@ -5,7 +5,7 @@
 const { EventEmitter } = require('node:events')
 const util = require('node:util')
 const { NativeServer } = require('../index.js')
-const { WebSocket, kServerSide } = require('./websocket')
+const { WebSocket, kServerSide, toPayload, topicName } = require('./websocket')
 const { call, wrap, fromNative, makeError } = require('./errors')
 const { resolveOptions } = require('./options')
 const { makeRequest, LazyRequest } = require('./request')
@@ -111,6 +111,57 @@ class WebSocketServer extends EventEmitter {
   /** The same figures in the Prometheus (OpenMetrics) text format ('' if the server never started). */
   metrics() {
     return this._native ? this._native.metrics() : ''
+  }
+
+  // ---- topics (uWebSockets.js's names) ----
+
+  /**
+   * Publishes `data` to every socket subscribed to `topic` (ws.subscribe), framed once, without waiting.
+   * `binary` defaults to the data's type (string: text), as send() does; `compress` overrides the deflate
+   * threshold. A subscriber over its write limit gets the `slowSubscriber` policy.
+   * Returns `{ delivered, dropped, closed }`.
+   */
+  publish(topic, data, options) {
+    let binary
+    let compress
+    if (options !== undefined && options !== null) {
+      if (typeof options !== 'object') throw new TypeError('options must be an object')
+      for (const name of ['binary', 'compress']) {
+        if (options[name] !== undefined && typeof options[name] !== 'boolean') {
+          throw new TypeError(`options.${name} must be a boolean (got ${typeof options[name]})`)
+        }
+      }
+      binary = options.binary
+      compress = options.compress
+    }
+    return this._publish(this._native, topic, data, binary, compress)
+  }
+
+  /** How many sockets are subscribed to `topic`. */
+  numSubscribers(topic) {
+    topicName(topic)
+    return this._native ? this._native.numSubscribers(topic) : 0
+  }
+
+  /** Every topic with at least one subscriber, sorted. */
+  getTopics() {
+    return this._native ? this._native.topics() : []
+  }
+
+  /** @internal A publish through `target` (the server, or the publishing session), after the sends queued so far. */
+  _publish(target, topic, data, binary, compress) {
+    topicName(topic)
+    let payload = data
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+      const p = toPayload(data)
+      payload = p.payload
+      if (binary === undefined) binary = p.binary
+    }
+    if (binary === undefined) binary = typeof payload !== 'string'
+    const flags = (binary ? 1 : 0) | (compress === undefined ? 0 : compress ? 8 : 4)
+    if (!target) return { delivered: 0, dropped: 0, closed: 0 }
+    this._flushSends()
+    return call(() => (typeof payload === 'string' ? target.publishText(topic, payload, flags) : target.publish(topic, payload, flags)))
   }
 
   // One engine log record: 'log' event, NODE_DEBUG output, and 'handshakeRefused' for an upgrade the engine

@@ -50,6 +50,12 @@ function toPayload(data) {
   )
 }
 
+/** A topic name: a string (UTF-8 on the wire; its length limits are the core's). */
+function topicName(topic) {
+  if (typeof topic !== 'string') throw new TypeError(`The topic must be a string (received ${topic === null ? 'null' : typeof topic})`)
+  return topic
+}
+
 function checkMillis(name, v) {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number (got ${typeof v})`)
   if (v < 0 || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number >= 0 (got ${v})`)
@@ -487,6 +493,37 @@ class WebSocket extends EventEmitter {
     else this._native.resume()
   }
 
+  // ---- topics (uWebSockets.js's names) ----
+  /** Subscribes to `topic` (a string): true if newly subscribed, false if it already was. */
+  subscribe(topic) {
+    return call(() => this._native.subscribe(topicName(topic)))
+  }
+
+  /** Unsubscribes from `topic`: false if it was not subscribed. */
+  unsubscribe(topic) {
+    return this._native.unsubscribe(topicName(topic))
+  }
+
+  /** Whether this socket is subscribed to `topic`. */
+  isSubscribed(topic) {
+    return this._native.isSubscribed(topicName(topic))
+  }
+
+  /** The topics this socket is subscribed to, sorted (none once closed). */
+  getTopics() {
+    return this._native.topics()
+  }
+
+  /**
+   * Publishes `data` to every subscriber of `topic` but this socket, framed once, without waiting (uWS's
+   * `ws.publish`). `isBinary` defaults to the data's type (string: text), as send() does; `compress`
+   * overrides the deflate threshold. Returns whether any other socket was subscribed to the topic.
+   */
+  publish(topic, data, isBinary, compress) {
+    const r = this._server._publish(this._native, topic, data, isBinary, compress)
+    return r.delivered + r.dropped + r.closed > 0
+  }
+
   /** Serializes `value` with the converter and sends it. */
   sendSerialized(value) {
     const c = this._converter
@@ -649,4 +686,4 @@ class Incoming {
   }
 }
 
-module.exports = { WebSocket, Incoming, kServerSide, CONNECTING, OPEN, CLOSING, CLOSED }
+module.exports = { WebSocket, Incoming, kServerSide, toPayload, topicName, CONNECTING, OPEN, CLOSING, CLOSED }

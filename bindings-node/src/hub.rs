@@ -346,13 +346,22 @@ impl Hub {
 
 /// A data frame from `trySend` flags: bit 0 binary, bit 1 fin, bits 2-3 compress (0 default, 1 off, 2 on).
 pub(crate) fn data_frame(data: Bytes, flags: u32) -> OutFrame {
-    let kind = if flags & 1 != 0 { FrameType::Binary } else { FrameType::Text };
-    let compress = match (flags >> 2) & 3 {
+    let kind = if is_binary(flags) { FrameType::Binary } else { FrameType::Text };
+    (Frame::new(kind, data).with_fin(flags & 2 != 0), compress_of(flags))
+}
+
+/// Whether send flags ask for a Binary message (bit 0).
+pub(crate) fn is_binary(flags: u32) -> bool {
+    flags & 1 != 0
+}
+
+/// The compress override of send flags (bits 2-3: 0 default, 1 off, 2 on).
+pub(crate) fn compress_of(flags: u32) -> Option<bool> {
+    match (flags >> 2) & 3 {
         1 => Some(false),
         2 => Some(true),
         _ => None,
-    };
-    (Frame::new(kind, data).with_fin(flags & 2 != 0), compress)
+    }
 }
 
 fn event(kind: u32, id: u64) -> NativeEvent {

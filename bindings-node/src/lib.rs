@@ -13,8 +13,10 @@ pub mod payload;
 mod request;
 mod server;
 mod session;
+mod topics;
 
 pub use adopt::{Agreed, HandshakeInfo, NativePump, PeerAddress, RawRequest, UpgradedPump};
 pub use request::RequestInfo;
 pub use server::{DecisionOptions, DeflateOptions, NativeServer, ServerAddress, ServerOptions};
 pub use session::NativeSession;
+pub use topics::PublishResult;

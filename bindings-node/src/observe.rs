@@ -110,6 +110,31 @@ pub struct NativeServerStats {
     pub pings_sent: f64,
     /// Sessions closed because a Pong was late.
     pub ping_timeouts: f64,
+    /// Topic publishes (server and session ones).
+    pub publishes: f64,
+    /// Messages those publishes queued to subscribers.
+    pub publish_deliveries: f64,
+    /// Deliveries skipped: the subscriber was over its write limit (`slowSubscriber: 'drop'`) or mid-fragment.
+    pub publish_drops: f64,
+    /// Subscribers closed for being over their write limit (`slowSubscriber` a close code).
+    pub slow_subscriber_closes: f64,
+    /// Compressions publishes made (one per shared deflate setting, plus one per subscriber keeping its context).
+    pub publish_compressions: f64,
+    /// The publish figures per topic, for the first topics published to (a bounded set).
+    pub topics: HashMap<String, TopicCounts>,
+}
+
+/// One topic's publish figures.
+#[napi(object)]
+pub struct TopicCounts {
+    /// Publishes to the topic.
+    pub publishes: f64,
+    /// Messages queued to its subscribers.
+    pub deliveries: f64,
+    /// Deliveries skipped (slow subscriber dropped, or mid-fragment).
+    pub drops: f64,
+    /// Subscribers closed for being slow.
+    pub closes: f64,
 }
 
 impl From<ServerStats> for NativeServerStats {
@@ -135,6 +160,24 @@ impl From<ServerStats> for NativeServerStats {
             backpressure_waits: n(s.backpressure_waits),
             pings_sent: n(s.pings_sent),
             ping_timeouts: n(s.ping_timeouts),
+            publishes: n(s.publishes),
+            publish_deliveries: n(s.publish_deliveries),
+            publish_drops: n(s.publish_drops),
+            slow_subscriber_closes: n(s.slow_subscriber_closes),
+            publish_compressions: n(s.publish_compressions),
+            topics: s
+                .topics
+                .iter()
+                .map(|(k, t)| {
+                    let counts = TopicCounts {
+                        publishes: n(t.publishes),
+                        deliveries: n(t.deliveries),
+                        drops: n(t.drops),
+                        closes: n(t.closes),
+                    };
+                    (k.clone(), counts)
+                })
+                .collect(),
         }
     }
 }

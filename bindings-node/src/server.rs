@@ -9,7 +9,7 @@ use napi::bindgen_prelude::{Float64ArraySlice, Function, Object, Unknown};
 use napi_derive::napi;
 use wssession_core::{
     Accept, Decision, DeflateConfig, Handler, Handshake, HttpResponse, Request, Server, ServerBuilder, ServerConfig,
-    TlsConfig,
+    SlowSubscriber, TlsConfig,
 };
 
 use crate::adopt::Adopting;
@@ -17,6 +17,7 @@ use crate::error::{invalid, to_js};
 use crate::hub::{Events, EventsFn, Hub, NativeBatch, SessState};
 use crate::observe::{LogEntry, NativeServerStats};
 use crate::request::RequestInfo;
+use crate::topics::PublishResult;
 
 /// permessage-deflate settings (RFC 7692).
 #[napi(object)]
@@ -90,6 +91,9 @@ pub struct ServerOptions {
     /// Share topics with other processes through a broker: "redis://host:port[?options]" or
     /// "nats://host:port[?options]" (see BACKPLANE.md); none keeps them in this process.
     pub backplane: Option<String>,
+    /// Close a subscriber over its write limit with this code (1008 or 1013) when a publish reaches
+    /// it; absent: the message is dropped for it (counted).
+    pub slow_subscriber_close: Option<u32>,
 }
 
 /// How JS answered an upgrade request.
@@ -174,6 +178,10 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
     }
     if let Some(v) = o.handshake_timeout_ms {
         c.handshake_timeout = Duration::from_millis(v as u64);
+    }
+    if let Some(code) = o.slow_subscriber_close {
+        // Out-of-range codes become 0, which the core's check refuses by name.
+        c.slow_subscriber = SlowSubscriber::Close(u16::try_from(code).unwrap_or(0));
     }
     if let Some(t) = &o.tls {
         c.tls = Some(TlsConfig { cert_path: t.cert_path.clone(), key_path: t.key_path.clone() });
@@ -362,6 +370,31 @@ impl NativeServer {
     #[napi(getter)]
     pub fn session_count(&self) -> u32 {
         self.server.session_count() as u32
+    }
+
+    /// Publishes bytes to every subscriber of `topic`, without waiting. `flags`: bit 0 binary,
+    /// bits 2-3 compress (0 default, 1 off, 2 on), as `trySend`.
+    #[napi]
+    pub fn publish(&self, topic: String, data: &[u8], flags: u32) -> napi::Result<PublishResult> {
+        crate::topics::publish(flags, |text, compress| self.server.publish(&topic, data, text, compress))
+    }
+
+    /// `publish` for a string payload.
+    #[napi]
+    pub fn publish_text(&self, topic: String, data: String, flags: u32) -> napi::Result<PublishResult> {
+        self.publish(topic, data.as_bytes(), flags)
+    }
+
+    /// How many sessions are subscribed to `topic`.
+    #[napi]
+    pub fn num_subscribers(&self, topic: String) -> u32 {
+        self.server.subscriber_count(&topic) as u32
+    }
+
+    /// Every topic with at least one subscriber, sorted.
+    #[napi]
+    pub fn topics(&self) -> Vec<String> {
+        self.server.topics()
     }
 
     /// Server-wide figures since the server started, as one snapshot.

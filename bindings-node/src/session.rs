@@ -11,6 +11,7 @@ use wssession_core::{Bytes, Frame, FrameType, Session, State, TrySend};
 use crate::error::{invalid, to_js};
 use crate::hub::SessState;
 use crate::request::RequestInfo;
+use crate::topics::PublishResult;
 
 /// A session's close reason.
 #[napi(object)]
@@ -299,6 +300,43 @@ impl NativeSession {
     #[napi(getter)]
     pub fn is_paused(&self) -> bool {
         self.st.user_paused.load(Ordering::Acquire)
+    }
+
+    /// Subscribes to `topic`: true if newly subscribed, false if it already was.
+    #[napi]
+    pub fn subscribe(&self, topic: String) -> napi::Result<bool> {
+        self.s.subscribe(&topic).map_err(to_js)
+    }
+
+    /// Unsubscribes from `topic`: false if it was not subscribed.
+    #[napi]
+    pub fn unsubscribe(&self, topic: String) -> bool {
+        self.s.unsubscribe(&topic)
+    }
+
+    /// Whether the session is subscribed to `topic`.
+    #[napi]
+    pub fn is_subscribed(&self, topic: String) -> bool {
+        self.s.is_subscribed(&topic)
+    }
+
+    /// The topics the session is subscribed to, sorted (none once it closed).
+    #[napi]
+    pub fn topics(&self) -> Vec<String> {
+        self.s.subscriptions()
+    }
+
+    /// Publishes bytes to every subscriber of `topic` but this session, without waiting. `flags`:
+    /// bit 0 binary, bits 2-3 compress (0 default, 1 off, 2 on), as `trySend`.
+    #[napi]
+    pub fn publish(&self, topic: String, data: &[u8], flags: u32) -> napi::Result<PublishResult> {
+        crate::topics::publish(flags, |text, compress| self.s.publish(&topic, data, text, compress))
+    }
+
+    /// `publish` for a string payload.
+    #[napi]
+    pub fn publish_text(&self, topic: String, data: String, flags: u32) -> napi::Result<PublishResult> {
+        self.publish(topic, data.as_bytes(), flags)
     }
 
     /// Message and byte counters.

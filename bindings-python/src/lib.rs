@@ -9,6 +9,7 @@ mod observe;
 mod request;
 mod server;
 mod session;
+mod topics;
 mod wake;
 
 use pyo3::prelude::*;
@@ -28,6 +29,7 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RecvAwait", awaitable::type_object(m.py())?)?;
     m.add_class::<session::Incoming>()?;
     m.add_class::<session::Outgoing>()?;
+    m.add_class::<topics::PyPublished>()?;
     m.add_class::<server::ServerHandle>()?;
     m.add_class::<server::Resolver>()?;
     m.add_class::<host::PyBytePump>()?;
@@ -38,6 +40,7 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<wake::Waiter>()?;
     m.add_function(wrap_pyfunction!(server::start_server, m)?)?;
     m.add_function(wrap_pyfunction!(server::accept_key, m)?)?;
+    m.add_function(wrap_pyfunction!(topics::broadcast, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_finalize, m)?)?;
     Ok(())
 }

@@ -109,5 +109,20 @@ pub fn stats_dict<'py>(py: Python<'py>, s: &ServerStats) -> PyResult<Bound<'py, 
     d.set_item("backpressure_waits", s.backpressure_waits)?;
     d.set_item("pings_sent", s.pings_sent)?;
     d.set_item("ping_timeouts", s.ping_timeouts)?;
+    d.set_item("publishes", s.publishes)?;
+    d.set_item("publish_deliveries", s.publish_deliveries)?;
+    d.set_item("publish_drops", s.publish_drops)?;
+    d.set_item("slow_subscriber_closes", s.slow_subscriber_closes)?;
+    d.set_item("publish_compressions", s.publish_compressions)?;
+    let topics = PyDict::new(py);
+    for (name, t) in &s.topics {
+        let counts = PyDict::new(py);
+        counts.set_item("publishes", t.publishes)?;
+        counts.set_item("deliveries", t.deliveries)?;
+        counts.set_item("drops", t.drops)?;
+        counts.set_item("closes", t.closes)?;
+        topics.set_item(name, counts)?;
+    }
+    d.set_item("topics", topics)?;
     Ok(d)
 }

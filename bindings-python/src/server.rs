@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use tokio::sync::oneshot;
 use wssession_core::{
     Accept, CloseReason, DeflateConfig, EventHandler, Frame, Handler, HandlerError, HttpResponse, PeerInfo, Request,
-    Server, ServerBuilder, ServerConfig, Session, SessionConfig, TlsConfig,
+    Server, ServerBuilder, ServerConfig, Session, SessionConfig, SlowSubscriber, TlsConfig,
 };
 use wssession_core::{Decision, Decision::Respond};
 
@@ -17,6 +17,7 @@ use crate::frame::{PyCloseReason, PyFrame};
 use crate::host::{PyBytePump, PyHandshake, Upgraded, socket_addr};
 use crate::request::{PyRequest, addr_tuple};
 use crate::session::{Connection, duration};
+use crate::topics::PyPublished;
 use crate::wake;
 
 /// A running server (the Rust side of `wssession.Server`).
@@ -140,6 +141,23 @@ impl ServerHandle {
         // SAFETY: the caller hands over an open, connected descriptor nothing else uses.
         let session = unsafe { self.server.upgraded_fd(fd, request, &leftover) }.map_err(|e| errors::to_py(py, e))?;
         Ok(Upgraded::from(session))
+    }
+
+    /// Publishes ``message`` to every subscriber of ``topic``, without waiting.
+    #[pyo3(signature = (topic, message, text=None))]
+    fn publish(&self, topic: &str, message: &Bound<'_, PyAny>, text: Option<bool>) -> PyResult<PyPublished> {
+        let server = &self.server;
+        crate::topics::publish(message, text, |data, text| server.publish(topic, data, text, None))
+    }
+
+    /// How many connections are subscribed to ``topic``.
+    fn subscriber_count(&self, topic: &str) -> usize {
+        self.server.subscriber_count(topic)
+    }
+
+    /// Every topic with at least one subscriber, sorted.
+    fn topics(&self) -> Vec<String> {
+        self.server.topics()
     }
 
     /// Server-wide figures since the server started, as one snapshot.
@@ -313,7 +331,7 @@ fn task_handler(
     incoming_queue=16, write_high_water=32768, write_low_water=8192, deflate=true,
     tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0,
     response_headers=Vec::new(), detached=false, listener_fd=None, reuse_port=false,
-    logger=None, log_level=30, metrics_path=None, backplane=None
+    logger=None, log_level=30, metrics_path=None, backplane=None, slow_subscriber_close=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn start_server<'py>(
@@ -347,6 +365,7 @@ pub fn start_server<'py>(
     log_level: u32,
     metrics_path: Option<String>,
     backplane: Option<String>,
+    slow_subscriber_close: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let tls = match (tls_cert, tls_key) {
         (Some(cert_path), Some(key_path)) => Some(TlsConfig { cert_path, key_path }),
@@ -377,6 +396,9 @@ pub fn start_server<'py>(
         },
         metrics_path,
         backplane,
+        // Codes out of range become 0, which the core's check refuses by name.
+        slow_subscriber: slow_subscriber_close
+            .map_or(SlowSubscriber::Drop, |code| SlowSubscriber::Close(u16::try_from(code).unwrap_or(0))),
         ..ServerConfig::default()
     };
     errors::map(config.validate())?;

@@ -26,6 +26,7 @@ use crate::bridge;
 use crate::errors::{self, type_error};
 use crate::frame::{PyCloseReason, PyFrame, bytes_like};
 use crate::request::{PyRequest, addr_tuple};
+use crate::topics::PyPublished;
 use crate::wake;
 
 /// Messages moved out of the core per wake-up.
@@ -972,6 +973,35 @@ impl Connection {
         d.set_item("messages_out", s.messages_out)?;
         d.set_item("bytes_out", s.bytes_out)?;
         Ok(d)
+    }
+
+    // ---- topics (SPEC §14) ----
+
+    /// Subscribes to ``topic``: True if newly subscribed, False if it already was.
+    fn subscribe(&self, py: Python<'_>, topic: &str) -> PyResult<bool> {
+        self.session.subscribe(topic).map_err(|e| errors::to_py(py, e))
+    }
+
+    /// Unsubscribes from ``topic``: False if it was not subscribed.
+    fn unsubscribe(&self, topic: &str) -> bool {
+        self.session.unsubscribe(topic)
+    }
+
+    /// Whether the connection is subscribed to ``topic``.
+    fn is_subscribed(&self, topic: &str) -> bool {
+        self.session.is_subscribed(topic)
+    }
+
+    /// The topics the connection is subscribed to, sorted (none once it is closed).
+    fn subscriptions(&self) -> Vec<String> {
+        self.session.subscriptions()
+    }
+
+    /// Publishes ``message`` to every subscriber of ``topic`` but this connection, without waiting.
+    #[pyo3(signature = (topic, message, text=None))]
+    fn publish(&self, topic: &str, message: &Bound<'_, PyAny>, text: Option<bool>) -> PyResult<PyPublished> {
+        let session = &self.session;
+        crate::topics::publish(message, text, |data, text| session.publish(topic, data, text, None))
     }
 
     /// Stops reading the socket (TCP backpressure) until ``resume()``.

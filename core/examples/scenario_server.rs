@@ -179,6 +179,23 @@ async fn command(s: &Session, tag: &mut String, line: &str) -> Result<bool, Hand
         "application" => reply(s, s.server().map_or("none".into(), |a| a.port().to_string())).await?,
         "subprotocol" => reply(s, s.request().subprotocol.clone().unwrap_or_else(|| "none".into())).await?,
         "tls" => reply(s, s.request().tls.to_string()).await?,
+        "subscribe" => reply(s, s.subscribe(arg(0))?.to_string()).await?,
+        "unsubscribe" => reply(s, s.unsubscribe(arg(0)).to_string()).await?,
+        "topics" => {
+            let topics = s.subscriptions().join(",");
+            reply(s, if topics.is_empty() { "-".into() } else { topics }).await?
+        }
+        "publish" => {
+            s.publish(arg(0), rest.get(1..).unwrap_or_default().join(" ").as_bytes(), true, None)?;
+            reply(s, "ok").await?
+        }
+        "server_publish" => {
+            let server = s.server().ok_or("no server")?;
+            let published =
+                server.publish(arg(0), rest.get(1..).unwrap_or_default().join(" ").as_bytes(), true, None)?;
+            reply(s, published.delivered.to_string()).await?
+        }
+        "subscribers" => reply(s, s.server().map_or(0, |a| a.subscriber_count(arg(0))).to_string()).await?,
         "call" => {
             let req = s.request();
             let tests: Vec<&str> = req.headers.get_all("X-TEST").collect();

@@ -657,6 +657,44 @@ def _tls(ctx: Ctx) -> None:
         stop_server(proc)
 
 
+# ---------------------------------------------------------------------------------------------------
+# §14 topics
+
+
+@scenario("topics-publish", "publish reaches the topic's subscribers, a session's publish all but the sender; subscriptions end with the session", "§14.1")
+def _topics(ctx: Ctx) -> None:
+    topic = "room-" + uuid.uuid4().hex[:12]
+
+    async def ask(ws, line: str) -> object:  # type: ignore[no-untyped-def]
+        await ws.send(line)
+        return await ws.recv()
+
+    def subscribers() -> str:
+        r = ctx.raw()
+        try:
+            return r.cmd(f"!subscribers {topic}")
+        finally:
+            r.close()
+
+    async def go() -> None:
+        async with ctx.ws() as a, ctx.ws() as b, ctx.ws() as c:
+            eq([await ask(ws, f"!subscribe {topic}") for ws in (a, b, a)], ["true", "true", "false"], "subscribe: new, new, again")
+            eq(await ask(c, f"!subscribers {topic}"), "2", "subscriber count")
+            await a.send(f"!publish {topic} from a")
+            eq(await b.recv(), "from a", "a session's publish reaches the other subscriber")
+            eq(await a.recv(), "ok", "the publishing session got nothing before its answer")
+            eq(await ask(c, f"!server_publish {topic} to all"), "2", "server publish: delivered count (nothing for the non-subscriber first)")
+            eq([await a.recv(), await b.recv()], ["to all", "to all"], "server publish reaches every subscriber")
+            eq(await ask(a, "!topics"), topic, "the session's subscriptions")
+            eq([await ask(b, f"!unsubscribe {topic}") for _ in range(2)], ["true", "false"], "unsubscribe: was, then no longer subscribed")
+            eq(await ask(c, f"!server_publish {topic} only a"), "1", "after unsubscribe: delivered to the one left")
+            eq(await a.recv(), "only a", "the subscriber left gets it")
+            eq(await ask(b, "!topics"), "-", "no subscriptions left")
+        wait_for("the closed sessions' subscriptions to end", lambda: subscribers() == "0")
+
+    run(go())
+
+
 @scenario("shutdown-1001", "server shutdown: Close 1001 to every session", "§6, §9.2")
 def _shutdown(ctx: Ctx) -> None:
     port = free_port()

@@ -25,6 +25,7 @@ __all__ = [
     "LoopWaker",
     "Waiter",
     "Outgoing",
+    "Published",
     "Ready",
     "RecvAwait",
     "Request",
@@ -33,6 +34,7 @@ __all__ = [
     "ServerHandle",
     "start_server",
     "accept_key",
+    "broadcast",
     "_finalize",
     "__version__",
 ]
@@ -341,6 +343,16 @@ class ServerConnection:
     @property
     def stats(self) -> dict[str, int]:
         """Traffic counters: messages_in, bytes_in, messages_out, bytes_out."""
+    def subscribe(self, topic: str) -> bool:
+        """Subscribes to ``topic``: True if newly subscribed, False if it already was."""
+    def unsubscribe(self, topic: str) -> bool:
+        """Unsubscribes from ``topic``: False if it was not subscribed."""
+    def is_subscribed(self, topic: str) -> bool:
+        """Whether the connection is subscribed to ``topic``."""
+    def subscriptions(self) -> list[str]:
+        """The topics the connection is subscribed to, sorted (none once it is closed)."""
+    def publish(self, topic: str, message: _Message, text: bool | None = None) -> Published:
+        """Publishes ``message`` to every subscriber of ``topic`` but this connection, without waiting."""
     def pause(self) -> None:
         """Stops reading the socket (TCP backpressure) until ``resume()``."""
     def resume(self) -> None:
@@ -393,10 +405,31 @@ class ServerHandle:
     ) -> UpgradedConnection:
         """A connection the host upgraded; nothing runs until ``start(negotiated)``."""
 
+    def publish(self, topic: str, message: _Message, text: bool | None = None) -> Published:
+        """Publishes ``message`` to every subscriber of ``topic``, without waiting."""
+    def subscriber_count(self, topic: str) -> int:
+        """How many connections are subscribed to ``topic``."""
+    def topics(self) -> list[str]:
+        """Every topic with at least one subscriber, sorted."""
     def stats(self) -> dict[str, Any]:
         """Server-wide figures since the server started, as one snapshot."""
     def metrics(self) -> str:
         """The figures in the Prometheus (OpenMetrics) text format."""
+
+@final
+class Published:
+    """What a publish did: subscribers it was queued to, skipped (over their write limit) or closed."""
+
+    @property
+    def delivered(self) -> int:
+        """Subscribers the message was queued to."""
+    @property
+    def dropped(self) -> int:
+        """Subscribers it was skipped for: over their write limit (``slow_subscriber="drop"``), or in the
+        middle of sending a fragmented message."""
+    @property
+    def closed(self) -> int:
+        """Subscribers closed for being over their write limit (``slow_subscriber=CODE``)."""
 
 @final
 class BytePump:
@@ -527,8 +560,15 @@ def start_server(
     log_level: int = 30,
     metrics_path: str | None = None,
     backplane: str | None = None,
+    slow_subscriber_close: int | None = None,
 ) -> Awaitable[ServerHandle]:
     """Starts a server; resolves with a ServerHandle. Use ``wssession.serve`` instead."""
+
+def broadcast(
+    connections: Iterable[ServerConnection], message: _Message, text: bool | None = None
+) -> list[tuple[ServerConnection, str]]:
+    """Sends ``message`` to each open connection without waiting, framed once; returns those it could
+    not be queued to, with why: "fragmented" or "full". Use ``wssession.broadcast`` instead."""
 
 def accept_key(key: str) -> str:
     """The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key``."""

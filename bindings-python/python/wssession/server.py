@@ -15,7 +15,7 @@ from typing import Any, Protocol, Union
 
 from . import _wssession
 from ._wssession import CloseReason, Frame, Headers, Request, ServerConnection
-from .exceptions import InvalidHandshake, NegotiationError
+from .exceptions import ConcurrencyError, InvalidHandshake, NegotiationError
 from ._types import State
 from ._host import ASYNCIO_KEYWORDS, AdoptingProtocol, Listen, listener
 from ._records import EngineRecords
@@ -393,12 +393,30 @@ class Server:
         ``connections_total``, ``handshakes_accepted``, ``handshakes_refused`` (by status), ``closes``
         (by ``(code, initiator)``), ``violations`` (by kind), ``messages_in``/``bytes_in``/``messages_out``/
         ``bytes_out``, ``backpressure_drops``/``backpressure_waits``, ``pings_sent``, ``ping_timeouts``,
-        ``tls_failures``."""
+        ``tls_failures``, and for topics ``publishes``, ``publish_deliveries``, ``publish_drops``,
+        ``slow_subscriber_closes``, ``publish_compressions`` and ``topics`` (the same per topic)."""
         return self.handle.stats()
 
     def metrics(self) -> str:
         """The same figures in the Prometheus (OpenMetrics) text format."""
         return self.handle.metrics()
+
+    def publish(
+        self, topic: str, message: str | bytes | bytearray | memoryview, text: bool | None = None
+    ) -> _wssession.Published:
+        """Sends ``message`` to every connection subscribed to ``topic`` (``connection.subscribe``), framed
+        once, without waiting: str is sent as Text, bytes-like as Binary (``text`` overrides). A subscriber
+        over its write limit gets the ``slow_subscriber`` policy. Returns the counts: ``delivered``,
+        ``dropped``, ``closed``."""
+        return self.handle.publish(topic, message, text)
+
+    def subscriber_count(self, topic: str) -> int:
+        """How many connections are subscribed to ``topic``."""
+        return self.handle.subscriber_count(topic)
+
+    def topics(self) -> list[str]:
+        """Every topic with at least one subscriber, sorted."""
+        return self.handle.topics()
 
     def is_serving(self) -> bool:
         """Whether the server accepts connections."""
@@ -535,6 +553,7 @@ def serve(
     logger: LoggerLike | None = None,
     metrics_path: str | None = None,
     backplane: str | None = None,
+    slow_subscriber: str | int = "drop",
     create_connection: Any = None,
     extensions: Any = None,
     _events: CallbackHandler | None = None,
@@ -544,6 +563,9 @@ def serve(
     ``server = await serve(...)``.
 
     Mirrors ``websockets.asyncio.server.serve``; see the package README for the differences.
+    ``slow_subscriber`` (a wssession addition) is what ``publish`` does with a subscriber over its write
+    limit: ``"drop"`` (the default: it misses that message, counted) or a close code, 1008 or 1013
+    (it is closed with that code).
     """
     for name in kwargs:
         if name not in ASYNCIO_KEYWORDS:
@@ -591,6 +613,8 @@ def serve(
         raise TypeError(f"backplane must be a str (a redis:// or nats:// URL) or None, not {type(backplane).__name__}")
     if logger is not None and not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
         raise TypeError(f"logger must be a logging.Logger or LoggerAdapter, not {type(logger).__name__}")
+    if slow_subscriber != "drop" and (isinstance(slow_subscriber, bool) or not isinstance(slow_subscriber, int)):
+        raise TypeError(f'slow_subscriber must be "drop" or a close code (1008 or 1013), not {slow_subscriber!r}')
     cert = key = None
     listen = listener(kwargs, ssl, open_timeout, close_timeout, backlog)
     if listen.asyncio is not None and not listen.unix and listen.asyncio.get("sock") is None:
@@ -627,6 +651,7 @@ def serve(
         logger=logger,
         metrics_path=metrics_path,
         backplane=backplane,
+        slow_subscriber_close=None if slow_subscriber == "drop" else slow_subscriber,
         grace=10.0 if close_t is None else close_t,
         listen=listen,
     )
@@ -647,24 +672,27 @@ def serve_callbacks(handler: CallbackHandler, host: str | None = None, port: int
 def broadcast(
     connections: Iterable[ServerConnection], message: str | bytes, raise_exceptions: bool = False
 ) -> None:
-    """Sends ``message`` to every open connection without waiting (websockets' ``broadcast``).
+    """Sends ``message`` to every open connection without waiting (websockets' ``broadcast``): str as
+    Text, bytes-like as Binary, framed once for all of them (and compressed once per shareable
+    permessage-deflate setting) by the engine.
 
-    Connections that are not open, or whose send queue is over its hard limit, are skipped.
+    Connections that are not open are skipped. A connection sending a fragmented message, or whose
+    send queue is over its write limit, is skipped too: logged as a warning on its logger, or with
+    ``raise_exceptions`` collected and raised as an ``ExceptionGroup`` once the others got the message.
     """
     if not isinstance(message, (str, bytes, bytearray, memoryview)):
         raise TypeError(f"message must be str or bytes-like, not {type(message).__name__}")
     errors: list[Exception] = []
-    for conn in connections:
-        if conn.state is not State.OPEN:
-            continue
-        try:
-            if conn.try_send(message) == "dropped":
-                raise ConnectionError("skipped broadcast: the send queue is full")
-        except Exception as exc:
-            if raise_exceptions:
-                errors.append(exc)
-            else:
-                logger.warning("skipped broadcast: %s", exc)
+    for conn, why in _wssession.broadcast(list(connections), message):
+        exc: Exception
+        if why == "fragmented":
+            exc = ConcurrencyError("sending a fragmented message")
+        else:
+            exc = RuntimeError("failed to write message: the send queue is over its write limit")
+        if raise_exceptions:
+            errors.append(exc)
+        else:
+            conn.logger.warning("skipped broadcast: %s", exc)
     if errors:
         raise ExceptionGroup("skipped broadcast", errors)
 

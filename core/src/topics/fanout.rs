@@ -51,7 +51,7 @@ pub(crate) struct Flusher {
 
 impl Flusher {
     /// Adds `sessions` to the next flush, scheduling it unless it already is.
-    fn defer(self: &Arc<Self>, sessions: Vec<Session>) {
+    pub(super) fn defer(self: &Arc<Self>, sessions: Vec<Session>) {
         if sessions.is_empty() {
             return;
         }
@@ -80,7 +80,7 @@ impl Flusher {
 }
 
 /// One publish on its way to the subscribers: each encoding is made the first time a subscriber needs it.
-struct Prepared<'a> {
+pub(super) struct Prepared<'a> {
     deflaters: &'a SharedDeflaters,
     frame: Frame,
     compress: Option<bool>,
@@ -88,6 +88,13 @@ struct Prepared<'a> {
     /// Compressed frames by setting (a handful at most: a short list beats a map).
     compressed: Vec<(SharedSetting, Bytes)>,
     compressions: usize,
+}
+
+impl<'a> Prepared<'a> {
+    /// `frame` on its way, compressed (where a subscriber needs it) with `deflaters`.
+    pub(super) fn new(deflaters: &'a SharedDeflaters, frame: Frame, compress: Option<bool>) -> Self {
+        Prepared { deflaters, frame, compress, plain: None, compressed: Vec::new(), compressions: 0 }
+    }
 }
 
 impl SharedMessage for Prepared<'_> {

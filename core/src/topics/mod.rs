@@ -6,7 +6,8 @@
 //!
 //! - `registry`: who is subscribed to what (and the subscriber counts);
 //! - `fanout`: one publish delivered to the local subscribers;
-//! - `policy`: what happens to a subscriber that does not keep up ([`SlowSubscriber`]).
+//! - `policy`: what happens to a subscriber that does not keep up ([`SlowSubscriber`]);
+//! - `broadcast`: one message to a given list of sessions, framed the same way (no topic).
 //!
 //! **Framing and compression.** A publish is framed once; subscribers without masking get that
 //! same frame (copied into their write buffer when small, shared by reference when large). With
@@ -34,10 +35,12 @@
 //! NATS) intercepts there, forwarding the message to other nodes; messages arriving from other
 //! nodes are handed to `Hub::fanout_local`.
 
+mod broadcast;
 mod fanout;
 mod policy;
 mod registry;
 
+pub use broadcast::{Broadcast, broadcast};
 pub use policy::{POLICY_VIOLATION, SlowSubscriber, TRY_AGAIN_LATER};
 
 use crate::error::{Error, Result};

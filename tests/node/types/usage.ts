@@ -74,3 +74,14 @@ void shared
 void createWebSocketStream
 // @ts-expect-error wssession has no client: the constructor is not public
 void new WebSocket('ws://example.com')
+
+// Topics, with uWebSockets.js's names.
+const rooms = new WebSocketServer({ port: 0, slowSubscriber: 1013 })
+rooms.on('connection', (ws: WebSocket) => {
+  const added: boolean = ws.subscribe('room')
+  const mine: string[] = ws.getTopics()
+  ws.on('message', (data, isBinary) => ws.publish('room', data as Buffer, isBinary, false))
+  console.log(added, mine, ws.isSubscribed('room'), ws.unsubscribe('other'))
+})
+const published: WebSocket.PublishResult = rooms.publish('room', 'hello', { binary: false, compress: true })
+console.log(published.delivered + published.dropped + published.closed, rooms.numSubscribers('room'), rooms.getTopics())

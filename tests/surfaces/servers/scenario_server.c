@@ -265,6 +265,40 @@ static void command(wss_session *s, char *line) {
             sep = ",";
         }
         reply(s, out);
+    } else if (strcmp(name, "subscribe") == 0 && arg) {
+        bool newly = false;
+        reply(s, wss_session_subscribe(s, arg, &newly) != WSS_STATUS_OK ? "error" : newly ? "true" : "false");
+    } else if (strcmp(name, "unsubscribe") == 0 && arg) {
+        bool was = false;
+        wss_session_unsubscribe(s, arg, &was);
+        reply(s, was ? "true" : "false");
+    } else if (strcmp(name, "topics") == 0) {
+        wss_topic_list *list = NULL;
+        size_t count = 0;
+        int n = 0;
+        out[0] = '\0';
+        wss_session_subscriptions(s, &list);
+        wss_topic_list_count(list, &count);
+        for (size_t i = 0; i < count && n >= 0 && (size_t)n < sizeof out; i++) {
+            const char *topic = NULL;
+            wss_topic_list_at(list, i, &topic);
+            n += snprintf(out + n, sizeof out - (size_t)n, "%s%s", i ? "," : "", topic);
+        }
+        wss_topic_list_free(list);
+        reply(s, count ? out : "-");
+    } else if ((strcmp(name, "publish") == 0 || strcmp(name, "server_publish") == 0) && arg) {
+        const char *text = rest ? rest : "";
+        wss_published published = {0};
+        wss_status st = strcmp(name, "publish") == 0
+            ? wss_session_publish(s, arg, WSS_FRAME_TYPE_TEXT, (const uint8_t *)text, strlen(text), WSS_COMPRESS_AUTO, NULL)
+            : wss_server_publish(server, arg, WSS_FRAME_TYPE_TEXT, (const uint8_t *)text, strlen(text), WSS_COMPRESS_AUTO, &published);
+        snprintf(out, sizeof out, "%zu", published.delivered);
+        reply(s, st != WSS_STATUS_OK ? "error" : strcmp(name, "publish") == 0 ? "ok" : out);
+    } else if (strcmp(name, "subscribers") == 0 && arg) {
+        size_t count = 0;
+        wss_server_subscriber_count(server, arg, &count);
+        snprintf(out, sizeof out, "%zu", count);
+        reply(s, out);
     } else if (strcmp(name, "tls") == 0) {
         const wss_request *req = NULL;
         bool tls = false;

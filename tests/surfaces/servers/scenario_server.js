@@ -170,6 +170,19 @@ async function command(ws, state, line) {
     }
     case 'tls':
       return ws.send(String(ws.call.secure))
+    case 'subscribe':
+      return ws.send(String(ws.subscribe(rest[0])))
+    case 'unsubscribe':
+      return ws.send(String(ws.unsubscribe(rest[0])))
+    case 'topics':
+      return ws.send(ws.getTopics().join(',') || '-')
+    case 'publish':
+      ws.publish(rest[0], rest.slice(1).join(' '))
+      return ws.send('ok')
+    case 'server_publish':
+      return ws.send(String(wss.publish(rest[0], rest.slice(1).join(' ')).delivered))
+    case 'subscribers':
+      return ws.send(String(wss.numSubscribers(rest[0])))
     default:
       return ws.send(`unknown command ${name}`)
   }

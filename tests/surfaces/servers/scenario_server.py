@@ -144,6 +144,19 @@ async def command(ws: wssession.ServerConnection, state: dict[str, Any], line: s
         req = ws.call
         tests = ",".join(req.headers.get_all("X-TEST"))
         await ws.send(f"{req.method} {req.path_without_query} {req.query or ''} {tests}")
+    elif name == "subscribe":
+        await ws.send(str(ws.subscribe(rest[0])).lower())
+    elif name == "unsubscribe":
+        await ws.send(str(ws.unsubscribe(rest[0])).lower())
+    elif name == "topics":
+        await ws.send(",".join(ws.subscriptions()) or "-")
+    elif name == "publish":
+        ws.publish(rest[0], " ".join(rest[1:]))
+        await ws.send("ok")
+    elif name == "server_publish":
+        await ws.send(str(ws.application.publish(rest[0], " ".join(rest[1:])).delivered))
+    elif name == "subscribers":
+        await ws.send(str(ws.application.subscriber_count(rest[0])))
     elif name == "tls":
         await ws.send("true" if ws.request.tls else "false")
     else:
