@@ -94,9 +94,27 @@ impl Error {
     }
 }
 
+impl From<crate::protocol::SendError> for Error {
+    fn from(e: crate::protocol::SendError) -> Self {
+        match e {
+            crate::protocol::SendError::Invalid(message) => Error::InvalidArgument(message),
+            crate::protocol::SendError::Closing => Error::Closed(None),
+        }
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Io(Arc::new(e))
+    }
+}
+
+/// Fails with an `InvalidArgument` naming `name` unless `value` is within `range`.
+pub(crate) fn within(name: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> Result<()> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!("{name} must be {}-{} (got {value})", range.start(), range.end())))
     }
 }
 

@@ -5,7 +5,8 @@
 //! - [`protocol`]: sans-I/O frames, masking, UTF-8, close codes, the receive state machine;
 //! - [`handshake`] and [`deflate`]: the opening handshake and permessage-deflate;
 //! - [`session`]: the tokio engine (reader, writer, pinger, outbox) behind [`Session`];
-//! - [`server`]: listener, TLS, routing, accept hook, shutdown;
+//! - [`server`]: listener, TLS, routing, accept hook, shutdown; [`transport`]: the byte streams it
+//!   and adopted connections run on;
 //! - [`adopt`]: connections the host accepted, pumps, or upgraded itself;
 //! - [`runtime`]: the one internal runtime;
 //! - [`metrics`] and [`log`]: server-wide figures, and the bridge of `tracing` events to the bindings.
@@ -24,6 +25,7 @@ pub mod request;
 pub mod runtime;
 pub mod server;
 pub mod session;
+pub mod transport;
 
 pub use adopt::{Adoption, PeerInfo};
 pub use bytes::Bytes;

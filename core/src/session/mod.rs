@@ -1,10 +1,11 @@
 //! The session: one accepted WebSocket connection and every member of the Ktor session model.
 
 mod engine;
+mod events;
 mod outbox;
 mod pinger;
 mod pump;
-mod transport;
+mod registry;
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -16,20 +17,21 @@ use bytes::{Bytes, BytesMut};
 use futures_util::task::AtomicWaker;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+pub use events::EventHandler;
 pub use outbox::MAX_QUEUED_REPLIES;
 pub use pump::{BytePump, PUMP_BUFFER, pump};
-pub use transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};
+pub(crate) use registry::Registry;
+
+pub use crate::metrics::Stats;
+pub use crate::transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};
 
 use crate::config::SessionConfig;
 use crate::convert::Converter;
 use crate::deflate::DeflateParams;
 use crate::error::{Error, Result};
-use crate::handler::EventHandler;
-use crate::protocol::close::{self, CloseFrame, CloseReason, Initiator};
-use crate::protocol::frame::{OPCODE_CLOSE, OPCODE_PING};
+use crate::protocol::close::{self, CloseReason};
 use crate::protocol::{Frame, Violation};
 use crate::request::Request;
-use crate::server::{Server, ServerInner};
 use outbox::Outbox;
 
 /// Where a session is in its life.
@@ -54,19 +56,6 @@ pub enum TrySend {
     Buffered,
     /// Not queued: the queue is over its hard limit.
     Dropped,
-}
-
-/// Per-session traffic counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Complete messages received.
-    pub messages_in: u64,
-    /// Payload bytes of those messages.
-    pub bytes_in: u64,
-    /// Frames sent by the user (data and control).
-    pub messages_out: u64,
-    /// Payload bytes of those frames.
-    pub bytes_out: u64,
 }
 
 /// The outgoing queue's byte limits (from `SessionConfig`, normalised: low <= high <= hard).
@@ -120,7 +109,6 @@ pub(crate) struct Shared {
     created: Instant,
     request: Arc<Request>,
     state: AtomicU8,
-    masking: AtomicBool,
     max_frame_size: AtomicUsize,
     ping_interval_ms: AtomicU64,
     timeout_ms: AtomicU64,
@@ -135,10 +123,6 @@ pub(crate) struct Shared {
     /// Tasks waiting on `written_notify` (flushes, the closing handshake): writes skip the
     /// notification when there are none.
     written_waiters: AtomicUsize,
-    /// First cause of closing; published to `closed` when the session finishes.
-    cause: Mutex<Option<CloseReason>>,
-    /// The peer's Close frame, once a valid one arrived.
-    close_received: Mutex<Option<CloseFrame>>,
     closed: watch::Sender<Option<CloseReason>>,
     /// Wakes the engine: terminate, close initiated, config changed.
     wake: AtomicWaker,
@@ -157,7 +141,8 @@ pub(crate) struct Shared {
     latency_us: AtomicU64,
     pinger: Mutex<Option<tokio::task::JoinHandle<()>>>,
     stats: Counters,
-    server: Weak<ServerInner>,
+    /// Whoever keeps track of the session (the server that accepted it), if any.
+    registry: Option<Weak<dyn Registry>>,
     converter: Mutex<Option<Arc<dyn Converter>>>,
     attachment: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
     starter: Mutex<Option<Starter>>,
@@ -225,16 +210,16 @@ impl Session {
         leftover: BytesMut,
         handler: Option<Arc<dyn EventHandler>>,
     ) -> Session {
-        Self::with_server(transport, request, config, leftover, handler, Weak::new())
+        Self::with_registry(transport, request, config, leftover, handler, None)
     }
 
-    pub(crate) fn with_server<T: Transport>(
+    pub(crate) fn with_registry<T: Transport>(
         transport: T,
         request: Request,
         config: SessionConfig,
         leftover: BytesMut,
         handler: Option<Arc<dyn EventHandler>>,
-        server: Weak<ServerInner>,
+        registry: Option<Weak<dyn Registry>>,
     ) -> Session {
         let (tx, rx) = if handler.is_none() {
             let (tx, rx) = mpsc::channel(config.incoming_queue.max(1));
@@ -243,7 +228,7 @@ impl Session {
             (None, None)
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let parent = server.upgrade().and_then(|s| s.span.id());
+        let parent = registry.as_ref().and_then(Weak::upgrade).and_then(|r| r.span().id());
         let span =
             tracing::info_span!(parent: parent, "session", id, peer = %request.remote_addr, path = %request.path);
         let shared = Arc::new(Shared {
@@ -252,20 +237,17 @@ impl Session {
             created: Instant::now(),
             request: Arc::new(request),
             state: AtomicU8::new(State::Connecting as u8),
-            masking: AtomicBool::new(config.masking),
             max_frame_size: AtomicUsize::new(config.max_frame_size),
             ping_interval_ms: AtomicU64::new(config.ping_interval_ms),
             timeout_ms: AtomicU64::new(config.timeout_ms),
             close_timeout_ms: AtomicU64::new(config.close_timeout_ms),
             limits: Limits::new(&config),
-            outbox: Mutex::new(Outbox::default()),
+            outbox: Mutex::new(Outbox::new(config.masking)),
             writer_wake: Notify::new(),
             space: Notify::new(),
             written: AtomicU64::new(0),
             written_notify: Notify::new(),
             written_waiters: AtomicUsize::new(0),
-            cause: Mutex::new(None),
-            close_received: Mutex::new(None),
             closed: watch::channel(None).0,
             wake: AtomicWaker::new(),
             terminated: AtomicBool::new(false),
@@ -282,7 +264,7 @@ impl Session {
             latency_us: AtomicU64::new(u64::MAX),
             pinger: Mutex::new(None),
             stats: Default::default(),
-            server,
+            registry,
             converter: Mutex::new(Some(Arc::new(crate::convert::JsonConverter))),
             attachment: Mutex::new(None),
             starter: Mutex::new(None),
@@ -327,19 +309,19 @@ impl Session {
 
     /// Runs `f` with the counters of the server that accepted this session, if any (rare events only).
     fn count(&self, f: impl FnOnce(&crate::metrics::Counters)) {
-        if let Some(server) = self.shared.server.upgrade() {
-            f(&server.counters);
+        if let Some(registry) = self.registry() {
+            f(registry.counters());
         }
+    }
+
+    /// Whoever keeps track of the session (the server that accepted it), while it exists.
+    pub(crate) fn registry(&self) -> Option<Arc<dyn Registry>> {
+        self.shared.registry.as_ref().and_then(Weak::upgrade)
     }
 
     /// The upgrade request, with the chosen subprotocol and extensions (Ktor's `call`).
     pub fn request(&self) -> &Request {
         &self.shared.request
-    }
-
-    /// The server that accepted this session (Ktor's `application`), while it exists.
-    pub fn server(&self) -> Option<Server> {
-        self.shared.server.upgrade().map(Server::from_inner)
     }
 
     /// Where the session is in its life.
@@ -408,14 +390,14 @@ impl Session {
     }
 
     fn is_closing(&self, ob: &Outbox) -> bool {
-        ob.close_queued || self.shared.terminated.load(Ordering::Acquire)
+        !ob.conn.is_open() || self.shared.terminated.load(Ordering::Acquire)
     }
 
     fn enqueue(&self, ob: &mut Outbox, frame: &Frame, compress: Option<bool>) -> Result<()> {
         if self.is_closing(ob) || self.state() == State::Closed {
-            return Err(self.closed_error());
+            return Err(self.closed_error_locked(ob));
         }
-        ob.push_user(frame, compress, self.mask_key())?;
+        ob.push_user(frame, compress)?;
         tracing::trace!(parent: &self.shared.span, len = frame.data.len(), kind = ?frame.kind, "frame queued");
         // Updated only under the outbox lock.
         bump(&self.shared.stats.messages_out, 1);
@@ -424,13 +406,15 @@ impl Session {
         Ok(())
     }
 
-    fn mask_key(&self) -> Option<[u8; 4]> {
-        self.shared.masking.load(Ordering::Relaxed).then(|| fastrand::u32(..).to_ne_bytes())
+    pub(crate) fn closed_error(&self) -> Error {
+        let reason = self.shared.closed.borrow().clone();
+        Error::Closed(reason.or_else(|| self.shared.outbox.lock().unwrap().conn.cause().cloned()))
     }
 
-    pub(crate) fn closed_error(&self) -> Error {
-        let reason = self.shared.closed.borrow().clone().or_else(|| self.shared.cause.lock().unwrap().clone());
-        Error::Closed(reason)
+    /// As `closed_error`, for a caller holding the outbox lock.
+    fn closed_error_locked(&self, ob: &Outbox) -> Error {
+        let reason = self.shared.closed.borrow().clone();
+        Error::Closed(reason.or_else(|| ob.conn.cause().cloned()))
     }
 
     /// Completes when every frame queued before the call has been handed to the socket.
@@ -443,7 +427,7 @@ impl Session {
     /// frame queued before the call was handed to the socket (completion-callback surfaces report
     /// that as "cancelled").
     pub async fn flush_checked(&self) -> Result<()> {
-        let target = self.shared.outbox.lock().unwrap().enqueued_seq;
+        let target = self.shared.outbox.lock().unwrap().seq();
         let _waiting = WrittenWaiter::new(&self.shared);
         loop {
             let notified = self.shared.written_notify.notified();
@@ -463,26 +447,19 @@ impl Session {
     /// then waits (in the background) for the peer's Close or `close_timeout_ms`. Idempotent: the
     /// first reason wins. Invalid codes or a reason over 123 bytes are rejected.
     pub fn close(&self, code: u16, reason: &str) -> Result<()> {
-        if !close::is_valid_wire_code(code) {
-            return Err(Error::invalid(format!(
-                "close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)"
-            )));
-        }
-        if reason.len() > 123 {
-            return Err(Error::invalid(format!("close reason is {} bytes; the limit is 123", reason.len())));
-        }
-        self.initiate_close(code, reason, Initiator::Local);
+        close::validate(code, reason)?;
+        self.close_queued(|ob| ob.close(code, reason));
         Ok(())
     }
 
     /// As [`Session::close`], but the Close frame has an empty body (no status code, as `ws.close()`
     /// without arguments); the close reason reads 1005 unless the session was already closing.
     pub fn close_without_status(&self) {
-        self.initiate_close(close::NO_STATUS, "", Initiator::Local);
+        self.close_queued(|ob| ob.close(close::NO_STATUS, ""));
     }
 
     /// Fails the session because the peer broke the protocol (or left a Ping unanswered): records
-    /// the violation as the cause (first wins) and queues its Close.
+    /// the violation as the cause (first wins), queues its Close and stops parsing.
     pub(crate) fn fail(&self, violation: Violation) {
         let (kind, code, reason) = (violation.kind, violation.code(), violation.reason);
         if kind == crate::protocol::ViolationKind::PingTimeout {
@@ -492,38 +469,22 @@ impl Session {
             tracing::warn!(parent: &self.shared.span, %kind, code, reason, "protocol violation");
         }
         self.count(|c| c.violation(kind));
-        self.record_cause(CloseReason::failed(violation));
-        self.initiate_close(violation.code(), violation.reason, Initiator::Local);
+        self.close_queued(|ob| ob.fail(violation));
     }
 
-    /// Records how the session ends, unless a cause is already recorded.
-    fn record_cause(&self, reason: CloseReason) {
-        let mut cause = self.shared.cause.lock().unwrap();
-        if cause.is_none() {
-            *cause = Some(reason);
-        }
-    }
-
-    /// Records the cause (first wins) and queues the Close frame; returns false if already closing.
-    pub(crate) fn initiate_close(&self, code: u16, reason: &str, initiator: Initiator) -> bool {
-        self.record_cause(CloseReason::new(code, reason, initiator));
+    /// Runs a closing step of the connection under the outbox lock (unless terminated); when it
+    /// queued a Close, starts writing it, moves the session to `Closing`, starts the close timer
+    /// and wakes whoever waits on the session.
+    pub(crate) fn close_queued(&self, step: impl FnOnce(&mut Outbox) -> bool) -> bool {
         let queued = {
             let mut ob = self.shared.outbox.lock().unwrap();
-            if ob.close_queued || self.shared.terminated.load(Ordering::Acquire) {
+            if self.shared.terminated.load(Ordering::Acquire) {
                 false
-            } else {
-                let mut payload = Vec::with_capacity(2 + reason.len());
-                if code != close::NO_STATUS {
-                    payload.extend_from_slice(&code.to_be_bytes());
-                    payload.extend_from_slice(reason.as_bytes());
-                }
-                let key = self.mask_key();
-                ob.push_control(OPCODE_CLOSE, &payload, key).expect("close payload is at most 125 bytes");
-                ob.close_frame = Some(CloseFrame::new((code != close::NO_STATUS).then_some(code), reason));
-                ob.close_queued = true;
-                ob.close_seq = ob.enqueued_seq;
+            } else if step(&mut ob) {
                 engine::kick(self, &mut ob);
                 true
+            } else {
+                false
             }
         };
         if queued {
@@ -546,7 +507,7 @@ impl Session {
         if self.state() == State::Closed {
             return;
         }
-        *self.shared.cause.lock().unwrap() = Some(CloseReason::abnormal());
+        self.shared.outbox.lock().unwrap().conn.terminate();
         self.abort();
     }
 
@@ -679,13 +640,13 @@ impl Session {
         let (tx, rx) = oneshot::channel();
         let mut ob = self.shared.outbox.lock().unwrap();
         if self.is_closing(&ob) {
-            return Err(self.closed_error());
+            return Err(self.closed_error_locked(&ob));
         }
         let mut pings = self.shared.pings.lock().unwrap();
         if pings.len() >= MAX_PENDING_PINGS {
             return Err(Error::WouldBlock);
         }
-        ob.push_control(OPCODE_PING, &payload, self.mask_key())?;
+        ob.push_ping(&payload)?;
         pings.push_back(PendingPing { payload, sent: Instant::now(), done: Some(tx) });
         drop(pings);
         engine::kick(self, &mut ob);
@@ -729,12 +690,12 @@ impl Session {
 
     /// Whether outgoing frames are masked.
     pub fn masking(&self) -> bool {
-        self.shared.masking.load(Ordering::Relaxed)
+        self.shared.outbox.lock().unwrap().conn.masking()
     }
 
     /// Masks outgoing frames from now on (non-standard for servers: browsers reject it).
     pub fn set_masking(&self, on: bool) {
-        self.shared.masking.store(on, Ordering::Relaxed);
+        self.shared.outbox.lock().unwrap().conn.set_masking(on);
     }
 
     /// Limit on frames, messages and inflated messages.
