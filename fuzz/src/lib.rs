@@ -60,7 +60,9 @@ fn chunks(data: &[u8], seed: u8) -> Vec<&[u8]> {
 }
 
 fn decode_all(data: &[u8], max: usize, deflate: Option<u8>, seed: u8) -> (Vec<Event>, Option<Violation>) {
-    let mut decoder = Decoder::new(max, deflate.map(|f| Inflater::new(&params(f))));
+    let inflater =
+        deflate.map(|f| Box::new(Inflater::new(&params(f))) as Box<dyn wssession_core::protocol::Decompress>);
+    let mut decoder = Decoder::new(max, inflater);
     let mut buf = BytesMut::new();
     let mut events = vec![];
     for piece in chunks(data, seed) {

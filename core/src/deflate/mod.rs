@@ -3,7 +3,8 @@
 mod codec;
 mod params;
 
-pub use codec::{Deflater, InflateError, Inflater};
+pub use crate::protocol::extension::InflateError;
+pub use codec::{Deflater, Inflater};
 pub use params::{DeflateParams, negotiate};
 
 /// Server-side permessage-deflate settings.

@@ -16,9 +16,9 @@ use bytes::{Bytes, BytesMut};
 use super::close::{self, CloseFrame, CloseReason, Initiator};
 use super::decoder::{Decoder, Event};
 use super::encoder::{Encoder, Output, SendError};
+use super::extension::{Compress, Decompress};
 use super::frame::{Frame, OPCODE_CLOSE, OPCODE_PING, OPCODE_PONG};
 use super::violation::Violation;
-use crate::deflate::{DeflateParams, Deflater, Inflater};
 
 type Result<T, E = SendError> = std::result::Result<T, E>;
 
@@ -83,9 +83,9 @@ impl SendHalf {
         self.state == State::Open
     }
 
-    /// Compresses data messages from now on (permessage-deflate was negotiated).
-    pub fn set_deflater(&mut self, deflater: Deflater) {
-        self.encoder.set_deflater(deflater);
+    /// Compresses data messages from now on (a compression extension was negotiated).
+    pub fn set_compressor(&mut self, compressor: Box<dyn Compress>) {
+        self.encoder.set_compressor(compressor);
     }
 
     /// Whether outgoing frames are masked.
@@ -251,16 +251,19 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// An open connection with the message size limit `max_size`, permessage-deflate when
-    /// `deflate` was negotiated, and masked outgoing frames when `masking` is set.
-    pub fn new(max_size: usize, deflate: Option<&DeflateParams>, masking: bool) -> Self {
-        let mut decoder = Decoder::new(max_size, deflate.map(Inflater::new));
-        let mut send = SendHalf::new(masking);
-        if let Some(p) = deflate {
-            decoder.set_max_inflated_size(p.max_inflated_size);
-            send.set_deflater(Deflater::new(p));
-        }
-        Self { decoder, send, buf: BytesMut::new() }
+    /// An open connection with the message size limit `max_size`, masking its outgoing frames
+    /// when `masking` is set (non-standard for a server).
+    pub fn new(max_size: usize, masking: bool) -> Self {
+        Self { decoder: Decoder::new(max_size, None), send: SendHalf::new(masking), buf: BytesMut::new() }
+    }
+
+    /// The same connection with a negotiated compression extension (permessage-deflate's
+    /// inflater and compressor) on both sides.
+    pub fn with_compression(self, decompress: Box<dyn Decompress>, compress: Box<dyn Compress>) -> Self {
+        let Self { decoder, mut send, buf } = self;
+        let decoder = decoder.with_inflater(decompress);
+        send.set_compressor(compress);
+        Self { decoder, send, buf }
     }
 
     /// Splits into the decoder (for the reader) and the send half (for the send lock).
@@ -367,6 +370,7 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deflate::{DeflateParams, Deflater, Inflater};
     use crate::protocol::ViolationKind;
     use crate::protocol::frame::encode_frame;
 
@@ -405,7 +409,7 @@ mod tests {
     }
 
     fn open() -> Connection {
-        Connection::new(1 << 20, None, false)
+        Connection::new(1 << 20, false)
     }
 
     #[test]
@@ -559,7 +563,8 @@ mod tests {
             max_inflated_size: None,
         };
         for kind in ViolationKind::ALL {
-            let mut conn = Connection::new(1 << 20, Some(&deflate), false);
+            let mut conn = Connection::new(1 << 20, false)
+                .with_compression(Box::new(Inflater::new(&deflate)), Box::new(Deflater::new(&deflate)));
             let violation = match offending_bytes(kind) {
                 Some(bytes) => {
                     conn.receive_data(&bytes);

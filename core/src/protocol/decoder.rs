@@ -7,11 +7,11 @@ use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use super::close;
+use super::extension::{Decompress, InflateError};
 use super::frame::{Frame, FrameType, MAX_CONTROL_PAYLOAD};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
 use super::violation::{Violation, ViolationKind as Kind};
-use crate::deflate::{InflateError, Inflater};
 
 /// Something the peer sent that the session must act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,14 +49,20 @@ pub struct Decoder {
     max_size: usize,
     max_inflated: Option<usize>,
     partial: Option<Partial>,
-    inflater: Option<Inflater>,
+    inflater: Option<Box<dyn Decompress>>,
     peek: Option<Peek>,
 }
 
 impl Decoder {
-    /// A decoder with the given message size limit and, if negotiated, an inflater.
-    pub fn new(max_size: usize, inflater: Option<Inflater>) -> Self {
+    /// A decoder with the given message size limit and, if an extension was negotiated, its inflater.
+    pub fn new(max_size: usize, inflater: Option<Box<dyn Decompress>>) -> Self {
         Self { max_size, max_inflated: None, partial: None, inflater, peek: None }
+    }
+
+    /// The same decoder inflating compressed messages with `inflater` (an extension was negotiated).
+    pub fn with_inflater(mut self, inflater: Box<dyn Decompress>) -> Self {
+        self.inflater = Some(inflater);
+        self
     }
 
     /// Changes the frame/message size limit (applies to frames not yet started).

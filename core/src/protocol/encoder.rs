@@ -5,9 +5,9 @@ use std::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
+use super::extension::Compress;
 use super::frame::{Frame, FrameType, MAX_CONTROL_PAYLOAD, OPCODE_CONTINUATION, encode_frame, encode_header};
 use super::utf8::Utf8Validator;
-use crate::deflate::Deflater;
 
 /// Why a frame was not sent; nothing was encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,7 +90,7 @@ pub struct Encoder {
     /// The fragmented message in progress: its type and whether it is compressed.
     fragment: Option<(FrameType, bool)>,
     utf8: Option<Utf8Validator>,
-    deflater: Option<Deflater>,
+    compressor: Option<Box<dyn Compress>>,
     masking: bool,
     out: Output,
 }
@@ -101,9 +101,9 @@ impl Encoder {
         Self { masking, ..Self::default() }
     }
 
-    /// Compresses data messages from now on (permessage-deflate was negotiated).
-    pub fn set_deflater(&mut self, deflater: Deflater) {
-        self.deflater = Some(deflater);
+    /// Compresses data messages from now on (a compression extension was negotiated).
+    pub fn set_compressor(&mut self, compressor: Box<dyn Compress>) {
+        self.compressor = Some(compressor);
     }
 
     /// Whether outgoing frames are masked.
@@ -162,7 +162,7 @@ impl Encoder {
             }
             Some((_, compressed)) => (OPCODE_CONTINUATION, compressed),
             None => {
-                let compressed = match &self.deflater {
+                let compressed = match &self.compressor {
                     Some(d) => compress.unwrap_or_else(|| d.wants(frame.data.len())),
                     None => false,
                 };
@@ -183,7 +183,11 @@ impl Encoder {
         let mask = self.mask_key();
         let payload = if compressed {
             let mut out = Vec::new();
-            self.deflater.as_mut().expect("compressed only with a deflater").compress(&frame.data, frame.fin, &mut out);
+            self.compressor.as_mut().expect("compressed only with a compressor").compress(
+                &frame.data,
+                frame.fin,
+                &mut out,
+            );
             Bytes::from(out)
         } else {
             frame.data.clone()

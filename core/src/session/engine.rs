@@ -17,7 +17,7 @@ use super::{End, Session, Shared, State, Transport};
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
 use crate::protocol::close::CloseReason;
-use crate::protocol::{Decoder, Event, Frame};
+use crate::protocol::{Decoder, Decompress, Event, Frame};
 
 const READ_CHUNK: usize = 8 * 1024;
 const KEEP_BUFFER_MAX: usize = 64 * 1024;
@@ -32,10 +32,11 @@ pub(super) fn spawn<T: Transport>(
 ) {
     let (read, write, direct) = transport.split();
     s.shared.outbox.lock().unwrap().direct = direct;
-    let mut decoder = Decoder::new(s.max_frame_size(), ext.as_ref().map(Inflater::new));
+    let inflater = ext.as_ref().map(|p| Box::new(Inflater::new(p)) as Box<dyn Decompress>);
+    let mut decoder = Decoder::new(s.max_frame_size(), inflater);
     if let Some(p) = &ext {
         decoder.set_max_inflated_size(p.max_inflated_size);
-        s.shared.outbox.lock().unwrap().conn.set_deflater(Deflater::new(p));
+        s.shared.outbox.lock().unwrap().conn.set_compressor(Box::new(Deflater::new(p)));
     }
     crate::runtime::spawn(writer::<T>(s.clone(), write));
     crate::runtime::spawn(reader::<T>(s.clone(), read, leftover, decoder, tx));
