@@ -8,7 +8,7 @@ use crate::handshake::is_token;
 
 /// Fails with an `InvalidArgument` naming `name` unless `value >= min`.
 pub(crate) fn at_least(name: &str, value: u64, min: u64) -> Result<()> {
-    if value < min { Err(Error::invalid(format!("{name} must be at least {min} (got {value})"))) } else { Ok(()) }
+    if value < min { Err(Error::out_of_range(format!("{name} must be at least {min} (got {value})"))) } else { Ok(()) }
 }
 
 /// Per-session settings (the accept hook may override them per session; most are live-settable).

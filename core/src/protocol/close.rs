@@ -39,7 +39,10 @@ pub fn validate(code: u16, reason: &str) -> Result<(), SendError> {
         )));
     }
     if reason.len() > MAX_REASON {
-        return Err(SendError::Invalid(format!("close reason is {} bytes; the limit is {MAX_REASON}", reason.len())));
+        return Err(SendError::OutOfRange(format!(
+            "close reason is {} bytes; the limit is {MAX_REASON}",
+            reason.len()
+        )));
     }
     Ok(())
 }
@@ -146,7 +149,7 @@ mod tests {
         assert!(validate(1000, &"x".repeat(MAX_REASON)).is_ok());
         assert!(validate(4999, "").is_ok());
         assert!(matches!(validate(1005, ""), Err(SendError::Invalid(_))));
-        assert!(matches!(validate(1000, &"x".repeat(MAX_REASON + 1)), Err(SendError::Invalid(_))));
+        assert!(matches!(validate(1000, &"x".repeat(MAX_REASON + 1)), Err(SendError::OutOfRange(_))));
         assert!(validate(1000, &"é".repeat(62)).is_err(), "the limit is in bytes, not characters");
     }
 }

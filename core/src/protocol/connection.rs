@@ -489,7 +489,7 @@ mod tests {
     fn close_refuses_codes_not_for_the_wire_and_long_reasons_without_closing() {
         let mut conn = open();
         assert!(matches!(conn.close(1006, ""), Err(SendError::Invalid(_))));
-        assert!(matches!(conn.close(1000, &"x".repeat(124)), Err(SendError::Invalid(_))));
+        assert!(matches!(conn.close(1000, &"x".repeat(124)), Err(SendError::OutOfRange(_))));
         assert_eq!(conn.state(), State::Open);
         assert!(conn.data_to_send().is_empty());
     }

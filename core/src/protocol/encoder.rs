@@ -16,6 +16,10 @@ pub enum SendError {
     /// reason): the message says which.
     #[error("{0}")]
     Invalid(String),
+    /// A payload or reason over its size limit (a control payload over 125 bytes, a close reason
+    /// over 123).
+    #[error("{0}")]
+    OutOfRange(String),
     /// Closing has begun: no more user frames go out.
     #[error("the connection is closing")]
     Closing,
@@ -84,6 +88,17 @@ impl Output {
     }
 }
 
+/// Refuses a control frame payload over 125 bytes (RFC 6455 §5.5).
+pub fn check_control_payload(payload: &[u8]) -> Result<()> {
+    if payload.len() > MAX_CONTROL_PAYLOAD {
+        return Err(SendError::OutOfRange(format!(
+            "control frame payload is {} bytes; the limit is {MAX_CONTROL_PAYLOAD}",
+            payload.len()
+        )));
+    }
+    Ok(())
+}
+
 /// The send-side frame rules of one connection, and the bytes they produced.
 #[derive(Default)]
 pub struct Encoder {
@@ -141,12 +156,7 @@ impl Encoder {
 
     /// Encodes a control frame whose payload is already built (at most 125 bytes).
     pub fn control(&mut self, opcode: u8, payload: &[u8]) -> Result<usize> {
-        if payload.len() > MAX_CONTROL_PAYLOAD {
-            return Err(invalid(format!(
-                "control frame payload is {} bytes; the limit is {MAX_CONTROL_PAYLOAD}",
-                payload.len()
-            )));
-        }
+        check_control_payload(payload)?;
         let mask = self.mask_key();
         Ok(self.out.control(opcode, payload, mask))
     }

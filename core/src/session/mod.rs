@@ -9,6 +9,7 @@ mod registry;
 
 use std::any::Any;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -629,14 +630,20 @@ impl Session {
     /// Sends a Ping with `payload` and resolves with the round trip when its Pong arrives
     /// (a Pong also acknowledges earlier pings). Fails with Closed if the session ends first.
     pub async fn ping(&self, payload: Bytes) -> Result<Duration> {
+        self.start_ping(payload)?.await
+    }
+
+    /// As [`Session::ping`], but the Ping is queued (or refused: closing, a payload over 125 bytes,
+    /// too many unanswered) before this returns; the future resolves with the round trip.
+    pub fn start_ping(&self, payload: Bytes) -> Result<impl Future<Output = Result<Duration>> + Send + 'static> {
         let rx = self.send_ping(payload)?;
-        match rx.await {
-            Ok(d) => Ok(d),
-            Err(_) => Err(self.closed_error()),
-        }
+        let s = self.clone();
+        Ok(async move { rx.await.map_err(|_| s.closed_error()) })
     }
 
     pub(crate) fn send_ping(&self, payload: Bytes) -> Result<oneshot::Receiver<Duration>> {
+        // A bad payload is refused as such, whatever the state.
+        crate::protocol::encoder::check_control_payload(&payload)?;
         let (tx, rx) = oneshot::channel();
         let mut ob = self.shared.outbox.lock().unwrap();
         if self.is_closing(&ob) {
@@ -706,7 +713,7 @@ impl Session {
     /// Changes the size limit; applies from the next frame.
     pub fn set_max_frame_size(&self, bytes: usize) -> Result<()> {
         if bytes == 0 {
-            return Err(Error::invalid("max_frame_size must be at least 1"));
+            return Err(Error::out_of_range("max_frame_size must be at least 1"));
         }
         self.shared.max_frame_size.store(bytes, Ordering::Relaxed);
         self.shared.wake.wake();
@@ -732,7 +739,7 @@ impl Session {
     /// Changes the Pong timeout; restarts the pinger.
     pub fn set_timeout_ms(&self, ms: u64) -> Result<()> {
         if ms == 0 {
-            return Err(Error::invalid("timeout_ms must be at least 1"));
+            return Err(Error::out_of_range("timeout_ms must be at least 1"));
         }
         self.shared.timeout_ms.store(ms, Ordering::Relaxed);
         pinger::restart(self);
