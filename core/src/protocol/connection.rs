@@ -107,6 +107,15 @@ impl SendHalf {
         self.encoder.frame(frame, compress)
     }
 
+    /// Queues whole frames encoded elsewhere (see [`Encoder::encoded`]); fails with
+    /// [`SendError::Closing`] once closing has begun.
+    pub fn send_encoded(&mut self, frames: Bytes) -> Result<usize> {
+        if !self.is_open() {
+            return Err(SendError::Closing);
+        }
+        self.encoder.encoded(frames)
+    }
+
     /// Encodes a Ping with `payload` (at most 125 bytes).
     pub fn ping(&mut self, payload: &[u8]) -> Result<usize> {
         if !self.is_open() {

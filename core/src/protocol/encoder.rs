@@ -65,6 +65,21 @@ impl Output {
         self.chunks.drain(..).collect()
     }
 
+    /// Queues bytes encoded elsewhere (whole frames), copied when small, by reference when large.
+    fn encoded(&mut self, frames: Bytes) -> usize {
+        self.seq += 1;
+        let len = frames.len();
+        if len < ZERO_COPY_MIN {
+            self.tail.extend_from_slice(&frames);
+        } else {
+            if !self.tail.is_empty() {
+                self.chunks.push_back(self.tail.split().freeze());
+            }
+            self.chunks.push_back(frames);
+        }
+        len
+    }
+
     fn control(&mut self, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> usize {
         let before = self.tail.len();
         encode_frame(&mut self.tail, opcode, true, false, payload, mask);
@@ -152,6 +167,22 @@ impl Encoder {
             }
             FrameType::Text | FrameType::Binary => self.data(frame, compress),
         }
+    }
+
+    /// Queues whole frames encoded elsewhere (one frame shared by many connections), as they are;
+    /// returns their length. Refused inside a fragmented message (they would land inside it) and
+    /// on a connection that masks its frames (the shared bytes are unmasked).
+    pub fn encoded(&mut self, frames: Bytes) -> Result<usize> {
+        if let Some((kind, _)) = self.fragment {
+            return Err(invalid(format!(
+                "a fragmented {} message is in progress; finish it before sending an encoded frame",
+                kind.as_str()
+            )));
+        }
+        if self.masking {
+            return Err(invalid("this connection masks its frames; an encoded (unmasked) frame cannot be sent on it"));
+        }
+        Ok(self.out.encoded(frames))
     }
 
     /// Encodes a control frame whose payload is already built (at most 125 bytes).
@@ -246,6 +277,25 @@ mod tests {
         let chunks = enc.output().take();
         assert_eq!(chunks.len(), 2);
         assert_eq!(chunks[1].as_ptr(), payload.as_ptr());
+    }
+
+    #[test]
+    fn encoded_frames_go_out_as_they_are_between_frames_only() {
+        let mut shared = BytesMut::new();
+        encode_frame(&mut shared, 1, true, false, b"news", None);
+        let shared = shared.freeze();
+        let mut enc = Encoder::default();
+        enc.frame(&Frame::text("a").with_fin(false), None).unwrap();
+        assert!(matches!(enc.encoded(shared.clone()), Err(SendError::Invalid(_))), "not inside a message");
+        enc.frame(&Frame::text("b"), None).unwrap();
+        assert_eq!(enc.encoded(shared.clone()), Ok(6));
+        let big = Bytes::from(vec![0u8; 40_000]);
+        enc.encoded(big.clone()).unwrap();
+        assert_eq!(enc.output().seq(), 4);
+        let chunks = enc.output().take();
+        assert_eq!(chunks.last().unwrap().as_ptr(), big.as_ptr(), "large ones by reference");
+        assert_eq!(chunks.concat()[..9], [0x01, 1, b'a', 0x80, 1, b'b', 0x81, 4, b'n']);
+        assert!(Encoder::new(true).encoded(shared).is_err(), "not on a masking connection");
     }
 
     #[test]
