@@ -211,7 +211,7 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
                     if sh.terminated.load(Ordering::Acquire) {
                         break;
                     }
-                    match ob.push_reply(&payload, sh.written.load(Ordering::SeqCst)) {
+                    match ob.push_reply(&payload, sh.written.seq()) {
                         Ok(()) => {
                             kick(s, &mut ob);
                             break;
@@ -224,7 +224,7 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             s.with_handler(|h| h.on_ping(s, &payload));
         }
         Event::Pong(payload) => {
-            acknowledge_pings(s, &payload);
+            sh.pings.acknowledge(&payload);
             s.with_handler(|h| h.on_pong(s, &payload));
         }
         Event::Close(close) => {
@@ -235,21 +235,6 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
         }
     }
     Ok(true)
-}
-
-/// Resolves pending pings up to and including the one `payload` answers.
-fn acknowledge_pings(s: &Session, payload: &Bytes) {
-    let mut pings = s.shared.pings.lock().unwrap();
-    let Some(pos) = pings.iter().position(|p| p.payload == *payload) else { return };
-    let now = Instant::now();
-    for mut p in pings.drain(..=pos) {
-        let rtt = now - p.sent;
-        // Latency first: whoever awaits the ping may read it as soon as the ping resolves.
-        s.shared.latency_us.store(rtt.as_micros() as u64, Ordering::Relaxed);
-        if let Some(done) = p.done.take() {
-            let _ = done.send(rtt);
-        }
-    }
 }
 
 async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
@@ -263,12 +248,12 @@ async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
 /// Waits until the frames up to sequence number `target` have been handed to the socket.
 async fn wait_written(s: &Session, target: u64) -> Result<(), Interrupt> {
     let sh = &*s.shared;
-    let _waiting = super::WrittenWaiter::new(sh);
+    let waiting = sh.written.waiter();
     loop {
-        let notified = sh.written_notify.notified();
+        let notified = waiting.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if sh.written.load(Ordering::SeqCst) >= target {
+        if sh.written.seq() >= target {
             return Ok(());
         }
         guarded(sh, notified).await?;
@@ -288,15 +273,12 @@ pub(super) fn finish(s: &Session) {
         ob.direct = None;
         ob.conn.finish()
     };
-    if let Some(p) = sh.pinger.lock().unwrap().take() {
-        p.abort();
-    }
-    sh.pings.lock().unwrap().clear();
+    sh.pings.stop();
     s.set_end(End::Failed(Error::Closed(Some(reason.clone()))));
     sh.closed.send_replace(Some(reason.clone()));
     sh.writer_wake.notify_one();
     sh.space.notify_waiters();
-    sh.written_notify.notify_waiters();
+    sh.written.wake_all();
     let duration_ms = sh.created.elapsed().as_millis() as u64;
     let (code, initiator) = (reason.code, reason.initiator.as_str());
     tracing::info!(parent: &sh.span, code, initiator, reason = %reason.reason, duration_ms, "session closed");
@@ -320,7 +302,7 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
             written
         }
     {
-        super::publish_written(sh, seq);
+        sh.written.publish(seq);
         if has_close {
             sh.wake.wake();
         }
@@ -370,7 +352,7 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
             }
             (drain, was_over || drain)
         };
-        super::publish_written(sh, batch.seq);
+        sh.written.publish(batch.seq);
         if was_over {
             sh.space.notify_waiters();
         }

@@ -6,9 +6,9 @@ mod outbox;
 mod pinger;
 mod pump;
 mod registry;
+mod written;
 
 use std::any::Any;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -97,12 +97,6 @@ enum End {
     Failed(Error),
 }
 
-pub(crate) struct PendingPing {
-    payload: Bytes,
-    sent: Instant,
-    done: Option<oneshot::Sender<Duration>>,
-}
-
 pub(crate) struct Shared {
     id: u64,
     /// The connection's span (id, peer, path): the parent of every event about this session.
@@ -118,12 +112,8 @@ pub(crate) struct Shared {
     outbox: Mutex<Outbox>,
     writer_wake: Notify,
     space: Notify,
-    /// Sequence number of the last frame handed to the socket; `written_notify` wakes flushes.
-    written: AtomicU64,
-    written_notify: Notify,
-    /// Tasks waiting on `written_notify` (flushes, the closing handshake): writes skip the
-    /// notification when there are none.
-    written_waiters: AtomicUsize,
+    /// How far the writing has got (flushes and the closing handshake wait on it).
+    written: written::Written,
     closed: watch::Sender<Option<CloseReason>>,
     /// Wakes the engine: terminate, close initiated, config changed.
     wake: AtomicWaker,
@@ -137,10 +127,8 @@ pub(crate) struct Shared {
     handler: Option<Arc<dyn EventHandler>>,
     callback_lock: Mutex<()>,
     drain_pending: AtomicBool,
-    pings: Mutex<VecDeque<PendingPing>>,
-    ping_seq: AtomicU64,
-    latency_us: AtomicU64,
-    pinger: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Pings awaiting their Pong, the last round trip and the pinger task.
+    pings: pinger::Pings,
     stats: Counters,
     /// Whoever keeps track of the session (the server that accepted it), if any.
     registry: Option<Weak<dyn Registry>>,
@@ -171,34 +159,6 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 fn bump(counter: &AtomicU64, n: u64) {
     counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
 }
-
-/// Counts a task among the waiters on `written_notify` while it lives.
-pub(crate) struct WrittenWaiter<'a>(&'a Shared);
-
-impl<'a> WrittenWaiter<'a> {
-    /// Registers the caller; it must read `written` (SeqCst) only after this.
-    pub(crate) fn new(sh: &'a Shared) -> Self {
-        sh.written_waiters.fetch_add(1, Ordering::SeqCst);
-        WrittenWaiter(sh)
-    }
-}
-
-impl Drop for WrittenWaiter<'_> {
-    fn drop(&mut self) {
-        self.0.written_waiters.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Records that frames up to `seq` reached the socket and wakes whoever waits for that.
-/// SeqCst on both sides (here: store, then load the waiter count; waiters: count, then load
-/// `written`) means a waiter either sees the new `written` or is seen here and notified.
-pub(crate) fn publish_written(sh: &Shared, seq: u64) {
-    sh.written.store(seq, Ordering::SeqCst);
-    if sh.written_waiters.load(Ordering::SeqCst) > 0 {
-        sh.written_notify.notify_waiters();
-    }
-}
-const MAX_PENDING_PINGS: usize = 1024;
 
 impl Session {
     /// Wraps an upgraded connection (the 101 already sent). `leftover` holds bytes read past
@@ -246,9 +206,7 @@ impl Session {
             outbox: Mutex::new(Outbox::new(config.masking)),
             writer_wake: Notify::new(),
             space: Notify::new(),
-            written: AtomicU64::new(0),
-            written_notify: Notify::new(),
-            written_waiters: AtomicUsize::new(0),
+            written: Default::default(),
             closed: watch::channel(None).0,
             wake: AtomicWaker::new(),
             terminated: AtomicBool::new(false),
@@ -260,10 +218,7 @@ impl Session {
             handler,
             callback_lock: Mutex::new(()),
             drain_pending: AtomicBool::new(false),
-            pings: Mutex::new(VecDeque::new()),
-            ping_seq: AtomicU64::new(0),
-            latency_us: AtomicU64::new(u64::MAX),
-            pinger: Mutex::new(None),
+            pings: pinger::Pings::new(),
             stats: Default::default(),
             registry,
             converter: Mutex::new(Some(Arc::new(crate::convert::JsonConverter))),
@@ -429,12 +384,12 @@ impl Session {
     /// that as "cancelled").
     pub async fn flush_checked(&self) -> Result<()> {
         let target = self.shared.outbox.lock().unwrap().seq();
-        let _waiting = WrittenWaiter::new(&self.shared);
+        let waiting = self.shared.written.waiter();
         loop {
-            let notified = self.shared.written_notify.notified();
+            let notified = waiting.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.shared.written.load(Ordering::SeqCst) >= target {
+            if self.shared.written.seq() >= target {
                 return Ok(());
             }
             if self.state() == State::Closed {
@@ -649,13 +604,13 @@ impl Session {
         if self.is_closing(&ob) {
             return Err(self.closed_error_locked(&ob));
         }
-        let mut pings = self.shared.pings.lock().unwrap();
-        if pings.len() >= MAX_PENDING_PINGS {
+        let mut pending = self.shared.pings.pending.lock().unwrap();
+        if pending.len() >= pinger::MAX_PENDING_PINGS {
             return Err(Error::WouldBlock);
         }
         ob.push_ping(&payload)?;
-        pings.push_back(PendingPing { payload, sent: Instant::now(), done: Some(tx) });
-        drop(pings);
+        pending.push_back(pinger::PendingPing { payload, sent: Instant::now(), done: Some(tx) });
+        drop(pending);
         engine::kick(self, &mut ob);
         drop(ob);
         self.count(|c| crate::metrics::inc(&c.pings_sent));
@@ -663,7 +618,7 @@ impl Session {
     }
 
     pub(crate) fn next_ping_payload(&self) -> Bytes {
-        let n = self.shared.ping_seq.fetch_add(1, Ordering::Relaxed);
+        let n = self.shared.pings.seq.fetch_add(1, Ordering::Relaxed);
         let mut p = Vec::with_capacity(12);
         p.extend_from_slice(b"wss");
         p.extend_from_slice(&(self.shared.id as u32).to_be_bytes());
@@ -678,7 +633,7 @@ impl Session {
 
     /// Round trip of the last matched Ping/Pong.
     pub fn latency(&self) -> Option<Duration> {
-        match self.shared.latency_us.load(Ordering::Relaxed) {
+        match self.shared.pings.latency_us.load(Ordering::Relaxed) {
             u64::MAX => None,
             us => Some(Duration::from_micros(us)),
         }
