@@ -1,8 +1,10 @@
 'use strict'
-// Native errors arrive as "WSSESSION_ERR_<KIND>: message"; this moves the code into `err.code`
-// (the ws idiom) and turns argument errors into TypeError/RangeError.
+// Native errors arrive as "WSSESSION_ERR_<KIND>[ DETAIL]: message", the detail taken from the core's
+// error kind (never guessed from the text): "RangeError" for an argument out of its range, or Node's
+// own code for an I/O error ("EADDRINUSE", "EACCES"). This moves the code into `err.code` (the ws
+// idiom; Node's code when there is one) and makes argument errors TypeError or RangeError.
 
-const PREFIX = /^(WSSESSION_ERR_[A-Z_]+): ([\s\S]*)$/
+const PREFIX = /^(WSSESSION_ERR_[A-Z_]+)(?: ([A-Za-z]+))?: ([\s\S]*)$/
 
 /** Makes an Error (or TypeError/RangeError) carrying a stable `code`. */
 function makeError(code, message, Ctor = Error) {
@@ -15,12 +17,11 @@ function makeError(code, message, Ctor = Error) {
 function fromNative(err) {
   const m = err && typeof err.message === 'string' ? PREFIX.exec(err.message) : null
   if (!m) return err
-  const [, code, message] = m
+  const [, code, detail, message] = m
   if (code === 'WSSESSION_ERR_INVALID_ARGUMENT') {
-    const Ctor = /\bbytes\b|out of range|greater than|must be (at least|\d)/.test(message) ? RangeError : TypeError
-    return makeError(code, message, Ctor)
+    return makeError(code, message, detail === 'RangeError' ? RangeError : TypeError)
   }
-  err.code = code
+  err.code = detail || code
   err.message = message
   return err
 }

@@ -90,8 +90,6 @@ class WebSocketServer extends EventEmitter {
       // Options the core refuses throw now, as ws throws for bad options.
       if (e && e.code === 'InvalidArg') throw fromNative(e)
       const err = fromNative(e)
-      if (/in use/i.test(err.message)) err.code = 'EADDRINUSE'
-      else if (/permission denied/i.test(err.message)) err.code = 'EACCES'
       this._state = CLOSED
       process.nextTick(() => this.emit('error', err))
       return

@@ -16,7 +16,7 @@ use napi_derive::napi;
 use wssession_core::handshake::parse_head;
 use wssession_core::{Adoption, BytePump, Decision, DeflateParams, PeerInfo, Request, Session};
 
-use crate::error::{invalid, to_js};
+use crate::error::{invalid, invalid_range, to_js};
 use crate::hub::{Ev, Hub, SessState};
 use crate::server::{DecisionOptions, NativeServer, decision_from, flat_headers};
 use crate::session::{NativeSession, promise};
@@ -130,7 +130,7 @@ fn head_bytes(req: &RawRequest) -> napi::Result<Vec<u8>> {
 
 fn socket_addr(ip: &str, port: u32) -> napi::Result<SocketAddr> {
     let ip: IpAddr = ip.parse().map_err(|_| invalid(format!("{ip:?} is not an IP address")))?;
-    let port = u16::try_from(port).map_err(|_| invalid(format!("port {port} is out of range 0-65535")))?;
+    let port = u16::try_from(port).map_err(|_| invalid_range(format!("port {port} is out of range 0-65535")))?;
     Ok(SocketAddr::new(ip, port))
 }
 

@@ -8,14 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
-use wssession_core::protocol::close::is_valid_wire_code;
-use wssession_core::{Error, Frame, Result, Session};
+use wssession_core::protocol::close;
+use wssession_core::{Frame, Result, Session};
 
 /// A data frame and its compression override.
 pub(crate) type OutFrame = (Frame, Option<bool>);
-
-/// The largest close reason in bytes (a Close payload is at most 125 bytes, 2 of them the code).
-const MAX_CLOSE_REASON: usize = 123;
 
 /// How to close: with a code and reason, or with an empty Close body.
 pub(crate) type CloseRequest = Option<(u16, String)>;
@@ -75,17 +72,7 @@ impl Lane {
             return close_now(s, how);
         }
         if let Some((code, reason)) = &how {
-            if !is_valid_wire_code(*code) {
-                return Err(Error::InvalidArgument(format!(
-                    "close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)"
-                )));
-            }
-            if reason.len() > MAX_CLOSE_REASON {
-                return Err(Error::InvalidArgument(format!(
-                    "close reason is {} bytes; the limit is {MAX_CLOSE_REASON}",
-                    reason.len()
-                )));
-            }
+            close::validate(*code, reason)?;
         }
         self.enqueue(s, std::iter::once(Item::Close(how)));
         Ok(())

@@ -13,7 +13,7 @@ use wssession_core::{
 };
 
 use crate::adopt::Adopting;
-use crate::error::{invalid, to_js};
+use crate::error::{invalid, invalid_range, to_js};
 use crate::hub::{Events, EventsFn, Hub, NativeBatch, SessState};
 use crate::observe::{LogEntry, NativeServerStats};
 use crate::request::RequestInfo;
@@ -138,7 +138,7 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
     let mut c = ServerConfig {
         host: o.host.clone().unwrap_or_else(|| "127.0.0.1".into()),
         port: match o.port {
-            Some(p) => u16::try_from(p).map_err(|_| invalid(format!("port {p} is out of range 0-65535")))?,
+            Some(p) => u16::try_from(p).map_err(|_| invalid_range(format!("port {p} is out of range 0-65535")))?,
             None => 0,
         },
         ..ServerConfig::default()
@@ -210,7 +210,7 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
     c.backplane = o.backplane.clone();
     // The core decides the ranges; thrown as InvalidArg so that the JS constructor throws it
     // synchronously (as ws does for bad options) instead of reporting it as a listen error.
-    c.validate().map_err(|e| napi::Error::new(napi::Status::InvalidArg, format!("WSSESSION_ERR_{}: {e}", e.kind())))?;
+    c.validate().map_err(|e| napi::Error::new(napi::Status::InvalidArg, to_js(e).reason))?;
     Ok(c)
 }
 

@@ -170,9 +170,6 @@ impl NativeSession {
     }
 
     fn control(&self, kind: FrameType, data: Bytes) -> napi::Result<()> {
-        if data.len() > 125 {
-            return Err(invalid(format!("the data size must not be greater than 125 bytes (got {})", data.len())));
-        }
         match self.s.try_send(Frame::new(kind, data)) {
             Ok(_) | Err(wssession_core::Error::Dropped) => Ok(()),
             Err(e) => Err(to_js(e)),

@@ -65,7 +65,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     match e {
         Error::Closed(reason) => connection_closed(py, reason.as_ref()),
         Error::Timeout(_) => err(py, "SessionTimeoutError", msg),
-        Error::InvalidArgument(_) => err(py, "InvalidArgumentError", msg),
+        Error::InvalidArgument(_) | Error::OutOfRange(_) => err(py, "InvalidArgumentError", msg),
         Error::Protocol { .. } => err(py, "ProtocolError", msg),
         Error::TooBig { .. } => err(py, "PayloadTooBig", msg),
         Error::NoConverter => err(py, "NoConverterError", msg),

@@ -39,6 +39,7 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<wake::LoopWaker>()?;
     m.add_class::<wake::Waiter>()?;
     m.add_function(wrap_pyfunction!(server::start_server, m)?)?;
+    m.add_function(wrap_pyfunction!(server::check_server_config, m)?)?;
     m.add_function(wrap_pyfunction!(server::accept_key, m)?)?;
     m.add_function(wrap_pyfunction!(topics::broadcast, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_finalize, m)?)?;

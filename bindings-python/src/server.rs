@@ -322,6 +322,107 @@ fn task_handler(
     })
 }
 
+/// The core's server settings from `serve`'s translated options, checked by the core (the ranges
+/// are the core's, the same on every surface).
+#[allow(clippy::too_many_arguments)]
+fn server_config(
+    host: String,
+    port: u16,
+    max_frame_size: usize,
+    ping_interval_ms: u64,
+    timeout_ms: u64,
+    close_timeout_ms: u64,
+    incoming_queue: usize,
+    write_high_water: usize,
+    write_low_water: usize,
+    deflate: bool,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    max_connections: usize,
+    backlog: u32,
+    handshake_timeout: f64,
+    metrics_path: Option<String>,
+) -> PyResult<ServerConfig> {
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert_path), Some(key_path)) => Some(TlsConfig { cert_path, key_path }),
+        (None, None) => None,
+        _ => return Err(pyo3::exceptions::PyValueError::new_err("tls_cert and tls_key go together")),
+    };
+    let config = ServerConfig {
+        host,
+        port,
+        tls,
+        handshake_timeout: duration(handshake_timeout),
+        max_connections,
+        backlog,
+        deflate: if deflate { DeflateConfig::enabled() } else { DeflateConfig::default() },
+        session: SessionConfig {
+            max_frame_size,
+            ping_interval_ms,
+            timeout_ms,
+            close_timeout_ms,
+            incoming_queue,
+            write_high_water,
+            write_low_water,
+            write_hard_limit: write_high_water.saturating_mul(2).max(1 << 16),
+            ..SessionConfig::default()
+        },
+        metrics_path,
+        ..ServerConfig::default()
+    };
+    errors::map(config.validate())?;
+    Ok(config)
+}
+
+/// Checks `serve`'s settings with the core's rules without starting anything: `serve()` raises
+/// the core's error (InvalidArgumentError, a ValueError) before it returns.
+#[pyfunction]
+#[pyo3(signature = (
+    *, host, port, max_frame_size=1048576, ping_interval_ms=20000, timeout_ms=20000,
+    close_timeout_ms=10000, incoming_queue=16, write_high_water=32768, write_low_water=8192,
+    deflate=true, tls_cert=None, tls_key=None, max_connections=100000, backlog=1024,
+    handshake_timeout=10.0, metrics_path=None
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn check_server_config(
+    host: String,
+    port: u16,
+    max_frame_size: usize,
+    ping_interval_ms: u64,
+    timeout_ms: u64,
+    close_timeout_ms: u64,
+    incoming_queue: usize,
+    write_high_water: usize,
+    write_low_water: usize,
+    deflate: bool,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    max_connections: usize,
+    backlog: u32,
+    handshake_timeout: f64,
+    metrics_path: Option<String>,
+) -> PyResult<()> {
+    server_config(
+        host,
+        port,
+        max_frame_size,
+        ping_interval_ms,
+        timeout_ms,
+        close_timeout_ms,
+        incoming_queue,
+        write_high_water,
+        write_low_water,
+        deflate,
+        tls_cert,
+        tls_key,
+        max_connections,
+        backlog,
+        handshake_timeout,
+        metrics_path,
+    )
+    .map(|_| ())
+}
+
 /// Starts a server; resolves with a `ServerHandle`. Called by `wssession.serve`, which validates
 /// the websockets-style arguments and translates them into these core settings.
 #[pyfunction]
@@ -367,40 +468,31 @@ pub fn start_server<'py>(
     backplane: Option<String>,
     slow_subscriber_close: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let tls = match (tls_cert, tls_key) {
-        (Some(cert_path), Some(key_path)) => Some(TlsConfig { cert_path, key_path }),
-        (None, None) => None,
-        _ => return Err(pyo3::exceptions::PyValueError::new_err("tls_cert and tls_key go together")),
-    };
-    let config = ServerConfig {
+    let mut config = server_config(
         host,
         port,
-        tls,
-        handshake_timeout: duration(handshake_timeout),
+        max_frame_size,
+        ping_interval_ms,
+        timeout_ms,
+        close_timeout_ms,
+        incoming_queue,
+        write_high_water,
+        write_low_water,
+        deflate,
+        tls_cert,
+        tls_key,
         max_connections,
         backlog,
-        reuse_port,
-        deflate: if deflate { DeflateConfig::enabled() } else { DeflateConfig::default() },
-        session: SessionConfig {
-            max_frame_size,
-            ping_interval_ms,
-            timeout_ms,
-            close_timeout_ms,
-            incoming_queue: incoming_queue.max(1),
-            write_high_water,
-            write_low_water: write_low_water.min(write_high_water),
-            write_hard_limit: write_high_water.saturating_mul(2).max(1 << 16),
-            // Frame by frame for recv_streaming (recv joins them); callback handlers get whole messages.
-            deliver_fragments: events.is_none(),
-            ..SessionConfig::default()
-        },
+        handshake_timeout,
         metrics_path,
-        backplane,
-        // Codes out of range become 0, which the core's check refuses by name.
-        slow_subscriber: slow_subscriber_close
-            .map_or(SlowSubscriber::Drop, |code| SlowSubscriber::Close(u16::try_from(code).unwrap_or(0))),
-        ..ServerConfig::default()
-    };
+    )?;
+    config.reuse_port = reuse_port;
+    // Frame by frame for recv_streaming (recv joins them); callback handlers get whole messages.
+    config.session.deliver_fragments = events.is_none();
+    config.backplane = backplane;
+    // Codes out of range become 0, which the core's check refuses by name.
+    config.slow_subscriber = slow_subscriber_close
+        .map_or(SlowSubscriber::Drop, |code| SlowSubscriber::Close(u16::try_from(code).unwrap_or(0)));
     errors::map(config.validate())?;
     let call_soon = Arc::new(call_soon);
     let handler = match (events, on_session) {

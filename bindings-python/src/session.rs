@@ -651,15 +651,13 @@ impl Connection {
             let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
             Bytes::copy_from_slice(&(n.subsec_nanos() ^ (self.session.id() as u32).rotate_left(16)).to_be_bytes())
         });
-        if data.len() > 125 {
-            return Err(errors::err(py, "InvalidArgumentError", "a ping payload is at most 125 bytes"));
-        }
-        if matches!(self.session.state(), State::Closing | State::Closed) {
-            return Err(self.closed_error(py));
-        }
-        let s = self.session.clone();
+        let pong = match self.session.start_ping(data) {
+            Ok(pong) => pong,
+            Err(wssession_core::Error::Closed(_)) => return Err(self.closed_error(py)),
+            Err(e) => return Err(errors::to_py(py, e)),
+        };
         let waiter =
-            crate::bridge::future_into_py(py, async move { errors::map(s.ping(data).await).map(|d| d.as_secs_f64()) })?;
+            crate::bridge::future_into_py(py, async move { errors::map(pong.await).map(|d| d.as_secs_f64()) })?;
         awaitable::ready(py, waiter.unbind())
     }
 
@@ -667,9 +665,6 @@ impl Connection {
     #[pyo3(signature = (data=None))]
     fn pong(&self, py: Python<'_>, data: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
         let data = payload("data", data)?.unwrap_or_default();
-        if data.len() > 125 {
-            return Err(errors::err(py, "InvalidArgumentError", "a pong payload is at most 125 bytes"));
-        }
         errors::map(self.session.try_send(Frame::new(FrameType::Pong, data)))?;
         Ok(awaitable::ready_none(py))
     }

@@ -95,7 +95,7 @@ async fn serve_plain<S>(
     initial: BytesMut,
 ) -> Option<Session>
 where
-    S: crate::session::Transport + tokio::io::AsyncRead + AsyncWrite + Unpin,
+    S: crate::transport::Transport + tokio::io::AsyncRead + AsyncWrite + Unpin,
 {
     let mut slot = Slot(inner, true);
     let deadline = tokio::time::Instant::now() + inner.config.handshake_timeout;
@@ -263,7 +263,7 @@ impl Server {
         Ok(())
     }
 
-    fn upgraded_on<T: crate::session::Transport>(&self, stream: T, request: Request, leftover: &[u8]) -> Session {
+    fn upgraded_on<T: crate::transport::Transport>(&self, stream: T, request: Request, leftover: &[u8]) -> Session {
         let handler = self.inner.route(&request.path);
         let config = self.config().session.clone();
         self.inner.new_session(stream, request, config, BytesMut::from(leftover), handler)

@@ -9,16 +9,7 @@ use crate::topics::SlowSubscriber;
 
 /// Fails with an `InvalidArgument` naming `name` unless `value >= min`.
 pub(crate) fn at_least(name: &str, value: u64, min: u64) -> Result<()> {
-    if value < min { Err(Error::invalid(format!("{name} must be at least {min} (got {value})"))) } else { Ok(()) }
-}
-
-/// Fails with an `InvalidArgument` naming `name` unless `value` is within `range`.
-pub(crate) fn within(name: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> Result<()> {
-    if range.contains(&value) {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!("{name} must be {}-{} (got {value})", range.start(), range.end())))
-    }
+    if value < min { Err(Error::out_of_range(format!("{name} must be at least {min} (got {value})"))) } else { Ok(()) }
 }
 
 /// Per-session settings (the accept hook may override them per session; most are live-settable).

@@ -16,6 +16,11 @@ pub enum Error {
     /// An argument was out of range or not allowed; nothing was sent or changed.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// An argument was outside its range or over its size limit (a setting under its minimum, a
+    /// close reason over 123 bytes, a control payload over 125); nothing was sent or changed. The same
+    /// stable kind as `InvalidArgument` (`INVALID_ARGUMENT`); Node throws it as a `RangeError`.
+    #[error("invalid argument: {0}")]
+    OutOfRange(String),
     /// The peer violated RFC 6455; the session was closed with `code`.
     #[error("protocol error (close code {code}): {message}")]
     Protocol {
@@ -80,7 +85,7 @@ impl Error {
         match self {
             Error::Closed(_) => "CLOSED",
             Error::Timeout(_) => "TIMEOUT",
-            Error::InvalidArgument(_) => "INVALID_ARGUMENT",
+            Error::InvalidArgument(_) | Error::OutOfRange(_) => "INVALID_ARGUMENT",
             Error::Protocol { .. } => "PROTOCOL",
             Error::TooBig { .. } => "TOO_BIG",
             Error::NoConverter => "NO_CONVERTER",
@@ -100,11 +105,34 @@ impl Error {
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {
         Error::InvalidArgument(msg.into())
     }
+
+    pub(crate) fn out_of_range(msg: impl Into<String>) -> Self {
+        Error::OutOfRange(msg.into())
+    }
+}
+
+impl From<crate::protocol::SendError> for Error {
+    fn from(e: crate::protocol::SendError) -> Self {
+        match e {
+            crate::protocol::SendError::Invalid(message) => Error::InvalidArgument(message),
+            crate::protocol::SendError::OutOfRange(message) => Error::OutOfRange(message),
+            crate::protocol::SendError::Closing => Error::Closed(None),
+        }
+    }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Io(Arc::new(e))
+    }
+}
+
+/// Fails with an `InvalidArgument` naming `name` unless `value` is within `range`.
+pub(crate) fn within(name: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> Result<()> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::out_of_range(format!("{name} must be {}-{} (got {value})", range.start(), range.end())))
     }
 }
 

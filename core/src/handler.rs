@@ -5,13 +5,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use crate::config::SessionConfig;
 use crate::deflate::DeflateConfig;
 use crate::handshake::HttpResponse;
-use crate::protocol::{CloseReason, Frame};
 use crate::request::Request;
+pub use crate::session::EventHandler;
 use crate::session::Session;
 
 /// A boxed, sendable future.
@@ -19,23 +17,6 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// What a pull-style handler may fail with: the session closes with 1011 and this message.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Push-style callbacks. They run on runtime threads; one session's callbacks never run
-/// concurrently. A slow callback slows that session's reading (natural backpressure).
-pub trait EventHandler: Send + Sync + 'static {
-    /// The session started.
-    fn on_open(&self, _session: &Session) {}
-    /// A complete Text/Binary message arrived (one frame of it with `SessionConfig::deliver_fragments`).
-    fn on_message(&self, session: &Session, frame: Frame);
-    /// A Ping arrived (the Pong is sent automatically unless `SessionConfig::auto_pong` is off).
-    fn on_ping(&self, _session: &Session, _payload: &Bytes) {}
-    /// A Pong arrived.
-    fn on_pong(&self, _session: &Session, _payload: &Bytes) {}
-    /// The outgoing queue fell below its low-water mark after having been over its high-water mark.
-    fn on_drain(&self, _session: &Session) {}
-    /// The session ended; called exactly once.
-    fn on_close(&self, _session: &Session, _reason: &CloseReason) {}
-}
 
 type TaskFn = dyn Fn(Session) -> BoxFuture<Result<(), HandlerError>> + Send + Sync;
 

@@ -2,10 +2,13 @@
 //! and embedded by the C, Python and Node adapters.
 //!
 //! Layers, each depending only on the ones above it:
-//! - [`protocol`]: sans-I/O frames, masking, UTF-8, close codes, the receive state machine;
+//! - [`protocol`]: sans-I/O frames, masking, UTF-8, close codes, the decoder and encoder and the
+//!   [`protocol::Connection`] that owns both and the closing handshake (bytes in, events out);
 //! - [`handshake`] and [`deflate`]: the opening handshake and permessage-deflate;
-//! - [`session`]: the tokio engine (reader, writer, pinger, outbox) behind [`Session`];
-//! - [`server`]: listener, TLS, routing, accept hook, shutdown;
+//! - [`session`]: the tokio pump around the connection (reader, writer, pinger, outbox, timers)
+//!   behind [`Session`]; it reports its end to a registry (the server) it does not depend on;
+//! - [`server`]: listener, TLS, routing, accept hook, shutdown; [`transport`]: the byte streams it
+//!   and adopted connections run on;
 //! - [`topics`]: publish/subscribe across a server's sessions;
 //! - [`adopt`]: connections the host accepted, pumps, or upgraded itself;
 //! - [`backplane`]: topics across processes through Redis or NATS, with Redis Streams recovery;
@@ -28,6 +31,7 @@ pub mod runtime;
 pub mod server;
 pub mod session;
 pub mod topics;
+pub mod transport;
 
 pub use adopt::{Adoption, PeerInfo};
 pub use backplane::{BackplaneUrl, Position, Recovered, RecoveryFailure};

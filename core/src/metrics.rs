@@ -12,7 +12,19 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::protocol::{Initiator, ViolationKind};
-use crate::session::Stats;
+
+/// Per-session traffic counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Complete messages received.
+    pub messages_in: u64,
+    /// Payload bytes of those messages.
+    pub bytes_in: u64,
+    /// Frames sent by the user (data and control).
+    pub messages_out: u64,
+    /// Payload bytes of those frames.
+    pub bytes_out: u64,
+}
 
 /// The `Content-Type` of [`ServerStats::to_prometheus`]'s text (OpenMetrics, which Prometheus scrapes).
 pub const PROMETHEUS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -19,7 +19,8 @@ use crate::handshake::{Handshake, HttpResponse, parse_head};
 use crate::metrics::{Counters, PROMETHEUS_CONTENT_TYPE, ServerStats};
 use crate::protocol::close::{GOING_AWAY, INTERNAL_ERROR, NORMAL};
 use crate::request::Request;
-use crate::session::{NoSigPipeTcp, Session, Transport};
+use crate::session::{Registry, Session};
+use crate::transport::{NoSigPipeTcp, Transport};
 
 /// Configures and starts a [`Server`].
 pub struct ServerBuilder {
@@ -399,14 +400,40 @@ impl ServerInner {
     pub(crate) fn route(&self, path: &str) -> Option<Handler> {
         self.routes.iter().find(|(p, _)| p == path).map(|(_, h)| h.clone()).or_else(|| self.fallback.clone())
     }
+}
+
+impl Registry for ServerInner {
+    fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    fn session_closing(&self, s: &Session) {
+        self.topics.session_closed(s.id());
+    }
 
     /// Drops a finished session from the registry, frees its connection slot and counts how it ended.
-    pub(crate) fn forget(&self, s: &Session, reason: &crate::CloseReason) {
+    fn session_ended(&self, s: &Session, reason: &crate::CloseReason) {
         let mut sessions = self.sessions.lock().unwrap();
         if sessions.remove(&s.id()).is_some() {
             self.counters.ended.lock().unwrap().record(reason.code, reason.initiator, &s.stats());
             self.connections.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}
+
+impl Session {
+    /// The server that accepted this session (Ktor's `application`), while it exists.
+    pub fn server(&self) -> Option<Server> {
+        let inner = self.registry()?.into_any().downcast::<ServerInner>().ok()?;
+        Some(Server::from_inner(inner))
     }
 }
 
@@ -617,7 +644,8 @@ impl ServerInner {
             Some(Handler::Events(h)) => Some(h.clone()),
             _ => None,
         };
-        let session = Session::with_server(transport, request, config, leftover, events, self.self_ref.clone());
+        let registry: Weak<dyn Registry> = self.self_ref.clone();
+        let session = Session::with_registry(transport, request, config, leftover, events, Some(registry));
         self.register(&session);
         let task = match handler {
             Some(Handler::Task(task)) => Some(task),

@@ -12,8 +12,8 @@ async fn a_server_refuses_to_start_with_a_setting_out_of_range_and_names_it() {
     let mut config = ServerConfig::default();
     config.deflate.server_max_window_bits = 16;
     match ServerBuilder::new(config).fallback(Handler::events(Echo)).start().await {
-        Err(Error::InvalidArgument(msg)) => assert!(msg.contains("server_max_window_bits"), "{msg}"),
-        other => panic!("expected InvalidArgument, got {other:?}"),
+        Err(Error::OutOfRange(msg)) => assert!(msg.contains("server_max_window_bits"), "{msg}"),
+        other => panic!("expected OutOfRange, got {other:?}"),
     }
     let mut edge = ServerConfig::default();
     edge.deflate.server_max_window_bits = 8;

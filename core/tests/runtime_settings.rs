@@ -42,8 +42,8 @@ async fn zero_size_limit_and_zero_pong_timeout_are_rejected() {
     let (server, mut sessions) = session_server(ServerConfig::default()).await;
     let _raw = Raw::connect(&server).await;
     let s = next_session(&mut sessions).await;
-    assert!(matches!(s.set_max_frame_size(0), Err(Error::InvalidArgument(_))));
-    assert!(matches!(s.set_timeout_ms(0), Err(Error::InvalidArgument(_))));
+    assert!(matches!(s.set_max_frame_size(0), Err(Error::OutOfRange(_))));
+    assert!(matches!(s.set_timeout_ms(0), Err(Error::OutOfRange(_))));
     assert_eq!((s.max_frame_size(), s.timeout_ms()), (16 << 20, 15_000), "nothing changed");
 }
 

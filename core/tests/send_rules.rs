@@ -9,6 +9,12 @@ fn invalid<T: std::fmt::Debug>(r: Result<T, Error>) {
     assert!(matches!(r, Err(Error::InvalidArgument(_))), "expected InvalidArgument, got {r:?}");
 }
 
+/// A size or range refused: the same kind (`INVALID_ARGUMENT`) on every surface, a RangeError in Node.
+fn out_of_range<T: std::fmt::Debug>(r: Result<T, Error>) {
+    assert!(matches!(r, Err(Error::OutOfRange(_))), "expected OutOfRange, got {r:?}");
+    assert_eq!(r.unwrap_err().kind(), "INVALID_ARGUMENT");
+}
+
 #[tokio::test]
 async fn user_ping_and_pong_frames_up_to_125_bytes_are_sent() {
     let (server, mut sessions) = session_server(ServerConfig::default()).await;
@@ -25,14 +31,15 @@ async fn invalid_arguments_are_rejected_and_nothing_is_sent() {
     let (server, mut sessions) = session_server(ServerConfig::default()).await;
     let mut raw = Raw::connect(&server).await;
     let session = next_session(&mut sessions).await;
-    invalid(within(session.send(Frame::ping(vec![0u8; 126]))).await);
-    invalid(within(session.send(Frame::pong(vec![0u8; 126]))).await);
+    out_of_range(within(session.send(Frame::ping(vec![0u8; 126]))).await);
+    out_of_range(within(session.send(Frame::pong(vec![0u8; 126]))).await);
+    out_of_range(session.start_ping(vec![0u8; 126].into()).map(|_| ()));
     invalid(within(session.send(Frame::ping(vec![0u8; 1]).with_fin(false))).await);
     invalid(within(session.send(Frame::new(FrameType::Close, vec![3u8, 232]))).await);
     invalid(within(session.send(Frame::new(FrameType::Text, &b"\xff\xfe"[..]))).await);
-    invalid(session.try_send(Frame::ping(vec![0u8; 126])));
-    invalid(session.close(1000, &"r".repeat(124)));
-    invalid(session.close(1000, &"é".repeat(62))); // 124 bytes in UTF-8
+    out_of_range(session.try_send(Frame::ping(vec![0u8; 126])));
+    out_of_range(session.close(1000, &"r".repeat(124)));
+    out_of_range(session.close(1000, &"é".repeat(62))); // 124 bytes in UTF-8
     for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000] {
         invalid(session.close(code, ""));
     }

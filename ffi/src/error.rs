@@ -143,7 +143,7 @@ pub(crate) fn status_of(e: &Error) -> wss_status {
     match e {
         Error::Closed(_) => wss_status::Closed,
         Error::Timeout(_) => wss_status::Timeout,
-        Error::InvalidArgument(_) => wss_status::InvalidArgument,
+        Error::InvalidArgument(_) | Error::OutOfRange(_) => wss_status::InvalidArgument,
         Error::Protocol { .. } => wss_status::Protocol,
         Error::TooBig { .. } => wss_status::TooBig,
         Error::NoConverter => wss_status::NoConverter,

@@ -70,7 +70,9 @@ fn decode_with(
     seed: u8,
     fragments: bool,
 ) -> (Vec<Event>, Option<Violation>) {
-    let mut decoder = Decoder::new(max, deflate.map(|f| Inflater::new(&params(f))));
+    let inflater =
+        deflate.map(|f| Box::new(Inflater::new(&params(f))) as Box<dyn wssession_core::protocol::Decompress>);
+    let mut decoder = Decoder::new(max, inflater);
     decoder.set_deliver_fragments(fragments);
     let mut buf = BytesMut::new();
     let mut events = vec![];

@@ -470,6 +470,35 @@ test('sends over the hard limit wait their turn: no later send overtakes them, f
   await stop(wss)
 })
 
+test('close() refuses a bad code or reason the same way while sends wait for room (the core\'s one check)', async () => {
+  const wss = await listen({ maxBufferedAmount: 1 << 20 }) // hard limit 2 MiB: a 3 MiB send waits
+  const { client, ws } = await pair(wss)
+  const refusals = () =>
+    [() => ws.close(1005), () => ws.close(1000, 'x'.repeat(124))].map((f) => {
+      try {
+        f()
+      } catch (e) {
+        return [e.constructor.name, e.code, e.message]
+      }
+      return null
+    })
+  const idle = refusals()
+  const waiting = ws.send(Buffer.alloc(3 << 20, 1))
+  const busy = refusals()
+  assert.deepStrictEqual(busy, idle)
+  assert.deepStrictEqual(
+    idle.map((e) => e && e.slice(0, 2)),
+    [
+      ['TypeError', 'WSSESSION_ERR_INVALID_ARGUMENT'],
+      ['RangeError', 'WSSESSION_ERR_INVALID_ARGUMENT'],
+    ],
+  )
+  await within(waiting)
+  assert.strictEqual(ws.readyState, WebSocket.OPEN, 'nothing was closed by the refused calls')
+  client.close()
+  await stop(wss)
+})
+
 test('many messages arrive in order and complete (batched delivery with backpressure)', async () => {
   const wss = await listen()
   const { client, ws } = await pair(wss)

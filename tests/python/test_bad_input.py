@@ -46,6 +46,25 @@ def test_serve_validates_its_arguments(kwargs: dict[str, Any], error: type[Excep
         wssession.serve(noop, host, port, **kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs, core_message",
+    [
+        (dict(max_size=0), "max_frame_size must be at least 1"),
+        (dict(max_queue=0), "incoming_queue must be at least 1"),
+        (dict(max_connections=0), "max_connections must be at least 1"),
+        (dict(backlog=0), "backlog must be at least 1"),
+        (dict(open_timeout=0), "handshake_timeout_ms must be at least 1"),
+        (dict(ping_timeout=0), "timeout_ms must be at least 1"),
+    ],
+)
+def test_serve_refuses_values_outside_the_cores_ranges_with_the_cores_error(
+    kwargs: dict[str, Any], core_message: str
+) -> None:
+    # The ranges are the core's (ServerConfig::validate), the same on every surface; serve() raises them.
+    with pytest.raises(wssession.InvalidArgumentError, match=core_message):
+        wssession.serve(noop, "127.0.0.1", 0, **kwargs)
+
+
 def test_serve_rejects_a_non_callable_handler() -> None:
     with pytest.raises(TypeError):
         wssession.serve("handler", "127.0.0.1", 0)  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ __all__ = [
     "ServerConnection",
     "ServerHandle",
     "start_server",
+    "check_server_config",
     "accept_key",
     "broadcast",
     "_finalize",
@@ -569,6 +570,28 @@ def broadcast(
 ) -> list[tuple[ServerConnection, str]]:
     """Sends ``message`` to each open connection without waiting, framed once; returns those it could
     not be queued to, with why: "fragmented" or "full". Use ``wssession.broadcast`` instead."""
+
+def check_server_config(
+    *,
+    host: str,
+    port: int,
+    max_frame_size: int = 1048576,
+    ping_interval_ms: int = 20000,
+    timeout_ms: int = 20000,
+    close_timeout_ms: int = 10000,
+    incoming_queue: int = 16,
+    write_high_water: int = 32768,
+    write_low_water: int = 8192,
+    deflate: bool = True,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    max_connections: int = 100000,
+    backlog: int = 1024,
+    handshake_timeout: float = 10.0,
+    metrics_path: str | None = None,
+) -> None:
+    """Checks ``serve``'s settings with the core's rules (InvalidArgumentError, a ValueError, names the
+    first one out of range); starts nothing."""
 
 def accept_key(key: str) -> str:
     """The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key``."""

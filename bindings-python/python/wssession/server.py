@@ -100,13 +100,13 @@ class _SocketInfo:
         return self._address
 
 
-def _number(name: str, value: object, *, allow_none: bool = True, positive: bool = False) -> float | None:
+def _number(name: str, value: object, *, allow_none: bool = True) -> float | None:
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number{' or None' if allow_none else ''}, not {type(value).__name__}")
-    if value != value or value < 0 or (positive and value == 0) or value == float("inf"):
-        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, not {value}")
+    if value != value or value < 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a finite number >= 0, not {value}")
     return float(value)
 
 
@@ -116,6 +116,27 @@ def _int(name: str, value: object, low: int, high: int = 2**62) -> int:
     if not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+# serve()'s options that are the core's server settings (checked by _wssession.check_server_config).
+_CORE_SETTINGS = (
+    "host",
+    "port",
+    "max_frame_size",
+    "ping_interval_ms",
+    "timeout_ms",
+    "close_timeout_ms",
+    "incoming_queue",
+    "write_high_water",
+    "write_low_water",
+    "deflate",
+    "tls_cert",
+    "tls_key",
+    "max_connections",
+    "backlog",
+    "handshake_timeout",
+    "metrics_path",
+)
 
 
 def _limit(name: str, value: object, low: int) -> tuple[int, int | None]:
@@ -582,10 +603,10 @@ def serve(
         raise TypeError(f"host must be a str or None, not {type(host).__name__}")
     port = 0 if port is None else _int("port", port, 0, 65535)
     interval = _number("ping_interval", ping_interval)
-    timeout = _number("ping_timeout", ping_timeout, positive=True)
+    timeout = _number("ping_timeout", ping_timeout)
     close_t = _number("close_timeout", close_timeout)
-    size = 2**62 if max_size is None else _int("max_size", max_size, 1)
-    queue, queue_low = (4096, None) if max_queue is None else _limit("max_queue", max_queue, 1)
+    size = 2**62 if max_size is None else _int("max_size", max_size, 0)
+    queue, queue_low = (4096, None) if max_queue is None else _limit("max_queue", max_queue, 0)
     if queue_low is not None:
         raise ValueError(
             "max_queue's low-water mark is not supported: the engine reads again as soon as the queue has room; "
@@ -631,7 +652,7 @@ def serve(
         port=port,
         max_frame_size=size,
         ping_interval_ms=0 if interval is None else round(interval * 1000),
-        timeout_ms=2**40 if timeout is None else max(1, round(timeout * 1000)),
+        timeout_ms=2**40 if timeout is None else round(timeout * 1000),
         close_timeout_ms=2**40 if close_t is None else round(close_t * 1000),
         incoming_queue=queue,
         write_high_water=high,
@@ -639,9 +660,9 @@ def serve(
         deflate=compression == "deflate",
         tls_cert=cert,
         tls_key=key,
-        max_connections=_int("max_connections", max_connections, 1),
-        backlog=_int("backlog", backlog, 1, 2**31 - 1),
-        handshake_timeout=10.0 if open_timeout is None else _number("open_timeout", open_timeout, positive=True),
+        max_connections=_int("max_connections", max_connections, 0),
+        backlog=_int("backlog", backlog, 0, 2**31 - 1),
+        handshake_timeout=10.0 if open_timeout is None else _number("open_timeout", open_timeout, allow_none=False),
         process_request=process_request,
         process_response=process_response,
         select_subprotocol=select_subprotocol,
@@ -655,6 +676,8 @@ def serve(
         grace=10.0 if close_t is None else close_t,
         listen=listen,
     )
+    # The ranges are the core's (the same on every surface): checked now, so serve() raises them.
+    _wssession.check_server_config(**{name: options[name] for name in _CORE_SETTINGS})
     return Server(None if _events is not None else handler, _events, options)
 
 

@@ -9,17 +9,9 @@ use std::mem::MaybeUninit;
 use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush, Status};
 
 use super::DeflateParams;
+use crate::protocol::extension::{Compress, Decompress, InflateError};
 
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
-
-/// Why a compressed message could not be inflated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InflateError {
-    /// The inflated message exceeds the limit (close with 1009).
-    TooBig,
-    /// The data is not a valid DEFLATE stream (close with 1007).
-    Corrupt,
-}
 
 /// Inflates client messages, keeping the LZ77 context unless the client resets its own.
 pub struct Inflater {
@@ -140,6 +132,11 @@ impl Deflater {
         len >= self.threshold
     }
 
+    /// The size from which messages are compressed unless the sender says (`usize::MAX`: never).
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+
     /// The setting this compressor's messages depend on, when they depend on nothing else: with
     /// `server_no_context_takeover` each message is compressed from an empty history, so every
     /// compressor with the same setting turns it into the same bytes and one compression can serve
@@ -202,6 +199,22 @@ impl Deflater {
                 inner.reset();
             }
         }
+    }
+}
+
+impl Decompress for Inflater {
+    fn inflate(&mut self, input: &[u8], fin: bool, out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
+        Inflater::inflate(self, input, fin, out, limit)
+    }
+}
+
+impl Compress for Deflater {
+    fn wants(&self, len: usize) -> bool {
+        Deflater::wants(self, len)
+    }
+
+    fn compress(&mut self, input: &[u8], fin: bool, out: &mut Vec<u8>) {
+        Deflater::compress(self, input, fin, out)
     }
 }
 

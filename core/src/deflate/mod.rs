@@ -3,7 +3,8 @@
 mod codec;
 mod params;
 
-pub use codec::{Deflater, InflateError, Inflater, SharedSetting};
+pub use crate::protocol::extension::InflateError;
+pub use codec::{Deflater, Inflater, SharedSetting};
 pub use params::{DeflateParams, negotiate};
 
 /// Server-side permessage-deflate settings.
@@ -62,7 +63,7 @@ impl DeflateConfig {
     /// Checks each setting against the range its field documents (level 0–9, mem_level 1–9, window
     /// bits 8–15); the error names the first one out of range.
     pub fn validate(&self) -> crate::Result<()> {
-        use crate::config::within;
+        use crate::error::within;
         within("deflate level", self.level.into(), 0..=9)?;
         within("deflate mem_level", self.mem_level.into(), 1..=9)?;
         within("deflate server_max_window_bits", self.server_max_window_bits.into(), 8..=15)?;

@@ -26,7 +26,7 @@ pub fn check_status(status: u16) -> Result<()> {
     if (100..=599).contains(&status) && status != 101 {
         Ok(())
     } else {
-        Err(Error::invalid(format!("HTTP status {status} must be 100-599 and not 101")))
+        Err(Error::out_of_range(format!("HTTP status {status} must be 100-599 and not 101")))
     }
 }
 

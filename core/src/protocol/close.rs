@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::encoder::SendError;
 use super::violation::ViolationKind;
 
 /// Normal closure.
@@ -26,6 +27,26 @@ pub const INTERNAL_ERROR: u16 = 1011;
 /// Whether `code` may appear in a Close frame on the wire (RFC 6455 §7.4, IANA registry).
 pub fn is_valid_wire_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+/// The longest close reason in bytes (a Close payload is at most 125 bytes, 2 of them the code).
+pub const MAX_REASON: usize = 123;
+
+/// Checks a Close a user asks to send: a code allowed on the wire and a reason of at most
+/// [`MAX_REASON`] bytes. Every surface refuses the same inputs with this one check.
+pub fn validate(code: u16, reason: &str) -> Result<(), SendError> {
+    if !is_valid_wire_code(code) {
+        return Err(SendError::Invalid(format!(
+            "close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)"
+        )));
+    }
+    if reason.len() > MAX_REASON {
+        return Err(SendError::OutOfRange(format!(
+            "close reason is {} bytes; the limit is {MAX_REASON}",
+            reason.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Who ended the session.
@@ -123,5 +144,14 @@ mod tests {
         for bad in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
             assert!(!is_valid_wire_code(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn validate_refuses_codes_not_for_the_wire_and_reasons_over_123_bytes() {
+        assert!(validate(1000, &"x".repeat(MAX_REASON)).is_ok());
+        assert!(validate(4999, "").is_ok());
+        assert!(matches!(validate(1005, ""), Err(SendError::Invalid(_))));
+        assert!(matches!(validate(1000, &"x".repeat(MAX_REASON + 1)), Err(SendError::OutOfRange(_))));
+        assert!(validate(1000, &"é".repeat(62)).is_err(), "the limit is in bytes, not characters");
     }
 }

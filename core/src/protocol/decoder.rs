@@ -7,11 +7,11 @@ use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use super::close;
+use super::extension::{Decompress, InflateError};
 use super::frame::{Frame, FrameType, MAX_CONTROL_PAYLOAD};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
 use super::violation::{Violation, ViolationKind as Kind};
-use crate::deflate::{InflateError, Inflater};
 
 /// Something the peer sent that the session must act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +55,7 @@ pub struct Decoder {
     max_size: usize,
     max_inflated: Option<usize>,
     partial: Option<Partial>,
-    inflater: Option<Inflater>,
+    inflater: Option<Box<dyn Decompress>>,
     peek: Option<Peek>,
     skip_utf8: bool,
     deliver_fragments: bool,
@@ -63,8 +63,8 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// A decoder with the given message size limit and, if negotiated, an inflater.
-    pub fn new(max_size: usize, inflater: Option<Inflater>) -> Self {
+    /// A decoder with the given message size limit and, if an extension was negotiated, its inflater.
+    pub fn new(max_size: usize, inflater: Option<Box<dyn Decompress>>) -> Self {
         Self {
             max_size,
             max_inflated: None,
@@ -90,6 +90,12 @@ impl Decoder {
     /// Emits each data frame as it arrives instead of whole messages (SessionConfig::deliver_fragments).
     pub fn set_deliver_fragments(&mut self, on: bool) {
         self.deliver_fragments = on;
+    }
+
+    /// The same decoder inflating compressed messages with `inflater` (an extension was negotiated).
+    pub fn with_inflater(mut self, inflater: Box<dyn Decompress>) -> Self {
+        self.inflater = Some(inflater);
+        self
     }
 
     /// Changes the frame/message size limit (applies to frames not yet started).
@@ -496,7 +502,7 @@ mod tests {
         deflater.compress(&b"a".repeat(40), false, &mut first);
         deflater.compress(&b"b".repeat(40), true, &mut last);
         let mut buf = wire(&[(2, false, true, &first), (0, true, false, &last)]);
-        let mut d = Decoder::new(1 << 20, Some(Inflater::new(&p)));
+        let mut d = Decoder::new(1 << 20, Some(Box::new(crate::deflate::Inflater::new(&p))));
         d.set_deliver_fragments(true);
         let events = decode_all(&mut d, &mut buf).unwrap();
         let parts: Vec<(Vec<u8>, bool)> = events
@@ -510,7 +516,7 @@ mod tests {
         assert_eq!(joined, [b"a".repeat(40), b"b".repeat(40)].concat());
         assert_eq!(parts.iter().map(|(_, fin)| *fin).collect::<Vec<_>>(), [false, true]);
         let mut small = wire(&[(2, false, true, &first), (0, true, false, &last)]);
-        let mut d = Decoder::new(60, Some(Inflater::new(&p)));
+        let mut d = Decoder::new(60, Some(Box::new(crate::deflate::Inflater::new(&p))));
         d.set_deliver_fragments(true);
         assert_eq!(decode_all(&mut d, &mut small).unwrap_err().code(), 1009, "the limit spans delivered parts");
     }

@@ -12,12 +12,12 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use super::outbox::Outbox;
-use super::outbox::{MAX_IOV, advance, io_slices};
+use super::outbox::{CompressShape, MAX_IOV, advance, io_slices};
 use super::{End, Session, Shared, State, Transport};
 use crate::deflate::{DeflateParams, Deflater, Inflater};
 use crate::error::Error;
-use crate::protocol::close::{CloseFrame, CloseReason, Initiator, NO_STATUS};
-use crate::protocol::{Decoder, Event, Frame};
+use crate::protocol::close::CloseReason;
+use crate::protocol::{Decoder, Decompress, Event, Frame};
 
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -31,13 +31,17 @@ pub(super) fn spawn<T: Transport>(
 ) {
     let (read, write, direct) = transport.split();
     s.shared.outbox.lock().unwrap().direct = direct;
-    let mut decoder = Decoder::new(s.max_frame_size(), ext.as_ref().map(Inflater::new));
+    let inflater = ext.as_ref().map(|p| Box::new(Inflater::new(p)) as Box<dyn Decompress>);
+    let mut decoder = Decoder::new(s.max_frame_size(), inflater);
     decoder.set_skip_utf8_validation(s.shared.skip_utf8_validation);
     decoder.set_deliver_fragments(s.shared.deliver_fragments);
     decoder.set_max_fragments(s.shared.max_fragments);
     if let Some(p) = &ext {
         decoder.set_max_inflated_size(p.max_inflated_size);
-        s.shared.outbox.lock().unwrap().deflater = Some(Deflater::new(p));
+        let deflater = Deflater::new(p);
+        let mut ob = s.shared.outbox.lock().unwrap();
+        ob.compression = Some(CompressShape { threshold: deflater.threshold(), shared: deflater.shared_setting() });
+        ob.conn.set_compressor(Box::new(deflater));
     }
     // An empty leftover still holds the handshake's head buffer (it was split from it): let it go,
     // so an idle session keeps no buffer at all until bytes arrive.
@@ -105,15 +109,6 @@ async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output, Interrupt>
     .await
 }
 
-/// Reader-side progress of the closing handshake.
-#[derive(PartialEq, Eq)]
-enum Phase {
-    Open,
-    /// The peer's Close arrived, or we failed the connection (RFC 6455 §7.1.7: nothing more is
-    /// parsed): only waiting for our Close to be written, then the socket is shut.
-    Ending,
-}
-
 async fn reader<T: Transport>(
     s: Session,
     mut read: T::Read,
@@ -123,31 +118,32 @@ async fn reader<T: Transport>(
 ) {
     s.with_handler(|h| h.on_open(&s));
     let sh = &*s.shared;
-    let mut phase = Phase::Open;
+    // The connection's `receiving()`, as this task last saw it change: false once the peer's Close
+    // arrived or the connection failed (RFC 6455 §7.1.7: nothing more is parsed). Then only our
+    // Close remains to be written, and the socket is shut.
+    let mut receiving = true;
     let mut paused = sh.paused.subscribe();
     let outcome: Result<(), Interrupt> = async {
         loop {
             // Everything already buffered first.
-            while phase == Phase::Open {
+            while receiving {
                 decoder.set_max_size(s.max_frame_size());
                 match decoder.decode(&mut buf) {
                     Ok(Some(event)) => {
-                        if let Some(next) = dispatch(&s, event, tx.as_ref()).await? {
-                            phase = next;
-                        }
+                        receiving = dispatch(&s, event, tx.as_ref()).await?;
                     }
                     Ok(None) => break,
                     Err(v) => {
                         let error = Error::Protocol { kind: v.kind, code: v.code(), message: v.reason.into() };
                         s.set_end(End::Failed(error));
-                        s.fail(v);
                         // Failing the connection: shut the socket as soon as our Close is written,
                         // without waiting for a Close we could no longer parse.
-                        phase = Phase::Ending;
+                        s.fail(v);
+                        receiving = false;
                     }
                 }
             }
-            if phase == Phase::Ending {
+            if !receiving {
                 wait_close_written(&s).await?;
                 return Ok(());
             }
@@ -187,7 +183,7 @@ async fn reader<T: Transport>(
     .await;
     if outcome.is_err() {
         // Terminated, or the closing handshake timed out: the recorded cause stands.
-        let cause = s.shared.cause.lock().unwrap().clone().unwrap_or_else(CloseReason::abnormal);
+        let cause = s.shared.outbox.lock().unwrap().conn.cause().cloned().unwrap_or_else(CloseReason::abnormal);
         s.set_end(End::Failed(Error::Closed(Some(cause))));
     }
     drop(tx);
@@ -196,17 +192,16 @@ async fn reader<T: Transport>(
 
 /// The peer went away without completing a closing handshake.
 fn on_eof(s: &Session) {
-    let mut cause = s.shared.cause.lock().unwrap();
-    if cause.is_none() {
-        *cause = Some(CloseReason::abnormal());
-    }
-    let reason = cause.clone();
-    drop(cause);
+    let reason = {
+        let mut ob = s.shared.outbox.lock().unwrap();
+        ob.conn.abort();
+        ob.conn.cause().cloned()
+    };
     s.set_end(End::Failed(Error::Closed(reason)));
 }
 
-/// Acts on one event; returns the next phase when the closing handshake advanced.
-async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -> Result<Option<Phase>, Interrupt> {
+/// Acts on one event; returns whether the connection still parses the peer's frames.
+async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -> Result<bool, Interrupt> {
     let sh = &*s.shared;
     match event {
         Event::Message(frame) => {
@@ -230,11 +225,10 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             loop {
                 let wait_for = {
                     let mut ob = sh.outbox.lock().unwrap();
-                    if !sh.auto_pong || ob.close_queued || sh.terminated.load(Ordering::Acquire) {
+                    if !sh.auto_pong || sh.terminated.load(Ordering::Acquire) {
                         break;
                     }
-                    let key = s.mask_key();
-                    match ob.push_reply(&payload, key, sh.written.load(Ordering::SeqCst)) {
+                    match ob.push_reply(&payload, sh.written.seq()) {
                         Ok(()) => {
                             kick(s, &mut ob);
                             break;
@@ -247,58 +241,36 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             s.with_handler(|h| h.on_ping(s, &payload));
         }
         Event::Pong(payload) => {
-            acknowledge_pings(s, &payload);
+            sh.pings.acknowledge(&payload);
             s.with_handler(|h| h.on_pong(s, &payload));
         }
         Event::Close(close) => {
-            *sh.close_received.lock().unwrap() =
-                Some(close.as_ref().map_or_else(|| CloseFrame::new(None, ""), |(c, r)| CloseFrame::new(Some(*c), r)));
-            let (code, reason) = close.unwrap_or((NO_STATUS, String::new()));
-            {
-                let mut cause = sh.cause.lock().unwrap();
-                if cause.is_none() {
-                    *cause = Some(CloseReason::new(code, reason, Initiator::Remote));
-                }
-            }
             s.set_end(End::Clean);
-            // Echo the status code (or an empty Close) unless we already sent ours.
-            let echo = if code == NO_STATUS { NO_STATUS } else { code };
-            s.initiate_close(echo, "", Initiator::Remote);
-            return Ok(Some(Phase::Ending));
+            // The connection records it and echoes its code (or an empty Close) unless ours is queued.
+            s.close_queued(|ob| ob.receive_close(close));
+            return Ok(false);
         }
     }
-    Ok(None)
-}
-
-/// Resolves pending pings up to and including the one `payload` answers.
-fn acknowledge_pings(s: &Session, payload: &Bytes) {
-    let mut pings = s.shared.pings.lock().unwrap();
-    let Some(pos) = pings.iter().position(|p| p.payload == *payload) else { return };
-    let now = Instant::now();
-    for mut p in pings.drain(..=pos) {
-        let rtt = now - p.sent;
-        // Latency first: whoever awaits the ping may read it as soon as the ping resolves.
-        s.shared.latency_us.store(rtt.as_micros() as u64, Ordering::Relaxed);
-        if let Some(done) = p.done.take() {
-            let _ = done.send(rtt);
-        }
-    }
+    Ok(true)
 }
 
 async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
-    let target = s.shared.outbox.lock().unwrap().close_seq;
-    wait_written(s, target).await
+    let target = s.shared.outbox.lock().unwrap().conn.close_seq();
+    match target {
+        Some(seq) => wait_written(s, seq).await,
+        None => Ok(()),
+    }
 }
 
 /// Waits until the frames up to sequence number `target` have been handed to the socket.
 async fn wait_written(s: &Session, target: u64) -> Result<(), Interrupt> {
     let sh = &*s.shared;
-    let _waiting = super::WrittenWaiter::new(sh);
+    let waiting = sh.written.waiter();
     loop {
-        let notified = sh.written_notify.notified();
+        let notified = waiting.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if sh.written.load(Ordering::SeqCst) >= target {
+        if sh.written.seq() >= target {
             return Ok(());
         }
         guarded(sh, notified).await?;
@@ -312,32 +284,27 @@ pub(super) fn finish(s: &Session) {
         return;
     }
     sh.terminated.store(true, Ordering::Release);
-    sh.outbox.lock().unwrap().direct = None;
-    if let Some(p) = sh.pinger.lock().unwrap().take() {
-        p.abort();
-    }
-    sh.pings.lock().unwrap().clear();
     // Subscriptions end before anyone can learn that the session closed.
-    if let Some(server) = sh.server.upgrade() {
-        server.topics.session_closed(sh.id);
+    if let Some(registry) = s.registry() {
+        registry.session_closing(s);
     }
-    let mut reason = sh.cause.lock().unwrap().clone().unwrap_or_else(CloseReason::abnormal);
     // The frames that crossed the wire: ours once handed to the socket, the peer's once parsed.
-    reason.sent = {
-        let ob = sh.outbox.lock().unwrap();
-        if ob.close_taken { ob.close_frame.clone() } else { None }
+    let reason = {
+        let mut ob = sh.outbox.lock().unwrap();
+        ob.direct = None;
+        ob.conn.finish()
     };
-    reason.received = sh.close_received.lock().unwrap().clone();
+    sh.pings.stop();
     s.set_end(End::Failed(Error::Closed(Some(reason.clone()))));
     sh.closed.send_replace(Some(reason.clone()));
     sh.writer_wake.notify_one();
     sh.space.notify_waiters();
-    sh.written_notify.notify_waiters();
+    sh.written.wake_all();
     let duration_ms = sh.created.elapsed().as_millis() as u64;
     let (code, initiator) = (reason.code, reason.initiator.as_str());
     tracing::info!(parent: &sh.span, code, initiator, reason = %reason.reason, duration_ms, "session closed");
-    if let Some(server) = sh.server.upgrade() {
-        server.forget(s, &reason);
+    if let Some(registry) = s.registry() {
+        registry.session_ended(s, &reason);
     }
     s.with_handler(|h| h.on_close(s, &reason));
 }
@@ -356,7 +323,7 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
             written
         }
     {
-        super::publish_written(sh, seq);
+        sh.written.publish(seq);
         if has_close {
             sh.wake.wake();
         }
@@ -391,11 +358,7 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
             _ = closed.wait_for(Option::is_some) => break,
         };
         if result.is_err() {
-            let mut cause = sh.cause.lock().unwrap();
-            if cause.is_none() {
-                *cause = Some(CloseReason::abnormal());
-            }
-            drop(cause);
+            sh.outbox.lock().unwrap().conn.abort();
             s.abort();
             break;
         }
@@ -410,7 +373,7 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
             }
             (drain, was_over || drain)
         };
-        super::publish_written(sh, batch.seq);
+        sh.written.publish(batch.seq);
         if was_over {
             sh.space.notify_waiters();
         }

@@ -1,14 +1,16 @@
 //! The session: one accepted WebSocket connection and every member of the Ktor session model.
 
 mod engine;
+mod events;
 mod outbox;
 mod pinger;
 mod pump;
+mod registry;
 mod shared_send;
-mod transport;
+mod written;
 
 use std::any::Any;
-use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -17,21 +19,22 @@ use bytes::{Bytes, BytesMut};
 use futures_util::task::AtomicWaker;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+pub use events::EventHandler;
 pub use outbox::MAX_QUEUED_REPLIES;
 pub use pump::{BytePump, PUMP_BUFFER, pump};
+pub(crate) use registry::Registry;
 pub(crate) use shared_send::{Delivery, SharedMessage};
-pub use transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};
+
+pub use crate::metrics::Stats;
+pub use crate::transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};
 
 use crate::config::SessionConfig;
 use crate::convert::Converter;
 use crate::deflate::DeflateParams;
 use crate::error::{Error, Result};
-use crate::handler::EventHandler;
-use crate::protocol::close::{self, CloseFrame, CloseReason, Initiator};
-use crate::protocol::frame::{OPCODE_CLOSE, OPCODE_PING};
+use crate::protocol::close::{self, CloseReason};
 use crate::protocol::{Frame, Violation};
 use crate::request::Request;
-use crate::server::{Server, ServerInner};
 use outbox::Outbox;
 
 /// Where a session is in its life.
@@ -56,19 +59,6 @@ pub enum TrySend {
     Buffered,
     /// Not queued: the queue is over its hard limit.
     Dropped,
-}
-
-/// Per-session traffic counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Complete messages received.
-    pub messages_in: u64,
-    /// Payload bytes of those messages.
-    pub bytes_in: u64,
-    /// Frames sent by the user (data and control).
-    pub messages_out: u64,
-    /// Payload bytes of those frames.
-    pub bytes_out: u64,
 }
 
 /// The outgoing queue's byte limits (from `SessionConfig`, normalised: low <= high <= hard).
@@ -109,12 +99,6 @@ enum End {
     Failed(Error),
 }
 
-pub(crate) struct PendingPing {
-    payload: Bytes,
-    sent: Instant,
-    done: Option<oneshot::Sender<Duration>>,
-}
-
 pub(crate) struct Shared {
     id: u64,
     /// The connection's span (id, peer, path): the parent of every event about this session.
@@ -122,7 +106,6 @@ pub(crate) struct Shared {
     created: Instant,
     request: Arc<Request>,
     state: AtomicU8,
-    masking: AtomicBool,
     max_frame_size: AtomicUsize,
     ping_interval_ms: AtomicU64,
     timeout_ms: AtomicU64,
@@ -136,16 +119,8 @@ pub(crate) struct Shared {
     outbox: Mutex<Outbox>,
     writer_wake: Notify,
     space: Notify,
-    /// Sequence number of the last frame handed to the socket; `written_notify` wakes flushes.
-    written: AtomicU64,
-    written_notify: Notify,
-    /// Tasks waiting on `written_notify` (flushes, the closing handshake): writes skip the
-    /// notification when there are none.
-    written_waiters: AtomicUsize,
-    /// First cause of closing; published to `closed` when the session finishes.
-    cause: Mutex<Option<CloseReason>>,
-    /// The peer's Close frame, once a valid one arrived.
-    close_received: Mutex<Option<CloseFrame>>,
+    /// How far the writing has got (flushes and the closing handshake wait on it).
+    written: written::Written,
     closed: watch::Sender<Option<CloseReason>>,
     /// Wakes the engine: terminate, close initiated, config changed.
     wake: AtomicWaker,
@@ -159,12 +134,11 @@ pub(crate) struct Shared {
     handler: Option<Arc<dyn EventHandler>>,
     callback_lock: Mutex<()>,
     drain_pending: AtomicBool,
-    pings: Mutex<VecDeque<PendingPing>>,
-    ping_seq: AtomicU64,
-    latency_us: AtomicU64,
-    pinger: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Pings awaiting their Pong, the last round trip and the pinger task.
+    pings: pinger::Pings,
     stats: Counters,
-    server: Weak<ServerInner>,
+    /// Whoever keeps track of the session (the server that accepted it), if any.
+    registry: Option<Weak<dyn Registry>>,
     converter: Mutex<Option<Arc<dyn Converter>>>,
     attachment: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
     starter: Mutex<Option<Starter>>,
@@ -193,34 +167,6 @@ fn bump(counter: &AtomicU64, n: u64) {
     counter.store(counter.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
 }
 
-/// Counts a task among the waiters on `written_notify` while it lives.
-pub(crate) struct WrittenWaiter<'a>(&'a Shared);
-
-impl<'a> WrittenWaiter<'a> {
-    /// Registers the caller; it must read `written` (SeqCst) only after this.
-    pub(crate) fn new(sh: &'a Shared) -> Self {
-        sh.written_waiters.fetch_add(1, Ordering::SeqCst);
-        WrittenWaiter(sh)
-    }
-}
-
-impl Drop for WrittenWaiter<'_> {
-    fn drop(&mut self) {
-        self.0.written_waiters.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Records that frames up to `seq` reached the socket and wakes whoever waits for that.
-/// SeqCst on both sides (here: store, then load the waiter count; waiters: count, then load
-/// `written`) means a waiter either sees the new `written` or is seen here and notified.
-pub(crate) fn publish_written(sh: &Shared, seq: u64) {
-    sh.written.store(seq, Ordering::SeqCst);
-    if sh.written_waiters.load(Ordering::SeqCst) > 0 {
-        sh.written_notify.notify_waiters();
-    }
-}
-const MAX_PENDING_PINGS: usize = 1024;
-
 impl Session {
     /// Wraps an upgraded connection (the 101 already sent). `leftover` holds bytes read past
     /// the request head. I/O begins with [`Session::start`]. With `handler`, messages are pushed
@@ -232,16 +178,16 @@ impl Session {
         leftover: BytesMut,
         handler: Option<Arc<dyn EventHandler>>,
     ) -> Session {
-        Self::with_server(transport, request, config, leftover, handler, Weak::new())
+        Self::with_registry(transport, request, config, leftover, handler, None)
     }
 
-    pub(crate) fn with_server<T: Transport>(
+    pub(crate) fn with_registry<T: Transport>(
         transport: T,
         request: Request,
         config: SessionConfig,
         leftover: BytesMut,
         handler: Option<Arc<dyn EventHandler>>,
-        server: Weak<ServerInner>,
+        registry: Option<Weak<dyn Registry>>,
     ) -> Session {
         let (tx, rx) = if handler.is_none() {
             let (tx, rx) = mpsc::channel(config.incoming_queue.max(1));
@@ -250,7 +196,7 @@ impl Session {
             (None, None)
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let parent = server.upgrade().and_then(|s| s.span.id());
+        let parent = registry.as_ref().and_then(Weak::upgrade).and_then(|r| r.span().id());
         let span =
             tracing::info_span!(parent: parent, "session", id, peer = %request.remote_addr, path = %request.path);
         let shared = Arc::new(Shared {
@@ -259,7 +205,6 @@ impl Session {
             created: Instant::now(),
             request: Arc::new(request),
             state: AtomicU8::new(State::Connecting as u8),
-            masking: AtomicBool::new(config.masking),
             max_frame_size: AtomicUsize::new(config.max_frame_size),
             ping_interval_ms: AtomicU64::new(config.ping_interval_ms),
             timeout_ms: AtomicU64::new(config.timeout_ms),
@@ -269,14 +214,10 @@ impl Session {
             skip_utf8_validation: config.skip_utf8_validation,
             deliver_fragments: config.deliver_fragments,
             max_fragments: config.max_fragments,
-            outbox: Mutex::new(Outbox::default()),
+            outbox: Mutex::new(Outbox::new(config.masking)),
             writer_wake: Notify::new(),
             space: Notify::new(),
-            written: AtomicU64::new(0),
-            written_notify: Notify::new(),
-            written_waiters: AtomicUsize::new(0),
-            cause: Mutex::new(None),
-            close_received: Mutex::new(None),
+            written: Default::default(),
             closed: watch::channel(None).0,
             wake: AtomicWaker::new(),
             terminated: AtomicBool::new(false),
@@ -288,12 +229,9 @@ impl Session {
             handler,
             callback_lock: Mutex::new(()),
             drain_pending: AtomicBool::new(false),
-            pings: Mutex::new(VecDeque::new()),
-            ping_seq: AtomicU64::new(0),
-            latency_us: AtomicU64::new(u64::MAX),
-            pinger: Mutex::new(None),
+            pings: pinger::Pings::new(),
             stats: Default::default(),
-            server,
+            registry,
             converter: Mutex::new(Some(Arc::new(crate::convert::JsonConverter))),
             attachment: Mutex::new(None),
             starter: Mutex::new(None),
@@ -338,19 +276,19 @@ impl Session {
 
     /// Runs `f` with the counters of the server that accepted this session, if any (rare events only).
     fn count(&self, f: impl FnOnce(&crate::metrics::Counters)) {
-        if let Some(server) = self.shared.server.upgrade() {
-            f(&server.counters);
+        if let Some(registry) = self.registry() {
+            f(registry.counters());
         }
+    }
+
+    /// Whoever keeps track of the session (the server that accepted it), while it exists.
+    pub(crate) fn registry(&self) -> Option<Arc<dyn Registry>> {
+        self.shared.registry.as_ref().and_then(Weak::upgrade)
     }
 
     /// The upgrade request, with the chosen subprotocol and extensions (Ktor's `call`).
     pub fn request(&self) -> &Request {
         &self.shared.request
-    }
-
-    /// The server that accepted this session (Ktor's `application`), while it exists.
-    pub fn server(&self) -> Option<Server> {
-        self.shared.server.upgrade().map(Server::from_inner)
     }
 
     /// Where the session is in its life.
@@ -419,14 +357,14 @@ impl Session {
     }
 
     fn is_closing(&self, ob: &Outbox) -> bool {
-        ob.close_queued || self.shared.terminated.load(Ordering::Acquire)
+        !ob.conn.is_open() || self.shared.terminated.load(Ordering::Acquire)
     }
 
     fn enqueue(&self, ob: &mut Outbox, frame: &Frame, compress: Option<bool>) -> Result<()> {
         if self.is_closing(ob) || self.state() == State::Closed {
-            return Err(self.closed_error());
+            return Err(self.closed_error_locked(ob));
         }
-        ob.push_user(frame, compress, self.mask_key())?;
+        ob.push_user(frame, compress)?;
         tracing::trace!(parent: &self.shared.span, len = frame.data.len(), kind = ?frame.kind, "frame queued");
         // Updated only under the outbox lock.
         bump(&self.shared.stats.messages_out, 1);
@@ -435,13 +373,15 @@ impl Session {
         Ok(())
     }
 
-    fn mask_key(&self) -> Option<[u8; 4]> {
-        self.shared.masking.load(Ordering::Relaxed).then(|| fastrand::u32(..).to_ne_bytes())
+    pub(crate) fn closed_error(&self) -> Error {
+        let reason = self.shared.closed.borrow().clone();
+        Error::Closed(reason.or_else(|| self.shared.outbox.lock().unwrap().conn.cause().cloned()))
     }
 
-    pub(crate) fn closed_error(&self) -> Error {
-        let reason = self.shared.closed.borrow().clone().or_else(|| self.shared.cause.lock().unwrap().clone());
-        Error::Closed(reason)
+    /// As `closed_error`, for a caller holding the outbox lock.
+    fn closed_error_locked(&self, ob: &Outbox) -> Error {
+        let reason = self.shared.closed.borrow().clone();
+        Error::Closed(reason.or_else(|| ob.conn.cause().cloned()))
     }
 
     /// Completes when every frame queued before the call has been handed to the socket.
@@ -454,13 +394,13 @@ impl Session {
     /// frame queued before the call was handed to the socket (completion-callback surfaces report
     /// that as "cancelled").
     pub async fn flush_checked(&self) -> Result<()> {
-        let target = self.shared.outbox.lock().unwrap().enqueued_seq;
-        let _waiting = WrittenWaiter::new(&self.shared);
+        let target = self.shared.outbox.lock().unwrap().seq();
+        let waiting = self.shared.written.waiter();
         loop {
-            let notified = self.shared.written_notify.notified();
+            let notified = waiting.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.shared.written.load(Ordering::SeqCst) >= target {
+            if self.shared.written.seq() >= target {
                 return Ok(());
             }
             if self.state() == State::Closed {
@@ -474,26 +414,19 @@ impl Session {
     /// then waits (in the background) for the peer's Close or `close_timeout_ms`. Idempotent: the
     /// first reason wins. Invalid codes or a reason over 123 bytes are rejected.
     pub fn close(&self, code: u16, reason: &str) -> Result<()> {
-        if !close::is_valid_wire_code(code) {
-            return Err(Error::invalid(format!(
-                "close code {code} may not be sent (use 1000-1003, 1007-1014 or 3000-4999)"
-            )));
-        }
-        if reason.len() > 123 {
-            return Err(Error::invalid(format!("close reason is {} bytes; the limit is 123", reason.len())));
-        }
-        self.initiate_close(code, reason, Initiator::Local);
+        close::validate(code, reason)?;
+        self.close_queued(|ob| ob.close(code, reason));
         Ok(())
     }
 
     /// As [`Session::close`], but the Close frame has an empty body (no status code, as `ws.close()`
     /// without arguments); the close reason reads 1005 unless the session was already closing.
     pub fn close_without_status(&self) {
-        self.initiate_close(close::NO_STATUS, "", Initiator::Local);
+        self.close_queued(|ob| ob.close(close::NO_STATUS, ""));
     }
 
     /// Fails the session because the peer broke the protocol (or left a Ping unanswered): records
-    /// the violation as the cause (first wins) and queues its Close.
+    /// the violation as the cause (first wins), queues its Close and stops parsing.
     pub(crate) fn fail(&self, violation: Violation) {
         let (kind, code, reason) = (violation.kind, violation.code(), violation.reason);
         if kind == crate::protocol::ViolationKind::PingTimeout {
@@ -503,38 +436,22 @@ impl Session {
             tracing::warn!(parent: &self.shared.span, %kind, code, reason, "protocol violation");
         }
         self.count(|c| c.violation(kind));
-        self.record_cause(CloseReason::failed(violation));
-        self.initiate_close(violation.code(), violation.reason, Initiator::Local);
+        self.close_queued(|ob| ob.fail(violation));
     }
 
-    /// Records how the session ends, unless a cause is already recorded.
-    fn record_cause(&self, reason: CloseReason) {
-        let mut cause = self.shared.cause.lock().unwrap();
-        if cause.is_none() {
-            *cause = Some(reason);
-        }
-    }
-
-    /// Records the cause (first wins) and queues the Close frame; returns false if already closing.
-    pub(crate) fn initiate_close(&self, code: u16, reason: &str, initiator: Initiator) -> bool {
-        self.record_cause(CloseReason::new(code, reason, initiator));
+    /// Runs a closing step of the connection under the outbox lock (unless terminated); when it
+    /// queued a Close, starts writing it, moves the session to `Closing`, starts the close timer
+    /// and wakes whoever waits on the session.
+    pub(crate) fn close_queued(&self, step: impl FnOnce(&mut Outbox) -> bool) -> bool {
         let queued = {
             let mut ob = self.shared.outbox.lock().unwrap();
-            if ob.close_queued || self.shared.terminated.load(Ordering::Acquire) {
+            if self.shared.terminated.load(Ordering::Acquire) {
                 false
-            } else {
-                let mut payload = Vec::with_capacity(2 + reason.len());
-                if code != close::NO_STATUS {
-                    payload.extend_from_slice(&code.to_be_bytes());
-                    payload.extend_from_slice(reason.as_bytes());
-                }
-                let key = self.mask_key();
-                ob.push_control(OPCODE_CLOSE, &payload, key).expect("close payload is at most 125 bytes");
-                ob.close_frame = Some(CloseFrame::new((code != close::NO_STATUS).then_some(code), reason));
-                ob.close_queued = true;
-                ob.close_seq = ob.enqueued_seq;
+            } else if step(&mut ob) {
                 engine::kick(self, &mut ob);
                 true
+            } else {
+                false
             }
         };
         if queued {
@@ -557,7 +474,7 @@ impl Session {
         if self.state() == State::Closed {
             return;
         }
-        *self.shared.cause.lock().unwrap() = Some(CloseReason::abnormal());
+        self.shared.outbox.lock().unwrap().conn.terminate();
         self.abort();
     }
 
@@ -679,26 +596,32 @@ impl Session {
     /// Sends a Ping with `payload` and resolves with the round trip when its Pong arrives
     /// (a Pong also acknowledges earlier pings). Fails with Closed if the session ends first.
     pub async fn ping(&self, payload: Bytes) -> Result<Duration> {
+        self.start_ping(payload)?.await
+    }
+
+    /// As [`Session::ping`], but the Ping is queued (or refused: closing, a payload over 125 bytes,
+    /// too many unanswered) before this returns; the future resolves with the round trip.
+    pub fn start_ping(&self, payload: Bytes) -> Result<impl Future<Output = Result<Duration>> + Send + 'static> {
         let rx = self.send_ping(payload)?;
-        match rx.await {
-            Ok(d) => Ok(d),
-            Err(_) => Err(self.closed_error()),
-        }
+        let s = self.clone();
+        Ok(async move { rx.await.map_err(|_| s.closed_error()) })
     }
 
     pub(crate) fn send_ping(&self, payload: Bytes) -> Result<oneshot::Receiver<Duration>> {
+        // A bad payload is refused as such, whatever the state.
+        crate::protocol::encoder::check_control_payload(&payload)?;
         let (tx, rx) = oneshot::channel();
         let mut ob = self.shared.outbox.lock().unwrap();
         if self.is_closing(&ob) {
-            return Err(self.closed_error());
+            return Err(self.closed_error_locked(&ob));
         }
-        let mut pings = self.shared.pings.lock().unwrap();
-        if pings.len() >= MAX_PENDING_PINGS {
+        let mut pending = self.shared.pings.pending.lock().unwrap();
+        if pending.len() >= pinger::MAX_PENDING_PINGS {
             return Err(Error::WouldBlock);
         }
-        ob.push_control(OPCODE_PING, &payload, self.mask_key())?;
-        pings.push_back(PendingPing { payload, sent: Instant::now(), done: Some(tx) });
-        drop(pings);
+        ob.push_ping(&payload)?;
+        pending.push_back(pinger::PendingPing { payload, sent: Instant::now(), done: Some(tx) });
+        drop(pending);
         engine::kick(self, &mut ob);
         drop(ob);
         self.count(|c| crate::metrics::inc(&c.pings_sent));
@@ -706,7 +629,7 @@ impl Session {
     }
 
     pub(crate) fn next_ping_payload(&self) -> Bytes {
-        let n = self.shared.ping_seq.fetch_add(1, Ordering::Relaxed);
+        let n = self.shared.pings.seq.fetch_add(1, Ordering::Relaxed);
         let mut p = Vec::with_capacity(12);
         p.extend_from_slice(b"wss");
         p.extend_from_slice(&(self.shared.id as u32).to_be_bytes());
@@ -721,7 +644,7 @@ impl Session {
 
     /// Round trip of the last matched Ping/Pong.
     pub fn latency(&self) -> Option<Duration> {
-        match self.shared.latency_us.load(Ordering::Relaxed) {
+        match self.shared.pings.latency_us.load(Ordering::Relaxed) {
             u64::MAX => None,
             us => Some(Duration::from_micros(us)),
         }
@@ -740,12 +663,12 @@ impl Session {
 
     /// Whether outgoing frames are masked.
     pub fn masking(&self) -> bool {
-        self.shared.masking.load(Ordering::Relaxed)
+        self.shared.outbox.lock().unwrap().conn.masking()
     }
 
     /// Masks outgoing frames from now on (non-standard for servers: browsers reject it).
     pub fn set_masking(&self, on: bool) {
-        self.shared.masking.store(on, Ordering::Relaxed);
+        self.shared.outbox.lock().unwrap().conn.set_masking(on);
     }
 
     /// Limit on frames, messages and inflated messages.
@@ -756,7 +679,7 @@ impl Session {
     /// Changes the size limit; applies from the next frame.
     pub fn set_max_frame_size(&self, bytes: usize) -> Result<()> {
         if bytes == 0 {
-            return Err(Error::invalid("max_frame_size must be at least 1"));
+            return Err(Error::out_of_range("max_frame_size must be at least 1"));
         }
         self.shared.max_frame_size.store(bytes, Ordering::Relaxed);
         self.shared.wake.wake();
@@ -782,7 +705,7 @@ impl Session {
     /// Changes the Pong timeout; restarts the pinger.
     pub fn set_timeout_ms(&self, ms: u64) -> Result<()> {
         if ms == 0 {
-            return Err(Error::invalid("timeout_ms must be at least 1"));
+            return Err(Error::out_of_range("timeout_ms must be at least 1"));
         }
         self.shared.timeout_ms.store(ms, Ordering::Relaxed);
         pinger::restart(self);

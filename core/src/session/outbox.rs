@@ -1,44 +1,30 @@
-//! The bounded outgoing queue: frames encoded at enqueue time, coalesced, written by one writer task.
+//! The bounded outgoing queue around the connection's send half: what is queued and not yet written,
+//! direct writes from the sending thread, automatic-reply bounds and the drain flag.
 
 use std::collections::VecDeque;
 
 use std::io::IoSlice;
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 
-use crate::deflate::Deflater;
-use crate::error::{Error, Result};
-use crate::protocol::frame::{MAX_CONTROL_PAYLOAD, OPCODE_CONTINUATION, OPCODE_PONG, encode_frame, encode_header};
-use crate::protocol::utf8::Utf8Validator;
-use crate::protocol::{CloseFrame, Frame, FrameType};
+use crate::deflate::SharedSetting;
+use crate::error::Result;
+use crate::protocol::{Frame, SendHalf, Violation};
 use crate::session::DirectWrite;
-
-/// Payloads at least this large are queued by reference instead of copied into the coalescing buffer.
-const ZERO_COPY_MIN: usize = 16 * 1024;
 
 /// Bound on automatic replies (the Pongs answering the peer's Pings) queued and not yet written,
 /// whatever the write limits: past it the reader stops reading until they are written, so a peer
 /// that floods Pings and reads nothing holds at most this much of the server's memory.
 pub const MAX_QUEUED_REPLIES: usize = 64 * 1024;
 
-/// Bytes waiting to be written, and the send-side protocol state (fragments, compression, close).
-#[derive(Default)]
+/// The connection's send half (state, closing handshake, encoder and its output) and the write
+/// bookkeeping around it; one lock guards both, so a sender encodes and writes in one go.
 pub(crate) struct Outbox {
-    chunks: VecDeque<Bytes>,
-    tail: BytesMut,
+    /// The sans-I/O connection without its decoder.
+    pub conn: SendHalf,
     /// Bytes queued and not yet handed to the socket.
     pub buffered: usize,
-    /// Frames queued since the session started (flush waits for the writer to reach it).
-    pub enqueued_seq: u64,
-    /// A Close frame has been queued: nothing else may follow it.
-    pub close_queued: bool,
-    /// Sequence number of the queued Close frame.
-    pub close_seq: u64,
-    /// The writer has taken the Close frame.
-    pub close_taken: bool,
-    /// The Close frame queued (what `close_taken` hands to the socket).
-    pub close_frame: Option<CloseFrame>,
     /// The writer task has a batch in flight (direct writes must not overtake it).
     pub writing: bool,
     /// The queue went over its high-water mark; `drain` is due when it falls below low water.
@@ -47,12 +33,21 @@ pub(crate) struct Outbox {
     pub replies: usize,
     /// Sequence number of the last automatic reply queued.
     pub reply_seq: u64,
-    fragment: Option<(FrameType, bool)>,
-    utf8: Option<Utf8Validator>,
-    pub deflater: Option<Deflater>,
+    /// What a shared (topic) frame needs to know of the negotiated compressor, if any.
+    pub compression: Option<CompressShape>,
     /// The socket for direct writes while the session lives; dropped when it ends, so the socket
     /// closes then even while handles to the session are still held (a binding's wrapper object).
     pub direct: Option<Arc<dyn DirectWrite>>,
+}
+
+/// What a frame encoded once for many sessions needs to know of a session's compressor: which
+/// messages it compresses, and the setting its compressed frames can be shared under.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CompressShape {
+    /// Messages from this size on are compressed unless the sender says.
+    pub threshold: usize,
+    /// The shareable setting (`server_no_context_takeover`), or none: the session compresses itself.
+    pub shared: Option<SharedSetting>,
 }
 
 /// What the writer takes in one go.
@@ -63,162 +58,134 @@ pub(crate) struct Batch {
 }
 
 impl Outbox {
-    /// Validates and encodes a user frame (data or Ping/Pong); the caller checked state and limits.
-    pub fn push_user(&mut self, frame: &Frame, compress: Option<bool>, mask: Option<[u8; 4]>) -> Result<usize> {
-        if frame.rsv2 || frame.rsv3 {
-            return Err(Error::invalid("RSV2/RSV3 cannot be set: no extension uses them"));
-        }
-        match frame.kind {
-            FrameType::Close => Err(Error::invalid("send a Close frame with close(code, reason)")),
-            FrameType::Ping | FrameType::Pong => {
-                if !frame.fin {
-                    return Err(Error::invalid("control frames cannot be fragmented"));
-                }
-                Ok(self.push_control(frame.kind.opcode(), &frame.data, mask)?)
-            }
-            FrameType::Text | FrameType::Binary => self.push_data(frame, compress, mask),
+    /// An empty queue for an open connection (`masking`: mask outgoing frames).
+    pub fn new(masking: bool) -> Self {
+        Self {
+            conn: SendHalf::new(masking),
+            buffered: 0,
+            writing: false,
+            need_drain: false,
+            replies: 0,
+            reply_seq: 0,
+            compression: None,
+            direct: None,
         }
     }
 
-    fn push_data(&mut self, frame: &Frame, compress: Option<bool>, mask: Option<[u8; 4]>) -> Result<usize> {
-        let (opcode, compressed) = match self.fragment {
-            Some((kind, _)) if kind != frame.kind => {
-                return Err(Error::invalid(format!(
-                    "a fragmented {} message is in progress; finish it before sending {}",
-                    kind.as_str(),
-                    frame.kind.as_str()
-                )));
-            }
-            Some((_, compressed)) => (OPCODE_CONTINUATION, compressed),
-            None => {
-                let compressed = match &self.deflater {
-                    Some(d) => compress.unwrap_or_else(|| d.wants(frame.data.len())),
-                    None => false,
-                };
-                (frame.kind.opcode(), compressed)
-            }
-        };
-        if frame.kind == FrameType::Text {
-            let mut v = self.utf8.take().unwrap_or_default();
-            if v.feed(&frame.data, frame.fin).is_err() {
-                return Err(Error::invalid("text frame is not valid UTF-8"));
-            }
-            if !frame.fin {
-                self.utf8 = Some(v);
-            }
-        }
-        self.fragment = if frame.fin { None } else { Some((frame.kind, compressed)) };
-        let rsv1 = compressed && opcode != OPCODE_CONTINUATION;
-        let len = if compressed {
-            let mut out = Vec::new();
-            self.deflater.as_mut().expect("compressed only with a deflater").compress(&frame.data, frame.fin, &mut out);
-            self.push_encoded(opcode, frame.fin, rsv1, Bytes::from(out), mask)
-        } else {
-            self.push_encoded(opcode, frame.fin, rsv1, frame.data.clone(), mask)
-        };
-        Ok(len)
+    /// The sequence number of the last frame queued (flush waits for the writer to reach it).
+    pub fn seq(&mut self) -> u64 {
+        self.conn.output().seq()
+    }
+
+    /// Validates and encodes a user frame (data or Ping/Pong); the caller checked limits.
+    pub fn push_user(&mut self, frame: &Frame, compress: Option<bool>) -> Result<usize> {
+        let n = self.conn.send(frame, compress)?;
+        self.buffered += n;
+        Ok(n)
+    }
+
+    /// Queues a Ping the session sends (the pinger's or the user's).
+    pub fn push_ping(&mut self, payload: &[u8]) -> Result<usize> {
+        let n = self.conn.ping(payload)?;
+        self.buffered += n;
+        Ok(n)
+    }
+
+    /// Queues our Close (see [`SendHalf::close`]); whether it was queued now.
+    pub fn close(&mut self, code: u16, reason: &str) -> bool {
+        self.counted(|c| c.close(code, reason))
+    }
+
+    /// Fails the connection (see [`SendHalf::fail`]); whether its Close was queued now.
+    pub fn fail(&mut self, violation: Violation) -> bool {
+        self.counted(|c| c.fail(violation))
+    }
+
+    /// The peer's Close arrived (see [`SendHalf::receive_close`]); whether our echo was queued now.
+    pub fn receive_close(&mut self, frame: Option<(u16, String)>) -> bool {
+        self.counted(|c| {
+            let echo = c.close_seq().is_none();
+            c.receive_close(frame);
+            echo
+        })
+    }
+
+    /// Runs a send-half step that may queue a control frame (they always land in the coalescing
+    /// buffer) and counts what it added.
+    fn counted<T>(&mut self, f: impl FnOnce(&mut SendHalf) -> T) -> T {
+        let before = self.conn.output().tail.len();
+        let out = f(&mut self.conn);
+        self.buffered += self.conn.output().tail.len() - before;
+        out
     }
 
     /// Whether a fragmented message is in progress (only its continuations or control frames may follow).
     pub fn in_fragment(&self) -> bool {
-        self.fragment.is_some()
+        self.conn.in_fragment()
     }
 
     /// Queues a complete data frame encoded once for many sessions (a topic publish): copied into the
-    /// coalescing buffer when small, queued by reference when large. The caller checked state, limits
-    /// and `in_fragment`.
-    pub fn push_shared(&mut self, frame: &Bytes) -> usize {
-        if frame.len() < ZERO_COPY_MIN {
-            self.tail.extend_from_slice(frame);
-        } else {
-            if !self.tail.is_empty() {
-                self.chunks.push_back(self.tail.split().freeze());
-            }
-            self.chunks.push_back(frame.clone());
-        }
-        self.account(frame.len())
+    /// coalescing buffer when small, queued by reference when large (see [`SendHalf::send_encoded`]).
+    /// The caller checked limits.
+    pub fn push_shared(&mut self, frame: &Bytes) -> Result<usize> {
+        let n = self.conn.send_encoded(frame.clone())?;
+        self.buffered += n;
+        Ok(n)
     }
 
     /// Queues the automatic Pong answering a Ping, unless the replies not yet written would exceed
     /// [`MAX_QUEUED_REPLIES`]: then `Err(seq)`, the sequence number to wait for (the writer has
     /// taken every queued reply) before trying again. `written` is the last sequence number written.
-    pub fn push_reply(&mut self, payload: &[u8], mask: Option<[u8; 4]>, written: u64) -> Result<(), u64> {
+    /// Nothing is queued once our Close is.
+    pub fn push_reply(&mut self, payload: &[u8], written: u64) -> Result<(), u64> {
         if written >= self.reply_seq {
             self.replies = 0;
         }
-        let size = 2 + payload.len() + if mask.is_some() { 4 } else { 0 };
+        let size = 2 + payload.len() + if self.conn.masking() { 4 } else { 0 };
         if self.replies > 0 && self.replies + size > MAX_QUEUED_REPLIES {
             return Err(self.reply_seq);
         }
-        self.push_control(OPCODE_PONG, payload, mask).expect("a ping payload is at most 125 bytes");
-        self.replies += size;
-        self.reply_seq = self.enqueued_seq;
+        if self.counted(|c| c.reply(payload)).is_some() {
+            self.replies += size;
+            self.reply_seq = self.seq();
+        }
         Ok(())
-    }
-
-    /// Queues a control frame (Ping/Pong/Close payload already built).
-    pub fn push_control(&mut self, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Result<usize> {
-        if payload.len() > MAX_CONTROL_PAYLOAD {
-            return Err(Error::invalid(format!(
-                "control frame payload is {} bytes; the limit is {MAX_CONTROL_PAYLOAD}",
-                payload.len()
-            )));
-        }
-        let before = self.tail.len();
-        encode_frame(&mut self.tail, opcode, true, false, payload, mask);
-        Ok(self.account(self.tail.len() - before))
-    }
-
-    fn push_encoded(&mut self, opcode: u8, fin: bool, rsv1: bool, payload: Bytes, mask: Option<[u8; 4]>) -> usize {
-        let before = self.tail.len();
-        if payload.len() < ZERO_COPY_MIN || mask.is_some() {
-            encode_frame(&mut self.tail, opcode, fin, rsv1, &payload, mask);
-            return self.account(self.tail.len() - before);
-        }
-        encode_header(&mut self.tail, opcode, fin, rsv1, payload.len(), None);
-        let head = self.tail.len() - before;
-        self.chunks.push_back(self.tail.split().freeze());
-        let len = payload.len();
-        self.chunks.push_back(payload);
-        self.account(head + len)
-    }
-
-    fn account(&mut self, bytes: usize) -> usize {
-        self.buffered += bytes;
-        self.enqueued_seq += 1;
-        bytes
     }
 
     /// Writes what the socket takes right now, without waiting. `Some((seq, has_close))` when
     /// everything queued went out; `None` when something is left for the writer task.
     pub fn write_direct(&mut self, direct: &dyn DirectWrite) -> Option<(u64, bool)> {
-        if self.chunks.is_empty() {
+        let out = self.conn.output();
+        if out.chunks.is_empty() {
             // The common case: only small frames, all in the coalescing buffer — reuse it.
-            let n = direct.try_write(&self.tail).unwrap_or(0);
+            let n = direct.try_write(&out.tail).unwrap_or(0);
             self.buffered -= n;
-            if n < self.tail.len() {
-                self.tail.advance(n);
+            if n < out.tail.len() {
+                out.tail.advance(n);
                 return None;
             }
-            self.tail.clear();
+            out.tail.clear();
             return Some(self.all_written());
         }
-        if !self.tail.is_empty() {
-            self.chunks.push_back(self.tail.split().freeze());
+        if !out.tail.is_empty() {
+            let tail = out.tail.split().freeze();
+            out.chunks.push_back(tail);
         }
         // Straight from the queue (no batch, no allocation); what is not taken stays queued.
         loop {
+            let out = self.conn.output();
             let n = {
                 let mut slices = [IoSlice::new(&[]); MAX_IOV];
-                let count = io_slices(&self.chunks, &mut slices);
+                let count = io_slices(&out.chunks, &mut slices);
                 match direct.try_write_vectored(&slices[..count]) {
                     Ok(n) if n > 0 => n,
                     _ => return None,
                 }
             };
+            consume_front(&mut out.chunks, n);
+            let empty = out.chunks.is_empty();
             self.buffered -= n;
-            consume_front(&mut self.chunks, n);
-            if self.chunks.is_empty() {
+            if empty {
                 return Some(self.all_written());
             }
         }
@@ -227,22 +194,19 @@ impl Outbox {
     /// Everything queued reached the socket: the sequence number to publish, and whether the
     /// Close frame was among it (first time only).
     fn all_written(&mut self) -> (u64, bool) {
-        let has_close = self.close_queued && !self.close_taken;
-        self.close_taken |= has_close;
-        (self.enqueued_seq, has_close)
+        let seq = self.seq();
+        (seq, self.conn.handed_over(seq))
     }
 
     /// Takes everything queued, for one write.
     pub fn take(&mut self) -> Option<Batch> {
-        if !self.tail.is_empty() {
-            self.chunks.push_back(self.tail.split().freeze());
-        }
-        if self.chunks.is_empty() {
+        if self.conn.output().is_empty() {
             return None;
         }
-        let has_close = self.close_queued && !self.close_taken;
-        self.close_taken |= has_close;
-        Some(Batch { chunks: self.chunks.drain(..).collect(), seq: self.enqueued_seq, has_close })
+        let seq = self.seq();
+        let chunks = self.conn.output().take();
+        let has_close = self.conn.handed_over(seq);
+        Some(Batch { chunks, seq, has_close })
     }
 }
 
@@ -291,30 +255,6 @@ pub(crate) fn advance(chunks: &mut [Bytes], mut n: usize) -> usize {
 mod tests {
     use super::*;
 
-    #[test]
-    fn fragments_become_continuations_and_cannot_interleave_types() {
-        let mut ob = Outbox::default();
-        ob.push_user(&Frame::text("a").with_fin(false), None, None).unwrap();
-        let err = ob.push_user(&Frame::binary(&b"b"[..]), None, None).unwrap_err();
-        assert!(matches!(err, Error::InvalidArgument(_)));
-        ob.push_user(&Frame::ping(&b"p"[..]), None, None).unwrap();
-        ob.push_user(&Frame::text("b"), None, None).unwrap();
-        let batch = ob.take().unwrap();
-        let wire: Vec<u8> = batch.chunks.concat();
-        assert_eq!(wire, [0x01, 1, b'a', 0x89, 1, b'p', 0x80, 1, b'b']);
-        assert_eq!(batch.seq, 3);
-    }
-
-    #[test]
-    fn oversize_control_payload_and_invalid_text_are_rejected_without_queueing() {
-        let mut ob = Outbox::default();
-        assert!(ob.push_user(&Frame::ping(vec![0u8; 126]), None, None).is_err());
-        let bad = Frame::new(FrameType::Text, &b"\xff"[..]);
-        assert!(ob.push_user(&bad, None, None).is_err());
-        assert!(ob.take().is_none());
-        assert_eq!(ob.buffered, 0);
-    }
-
     /// A socket that takes `budget` bytes in total, then would block.
     struct Limited {
         budget: std::sync::Mutex<usize>,
@@ -343,11 +283,11 @@ mod tests {
 
     #[test]
     fn a_partial_direct_write_leaves_the_rest_queued_in_order() {
-        let mut ob = Outbox::default();
+        let mut ob = Outbox::new(false);
         let big: Vec<u8> = (0..40_000u32).map(|i| (i % 253) as u8).collect();
-        ob.push_user(&Frame::text("head"), None, None).unwrap();
-        ob.push_user(&Frame::binary(big.clone()), None, None).unwrap();
-        ob.push_user(&Frame::text("tail"), None, None).unwrap();
+        ob.push_user(&Frame::text("head"), None).unwrap();
+        ob.push_user(&Frame::binary(big.clone()), None).unwrap();
+        ob.push_user(&Frame::text("tail"), None).unwrap();
         let total = ob.buffered;
         let sock = Limited { budget: std::sync::Mutex::new(25_000), out: Default::default() };
         assert_eq!(ob.write_direct(&sock), None, "the socket took only part of it");
@@ -365,42 +305,42 @@ mod tests {
 
     #[test]
     fn automatic_replies_stop_at_their_own_bound_until_the_writer_takes_them() {
-        let mut ob = Outbox::default();
+        let mut ob = Outbox::new(false);
         let payload = [7u8; 125];
         let mut queued = 0;
         let wait_for = loop {
-            match ob.push_reply(&payload, None, 0) {
+            match ob.push_reply(&payload, 0) {
                 Ok(()) => queued += 1,
                 Err(seq) => break seq,
             }
         };
         assert_eq!(queued, MAX_QUEUED_REPLIES / 127);
         assert_eq!(wait_for, queued as u64);
-        assert!(ob.push_reply(&payload, None, wait_for - 1).is_err(), "one reply still unwritten");
-        ob.push_reply(&payload, None, wait_for).expect("all written: room again");
+        assert!(ob.push_reply(&payload, wait_for - 1).is_err(), "one reply still unwritten");
+        ob.push_reply(&payload, wait_for).expect("all written: room again");
         assert_eq!(ob.buffered, (queued + 1) * 127);
     }
 
     #[test]
     fn a_shared_frame_is_copied_when_small_and_queued_by_reference_when_large() {
-        let mut ob = Outbox::default();
+        let mut ob = Outbox::new(false);
         let small = Bytes::from_static(&[0x81, 2, b'h', b'i']);
-        let large = Bytes::from(vec![7u8; ZERO_COPY_MIN]);
-        assert_eq!(ob.push_shared(&small), 4);
-        assert_eq!(ob.push_shared(&large), ZERO_COPY_MIN);
-        assert_eq!((ob.buffered, ob.enqueued_seq), (4 + ZERO_COPY_MIN, 2));
+        let large = Bytes::from(vec![7u8; 64 * 1024]);
+        assert_eq!(ob.push_shared(&small).unwrap(), 4);
+        assert_eq!(ob.push_shared(&large).unwrap(), 64 * 1024);
+        assert_eq!((ob.buffered, ob.seq()), (4 + 64 * 1024, 2));
         let batch = ob.take().unwrap();
         assert_eq!(batch.chunks[0], small);
         assert_eq!(batch.chunks[1].as_ptr(), large.as_ptr(), "the large frame is the caller's bytes");
-        ob.push_user(&Frame::text("a").with_fin(false), None, None).unwrap();
+        ob.push_user(&Frame::text("a").with_fin(false), None).unwrap();
         assert!(ob.in_fragment(), "a shared data frame may not go in now");
     }
 
     #[test]
     fn large_payloads_are_queued_without_copying() {
-        let mut ob = Outbox::default();
+        let mut ob = Outbox::new(false);
         let payload = Bytes::from(vec![5u8; 100_000]);
-        ob.push_user(&Frame::binary(payload.clone()), None, None).unwrap();
+        ob.push_user(&Frame::binary(payload.clone()), None).unwrap();
         let batch = ob.take().unwrap();
         assert_eq!(batch.chunks.len(), 2);
         assert_eq!(batch.chunks[1].as_ptr(), payload.as_ptr());

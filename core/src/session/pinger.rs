@@ -1,15 +1,74 @@
 //! Ktor's pinger: a Ping every interval, Close 1011 when its Pong is late.
 
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
 
 use super::{End, Session, State};
 use crate::error::Error;
 use crate::protocol::{Violation, ViolationKind};
 
+/// At most this many Pings await their Pong at once.
+pub(super) const MAX_PENDING_PINGS: usize = 1024;
+
+/// A Ping sent and not yet answered.
+pub(crate) struct PendingPing {
+    pub(super) payload: Bytes,
+    pub(super) sent: Instant,
+    pub(super) done: Option<oneshot::Sender<Duration>>,
+}
+
+/// The Pings of one session (the pinger's and `ping()`'s): those awaiting their Pong, the payload
+/// counter, the last round trip and the pinger task.
+pub(crate) struct Pings {
+    pub(super) pending: Mutex<VecDeque<PendingPing>>,
+    pub(super) seq: AtomicU64,
+    /// Round trip of the last answered Ping in µs; `u64::MAX` before any.
+    pub(super) latency_us: AtomicU64,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Pings {
+    pub(super) fn new() -> Self {
+        Self {
+            pending: Mutex::new(VecDeque::new()),
+            seq: AtomicU64::new(0),
+            latency_us: AtomicU64::new(u64::MAX),
+            task: Mutex::new(None),
+        }
+    }
+
+    /// Resolves the pending Pings up to and including the one `payload` answers.
+    pub(super) fn acknowledge(&self, payload: &Bytes) {
+        let mut pending = self.pending.lock().unwrap();
+        let Some(pos) = pending.iter().position(|p| p.payload == *payload) else { return };
+        let now = Instant::now();
+        for mut p in pending.drain(..=pos) {
+            let rtt = now - p.sent;
+            // Latency first: whoever awaits the ping may read it as soon as the ping resolves.
+            self.latency_us.store(rtt.as_micros() as u64, Ordering::Relaxed);
+            if let Some(done) = p.done.take() {
+                let _ = done.send(rtt);
+            }
+        }
+    }
+
+    /// The session ended: the pinger stops and pending Pings fail (their senders are dropped).
+    pub(super) fn stop(&self) {
+        if let Some(task) = self.task.lock().unwrap().take() {
+            task.abort();
+        }
+        self.pending.lock().unwrap().clear();
+    }
+}
+
 /// Stops the running pinger, if any, and starts one with the current settings.
 pub(super) fn restart(s: &Session) {
-    let mut slot = s.shared.pinger.lock().unwrap();
+    let mut slot = s.shared.pings.task.lock().unwrap();
     if let Some(old) = slot.take() {
         old.abort();
     }

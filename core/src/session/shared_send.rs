@@ -1,7 +1,5 @@
 //! Queuing one message encoded for many sessions (a topic publish), without ever waiting.
 
-use std::sync::atomic::Ordering;
-
 use bytes::Bytes;
 
 use super::{Session, State, bump, engine};
@@ -58,14 +56,13 @@ impl Session {
         }
         let idle = ob.buffered == 0 && !ob.writing;
         let len = msg.frame().data.len();
-        let compressed = match &ob.deflater {
-            Some(d) => msg.compress().unwrap_or_else(|| d.wants(len)),
+        let compressed = match &ob.compression {
+            Some(c) => msg.compress().unwrap_or(len >= c.threshold),
             None => false,
         };
-        let setting = ob.deflater.as_ref().filter(|_| compressed).and_then(|d| d.shared_setting());
-        let masking = sh.masking.load(Ordering::Relaxed);
-        if masking || (compressed && setting.is_none()) {
-            if ob.push_user(msg.frame(), Some(compressed), self.mask_key()).is_err() {
+        let setting = ob.compression.filter(|_| compressed).and_then(|c| c.shared);
+        if ob.conn.masking() || (compressed && setting.is_none()) {
+            if ob.push_user(msg.frame(), Some(compressed)).is_err() {
                 // Validated by the publisher; nothing else can refuse a complete data frame.
                 return Delivery::MidFragment;
             }
@@ -77,7 +74,10 @@ impl Session {
                 Some(s) => msg.compressed(s),
                 None => msg.plain(),
             };
-            ob.push_shared(&frame);
+            if ob.push_shared(&frame).is_err() {
+                // Checked above: open, not inside a fragmented message, not masking.
+                return Delivery::MidFragment;
+            }
         }
         // Updated only under the outbox lock.
         bump(&sh.stats.messages_out, 1);
