@@ -510,6 +510,7 @@ export interface ServerOptions {
    * "nats://host:port[?options]" (see BACKPLANE.md); none keeps them in this process.
    */
   backplane?: string
+  /**
    * Close a subscriber over its write limit with this code (1008 or 1013) when a publish reaches
    * it; absent: the message is dropped for it (counted).
    */
