@@ -1,5 +1,6 @@
 //! The one error type every surface maps to its own (C status codes, Python exceptions, JS error codes).
 
+use std::fmt;
 use std::sync::Arc;
 
 use crate::protocol::{CloseReason, Frame, ViolationKind};
@@ -73,7 +74,7 @@ pub enum Error {
     RuntimeStarted,
     /// A topic cannot be resumed from the position given: the client should reload its state.
     #[error("cannot recover: {0}")]
-    Recovery(crate::backplane::RecoveryFailure),
+    Recovery(RecoveryFailure),
     /// The backplane could not take a publish (its queue toward the broker is full, or it stopped).
     #[error("backplane: {0}")]
     Backplane(String),
@@ -133,6 +134,47 @@ pub(crate) fn within(name: &str, value: u64, range: std::ops::RangeInclusive<u64
         Ok(())
     } else {
         Err(Error::out_of_range(format!("{name} must be {}-{} (got {value})", range.start(), range.end())))
+    }
+}
+
+/// Fails with an `InvalidArgument` naming `name` unless `value >= min`.
+pub(crate) fn at_least(name: &str, value: u64, min: u64) -> Result<()> {
+    if value < min { Err(Error::out_of_range(format!("{name} must be at least {min} (got {value})"))) } else { Ok(()) }
+}
+
+/// Why a session cannot resume a topic from the position it gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryFailure {
+    /// Messages after the position are no longer in the history (trimmed by length or age).
+    Trimmed,
+    /// The topic's epoch changed (history lost, e.g. the broker restarted without persistence).
+    EpochChanged,
+    /// The backplane keeps no history (no Redis Streams configured).
+    NoHistory,
+    /// The broker could not be reached to read the history.
+    Unavailable,
+}
+
+impl RecoveryFailure {
+    /// A stable short name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoveryFailure::Trimmed => "trimmed",
+            RecoveryFailure::EpochChanged => "epoch_changed",
+            RecoveryFailure::NoHistory => "no_history",
+            RecoveryFailure::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl fmt::Display for RecoveryFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecoveryFailure::Trimmed => "the history no longer holds the messages after this position",
+            RecoveryFailure::EpochChanged => "the topic's history was lost since this position (new epoch)",
+            RecoveryFailure::NoHistory => "the backplane keeps no history",
+            RecoveryFailure::Unavailable => "the broker holding the history is unreachable",
+        })
     }
 }
 

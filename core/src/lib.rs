@@ -4,14 +4,18 @@
 //! Layers, each depending only on the ones above it:
 //! - [`protocol`]: sans-I/O frames, masking, UTF-8, close codes, the decoder and encoder and the
 //!   [`protocol::Connection`] that owns both and the closing handshake (bytes in, events out);
-//! - [`handshake`] and [`deflate`]: the opening handshake and permessage-deflate;
+//! - [`error`]: the one error type (and the plain values it carries, such as [`RecoveryFailure`]);
+//! - [`handshake`], [`deflate`] and [`config`]: the opening handshake, permessage-deflate, and the
+//!   settings (with the backplane URL and the slow-subscriber policy they validate);
 //! - [`session`]: the tokio pump around the connection (reader, writer, pinger, outbox, timers)
 //!   behind [`Session`]; it reports its end to a registry (the server) it does not depend on;
+//! - [`backplane`]: topics across processes through Redis or NATS, with Redis Streams recovery; it
+//!   hands what it receives to the topic hub through a trait it defines;
+//! - [`topics`]: publish/subscribe across a server's sessions, reached from a session through its
+//!   registry;
 //! - [`server`]: listener, TLS, routing, accept hook, shutdown; [`transport`]: the byte streams it
 //!   and adopted connections run on;
-//! - [`topics`]: publish/subscribe across a server's sessions;
 //! - [`adopt`]: connections the host accepted, pumps, or upgraded itself;
-//! - [`backplane`]: topics across processes through Redis or NATS, with Redis Streams recovery;
 //! - [`runtime`]: the one internal runtime;
 //! - [`metrics`] and [`log`]: server-wide figures, and the bridge of `tracing` events to the bindings.
 

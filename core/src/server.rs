@@ -1,17 +1,18 @@
 //! The server: listener, TLS, bounded handshake, routing, accept hook, sessions, shutdown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use crate::backplane::{Backplane, LocalDelivery, Position};
 use crate::config::{ServerConfig, TlsConfig};
 use crate::error::{Error, Result};
 use crate::handler::{Accept, AcceptHook, Decision, Handler};
@@ -20,6 +21,7 @@ use crate::metrics::{Counters, PROMETHEUS_CONTENT_TYPE, ServerStats};
 use crate::protocol::close::{GOING_AWAY, INTERNAL_ERROR, NORMAL};
 use crate::request::Request;
 use crate::session::{Registry, Session};
+use crate::topics::{Hub, Published};
 use crate::transport::{NoSigPipeTcp, Transport};
 
 /// Configures and starts a [`Server`].
@@ -45,7 +47,7 @@ pub(crate) struct ServerInner {
     /// Server-wide figures (see [`Server::stats`]).
     pub(crate) counters: Counters,
     /// Topics: subscriptions and publishes (see [`crate::topics`]).
-    pub(crate) topics: crate::topics::Hub,
+    pub(crate) topics: Hub,
     /// The server's span (`addr`): the parent of its sessions' spans and of its own events.
     pub(crate) span: tracing::Span,
     /// Set by `shutdown`: handshakes still in progress must not open sessions that escape it.
@@ -198,11 +200,9 @@ impl ServerBuilder {
             sessions: Mutex::new(HashMap::new()),
             connections: AtomicUsize::new(0),
             counters: Counters::default(),
-            topics: crate::topics::Hub::new(slow_subscriber).with_backplane(match &backplane {
-                Some(url) => {
-                    crate::backplane::Backplane::connect(url, me.clone() as Weak<dyn crate::backplane::LocalDelivery>)
-                }
-                None => crate::backplane::Backplane::in_process(),
+            topics: Hub::new(slow_subscriber).with_backplane(match &backplane {
+                Some(url) => Backplane::connect(url, me.clone() as Weak<dyn LocalDelivery>),
+                None => Backplane::in_process(),
             }),
             span,
             shutting_down: AtomicBool::new(false),
@@ -424,8 +424,24 @@ impl Registry for ServerInner {
         }
     }
 
+    fn topics(&self) -> &(dyn std::any::Any + Send + Sync) {
+        &self.topics
+    }
+
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
+    }
+}
+
+/// The backplane hands messages from the broker to the topic hub's local fan-out, and listens to
+/// the hub's topics.
+impl LocalDelivery for ServerInner {
+    fn deliver(&self, topic: &str, payload: Bytes, text: bool, compress: Option<bool>, exclude: Option<u64>) {
+        self.topics.fanout_local(topic, &payload, text, compress, exclude);
+    }
+
+    fn topics(&self) -> HashSet<String> {
+        self.topics.topic_names()
     }
 }
 
@@ -434,6 +450,46 @@ impl Session {
     pub fn server(&self) -> Option<Server> {
         let inner = self.registry()?.into_any().downcast::<ServerInner>().ok()?;
         Some(Server::from_inner(inner))
+    }
+}
+
+/// Topics (see [`crate::topics`]).
+impl Server {
+    /// Publishes to every subscriber of `topic`. `compress` overrides the deflate threshold
+    /// (`None`: each subscriber's threshold decides). Fails on a bad topic name or a text payload
+    /// that is not UTF-8. Never waits: see [`SlowSubscriber`](crate::topics::SlowSubscriber).
+    pub fn publish(&self, topic: &str, payload: &[u8], text: bool, compress: Option<bool>) -> Result<Published> {
+        self.inner.topics.publish(topic, payload, text, compress, None)
+    }
+
+    /// How many sessions are subscribed to `topic`.
+    pub fn subscriber_count(&self, topic: &str) -> usize {
+        self.inner.topics.subscriber_count(topic)
+    }
+
+    /// Every topic with at least one subscriber, sorted.
+    pub fn topics(&self) -> Vec<String> {
+        self.inner.topics.topics()
+    }
+
+    /// Publishes to every subscriber of `topic` on every node and returns the message's position in
+    /// the topic's history, once the broker placed it. Subscribers (this node's too) receive it from
+    /// the broker in position order. Fails with [`Error::Recovery`]`(NoHistory)` without a Redis
+    /// history, `(Unavailable)` when the broker is unreachable (the message then reaches this node's
+    /// subscribers only).
+    pub async fn publish_positioned(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        text: bool,
+        compress: Option<bool>,
+    ) -> Result<Position> {
+        self.inner.topics.publish_positioned(topic, payload, text, compress, None).await
+    }
+
+    /// Whether topics are shared through a broker with a history (positions, recovery).
+    pub fn has_history(&self) -> bool {
+        self.inner.topics.has_history()
     }
 }
 

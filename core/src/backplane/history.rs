@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use redis::Value;
 
+use super::BackplaneUrl;
 use super::position::Position;
-use super::url::BackplaneUrl;
 
 /// KEYS: stream, meta. ARGV: envelope, channel, max length, age in ms, meta ttl in ms, new epoch.
 /// Numbers the message (a new epoch when the meta hash is gone), appends it to the stream, trims

@@ -19,15 +19,12 @@
 //! before that are not delivered to it (a session that wants them resumes from a position:
 //! [`crate::Session::subscribe_from`]).
 
-mod api;
 mod envelope;
 mod gaps;
 mod history;
-mod local;
 mod nats;
 mod position;
 mod redis;
-mod url;
 
 #[cfg(test)]
 mod tests;
@@ -40,8 +37,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+pub use crate::config::{BackplaneUrl, BrokerKind, MAX_HISTORY};
 pub use position::{Position, RecoveryFailure};
-pub use url::{BackplaneUrl, BrokerKind, MAX_HISTORY};
 
 use crate::error::{Error, Result};
 use crate::metrics::BackplaneStats;

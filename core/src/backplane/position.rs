@@ -5,6 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub use crate::error::RecoveryFailure;
 use crate::error::{Error, Result};
 
 /// A message's place in its topic's history.
@@ -49,42 +50,6 @@ impl Position {
         let second = first + 1 + message[first + 1..].iter().position(|&b| b == b':')?;
         let head = std::str::from_utf8(&message[..second]).ok()?;
         Some((head.parse().ok()?, &message[second + 1..]))
-    }
-}
-
-/// Why a session cannot resume a topic from the position it gave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecoveryFailure {
-    /// Messages after the position are no longer in the history (trimmed by length or age).
-    Trimmed,
-    /// The topic's epoch changed (history lost, e.g. the broker restarted without persistence).
-    EpochChanged,
-    /// The backplane keeps no history (no Redis Streams configured).
-    NoHistory,
-    /// The broker could not be reached to read the history.
-    Unavailable,
-}
-
-impl RecoveryFailure {
-    /// A stable short name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecoveryFailure::Trimmed => "trimmed",
-            RecoveryFailure::EpochChanged => "epoch_changed",
-            RecoveryFailure::NoHistory => "no_history",
-            RecoveryFailure::Unavailable => "unavailable",
-        }
-    }
-}
-
-impl fmt::Display for RecoveryFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RecoveryFailure::Trimmed => "the history no longer holds the messages after this position",
-            RecoveryFailure::EpochChanged => "the topic's history was lost since this position (new epoch)",
-            RecoveryFailure::NoHistory => "the backplane keeps no history",
-            RecoveryFailure::Unavailable => "the broker holding the history is unreachable",
-        })
     }
 }
 

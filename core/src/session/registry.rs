@@ -19,6 +19,9 @@ pub(crate) trait Registry: Send + Sync + 'static {
     fn session_closing(&self, session: &Session);
     /// The session ended with `reason`: called once, before its handler's `on_close`.
     fn session_ended(&self, session: &Session, reason: &CloseReason);
+    /// The owner's topic hub, for the topics layer to recover its type (the session, below topics,
+    /// does not know it).
+    fn topics(&self) -> &(dyn Any + Send + Sync);
     /// The registry itself, for its owner to recover its own type.
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }

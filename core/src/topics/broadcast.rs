@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use super::fanout::{Prepared, SharedDeflaters};
+use super::hub_of;
 use crate::error::{Error, Result};
 use crate::protocol::{Frame, FrameType};
 use crate::session::{Delivery, Session, State};
@@ -31,9 +32,10 @@ pub fn broadcast(sessions: &[Session], payload: &[u8], text: bool, compress: Opt
     }
     // The kept compressors and the flusher of the first session's server (any server's serve
     // every setting and every session).
-    let server = sessions.iter().find_map(Session::server);
+    let registry = sessions.iter().find_map(|s| s.registry().filter(|r| hub_of(&**r).is_some()));
+    let hub = registry.as_deref().and_then(hub_of);
     let own = SharedDeflaters::default();
-    let deflaters = server.as_ref().map_or(&own, |s| &s.inner.topics.deflaters);
+    let deflaters = hub.map_or(&own, |h| &h.deflaters);
     let kind = if text { FrameType::Text } else { FrameType::Binary };
     let mut msg = Prepared::new(deflaters, Frame::new(kind, Bytes::copy_from_slice(payload)), compress);
     let mut deferred = Vec::new();
@@ -56,8 +58,8 @@ pub fn broadcast(sessions: &[Session], payload: &[u8], text: bool, compress: Opt
         })
         .collect();
     // As a publish: the idle sessions are written once per burst, by the flusher.
-    match &server {
-        Some(server) => server.inner.topics.flusher.defer(deferred),
+    match hub {
+        Some(hub) => hub.flusher.defer(deferred),
         None => deferred.iter().for_each(Session::flush_shared),
     }
     Ok(outcomes)

@@ -1,12 +1,12 @@
 //! Topics (publish/subscribe) within one server, uWebSockets' semantics.
 //!
 //! A session subscribes to any number of topics ([`Session::subscribe`]); its subscriptions end
-//! when it closes. [`Server::publish`] reaches every subscriber of a topic, [`Session::publish`]
-//! every subscriber but that session.
+//! when it closes. [`Server::publish`](crate::Server::publish) reaches every subscriber of a topic,
+//! [`Session::publish`] every subscriber but that session.
 //!
 //! - `registry`: who is subscribed to what (and the subscriber counts);
 //! - `fanout`: one publish delivered to the local subscribers;
-//! - `policy`: what happens to a subscriber that does not keep up ([`SlowSubscriber`]);
+//! - `recovery`: publishes that report their position, subscriptions that resume from one;
 //! - `broadcast`: one message to a given list of sessions, framed the same way (no topic).
 //!
 //! **Framing and compression.** A publish is framed once; subscribers without masking get that
@@ -37,15 +37,14 @@
 
 mod broadcast;
 mod fanout;
-mod policy;
+mod recovery;
 mod registry;
 
+pub use crate::config::{POLICY_VIOLATION, SlowSubscriber, TRY_AGAIN_LATER};
 pub use broadcast::{Broadcast, broadcast};
-pub use policy::{POLICY_VIOLATION, SlowSubscriber, TRY_AGAIN_LATER};
 
 use crate::error::{Error, Result};
 use crate::metrics::TopicMetrics;
-use crate::server::Server;
 use crate::session::{Session, State};
 use fanout::{Flusher, SharedDeflaters};
 use registry::Registry;
@@ -146,6 +145,16 @@ impl Hub {
         self.registry.topics().into_iter().collect()
     }
 
+    /// How many sessions are subscribed to `topic`.
+    pub(crate) fn subscriber_count(&self, topic: &str) -> usize {
+        self.registry.subscriber_count(topic)
+    }
+
+    /// Every topic with at least one subscriber, sorted.
+    pub(crate) fn topics(&self) -> Vec<String> {
+        self.registry.topics()
+    }
+
     /// Ends every subscription of session `id` (called when it closes).
     pub(crate) fn session_closed(&self, id: u64) {
         self.registry.remove_session(id);
@@ -157,13 +166,16 @@ fn no_server() -> Error {
     Error::invalid("topics need a server: this session was created without one")
 }
 
+/// The topic hub of the registry a session reports to (the server that accepted it).
+pub(crate) fn hub_of(registry: &dyn crate::session::Registry) -> Option<&Hub> {
+    registry.topics().downcast_ref()
+}
+
 impl Session {
     /// The hub of the server that accepted this session, or why there is none.
     fn with_hub<T>(&self, f: impl FnOnce(&Hub) -> T) -> Result<T> {
-        match self.server() {
-            Some(server) => Ok(f(&server.inner.topics)),
-            None => Err(no_server()),
-        }
+        let registry = self.registry().ok_or_else(no_server)?;
+        Ok(f(hub_of(&*registry).ok_or_else(no_server)?))
     }
 
     /// Subscribes to `topic`: true if newly subscribed, false if it already was. Fails on a
@@ -174,22 +186,22 @@ impl Session {
         if matches!(self.state(), State::Closing | State::Closed) {
             return Err(self.closed_error());
         }
-        let server = self.server().ok_or_else(no_server)?;
-        let hub = &server.inner.topics;
-        let added = hub
-            .registry
-            .subscribe(self, topic, MAX_SUBSCRIPTIONS_PER_SESSION, &hub.metrics)
-            .map_err(|n| Error::invalid(format!("a session may subscribe to at most {n} topics")))?;
-        // The session may have finished meanwhile, after its subscriptions were ended: end this one
-        // too (it finishes before ending them, so one of the two sides sees the other).
-        if self.state() == State::Closed {
-            hub.registry.remove_session(self.id());
-            return Err(self.closed_error());
-        }
-        if added {
-            hub.backplane.interest_changed();
-        }
-        Ok(added)
+        self.with_hub(|hub| {
+            let added = hub
+                .registry
+                .subscribe(self, topic, MAX_SUBSCRIPTIONS_PER_SESSION, &hub.metrics)
+                .map_err(|n| Error::invalid(format!("a session may subscribe to at most {n} topics")))?;
+            // The session may have finished meanwhile, after its subscriptions were ended: end this
+            // one too (it finishes before ending them, so one of the two sides sees the other).
+            if self.state() == State::Closed {
+                hub.registry.remove_session(self.id());
+                return Err(self.closed_error());
+            }
+            if added {
+                hub.backplane.interest_changed();
+            }
+            Ok(added)
+        })?
     }
 
     /// Unsubscribes from `topic`; false if it was not subscribed.
@@ -223,24 +235,5 @@ impl Session {
             return Err(self.closed_error());
         }
         self.with_hub(|h| h.publish(topic, payload, text, compress, Some(self.id())))?
-    }
-}
-
-impl Server {
-    /// Publishes to every subscriber of `topic`. `compress` overrides the deflate threshold
-    /// (`None`: each subscriber's threshold decides). Fails on a bad topic name or a text payload
-    /// that is not UTF-8. Never waits: see [`SlowSubscriber`].
-    pub fn publish(&self, topic: &str, payload: &[u8], text: bool, compress: Option<bool>) -> Result<Published> {
-        self.inner.topics.publish(topic, payload, text, compress, None)
-    }
-
-    /// How many sessions are subscribed to `topic`.
-    pub fn subscriber_count(&self, topic: &str) -> usize {
-        self.inner.topics.registry.subscriber_count(topic)
-    }
-
-    /// Every topic with at least one subscriber, sorted.
-    pub fn topics(&self) -> Vec<String> {
-        self.inner.topics.registry.topics()
     }
 }

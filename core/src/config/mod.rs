@@ -1,16 +1,16 @@
 //! Session and server settings; every field documents its default and why.
 
+mod backplane_url;
+mod slow_subscriber;
+
+pub use backplane_url::{BackplaneUrl, BrokerKind, MAX_HISTORY};
+pub use slow_subscriber::{POLICY_VIOLATION, SlowSubscriber, TRY_AGAIN_LATER};
+
 use std::time::Duration;
 
 use crate::deflate::DeflateConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, at_least};
 use crate::handshake::is_token;
-use crate::topics::SlowSubscriber;
-
-/// Fails with an `InvalidArgument` naming `name` unless `value >= min`.
-pub(crate) fn at_least(name: &str, value: u64, min: u64) -> Result<()> {
-    if value < min { Err(Error::out_of_range(format!("{name} must be at least {min} (got {value})"))) } else { Ok(()) }
-}
 
 /// Per-session settings (the accept hook may override them per session; most are live-settable).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +175,7 @@ impl ServerConfig {
             return Err(Error::invalid(format!("subprotocol {p:?} is not an HTTP token")));
         }
         if let Some(url) = &self.backplane {
-            crate::backplane::BackplaneUrl::parse(url)?;
+            BackplaneUrl::parse(url)?;
         }
         self.deflate.validate()?;
         self.slow_subscriber.validate()?;

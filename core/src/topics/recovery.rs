@@ -3,36 +3,11 @@
 
 use bytes::Bytes;
 
-use super::{Position, Recovered, RecoveryFailure, Resume};
+use super::{Hub, hub_of, topic_name};
+use crate::backplane::{Position, Recovered, RecoveryFailure, Resume};
 use crate::error::{Error, Result};
 use crate::protocol::{Frame, FrameType};
-use crate::server::Server;
 use crate::session::{Session, State, TrySend};
-use crate::topics::topic_name;
-
-impl Server {
-    /// Publishes to every subscriber of `topic` on every node and returns the message's position in
-    /// the topic's history, once the broker placed it. Subscribers (this node's too) receive it from
-    /// the broker in position order. Fails with [`Error::Recovery`]`(NoHistory)` without a Redis
-    /// history, `(Unavailable)` when the broker is unreachable (the message then reaches this node's
-    /// subscribers only).
-    pub async fn publish_positioned(
-        &self,
-        topic: &str,
-        payload: &[u8],
-        text: bool,
-        compress: Option<bool>,
-    ) -> Result<Position> {
-        check(topic, payload, text)?;
-        let payload = Bytes::copy_from_slice(payload);
-        self.inner.topics.backplane.publish_positioned(topic, payload, text, compress, None).await
-    }
-
-    /// Whether topics are shared through a broker with a history (positions, recovery).
-    pub fn has_history(&self) -> bool {
-        self.inner.topics.backplane.has_history()
-    }
-}
 
 fn check(topic: &str, payload: &[u8], text: bool) -> Result<()> {
     topic_name(topic.as_bytes())?;
@@ -42,9 +17,35 @@ fn check(topic: &str, payload: &[u8], text: bool) -> Result<()> {
     Ok(())
 }
 
+fn no_server() -> Error {
+    Error::invalid("topics need a server")
+}
+
+impl Hub {
+    /// Publishes into the history (every subscriber on every node but session `exclude`) and
+    /// returns the message's position once the broker placed it.
+    pub(crate) async fn publish_positioned(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        text: bool,
+        compress: Option<bool>,
+        exclude: Option<u64>,
+    ) -> Result<Position> {
+        check(topic, payload, text)?;
+        let payload = Bytes::copy_from_slice(payload);
+        self.backplane.publish_positioned(topic, payload, text, compress, exclude).await
+    }
+
+    /// Whether topics are shared through a broker with a history (positions, recovery).
+    pub(crate) fn has_history(&self) -> bool {
+        self.backplane.has_history()
+    }
+}
+
 impl Session {
     /// As [`Session::publish`] (every subscriber but this session, on every node), returning the
-    /// message's position once the broker placed it; see [`Server::publish_positioned`].
+    /// message's position once the broker placed it; see [`crate::Server::publish_positioned`].
     pub async fn publish_positioned(
         &self,
         topic: &str,
@@ -53,9 +54,9 @@ impl Session {
         compress: Option<bool>,
     ) -> Result<Position> {
         check(topic, payload, text)?;
-        let server = self.server().ok_or_else(|| Error::invalid("topics need a server"))?;
-        let payload = Bytes::copy_from_slice(payload);
-        server.inner.topics.backplane.publish_positioned(topic, payload, text, compress, Some(self.id())).await
+        let registry = self.registry().ok_or_else(no_server)?;
+        let hub = hub_of(&*registry).ok_or_else(no_server)?;
+        hub.publish_positioned(topic, payload, text, compress, Some(self.id())).await
     }
 
     /// Subscribes to `topic` after first sending this session every message published after
@@ -71,8 +72,9 @@ impl Session {
         if matches!(self.state(), State::Closing | State::Closed) {
             return Err(Error::Closed(self.close_reason_now()));
         }
-        let server = self.server().ok_or_else(|| Error::invalid("topics need a server"))?;
-        if !server.has_history() {
+        let registry = self.registry().ok_or_else(no_server)?;
+        let hub = hub_of(&*registry).ok_or_else(no_server)?;
+        if !hub.has_history() {
             return Err(Error::Recovery(RecoveryFailure::NoHistory));
         }
         if self.is_subscribed(topic) {
@@ -89,6 +91,6 @@ impl Session {
             }
             session.subscribe(&name).map(|_| ())
         });
-        server.inner.topics.backplane.recover(topic, since, resume).await
+        hub.backplane.recover(topic, since, resume).await
     }
 }

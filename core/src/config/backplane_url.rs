@@ -102,11 +102,11 @@ impl BackplaneUrl {
         if parsed.history > MAX_HISTORY {
             return Err(bad(format!("history must be at most {MAX_HISTORY} (got {})", parsed.history)));
         }
-        crate::config::at_least("backplane history_ttl", parsed.history_ttl.as_secs(), 1)?;
+        crate::error::at_least("backplane history_ttl", parsed.history_ttl.as_secs(), 1)?;
         if parsed.history_meta_ttl < parsed.history_ttl {
             return Err(bad("history_meta_ttl must be at least history_ttl".into()));
         }
-        crate::config::at_least("backplane queue", parsed.queue as u64, 1)?;
+        crate::error::at_least("backplane queue", parsed.queue as u64, 1)?;
         // What the broker's client would refuse when connecting is refused here, by name.
         let refused = match parsed.kind {
             BrokerKind::Redis => redis::Client::open(parsed.connect.as_str()).err().map(|e| e.to_string()),
