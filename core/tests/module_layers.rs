@@ -14,7 +14,7 @@ fn module_of(src: &Path, file: &Path) -> String {
 /// The modules a file's non-test code names as `crate::<module>` (`crate::Error`, `crate::Result`:
 /// `error`, re-exported by lib.rs).
 fn imports(text: &str) -> BTreeSet<String> {
-    let code = text.split("#[cfg(test)]").next().unwrap();
+    let code = non_test_code(text);
     let mut out = BTreeSet::new();
     for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
         for (i, _) in line.match_indices("crate::") {
@@ -25,6 +25,27 @@ fn imports(text: &str) -> BTreeSet<String> {
                 _ => false,
             };
         }
+    }
+    out
+}
+
+/// The file up to its first inline `#[cfg(test)]` item; a `#[cfg(test)]` declaration of one line
+/// (`mod tests;` in its own file) is dropped, so the code after it is still read.
+fn non_test_code(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.trim() == "#[cfg(test)]" {
+            match lines.peek() {
+                Some(next) if next.trim_end().ends_with(';') => {
+                    lines.next();
+                    continue;
+                }
+                _ => break,
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
     }
     out
 }
