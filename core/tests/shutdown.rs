@@ -36,7 +36,7 @@ async fn shutdown_sends_1001_to_every_session_and_resolves_their_reasons_as_loca
     }
     assert!(server.is_closed());
     assert_eq!(server.session_count(), 0);
-    assert!(tokio::net::TcpStream::connect(server.local_addr()).await.is_err(), "no longer accepting");
+    assert!(refuses_connections(server.local_addr()).await, "no longer accepting");
 }
 
 #[tokio::test]
@@ -58,7 +58,7 @@ async fn close_stops_accepting_but_keeps_open_sessions_and_wait_returns() {
     server.close();
     within(server.wait()).await;
     assert!(server.is_closed());
-    assert!(tokio::net::TcpStream::connect(server.local_addr()).await.is_err());
+    assert!(refuses_connections(server.local_addr()).await);
     send(&mut client, Message::text("still here")).await;
     assert_eq!(next(&mut client).await, Some(Message::text("still here")));
 }

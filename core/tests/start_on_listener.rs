@@ -19,7 +19,7 @@ async fn a_server_accepts_on_a_listener_the_host_bound() {
     assert_eq!(next(&mut client).await, Some(Message::text("on your socket")));
     server.close();
     within(server.wait()).await;
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "closing the server closed the listener");
+    assert!(refuses_connections(addr).await, "closing the server closed the listener");
 }
 
 #[test]

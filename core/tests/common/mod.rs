@@ -301,3 +301,13 @@ pub async fn still_serves(server: &Server) -> bool {
     send(&mut c, Message::text("still there?")).await;
     next(&mut c).await == Some(Message::text("still there?"))
 }
+
+/// Whether nothing accepts TCP connections on `addr` any more. A connect to a port nobody listens
+/// on can reach itself (TCP simultaneous open, when the kernel picks the same port as the source),
+/// so such a self-connection counts as refused too.
+pub async fn refuses_connections(addr: std::net::SocketAddr) -> bool {
+    match tokio::net::TcpStream::connect(addr).await {
+        Err(_) => true,
+        Ok(s) => s.local_addr().ok() == s.peer_addr().ok(),
+    }
+}
