@@ -10,6 +10,8 @@ brokers:
 
 test-rust: brokers
 test-c: brokers
+test-python: brokers
+test-node: brokers
 
 .PHONY: demo-rooms
 BACKPLANE ?= redis://127.0.0.1:6379
