@@ -22,6 +22,11 @@ function fromNative(err) {
   }
   err.code = code
   err.message = message
+  if (code === 'WSSESSION_ERR_RECOVERY') {
+    // "[trimmed] ...": why the topic cannot be resumed (trimmed, epoch_changed, no_history, unavailable).
+    const r = /^\[([a-z_]+)\] ([\s\S]*)$/.exec(message)
+    if (r) [, err.reason, err.message] = r
+  }
   return err
 }
 

@@ -7,9 +7,14 @@ pub fn coded(code: &str, msg: impl std::fmt::Display) -> napi::Error {
     napi::Error::new(napi::Status::GenericFailure, format!("{code}: {msg}"))
 }
 
-/// Converts a core error: code `WSSESSION_ERR_<KIND>`, message from the core.
+/// Converts a core error: code `WSSESSION_ERR_<KIND>`, message from the core; a recovery failure's
+/// message starts with its reason in brackets ("[trimmed] ..."), which lib/errors.js moves to `err.reason`.
 pub fn to_js(e: wssession_core::Error) -> napi::Error {
-    coded(&format!("WSSESSION_ERR_{}", e.kind()), e)
+    let code = format!("WSSESSION_ERR_{}", e.kind());
+    match &e {
+        wssession_core::Error::Recovery(failure) => coded(&code, format!("[{}] {e}", failure.as_str())),
+        _ => coded(&code, e),
+    }
 }
 
 /// An argument error raised by the adapter itself.
