@@ -77,6 +77,11 @@ export declare class NativeServer {
   publish(topic: string, data: Uint8Array, flags: number): PublishResult
   /** `publish` for a string payload. */
   publishText(topic: string, data: string, flags: number): PublishResult
+  /**
+   * Publishes through a Redis history (`flags` as `publish`); resolves with the message's position
+   * once the broker placed it (WSSESSION_ERR_RECOVERY without a history).
+   */
+  publishPositioned(topic: string, data: string | Uint8Array, flags: number): Promise<NativePosition>
   /** How many sessions are subscribed to `topic`. */
   numSubscribers(topic: string): number
   /** Every topic with at least one subscriber, sorted. */
@@ -191,6 +196,18 @@ export declare class NativeSession {
   publish(topic: string, data: Uint8Array, flags: number): PublishResult
   /** `publish` for a string payload. */
   publishText(topic: string, data: string, flags: number): PublishResult
+  /**
+   * Publishes through a Redis history to every subscriber of `topic` but this session (`flags` as
+   * `publish`); resolves with the message's position once the broker placed it.
+   */
+  publishPositioned(topic: string, data: string | Uint8Array, flags: number): Promise<NativePosition>
+  /**
+   * Subscribes to `topic` after first sending every message published after `since`
+   * ("<offset>:<epoch>", parsed by the core), in order, none missing or repeated; resolves with the
+   * last one's position (null when the topic has no history yet), or rejects with
+   * WSSESSION_ERR_RECOVERY (not subscribed).
+   */
+  subscribeFrom(topic: string, since: string): Promise<NativePosition | null>
   /** Message and byte counters. */
   get stats(): SessionStats
 }
@@ -280,6 +297,30 @@ export interface LogEntry {
   fields: Record<string, string>
 }
 
+/** What the backplane did since the server started (BACKPLANE.md). */
+export interface NativeBackplaneStats {
+  /** 'redis' or 'nats'; null for the in-process backplane. */
+  kind?: string
+  /** Whether the broker connection is up now. */
+  connected: boolean
+  /** Topics this server listens to on the broker (those with local subscribers). */
+  topics: number
+  /** Publishes the broker took. */
+  published: number
+  /** Messages from the broker delivered to this server's subscribers. */
+  received: number
+  /** Publishes not sent on because the queue toward the broker was full (delivered locally only). */
+  dropped: number
+  /** Publishes the broker did not take (unreachable): other servers never see them. */
+  failed: number
+  /** Messages from other servers this one never received (pub/sub gaps, trimmed history). */
+  lost: number
+  /** Messages filled in from the history (after a gap or a reconnect, or for a resuming session). */
+  recovered: number
+  /** Broker connections re-established after a loss. */
+  reconnects: number
+}
+
 /**
  * One JS turn's events. `meta` holds four numbers per event, in order: kind, session id, offset,
  * length. Kind 2 (text) and 7 (binary) are small messages packed in `data[offset..offset + length]`;
@@ -340,6 +381,14 @@ export interface NativeEvent {
   adoption?: number
 }
 
+/** A message's place in its topic's history (lib/position.js wraps it in the `Position` class). */
+export interface NativePosition {
+  /** 1 for the first message of the epoch, one more for each publish after it. */
+  offset: number
+  /** Names the history the offset counts in; changes when the history is lost. */
+  epoch: string
+}
+
 /** Server-wide figures since the server started. */
 export interface NativeServerStats {
   /** Sessions open now. */
@@ -384,6 +433,8 @@ export interface NativeServerStats {
   publishCompressions: number
   /** The publish figures per topic, for the first topics published to (a bounded set). */
   topics: Record<string, TopicCounts>
+  /** What the backplane did (all zero for the in-process default). */
+  backplane: NativeBackplaneStats
 }
 
 /** Both ends of a connection the core cannot ask a socket about (a pumped stream). */

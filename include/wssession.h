@@ -52,6 +52,11 @@
 #define WSS_TIMEOUT_INFINITE 4294967295
 
 /**
+ * The size of a buffer that holds any position this library writes (text and NUL).
+ */
+#define WSS_POSITION_SIZE 64
+
+/**
  * The result of every fallible call. Numbers are stable and never reused.
  */
 enum wss_status
@@ -219,6 +224,43 @@ enum wss_try_send_result
 typedef enum wss_try_send_result wss_try_send_result;
 #else
 typedef uint32_t wss_try_send_result;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why a topic could not be resumed from a position (with WSS_STATUS_RECOVERY).
+ */
+enum wss_recovery
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Recovered: the session got what it missed and is subscribed (or the call failed otherwise).
+   */
+  WSS_RECOVERY_RECOVERED = 0,
+  /**
+   * The history no longer holds the messages after the position (trimmed by length or age).
+   */
+  WSS_RECOVERY_TRIMMED = 1,
+  /**
+   * The topic's history was lost since the position (a new epoch).
+   */
+  WSS_RECOVERY_EPOCH_CHANGED = 2,
+  /**
+   * The backplane keeps no history (no `history=N` in the Redis URL).
+   */
+  WSS_RECOVERY_NO_HISTORY = 3,
+  /**
+   * The broker holding the history is unreachable.
+   */
+  WSS_RECOVERY_UNAVAILABLE = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wss_recovery wss_recovery;
+#else
+typedef uint32_t wss_recovery;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -689,6 +731,61 @@ typedef struct wss_server_stats {
    */
   uint64_t publish_compressions;
 } wss_server_stats;
+
+/**
+ * What the backplane did since the server started (all zero for the in-process default).
+ */
+typedef struct wss_backplane_stats {
+  /**
+   * Whether the broker connection is up now.
+   */
+  bool connected;
+  /**
+   * Topics this server listens to on the broker (those with local subscribers).
+   */
+  uint64_t topics;
+  /**
+   * Publishes the broker took.
+   */
+  uint64_t published;
+  /**
+   * Messages from the broker delivered to this server's subscribers.
+   */
+  uint64_t received;
+  /**
+   * Publishes not sent on because the queue toward the broker was full (delivered locally only).
+   */
+  uint64_t dropped;
+  /**
+   * Publishes the broker did not take (unreachable): other servers never see them.
+   */
+  uint64_t failed;
+  /**
+   * Messages from other servers this one never received (pub/sub gaps, trimmed history).
+   */
+  uint64_t lost;
+  /**
+   * Messages filled in from the history (after a gap or a reconnect, or for a resuming session).
+   */
+  uint64_t recovered;
+  /**
+   * Broker connections re-established after a loss.
+   */
+  uint64_t reconnects;
+} wss_backplane_stats;
+
+/**
+ * Called exactly once when `wss_session_subscribe_from_async` completes. WSS_STATUS_OK: the
+ * session received every message after the position and is subscribed; `last_position` is the
+ * last of them ("<offset>:<epoch>", borrowed for the call; NULL when the topic has no history
+ * yet). WSS_STATUS_RECOVERY: not subscribed, `recovery` says why. Other statuses as
+ * `wss_session_subscribe`. Runs on a runtime thread.
+ */
+typedef void (*wss_subscribe_from_cb)(void *user_data,
+                                      struct wss_session *session,
+                                      wss_status status,
+                                      wss_recovery recovery,
+                                      const char *last_position);
 
 /**
  * A session event without payload (`on_open`, `on_drain`). `session` is borrowed for the call.
@@ -1248,6 +1345,60 @@ wss_status wss_server_metrics(const struct wss_server *server,
                               char *buf,
                               size_t cap,
                               size_t *len);
+
+/**
+ * Fills `out` with the backplane's figures (BACKPLANE.md).
+ */
+wss_status wss_server_get_backplane_stats(const struct wss_server *server,
+                                          struct wss_backplane_stats *out);
+
+/**
+ * Publishes as `wss_server_publish` through a backplane with a Redis history, waits (at most
+ * `timeout_ms`, WSS_TIMEOUT_INFINITE: no limit) until the broker placed the message and writes its
+ * position, "<offset>:<epoch>" and a NUL, to `position` (`position_size` >= WSS_POSITION_SIZE).
+ * Every subscriber, this server's too, receives the message from the broker in position order.
+ * WSS_STATUS_RECOVERY without a history (`wss_last_error` says so), WSS_STATUS_BACKPLANE when the
+ * broker cannot take it (the message then reaches this server's subscribers only),
+ * WSS_STATUS_WOULD_DEADLOCK inside a callback.
+ */
+wss_status wss_server_publish_positioned(const struct wss_server *server,
+                                         const char *topic,
+                                         uint32_t kind,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         uint32_t compress,
+                                         uint32_t timeout_ms,
+                                         char *position,
+                                         size_t position_size);
+
+/**
+ * Subscribes the session to `topic` after first sending it every message published after `since`
+ * (the "<offset>:<epoch>" of the last message its client received), in order, none missing or
+ * repeated before the live ones. Waits at most `timeout_ms` for the broker. `last_position` (may be
+ * NULL; else `last_position_size` >= WSS_POSITION_SIZE) receives the last message sent ("" when the
+ * topic has no history yet). WSS_STATUS_RECOVERY when that is impossible: the session is not
+ * subscribed, `recovery` (may be NULL) says why, and its client should reload its state.
+ * WSS_STATUS_INVALID_ARGUMENT for a malformed `since` or a session already subscribed to `topic`;
+ * WSS_STATUS_WOULD_DEADLOCK inside a callback (use `wss_session_subscribe_from_async`).
+ */
+wss_status wss_session_subscribe_from(const struct wss_session *session,
+                                      const char *topic,
+                                      const char *since,
+                                      uint32_t timeout_ms,
+                                      wss_recovery *recovery,
+                                      char *last_position,
+                                      size_t last_position_size);
+
+/**
+ * Starts `wss_session_subscribe_from` and returns at once (callable anywhere, callbacks
+ * included). When this returns WSS_STATUS_OK, `callback` is called exactly once on a runtime
+ * thread with the outcome (see `wss_subscribe_from_cb`); on any other return it is never called.
+ */
+wss_status wss_session_subscribe_from_async(const struct wss_session *session,
+                                            const char *topic,
+                                            const char *since,
+                                            wss_subscribe_from_cb callback,
+                                            void *user_data);
 
 /**
  * The HTTP method ("GET").

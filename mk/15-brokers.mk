@@ -10,12 +10,14 @@ brokers:
 
 test-rust: brokers
 test-c: brokers
+test-python: brokers
+test-node: brokers
 
 .PHONY: demo-rooms
 BACKPLANE ?= redis://127.0.0.1:6379
-## demo-rooms: chat rooms as topics on 127.0.0.1:9002 shared through $(BACKPLANE); run it in two terminals
+## demo-rooms: the chat demo (rooms as topics) on 127.0.0.1:$(PORT) sharing its rooms through $(BACKPLANE), the port shared too (SO_REUSEPORT); run it in two terminals
 demo-rooms:
-	cargo run --release --locked -p wssession-core --example rooms -- --port 9002 --reuse-port --backplane '$(BACKPLANE)'
+	cargo run --release --locked -p wssession-core --example chat -- --port $(PORT) --reuse-port --backplane '$(BACKPLANE)'
 
 .PHONY: bench-backplane
 ## bench-backplane: added cross-node p99 latency through Redis and NATS on loopback (bench/src/bin/backplane-latency.rs)

@@ -1,10 +1,12 @@
 'use strict'
 // Native errors arrive as "WSSESSION_ERR_<KIND>[ DETAIL]: message", the detail taken from the core's
 // error kind (never guessed from the text): "RangeError" for an argument out of its range, or Node's
-// own code for an I/O error ("EADDRINUSE", "EACCES"). This moves the code into `err.code` (the ws
-// idiom; Node's code when there is one) and makes argument errors TypeError or RangeError.
+// own code for an I/O error ("EADDRINUSE", "EACCES"), or why a topic cannot be resumed ("trimmed",
+// "epoch_changed", "no_history", "unavailable"). This moves the code into `err.code` (the ws idiom;
+// Node's code when there is one), a recovery failure's reason into `err.reason`, and makes argument
+// errors TypeError or RangeError.
 
-const PREFIX = /^(WSSESSION_ERR_[A-Z_]+)(?: ([A-Za-z]+))?: ([\s\S]*)$/
+const PREFIX = /^(WSSESSION_ERR_[A-Z_]+)(?: ([A-Za-z_]+))?: ([\s\S]*)$/
 
 /** Makes an Error (or TypeError/RangeError) carrying a stable `code`. */
 function makeError(code, message, Ctor = Error) {
@@ -21,8 +23,13 @@ function fromNative(err) {
   if (code === 'WSSESSION_ERR_INVALID_ARGUMENT') {
     return makeError(code, message, detail === 'RangeError' ? RangeError : TypeError)
   }
-  err.code = detail || code
   err.message = message
+  if (code === 'WSSESSION_ERR_RECOVERY') {
+    err.code = code
+    err.reason = detail
+  } else {
+    err.code = detail || code
+  }
   return err
 }
 

@@ -82,6 +82,10 @@ declare class WebSocket extends EventEmitter {
 
   /** Subscribes to `topic`: true if newly subscribed, false if it already was (uWebSockets.js's names from here on). */
   subscribe(topic: string): boolean
+  /** Resumes `topic` from `since` (needs a Redis history): every message published after it first, in order, none
+   * missing or repeated, then the live ones. Resolves with the last one's position (null: no history yet); rejects
+   * with code WSSESSION_ERR_RECOVERY and its `reason` ('trimmed', 'epoch_changed', 'no_history', 'unavailable'). */
+  subscribe(topic: string, options: { since: WebSocket.Position | string }): Promise<WebSocket.Position | null>
   /** Unsubscribes from `topic`: false if it was not subscribed. */
   unsubscribe(topic: string): boolean
   isSubscribed(topic: string): boolean
@@ -90,6 +94,8 @@ declare class WebSocket extends EventEmitter {
   /** Publishes to every subscriber of `topic` but this socket, without waiting; `isBinary` defaults to the data's
    * type. Returns whether any other socket was subscribed. */
   publish(topic: string, data: WebSocket.SendData, isBinary?: boolean, compress?: boolean): boolean
+  /** Publishes to every subscriber of `topic` but this socket through the Redis history; resolves with its position. */
+  publishPositioned(topic: string, data: WebSocket.SendData, options?: { binary?: boolean; compress?: boolean }): Promise<WebSocket.Position>
 
   addEventListener(type: 'message', listener: WebSocket.EventListener<WebSocket.MessageEvent>, options?: WebSocket.EventListenerOptions): void
   addEventListener(type: 'close', listener: WebSocket.EventListener<WebSocket.CloseEvent>, options?: WebSocket.EventListenerOptions): void
@@ -298,6 +304,15 @@ declare namespace WebSocket {
   /** What a publish did: subscribers it was queued to, skipped (over their write limit) or closed. */
   type PublishResult = NativePublishResult
 
+  /** A message's place in its topic's history: `offset` (one more per publish) in `epoch`; `toString()` gives
+   * `"<offset>:<epoch>"`, the form clients see with `positions=1`. */
+  class Position {
+    constructor(offset: number, epoch: string)
+    readonly offset: number
+    readonly epoch: string
+    toString(): string
+  }
+
   class Server<T extends typeof WebSocket = typeof WebSocket> extends EventEmitter {
     constructor(options: ServerOptions<T>, callback?: () => void)
     readonly options: ServerOptions<T>
@@ -314,6 +329,9 @@ declare namespace WebSocket {
     metrics(): string
     /** Publishes to every socket subscribed to `topic`, framed once, without waiting; `binary` defaults to the data's type. */
     publish(topic: string, data: SendData, options?: { binary?: boolean; compress?: boolean }): PublishResult
+    /** Publishes through the backplane's Redis history; resolves with the message's position once Redis placed it
+     * (rejects with WSSESSION_ERR_RECOVERY, reason 'no_history', without a history). */
+    publishPositioned(topic: string, data: SendData, options?: { binary?: boolean; compress?: boolean }): Promise<Position>
     /** How many sockets are subscribed to `topic`. */
     numSubscribers(topic: string): number
     /** Every topic with at least one subscriber, sorted. */

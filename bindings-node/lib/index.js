@@ -6,6 +6,7 @@ const { WebSocketServer } = require('./server')
 const { WebSocket } = require('./websocket')
 const { JsonConverter } = require('./converter')
 const { createWebSocketStream } = require('./stream')
+const { Position } = require('./position')
 
 module.exports = WebSocket
 module.exports.WebSocket = WebSocket
@@ -13,3 +14,4 @@ module.exports.WebSocketServer = WebSocketServer
 module.exports.Server = WebSocketServer
 module.exports.JsonConverter = JsonConverter
 module.exports.createWebSocketStream = createWebSocketStream
+module.exports.Position = Position

@@ -12,6 +12,33 @@ const { makeRequest, LazyRequest } = require('./request')
 const { decideUpgrade, upgradeHeaders, rethrowLater } = require('./handshake')
 const { handleUpgrade, handshakeResponse, adoptUpgraded } = require('./upgrade')
 
+const { Position } = require('./position')
+
+/** The `{ binary, compress }` options of `wss.publish` and `wss.publishPositioned`, type-checked. */
+function publishOptions(options) {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object') throw new TypeError('options must be an object')
+  for (const name of ['binary', 'compress']) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') {
+      throw new TypeError(`options.${name} must be a boolean (got ${typeof options[name]})`)
+    }
+  }
+  return { binary: options.binary, compress: options.compress }
+}
+
+/** A publish's payload (string or bytes) and its `trySend`-style flags: bit 0 binary, bits 2-3 compress. */
+function publishArgs(topic, data, binary, compress) {
+  topicName(topic)
+  let payload = data
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+    const p = toPayload(data)
+    payload = p.payload
+    if (binary === undefined) binary = p.binary
+  }
+  if (binary === undefined) binary = typeof payload !== 'string'
+  return { payload, flags: (binary ? 1 : 0) | (compress === undefined ? 0 : compress ? 8 : 4) }
+}
+
 const KIND_REQUEST = 0
 const KIND_OPEN = 1
 const KIND_MESSAGE = 2
@@ -120,19 +147,19 @@ class WebSocketServer extends EventEmitter {
    * Returns `{ delivered, dropped, closed }`.
    */
   publish(topic, data, options) {
-    let binary
-    let compress
-    if (options !== undefined && options !== null) {
-      if (typeof options !== 'object') throw new TypeError('options must be an object')
-      for (const name of ['binary', 'compress']) {
-        if (options[name] !== undefined && typeof options[name] !== 'boolean') {
-          throw new TypeError(`options.${name} must be a boolean (got ${typeof options[name]})`)
-        }
-      }
-      binary = options.binary
-      compress = options.compress
-    }
+    const { binary, compress } = publishOptions(options)
     return this._publish(this._native, topic, data, binary, compress)
+  }
+
+  /**
+   * Publishes as `publish` through the backplane's Redis history (`{ backplane: 'redis://...?history=N' }`)
+   * and resolves with the message's `Position` once Redis placed it; every subscriber, this server's too,
+   * receives it from Redis in position order. Rejects with `WSSESSION_ERR_RECOVERY` (`reason: 'no_history'`)
+   * without a history, `WSSESSION_ERR_BACKPLANE` when Redis cannot take it.
+   */
+  async publishPositioned(topic, data, options) {
+    if (!this._native) throw makeError('WSSESSION_ERR_INVALID_ARGUMENT', 'the server is not listening')
+    return this._publishPositioned(this._native, topic, data, options)
   }
 
   /** How many sockets are subscribed to `topic`. */
@@ -148,18 +175,18 @@ class WebSocketServer extends EventEmitter {
 
   /** @internal A publish through `target` (the server, or the publishing session), after the sends queued so far. */
   _publish(target, topic, data, binary, compress) {
-    topicName(topic)
-    let payload = data
-    if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
-      const p = toPayload(data)
-      payload = p.payload
-      if (binary === undefined) binary = p.binary
-    }
-    if (binary === undefined) binary = typeof payload !== 'string'
-    const flags = (binary ? 1 : 0) | (compress === undefined ? 0 : compress ? 8 : 4)
+    const { payload, flags } = publishArgs(topic, data, binary, compress)
     if (!target) return { delivered: 0, dropped: 0, closed: 0 }
     this._flushSends()
     return call(() => (typeof payload === 'string' ? target.publishText(topic, payload, flags) : target.publish(topic, payload, flags)))
+  }
+
+  /** @internal A positioned publish through `target` (the server, or the publishing session). */
+  async _publishPositioned(target, topic, data, options) {
+    const { binary, compress } = publishOptions(options)
+    const { payload, flags } = publishArgs(topic, data, binary, compress)
+    this._flushSends()
+    return wrap(call(() => target.publishPositioned(topic, payload, flags))).then(Position._from)
   }
 
   // One engine log record: 'log' event, NODE_DEBUG output, and 'handshakeRefused' for an upgrade the engine

@@ -6,6 +6,7 @@ const { EventEmitter } = require('node:events')
 const { isUtf8 } = require('node:buffer')
 const { makeError, call, wrap, fromNative } = require('./errors')
 const { JsonConverter } = require('./converter')
+const { Position } = require('./position')
 const { installEventTarget } = require('./event-target')
 
 const CONNECTING = 0
@@ -494,9 +495,22 @@ class WebSocket extends EventEmitter {
   }
 
   // ---- topics (uWebSockets.js's names) ----
-  /** Subscribes to `topic` (a string): true if newly subscribed, false if it already was. */
-  subscribe(topic) {
-    return call(() => this._native.subscribe(topicName(topic)))
+  /**
+   * Subscribes to `topic` (a string): true if newly subscribed, false if it already was. With `{ since }`
+   * (a `Position` or its `"<offset>:<epoch>"`, the last message the client received; needs a Redis
+   * history) it returns a promise: the socket first gets every message published after `since`, in order,
+   * none missing or repeated, then the live ones; it resolves with the last one's `Position` (null when the
+   * topic has no history yet), or rejects with `WSSESSION_ERR_RECOVERY` and its `reason` ('trimmed',
+   * 'epoch_changed', 'no_history', 'unavailable'): the socket is then not subscribed.
+   */
+  subscribe(topic, options) {
+    if (options === undefined) return call(() => this._native.subscribe(topicName(topic)))
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+    if (typeof options.since !== 'string' && !(options.since instanceof Position)) {
+      throw new TypeError('options.since must be a Position or its "<offset>:<epoch>" string')
+    }
+    const since = String(options.since)
+    return wrap(call(() => this._native.subscribeFrom(topicName(topic), since))).then(Position._from)
   }
 
   /** Unsubscribes from `topic`: false if it was not subscribed. */
@@ -522,6 +536,14 @@ class WebSocket extends EventEmitter {
   publish(topic, data, isBinary, compress) {
     const r = this._server._publish(this._native, topic, data, isBinary, compress)
     return r.delivered + r.dropped + r.closed > 0
+  }
+
+  /**
+   * Publishes as `publish` (every subscriber of `topic` but this socket) through the backplane's Redis
+   * history, and resolves with the message's `Position` once Redis placed it (see `wss.publishPositioned`).
+   */
+  publishPositioned(topic, data, options) {
+    return this._server._publishPositioned(this._native, topic, data, options)
   }
 
   /** Serializes `value` with the converter and sends it. */

@@ -13,12 +13,13 @@ pub fn coded(code: &str, msg: impl std::fmt::Display) -> napi::Error {
 }
 
 /// Converts a core error: code `WSSESSION_ERR_<KIND>`, message from the core; the core's
-/// out-of-range errors become RangeErrors.
+/// out-of-range errors become RangeErrors, and a recovery failure carries its reason as the detail.
 pub fn to_js(e: Error) -> napi::Error {
     match &e {
         Error::OutOfRange(_) => invalid_range(e),
         Error::Io(io) if io.kind() == std::io::ErrorKind::AddrInUse => coded("WSSESSION_ERR_IO EADDRINUSE", e),
         Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => coded("WSSESSION_ERR_IO EACCES", e),
+        Error::Recovery(failure) => coded(&format!("WSSESSION_ERR_{} {}", e.kind(), failure.as_str()), e),
         _ => coded(&format!("WSSESSION_ERR_{}", e.kind()), e),
     }
 }

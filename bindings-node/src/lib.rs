@@ -10,12 +10,14 @@ mod hub;
 mod lane;
 mod observe;
 pub mod payload;
+mod positions;
 mod request;
 mod server;
 mod session;
 mod topics;
 
 pub use adopt::{Agreed, HandshakeInfo, NativePump, PeerAddress, RawRequest, UpgradedPump};
+pub use positions::NativePosition;
 pub use request::RequestInfo;
 pub use server::{DecisionOptions, DeflateOptions, NativeServer, ServerAddress, ServerOptions};
 pub use session::NativeSession;

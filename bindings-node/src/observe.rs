@@ -122,6 +122,33 @@ pub struct NativeServerStats {
     pub publish_compressions: f64,
     /// The publish figures per topic, for the first topics published to (a bounded set).
     pub topics: HashMap<String, TopicCounts>,
+    /// What the backplane did (all zero for the in-process default).
+    pub backplane: NativeBackplaneStats,
+}
+
+/// What the backplane did since the server started (BACKPLANE.md).
+#[napi(object)]
+pub struct NativeBackplaneStats {
+    /// 'redis' or 'nats'; null for the in-process backplane.
+    pub kind: Option<String>,
+    /// Whether the broker connection is up now.
+    pub connected: bool,
+    /// Topics this server listens to on the broker (those with local subscribers).
+    pub topics: f64,
+    /// Publishes the broker took.
+    pub published: f64,
+    /// Messages from the broker delivered to this server's subscribers.
+    pub received: f64,
+    /// Publishes not sent on because the queue toward the broker was full (delivered locally only).
+    pub dropped: f64,
+    /// Publishes the broker did not take (unreachable): other servers never see them.
+    pub failed: f64,
+    /// Messages from other servers this one never received (pub/sub gaps, trimmed history).
+    pub lost: f64,
+    /// Messages filled in from the history (after a gap or a reconnect, or for a resuming session).
+    pub recovered: f64,
+    /// Broker connections re-established after a loss.
+    pub reconnects: f64,
 }
 
 /// One topic's publish figures.
@@ -178,6 +205,18 @@ impl From<ServerStats> for NativeServerStats {
                     (k.clone(), counts)
                 })
                 .collect(),
+            backplane: NativeBackplaneStats {
+                kind: s.backplane.kind.map(str::to_owned),
+                connected: s.backplane.connected,
+                topics: n(s.backplane.topics),
+                published: n(s.backplane.published),
+                received: n(s.backplane.received),
+                dropped: n(s.backplane.dropped),
+                failed: n(s.backplane.failed),
+                lost: n(s.backplane.lost),
+                recovered: n(s.backplane.recovered),
+                reconnects: n(s.backplane.reconnects),
+            },
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use napi::Env;
-use napi::bindgen_prelude::{Float64ArraySlice, Function, Object, Unknown};
+use napi::bindgen_prelude::{Either, Float64ArraySlice, Function, Object, Uint8Array, Unknown};
 use napi_derive::napi;
 use wssession_core::{
     Accept, Decision, DeflateConfig, Handler, Handshake, HttpResponse, Request, Server, ServerBuilder, ServerConfig,
@@ -16,6 +16,7 @@ use crate::adopt::Adopting;
 use crate::error::{invalid, invalid_range, to_js};
 use crate::hub::{Events, EventsFn, Hub, NativeBatch, SessState};
 use crate::observe::{LogEntry, NativeServerStats};
+use crate::positions::NativePosition;
 use crate::request::RequestInfo;
 use crate::topics::PublishResult;
 
@@ -383,6 +384,23 @@ impl NativeServer {
     #[napi]
     pub fn publish_text(&self, topic: String, data: String, flags: u32) -> napi::Result<PublishResult> {
         self.publish(topic, data.as_bytes(), flags)
+    }
+
+    /// Publishes through a Redis history (`flags` as `publish`); resolves with the message's position
+    /// once the broker placed it (WSSESSION_ERR_RECOVERY without a history).
+    #[napi(ts_return_type = "Promise<NativePosition>")]
+    pub fn publish_positioned<'env>(
+        &self,
+        env: &'env Env,
+        topic: String,
+        data: Either<String, Uint8Array>,
+        flags: u32,
+    ) -> napi::Result<Object<'env>> {
+        let (server, data) = (self.server.clone(), crate::positions::owned(data));
+        let (text, compress) = (!crate::hub::is_binary(flags), crate::hub::compress_of(flags));
+        crate::positions::promise(env, async move {
+            server.publish_positioned(&topic, &data, text, compress).await.map(NativePosition::from)
+        })
     }
 
     /// How many sessions are subscribed to `topic`.

@@ -10,6 +10,7 @@ use wssession_core::{Bytes, Frame, FrameType, Session, State, TrySend};
 
 use crate::error::{invalid, to_js};
 use crate::hub::SessState;
+use crate::positions::NativePosition;
 use crate::request::RequestInfo;
 use crate::topics::PublishResult;
 
@@ -334,6 +335,36 @@ impl NativeSession {
     #[napi]
     pub fn publish_text(&self, topic: String, data: String, flags: u32) -> napi::Result<PublishResult> {
         self.publish(topic, data.as_bytes(), flags)
+    }
+
+    /// Publishes through a Redis history to every subscriber of `topic` but this session (`flags` as
+    /// `publish`); resolves with the message's position once the broker placed it.
+    #[napi(ts_return_type = "Promise<NativePosition>")]
+    pub fn publish_positioned<'env>(
+        &self,
+        env: &'env Env,
+        topic: String,
+        data: Either<String, Uint8Array>,
+        flags: u32,
+    ) -> napi::Result<Object<'env>> {
+        let (s, data) = (self.s.clone(), crate::positions::owned(data));
+        let (text, compress) = (!crate::hub::is_binary(flags), crate::hub::compress_of(flags));
+        crate::positions::promise(env, async move {
+            s.publish_positioned(&topic, &data, text, compress).await.map(NativePosition::from)
+        })
+    }
+
+    /// Subscribes to `topic` after first sending every message published after `since`
+    /// ("<offset>:<epoch>", parsed by the core), in order, none missing or repeated; resolves with the
+    /// last one's position (null when the topic has no history yet), or rejects with
+    /// WSSESSION_ERR_RECOVERY (not subscribed).
+    #[napi(ts_return_type = "Promise<NativePosition | null>")]
+    pub fn subscribe_from<'env>(&self, env: &'env Env, topic: String, since: String) -> napi::Result<Object<'env>> {
+        let since: wssession_core::Position = since.parse().map_err(to_js)?;
+        let s = self.s.clone();
+        crate::positions::promise(env, async move {
+            s.subscribe_from(&topic, since).await.map(|p| p.map(NativePosition::from))
+        })
     }
 
     /// Message and byte counters.

@@ -79,7 +79,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Dropped => err(py, "DroppedError", msg),
         Error::WouldDeadlock => err(py, "WouldDeadlockError", msg),
         Error::AlreadyStarted | Error::RuntimeStarted => err(py, "InvalidState", msg),
-        Error::Recovery(_) => err(py, "RecoveryError", msg),
+        Error::Recovery(failure) => make(py, "RecoveryError", (msg, failure.as_str())),
         Error::Backplane(_) => err(py, "BackplaneError", msg),
     }
 }

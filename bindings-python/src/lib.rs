@@ -6,6 +6,7 @@ mod errors;
 mod frame;
 mod host;
 mod observe;
+mod positions;
 mod request;
 mod server;
 mod session;
@@ -30,6 +31,7 @@ fn _wssession(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Incoming>()?;
     m.add_class::<session::Outgoing>()?;
     m.add_class::<topics::PyPublished>()?;
+    m.add_class::<positions::PyPosition>()?;
     m.add_class::<server::ServerHandle>()?;
     m.add_class::<server::Resolver>()?;
     m.add_class::<host::PyBytePump>()?;

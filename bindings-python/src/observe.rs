@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use wssession_core::ServerStats;
 use wssession_core::log::{Level, LogRecord, LogSink};
+use wssession_core::{BackplaneStats, ServerStats};
 
 /// The core level for a `logging` level: the most verbose one the logger lets through, or `None` when
 /// it takes nothing the core emits (above ERROR), so no record ever crosses into Python.
@@ -91,6 +91,26 @@ pub fn logger_sink(logger: Py<PyAny>) -> LogSink {
     })
 }
 
+/// `BackplaneStats` as a dict (``kind`` None in-process).
+fn backplane_dict<'py>(py: Python<'py>, b: &BackplaneStats) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("kind", b.kind)?;
+    d.set_item("connected", b.connected)?;
+    for (key, value) in [
+        ("topics", b.topics),
+        ("published", b.published),
+        ("received", b.received),
+        ("dropped", b.dropped),
+        ("failed", b.failed),
+        ("lost", b.lost),
+        ("recovered", b.recovered),
+        ("reconnects", b.reconnects),
+    ] {
+        d.set_item(key, value)?;
+    }
+    Ok(d)
+}
+
 /// `ServerStats` as a dict: counts by key become dicts (`closes` keyed by `(code, initiator)`).
 pub fn stats_dict<'py>(py: Python<'py>, s: &ServerStats) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -124,5 +144,6 @@ pub fn stats_dict<'py>(py: Python<'py>, s: &ServerStats) -> PyResult<Bound<'py, 
         topics.set_item(name, counts)?;
     }
     d.set_item("topics", topics)?;
+    d.set_item("backplane", backplane_dict(py, &s.backplane)?)?;
     Ok(d)
 }

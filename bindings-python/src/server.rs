@@ -150,6 +150,23 @@ impl ServerHandle {
         crate::topics::publish(message, text, |data, text| server.publish(topic, data, text, None))
     }
 
+    /// Publishes through a Redis history; resolves with the message's `Position` once the broker
+    /// placed it (RecoveryError without a history, BackplaneError when the broker cannot take it).
+    #[pyo3(signature = (topic, message, text=None))]
+    fn publish_positioned<'py>(
+        &self,
+        py: Python<'py>,
+        topic: String,
+        message: &Bound<'py, PyAny>,
+        text: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (data, text) = crate::positions::owned_message(message, text)?;
+        let server = self.server.clone();
+        crate::bridge::future_into_py(py, async move {
+            errors::map(server.publish_positioned(&topic, &data, text, None).await).map(crate::positions::PyPosition)
+        })
+    }
+
     /// How many connections are subscribed to ``topic``.
     fn subscriber_count(&self, topic: &str) -> usize {
         self.server.subscriber_count(topic)

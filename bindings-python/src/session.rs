@@ -999,6 +999,40 @@ impl Connection {
         crate::topics::publish(message, text, |data, text| session.publish(topic, data, text, None))
     }
 
+    /// Publishes through a Redis history to every subscriber of ``topic`` but this connection;
+    /// resolves with the message's `Position` once the broker placed it.
+    #[pyo3(signature = (topic, message, text=None))]
+    fn publish_positioned<'py>(
+        &self,
+        py: Python<'py>,
+        topic: String,
+        message: &Bound<'py, PyAny>,
+        text: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (data, text) = crate::positions::owned_message(message, text)?;
+        let session = self.session.clone();
+        crate::bridge::future_into_py(py, async move {
+            errors::map(session.publish_positioned(&topic, &data, text, None).await).map(crate::positions::PyPosition)
+        })
+    }
+
+    /// Subscribes to ``topic`` after first sending every message published after ``since`` (a
+    /// `Position` or its str), in order, none missing or repeated; resolves with the last one's
+    /// position (None when the topic has no history yet). RecoveryError (``reason``) when that is
+    /// impossible: the connection is then not subscribed.
+    fn subscribe_from<'py>(
+        &self,
+        py: Python<'py>,
+        topic: String,
+        since: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let since = crate::positions::position_arg(since)?;
+        let session = self.session.clone();
+        crate::bridge::future_into_py(py, async move {
+            errors::map(session.subscribe_from(&topic, since).await).map(|p| p.map(crate::positions::PyPosition))
+        })
+    }
+
     /// Stops reading the socket (TCP backpressure) until ``resume()``.
     fn pause(&self) {
         self.session.pause();

@@ -198,3 +198,50 @@ pub unsafe extern "C" fn wss_server_metrics(
         Ok(())
     }
 }
+
+/// What the backplane did since the server started (all zero for the in-process default).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct wss_backplane_stats {
+    /// Whether the broker connection is up now.
+    pub connected: bool,
+    /// Topics this server listens to on the broker (those with local subscribers).
+    pub topics: u64,
+    /// Publishes the broker took.
+    pub published: u64,
+    /// Messages from the broker delivered to this server's subscribers.
+    pub received: u64,
+    /// Publishes not sent on because the queue toward the broker was full (delivered locally only).
+    pub dropped: u64,
+    /// Publishes the broker did not take (unreachable): other servers never see them.
+    pub failed: u64,
+    /// Messages from other servers this one never received (pub/sub gaps, trimmed history).
+    pub lost: u64,
+    /// Messages filled in from the history (after a gap or a reconnect, or for a resuming session).
+    pub recovered: u64,
+    /// Broker connections re-established after a loss.
+    pub reconnects: u64,
+}
+
+/// Fills `out` with the backplane's figures (BACKPLANE.md).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_server_get_backplane_stats(
+    server: *const wss_server,
+    out: *mut wss_backplane_stats,
+) -> wss_status {
+    ffi_status! {
+        let b = arg(server, "server")?.running()?.stats().backplane;
+        write(out_ptr(out, "out")?, wss_backplane_stats {
+            connected: b.connected,
+            topics: b.topics,
+            published: b.published,
+            received: b.received,
+            dropped: b.dropped,
+            failed: b.failed,
+            lost: b.lost,
+            recovered: b.recovered,
+            reconnects: b.reconnects,
+        });
+        Ok(())
+    }
+}

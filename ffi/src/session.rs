@@ -142,7 +142,7 @@ impl wss_session {
 }
 
 /// A new strong reference from a borrowed, non-NULL handle pointer.
-fn clone_arc(ptr: *const wss_session) -> Arc<wss_session> {
+pub(crate) fn clone_arc(ptr: *const wss_session) -> Arc<wss_session> {
     // SAFETY: `ptr` is a live handle (checked non-NULL by the caller); every handle C holds came
     // from an `Arc<wss_session>`, so adding a reference and rebuilding an Arc is balanced.
     unsafe {

@@ -80,15 +80,21 @@ fn write_optional<T>(ptr: *mut T, value: T) {
 }
 
 /// The arguments of a publish, translated (the core checks the topic and the text).
-struct PublishArgs<'a> {
-    topic: &'a str,
-    data: &'a [u8],
-    text: bool,
-    compress: Option<bool>,
+pub(crate) struct PublishArgs<'a> {
+    pub(crate) topic: &'a str,
+    pub(crate) data: &'a [u8],
+    pub(crate) text: bool,
+    pub(crate) compress: Option<bool>,
 }
 
 impl<'a> PublishArgs<'a> {
-    fn new(topic: *const c_char, kind: u32, data: *const u8, len: usize, compress: u32) -> Result<Self, FfiError> {
+    pub(crate) fn new(
+        topic: *const c_char,
+        kind: u32,
+        data: *const u8,
+        len: usize,
+        compress: u32,
+    ) -> Result<Self, FfiError> {
         let text = match frame_type_in(kind)? {
             wssession_core::FrameType::Text => true,
             wssession_core::FrameType::Binary => false,

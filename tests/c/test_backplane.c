@@ -1,5 +1,6 @@
 /* The C suite for the backplane: two servers sharing topics through a real redis-server (started here
- * on a loopback ephemeral port, stopped by pid) deliver each other's server and session publishes.
+ * on a loopback ephemeral port, stopped by pid) deliver each other's server and session publishes;
+ * with a Redis history, publishes return their position and a reconnecting client resumes from one.
  * Prints "N passed, N failed" last; exit status 1 on failure. */
 #define _DEFAULT_SOURCE
 #include <arpa/inet.h>
@@ -170,8 +171,192 @@ static void two_servers_on_one_redis_deliver_each_others_publishes(void) {
     stop_redis(redis);
 }
 
+/* Publishes `text` to "news" through the history and writes its position. */
+static void publish_positioned(wss_server *srv, const char *text, char position[WSS_POSITION_SIZE]) {
+    OK(wss_server_publish_positioned(srv, "news", WSS_FRAME_TYPE_TEXT, (const uint8_t *)text, strlen(text),
+                                     WSS_COMPRESS_AUTO, 5000, position, WSS_POSITION_SIZE));
+}
+
+/* Waits for the next session after the `seen` first ones and returns it, retained. */
+static wss_session *next_session(node_t *n, int seen, wss_session **slot) {
+    CHECK(wait_for(&n->opened, seen + 1));
+    return *slot;
+}
+
+static wss_session *g_latest; /* the newest session of the recovery tests' node */
+
+static void on_open_latest(void *ud, wss_session *s) {
+    node_t *n = ud;
+    if (g_latest) wss_session_release(g_latest);
+    g_latest = wss_session_retain(s);
+    atomic_fetch_add(&n->opened, 1);
+}
+
+static wss_server *start_history_node(node_t *n, const char *url, uint16_t *port) {
+    wss_server_config *cfg = wss_server_config_new();
+    OK(wss_server_config_set_backplane(cfg, url));
+    wss_server *srv = NULL;
+    OK(wss_server_new(cfg, n, NULL, &srv));
+    wss_server_config_free(cfg);
+    wss_callbacks cbs = {0};
+    cbs.on_open = on_open_latest;
+    OK(wss_server_set_fallback(srv, WSS_MODE_PUSH, &cbs));
+    OK(wss_server_start(srv));
+    OK(wss_server_port(srv, port));
+    return srv;
+}
+
+/* One server on its own redis-server, the Redis URL's options given as `query` ("" for none). */
+typedef struct {
+    pid_t redis;
+    node_t *n;
+    wss_server *srv;
+    uint16_t port;
+} history_t;
+
+static history_t history_start(const char *query) {
+    history_t h = {0};
+    uint16_t redis_port = free_port();
+    h.redis = start_redis(redis_port);
+    char url[96];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u%s", redis_port, query);
+    h.n = calloc(1, sizeof *h.n);
+    h.srv = start_history_node(h.n, url, &h.port);
+    /* Positioned publishes need the broker: wait until the backplane is connected. */
+    wss_backplane_stats b = {0};
+    for (int i = 0; i < 2000 && !b.connected; i++) {
+        OK(wss_server_get_backplane_stats(h.srv, &b));
+        if (!b.connected) sleep_ms(5);
+    }
+    CHECK(b.connected);
+    return h;
+}
+
+static void history_stop(history_t *h) {
+    OK(wss_server_shutdown(h->srv, 1000));
+    wss_session_release(g_latest);
+    g_latest = NULL;
+    wss_server_free(h->srv);
+    free(h->n);
+    stop_redis(h->redis);
+}
+
+static int connect_plain(uint16_t port) {
+    char head[1024];
+    int fd = ws_connect(port, "/", NULL, head, sizeof head, 0);
+    CHECK(fd >= 0 && strncmp(head, "HTTP/1.1 101", 12) == 0);
+    return fd;
+}
+
+static void bye(int fd) {
+    CHECK(ws_send_close(fd, 1000, "bye") == 0);
+    CHECK(ws_recv_close(fd, NULL, 0) == 1000);
+    close(fd);
+}
+
+typedef struct {
+    atomic_int done;
+    wss_status status;
+    wss_recovery recovery;
+    char last[WSS_POSITION_SIZE];
+} resumed_t;
+
+static void on_resumed(void *ud, wss_session *s, wss_status status, wss_recovery recovery, const char *last) {
+    (void)s;
+    resumed_t *r = ud;
+    r->status = status;
+    r->recovery = recovery;
+    snprintf(r->last, sizeof r->last, "%s", last ? last : "(none)");
+    atomic_store(&r->done, 1);
+}
+
+static void a_reconnecting_client_resumes_from_its_last_position_with_nothing_missing_or_repeated(void) {
+    history_t h = history_start("?history=100");
+    wss_server *srv = h.srv;
+    node_t *n = h.n;
+    uint16_t port = h.port;
+
+    int c1 = connect_plain(port);
+    wss_session *s1 = next_session(n, 0, &g_latest);
+    char p[6][WSS_POSITION_SIZE];
+    /* A first subscription resumes from a position before any message: it simply subscribes. */
+    publish_positioned(srv, "m1", p[0]);
+    wss_recovery why = WSS_RECOVERY_TRIMMED;
+    char last[WSS_POSITION_SIZE];
+    OK(wss_session_subscribe_from(s1, "news", p[0], 5000, &why, last, sizeof last));
+    CHECK(why == WSS_RECOVERY_RECOVERED && strcmp(last, p[0]) == 0);
+    publish_positioned(srv, "m2", p[1]);
+    expect_text(c1, "m2");
+    bye(c1); /* the client goes away after m2 ... */
+    publish_positioned(srv, "m3", p[2]);
+    publish_positioned(srv, "m4", p[3]);
+
+    int c2 = connect_plain(port); /* ... and comes back with m2's position */
+    wss_session *s2 = next_session(n, 1, &g_latest);
+    resumed_t r = {0};
+    OK(wss_session_subscribe_from_async(s2, "news", p[1], on_resumed, &r));
+    CHECK(wait_for(&r.done, 1));
+    CHECK(r.status == WSS_STATUS_OK && r.recovery == WSS_RECOVERY_RECOVERED && strcmp(r.last, p[3]) == 0);
+    publish_positioned(srv, "m5", p[4]);
+    expect_text(c2, "m3");
+    expect_text(c2, "m4");
+    expect_text(c2, "m5"); /* live after the missed ones, m4 not twice */
+    /* Subscribing twice is refused: it would deliver each message twice. */
+    CHECK(wss_session_subscribe_from(s2, "news", p[1], 5000, NULL, NULL, 0) == WSS_STATUS_INVALID_ARGUMENT);
+    CHECK(wss_session_subscribe_from(s2, "news", "not a position", 5000, NULL, NULL, 0) == WSS_STATUS_INVALID_ARGUMENT);
+    bye(c2);
+
+    history_stop(&h);
+}
+
+static void recovery_is_refused_with_its_reason_once_the_history_was_trimmed(void) {
+    history_t h = history_start("?history=10");
+    wss_server *srv = h.srv;
+    int c = connect_plain(h.port);
+    wss_session *s = next_session(h.n, 0, &g_latest);
+
+    char first[WSS_POSITION_SIZE], pos[WSS_POSITION_SIZE];
+    publish_positioned(srv, "0", first);
+    /* MAXLEN ~ trims whole stream nodes (100 entries by default): 300 messages leave ~110. */
+    for (int i = 1; i < 300; i++) publish_positioned(srv, "x", pos);
+    wss_recovery why = WSS_RECOVERY_RECOVERED;
+    CHECK(wss_session_subscribe_from(s, "news", first, 5000, &why, NULL, 0) == WSS_STATUS_RECOVERY);
+    CHECK(why == WSS_RECOVERY_TRIMMED);
+    CHECK(strstr(wss_last_error(), "no longer holds") != NULL);
+    bool subscribed = true;
+    OK(wss_session_is_subscribed(s, "news", &subscribed));
+    CHECK(!subscribed);
+    /* A buffer smaller than WSS_POSITION_SIZE is refused before anything is published. */
+    CHECK(wss_server_publish_positioned(srv, "news", WSS_FRAME_TYPE_TEXT, (const uint8_t *)"y", 1, WSS_COMPRESS_AUTO,
+                                        5000, pos, 8) == WSS_STATUS_INVALID_ARGUMENT);
+    bye(c);
+
+    history_stop(&h);
+}
+
+static void without_a_history_a_positioned_publish_is_refused_with_no_history(void) {
+    history_t h = history_start("");
+    wss_server *srv = h.srv;
+    int c = connect_plain(h.port);
+    wss_session *s = next_session(h.n, 0, &g_latest);
+    char pos[WSS_POSITION_SIZE];
+    CHECK(wss_server_publish_positioned(srv, "news", WSS_FRAME_TYPE_TEXT, (const uint8_t *)"y", 1, WSS_COMPRESS_AUTO,
+                                        5000, pos, sizeof pos) == WSS_STATUS_RECOVERY);
+    wss_recovery why = WSS_RECOVERY_RECOVERED;
+    CHECK(wss_session_subscribe_from(s, "news", "1:abc", 5000, &why, NULL, 0) == WSS_STATUS_RECOVERY);
+    CHECK(why == WSS_RECOVERY_NO_HISTORY);
+    bye(c);
+    history_stop(&h);
+}
+
 int main(void) {
     run("two servers on one redis deliver each other's publishes", two_servers_on_one_redis_deliver_each_others_publishes);
+    run("a reconnecting client resumes from its last position with nothing missing or repeated",
+        a_reconnecting_client_resumes_from_its_last_position_with_nothing_missing_or_repeated);
+    run("recovery is refused with its reason once the history was trimmed",
+        recovery_is_refused_with_its_reason_once_the_history_was_trimmed);
+    run("without a history a positioned publish is refused with no history",
+        without_a_history_a_positioned_publish_is_refused_with_no_history);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

@@ -5,7 +5,8 @@ const { afterEach } = require('node:test')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawn } = require('node:child_process')
+const net = require('node:net')
 const WsClient = require('ws')
 const { WebSocketServer } = require('wssession')
 
@@ -108,4 +109,98 @@ function tlsCredentials() {
   return credentials
 }
 
-module.exports = { waitFor, within, listen, track, pair, rawPair, stop, refusedResponse, WsClient, tlsCredentials }
+/** Sends one RESP command to the Redis at `port`; resolves with the raw reply (rejects if nothing listens). */
+function redisCommand(port, ...args) {
+  return within(
+    new Promise((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1')
+      let reply = ''
+      sock.on('error', reject)
+      sock.on('data', (d) => {
+        reply += d
+        if (reply.endsWith('\r\n')) {
+          sock.end()
+          resolve(reply)
+        }
+      })
+      sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`)
+    }),
+    LIMIT_MS,
+    'redis reply',
+  )
+}
+
+/** A real redis-server (`make brokers` installs it) on a free loopback port, without persistence,
+ * stopped by pid when the test ends; resolves with its `redis://` URL and port. */
+async function startRedis(t) {
+  const probe = net.createServer().listen(0, '127.0.0.1')
+  await waitFor(probe, 'listening')
+  const { port } = probe.address()
+  probe.close()
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  t.after(() => {
+    proc.kill('SIGTERM')
+    return proc.exitCode === null ? waitFor(proc, 'exit') : undefined
+  })
+  // redis-server offers no readiness signal but its port: ask until it answers.
+  for (let i = 0; ; i++) {
+    try {
+      await redisCommand(port, 'PING')
+      break
+    } catch (e) {
+      if (i > 1000 || proc.exitCode !== null) throw e
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+  }
+  return { url: `redis://127.0.0.1:${port}`, port }
+}
+
+/** Waits until `count` servers listen on the Redis pub/sub `channel` (PUBSUB NUMSUB). */
+async function redisListening(port, channel, count) {
+  for (let i = 0; i < 1000; i++) {
+    const reply = await redisCommand(port, 'PUBSUB', 'NUMSUB', channel)
+    if (Number(reply.slice(reply.lastIndexOf(':') + 1)) === count) return
+  }
+  throw new Error(`${channel} never had ${count} listeners`)
+}
+
+/** The messages a `ws` client receives, one at a time (text as strings). */
+class Inbox {
+  constructor(client) {
+    this._queue = []
+    this._waiters = []
+    client.on('message', (data, isBinary) => {
+      const m = isBinary ? data : data.toString()
+      const w = this._waiters.shift()
+      if (w) w(m)
+      else this._queue.push(m)
+    })
+    client.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() }
+      for (const w of this._waiters.splice(0)) w(this.closed)
+    })
+  }
+
+  /** The next message (or the close `{ code, reason }` once closed), bounded. */
+  next() {
+    if (this._queue.length) return Promise.resolve(this._queue.shift())
+    if (this.closed) return Promise.resolve(this.closed)
+    return within(new Promise((resolve) => this._waiters.push(resolve)), LIMIT_MS, 'message')
+  }
+}
+
+module.exports = {
+  waitFor,
+  within,
+  listen,
+  track,
+  pair,
+  rawPair,
+  stop,
+  refusedResponse,
+  WsClient,
+  tlsCredentials,
+  startRedis,
+  redisListening,
+  Inbox,
+}

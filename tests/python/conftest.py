@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -83,3 +85,28 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 def client_context(certificate: tuple[str, str]) -> ssl.SSLContext:
     """A client TLS context trusting ``certificate``."""
     return ssl.create_default_context(cafile=certificate[0])
+
+
+@pytest.fixture
+def redis_server() -> Iterator[str]:
+    """A real redis-server (``make brokers`` installs it) on a free loopback port, without
+    persistence, stopped by pid afterwards; yields its ``redis://`` URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=WAIT).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)  # redis-server offers no readiness signal but its port
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait()

@@ -11,7 +11,7 @@ import atexit
 
 from . import _wssession, datastructures, exceptions, frames, http11, protocol
 from ._types import JsonConverter, State
-from ._wssession import CloseReason, Frame, Headers, Incoming, Outgoing, Published, Request, ServerConnection
+from ._wssession import CloseReason, Frame, Headers, Incoming, Outgoing, Position, Published, Request, ServerConnection
 from .auth import basic_auth
 from .exceptions import *  # noqa: F403 -- the exception classes
 from .exceptions import __all__ as __all__  # their names, listed once (in exceptions.py)
@@ -51,6 +51,7 @@ __all__ = [
     "CloseReason",
     "Incoming",
     "Outgoing",
+    "Position",
     "Published",
     "State",
     "JsonConverter",

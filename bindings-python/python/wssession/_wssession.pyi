@@ -25,6 +25,7 @@ __all__ = [
     "LoopWaker",
     "Waiter",
     "Outgoing",
+    "Position",
     "Published",
     "Ready",
     "RecvAwait",
@@ -354,6 +355,14 @@ class ServerConnection:
         """The topics the connection is subscribed to, sorted (none once it is closed)."""
     def publish(self, topic: str, message: _Message, text: bool | None = None) -> Published:
         """Publishes ``message`` to every subscriber of ``topic`` but this connection, without waiting."""
+    def publish_positioned(self, topic: str, message: _Message, text: bool | None = None) -> Awaitable[Position]:
+        """Publishes through a Redis history to every subscriber of ``topic`` but this connection;
+        resolves with the message's `Position` once the broker placed it."""
+    def subscribe_from(self, topic: str, since: Position | str) -> Awaitable[Position | None]:
+        """Subscribes to ``topic`` after first sending every message published after ``since`` (a
+        `Position` or its str), in order, none missing or repeated; resolves with the last one's
+        position (None when the topic has no history yet). RecoveryError (``reason``) when that is
+        impossible: the connection is then not subscribed."""
     def pause(self) -> None:
         """Stops reading the socket (TCP backpressure) until ``resume()``."""
     def resume(self) -> None:
@@ -408,6 +417,9 @@ class ServerHandle:
 
     def publish(self, topic: str, message: _Message, text: bool | None = None) -> Published:
         """Publishes ``message`` to every subscriber of ``topic``, without waiting."""
+    def publish_positioned(self, topic: str, message: _Message, text: bool | None = None) -> Awaitable[Position]:
+        """Publishes through a Redis history; resolves with the message's `Position` once the broker
+        placed it (RecoveryError without a history, BackplaneError when the broker cannot take it)."""
     def subscriber_count(self, topic: str) -> int:
         """How many connections are subscribed to ``topic``."""
     def topics(self) -> list[str]:
@@ -431,6 +443,25 @@ class Published:
     @property
     def closed(self) -> int:
         """Subscribers closed for being over their write limit (``slow_subscriber=CODE``)."""
+
+@final
+class Position:
+    """A message's place in its topic's history: ``offset`` (one more per publish) in ``epoch`` (the
+    history it counts in). ``str(position)`` is ``"<offset>:<epoch>"``, the form clients see with
+    ``positions=1``; ``Position.parse`` reads it back."""
+
+    def __new__(cls, offset: int, epoch: str) -> Position: ...
+    @staticmethod
+    def parse(text: str) -> Position:
+        """Reads ``"<offset>:<epoch>"`` (InvalidArgumentError if it is not one)."""
+    @property
+    def offset(self) -> int:
+        """1 for the first message of the epoch, one more for each publish after it."""
+    @property
+    def epoch(self) -> str:
+        """Names the history the offset counts in; changes when the history is lost."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class BytePump:

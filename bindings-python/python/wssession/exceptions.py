@@ -321,7 +321,13 @@ class WouldDeadlockError(WebSocketException, RuntimeError):
 
 
 class RecoveryError(WebSocketException):
-    """A topic cannot be resumed from the given position (history trimmed, epoch changed, no history)."""
+    """A topic cannot be resumed from the given position, or a publish has none. ``reason`` says why:
+    ``"trimmed"`` (the history no longer reaches back that far), ``"epoch_changed"`` (the history was
+    lost), ``"no_history"`` (no Redis history configured) or ``"unavailable"`` (broker unreachable)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class BackplaneError(WebSocketException):

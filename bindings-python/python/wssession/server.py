@@ -415,7 +415,8 @@ class Server:
         (by ``(code, initiator)``), ``violations`` (by kind), ``messages_in``/``bytes_in``/``messages_out``/
         ``bytes_out``, ``backpressure_drops``/``backpressure_waits``, ``pings_sent``, ``ping_timeouts``,
         ``tls_failures``, and for topics ``publishes``, ``publish_deliveries``, ``publish_drops``,
-        ``slow_subscriber_closes``, ``publish_compressions`` and ``topics`` (the same per topic)."""
+        ``slow_subscriber_closes``, ``publish_compressions`` and ``topics`` (the same per topic); ``backplane``:
+        ``kind``, ``connected`` and the counts of BACKPLANE.md."""
         return self.handle.stats()
 
     def metrics(self) -> str:
@@ -430,6 +431,17 @@ class Server:
         over its write limit gets the ``slow_subscriber`` policy. Returns the counts: ``delivered``,
         ``dropped``, ``closed``."""
         return self.handle.publish(topic, message, text)
+
+    async def publish_positioned(
+        self, topic: str, message: str | bytes | bytearray | memoryview, text: bool | None = None
+    ) -> _wssession.Position:
+        """Sends ``message`` to every subscriber of ``topic`` on every server sharing the backplane's Redis
+        history (``serve(backplane="redis://...?history=N")``) and returns its ``Position`` once Redis placed
+        it; every subscriber, this server's too, receives it from Redis in position order. Raises
+        ``RecoveryError`` (``reason="no_history"``) without a history, ``BackplaneError`` when Redis cannot
+        take it. A client that reconnects with the position of the last message it received resumes with
+        ``await connection.subscribe_from(topic, position)``."""
+        return await self.handle.publish_positioned(topic, message, text)
 
     def subscriber_count(self, topic: str) -> int:
         """How many connections are subscribed to ``topic``."""
