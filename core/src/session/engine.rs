@@ -281,7 +281,7 @@ pub(super) async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
 }
 
 /// Waits until the frames up to sequence number `target` have been handed to the socket.
-pub(super) async fn wait_written(s: &Session, target: u64) -> Result<(), Interrupt> {
+async fn wait_written(s: &Session, target: u64) -> Result<(), Interrupt> {
     let sh = &*s.shared;
     let waiting = sh.written.waiter();
     loop {
