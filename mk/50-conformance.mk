@@ -1,6 +1,6 @@
 # Autobahn|Testsuite conformance of the core's echo server (permessage-deflate on).
 # `make conformance` (1–7, 10, 12, 13) is part of `make test`; `make conformance-full` adds 9.* (limits/performance).
-.PHONY: conformance conformance-full conformance-report
+.PHONY: conformance conformance-full conformance-report conformance-python-hostloop
 TEST_TARGETS += conformance
 
 # Two shards run in parallel (wstest is single-threaded); split so each takes about half the time.
@@ -21,3 +21,9 @@ conformance-full:
 conformance-report: conformance-full
 	python3 tests/conformance/report.py '$(CONFORMANCE_OUT)/full' CONFORMANCE.md \
 	  $(if $(wildcard $(CONFORMANCE_OUT)/quick/wall-seconds),--quick '$(CONFORMANCE_OUT)/quick')
+
+## conformance-python-hostloop: the same cases against the Python echo server with host_loop=True
+## (the asyncio loop reads the sockets; bench/servers/python_echo.py --host-loop)
+conformance-python-hostloop: venv
+	AUTOBAHN_SERVER_CMD='$(VPY) $(ROOT)/bench/servers/python_echo.py --host-loop' \
+	  tests/conformance/autobahn.sh '$(CONFORMANCE_CASES)' '$(CONFORMANCE_OUT)/python-hostloop'

@@ -174,6 +174,32 @@ build_c = once("c (make build-c)", _build_c)
 check_python = once("python (bench/servers/python_echo.py)", _check_python)
 check_node = once("node (bench/servers/node_echo.js)", _check_node)
 install_venv = once("python peers (pip, target/bench/venv)", _install_venv)
+
+
+# uvloop for our own server: only uvloop from the peers' venv, on PYTHONPATH (nothing else shadows .venv).
+UVLOOP_ONLY = WORK / "uvloop-only"
+
+
+def _check_python_uvloop() -> Optional[str]:
+    why = check_python() or install_venv()
+    if why:
+        return why
+    found = sorted(VENV.glob("lib/python3*/site-packages/uvloop"))
+    if not found:
+        return "uvloop missing from target/bench/venv"
+    UVLOOP_ONLY.mkdir(parents=True, exist_ok=True)
+    link = UVLOOP_ONLY / "uvloop"
+    if not link.exists():
+        link.symlink_to(found[0], target_is_directory=True)
+    return None
+
+
+def _uvloop_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(UVLOOP_ONLY)
+    return env
+
+
 install_node = once("node peers (npm, target/bench/node)", _install_node)
 make_cert = once("tls certificate (openssl, target/bench/tls)", _make_cert)
 
@@ -215,6 +241,14 @@ IMPLS: dict[str, Impl] = {i.name: i for i in [
          lambda port, d: [str(ROOT / "target" / "c" / "echo_server"), str(port), *_flag(d)]),
     Impl("python", "Python", "websockets", True, check_python, _own_python()),
     Impl("python-callback", "Python", "picows", True, check_python, _own_python("--callback")),
+    # Issue 19: `serve(host_loop=True)`, the asyncio loop reads the sockets (no engine-thread hop).
+    Impl("python-hostloop", "Python", "picows", True, check_python, _own_python("--host-loop")),
+    Impl("python-callback-hostloop", "Python", "picows", True, check_python,
+         _own_python("--callback", "--host-loop")),
+    Impl("python-hostloop-uvloop", "Python", "picows", True, _check_python_uvloop,
+         _own_python("--host-loop", "--uvloop"), _uvloop_env),
+    Impl("python-callback-hostloop-uvloop", "Python", "picows", True, _check_python_uvloop,
+         _own_python("--callback", "--host-loop", "--uvloop"), _uvloop_env),
     Impl("node", "Node", "ws", True, check_node,
          lambda port, d: ["node", str(BENCH / "servers" / "node_echo.js"), "--port", str(port),
                           *_flag(d)]),
@@ -254,7 +288,8 @@ IMPLS.update({i.name: i for i in [
 ]})
 
 # Our surfaces; every other server is a peer library (or the raw TCP ceiling).
-OURS = ("rust", "c", "python", "python-callback", "node", "node-http", "node-https",
+OURS = ("rust", "c", "python", "python-callback", "python-hostloop", "python-callback-hostloop",
+        "python-hostloop-uvloop", "python-callback-hostloop-uvloop", "node", "node-http", "node-https",
         "rust-log-info", "python-log-info")
 # Whose peer libraries a surface is ranked against: its own language's (C against Rust's).
 PEER_LANG = {"C": "Rust"}

@@ -6,6 +6,8 @@ Listens on 127.0.0.1:PORT and echoes every message unchanged (text stays text, b
 binary); offers permessage-deflate only with --deflate; runs until SIGTERM or SIGINT.
 Default: an asyncio handler (`async for message in ws: await ws.send(message)`).
 --callback: the push-style callback handler (on_message runs on the engine's threads).
+--host-loop: ``host_loop=True`` (the asyncio loop reads the sockets; callbacks run on the loop's thread).
+--uvloop: run on uvloop's event loop instead of asyncio's.
 --log-file: the server's logger (``logger=``) at INFO, writing to PATH (the bench's logging-cost row);
 without it the default logger is left at logging's default level (WARNING: nothing is written).
 """
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import signal
+import sys
 from typing import Any
 
 import wssession
@@ -62,6 +66,8 @@ async def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate")
     parser.add_argument("--callback", action="store_true", help="use the callback handler")
+    parser.add_argument("--host-loop", action="store_true", help="serve with host_loop=True")
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
     parser.add_argument("--log-file", help="log the server's records at INFO to this file")
     args = parser.parse_args()
 
@@ -71,6 +77,8 @@ async def main() -> None:
         ping_interval=None,
         write_limit=2**20,  # the core's default high-water mark; 2 MiB hard limit for try_send
     )
+    if args.host_loop:
+        options["host_loop"] = True
     if args.log_file:
         logger = logging.getLogger("bench.echo")
         logger.setLevel(logging.INFO)
@@ -91,4 +99,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if "--uvloop" in sys.argv[1:]:
+        importlib.import_module("uvloop").run(main())
+    else:
+        asyncio.run(main())

@@ -5,6 +5,7 @@ mod bridge;
 mod errors;
 mod frame;
 mod host;
+mod hostloop;
 mod observe;
 mod positions;
 mod request;

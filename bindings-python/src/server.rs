@@ -231,6 +231,8 @@ struct PyEvents {
     has_open: bool,
     has_drain: bool,
     has_close: bool,
+    /// With `host_loop`: the loop's `call_soon_threadsafe`, to start watching each connection's socket.
+    watch_on: Option<Arc<Py<PyAny>>>,
 }
 
 fn conn_of(session: &Session) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
@@ -257,6 +259,12 @@ impl EventHandler for PyEvents {
                 Err(e) => return self.failed(py, session, "on_open", e),
             };
             session.set_attachment(Some(Arc::new(conn.clone_ref(py))));
+            if let Some(call_soon) = &self.watch_on {
+                let r = conn.getattr(py, pyo3::intern!(py, "_host_watch")).and_then(|w| call_soon.call1(py, (w,)));
+                if let Err(e) = r {
+                    return self.failed(py, session, "on_open", e);
+                }
+            }
             if self.has_open
                 && let Err(e) = self.obj.call_method1(py, pyo3::intern!(py, "on_open"), (conn,))
             {
@@ -359,6 +367,7 @@ fn server_config(
     backlog: u32,
     handshake_timeout: f64,
     metrics_path: Option<String>,
+    host_loop: bool,
 ) -> PyResult<ServerConfig> {
     let tls = match (tls_cert, tls_key) {
         (Some(cert_path), Some(key_path)) => Some(TlsConfig { cert_path, key_path }),
@@ -382,6 +391,7 @@ fn server_config(
             write_high_water,
             write_low_water,
             write_hard_limit: write_high_water.saturating_mul(2).max(1 << 16),
+            host_read: host_loop,
             ..SessionConfig::default()
         },
         metrics_path,
@@ -398,7 +408,7 @@ fn server_config(
     *, host, port, max_frame_size=1048576, ping_interval_ms=20000, timeout_ms=20000,
     close_timeout_ms=10000, incoming_queue=16, write_high_water=32768, write_low_water=8192,
     deflate=true, tls_cert=None, tls_key=None, max_connections=100000, backlog=1024,
-    handshake_timeout=10.0, metrics_path=None
+    handshake_timeout=10.0, metrics_path=None, host_loop=false
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn check_server_config(
@@ -418,6 +428,7 @@ pub fn check_server_config(
     backlog: u32,
     handshake_timeout: f64,
     metrics_path: Option<String>,
+    host_loop: bool,
 ) -> PyResult<()> {
     server_config(
         host,
@@ -436,6 +447,7 @@ pub fn check_server_config(
         backlog,
         handshake_timeout,
         metrics_path,
+        host_loop,
     )
     .map(|_| ())
 }
@@ -449,7 +461,8 @@ pub fn check_server_config(
     incoming_queue=16, write_high_water=32768, write_low_water=8192, deflate=true,
     tls_cert=None, tls_key=None, max_connections=100000, backlog=1024, handshake_timeout=10.0,
     response_headers=Vec::new(), detached=false, listener_fd=None, reuse_port=false,
-    logger=None, log_level=30, metrics_path=None, backplane=None, slow_subscriber_close=None
+    logger=None, log_level=30, metrics_path=None, backplane=None, slow_subscriber_close=None,
+    host_loop=false
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn start_server<'py>(
@@ -484,6 +497,7 @@ pub fn start_server<'py>(
     metrics_path: Option<String>,
     backplane: Option<String>,
     slow_subscriber_close: Option<i64>,
+    host_loop: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let mut config = server_config(
         host,
@@ -502,6 +516,7 @@ pub fn start_server<'py>(
         backlog,
         handshake_timeout,
         metrics_path,
+        host_loop,
     )?;
     config.reuse_port = reuse_port;
     // Frame by frame for recv_streaming (recv joins them); callback handlers get whole messages.
@@ -522,7 +537,8 @@ pub fn start_server<'py>(
                 (b.hasattr("on_open")?, b.hasattr("on_drain")?, b.hasattr("on_close")?);
             let app = app.as_ref().map(|a| a.clone_ref(py));
             let on_message = b.getattr("on_message")?.unbind();
-            Handler::events(PyEvents { obj, on_message, app, has_open, has_drain, has_close })
+            let watch_on = host_loop.then(|| call_soon.clone());
+            Handler::events(PyEvents { obj, on_message, app, has_open, has_drain, has_close, watch_on })
         }
         (None, Some(f)) => {
             task_handler(call_soon.clone(), Arc::new(f), app.map(Arc::new), waker.map(|w| w.get().shared.clone()))

@@ -228,7 +228,7 @@ enum Mode {
 #[pyclass(name = "ServerConnection", module = "wssession._wssession", frozen, weakref, dict)]
 pub struct Connection {
     pub(crate) session: Session,
-    inbox: Arc<Inbox>,
+    pub(crate) inbox: Arc<Inbox>,
     waker: Option<Arc<wake::Shared>>,
     /// The running loop (bound on the first parked receive).
     event_loop: pyo3::sync::PyOnceLock<Py<PyAny>>,
@@ -241,6 +241,8 @@ pub struct Connection {
     uuid: pyo3::sync::PyOnceLock<Py<PyAny>>,
     /// A fragmented message from an async iterable is being sent: other `send`s wait (websockets).
     fragmenting: AtomicBool,
+    /// With `serve(host_loop=True)`: the reader the asyncio loop drives.
+    pub(crate) host: crate::hostloop::HostSlot,
 }
 
 impl Connection {
@@ -262,6 +264,7 @@ impl Connection {
             request: pyo3::sync::PyOnceLock::new(),
             uuid: pyo3::sync::PyOnceLock::new(),
             fragmenting: AtomicBool::new(false),
+            host: Default::default(),
         }
     }
 
@@ -1041,6 +1044,17 @@ impl Connection {
     /// Resumes reading after ``pause()``.
     fn resume(&self) {
         self.session.resume();
+    }
+
+    /// With ``serve(host_loop=True)``: the running loop starts (or resumes) watching the socket;
+    /// False for a connection the engine reads, or whose reads are over.
+    fn _host_watch(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        crate::hostloop::watch(slf)
+    }
+
+    /// The loop's reader callback (``host_loop=True``): reads and delivers what the socket holds.
+    fn _host_read(slf: &Bound<'_, Self>) -> PyResult<()> {
+        crate::hostloop::read(slf)
     }
 
     /// What the accept hook handed over (attributes set on the connection in process_request).

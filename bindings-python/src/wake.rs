@@ -56,7 +56,9 @@ impl std::task::Wake for InboxWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(inbox) = self.inbox.upgrade() {
+        if let Some(inbox) = self.inbox.upgrade()
+            && !crate::hostloop::delivering(&inbox)
+        {
             self.shared.wake(inbox);
         }
     }

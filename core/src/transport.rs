@@ -54,9 +54,9 @@ pub struct TcpSide(Arc<TcpStream>);
 /// `send`/`sendmsg` flag that turns a write to a vanished peer into EPIPE instead of SIGPIPE:
 /// C hosts keep SIGPIPE's default action, which would kill the whole process.
 #[cfg(target_os = "linux")]
-const NO_SIGPIPE: std::ffi::c_int = libc::MSG_NOSIGNAL;
+pub(crate) const NO_SIGPIPE: std::ffi::c_int = libc::MSG_NOSIGNAL;
 #[cfg(not(target_os = "linux"))]
-const NO_SIGPIPE: std::ffi::c_int = 0;
+pub(crate) const NO_SIGPIPE: std::ffi::c_int = 0;
 
 impl DirectWrite for TcpStream {
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

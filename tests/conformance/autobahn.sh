@@ -23,9 +23,13 @@ if [ ! -x "$AUTOBAHN_DIR/run.sh" ]; then
   exit 2
 fi
 
-echo "conformance: building the echo example (release)"
-cargo build --release --locked -p wssession-core --example echo
-ECHO="$TARGET/release/examples/echo"
+# AUTOBAHN_SERVER_CMD: another echo server to grade (started with "--port 0 --deflate" appended; it
+# prints 127.0.0.1:PORT once bound), e.g. the Python one with host_loop=True.
+if [ -z "${AUTOBAHN_SERVER_CMD:-}" ]; then
+  echo "conformance: building the echo example (release)"
+  cargo build --release --locked -p wssession-core --example echo
+fi
+ECHO="${AUTOBAHN_SERVER_CMD:-$TARGET/release/examples/echo}"
 
 echo "conformance: Autobahn venv at $AUTOBAHN_VENV (setup is a no-op when current)"
 "$AUTOBAHN_DIR/setup.sh"
@@ -33,14 +37,14 @@ echo "conformance: Autobahn venv at $AUTOBAHN_VENV (setup is a no-op when curren
 mkdir -p "$OUTDIR"
 OUTDIR="$(cd "$OUTDIR" && pwd)"
 SERVER_LOG="$OUTDIR/echo-server.log"
-"$ECHO" --port 0 --deflate >"$SERVER_LOG" 2>&1 &
+$ECHO --port 0 --deflate >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true' EXIT
 
-# The server prints "echo server listening on ws://127.0.0.1:PORT/" once bound (wait at most 10 s).
+# The server prints "... 127.0.0.1:PORT" once bound (wait at most 10 s).
 PORT=""
 for _ in $(seq 1 100); do
-  PORT="$(sed -n 's|.*listening on ws://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$SERVER_LOG" | head -1)"
+  PORT="$(sed -n 's|.*127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$SERVER_LOG" | head -1)"
   [ -n "$PORT" ] && break
   kill -0 "$SERVER_PID" 2>/dev/null || { echo "conformance: echo server exited:"; cat "$SERVER_LOG"; exit 2; }
   sleep 0.1

@@ -110,3 +110,37 @@ def redis_server() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait()
+
+
+def _serve_with_host_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Makes every ``serve``/``serve_callbacks`` on a plain TCP listener default to ``host_loop=True``."""
+    original = wssession.server.serve
+
+    def serve(handler: Any, *args: Any, **kwargs: Any) -> wssession.Server:
+        if kwargs.get("ssl") is None and not kwargs.get("unix"):
+            kwargs.setdefault("host_loop", True)
+        return original(handler, *args, **kwargs)
+
+    monkeypatch.setattr(wssession.server, "serve", serve)
+    monkeypatch.setattr(wssession, "serve", serve)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--host-loop", action="store_true", help="serve every test's TCP server with host_loop=True (the loop reads)"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _host_loop_everywhere(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``pytest --host-loop``: the whole suite runs with the asyncio loop reading the sockets."""
+    if request.config.getoption("--host-loop"):
+        _serve_with_host_loop(monkeypatch)
+
+
+@pytest.fixture(params=[False, True], ids=["engine-reads", "host-loop"])
+def host_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Runs a test (``@pytest.mark.usefixtures("host_loop")``) in both read modes."""
+    if request.param:
+        _serve_with_host_loop(monkeypatch)
+    return bool(request.param)

@@ -35,7 +35,8 @@ class Echo:
 
 async def test_callback_handler_echoes_frames_and_reports_open_and_close() -> None:
     echo = Echo()
-    async with wssession.serve_callbacks(echo, "127.0.0.1", 0) as server:
+    # The default mode (engine threads), also under `pytest --host-loop`: test_host_loop.py has the other.
+    async with wssession.serve_callbacks(echo, "127.0.0.1", 0, host_loop=False) as server:
         async with connect(f"ws://127.0.0.1:{server.port}") as client:
             assert isinstance(await within(echo.opened), uuid.UUID)
             await client.send("text")
@@ -47,6 +48,7 @@ async def test_callback_handler_echoes_frames_and_reports_open_and_close() -> No
     assert threading.main_thread().name not in echo.threads
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_a_failing_callback_closes_with_1011_and_logs(caplog: pytest.LogCaptureFixture) -> None:
     class Failing:
         def on_message(self, conn: wssession.ServerConnection, frame: wssession.Frame) -> None:

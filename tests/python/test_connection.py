@@ -15,6 +15,7 @@ import wssession
 from conftest import Box, echo, running, until, within
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_recv_returns_str_for_text_and_bytes_for_binary_and_decode_overrides() -> None:
     got = Box()
 
@@ -27,6 +28,7 @@ async def test_recv_returns_str_for_text_and_bytes_for_binary_and_decode_overrid
         assert await got.get() == ["a", b"b", b"c", "d"]
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_async_for_ends_quietly_when_the_client_closes_normally() -> None:
     got = Box()
 
@@ -41,6 +43,7 @@ async def test_async_for_ends_quietly_when_the_client_closes_normally() -> None:
         assert await got.get() == (["1", "2"], 1000)
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_async_for_raises_connection_closed_error_on_an_error_code() -> None:
     got = Box()
 
@@ -74,6 +77,7 @@ async def test_recv_after_a_normal_close_raises_connection_closed_ok() -> None:
         assert await got.get() == (1001, "bye")
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_many_queued_messages_arrive_in_order() -> None:
     got = Box()
 
@@ -142,6 +146,7 @@ async def test_cancelled_handler_task_closes_the_connection() -> None:
         assert info.value.rcvd is not None and info.value.rcvd.code == 1011
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_close_sends_code_and_reason_waits_and_is_idempotent() -> None:
     got = Box()
 
@@ -252,6 +257,7 @@ async def test_request_addresses_subprotocol_id_and_state_are_exposed() -> None:
             assert info["call"] == "/chat?room=1"
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_client_closing_without_a_close_frame_is_1006_and_an_error() -> None:
     got = Box()
 
@@ -267,6 +273,7 @@ async def test_client_closing_without_a_close_frame_is_1006_and_an_error() -> No
         assert await got.get() == (1006, 1006, "abnormal")
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_oversized_message_closes_with_1009() -> None:
     got = Box()
 
@@ -295,6 +302,7 @@ async def test_broadcast_sends_to_every_open_connection() -> None:
         assert await within(b.recv()) == "hi all"
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_compression_is_negotiated_by_default_and_can_be_disabled() -> None:
     async def handler(ws: wssession.ServerConnection) -> None:
         await ws.send(ws.request.extensions)
@@ -363,6 +371,7 @@ async def test_a_cancelled_recv_loses_no_message() -> None:
         assert await got.get() == "kept"
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_many_connections_waiting_at_once_are_all_woken_in_order() -> None:
     async def client_round_trips(url: str, n: int) -> list[str]:
         async with connect(url) as client:

@@ -23,7 +23,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("flags", [[], ["--deflate"], ["--callback"], ["--callback", "--deflate"]])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        [],
+        ["--deflate"],
+        ["--callback"],
+        ["--callback", "--deflate"],
+        ["--host-loop"],
+        ["--host-loop", "--deflate"],
+        ["--callback", "--host-loop"],
+    ],
+)
 async def test_echo_server_echoes_text_and_binary_and_stops_on_sigterm(flags: list[str]) -> None:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(

@@ -13,6 +13,7 @@ import wssession
 from conftest import Box, running, until, within
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_incoming_yields_frames_and_ends_at_a_clean_close() -> None:
     got = Box()
 
@@ -73,6 +74,7 @@ async def test_flush_waits_for_the_queue_and_buffered_amount_drops_to_zero() -> 
         assert await got.get() == 0
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_terminate_aborts_with_1006_and_close_reason_future_resolves() -> None:
     got = Box()
 
@@ -271,6 +273,7 @@ async def test_serialization_on_a_closed_session_raises_connection_closed() -> N
         assert await got.get() is True
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_stats_count_messages_and_bytes_both_ways() -> None:
     got = Box()
 
@@ -288,6 +291,7 @@ async def test_stats_count_messages_and_bytes_both_ways() -> None:
         assert stats["messages_out"] == 1 and stats["bytes_out"] == 5
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_pause_and_resume_stop_and_restart_reading() -> None:
     got = Box()
 
@@ -301,6 +305,7 @@ async def test_pause_and_resume_stop_and_restart_reading() -> None:
         assert await got.get() == "after resume"
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_try_send_queues_without_waiting_and_drops_what_is_over_the_hard_limit() -> None:
     got = Box()
 

@@ -7,6 +7,8 @@ import base64
 import os
 import struct
 
+import pytest
+
 import wssession
 from conftest import Box, running, until, within
 
@@ -73,6 +75,7 @@ async def capture_end(ws: wssession.ServerConnection, box: Box) -> None:
     box.put((ok, reason.code, reason.reason, reason.initiator))
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_unmasked_client_frame_closes_with_1002() -> None:
     box = Box()
     async with running(lambda ws: capture_end(ws, box)) as (server, _):
@@ -85,6 +88,7 @@ async def test_unmasked_client_frame_closes_with_1002() -> None:
         writer.close()
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_the_close_reason_names_the_violation_the_engine_detected() -> None:
     cases = [
         (frame(1, b"hi", mask=False), 1002, "unmasked"),
@@ -119,6 +123,7 @@ async def test_the_close_reason_names_the_violation_the_engine_detected() -> Non
         writer.close()
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_invalid_utf8_text_closes_with_1007() -> None:
     box = Box()
     async with running(lambda ws: capture_end(ws, box)) as (server, _):
@@ -131,6 +136,7 @@ async def test_invalid_utf8_text_closes_with_1007() -> None:
         writer.close()
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_a_failed_connection_is_closed_right_after_its_close_frame() -> None:
     # A frame header declaring 2**40 bytes, then more bytes: the server sends 1009 and closes TCP
     # at once (RFC 6455 §7.1.7) instead of waiting close_timeout (a minute here) for a Close.
@@ -146,6 +152,7 @@ async def test_a_failed_connection_is_closed_right_after_its_close_frame() -> No
         writer.close()
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_amount_of_pongs() -> None:
     # The benchmark server's large write limit; the automatic Pongs still stop at their own bound
     # (64 KiB) and the server stops reading, so the flood of a million pings is held back.
@@ -178,6 +185,7 @@ async def test_a_ping_flood_from_a_client_that_reads_nothing_queues_a_bounded_am
         writer.transport.abort()
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_missed_pong_closes_with_1011_ping_timeout() -> None:
     box = Box()
     options = dict(ping_interval=0.05, ping_timeout=0.1, close_timeout=0.5)
@@ -194,6 +202,7 @@ async def test_missed_pong_closes_with_1011_ping_timeout() -> None:
         writer.close()
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_an_empty_close_from_the_peer_is_1005_and_ok() -> None:
     box = Box()
     async with running(lambda ws: capture_end(ws, box)) as (server, _):
@@ -247,6 +256,7 @@ async def test_connection_closed_reports_the_close_frames_that_crossed_the_wire(
         writer.close()
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_pings_are_answered_with_the_same_payload_and_fragments_are_reassembled() -> None:
     got = Box()
 
@@ -266,6 +276,7 @@ async def test_pings_are_answered_with_the_same_payload_and_fragments_are_reasse
         writer.close()
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_recv_streaming_yields_pieces_that_join_into_the_fragmented_message() -> None:
     text, raw = Box(), Box()
 
@@ -285,6 +296,7 @@ async def test_recv_streaming_yields_pieces_that_join_into_the_fragmented_messag
         writer.close()
 
 
+@pytest.mark.usefixtures("host_loop")
 async def test_close_timeout_bounds_the_closing_handshake() -> None:
     box = Box()
 

@@ -367,6 +367,11 @@ class ServerConnection:
         """Stops reading the socket (TCP backpressure) until ``resume()``."""
     def resume(self) -> None:
         """Resumes reading after ``pause()``."""
+    def _host_watch(self) -> bool:
+        """With ``serve(host_loop=True)``: the running loop starts (or resumes) watching the socket;
+        False for a connection the engine reads, or whose reads are over."""
+    def _host_read(self) -> None:
+        """The loop's reader callback (``host_loop=True``): reads and delivers what the socket holds."""
     @property
     def _handshake_state(self) -> dict[str, Any] | None:
         """Attributes set on the connection in process_request, handed over by the accept hook."""
@@ -593,6 +598,7 @@ def start_server(
     metrics_path: str | None = None,
     backplane: str | None = None,
     slow_subscriber_close: int | None = None,
+    host_loop: bool = False,
 ) -> Awaitable[ServerHandle]:
     """Starts a server; resolves with a ServerHandle. Use ``wssession.serve`` instead."""
 
@@ -620,6 +626,7 @@ def check_server_config(
     backlog: int = 1024,
     handshake_timeout: float = 10.0,
     metrics_path: str | None = None,
+    host_loop: bool = False,
 ) -> None:
     """Checks ``serve``'s settings with the core's rules (InvalidArgumentError, a ValueError, names the
     first one out of range); starts nothing."""

@@ -136,6 +136,7 @@ _CORE_SETTINGS = (
     "backlog",
     "handshake_timeout",
     "metrics_path",
+    "host_loop",
 )
 
 
@@ -191,6 +192,7 @@ class Server:
         self.origins: list[Origin] | None = options.pop("origins")
         self.server_header: str | None = options.pop("server_header")
         self._grace: float = options.pop("grace")
+        self._host_loop: bool = options["host_loop"]
         self._listen: Listen = options.pop("listen")
         self._aio: asyncio.Server | None = None
         logger_: LoggerLike | None = options.pop("logger")
@@ -267,6 +269,8 @@ class Server:
         if state:
             conn.__dict__.update(state)
         self._all.add(conn)
+        if self._host_loop:
+            conn._host_watch()
         task = asyncio.ensure_future(self._run(conn))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -587,6 +591,7 @@ def serve(
     metrics_path: str | None = None,
     backplane: str | None = None,
     slow_subscriber: str | int = "drop",
+    host_loop: bool = False,
     create_connection: Any = None,
     extensions: Any = None,
     _events: CallbackHandler | None = None,
@@ -598,7 +603,9 @@ def serve(
     Mirrors ``websockets.asyncio.server.serve``; see the package README for the differences.
     ``slow_subscriber`` (a wssession addition) is what ``publish`` does with a subscriber over its write
     limit: ``"drop"`` (the default: it misses that message, counted) or a close code, 1008 or 1013
-    (it is closed with that code).
+    (it is closed with that code). ``host_loop=True`` (a wssession addition) lets the asyncio loop read
+    each connection's socket (``loop.add_reader``) instead of the engine's threads: messages arrive on the
+    loop's thread without a thread hand-off; plain TCP listeners only (not with ``ssl`` or Unix sockets).
     """
     for name in kwargs:
         if name not in ASYNCIO_KEYWORDS:
@@ -648,8 +655,12 @@ def serve(
         raise TypeError(f"logger must be a logging.Logger or LoggerAdapter, not {type(logger).__name__}")
     if slow_subscriber != "drop" and (isinstance(slow_subscriber, bool) or not isinstance(slow_subscriber, int)):
         raise TypeError(f'slow_subscriber must be "drop" or a close code (1008 or 1013), not {slow_subscriber!r}')
+    if not isinstance(host_loop, bool):
+        raise TypeError(f"host_loop must be a bool, not {type(host_loop).__name__}")
     cert = key = None
     listen = listener(kwargs, ssl, open_timeout, close_timeout, backlog)
+    if host_loop and (listen.unix or ssl is not None):
+        raise ValueError("host_loop=True reads plain TCP sockets only: not with ssl or a Unix socket")
     if listen.asyncio is not None and not listen.unix and listen.asyncio.get("sock") is None:
         listen.asyncio.update(host=host, port=port)
     if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
@@ -685,6 +696,7 @@ def serve(
         metrics_path=metrics_path,
         backplane=backplane,
         slow_subscriber_close=None if slow_subscriber == "drop" else slow_subscriber,
+        host_loop=host_loop,
         grace=10.0 if close_t is None else close_t,
         listen=listen,
     )

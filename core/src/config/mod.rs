@@ -51,6 +51,10 @@ pub struct SessionConfig {
     /// Frames one message may arrive in; 0 means no limit. Beyond it the session closes with 1008
     /// (ws's `maxFragments`). Default 0: size is bounded by `max_frame_size` already.
     pub max_fragments: usize,
+    /// The host's event loop reads the socket (`Session::take_host_reader`, `HostReader::read_ready`)
+    /// instead of the engine's reader task: messages reach the host's thread without an engine thread
+    /// waking for each. Plain TCP only (refused with TLS). Default false.
+    pub host_read: bool,
 }
 
 impl Default for SessionConfig {
@@ -69,6 +73,7 @@ impl Default for SessionConfig {
             skip_utf8_validation: false,
             deliver_fragments: false,
             max_fragments: 0,
+            host_read: false,
         }
     }
 }
@@ -176,6 +181,11 @@ impl ServerConfig {
         }
         if let Some(url) = &self.backplane {
             BackplaneUrl::parse(url)?;
+        }
+        if self.session.host_read && self.tls.is_some() {
+            return Err(Error::invalid(
+                "host_read cannot be used with tls: the host's loop reads plain TCP sockets only",
+            ));
         }
         self.deflate.validate()?;
         self.slow_subscriber.validate()?;

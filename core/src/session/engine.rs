@@ -30,6 +30,21 @@ pub(super) fn spawn<T: Transport>(
     ext: Option<DeflateParams>,
 ) {
     let (read, write, direct) = transport.split();
+    let decoder = prepare(&s, direct, ext);
+    // An empty leftover still holds the handshake's head buffer (it was split from it): let it go,
+    // so an idle session keeps no buffer at all until bytes arrive.
+    let leftover = if leftover.is_empty() { BytesMut::new() } else { leftover };
+    crate::runtime::spawn(writer::<T>(s.clone(), write));
+    crate::runtime::spawn(reader::<T>(s.clone(), read, leftover, decoder, tx));
+    super::pinger::restart(&s);
+}
+
+/// Sets up a starting session's direct writes and compression; returns the decoder its reader uses.
+pub(super) fn prepare(
+    s: &Session,
+    direct: Option<std::sync::Arc<dyn super::DirectWrite>>,
+    ext: Option<DeflateParams>,
+) -> Decoder {
     s.shared.outbox.lock().unwrap().direct = direct;
     let inflater = ext.as_ref().map(|p| Box::new(Inflater::new(p)) as Box<dyn Decompress>);
     let mut decoder = Decoder::new(s.max_frame_size(), inflater);
@@ -43,12 +58,7 @@ pub(super) fn spawn<T: Transport>(
         ob.compression = Some(CompressShape { threshold: deflater.threshold(), shared: deflater.shared_setting() });
         ob.conn.set_compressor(Box::new(deflater));
     }
-    // An empty leftover still holds the handshake's head buffer (it was split from it): let it go,
-    // so an idle session keeps no buffer at all until bytes arrive.
-    let leftover = if leftover.is_empty() { BytesMut::new() } else { leftover };
-    crate::runtime::spawn(writer::<T>(s.clone(), write));
-    crate::runtime::spawn(reader::<T>(s.clone(), read, leftover, decoder, tx));
-    super::pinger::restart(&s);
+    decoder
 }
 
 impl Session {
@@ -67,14 +77,14 @@ fn close_deadline(sh: &Shared) -> Option<Instant> {
 }
 
 /// Why the reader stopped waiting: terminated, or the closing handshake timed out.
-struct Interrupt;
+pub(super) struct Interrupt;
 
 /// Runs `fut` unless the session is terminated or its closing handshake times out first.
 ///
 /// When `fut` is pending, the reader task registers its waker in `wake` and then checks the
 /// conditions once more, so a `wake()` after a condition changed always re-polls it (no lock,
 /// no waiter list; nothing at all when `fut` is ready at once).
-async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output, Interrupt> {
+pub(super) async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output, Interrupt> {
     let mut fut = std::pin::pin!(fut);
     let mut timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)> = None;
     std::future::poll_fn(|cx| {
@@ -191,7 +201,7 @@ async fn reader<T: Transport>(
 }
 
 /// The peer went away without completing a closing handshake.
-fn on_eof(s: &Session) {
+pub(super) fn on_eof(s: &Session) {
     let reason = {
         let mut ob = s.shared.outbox.lock().unwrap();
         ob.conn.abort();
@@ -240,21 +250,29 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             }
             s.with_handler(|h| h.on_ping(s, &payload));
         }
-        Event::Pong(payload) => {
-            sh.pings.acknowledge(&payload);
-            s.with_handler(|h| h.on_pong(s, &payload));
-        }
+        Event::Pong(payload) => on_pong(s, &payload),
         Event::Close(close) => {
-            s.set_end(End::Clean);
-            // The connection records it and echoes its code (or an empty Close) unless ours is queued.
-            s.close_queued(|ob| ob.receive_close(close));
+            on_close(s, close);
             return Ok(false);
         }
     }
     Ok(true)
 }
 
-async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
+/// A Pong arrived: it acknowledges the Pings up to its own; the handler hears of it.
+pub(super) fn on_pong(s: &Session, payload: &Bytes) {
+    s.shared.pings.acknowledge(payload);
+    s.with_handler(|h| h.on_pong(s, payload));
+}
+
+/// The peer's Close arrived: the incoming side ends cleanly, and the connection records it and echoes
+/// its code (or an empty Close) unless ours is queued. Nothing more is parsed after it.
+pub(super) fn on_close(s: &Session, close: Option<(u16, String)>) {
+    s.set_end(End::Clean);
+    s.close_queued(|ob| ob.receive_close(close));
+}
+
+pub(super) async fn wait_close_written(s: &Session) -> Result<(), Interrupt> {
     let target = s.shared.outbox.lock().unwrap().conn.close_seq();
     match target {
         Some(seq) => wait_written(s, seq).await,
@@ -332,7 +350,7 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
     sh.writer_wake.notify_one();
 }
 
-async fn writer<T: Transport>(s: Session, mut write: T::Write) {
+pub(super) async fn writer<T: Transport>(s: Session, mut write: T::Write) {
     let sh = &*s.shared;
     let mut closed = sh.closed.subscribe();
     loop {

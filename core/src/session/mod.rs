@@ -2,6 +2,7 @@
 
 mod engine;
 mod events;
+mod host_read;
 mod outbox;
 mod pinger;
 mod pump;
@@ -20,6 +21,7 @@ use futures_util::task::AtomicWaker;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 pub use events::EventHandler;
+pub use host_read::{HostRead, HostReader};
 pub use outbox::MAX_QUEUED_REPLIES;
 pub use pump::{BytePump, PUMP_BUFFER, pump};
 pub(crate) use registry::Registry;
@@ -142,6 +144,9 @@ pub(crate) struct Shared {
     converter: Mutex<Option<Arc<dyn Converter>>>,
     attachment: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
     starter: Mutex<Option<Starter>>,
+    /// With `SessionConfig::host_read`: the reader, from `start` until the host takes it (boxed: one
+    /// pointer in every other session).
+    host_reader: Mutex<Option<Box<host_read::HostReader>>>,
 }
 
 /// A handle to one WebSocket session; cheap to clone, usable from any thread.
@@ -235,9 +240,17 @@ impl Session {
             converter: Mutex::new(Some(Arc::new(crate::convert::JsonConverter))),
             attachment: Mutex::new(None),
             starter: Mutex::new(None),
+            host_reader: Mutex::new(None),
         });
         let session = Session { shared };
-        let starter: Starter = Box::new(move |s, ext| engine::spawn(s, transport, leftover, tx, ext));
+        let host_read = config.host_read;
+        let starter: Starter = Box::new(move |s, ext| {
+            if host_read {
+                host_read::spawn(s, transport, leftover, tx, ext)
+            } else {
+                engine::spawn(s, transport, leftover, tx, ext)
+            }
+        });
         *session.shared.starter.lock().unwrap() = Some(starter);
         session
     }

@@ -1,0 +1,424 @@
+//! The reader, run by the host's loop: an opt-in mode (`SessionConfig::host_read`) in which an
+//! embedder's own event loop (asyncio, libuv) watches the socket and calls
+//! [`HostReader::read_ready`] when it is readable. The read, the decoding, the automatic replies
+//! and the delivery of messages then happen on the host's thread: no engine thread is woken per
+//! message. Sends write directly from the calling thread as in the default mode; what the socket
+//! does not take is left to the engine's writer task, which watches only for writability. Timers
+//! (pinger, close timeout) and the end of the closing handshake stay on the engine's runtime.
+
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+
+use bytes::BytesMut;
+use socket2::SockRef;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::mpsc;
+
+use super::engine::{self, Interrupt};
+use super::{End, Session, State, Transport};
+use crate::deflate::DeflateParams;
+use crate::error::Error;
+use crate::protocol::close::CloseReason;
+use crate::protocol::{Decoder, Event, Frame};
+use crate::transport::{DirectWrite, NO_SIGPIPE};
+
+const READ_CHUNK: usize = 8 * 1024;
+
+/// Reads per `read_ready` call at most: a busy connection yields to the host's other work (the
+/// host calls again while the socket stays readable).
+const MAX_READS: usize = 16;
+
+/// What the host does after [`HostReader::read_ready`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostRead {
+    /// Keep watching the socket.
+    Watch,
+    /// Stop watching (paused, the incoming queue is full, or Pongs wait to be written): the hook
+    /// given to [`HostReader::set_resume_hook`] is called once reading may go on.
+    Stop,
+    /// Nothing more will be read: stop watching and drop the reader.
+    Done,
+}
+
+/// What the reader and the session's guard task share.
+struct Link {
+    /// The pull side's queue; dropped by whoever ends the session, so `recv` sees the end.
+    tx: Mutex<Option<mpsc::Sender<Frame>>>,
+    /// The reader no longer parses the peer's frames (its Close came, or the connection failed).
+    stopped: AtomicBool,
+    /// Called (from any thread) when a stopped reader may read again.
+    resume: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+}
+
+impl Link {
+    fn resume(&self) {
+        let hook = self.resume.lock().unwrap().clone();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+}
+
+/// One session's receive side, driven by the host's loop (see the module documentation).
+pub struct HostReader {
+    session: Session,
+    sock: Arc<AsyncFd<std::net::TcpStream>>,
+    buf: BytesMut,
+    decoder: Decoder,
+    link: Arc<Link>,
+    /// A message the full incoming queue could not take yet, or a Ping whose Pong has no room yet.
+    held: Option<Event>,
+    done: bool,
+}
+
+impl std::fmt::Debug for HostReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostReader").field("session", &self.session.id()).field("fd", &self.fd()).finish()
+    }
+}
+
+/// The socket as the engine's writer sees it: registered for writability only, so that incoming
+/// bytes never wake the engine.
+pub(crate) struct HostTcp(Arc<AsyncFd<std::net::TcpStream>>);
+
+impl DirectWrite for AsyncFd<std::net::TcpStream> {
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        SockRef::from(self.get_ref()).send_vectored_with_flags(bufs, NO_SIGPIPE)
+    }
+}
+
+impl Transport for HostTcp {
+    type Read = ();
+    type Write = Arc<AsyncFd<std::net::TcpStream>>;
+    fn split(self) -> (Self::Read, Self::Write, Option<Arc<dyn DirectWrite>>) {
+        let direct: Arc<dyn DirectWrite> = self.0.clone();
+        ((), self.0, Some(direct))
+    }
+    async fn readable(_: &()) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "the host's loop reads this socket (HostReader)"))
+    }
+    async fn read_into(_: &mut (), _: &mut BytesMut) -> io::Result<usize> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "the host's loop reads this socket (HostReader)"))
+    }
+    async fn write_vectored(write: &mut Self::Write, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        loop {
+            let mut guard = write.writable().await?;
+            match guard.try_io(|fd| fd.try_write_vectored(bufs)) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+    async fn flush(_: &mut Self::Write) -> io::Result<()> {
+        Ok(())
+    }
+    async fn shutdown(write: &mut Self::Write) -> io::Result<()> {
+        match SockRef::from(write.get_ref()).shutdown(std::net::Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// Starts a session whose reads the host's loop drives: the writer and a guard task on the runtime,
+/// the reader kept for [`Session::take_host_reader`]. A transport other than plain TCP is read by
+/// the engine as usual (servers refuse `host_read` with TLS before any session starts).
+pub(super) fn spawn<T: Transport>(
+    s: Session,
+    transport: T,
+    leftover: BytesMut,
+    tx: Option<mpsc::Sender<Frame>>,
+    ext: Option<DeflateParams>,
+) {
+    let boxed: Box<dyn std::any::Any> = Box::new(transport);
+    let tcp = match boxed.downcast::<tokio::net::TcpStream>() {
+        Ok(tcp) => *tcp,
+        Err(other) => {
+            tracing::warn!(parent: &s.shared.span, "host_read needs a plain TCP socket: the engine reads this one");
+            let transport = *other.downcast::<T>().expect("the transport itself");
+            return engine::spawn(s, transport, leftover, tx, ext);
+        }
+    };
+    let registered = {
+        let _enter = crate::runtime::runtime().enter();
+        // Leaves tokio's reactor (read interest included), then comes back for writability only.
+        // SAFETY: the std stream owns its open descriptor, which it neither closes nor changes while
+        // the AsyncFd holds it.
+        tcp.into_std()
+            .and_then(|std| unsafe { AsyncFd::register_with_interest(std, Interest::WRITABLE) }.map_err(|e| e.into()))
+    };
+    let sock = match registered {
+        Ok(sock) => Arc::new(sock),
+        Err(e) => {
+            tracing::warn!(parent: &s.shared.span, error = %e, "cannot register the socket for host reads");
+            s.set_end(End::Failed(Error::Closed(Some(CloseReason::abnormal()))));
+            s.shared.outbox.lock().unwrap().conn.abort();
+            engine::finish(&s);
+            return;
+        }
+    };
+    let sock_for_guard = sock.clone();
+    let (_, write, direct) = HostTcp(sock.clone()).split();
+    let decoder = engine::prepare(&s, direct, ext);
+    let link = Arc::new(Link { tx: Mutex::new(tx), stopped: AtomicBool::new(false), resume: Mutex::new(None) });
+    let buf = if leftover.is_empty() { BytesMut::new() } else { leftover };
+    let reader = HostReader { session: s.clone(), sock, buf, decoder, link: link.clone(), held: None, done: false };
+    *s.shared.host_reader.lock().unwrap() = Some(Box::new(reader));
+    crate::runtime::spawn(engine::writer::<HostTcp>(s.clone(), write));
+    crate::runtime::spawn(guard(s.clone(), link, sock_for_guard));
+    super::pinger::restart(&s);
+    s.with_handler(|h| h.on_open(&s));
+}
+
+/// The reader's duties that wait: once the reader stops parsing (or the session is terminated, or
+/// its closing handshake times out), waits for our Close to be written and ends the session.
+async fn guard(s: Session, link: Arc<Link>, sock: Arc<AsyncFd<std::net::TcpStream>>) {
+    let sh = &*s.shared;
+    let stopped =
+        std::future::poll_fn(|_| if link.stopped.load(Ordering::Acquire) { Poll::Ready(()) } else { Poll::Pending });
+    let outcome: Result<(), Interrupt> = async {
+        engine::guarded(sh, stopped).await?;
+        engine::wait_close_written(&s).await
+    }
+    .await;
+    if outcome.is_err() {
+        let cause = sh.outbox.lock().unwrap().conn.cause().cloned().unwrap_or_else(CloseReason::abnormal);
+        s.set_end(End::Failed(Error::Closed(Some(cause))));
+    }
+    link.tx.lock().unwrap().take();
+    engine::finish(&s);
+    // A reader the host never took would keep the session alive.
+    sh.host_reader.lock().unwrap().take();
+    // The host's loop sees the socket readable (end of stream) and drops its reader.
+    let _ = SockRef::from(sock.get_ref()).shutdown(std::net::Shutdown::Both);
+    drop(sock);
+    link.resume();
+}
+
+/// What one event did to the reader.
+enum Step {
+    Go,
+    /// The event is held: stop watching until the resume hook is called.
+    Hold,
+    /// Nothing more is parsed.
+    Stopped,
+}
+
+impl HostReader {
+    /// The socket's descriptor, for the host's readiness watch (valid while the reader lives).
+    pub fn fd(&self) -> RawFd {
+        self.sock.get_ref().as_raw_fd()
+    }
+
+    /// The session this reader reads for.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Sets what is called (from any thread) when a reader that returned [`HostRead::Stop`] may read
+    /// again, and when the session ended while it was stopped.
+    pub fn set_resume_hook(&self, hook: Arc<dyn Fn() + Send + Sync>) {
+        *self.link.resume.lock().unwrap() = Some(hook);
+    }
+
+    /// The socket is readable (or the host wants what is already buffered): reads what it holds
+    /// without blocking, decodes it, answers Pings, echoes a Close, and delivers the messages —
+    /// to the event handler's `on_message` on this thread, or to the incoming queue for `recv`.
+    pub fn read_ready(&mut self) -> HostRead {
+        if self.done {
+            return HostRead::Done;
+        }
+        let s = self.session.clone();
+        if s.shared.terminated.load(Ordering::Acquire) || s.state() == State::Closed {
+            return self.stop_for_good();
+        }
+        let tx = self.link.tx.lock().unwrap().clone();
+        if let Some(event) = self.held.take() {
+            match self.dispatch(event, tx.as_ref()) {
+                Step::Go => {}
+                Step::Hold => return HostRead::Stop,
+                Step::Stopped => return self.stop_receiving(),
+            }
+        }
+        let mut reads = 0;
+        loop {
+            loop {
+                self.decoder.set_max_size(s.max_frame_size());
+                match self.decoder.decode(&mut self.buf) {
+                    Ok(Some(event)) => match self.dispatch(event, tx.as_ref()) {
+                        Step::Go => {}
+                        Step::Hold => return HostRead::Stop,
+                        Step::Stopped => return self.stop_receiving(),
+                    },
+                    Ok(None) => break,
+                    Err(v) => {
+                        let error = Error::Protocol { kind: v.kind, code: v.code(), message: v.reason.into() };
+                        s.set_end(End::Failed(error));
+                        s.fail(v);
+                        return self.stop_receiving();
+                    }
+                }
+            }
+            // As the engine's reader: the read this call was woken for happens, paused or not (the
+            // wait for it was under way); no more after it.
+            if reads > 0 && s.shared.paused_now.load(Ordering::Acquire) {
+                self.resume_when_unpaused();
+                return HostRead::Stop;
+            }
+            if reads == MAX_READS {
+                return HostRead::Watch;
+            }
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            let spare = self.buf.spare_capacity_mut();
+            let room = spare.len();
+            match SockRef::from(self.sock.get_ref()).recv(spare) {
+                Ok(0) => return self.eof(),
+                Ok(n) => {
+                    // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
+                    unsafe { self.buf.set_len(self.buf.len() + n) };
+                    reads += 1;
+                    if n < room {
+                        // Drained: decode what came and wait for the next readiness (no read that
+                        // would only say "would block").
+                        reads = MAX_READS;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.buf.is_empty() {
+                        // An idle session holds no read buffer while it waits.
+                        self.buf = BytesMut::new();
+                    }
+                    return HostRead::Watch;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.eof(),
+            }
+        }
+    }
+
+    /// Acts on one event.
+    fn dispatch(&mut self, event: Event, tx: Option<&mpsc::Sender<Frame>>) -> Step {
+        let s = &self.session;
+        let sh = &*s.shared;
+        match event {
+            Event::Message(frame) => {
+                let (fin, len, kind) = (frame.fin, frame.data.len(), frame.kind);
+                match tx {
+                    Some(tx) => match tx.try_send(frame) {
+                        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                        Err(mpsc::error::TrySendError::Full(frame)) => {
+                            // Counted when it goes in.
+                            self.held = Some(Event::Message(frame));
+                            self.resume_when_room(tx.clone());
+                            return Step::Hold;
+                        }
+                    },
+                    None => s.with_handler(|h| h.on_message(s, frame)),
+                }
+                // Only this reader updates the incoming counters.
+                super::bump(&sh.stats.messages_in, fin.into());
+                super::bump(&sh.stats.bytes_in, len as u64);
+                tracing::trace!(parent: &sh.span, len, ?kind, "message received");
+            }
+            Event::Ping(payload) => {
+                if sh.auto_pong && !sh.terminated.load(Ordering::Acquire) {
+                    let mut ob = sh.outbox.lock().unwrap();
+                    match ob.push_reply(&payload, sh.written.seq()) {
+                        Ok(()) => engine::kick(s, &mut ob),
+                        Err(_) => {
+                            // Too many Pongs wait for a peer that reads nothing: stop reading until
+                            // they are written (as the engine's reader does).
+                            drop(ob);
+                            self.held = Some(Event::Ping(payload));
+                            self.resume_when_written();
+                            return Step::Hold;
+                        }
+                    }
+                }
+                s.with_handler(|h| h.on_ping(s, &payload));
+            }
+            Event::Pong(payload) => engine::on_pong(s, &payload),
+            Event::Close(close) => {
+                engine::on_close(s, close);
+                return Step::Stopped;
+            }
+        }
+        Step::Go
+    }
+
+    /// The peer's Close came or the connection failed: the guard task ends the session once our
+    /// Close is written.
+    fn stop_receiving(&mut self) -> HostRead {
+        self.link.stopped.store(true, Ordering::Release);
+        self.session.shared.wake.wake();
+        self.stop_for_good()
+    }
+
+    /// End of stream (or a read error) without a closing handshake.
+    fn eof(&mut self) -> HostRead {
+        engine::on_eof(&self.session);
+        self.link.tx.lock().unwrap().take();
+        engine::finish(&self.session);
+        self.stop_receiving()
+    }
+
+    fn stop_for_good(&mut self) -> HostRead {
+        self.done = true;
+        self.held = None;
+        self.buf = BytesMut::new();
+        HostRead::Done
+    }
+
+    /// Calls the resume hook once `recv` made room in the incoming queue (or the session ended).
+    fn resume_when_room(&self, tx: mpsc::Sender<Frame>) {
+        let (link, s) = (self.link.clone(), self.session.clone());
+        crate::runtime::spawn(async move {
+            unless_ended(&s, async { drop(tx.reserve().await) }).await;
+            link.resume();
+        });
+    }
+
+    /// Calls the resume hook once the frames queued so far (the Pongs up to `seq` among them) are
+    /// written, or the session ended.
+    fn resume_when_written(&self) {
+        let (link, s) = (self.link.clone(), self.session.clone());
+        crate::runtime::spawn(async move {
+            let _ = s.flush_checked().await;
+            link.resume();
+        });
+    }
+
+    /// Calls the resume hook once the session is resumed (or ended).
+    fn resume_when_unpaused(&self) {
+        let (link, s) = (self.link.clone(), self.session.clone());
+        let mut paused = s.shared.paused.subscribe();
+        crate::runtime::spawn(async move {
+            unless_ended(&s, async { drop(paused.wait_for(|p| !*p).await) }).await;
+            link.resume();
+        });
+    }
+}
+
+/// Runs `fut` until it completes or the session ends. (Not `engine::guarded`: its waker slot belongs
+/// to the session's guard task.)
+async fn unless_ended(s: &Session, fut: impl std::future::Future<Output = ()>) {
+    let mut closed = s.shared.closed.subscribe();
+    tokio::select! {
+        () = fut => {}
+        _ = closed.wait_for(Option::is_some) => {}
+    }
+}
+
+impl Session {
+    /// The reader of a session started with `SessionConfig::host_read`, for the host's loop to
+    /// drive; `None` in the default mode, before `start`, and once taken.
+    pub fn take_host_reader(&self) -> Option<HostReader> {
+        self.shared.host_reader.lock().unwrap().take().map(|r| *r)
+    }
+}
