@@ -98,6 +98,13 @@ export declare class NativeServer {
    * `end` marks the end of the batch callback.
    */
   sendBatch(meta: Float64Array, data: Uint8Array, end: boolean): void
+  /**
+   * The session of open socket `id` (JS fetches it on a socket's first native call); null once
+   * the batch that delivered its close has ended.
+   */
+  session(id: number): NativeSession | null
+  /** The `readyState` of open socket `id` without making its `NativeSession` (3 for any other id). */
+  readyStateOf(id: number): number
   /** Answers the pending upgrade request `id` (from a kind-0 event). */
   decide(id: number, decision: DecisionOptions): void
   /** Lets Node exit even though this server exists (after `close`, once sessions are gone). */
@@ -129,7 +136,8 @@ export declare class NativeSession {
   /**
    * `trySend` without a copy, for large payloads: the frame is written from `data`'s own memory,
    * which the engine references until the frame is written (as `ws` hands a Buffer to its socket
-   * without copying, bytes changed before then go out changed).
+   * without copying, bytes changed before then go out changed). A received payload sent back is
+   * referenced through the engine's own `Bytes`, any other Buffer through a JS reference.
    */
   trySendOwned(data: Uint8Array, flags: number): number
   /** `trySend` for a string payload (UTF-8 encoded here). */
@@ -324,32 +332,33 @@ export interface NativeBackplaneStats {
 /**
  * One JS turn's events. `meta` holds four numbers per event, in order: kind, session id, offset,
  * length. Kind 2 (text) and 7 (binary) are small messages packed in `data[offset..offset + length]`;
- * kind 8 is `events[offset]`. Packing saves one napi object and one external buffer per message.
+ * kind 1 is an open (offset: the adoption id, or -1); kind 6 a close without failure and with empty
+ * reasons (offset: code + 65536 × the peer's code, length: 0 local, 1 remote, 2 abnormal initiator);
+ * kind 10 (text) and 11 (binary) are larger messages, `buffers[offset]`; kind 8 is `events[offset]`.
+ * Packing saves one napi object per event (and one external buffer per small message).
  */
 export interface NativeBatch {
   /** kind, id, offset, length per event. */
   meta: Float64Array
   /** The payloads of the packed messages, back to back. */
   data: Buffer
-  /** Every other event (open, close, ping, pong, drain, request, large message). */
+  /** The messages too large to pack, each over the engine's memory. */
+  buffers: Buffer[]
+  /** Every other event (request, ping, pong, drain, a close with a failure or a reason, adoption failed). */
   events: Array<NativeEvent>
 }
 
 /**
- * One event delivered to JS: 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close,
- * 9 adoption failed.
+ * One event delivered to JS that is not packed in the batch's `meta`: 0 request, 3 ping, 4 pong,
+ * 5 drain, 6 close, 9 adoption failed.
  */
 export interface NativeEvent {
-  /** 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close, 9 adoption failed. */
+  /** 0 request, 3 ping, 4 pong, 5 drain, 6 close, 9 adoption failed. */
   kind: number
   /** The session id (the request id for kind 0). */
   id: number
-  /** The payload (message, ping, pong). */
+  /** The payload (ping, pong). */
   data?: Buffer
-  /** Whether a message is binary. */
-  binary?: boolean
-  /** The new session (open). */
-  session?: NativeSession
   /** Close code (close). */
   code?: number
   /** Close reason (close). */
@@ -375,8 +384,8 @@ export interface NativeEvent {
    */
   responseHeaders?: Array<string>
   /**
-   * The id `adoptFd`/`adoptPump`/`upgraded*` returned, for a connection JS handed over (open,
-   * adoption failed).
+   * The id `adoptFd`/`adoptPump`/`upgraded*` returned, for a connection JS handed over (adoption
+   * failed).
    */
   adoption?: number
 }

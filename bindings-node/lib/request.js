@@ -57,15 +57,15 @@ function flatHeaders(headers) {
 
 /**
  * The same object as `makeRequest`, built on first access: a 'connection' listener that never looks
- * at the request costs no native call and no header parsing. `load` returns the RequestInfo.
+ * at the request costs no native call and no header parsing. `ws` is the socket whose request it is.
  */
 class LazyRequest {
-  constructor(load) {
-    this._load = load
+  constructor(ws) {
+    this._ws = ws
     this._req = null
   }
   _get() {
-    if (this._req === null) this._req = makeRequest(this._load())
+    if (this._req === null) this._req = makeRequest(this._ws._request)
     return this._req
   }
   get method() {

@@ -49,6 +49,10 @@ const KIND_CLOSE = 6
 const KIND_PACKED_BINARY = 7
 const KIND_OTHER = 8
 const KIND_ADOPT_FAILED = 9
+const KIND_BUFFER_TEXT = 10
+const KIND_BUFFER_BINARY = 11
+/** A packed close's `initiator` (its meta length field). */
+const INITIATORS = ['local', 'remote', 'abnormal']
 /** Bytes of queued sends above which they are handed over before the batch callback ends. */
 const OUT_MAX_BYTES = 1 << 20
 /** NODE_DEBUG=wssession: the engine's records at 'debug' and above go to stderr. */
@@ -320,37 +324,86 @@ class WebSocketServer extends EventEmitter {
   }
 
   // One batch per JS turn: `meta` has kind, id, offset, length per event; small messages are slices of
-  // `data`, everything else is `events[offset]` (see NativeBatch in src/hub.rs).
+  // `data`, larger ones `buffers[offset]`, opens and plain closes are in `meta` only, everything else is
+  // `events[offset]` (see NativeBatch in src/hub.rs).
   _onEvents(batch) {
-    const meta = batch.meta
-    const data = batch.data
-    const events = batch.events
     this._batching = true
     try {
-      this._deliverBatch(meta, data, events)
+      this._deliverBatch(batch.meta, batch.data, batch.buffers, batch.events)
     } finally {
       this._batching = false
       this._flushSends(true)
     }
   }
 
-  _deliverBatch(meta, data, events) {
+  _deliverBatch(meta, data, buffers, events) {
     for (let i = 0; i < meta.length; i += 4) {
       const kind = meta[i]
       try {
-        if (kind === KIND_OTHER) {
-          this._dispatch(events[meta[i + 2]])
-        } else {
+        if (kind === KIND_MESSAGE || kind === KIND_PACKED_BINARY) {
           const ws = this._sockets.get(meta[i + 1])
           if (ws !== undefined) {
             const off = meta[i + 2]
             ws._message(data.subarray(off, off + meta[i + 3]), kind === KIND_PACKED_BINARY)
           }
+        } else if (kind === KIND_BUFFER_TEXT || kind === KIND_BUFFER_BINARY) {
+          const ws = this._sockets.get(meta[i + 1])
+          if (ws !== undefined) ws._message(buffers[meta[i + 2]], kind === KIND_BUFFER_BINARY)
+        } else if (kind === KIND_OTHER) {
+          this._dispatch(events[meta[i + 2]])
+        } else if (kind === KIND_OPEN) {
+          const adoption = meta[i + 2]
+          this._onOpen(meta[i + 1], adoption < 0 ? undefined : adoption)
+        } else if (kind === KIND_CLOSE) {
+          // Packed: no failure and empty reasons; `offset` is code + 65536 × the peer's code.
+          const codes = meta[i + 2]
+          const code = codes % 65536
+          const peerCode = (codes - code) / 65536
+          this._onClose(meta[i + 1], { code, reason: '', initiator: INITIATORS[meta[i + 3]], peerCode, peerReason: '' })
         }
       } catch (e) {
         rethrowLater(e)
       }
     }
+  }
+
+  /** A session opened: its socket (a NativeSession is fetched on first use) and the 'connection' event. */
+  _onOpen(id, adoption) {
+    if (this._sockets.has(id)) return // a session the host upgraded: its socket exists
+    const ws = new this.options.WebSocket(kServerSide, id, this)
+    this._sockets.set(id, ws)
+    if (this.clients) this.clients.add(ws)
+    const adopted = adoption === undefined ? undefined : this._adopting.get(adoption)
+    if (adopted === undefined) {
+      this.emit('connection', ws, new LazyRequest(ws))
+    } else {
+      this._adopting.delete(adoption)
+      adopted.cb(ws, adopted.req)
+    }
+  }
+
+  /** A session ended: its socket gets its NativeSession now if it never used one (the hub forgets it after this batch). */
+  _onClose(id, ev) {
+    const ws = this._sockets.get(id)
+    if (!ws) return
+    this._sockets.delete(id)
+    if (this.clients) this.clients.delete(ws)
+    try {
+      if (ws._nativeSession === null) ws._nativeSession = this._native.session(id)
+      ws._onClose(ev)
+    } finally {
+      this._maybeClosed()
+    }
+  }
+
+  /** @internal The NativeSession of open session `id` (for a socket's first native call). */
+  _nativeSession(id) {
+    return this._native.session(id)
+  }
+
+  /** @internal The core's readyState of open session `id`, without making its NativeSession. */
+  _readyStateOf(id) {
+    return this._native.readyStateOf(id)
   }
 
   /**
@@ -406,31 +459,12 @@ class WebSocketServer extends EventEmitter {
   }
 
   _dispatch(ev) {
-    if (ev.kind === KIND_MESSAGE) {
-      const ws = this._sockets.get(ev.id)
-      if (ws) ws._message(ev.data, ev.binary)
-      return
-    }
     switch (ev.kind) {
       case KIND_REQUEST:
         return this._onRequest(ev.id, ev.request, ev.responseHeaders)
       case KIND_ADOPT_FAILED:
         this._adopting.delete(ev.adoption)
         return
-      case KIND_OPEN: {
-        if (this._sockets.has(ev.id)) return // a session the host upgraded: its socket exists
-        const ws = new this.options.WebSocket(kServerSide, ev.session, this)
-        this._sockets.set(ev.id, ws)
-        if (this.clients) this.clients.add(ws)
-        const adopted = ev.adoption === undefined || ev.adoption === null ? undefined : this._adopting.get(ev.adoption)
-        if (adopted === undefined) {
-          this.emit('connection', ws, new LazyRequest(() => ws._request))
-        } else {
-          this._adopting.delete(ev.adoption)
-          adopted.cb(ws, adopted.req)
-        }
-        return
-      }
       case KIND_PING:
       case KIND_PONG:
       case KIND_DRAIN: {
@@ -439,18 +473,8 @@ class WebSocketServer extends EventEmitter {
         if (ws) ws._deliver(name, ev.kind === KIND_DRAIN ? [] : [ev.data])
         return
       }
-      case KIND_CLOSE: {
-        const ws = this._sockets.get(ev.id)
-        if (!ws) return
-        this._sockets.delete(ev.id)
-        if (this.clients) this.clients.delete(ws)
-        try {
-          ws._onClose(ev)
-        } finally {
-          this._maybeClosed()
-        }
-        return
-      }
+      case KIND_CLOSE:
+        return this._onClose(ev.id, ev)
     }
   }
 

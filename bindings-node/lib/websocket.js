@@ -22,6 +22,33 @@ const HELD_MAX = 256
 /** The first constructor argument of a socket created by WebSocketServer (anything else is a client attempt). */
 const kServerSide = Symbol('wssession.serverSide')
 
+// Bits of `_flags` (one number instead of a field each keeps an idle socket small).
+/** Message delivery paused by pause(). */
+const F_PAUSED = 1
+/** A message, ping or pong was emitted this tick (allowSynchronousEvents: false). */
+const F_DEFERRED = 2
+/** The peer's Close frame arrived (ws's wasClean). */
+const F_PEER_CLOSED = 4
+/** A send may not be queued for the end of a batch callback (see `_send`). */
+const F_UNSENDABLE = 8
+/** close() or terminate() was called, or the session ended. */
+const F_CLOSING = 16
+/** allowSynchronousEvents: false. */
+const F_ASYNC_EVENTS = 32
+/** binaryType 'arraybuffer'. */
+const F_ARRAYBUFFER = 64
+/** binaryType 'fragments'. */
+const F_FRAGMENTS = 128
+const F_BINARY_TYPE = F_ARRAYBUFFER | F_FRAGMENTS
+
+/**
+ * The listener table of a socket's EventEmitter: a plain class with a prototype-less prototype, so that the
+ * table stays a small fast-properties object (EventEmitter's own `{ __proto__: null }` is a dictionary of
+ * ~200 bytes per socket) and no key is inherited.
+ */
+function Listeners() {}
+Listeners.prototype = Object.create(null)
+
 function noop() {}
 
 /** Largest message (string length or bytes) a send inside a batch callback queues for the batch's end. */
@@ -82,26 +109,36 @@ class WebSocket extends EventEmitter {
   constructor(token, native, server) {
     if (token !== kServerSide) throw clientError(token)
     super()
-    this._native = native
+    if (this._eventsCount === 0) this._events = new Listeners()
+    // The NativeSession, or (a socket of the server's own listener) null until first used: `native` is
+    // then the session id (see `_native`).
+    const id = typeof native === 'number' ? native : native.id
+    this._nativeSession = typeof native === 'number' ? null : native
     this._server = server
-    this._id = native.id
-    this._requestInfo = null // the native request, fetched on first use (see `_request`)
-    this._binaryType = 'nodebuffer'
-    this._paused = false
-    this._held = [] // events held back while paused, or until the next tick (allowSynchronousEvents: false)
-    this._sync = server.options.allowSynchronousEvents !== false
-    this._deferred = false // a message, ping or pong was emitted this tick (allowSynchronousEvents: false)
+    this._id = id
+    this._flags = server.options.allowSynchronousEvents === false ? F_ASYNC_EVENTS : 0
+    this._held = null // events held back while paused, or until the next tick (allowSynchronousEvents: false)
     this._closeInfo = null
-    this._peerClosed = false
-    // Whether a send may be queued for the end of a batch callback: open as far as JS knows, no
-    // fragmented message in progress, close() and terminate() not called.
-    this._sendable = true
-    this._closing = false
     this._incoming = null
-    this._converter = JsonConverter
-    // `closeReason`'s promise and its resolver, made on first access (most sessions never ask).
-    this._closeReason = null
-    this._resolveClose = null
+    this._more = null // what few sockets use, made on first use (see `_extra`)
+  }
+
+  /** @internal The NativeSession, fetched from the server on first use. */
+  get _native() {
+    let n = this._nativeSession
+    if (n === null) n = this._nativeSession = this._server._nativeSession(this._id)
+    return n
+  }
+
+  /**
+   * @internal The rarely used state: the request (fetched from native code on first use), the converter,
+   * `closeReason`'s promise and resolver, the `outgoing` object.
+   */
+  _extra() {
+    if (this._more === null) {
+      this._more = { request: null, converter: JsonConverter, closeReason: null, resolveClose: null, outgoing: null }
+    }
+    return this._more
   }
 
   /** Unique session id within the process. */
@@ -124,13 +161,15 @@ class WebSocket extends EventEmitter {
   /** CONNECTING, OPEN, CLOSING or CLOSED. */
   get readyState() {
     if (this._closeInfo) return CLOSED
-    const s = this._native.readyState
+    const n = this._nativeSession
+    const s = n !== null ? n.readyState : this._server._readyStateOf(this._id)
     return s === CLOSED ? CLOSING : s // CLOSED only once 'close' has been emitted
   }
   /** @internal The upgrade request's RequestInfo, fetched from native code on first use. */
   get _request() {
-    if (this._requestInfo === null) this._requestInfo = this._native.request
-    return this._requestInfo
+    const x = this._extra()
+    if (x.request === null) x.request = this._native.request
+    return x.request
   }
   /** The chosen subprotocol ('' when none). */
   get protocol() {
@@ -155,16 +194,18 @@ class WebSocket extends EventEmitter {
   }
   /** How binary messages are presented: 'nodebuffer' (default), 'arraybuffer' or 'fragments'. */
   get binaryType() {
-    return this._binaryType
+    const f = this._flags
+    return f & F_ARRAYBUFFER ? 'arraybuffer' : f & F_FRAGMENTS ? 'fragments' : 'nodebuffer'
   }
   set binaryType(t) {
     if (t === 'blob') throw new TypeError("binaryType 'blob' is not supported by wssession (use 'nodebuffer', 'arraybuffer' or 'fragments')")
     if (!BINARY_TYPES.includes(t)) return // ws ignores unknown values too
-    this._binaryType = t
+    const bit = t === 'arraybuffer' ? F_ARRAYBUFFER : t === 'fragments' ? F_FRAGMENTS : 0
+    this._flags = (this._flags & ~F_BINARY_TYPE) | bit
   }
   /** Whether message delivery is paused. */
   get isPaused() {
-    return this._paused
+    return (this._flags & F_PAUSED) !== 0
   }
   /** The upgrade request (Ktor's `call`). */
   get call() {
@@ -182,15 +223,16 @@ class WebSocket extends EventEmitter {
   }
   /** Promise of `{ code, reason, initiator }`, resolved once when the session ends. */
   get closeReason() {
-    if (this._closeReason === null) {
-      this._closeReason =
+    const x = this._extra()
+    if (x.closeReason === null) {
+      x.closeReason =
         this._closeInfo !== null
           ? Promise.resolve(this._closeInfo)
           : new Promise((resolve) => {
-              this._resolveClose = resolve
+              x.resolveClose = resolve
             })
     }
-    return this._closeReason
+    return x.closeReason
   }
   /** Whether this side masks its frames (off by default; browsers reject masked server frames). */
   get masking() {
@@ -245,13 +287,13 @@ class WebSocket extends EventEmitter {
   }
   /** The converter used by sendSerialized/receiveDeserialized (JSON by default; null for none). */
   get converter() {
-    return this._converter
+    return this._more === null ? JsonConverter : this._more.converter
   }
   set converter(c) {
     if (c !== null && (typeof c !== 'object' || typeof c.serialize !== 'function' || typeof c.deserialize !== 'function')) {
       throw new TypeError('converter must be null or an object with serialize(value) and deserialize(frame) methods')
     }
-    this._converter = c
+    this._extra().converter = c
   }
 
   /** The complete messages from the peer as an async iterable of frames. */
@@ -262,9 +304,10 @@ class WebSocket extends EventEmitter {
 
   /** The send side as an object: `send(frame)` and `close()` (= close(1000)). */
   get outgoing() {
-    if (!this._outgoing) {
+    const x = this._extra()
+    if (!x.outgoing) {
       const ws = this
-      this._outgoing = Object.freeze({
+      x.outgoing = Object.freeze({
         send: (frame) => ws._sendFrame(frame),
         close: () => {
           ws.close(1000)
@@ -272,7 +315,7 @@ class WebSocket extends EventEmitter {
         },
       })
     }
-    return this._outgoing
+    return x.outgoing
   }
 
   /**
@@ -313,7 +356,7 @@ class WebSocket extends EventEmitter {
     // Inside a batch callback a small complete message of a session open as far as JS knows is queued
     // for one native call at the end of the callback. Text from bytes must be valid UTF-8 there: the
     // core would reject it, and only the direct path can report that.
-    if (server._batching && fin && cb === undefined && this._sendable) {
+    if (server._batching && fin && cb === undefined && (this._flags & F_UNSENDABLE) === 0) {
       if (typeof payload === 'string') {
         if (payload.length <= DEFER_MAX) {
           server._queueSend(this._id, payload, payload.length * 3, flags)
@@ -336,7 +379,8 @@ class WebSocket extends EventEmitter {
             ? this._native.trySendOwned(payload, flags)
             : this._native.trySend(payload, flags)
       if (status === 2) p = wrap(this._native.sendAsync(payload, binary, fin, compress))
-      this._sendable = fin && !this._closing
+      if (!fin) this._flags |= F_UNSENDABLE
+      else if ((this._flags & F_CLOSING) === 0) this._flags &= ~F_UNSENDABLE
     } catch (e) {
       p = Promise.reject(fromNative(e))
     }
@@ -436,61 +480,69 @@ class WebSocket extends EventEmitter {
     } catch (e) {
       if (e.code !== 'WSSESSION_ERR_CLOSED') throw e
     }
-    this._closing = true
-    this._sendable = false
+    this._flags |= F_CLOSING | F_UNSENDABLE
   }
 
   /** Aborts the connection now (no Close frame; close code 1006). */
   terminate() {
     if (this.readyState === CLOSED) return
     this._server._flushSends()
-    this._closing = true
-    this._sendable = false
+    this._flags |= F_CLOSING | F_UNSENDABLE
     this._native.terminate()
   }
 
   /** Stops delivering messages and reading the socket until resume(). */
   pause() {
     if (this.readyState === CONNECTING || this.readyState === CLOSED) return
-    this._paused = true
+    this._flags |= F_PAUSED
     this._native.pause()
   }
 
   /** Resumes after pause(); held-back events are delivered first. */
   resume() {
-    if (!this._paused) return
-    this._paused = false
+    if ((this._flags & F_PAUSED) === 0) return
+    this._flags &= ~F_PAUSED
     this._release()
   }
 
   /** Emits held-back events until paused again or (allowSynchronousEvents: false) one message was emitted. */
   _release() {
-    const wasFull = this._held.length >= HELD_MAX
-    while (this._held.length && !this._paused && !this._deferred) {
+    const held = this._held
+    const wasFull = held !== null && held.length >= HELD_MAX
+    while (this._held !== null && this._held.length && (this._flags & (F_PAUSED | F_DEFERRED)) === 0) {
       const [name, args] = this._held.shift()
       this._emitNow(name, args)
     }
-    if (wasFull || !this._paused) this._updateNativePause()
+    if (this._held !== null && this._held.length === 0) this._held = null
+    if (wasFull || (this._flags & F_PAUSED) === 0) this._updateNativePause()
   }
 
   _hold(name, args) {
+    if (this._held === null) this._held = []
     this._held.push([name, args])
     if (this._held.length === HELD_MAX) this._updateNativePause()
   }
 
+  /** Whether an event must wait: delivery paused or deferred to the next tick, or events held before it. */
+  _mustHold() {
+    return (this._flags & (F_PAUSED | F_DEFERRED)) !== 0 || this._held !== null
+  }
+
   /** allowSynchronousEvents: false: the next message, ping or pong waits for the next tick. */
   _deferRest() {
-    this._deferred = true
+    this._flags |= F_DEFERRED
     setImmediate(() => {
-      this._deferred = false
+      this._flags &= ~F_DEFERRED
       this._release()
     })
   }
 
   _updateNativePause() {
     if (this._closeInfo) return
-    const full = (this._incoming !== null && this._incoming._queue.length >= INCOMING_QUEUE) || this._held.length >= HELD_MAX
-    if (this._paused || full) this._native.pause()
+    const full =
+      (this._incoming !== null && this._incoming._queue.length >= INCOMING_QUEUE) ||
+      (this._held !== null && this._held.length >= HELD_MAX)
+    if ((this._flags & F_PAUSED) !== 0 || full) this._native.pause()
     else this._native.resume()
   }
 
@@ -548,7 +600,7 @@ class WebSocket extends EventEmitter {
 
   /** Serializes `value` with the converter and sends it. */
   sendSerialized(value) {
-    const c = this._converter
+    const c = this.converter
     if (!c) return quiet(Promise.reject(makeError('WSSESSION_ERR_NO_CONVERTER', 'no converter is configured for this session')))
     let frame
     try {
@@ -563,7 +615,7 @@ class WebSocket extends EventEmitter {
 
   /** Receives the next message and deserializes it with the converter. */
   async receiveDeserialized() {
-    const c = this._converter
+    const c = this.converter
     if (!c) throw makeError('WSSESSION_ERR_NO_CONVERTER', 'no converter is configured for this session')
     const r = await this.incoming.next()
     if (r.done) throw this._closedError()
@@ -592,32 +644,34 @@ class WebSocket extends EventEmitter {
       const [data, isBinary] = args
       if (this._incoming) this._incoming._push(data, isBinary)
       this.emit('message', this._present(data, isBinary), isBinary)
-      if (!this._sync) this._deferRest()
+      if ((this._flags & F_ASYNC_EVENTS) !== 0) this._deferRest()
     } else {
       this.emit(name, ...args)
-      if (!this._sync && (name === 'ping' || name === 'pong')) this._deferRest()
+      if ((this._flags & F_ASYNC_EVENTS) !== 0 && (name === 'ping' || name === 'pong')) this._deferRest()
     }
   }
 
   _present(data, isBinary) {
-    if (!isBinary || this._binaryType === 'nodebuffer') return data
-    if (this._binaryType === 'arraybuffer') return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)
+    const f = this._flags
+    if (!isBinary || (f & F_BINARY_TYPE) === 0) return data
+    if (f & F_ARRAYBUFFER) return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)
     return [data]
   }
 
   /** A message from the batch pump (the hot path: no array per message unless held back). */
   _message(data, isBinary) {
-    if (this._paused || this._deferred || this._held.length) {
+    const f = this._flags
+    if ((f & (F_PAUSED | F_DEFERRED)) !== 0 || this._held !== null) {
       this._hold('message', [data, isBinary])
       return
     }
-    if (this._incoming) this._incoming._push(data, isBinary)
-    this.emit('message', !isBinary || this._binaryType === 'nodebuffer' ? data : this._present(data, isBinary), isBinary)
-    if (!this._sync) this._deferRest()
+    if (this._incoming !== null) this._incoming._push(data, isBinary)
+    this.emit('message', !isBinary || (f & F_BINARY_TYPE) === 0 ? data : this._present(data, isBinary), isBinary)
+    if ((f & F_ASYNC_EVENTS) !== 0) this._deferRest()
   }
 
   _deliver(name, args) {
-    if (this._paused || this._deferred || this._held.length) this._hold(name, args)
+    if (this._mustHold()) this._hold(name, args)
     else this._emitNow(name, args)
   }
 
@@ -625,25 +679,26 @@ class WebSocket extends EventEmitter {
     const info = { code: ev.code, reason: ev.reason, initiator: ev.initiator }
     const failure = ev.errorCode ? makeError(ev.errorCode, ev.errorMessage) : null
     if (failure) failure[Symbol.for('wssession.closeCode')] = ev.code
-    this._sendable = false
-    this._closing = true
+    this._flags |= F_CLOSING | F_UNSENDABLE
     const finish = () => {
       this._closeInfo = info
       // ws's wasClean: a Close frame each way (the peer's arrived: we always answer one unless aborted).
-      this._peerClosed = ev.peerCode !== 1006 && info.initiator !== 'abnormal'
+      if (ev.peerCode !== 1006 && info.initiator !== 'abnormal') this._flags |= F_PEER_CLOSED
       if (this._incoming) this._incoming._end(failure || (info.initiator === 'abnormal' ? this._closedError() : null))
-      if (this._resolveClose !== null) this._resolveClose(info)
+      if (this._more !== null && this._more.resolveClose !== null) this._more.resolveClose(info)
       if (failure && this.listenerCount('error') > 0) this.emit('error', failure)
       // As ws: the Close frame the peer sent (1005 empty, 1006 none), not the one we sent.
       this.emit('close', ev.peerCode, Buffer.from(ev.peerReason))
     }
-    if (this._paused || this._deferred || this._held.length) this._held.push(['__close', [finish]])
-    else finish()
+    if (this._mustHold()) {
+      if (this._held === null) this._held = []
+      this._held.push(['__close', [finish]])
+    } else finish()
   }
 
   /** @internal Whether the session ended with a Close frame each way (CloseEvent.wasClean). */
   _closedCleanly() {
-    return this._closeInfo !== null && this._peerClosed
+    return this._closeInfo !== null && (this._flags & F_PEER_CLOSED) !== 0
   }
 }
 

@@ -13,9 +13,11 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use tokio::sync::oneshot;
-use wssession_core::{Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Session, TrySend, ViolationKind};
+use wssession_core::{
+    Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Initiator, Session, TrySend, ViolationKind,
+};
 
-use crate::lane::{Lane, OutFrame};
+use crate::lane::{Lane, LaneOwner, OutFrame};
 use crate::payload::Payload;
 use crate::request::RequestInfo;
 use crate::session::NativeSession;
@@ -46,38 +48,44 @@ pub(crate) mod kind {
     pub const PACKED_BINARY: u32 = 7;
     /// In [`NativeBatch::meta`]: the event is `events[offset]`.
     pub const OTHER: u32 = 8;
+    /// In [`NativeBatch::meta`]: a text message too large to pack, `buffers[offset]`.
+    pub const BUFFER_TEXT: u32 = 10;
+    /// In [`NativeBatch::meta`]: a binary message too large to pack, `buffers[offset]`.
+    pub const BUFFER_BINARY: u32 = 11;
     /// A connection handed over by `adoptFd`/`adoptPump` ended without becoming a session.
     pub const ADOPT_FAILED: u32 = 9;
 }
 
 /// One JS turn's events. `meta` holds four numbers per event, in order: kind, session id, offset,
 /// length. Kind 2 (text) and 7 (binary) are small messages packed in `data[offset..offset + length]`;
-/// kind 8 is `events[offset]`. Packing saves one napi object and one external buffer per message.
+/// kind 1 is an open (offset: the adoption id, or -1); kind 6 a close without failure and with empty
+/// reasons (offset: code + 65536 × the peer's code, length: 0 local, 1 remote, 2 abnormal initiator);
+/// kind 10 (text) and 11 (binary) are larger messages, `buffers[offset]`; kind 8 is `events[offset]`.
+/// Packing saves one napi object per event (and one external buffer per small message).
 #[napi(object, object_from_js = false)]
 pub struct NativeBatch {
     /// kind, id, offset, length per event.
     pub meta: Float64Array,
     /// The payloads of the packed messages, back to back.
     pub data: Buffer,
-    /// Every other event (open, close, ping, pong, drain, request, large message).
+    /// The messages too large to pack, each over the engine's memory.
+    #[napi(ts_type = "Buffer[]")]
+    pub buffers: Vec<Payload>,
+    /// Every other event (request, ping, pong, drain, a close with a failure or a reason, adoption failed).
     pub events: Vec<NativeEvent>,
 }
 
-/// One event delivered to JS: 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close,
-/// 9 adoption failed.
+/// One event delivered to JS that is not packed in the batch's `meta`: 0 request, 3 ping, 4 pong,
+/// 5 drain, 6 close, 9 adoption failed.
 #[napi(object, object_from_js = false)]
 pub struct NativeEvent {
-    /// 0 request, 1 open, 2 message, 3 ping, 4 pong, 5 drain, 6 close, 9 adoption failed.
+    /// 0 request, 3 ping, 4 pong, 5 drain, 6 close, 9 adoption failed.
     pub kind: u32,
     /// The session id (the request id for kind 0).
     pub id: i64,
-    /// The payload (message, ping, pong).
+    /// The payload (ping, pong).
     #[napi(ts_type = "Buffer")]
     pub data: Option<Payload>,
-    /// Whether a message is binary.
-    pub binary: Option<bool>,
-    /// The new session (open).
-    pub session: Option<NativeSession>,
     /// Close code (close).
     pub code: Option<u32>,
     /// Close reason (close).
@@ -98,8 +106,8 @@ pub struct NativeEvent {
     /// The 101's headers the core would answer the request with, names and values alternating
     /// (request; absent for an invalid upgrade).
     pub response_headers: Option<Vec<String>>,
-    /// The id `adoptFd`/`adoptPump`/`upgraded*` returned, for a connection JS handed over (open,
-    /// adoption failed).
+    /// The id `adoptFd`/`adoptPump`/`upgraded*` returned, for a connection JS handed over (adoption
+    /// failed).
     pub adoption: Option<u32>,
 }
 
@@ -107,7 +115,7 @@ pub(crate) enum Ev {
     Request { rid: u32, req: Box<RequestInfo>, response: Option<Vec<String>> },
     AdoptFailed { id: u32 },
     Open { s: Session },
-    Message { s: Session, st: Arc<SessState>, data: Bytes, binary: bool },
+    Message { sid: u64, st: Arc<SessState>, data: Bytes, binary: bool },
     Ping { sid: u64, data: Bytes },
     Pong { sid: u64, data: Bytes },
     Drain { sid: u64 },
@@ -124,7 +132,13 @@ pub(crate) struct SessState {
     /// The adoption id of a connection JS handed over (reported with the open event).
     pub(crate) adoption: Option<u32>,
     /// Sends waiting for room in the core's queue, in order (part of `bufferedAmount`).
-    pub(crate) lane: Arc<Lane>,
+    pub(crate) lane: Lane,
+}
+
+impl LaneOwner for SessState {
+    fn lane(&self) -> &Lane {
+        &self.lane
+    }
 }
 
 impl SessState {
@@ -162,9 +176,12 @@ pub(crate) struct Hub {
     pub(crate) tsfn: Mutex<Option<EventsFn>>,
     pub(crate) requests: Mutex<HashMap<u32, oneshot::Sender<Decision>>>,
     next_rid: AtomicU32,
-    /// Sessions JS knows as open, by id, with their state (for [`Hub::send_batch`]); only the JS thread
-    /// touches it.
+    /// Sessions JS knows as open, by id, with their state (for [`Hub::send_batch`] and a socket's
+    /// first native call); only the JS thread touches it.
     open: Mutex<HashMap<u64, (Session, Arc<SessState>)>>,
+    /// Sessions whose close the batch in progress delivers: they leave `open` when it ends, so that
+    /// JS can still fetch their `NativeSession` while handling the close.
+    closed: Mutex<Vec<u64>>,
     /// Whether the runtime's threads run under `SCHED_BATCH` for the batch callback in progress.
     batch_policy: AtomicBool,
 }
@@ -178,6 +195,7 @@ impl Hub {
             requests: Mutex::new(HashMap::new()),
             next_rid: AtomicU32::new(1),
             open: Mutex::new(HashMap::new()),
+            closed: Mutex::new(Vec::new()),
             batch_policy: AtomicBool::new(false),
         })
     }
@@ -211,6 +229,7 @@ impl Hub {
     /// that were paused because JS had fallen behind.
     pub(crate) fn drain(&self, _env: &Env) -> NativeBatch {
         self.scheduled.store(false, Ordering::Release);
+        self.forget_closed();
         let events = std::mem::take(&mut *self.queue.lock().unwrap());
         // While JS handles this batch, a packet arriving for the runtime must not preempt the JS
         // thread (two context switches per packet on a shared core): the runtime reads it when JS
@@ -222,8 +241,10 @@ impl Hub {
         let mut meta: Vec<f64> = Vec::with_capacity(events.len() * 4);
         let mut data: Vec<u8> = Vec::new();
         let mut out = Vec::new();
+        let mut buffers = Vec::new();
         let mut touched: Vec<(Session, Arc<SessState>)> = Vec::new();
         let mut open = self.open.lock().unwrap();
+        let mut closed = self.closed.lock().unwrap();
         for ev in events {
             let other = match ev {
                 Ev::Request { rid, req, response } => {
@@ -233,24 +254,29 @@ impl Hub {
                 Ev::Open { s } => {
                     let id = s.id();
                     let st = SessState::of(&s);
-                    let adoption = st.adoption;
-                    open.insert(id, (s.clone(), st));
-                    NativeEvent { session: Some(NativeSession::new(s)), adoption, ..event(kind::OPEN, id) }
+                    let adoption = st.adoption.map_or(-1.0, f64::from);
+                    open.insert(id, (s, st));
+                    meta.extend_from_slice(&[kind::OPEN as f64, id as f64, adoption, 0.0]);
+                    continue;
                 }
-                Ev::Message { s, st, data: payload, binary } => {
+                Ev::Message { sid: id, st, data: payload, binary } => {
                     st.pending.fetch_sub(1, Ordering::AcqRel);
                     st.pending_bytes.fetch_sub(payload.len(), Ordering::AcqRel);
-                    let id = s.id();
-                    if st.auto_paused.load(Ordering::Relaxed) {
-                        touched.push((s, st));
+                    if st.auto_paused.load(Ordering::Relaxed)
+                        && let Some((s, _)) = open.get(&id)
+                    {
+                        touched.push((s.clone(), st));
                     }
                     if payload.len() <= PACK_MESSAGE && data.len() + payload.len() <= PACK_BATCH {
                         let k = if binary { kind::PACKED_BINARY } else { kind::MESSAGE };
                         meta.extend_from_slice(&[k as f64, id as f64, data.len() as f64, payload.len() as f64]);
                         data.extend_from_slice(&payload);
-                        continue;
+                    } else {
+                        let k = if binary { kind::BUFFER_BINARY } else { kind::BUFFER_TEXT };
+                        meta.extend_from_slice(&[k as f64, id as f64, buffers.len() as f64, payload.len() as f64]);
+                        buffers.push(buffer(payload));
                     }
-                    NativeEvent { data: Some(buffer(payload)), binary: Some(binary), ..event(kind::MESSAGE, id) }
+                    continue;
                 }
                 // Control payloads (≤ 125 bytes) are copied: the engine may still send a Ping's as
                 // the Pong's, and JS may write to the Buffer it gets.
@@ -258,12 +284,22 @@ impl Hub {
                 Ev::Pong { sid, data } => NativeEvent { data: Some(copied(&data)), ..event(kind::PONG, sid) },
                 Ev::Drain { sid } => event(kind::DRAIN, sid),
                 Ev::Close { sid, reason, err } => {
-                    open.remove(&sid);
-                    let (error_code, error_message) = err.map(|(c, m)| (c.to_owned(), m)).unzip();
+                    closed.push(sid);
                     let (peer_code, peer_reason) = match &reason.received {
                         Some(f) => (f.code.unwrap_or(1005), f.reason.clone()),
                         None => (1006, String::new()),
                     };
+                    if err.is_none() && reason.reason.is_empty() && peer_reason.is_empty() {
+                        let codes = f64::from(reason.code) + 65536.0 * f64::from(peer_code);
+                        let initiator = match reason.initiator {
+                            Initiator::Local => 0.0,
+                            Initiator::Remote => 1.0,
+                            Initiator::Abnormal => 2.0,
+                        };
+                        meta.extend_from_slice(&[kind::CLOSE as f64, sid as f64, codes, initiator]);
+                        continue;
+                    }
+                    let (error_code, error_message) = err.map(|(c, m)| (c.to_owned(), m)).unzip();
                     NativeEvent {
                         peer_code: Some(peer_code.into()),
                         peer_reason: Some(peer_reason),
@@ -279,6 +315,7 @@ impl Hub {
             meta.extend_from_slice(&[kind::OTHER as f64, other.id as f64, out.len() as f64, 0.0]);
             out.push(other);
         }
+        drop(closed);
         drop(open);
         // Everything converted is handed to JS in this turn, so these sessions may read again.
         for (s, st) in touched {
@@ -289,7 +326,7 @@ impl Hub {
                 s.resume();
             }
         }
-        NativeBatch { meta: Float64Array::new(meta), data: Buffer::from(data), events: out }
+        NativeBatch { meta: Float64Array::new(meta), data: Buffer::from(data), buffers, events: out }
     }
 }
 
@@ -324,23 +361,49 @@ impl Hub {
             };
             let frame = || data_frame(payload(), flags);
             if st.lane.busy() {
-                st.lane.send(s, vec![frame()]);
+                Lane::send(st, s, vec![frame()]);
                 continue;
             }
             let (f, compress) = frame();
             if let Ok(TrySend::Dropped) | Err(wssession_core::Error::Dropped) = s.try_send_with(f, compress) {
-                st.lane.send(s, vec![frame()]);
+                Lane::send(st, s, vec![frame()]);
             }
         }
     }
 }
 
 impl Hub {
-    /// On the JS thread, at the end of a batch callback: the runtime's threads preempt again.
+    /// On the JS thread, at the end of a batch callback: the runtime's threads preempt again, and the
+    /// sessions whose close it delivered are forgotten.
     pub(crate) fn end_batch(&self) {
         if self.batch_policy.swap(false, Ordering::AcqRel) {
             wssession_core::runtime::set_threads_batch(false);
         }
+        self.forget_closed();
+    }
+
+    /// Drops the sessions whose close was delivered from the open ones.
+    fn forget_closed(&self) {
+        let mut closed = self.closed.lock().unwrap();
+        if closed.is_empty() {
+            return;
+        }
+        let mut open = self.open.lock().unwrap();
+        for sid in closed.drain(..) {
+            open.remove(&sid);
+        }
+    }
+
+    /// On the JS thread: the `NativeSession` of an open session (made when JS first needs it).
+    pub(crate) fn session(&self, id: u64) -> Option<NativeSession> {
+        let open = self.open.lock().unwrap();
+        open.get(&id).map(|(s, st)| NativeSession::with_state(s.clone(), Arc::clone(st)))
+    }
+
+    /// On the JS thread: the `readyState` of an open session, CLOSED for any other id.
+    pub(crate) fn ready_state(&self, id: u64) -> u32 {
+        let open = self.open.lock().unwrap();
+        open.get(&id).map_or(crate::session::CLOSED, |(s, _)| crate::session::ready_state(s.state()))
     }
 }
 
@@ -369,8 +432,6 @@ fn event(kind: u32, id: u64) -> NativeEvent {
         kind,
         id: id as i64,
         data: None,
-        binary: None,
-        session: None,
         code: None,
         reason: None,
         initiator: None,
@@ -410,7 +471,7 @@ impl EventHandler for Events {
             session.pause();
         }
         let binary = frame.kind == FrameType::Binary;
-        self.0.emit(Ev::Message { s: session.clone(), st, data: frame.data, binary });
+        self.0.emit(Ev::Message { sid: session.id(), st, data: frame.data, binary });
     }
 
     fn on_ping(&self, session: &Session, payload: &Bytes) {

@@ -4,7 +4,7 @@
 //! bytes count in `bufferedAmount` until the core has them.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
@@ -29,19 +29,28 @@ struct Queue {
     draining: bool,
 }
 
+/// What a lane lives in (a session's adapter state, one allocation for both): its drain task keeps
+/// the owner alive while it hands the lane's items to the core.
+pub(crate) trait LaneOwner: Send + Sync + 'static {
+    /// The owner's lane.
+    fn lane(&self) -> &Lane;
+}
+
 /// The waiting sends of one session.
 #[derive(Default)]
 pub(crate) struct Lane {
     queue: Mutex<Queue>,
     /// Payload bytes of the waiting frames.
     bytes: AtomicUsize,
+    /// `queue.draining`, readable without the lock (every send asks).
+    busy: AtomicBool,
 }
 
 impl Lane {
     /// Whether sends are waiting (a new send must then wait behind them).
     pub(crate) fn busy(&self) -> bool {
-        let q = self.queue.lock().unwrap();
-        q.draining || !q.items.is_empty()
+        // Items are queued only with `draining` set, both under the lock; this mirror changes with it.
+        self.busy.load(Ordering::Acquire)
     }
 
     /// Payload bytes waiting for room in the core's queue.
@@ -49,53 +58,61 @@ impl Lane {
         self.bytes.load(Ordering::Acquire)
     }
 
-    /// Queues `frames` behind the waiting ones; the receiver gets the last one's outcome once the core
-    /// has it.
-    pub(crate) fn send(self: &Arc<Self>, s: &Session, frames: Vec<OutFrame>) -> oneshot::Receiver<Result<()>> {
+    /// Queues `frames` behind the waiting ones of `owner`'s lane; the receiver gets the last one's
+    /// outcome once the core has it.
+    pub(crate) fn send<O: LaneOwner>(
+        owner: &Arc<O>,
+        s: &Session,
+        frames: Vec<OutFrame>,
+    ) -> oneshot::Receiver<Result<()>> {
         let (tx, rx) = oneshot::channel();
         let n = frames.len();
-        self.bytes.fetch_add(frames.iter().map(|(f, _)| f.data.len()).sum(), Ordering::AcqRel);
+        owner.lane().bytes.fetch_add(frames.iter().map(|(f, _)| f.data.len()).sum(), Ordering::AcqRel);
         let mut tx = Some(tx);
         let items = frames.into_iter().enumerate().map(|(i, (frame, compress))| Item::Frame {
             frame,
             compress,
             done: if i + 1 == n { tx.take() } else { None },
         });
-        self.enqueue(s, items);
+        Lane::enqueue(owner, s, items);
         rx
     }
 
     /// Closes now, or after the waiting sends when there are any. Invalid codes and reasons are refused
     /// at once either way.
-    pub(crate) fn close(self: &Arc<Self>, s: &Session, how: CloseRequest) -> Result<()> {
-        if !self.busy() {
+    pub(crate) fn close<O: LaneOwner>(owner: &Arc<O>, s: &Session, how: CloseRequest) -> Result<()> {
+        if !owner.lane().busy() {
             return close_now(s, how);
         }
         if let Some((code, reason)) = &how {
             close::validate(*code, reason)?;
         }
-        self.enqueue(s, std::iter::once(Item::Close(how)));
+        Lane::enqueue(owner, s, std::iter::once(Item::Close(how)));
         Ok(())
     }
 
-    fn enqueue(self: &Arc<Self>, s: &Session, items: impl Iterator<Item = Item>) {
-        let mut q = self.queue.lock().unwrap();
+    fn enqueue<O: LaneOwner>(owner: &Arc<O>, s: &Session, items: impl Iterator<Item = Item>) {
+        let lane = owner.lane();
+        let mut q = lane.queue.lock().unwrap();
         q.items.extend(items);
         if !q.draining {
             q.draining = true;
-            wssession_core::runtime::spawn(Arc::clone(self).drain(s.clone()));
+            lane.busy.store(true, Ordering::Release);
+            wssession_core::runtime::spawn(Lane::drain(Arc::clone(owner), s.clone()));
         }
     }
 
-    /// Hands the queued items to the core in order until none is left.
-    async fn drain(self: Arc<Self>, s: Session) {
+    /// Hands the queued items of `owner`'s lane to the core in order until none is left.
+    async fn drain<O: LaneOwner>(owner: Arc<O>, s: Session) {
+        let lane = owner.lane();
         loop {
             let item = {
-                let mut q = self.queue.lock().unwrap();
+                let mut q = lane.queue.lock().unwrap();
                 match q.items.pop_front() {
                     Some(item) => item,
                     None => {
                         q.draining = false;
+                        lane.busy.store(false, Ordering::Release);
                         return;
                     }
                 }
@@ -104,7 +121,7 @@ impl Lane {
                 Item::Frame { frame, compress, done } => {
                     let len = frame.data.len();
                     let sent = s.send_with(frame, compress).await;
-                    self.bytes.fetch_sub(len, Ordering::AcqRel);
+                    lane.bytes.fetch_sub(len, Ordering::AcqRel);
                     if let Some(tx) = done {
                         let _ = tx.send(sent);
                     }

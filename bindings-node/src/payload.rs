@@ -1,5 +1,8 @@
-//! A received payload handed to JS as a Buffer over the engine's own memory (no copy).
+//! A received payload handed to JS as a Buffer over the engine's own memory (no copy), and the way
+//! back: a Buffer JS sends that lies in such a payload (an echo) is sent from the engine's `Bytes`.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::ffi::c_void;
 use std::ptr;
 
@@ -11,10 +14,36 @@ use wssession_core::Bytes;
 /// itself; the `Bytes` (and the engine allocation under it) lives until V8 collects the Buffer.
 pub struct Payload(pub(crate) Bytes);
 
+thread_local! {
+    /// The payloads handed to JS on this (JS) thread and not yet collected: the address of their first
+    /// byte and the `Bytes` boxed as their finalize hint (valid until `release` removes it).
+    static LIVE: RefCell<BTreeMap<usize, *const Bytes>> = const { RefCell::new(BTreeMap::new()) };
+}
+
 /// Drops the `Bytes` boxed as a finalize hint when V8 collects its Buffer.
-unsafe extern "C" fn release(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, hint: *mut c_void) {
+    let _ = LIVE.try_with(|live| {
+        let mut live = live.borrow_mut();
+        if live.get(&(data as usize)) == Some(&hint.cast_const().cast()) {
+            live.remove(&(data as usize));
+        }
+    });
     // SAFETY: `hint` is the `Box<Bytes>` leaked in `to_napi_value`, finalized exactly once.
     drop(unsafe { Box::from_raw(hint.cast::<Bytes>()) });
+}
+
+/// The engine's own bytes under `data` when it lies within a payload handed to JS on this thread that
+/// V8 has not collected: a reference to them (no copy, and no JS reference for the engine to hold).
+pub(crate) fn engine_bytes(data: &[u8]) -> Option<Bytes> {
+    let addr = data.as_ptr() as usize;
+    LIVE.with(|live| {
+        let live = live.borrow();
+        let (&start, &owner) = live.range(..=addr).next_back()?;
+        // SAFETY: an entry's `Bytes` lives until `release` removes the entry (on this thread).
+        let owner = unsafe { &*owner };
+        let from = addr - start;
+        (from + data.len() <= owner.len()).then(|| owner.slice(from..from + data.len()))
+    })
 }
 
 impl ToNapiValue for Payload {
@@ -42,6 +71,7 @@ impl ToNapiValue for Payload {
             return Ok(out);
         }
         check_status!(status)?;
+        LIVE.with(|live| live.borrow_mut().insert(data as usize, hint.cast_const()));
         Ok(out)
     }
 }

@@ -18,6 +18,7 @@ use crate::hub::{Events, EventsFn, Hub, NativeBatch, SessState};
 use crate::observe::{LogEntry, NativeServerStats};
 use crate::positions::NativePosition;
 use crate::request::RequestInfo;
+use crate::session::NativeSession;
 use crate::topics::PublishResult;
 
 /// permessage-deflate settings (RFC 7692).
@@ -449,6 +450,19 @@ impl NativeServer {
         if end {
             self.hub.end_batch();
         }
+    }
+
+    /// The session of open socket `id` (JS fetches it on a socket's first native call); null once
+    /// the batch that delivered its close has ended.
+    #[napi]
+    pub fn session(&self, id: i64) -> Option<NativeSession> {
+        self.hub.session(id as u64)
+    }
+
+    /// The `readyState` of open socket `id` without making its `NativeSession` (3 for any other id).
+    #[napi]
+    pub fn ready_state_of(&self, id: i64) -> u32 {
+        self.hub.ready_state(id as u64)
     }
 
     /// Answers the pending upgrade request `id` (from a kind-0 event).

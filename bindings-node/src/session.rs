@@ -4,12 +4,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use napi::Env;
-use napi::bindgen_prelude::{Either, Object, Uint8Array};
+use napi::JsValue;
+use napi::bindgen_prelude::{Either, FromNapiValue, Object, Uint8Array, Unknown};
 use napi_derive::napi;
 use wssession_core::{Bytes, Frame, FrameType, Session, State, TrySend};
 
 use crate::error::{invalid, to_js};
 use crate::hub::SessState;
+use crate::lane::Lane;
 use crate::positions::NativePosition;
 use crate::request::RequestInfo;
 use crate::topics::PublishResult;
@@ -49,6 +51,24 @@ impl NativeSession {
     pub(crate) fn new(s: Session) -> Self {
         let st = SessState::of(&s);
         NativeSession { s, st }
+    }
+
+    /// The session with its adapter state, already looked up.
+    pub(crate) fn with_state(s: Session, st: Arc<SessState>) -> Self {
+        NativeSession { s, st }
+    }
+}
+
+/// `readyState` of a session that ended.
+pub(crate) const CLOSED: u32 = 3;
+
+/// A core state as a `WebSocket.readyState` value.
+pub(crate) fn ready_state(state: State) -> u32 {
+    match state {
+        State::Connecting => 0,
+        State::Open => 1,
+        State::Closing => 2,
+        State::Closed => CLOSED,
     }
 }
 
@@ -107,12 +127,7 @@ impl NativeSession {
     /// 0 connecting, 1 open, 2 closing, 3 closed (the `WebSocket.readyState` values).
     #[napi(getter)]
     pub fn ready_state(&self) -> u32 {
-        match self.s.state() {
-            State::Connecting => 0,
-            State::Open => 1,
-            State::Closing => 2,
-            State::Closed => 3,
-        }
+        ready_state(self.s.state())
     }
 
     /// Queues a data frame from bytes without waiting. `flags`: bit 0 binary, bit 1 fin, bits 2-3
@@ -125,10 +140,23 @@ impl NativeSession {
 
     /// `trySend` without a copy, for large payloads: the frame is written from `data`'s own memory,
     /// which the engine references until the frame is written (as `ws` hands a Buffer to its socket
-    /// without copying, bytes changed before then go out changed).
+    /// without copying, bytes changed before then go out changed). A received payload sent back is
+    /// referenced through the engine's own `Bytes`, any other Buffer through a JS reference.
     #[napi]
-    pub fn try_send_owned(&self, data: Uint8Array, flags: u32) -> napi::Result<u32> {
-        self.try_send_frame(Bytes::from_owner(data), flags)
+    pub fn try_send_owned(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "Uint8Array")] data: Unknown<'_>,
+        flags: u32,
+    ) -> napi::Result<u32> {
+        let view = data.raw();
+        // SAFETY: `view` is a live value of this call; the borrowed slice is not kept past it.
+        let bytes = match crate::payload::engine_bytes(unsafe { <&[u8]>::from_napi_value(env.raw(), view)? }) {
+            Some(b) => b,
+            // SAFETY: as above; the Uint8Array holds a JS reference until the engine drops it.
+            None => Bytes::from_owner(unsafe { Uint8Array::from_napi_value(env.raw(), view)? }),
+        };
+        self.try_send_frame(bytes, flags)
     }
 
     /// `trySend` for a string payload (UTF-8 encoded here).
@@ -147,7 +175,7 @@ impl NativeSession {
         fin: bool,
         compress: Option<bool>,
     ) -> napi::Result<Object<'env>> {
-        let queued = self.st.lane.send(&self.s, vec![(data_frame(data, binary, fin), compress)]);
+        let queued = Lane::send(&self.st, &self.s, vec![(data_frame(data, binary, fin), compress)]);
         promise(env, async move { queued.await.unwrap_or(Err(wssession_core::Error::Closed(None))) })
     }
 
@@ -190,7 +218,7 @@ impl NativeSession {
             }
         };
         // After the sends still waiting for room, as ws keeps send(); close() in order.
-        self.st.lane.close(&self.s, how).map_err(to_js)?;
+        Lane::close(&self.st, &self.s, how).map_err(to_js)?;
         Ok(())
     }
 

@@ -61,6 +61,31 @@ test('a large Buffer sent without a copy reaches the peer intact, also after the
   await stop(wss)
 })
 
+test('a received large message, or a slice of it, sent back reaches the peer intact', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const want = pattern(96 * 1024, 5)
+  ws.on('message', (data) => {
+    ws.send(data, { binary: true })
+    ws.send(data.subarray(1000, 1000 + 40 * 1024), { binary: true })
+  })
+  const replies = []
+  const both = new Promise((resolve) =>
+    client.on('message', (data) => {
+      replies.push(Buffer.from(data))
+      if (replies.length === 2) resolve()
+    }),
+  )
+  client.send(want)
+  await within(both)
+  gc()
+  assert.ok(replies[0].equals(want), 'the whole message changed')
+  assert.ok(replies[1].equals(want.subarray(1000, 1000 + 40 * 1024)), 'the slice changed')
+  client.close(1000)
+  await waitFor(ws, 'close')
+  await stop(wss)
+})
+
 test("the 'connection' request, built on first access, reads the upgrade request even after the session closed", async () => {
   const wss = await listen()
   const seen = new Promise((resolve) => wss.on('connection', (ws, req) => resolve({ ws, req })))

@@ -44,6 +44,42 @@ test('send returns a promise that rejects with WSSESSION_ERR_CLOSED after close'
   await stop(wss)
 })
 
+test('a socket that made no native call before the peer closed still reports its state, stats and request, and refuses sends', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  // Messages echoed from the handler are queued for the batch's end (no call on the socket's own session).
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))
+  const echoed = waitFor(client, 'message')
+  client.send('one')
+  assert.strictEqual(String((await within(echoed))[0]), 'one')
+  assert.strictEqual(ws.readyState, WebSocket.OPEN)
+  client.close(4000, 'bye')
+  const [code, reason] = await waitFor(ws, 'close')
+  assert.strictEqual(code, 4000)
+  assert.strictEqual(String(reason), 'bye')
+  assert.strictEqual(ws.readyState, WebSocket.CLOSED)
+  assert.strictEqual(ws.stats.messagesIn, 1)
+  assert.strictEqual(ws.stats.messagesOut, 1)
+  assert.strictEqual(ws.protocol, '')
+  assert.strictEqual(ws.bufferedAmount, 0)
+  await assert.rejects(ws.send('late'), { code: 'WSSESSION_ERR_CLOSED' })
+  assert.deepStrictEqual(await within(ws.closeReason), { code: 4000, reason: 'bye', initiator: 'remote' })
+  await stop(wss)
+})
+
+test('a socket closed by its peer without a reason reports the codes of both Close frames, and wasClean', async () => {
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  const closed = new Promise((resolve) => ws.addEventListener('close', resolve))
+  client.close(1000)
+  const ev = await within(closed)
+  assert.strictEqual(ev.code, 1000)
+  assert.strictEqual(ev.reason, '')
+  assert.strictEqual(ev.wasClean, true)
+  assert.deepStrictEqual(await within(ws.closeReason), { code: 1000, reason: '', initiator: 'remote' })
+  await stop(wss)
+})
+
 test('close() without a code sends a Close with an empty body, as ws does (the peer reads 1005)', async () => {
   const wss = await listen()
   const { client, ws } = await pair(wss)
