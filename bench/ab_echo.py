@@ -1,9 +1,10 @@
 """Before/after server CPU per echo of two builds of the core's `echo` example, runs interleaved.
 
-Usage: python3 bench/ab_echo.py BEFORE_BIN AFTER_BIN [--connections 64] [--size 32] [--runs 11]
+Usage: python3 bench/ab_echo.py BEFORE_BIN AFTER_BIN [--connections 64] [--size 32] [--runs 11] [--deflate]
 Build each side with `cargo build --release -p wssession-core --example echo` at its commit (copy
 target/release/examples/echo aside); `loadgen` is `cargo build --release -p wssession-bench --bin loadgen`.
 Server pinned to CPU 0, loadgen to CPU 1, as `make bench`; prints the medians and after/before.
+`--deflate` has the server offer permessage-deflate and loadgen accept it (client_no_context_takeover).
 """
 import argparse
 import json
@@ -15,9 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def one(binary: str, loadgen: str, conns: int, size: int, secs: float) -> dict:
+def one(binary: str, loadgen: str, conns: int, size: int, secs: float, deflate: bool) -> dict:
     """One window against a fresh server: loadgen's JSON summary."""
-    srv = subprocess.Popen(["taskset", "-c", "0", binary, "--port", "0"], stdout=subprocess.PIPE,
+    flag = ["--deflate"] if deflate else []
+    srv = subprocess.Popen(["taskset", "-c", "0", binary, "--port", "0", *flag], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     try:
         port = None
@@ -28,7 +30,8 @@ def one(binary: str, loadgen: str, conns: int, size: int, secs: float) -> dict:
                 break
         out = subprocess.run(["taskset", "-c", "1", loadgen, "--url", f"ws://127.0.0.1:{port}/", "--mode", "echo",
                               "--connections", str(conns), "--size", str(size), "--pipeline", "1",
-                              "--duration", str(secs), "--warmup", "0.5", "--server-pid", str(srv.pid), "--json"],
+                              "--duration", str(secs), "--warmup", "0.5", "--server-pid", str(srv.pid), "--json",
+                              *flag],
                              capture_output=True, text=True, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
     finally:
@@ -44,16 +47,18 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--secs", type=float, default=3.0)
+    ap.add_argument("--deflate", action="store_true", help="negotiate permessage-deflate")
     ap.add_argument("--loadgen", default=str(ROOT / "target" / "release" / "loadgen"))
     a = ap.parse_args()
     cpu = {"before": [], "after": []}
     for run in range(a.runs):
         for side in ("before", "after"):
-            r = one(getattr(a, side), a.loadgen, a.connections, a.size, a.secs)
+            r = one(getattr(a, side), a.loadgen, a.connections, a.size, a.secs, a.deflate)
             cpu[side].append(r["server_cpu_us_per_msg"])
             print(f"run {run + 1}/{a.runs} {side}: {r['server_cpu_us_per_msg']:.3f} us CPU/echo", flush=True)
     b, f = statistics.median(cpu["before"]), statistics.median(cpu["after"])
-    print(f"{a.connections} x {a.size} B: before {b:.3f} us, after {f:.3f} us CPU/echo (medians of {a.runs}); "
+    shape = f"{a.connections} x {a.size} B" + (" deflate" if a.deflate else "")
+    print(f"{shape}: before {b:.3f} us, after {f:.3f} us CPU/echo (medians of {a.runs}); "
           f"after/before {f / b:.3f}")
 
 
