@@ -105,7 +105,6 @@ async fn reader<T: Transport>(
     // arrived or the connection failed (RFC 6455 §7.1.7: nothing more is parsed). Then only our
     // Close remains to be written, and the socket is shut.
     let mut receiving = true;
-    let mut paused = sh.incoming.watch_pause();
     let outcome: Result<(), Interrupt> = async {
         loop {
             // Everything already buffered first.
@@ -131,7 +130,7 @@ async fn reader<T: Transport>(
                 return Ok(());
             }
             if sh.incoming.paused_now() {
-                guarded(sh, paused.resumed()).await?;
+                guarded(sh, sh.incoming.resumed()).await?;
                 continue;
             }
             if buf.is_empty() {
@@ -316,7 +315,6 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
 
 async fn writer<T: Transport>(s: Session, mut write: T::Write) {
     let sh = &*s.shared;
-    let mut closed = sh.life.watch_end();
     loop {
         if sh.life.is_terminated() {
             break;
@@ -330,14 +328,14 @@ async fn writer<T: Transport>(s: Session, mut write: T::Write) {
         let Some(batch) = batch else {
             tokio::select! {
                 _ = sh.writer_wake.notified() => {}
-                _ = closed.ended() => {}
+                _ = sh.life.ended() => {}
             }
             continue;
         };
         let total: usize = batch.chunks.iter().map(Bytes::len).sum();
         let result = tokio::select! {
             r = write_all::<T>(&mut write, batch.chunks) => r,
-            _ = closed.ended() => break,
+            _ = sh.life.ended() => break,
         };
         if result.is_err() {
             sh.outbox.lock().unwrap().conn.abort();

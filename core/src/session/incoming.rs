@@ -4,7 +4,8 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{mpsc, watch};
+use futures_util::task::AtomicWaker;
+use tokio::sync::mpsc;
 
 use super::Session;
 use crate::error::{Error, Result};
@@ -21,11 +22,12 @@ pub(super) enum End {
 pub(crate) struct Incoming {
     /// Messages for `recv`; `None` for push-style sessions and once the queue has ended.
     queue: tokio::sync::Mutex<Option<mpsc::Receiver<Frame>>>,
-    /// How the incoming side ended (first wins).
-    end: Mutex<Option<End>>,
-    paused: watch::Sender<bool>,
-    /// The current value of `paused`, read by the reader on every pass without taking its lock.
-    paused_now: AtomicBool,
+    /// How the incoming side ended (first wins); boxed: an open session carries 8 bytes for it.
+    end: Mutex<Option<Box<End>>>,
+    /// Whether the reader must stop reading, read on every pass.
+    paused: AtomicBool,
+    /// The reader waiting for `resume` (an inline slot: nothing is allocated for it).
+    resumed: AtomicWaker,
 }
 
 impl Incoming {
@@ -41,8 +43,8 @@ impl Incoming {
         let incoming = Self {
             queue: tokio::sync::Mutex::new(rx),
             end: Mutex::new(None),
-            paused: watch::channel(false).0,
-            paused_now: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            resumed: AtomicWaker::new(),
         };
         (incoming, tx)
     }
@@ -51,44 +53,39 @@ impl Incoming {
     pub(super) fn set_end(&self, end: End) {
         let mut slot = self.end.lock().unwrap();
         if slot.is_none() {
-            *slot = Some(end);
+            *slot = Some(Box::new(end));
         }
     }
 
     /// What `recv` reports once the queue ended: `Ok(None)` after a clean end, else the failure.
     fn end_status(&self) -> Result<Option<Frame>> {
-        match self.end.lock().unwrap().clone() {
-            Some(End::Failed(e)) => Err(e),
+        match self.end.lock().unwrap().as_deref() {
+            Some(End::Failed(e)) => Err(e.clone()),
             _ => Ok(None),
         }
     }
 
     /// Stops (or resumes) reading the socket.
     fn set_paused(&self, on: bool) {
-        self.paused.send_modify(|p| {
-            *p = on;
-            self.paused_now.store(on, Ordering::Release);
-        });
+        self.paused.store(on, Ordering::Release);
+        if !on {
+            self.resumed.wake();
+        }
     }
 
     /// Whether the reader must stop reading (cheap: read on every pass).
     pub(super) fn paused_now(&self) -> bool {
-        self.paused_now.load(Ordering::Acquire)
+        self.paused.load(Ordering::Acquire)
     }
 
-    /// A watcher of the pause switch, for the reader.
-    pub(super) fn watch_pause(&self) -> PauseWatch {
-        PauseWatch(self.paused.subscribe())
-    }
-}
-
-/// Watches the pause switch.
-pub(super) struct PauseWatch(watch::Receiver<bool>);
-
-impl PauseWatch {
-    /// Completes once reading is not paused.
-    pub(super) async fn resumed(&mut self) {
-        let _ = self.0.wait_for(|p| !*p).await;
+    /// Completes once reading is not paused (for the reader: one waiter at a time).
+    pub(super) async fn resumed(&self) {
+        std::future::poll_fn(|cx| {
+            // Registered before the check: a `resume` after it wakes this waker.
+            self.resumed.register(cx.waker());
+            if self.paused_now() { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        })
+        .await
     }
 }
 
@@ -194,7 +191,7 @@ impl Session {
 
     /// Whether reading is paused.
     pub fn is_paused(&self) -> bool {
-        *self.shared.incoming.paused.borrow()
+        self.shared.incoming.paused_now()
     }
 }
 
@@ -223,12 +220,9 @@ mod tests {
     #[tokio::test]
     async fn the_reader_sees_a_pause_at_once_and_wakes_on_resume() {
         let (incoming, _tx) = Incoming::new(false, 1);
-        let mut watch = incoming.watch_pause();
         incoming.set_paused(true);
         assert!(incoming.paused_now());
-        let waiting = async {
-            watch.resumed().await;
-        };
+        let waiting = incoming.resumed();
         tokio::pin!(waiting);
         assert!(futures_util::FutureExt::now_or_never(waiting.as_mut()).is_none(), "paused");
         incoming.set_paused(false);

@@ -7,7 +7,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use futures_util::task::AtomicWaker;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use crate::protocol::close::CloseReason;
 
@@ -32,7 +32,10 @@ pub(crate) struct Lifecycle {
     /// When the closing handshake began (the close timeout counts from it).
     close_started: OnceLock<Instant>,
     /// The close reason, published once when the session ends.
-    closed: watch::Sender<Option<CloseReason>>,
+    reason: OnceLock<Box<CloseReason>>,
+    /// Wakes whoever waits for the close reason (a `Notify` allocates nothing until someone waits,
+    /// unlike a `watch` channel's shared block).
+    ended: Notify,
     /// Wakes the reader: terminated, close initiated, a setting changed, our Close written.
     wake: AtomicWaker,
 }
@@ -44,7 +47,8 @@ impl Lifecycle {
             state: AtomicU8::new(State::Connecting as u8),
             terminated: AtomicBool::new(false),
             close_started: OnceLock::new(),
-            closed: watch::channel(None).0,
+            reason: OnceLock::new(),
+            ended: Notify::new(),
             wake: AtomicWaker::new(),
         }
     }
@@ -108,38 +112,34 @@ impl Lifecycle {
         self.wake.register(waker);
     }
 
-    /// Publishes how the session ended.
+    /// Publishes how the session ended (once: the session ends once).
     pub(super) fn publish(&self, reason: CloseReason) {
-        self.closed.send_replace(Some(reason));
+        let _ = self.reason.set(Box::new(reason));
+        self.ended.notify_waiters();
     }
 
     /// The close reason if the session has ended.
     pub(super) fn reason(&self) -> Option<CloseReason> {
-        self.closed.borrow().clone()
+        self.reason.get().map(|r| CloseReason::clone(r))
     }
 
     /// Resolves with the close reason once the session has ended.
     pub(super) async fn reason_when_ended(&self) -> CloseReason {
-        let mut rx = self.closed.subscribe();
-        match rx.wait_for(Option::is_some).await {
-            Ok(r) => r.clone().expect("waited for Some"),
-            Err(_) => CloseReason::abnormal(),
-        }
+        self.ended().await;
+        CloseReason::clone(self.reason.get().expect("the session ended"))
     }
 
-    /// A watcher of the end, for a task that waits for it many times (the writer).
-    pub(super) fn watch_end(&self) -> EndWatch {
-        EndWatch(self.closed.subscribe())
-    }
-}
-
-/// Watches for the session's end.
-pub(super) struct EndWatch(watch::Receiver<Option<CloseReason>>);
-
-impl EndWatch {
     /// Completes once the session has ended.
-    pub(super) async fn ended(&mut self) {
-        let _ = self.0.wait_for(Option::is_some).await;
+    pub(super) async fn ended(&self) {
+        loop {
+            let notified = self.ended.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.reason.get().is_some() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -182,10 +182,9 @@ mod tests {
             let life = life.clone();
             async move { life.reason_when_ended().await }
         });
-        let mut watch = life.watch_end();
         assert_eq!(life.reason(), None);
         life.publish(CloseReason::abnormal());
-        watch.ended().await;
+        life.ended().await;
         assert_eq!(waiting.await.unwrap(), CloseReason::abnormal());
         assert_eq!(life.reason(), Some(CloseReason::abnormal()));
     }

@@ -161,7 +161,7 @@ impl Session {
             pings: pinger::Pings::new(),
             stats: Default::default(),
             registry,
-            converter: Mutex::new(Some(Arc::new(crate::convert::JsonConverter))),
+            converter: Mutex::new(Some(crate::convert::json())),
             attachment: Mutex::new(None),
             starter: Mutex::new(None),
         });
