@@ -1,5 +1,7 @@
 //! Typed messages: a converter turns values into frames and back (JSON by default).
 
+use std::sync::{Arc, LazyLock};
+
 use crate::error::{Error, Result};
 use crate::protocol::Frame;
 
@@ -27,6 +29,12 @@ impl Converter for JsonConverter {
         serde_json::from_slice(&frame.data)
             .map_err(|e| Error::Deserialize { frame: Box::new(frame.clone()), message: e.to_string() })
     }
+}
+
+/// The default converter: one instance shared by every session, so a session allocates none.
+pub(crate) fn json() -> Arc<dyn Converter> {
+    static JSON: LazyLock<Arc<dyn Converter>> = LazyLock::new(|| Arc::new(JsonConverter));
+    JSON.clone()
 }
 
 #[cfg(test)]

@@ -82,9 +82,19 @@ impl SessionConfig {
     /// Checks every setting against the range its field documents; the error names the first one
     /// out of range. The one place these ranges are decided: every binding stores values through it.
     pub fn validate(&self) -> Result<()> {
-        at_least("max_frame_size", self.max_frame_size as u64, 1)?;
-        at_least("timeout_ms", self.timeout_ms, 1)?;
+        Self::check_max_frame_size(self.max_frame_size)?;
+        Self::check_timeout_ms(self.timeout_ms)?;
         at_least("incoming_queue", self.incoming_queue as u64, 1)
+    }
+
+    /// The range of `max_frame_size`, also checked when a running session's limit changes.
+    pub(crate) fn check_max_frame_size(bytes: usize) -> Result<()> {
+        at_least("max_frame_size", bytes as u64, 1)
+    }
+
+    /// The range of `timeout_ms`, also checked when a running session's Pong timeout changes.
+    pub(crate) fn check_timeout_ms(ms: u64) -> Result<()> {
+        at_least("timeout_ms", ms, 1)
     }
 }
 

@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::io::IoSlice;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -13,11 +12,11 @@ use tokio::sync::mpsc;
 
 use super::outbox::Outbox;
 use super::outbox::{CompressShape, MAX_IOV, advance, io_slices};
-use super::{End, Session, Shared, State, Transport};
-use crate::deflate::{DeflateParams, Deflater, Inflater};
+use super::{End, Session, Shared, Transport};
+use crate::deflate::{DeflateParams, Deflater};
 use crate::error::Error;
 use crate::protocol::close::CloseReason;
-use crate::protocol::{Decoder, Decompress, Event, Frame};
+use crate::protocol::{Decoder, Event, Frame};
 
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -46,13 +45,8 @@ pub(super) fn prepare(
     ext: Option<DeflateParams>,
 ) -> Decoder {
     s.shared.outbox.lock().unwrap().direct = direct;
-    let inflater = ext.as_ref().map(|p| Box::new(Inflater::new(p)) as Box<dyn Decompress>);
-    let mut decoder = Decoder::new(s.max_frame_size(), inflater);
-    decoder.set_skip_utf8_validation(s.shared.skip_utf8_validation);
-    decoder.set_deliver_fragments(s.shared.deliver_fragments);
-    decoder.set_max_fragments(s.shared.max_fragments);
+    let decoder = s.shared.settings.decoder(ext.as_ref());
     if let Some(p) = &ext {
-        decoder.set_max_inflated_size(p.max_inflated_size);
         let deflater = Deflater::new(p);
         let mut ob = s.shared.outbox.lock().unwrap();
         ob.compression = Some(CompressShape { threshold: deflater.threshold(), shared: deflater.shared_setting() });
@@ -61,19 +55,8 @@ pub(super) fn prepare(
     decoder
 }
 
-impl Session {
-    /// Records how `incoming` ends (first wins).
-    pub(super) fn set_end(&self, end: End) {
-        let mut slot = self.shared.end.lock().unwrap();
-        if slot.is_none() {
-            *slot = Some(end);
-        }
-    }
-}
-
 fn close_deadline(sh: &Shared) -> Option<Instant> {
-    let started = *sh.close_started.get()?;
-    Some(started + Duration::from_millis(sh.close_timeout_ms.load(Ordering::Relaxed)))
+    sh.life.close_deadline(sh.settings.close_timeout())
 }
 
 /// Why the reader stopped waiting: terminated, or the closing handshake timed out.
@@ -90,7 +73,7 @@ pub(super) async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output,
     std::future::poll_fn(|cx| {
         let mut registered = false;
         loop {
-            if sh.terminated.load(Ordering::Acquire) {
+            if sh.life.is_terminated() {
                 return Poll::Ready(Err(Interrupt));
             }
             let deadline = close_deadline(sh);
@@ -101,7 +84,7 @@ pub(super) async fn guarded<F: Future>(sh: &Shared, fut: F) -> Result<F::Output,
                 if let Poll::Ready(out) = fut.as_mut().poll(cx) {
                     return Poll::Ready(Ok(out));
                 }
-                sh.wake.register(cx.waker());
+                sh.life.register(cx.waker());
                 registered = true;
                 continue;
             }
@@ -132,7 +115,6 @@ async fn reader<T: Transport>(
     // arrived or the connection failed (RFC 6455 §7.1.7: nothing more is parsed). Then only our
     // Close remains to be written, and the socket is shut.
     let mut receiving = true;
-    let mut paused = sh.paused.subscribe();
     let outcome: Result<(), Interrupt> = async {
         loop {
             // Everything already buffered first.
@@ -157,8 +139,8 @@ async fn reader<T: Transport>(
                 wait_close_written(&s).await?;
                 return Ok(());
             }
-            if sh.paused_now.load(Ordering::Acquire) {
-                guarded(sh, paused.wait_for(|p| !*p)).await?.ok();
+            if sh.incoming.paused_now() {
+                guarded(sh, sh.incoming.resumed()).await?;
                 continue;
             }
             if buf.is_empty() {
@@ -235,7 +217,7 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
             loop {
                 let wait_for = {
                     let mut ob = sh.outbox.lock().unwrap();
-                    if !sh.auto_pong || sh.terminated.load(Ordering::Acquire) {
+                    if !sh.settings.auto_pong() || sh.life.is_terminated() {
                         break;
                     }
                     match ob.push_reply(&payload, sh.written.seq()) {
@@ -298,10 +280,9 @@ async fn wait_written(s: &Session, target: u64) -> Result<(), Interrupt> {
 /// Ends the session once: publishes the close reason, stops the tasks, tells the handler.
 pub(super) fn finish(s: &Session) {
     let sh = &*s.shared;
-    if sh.state.swap(State::Closed as u8, Ordering::AcqRel) == State::Closed as u8 {
+    if !sh.life.end() {
         return;
     }
-    sh.terminated.store(true, Ordering::Release);
     // Subscriptions end before anyone can learn that the session closed.
     if let Some(registry) = s.registry() {
         registry.session_closing(s);
@@ -314,7 +295,7 @@ pub(super) fn finish(s: &Session) {
     };
     sh.pings.stop();
     s.set_end(End::Failed(Error::Closed(Some(reason.clone()))));
-    sh.closed.send_replace(Some(reason.clone()));
+    sh.life.publish(reason.clone());
     sh.writer_wake.notify_one();
     sh.space.notify_waiters();
     sh.written.wake_all();
@@ -333,7 +314,7 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
     let sh = &*s.shared;
     if !ob.writing
         && !ob.need_drain
-        && !sh.terminated.load(Ordering::Acquire)
+        && !sh.life.is_terminated()
         && let Some(direct) = ob.direct.take()
         && let Some((seq, has_close)) = {
             let written = ob.write_direct(direct.as_ref());
@@ -343,7 +324,7 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
     {
         sh.written.publish(seq);
         if has_close {
-            sh.wake.wake();
+            sh.life.wake();
         }
         return;
     }
@@ -352,9 +333,8 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
 
 pub(super) async fn writer<T: Transport>(s: Session, mut write: T::Write) {
     let sh = &*s.shared;
-    let mut closed = sh.closed.subscribe();
     loop {
-        if sh.terminated.load(Ordering::Acquire) {
+        if sh.life.is_terminated() {
             break;
         }
         let batch = {
@@ -366,14 +346,14 @@ pub(super) async fn writer<T: Transport>(s: Session, mut write: T::Write) {
         let Some(batch) = batch else {
             tokio::select! {
                 _ = sh.writer_wake.notified() => {}
-                _ = closed.wait_for(Option::is_some) => {}
+                _ = sh.life.ended() => {}
             }
             continue;
         };
         let total: usize = batch.chunks.iter().map(Bytes::len).sum();
         let result = tokio::select! {
             r = write_all::<T>(&mut write, batch.chunks) => r,
-            _ = closed.wait_for(Option::is_some) => break,
+            _ = sh.life.ended() => break,
         };
         if result.is_err() {
             sh.outbox.lock().unwrap().conn.abort();
@@ -383,9 +363,10 @@ pub(super) async fn writer<T: Transport>(s: Session, mut write: T::Write) {
         let (drain, was_over) = {
             let mut ob = sh.outbox.lock().unwrap();
             ob.writing = false;
-            let was_over = ob.buffered > sh.limits.high_water;
+            let limits = sh.settings.limits();
+            let was_over = ob.buffered > limits.high_water;
             ob.buffered -= total;
-            let drain = ob.need_drain && ob.buffered <= sh.limits.low_water;
+            let drain = ob.need_drain && ob.buffered <= limits.low_water;
             if drain {
                 ob.need_drain = false;
             }
@@ -395,13 +376,12 @@ pub(super) async fn writer<T: Transport>(s: Session, mut write: T::Write) {
         if was_over {
             sh.space.notify_waiters();
         }
-        if drain && let Some(h) = &sh.handler {
-            sh.drain_pending.store(true, Ordering::Release);
+        if drain {
             // If a callback is running, it delivers the drain when it returns.
-            s.deliver_drain(h.as_ref());
+            s.drained();
         }
         if batch.has_close {
-            sh.wake.wake();
+            sh.life.wake();
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), T::shutdown(&mut write)).await;

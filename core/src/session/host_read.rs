@@ -233,7 +233,7 @@ impl HostReader {
             return HostRead::Done;
         }
         let s = self.session.clone();
-        if s.shared.terminated.load(Ordering::Acquire) || s.state() == State::Closed {
+        if s.shared.life.is_terminated() || s.state() == State::Closed {
             return self.stop_for_good();
         }
         let tx = self.link.tx.lock().unwrap().clone();
@@ -265,7 +265,7 @@ impl HostReader {
             }
             // As the engine's reader: the read this call was woken for happens, paused or not (the
             // wait for it was under way); no more after it.
-            if reads > 0 && s.shared.paused_now.load(Ordering::Acquire) {
+            if reads > 0 && s.shared.incoming.paused_now() {
                 self.resume_when_unpaused();
                 return HostRead::Stop;
             }
@@ -327,7 +327,7 @@ impl HostReader {
                 tracing::trace!(parent: &sh.span, len, ?kind, "message received");
             }
             Event::Ping(payload) => {
-                if sh.auto_pong && !sh.terminated.load(Ordering::Acquire) {
+                if sh.settings.auto_pong() && !sh.life.is_terminated() {
                     let mut ob = sh.outbox.lock().unwrap();
                     match ob.push_reply(&payload, sh.written.seq()) {
                         Ok(()) => engine::kick(s, &mut ob),
@@ -356,7 +356,7 @@ impl HostReader {
     /// Close is written.
     fn stop_receiving(&mut self) -> HostRead {
         self.link.stopped.store(true, Ordering::Release);
-        self.session.shared.wake.wake();
+        self.session.shared.life.wake();
         self.stop_for_good()
     }
 
@@ -397,9 +397,9 @@ impl HostReader {
     /// Calls the resume hook once the session is resumed (or ended).
     fn resume_when_unpaused(&self) {
         let (link, s) = (self.link.clone(), self.session.clone());
-        let mut paused = s.shared.paused.subscribe();
         crate::runtime::spawn(async move {
-            unless_ended(&s, async { drop(paused.wait_for(|p| !*p).await) }).await;
+            // The reader task's waker slot is free in this mode: this is its one waiter.
+            unless_ended(&s, s.shared.incoming.resumed()).await;
             link.resume();
         });
     }
@@ -408,10 +408,9 @@ impl HostReader {
 /// Runs `fut` until it completes or the session ends. (Not `engine::guarded`: its waker slot belongs
 /// to the session's guard task.)
 async fn unless_ended(s: &Session, fut: impl std::future::Future<Output = ()>) {
-    let mut closed = s.shared.closed.subscribe();
     tokio::select! {
         () = fut => {}
-        _ = closed.wait_for(Option::is_some) => {}
+        () = s.shared.life.ended() => {}
     }
 }
 

@@ -3,25 +3,28 @@
 mod engine;
 mod events;
 mod host_read;
+mod incoming;
+mod lifecycle;
 mod outbox;
 mod pinger;
 mod pump;
 mod registry;
+mod settings;
 mod shared_send;
 mod written;
 
 use std::any::Any;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::task::AtomicWaker;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, oneshot};
 
 pub use events::EventHandler;
 pub use host_read::{HostRead, HostReader};
+pub use lifecycle::State;
 pub use outbox::MAX_QUEUED_REPLIES;
 pub use pump::{BytePump, PUMP_BUFFER, pump};
 pub(crate) use registry::Registry;
@@ -37,20 +40,11 @@ use crate::error::{Error, Result};
 use crate::protocol::close::{self, CloseReason};
 use crate::protocol::{Frame, Violation};
 use crate::request::Request;
+use events::Callbacks;
+use incoming::{End, Incoming};
+use lifecycle::Lifecycle;
 use outbox::Outbox;
-
-/// Where a session is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Created, `start` not yet called.
-    Connecting = 0,
-    /// Messages flow both ways.
-    Open = 1,
-    /// A Close was sent or received; no more sends.
-    Closing = 2,
-    /// Finished; `close_reason` is resolved.
-    Closed = 3,
-}
+use settings::{Limits, Settings};
 
 /// What `try_send` did with the frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,28 +57,6 @@ pub enum TrySend {
     Dropped,
 }
 
-/// The outgoing queue's byte limits (from `SessionConfig`, normalised: low <= high <= hard).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    /// `send` waits while the queue is over this.
-    high_water: usize,
-    /// `drain` fires when the queue falls to this.
-    low_water: usize,
-    /// `try_send` drops over this.
-    hard_limit: usize,
-}
-
-impl Limits {
-    fn new(config: &SessionConfig) -> Self {
-        let high_water = config.write_high_water;
-        Self {
-            high_water,
-            low_water: config.write_low_water.min(high_water),
-            hard_limit: config.write_hard_limit.max(high_water),
-        }
-    }
-}
-
 /// Traffic counters, each updated by one thread at a time (see `bump`).
 #[derive(Default)]
 pub(crate) struct Counters {
@@ -94,48 +66,27 @@ pub(crate) struct Counters {
     bytes_out: AtomicU64,
 }
 
-/// How the incoming side ended, handed to `recv` after the queue drains.
-#[derive(Debug, Clone)]
-enum End {
-    Clean,
-    Failed(Error),
-}
-
+/// What every handle of one session shares: its identity, then one part per concern, each
+/// changed only through the methods of the module that owns it.
 pub(crate) struct Shared {
     id: u64,
     /// The connection's span (id, peer, path): the parent of every event about this session.
     span: tracing::Span,
     created: Instant,
     request: Arc<Request>,
-    state: AtomicU8,
-    max_frame_size: AtomicUsize,
-    ping_interval_ms: AtomicU64,
-    timeout_ms: AtomicU64,
-    close_timeout_ms: AtomicU64,
-    limits: Limits,
-    /// `SessionConfig::auto_pong`, `skip_utf8_validation` and `deliver_fragments` (fixed for life).
-    auto_pong: bool,
-    skip_utf8_validation: bool,
-    deliver_fragments: bool,
-    max_fragments: usize,
+    /// Size limit, pinger, timeouts, write limits and the fixed receive switches.
+    settings: Settings,
+    /// State, termination, the close timer and the close reason.
+    life: Lifecycle,
     outbox: Mutex<Outbox>,
     writer_wake: Notify,
     space: Notify,
     /// How far the writing has got (flushes and the closing handshake wait on it).
     written: written::Written,
-    closed: watch::Sender<Option<CloseReason>>,
-    /// Wakes the engine: terminate, close initiated, config changed.
-    wake: AtomicWaker,
-    terminated: AtomicBool,
-    close_started: OnceLock<Instant>,
-    end: Mutex<Option<End>>,
-    incoming: tokio::sync::Mutex<Option<mpsc::Receiver<Frame>>>,
-    paused: watch::Sender<bool>,
-    /// The current value of `paused`, read by the reader on every pass without taking its lock.
-    paused_now: AtomicBool,
-    handler: Option<Arc<dyn EventHandler>>,
-    callback_lock: Mutex<()>,
-    drain_pending: AtomicBool,
+    /// The pull-style queue, how it ended and the pause switch.
+    incoming: Incoming,
+    /// The event handler and the lock that serialises its callbacks.
+    callbacks: Callbacks,
     /// Pings awaiting their Pong, the last round trip and the pinger task.
     pings: pinger::Pings,
     stats: Counters,
@@ -194,12 +145,7 @@ impl Session {
         handler: Option<Arc<dyn EventHandler>>,
         registry: Option<Weak<dyn Registry>>,
     ) -> Session {
-        let (tx, rx) = if handler.is_none() {
-            let (tx, rx) = mpsc::channel(config.incoming_queue.max(1));
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
+        let (incoming, tx) = Incoming::new(handler.is_none(), config.incoming_queue);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let parent = registry.as_ref().and_then(Weak::upgrade).and_then(|r| r.span().id());
         let span =
@@ -209,35 +155,18 @@ impl Session {
             span,
             created: Instant::now(),
             request: Arc::new(request),
-            state: AtomicU8::new(State::Connecting as u8),
-            max_frame_size: AtomicUsize::new(config.max_frame_size),
-            ping_interval_ms: AtomicU64::new(config.ping_interval_ms),
-            timeout_ms: AtomicU64::new(config.timeout_ms),
-            close_timeout_ms: AtomicU64::new(config.close_timeout_ms),
-            limits: Limits::new(&config),
-            auto_pong: config.auto_pong,
-            skip_utf8_validation: config.skip_utf8_validation,
-            deliver_fragments: config.deliver_fragments,
-            max_fragments: config.max_fragments,
+            settings: Settings::new(&config),
+            life: Lifecycle::new(),
             outbox: Mutex::new(Outbox::new(config.masking)),
             writer_wake: Notify::new(),
             space: Notify::new(),
             written: Default::default(),
-            closed: watch::channel(None).0,
-            wake: AtomicWaker::new(),
-            terminated: AtomicBool::new(false),
-            close_started: OnceLock::new(),
-            end: Mutex::new(None),
-            incoming: tokio::sync::Mutex::new(rx),
-            paused: watch::channel(false).0,
-            paused_now: AtomicBool::new(false),
-            handler,
-            callback_lock: Mutex::new(()),
-            drain_pending: AtomicBool::new(false),
+            incoming,
+            callbacks: Callbacks::new(handler),
             pings: pinger::Pings::new(),
             stats: Default::default(),
             registry,
-            converter: Mutex::new(Some(Arc::new(crate::convert::JsonConverter))),
+            converter: Mutex::new(Some(crate::convert::json())),
             attachment: Mutex::new(None),
             starter: Mutex::new(None),
             host_reader: Mutex::new(None),
@@ -259,7 +188,7 @@ impl Session {
     /// a second call fails with [`Error::AlreadyStarted`]. Servers call it right after the upgrade.
     pub fn start(&self, negotiated: Option<DeflateParams>) -> Result<()> {
         let starter = self.shared.starter.lock().unwrap().take().ok_or(Error::AlreadyStarted)?;
-        self.shared.state.store(State::Open as u8, Ordering::Release);
+        self.shared.life.open();
         tracing::info!(parent: &self.shared.span, deflate = negotiated.is_some(), "session open");
         starter(self.clone(), negotiated);
         Ok(())
@@ -306,12 +235,7 @@ impl Session {
 
     /// Where the session is in its life.
     pub fn state(&self) -> State {
-        match self.shared.state.load(Ordering::Acquire) {
-            0 => State::Connecting,
-            1 => State::Open,
-            2 => State::Closing,
-            _ => State::Closed,
-        }
+        self.shared.life.state()
     }
 
     /// Queues `frame`, waiting while the outgoing queue is over its high-water mark.
@@ -329,7 +253,7 @@ impl Session {
             notified.as_mut().enable();
             {
                 let mut ob = self.shared.outbox.lock().unwrap();
-                if ob.buffered <= self.shared.limits.high_water || self.is_closing(&ob) {
+                if ob.buffered <= self.shared.settings.limits().high_water || self.is_closing(&ob) {
                     return self.enqueue(&mut ob, &frame, compress).map(|_| ());
                 }
                 ob.need_drain = true;
@@ -351,7 +275,7 @@ impl Session {
 
     /// As [`Session::try_send`] with a compression override.
     pub fn try_send_with(&self, frame: Frame, compress: Option<bool>) -> Result<TrySend> {
-        let Limits { high_water: high, hard_limit: hard, .. } = self.shared.limits;
+        let Limits { high_water: high, hard_limit: hard, .. } = self.shared.settings.limits();
         let mut ob = self.shared.outbox.lock().unwrap();
         if !self.is_closing(&ob) && ob.buffered + frame.data.len() > hard {
             ob.need_drain = true;
@@ -370,7 +294,7 @@ impl Session {
     }
 
     fn is_closing(&self, ob: &Outbox) -> bool {
-        !ob.conn.is_open() || self.shared.terminated.load(Ordering::Acquire)
+        !ob.conn.is_open() || self.shared.life.is_terminated()
     }
 
     fn enqueue(&self, ob: &mut Outbox, frame: &Frame, compress: Option<bool>) -> Result<()> {
@@ -387,13 +311,13 @@ impl Session {
     }
 
     pub(crate) fn closed_error(&self) -> Error {
-        let reason = self.shared.closed.borrow().clone();
+        let reason = self.shared.life.reason();
         Error::Closed(reason.or_else(|| self.shared.outbox.lock().unwrap().conn.cause().cloned()))
     }
 
     /// As `closed_error`, for a caller holding the outbox lock.
     fn closed_error_locked(&self, ob: &Outbox) -> Error {
-        let reason = self.shared.closed.borrow().clone();
+        let reason = self.shared.life.reason();
         Error::Closed(reason.or_else(|| ob.conn.cause().cloned()))
     }
 
@@ -458,7 +382,7 @@ impl Session {
     pub(crate) fn close_queued(&self, step: impl FnOnce(&mut Outbox) -> bool) -> bool {
         let queued = {
             let mut ob = self.shared.outbox.lock().unwrap();
-            if self.shared.terminated.load(Ordering::Acquire) {
+            if self.shared.life.is_terminated() {
                 false
             } else if step(&mut ob) {
                 engine::kick(self, &mut ob);
@@ -468,15 +392,8 @@ impl Session {
             }
         };
         if queued {
-            let _ = self.shared.state.compare_exchange(
-                State::Open as u8,
-                State::Closing as u8,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
-            self.shared.close_started.get_or_init(Instant::now);
+            self.shared.life.closing();
             self.shared.space.notify_waiters();
-            self.shared.wake.wake();
         }
         queued
     }
@@ -493,8 +410,7 @@ impl Session {
 
     /// Shuts the socket keeping the recorded cause (close timeout, shutdown grace).
     pub(crate) fn abort(&self) {
-        self.shared.terminated.store(true, Ordering::Release);
-        self.shared.wake.wake();
+        self.shared.life.terminate();
         self.shared.writer_wake.notify_one();
         self.shared.space.notify_waiters();
         if self.state() == State::Connecting {
@@ -506,104 +422,12 @@ impl Session {
 
     /// Resolves once, when the session has ended, with how it ended.
     pub async fn close_reason(&self) -> CloseReason {
-        let mut rx = self.shared.closed.subscribe();
-        match rx.wait_for(Option::is_some).await {
-            Ok(r) => r.clone().expect("waited for Some"),
-            Err(_) => CloseReason::abnormal(),
-        }
+        self.shared.life.reason_when_ended().await
     }
 
     /// The close reason if the session has ended.
     pub fn close_reason_now(&self) -> Option<CloseReason> {
-        self.shared.closed.borrow().clone()
-    }
-
-    /// The next complete Text/Binary message. `Ok(None)` once when the peer closed cleanly;
-    /// an error once when the session failed (carrying why); [`Error::Closed`] after that.
-    /// Only for sessions without an event handler (pull style).
-    pub async fn recv(&self) -> Result<Option<Frame>> {
-        let mut guard = self.shared.incoming.lock().await;
-        let Some(rx) = guard.as_mut() else {
-            return Err(self.after_end());
-        };
-        match rx.recv().await {
-            Some(frame) => Ok(Some(frame)),
-            None => {
-                *guard = None;
-                self.end_status()
-            }
-        }
-    }
-
-    /// A message already queued, without waiting: `Ok(None)` when none is ready yet.
-    pub fn try_recv(&self) -> Result<Option<Frame>> {
-        let Ok(mut guard) = self.shared.incoming.try_lock() else { return Ok(None) };
-        let Some(rx) = guard.as_mut() else {
-            return Err(self.after_end());
-        };
-        match rx.try_recv() {
-            Ok(frame) => Ok(Some(frame)),
-            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
-            Err(mpsc::error::TryRecvError::Disconnected) => {
-                *guard = None;
-                self.end_status().and(Err(self.after_end()))
-            }
-        }
-    }
-
-    /// Waits for at least one message and moves up to `limit` queued ones into `out`
-    /// (one wake-up for many messages). Returns 0 at a clean end, like `recv`'s `Ok(None)`.
-    pub async fn recv_many(&self, out: &mut Vec<Frame>, limit: usize) -> Result<usize> {
-        let mut guard = self.shared.incoming.lock().await;
-        let Some(rx) = guard.as_mut() else {
-            return Err(self.after_end());
-        };
-        let n = rx.recv_many(out, limit.max(1)).await;
-        self.received(&mut guard, n)
-    }
-
-    /// The result of a batch receive that took `n` messages: 0 means the queue ended, so it is
-    /// dropped and the end (clean or the failure) is reported.
-    fn received(&self, queue: &mut Option<mpsc::Receiver<Frame>>, n: usize) -> Result<usize> {
-        if n > 0 {
-            return Ok(n);
-        }
-        *queue = None;
-        self.end_status().map(|_| 0)
-    }
-
-    /// As [`Session::recv_many`], polled in place instead of awaited: for an embedder whose own event
-    /// loop drives receives (no future per wait). `cx`'s waker is woken when messages (or the end)
-    /// arrive; while another receive holds the queue it is woken right away, to poll again.
-    pub fn poll_recv_many(
-        &self,
-        cx: &mut std::task::Context<'_>,
-        out: &mut Vec<Frame>,
-        limit: usize,
-    ) -> std::task::Poll<Result<usize>> {
-        use std::task::Poll;
-        let Ok(mut guard) = self.shared.incoming.try_lock() else {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        };
-        let Some(rx) = guard.as_mut() else {
-            return Poll::Ready(Err(self.after_end()));
-        };
-        rx.poll_recv_many(cx, out, limit.max(1)).map(|n| self.received(&mut guard, n))
-    }
-
-    fn end_status(&self) -> Result<Option<Frame>> {
-        match self.shared.end.lock().unwrap().clone() {
-            Some(End::Failed(e)) => Err(e),
-            _ => Ok(None),
-        }
-    }
-
-    fn after_end(&self) -> Error {
-        if self.shared.handler.is_some() {
-            return Error::invalid("this session delivers messages to its event handler; recv is unavailable");
-        }
-        self.closed_error()
+        self.shared.life.reason()
     }
 
     /// Sends a Ping with `payload` and resolves with the round trip when its Pong arrives
@@ -686,75 +510,48 @@ impl Session {
 
     /// Limit on frames, messages and inflated messages.
     pub fn max_frame_size(&self) -> usize {
-        self.shared.max_frame_size.load(Ordering::Relaxed)
+        self.shared.settings.max_frame_size()
     }
 
-    /// Changes the size limit; applies from the next frame.
+    /// Changes the size limit (at least 1); applies from the next frame.
     pub fn set_max_frame_size(&self, bytes: usize) -> Result<()> {
-        if bytes == 0 {
-            return Err(Error::out_of_range("max_frame_size must be at least 1"));
-        }
-        self.shared.max_frame_size.store(bytes, Ordering::Relaxed);
-        self.shared.wake.wake();
+        self.shared.settings.set_max_frame_size(bytes)?;
+        self.shared.life.wake();
         Ok(())
     }
 
     /// Pinger period in ms (0 = off).
     pub fn ping_interval_ms(&self) -> u64 {
-        self.shared.ping_interval_ms.load(Ordering::Relaxed)
+        self.shared.settings.ping_interval_ms()
     }
 
     /// Changes the pinger period; restarts the pinger (0 stops it).
     pub fn set_ping_interval_ms(&self, ms: u64) {
-        self.shared.ping_interval_ms.store(ms, Ordering::Relaxed);
+        self.shared.settings.set_ping_interval_ms(ms);
         pinger::restart(self);
     }
 
     /// How long the pinger waits for a Pong, in ms.
     pub fn timeout_ms(&self) -> u64 {
-        self.shared.timeout_ms.load(Ordering::Relaxed)
+        self.shared.settings.timeout_ms()
     }
 
-    /// Changes the Pong timeout; restarts the pinger.
+    /// Changes the Pong timeout (at least 1 ms); restarts the pinger.
     pub fn set_timeout_ms(&self, ms: u64) -> Result<()> {
-        if ms == 0 {
-            return Err(Error::out_of_range("timeout_ms must be at least 1"));
-        }
-        self.shared.timeout_ms.store(ms, Ordering::Relaxed);
+        self.shared.settings.set_timeout_ms(ms)?;
         pinger::restart(self);
         Ok(())
     }
 
     /// Bound on the closing handshake, in ms.
     pub fn close_timeout_ms(&self) -> u64 {
-        self.shared.close_timeout_ms.load(Ordering::Relaxed)
+        self.shared.settings.close_timeout_ms()
     }
 
     /// Changes the closing-handshake bound (also for a close already in progress).
     pub fn set_close_timeout_ms(&self, ms: u64) {
-        self.shared.close_timeout_ms.store(ms, Ordering::Relaxed);
-        self.shared.wake.wake();
-    }
-
-    /// Stops reading the socket (TCP backpressure reaches the peer) until `resume`.
-    pub fn pause(&self) {
-        self.shared.paused.send_modify(|p| {
-            *p = true;
-            self.shared.paused_now.store(true, Ordering::Release);
-        });
-    }
-
-    /// Resumes reading after `pause`.
-    pub fn resume(&self) {
-        self.shared.paused.send_modify(|p| {
-            *p = false;
-            self.shared.paused_now.store(false, Ordering::Release);
-        });
-    }
-
-    /// Whether reading is paused.
-    pub fn is_paused(&self) -> bool {
-        *self.shared.paused.borrow()
+        self.shared.settings.set_close_timeout_ms(ms);
+        self.shared.life.wake();
     }
 
     /// The converter for `send_serialized`/`receive_deserialized` (JSON by default).
@@ -797,44 +594,5 @@ impl Session {
     /// Whether this is the same session as `other`.
     pub fn same_as(&self, other: &Session) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
-    }
-
-    /// Whether the session is a push-style one (an event handler receives its messages).
-    pub fn has_event_handler(&self) -> bool {
-        self.shared.handler.is_some()
-    }
-
-    /// Runs `f` with the event handler under the session's callback lock, so a session's
-    /// callbacks never run concurrently.
-    pub(crate) fn with_handler(&self, f: impl FnOnce(&dyn EventHandler)) {
-        if let Some(h) = &self.shared.handler {
-            {
-                let _guard = self.shared.callback_lock.lock().unwrap_or_else(|e| e.into_inner());
-                f(h.as_ref());
-            }
-            self.deliver_drain(h.as_ref());
-        }
-    }
-
-    /// Runs `on_drain` for a drain the writer flagged in `drain_pending`, unless a callback holds the
-    /// lock: that one calls this when it returns. Called by both sides after their part (the writer
-    /// after setting the flag, a callback after unlocking), so no flagged drain is left behind.
-    pub(crate) fn deliver_drain(&self, h: &dyn EventHandler) {
-        loop {
-            // Pairs with the other side's fence: either its `try_lock` sees our lock released, or we
-            // see its flag.
-            std::sync::atomic::fence(Ordering::SeqCst);
-            if !self.shared.drain_pending.load(Ordering::Relaxed) {
-                return;
-            }
-            let _guard = match self.shared.callback_lock.try_lock() {
-                Ok(g) => g,
-                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => return,
-            };
-            if self.shared.drain_pending.swap(false, Ordering::AcqRel) {
-                h.on_drain(self);
-            }
-        }
     }
 }

@@ -72,7 +72,7 @@ pub(super) fn restart(s: &Session) {
     if let Some(old) = slot.take() {
         old.abort();
     }
-    let interval = s.shared.ping_interval_ms.load(Ordering::Relaxed);
+    let interval = s.shared.settings.ping_interval_ms();
     if interval == 0 || s.state() != State::Open {
         return;
     }
@@ -89,7 +89,7 @@ async fn run(s: Session, interval: u64) {
         if s.state() != State::Open {
             return;
         }
-        let timeout = s.shared.timeout_ms.load(Ordering::Relaxed);
+        let timeout = s.shared.settings.timeout_ms();
         let pong = match s.send_ping(s.next_ping_payload()) {
             Ok(pong) => pong,
             Err(Error::WouldBlock) => continue, // only without a timeout: too many unanswered pings

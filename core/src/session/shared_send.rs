@@ -47,7 +47,7 @@ impl Session {
         if self.is_closing(&ob) || self.state() == State::Closed {
             return Delivery::Closing;
         }
-        if ob.buffered > sh.limits.high_water {
+        if ob.buffered > sh.settings.limits().high_water {
             ob.need_drain = true;
             return Delivery::OverLimit;
         }
