@@ -32,6 +32,7 @@ use crate::config::SessionConfig;
 use crate::convert::Converter;
 use crate::deflate::DeflateParams;
 use crate::error::{Error, Result};
+use crate::handshake::LazyRequest;
 use crate::protocol::close::{self, CloseReason};
 use crate::protocol::{Frame, Violation};
 use crate::request::Request;
@@ -104,7 +105,7 @@ pub(crate) struct Shared {
     /// The connection's span (id, peer, path): the parent of every event about this session.
     span: tracing::Span,
     created: Instant,
-    request: Arc<Request>,
+    request: LazyRequest,
     state: AtomicU8,
     max_frame_size: AtomicUsize,
     ping_interval_ms: AtomicU64,
@@ -178,12 +179,12 @@ impl Session {
         leftover: BytesMut,
         handler: Option<Arc<dyn EventHandler>>,
     ) -> Session {
-        Self::with_registry(transport, request, config, leftover, handler, None)
+        Self::with_registry(transport, request.into(), config, leftover, handler, None)
     }
 
     pub(crate) fn with_registry<T: Transport>(
         transport: T,
-        request: Request,
+        request: LazyRequest,
         config: SessionConfig,
         leftover: BytesMut,
         handler: Option<Arc<dyn EventHandler>>,
@@ -198,12 +199,12 @@ impl Session {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let parent = registry.as_ref().and_then(Weak::upgrade).and_then(|r| r.span().id());
         let span =
-            tracing::info_span!(parent: parent, "session", id, peer = %request.remote_addr, path = %request.path);
+            tracing::info_span!(parent: parent, "session", id, peer = %request.remote_addr(), path = %request.path());
         let shared = Arc::new(Shared {
             id,
             span,
             created: Instant::now(),
-            request: Arc::new(request),
+            request,
             state: AtomicU8::new(State::Connecting as u8),
             max_frame_size: AtomicUsize::new(config.max_frame_size),
             ping_interval_ms: AtomicU64::new(config.ping_interval_ms),
@@ -288,7 +289,7 @@ impl Session {
 
     /// The upgrade request, with the chosen subprotocol and extensions (Ktor's `call`).
     pub fn request(&self) -> &Request {
-        &self.shared.request
+        self.shared.request.get()
     }
 
     /// Where the session is in its life.
