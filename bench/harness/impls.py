@@ -287,10 +287,30 @@ IMPLS.update({i.name: i for i in [
          _own_python("--log-file", str(LOGS / "records-python-log-info.log"))),
 ]})
 
+# Before/after in one run: with BENCH_BEFORE_DIR set to a directory holding another build's `echo`
+# (core/examples/echo) and `echo_server` (examples/c), "rust-before" and "c-before" run them; their
+# "vs peer" column is before ÷ the current build.
+BEFORE_DIR = os.environ.get("BENCH_BEFORE_DIR")
+BEFORE = ("rust-before", "c-before") if BEFORE_DIR else ()
+
+
+def _before_bin(name: str) -> Callable[[], Optional[str]]:
+    path = Path(BEFORE_DIR or ".") / name
+    return lambda: None if path.exists() else f"{path} missing (BENCH_BEFORE_DIR)"
+
+
+if BEFORE_DIR:
+    IMPLS.update({i.name: i for i in [
+        Impl("rust-before", "Rust", "rust", True, _before_bin("echo"),
+             lambda port, d: [str(Path(BEFORE_DIR) / "echo"), "--port", str(port), *_flag(d)]),
+        Impl("c-before", "C", "c", True, _before_bin("echo_server"),
+             lambda port, d: [str(Path(BEFORE_DIR) / "echo_server"), str(port), *_flag(d)]),
+    ]})
+
 # Our surfaces; every other server is a peer library (or the raw TCP ceiling).
 OURS = ("rust", "c", "python", "python-callback", "python-hostloop", "python-callback-hostloop",
         "python-hostloop-uvloop", "python-callback-hostloop-uvloop", "node", "node-http", "node-https",
-        "rust-log-info", "python-log-info")
+        "rust-log-info", "python-log-info", *BEFORE)
 # Whose peer libraries a surface is ranked against: its own language's (C against Rust's).
 PEER_LANG = {"C": "Rust"}
 

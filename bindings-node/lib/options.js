@@ -172,8 +172,10 @@ function resolveOptions(options, WebSocket) {
     skipUtf8Validation: merged.skipUTF8Validation,
     maxFragments: optNumber(merged, 'maxFragments', { max: 0x7fffffff }),
     maxBufferedAmount: optNumber(options, 'maxBufferedAmount', { min: 1 }),
-    maxConnections: optNumber(options, 'maxConnections', { min: 1, max: 0xffffffff }),
-    handshakeTimeoutMs: optNumber(options, 'handshakeTimeout', { min: 1, max: 0x7fffffff }),
+    // Lower bounds the core has (max_connections, handshake_timeout_ms: at least 1) are its to refuse
+    // (a RangeError naming its setting); the upper bounds here keep a number within the native u32.
+    maxConnections: optNumber(options, 'maxConnections', { max: 0xffffffff }),
+    handshakeTimeoutMs: optNumber(options, 'handshakeTimeout', { max: 0x7fffffff }),
     tls: tls ? { certPath: String(tls.cert), keyPath: String(tls.key) } : undefined,
     slowSubscriberClose: slowSubscriberClose(options.slowSubscriber),
   }

@@ -23,12 +23,25 @@ impl From<wssession_core::Position> for NativePosition {
     }
 }
 
-/// The payload of a message published later, copied once for the task that waits for the broker.
-pub(crate) fn owned(data: Either<String, Uint8Array>) -> Vec<u8> {
-    match data {
+/// The promise of `publishPositioned` on a server or a session: `publish` gets the payload, copied
+/// once for the task that waits for the broker, and the type and compression of `flags` (as
+/// `publish`'s); the promise resolves with the message's position.
+pub(crate) fn publish_positioned<'env, F, Fut>(
+    env: &'env Env,
+    data: Either<String, Uint8Array>,
+    flags: u32,
+    publish: F,
+) -> napi::Result<Object<'env>>
+where
+    F: FnOnce(Vec<u8>, bool, Option<bool>) -> Fut,
+    Fut: std::future::Future<Output = wssession_core::Result<wssession_core::Position>> + Send + 'static,
+{
+    let data = match data {
         Either::A(s) => s.into_bytes(),
         Either::B(b) => b.to_vec(),
-    }
+    };
+    let placed = publish(data, !crate::hub::is_binary(flags), crate::hub::compress_of(flags));
+    promise(env, async move { placed.await.map(NativePosition::from) })
 }
 
 /// A promise settled by `fut`: its value, or the core error as a coded JS error.

@@ -16,7 +16,6 @@ use crate::adopt::Adopting;
 use crate::error::{invalid, invalid_range, to_js};
 use crate::hub::{Events, EventsFn, Hub, NativeBatch, SessState};
 use crate::observe::{LogEntry, NativeServerStats};
-use crate::positions::NativePosition;
 use crate::request::RequestInfo;
 use crate::session::NativeSession;
 use crate::topics::PublishResult;
@@ -397,10 +396,9 @@ impl NativeServer {
         data: Either<String, Uint8Array>,
         flags: u32,
     ) -> napi::Result<Object<'env>> {
-        let (server, data) = (self.server.clone(), crate::positions::owned(data));
-        let (text, compress) = (!crate::hub::is_binary(flags), crate::hub::compress_of(flags));
-        crate::positions::promise(env, async move {
-            server.publish_positioned(&topic, &data, text, compress).await.map(NativePosition::from)
+        let server = self.server.clone();
+        crate::positions::publish_positioned(env, data, flags, |data, text, compress| async move {
+            server.publish_positioned(&topic, &data, text, compress).await
         })
     }
 

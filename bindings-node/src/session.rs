@@ -375,10 +375,9 @@ impl NativeSession {
         data: Either<String, Uint8Array>,
         flags: u32,
     ) -> napi::Result<Object<'env>> {
-        let (s, data) = (self.s.clone(), crate::positions::owned(data));
-        let (text, compress) = (!crate::hub::is_binary(flags), crate::hub::compress_of(flags));
-        crate::positions::promise(env, async move {
-            s.publish_positioned(&topic, &data, text, compress).await.map(NativePosition::from)
+        let s = self.s.clone();
+        crate::positions::publish_positioned(env, data, flags, |data, text, compress| async move {
+            s.publish_positioned(&topic, &data, text, compress).await
         })
     }
 

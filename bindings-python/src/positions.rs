@@ -1,6 +1,8 @@
 //! Positions and recovery from Python (a Redis history): `Position`, the awaitable
 //! `publish_positioned` of servers and connections, and `connection.subscribe_from`.
 
+use std::future::Future;
+
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use wssession_core::{Bytes, Position};
@@ -58,9 +60,19 @@ pub fn position_arg(since: &Bound<'_, PyAny>) -> PyResult<Position> {
     text.to_str()?.parse().map_err(|e| errors::to_py(since.py(), e))
 }
 
-/// The payload and type of a message to publish later (str → Text, bytes-like → Binary; ``text``
-/// overrides), held for the task that waits for the broker.
-pub fn owned_message(message: &Bound<'_, PyAny>, text: Option<bool>) -> PyResult<(Bytes, bool)> {
+/// The awaitable ``publish_positioned`` of the server or a connection: `publish` gets the message's
+/// payload, held for the task that waits for the broker, and its type (str → Text, bytes-like →
+/// Binary; ``text`` overrides); the awaitable resolves with the message's `Position`.
+pub fn publish_positioned<'py, F, Fut>(
+    message: &Bound<'py, PyAny>,
+    text: Option<bool>,
+    publish: F,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: FnOnce(Bytes, bool) -> Fut,
+    Fut: Future<Output = wssession_core::Result<Position>> + Send + 'static,
+{
     let (data, is_text) = bytes_like(message)?.ok_or_else(|| type_error("message", "str or bytes-like", message))?;
-    Ok((data, text.unwrap_or(is_text)))
+    let placed = publish(data, text.unwrap_or(is_text));
+    crate::bridge::future_into_py(message.py(), async move { errors::map(placed.await).map(PyPosition) })
 }

@@ -155,15 +155,13 @@ impl ServerHandle {
     #[pyo3(signature = (topic, message, text=None))]
     fn publish_positioned<'py>(
         &self,
-        py: Python<'py>,
         topic: String,
         message: &Bound<'py, PyAny>,
         text: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (data, text) = crate::positions::owned_message(message, text)?;
         let server = self.server.clone();
-        crate::bridge::future_into_py(py, async move {
-            errors::map(server.publish_positioned(&topic, &data, text, None).await).map(crate::positions::PyPosition)
+        crate::positions::publish_positioned(message, text, |data, text| async move {
+            server.publish_positioned(&topic, &data, text, None).await
         })
     }
 

@@ -1007,15 +1007,13 @@ impl Connection {
     #[pyo3(signature = (topic, message, text=None))]
     fn publish_positioned<'py>(
         &self,
-        py: Python<'py>,
         topic: String,
         message: &Bound<'py, PyAny>,
         text: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (data, text) = crate::positions::owned_message(message, text)?;
         let session = self.session.clone();
-        crate::bridge::future_into_py(py, async move {
-            errors::map(session.publish_positioned(&topic, &data, text, None).await).map(crate::positions::PyPosition)
+        crate::positions::publish_positioned(message, text, |data, text| async move {
+            session.publish_positioned(&topic, &data, text, None).await
         })
     }
 

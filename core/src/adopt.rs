@@ -266,6 +266,6 @@ impl Server {
     fn upgraded_on<T: crate::transport::Transport>(&self, stream: T, request: Request, leftover: &[u8]) -> Session {
         let handler = self.inner.route(&request.path);
         let config = self.config().session.clone();
-        self.inner.new_session(stream, request, config, BytesMut::from(leftover), handler)
+        self.inner.new_session(stream, request.into(), config, BytesMut::from(leftover), handler)
     }
 }

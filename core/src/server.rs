@@ -16,7 +16,7 @@ use crate::backplane::{Backplane, LocalDelivery, Position};
 use crate::config::{ServerConfig, TlsConfig};
 use crate::error::{Error, Result};
 use crate::handler::{Accept, AcceptHook, Decision, Handler};
-use crate::handshake::{Handshake, HttpResponse, parse_head};
+use crate::handshake::{Handshake, HttpResponse, LazyRequest, parse_located};
 use crate::metrics::{Counters, PROMETHEUS_CONTENT_TYPE, ServerStats};
 use crate::protocol::close::{GOING_AWAY, INTERNAL_ERROR, NORMAL};
 use crate::request::Request;
@@ -609,7 +609,7 @@ where
     let cfg = &inner.config;
     let read_head = async {
         loop {
-            match parse_head(&buf, cfg.max_head_bytes, cfg.max_headers, peer, local) {
+            match parse_located(&buf, cfg.max_head_bytes, cfg.max_headers, peer, local) {
                 Ok(Some(done)) => return Ok(done),
                 Ok(None) => {}
                 Err(e) => return Err(Some(HttpResponse::text(e.status(), &format!("bad request head: {e:?}")))),
@@ -621,7 +621,7 @@ where
             }
         }
     };
-    let (mut request, head_len) = match tokio::time::timeout_at(deadline, read_head).await {
+    let mut head = match tokio::time::timeout_at(deadline, read_head).await {
         Ok(Ok(done)) => done,
         Ok(Err(Some(response))) => return reject(inner, peer, None, stream, response).await,
         Ok(Err(None)) => return None,
@@ -630,8 +630,9 @@ where
             return reject(inner, peer, None, stream, response).await;
         }
     };
+    let leftover = buf.split_off(head.len);
+    let request = &mut head.request;
     request.tls = tls;
-    let leftover = buf.split_off(head_len);
     if cfg.metrics_path.as_deref() == Some(request.path.as_str()) && request.method == "GET" && !request.is_upgrade() {
         let text = Server::from_inner(inner.clone()).metrics();
         let response = HttpResponse::new(200, text).with_header("Content-Type", PROMETHEUS_CONTENT_TYPE);
@@ -662,13 +663,13 @@ where
         return reject(inner, peer, path, stream, response).await;
     };
     let deflate_cfg = accept.deflate.as_ref().unwrap_or(&cfg.deflate);
-    let mut agreed = match Handshake::negotiate(&request, accept.subprotocol.as_deref(), &cfg.subprotocols, deflate_cfg)
+    let mut agreed = match Handshake::negotiate(request, accept.subprotocol.as_deref(), &cfg.subprotocols, deflate_cfg)
     {
         Ok(agreed) => agreed,
         Err(response) => return reject(inner, peer, path, stream, response).await,
     };
     agreed.headers = accept.headers.clone();
-    agreed.apply(&mut request);
+    agreed.apply(request);
     if inner.shutting_down.load(Ordering::SeqCst) {
         let response = HttpResponse::text(503, "the server is shutting down");
         return reject(inner, peer, Some(&request.path), stream, response).await;
@@ -680,7 +681,8 @@ where
     crate::metrics::inc(&inner.counters.handshakes_accepted);
 
     let config = accept.config.clone().unwrap_or_else(|| cfg.session.clone());
-    let session = inner.new_session(stream, request, config, leftover, Some(handler));
+    // The session keeps the head's bytes; the parsed request is dropped here and made again if asked for.
+    let session = inner.new_session(stream, LazyRequest::from_head(&buf, head), config, leftover, Some(handler));
     session.set_attachment(accept.attachment.clone());
     session.start(agreed.deflate).expect("a new session starts once");
     Some(session)
@@ -691,7 +693,7 @@ impl ServerInner {
     pub(crate) fn new_session<T: Transport>(
         &self,
         transport: T,
-        request: Request,
+        request: LazyRequest,
         config: crate::SessionConfig,
         leftover: BytesMut,
         handler: Option<Handler>,

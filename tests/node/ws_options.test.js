@@ -113,3 +113,16 @@ test('maxFragments (default 16384) lets a message arrive in that many frames and
   assert.deepStrictEqual(errors, ['WS_ERR_TOO_MANY_BUFFERED_PARTS'])
   await stop(wss)
 })
+
+test('maxConnections and handshakeTimeout below 1 throw the core RangeError naming its setting', () => {
+  const { WebSocketServer } = require('wssession')
+  const refused = [
+    [{ port: 0, maxConnections: 0 }, /max_connections must be at least 1 \(got 0\)/],
+    [{ port: 0, handshakeTimeout: 0 }, /handshake_timeout_ms must be at least 1 \(got 0\)/],
+    [{ noServer: true, maxConnections: 0 }, /max_connections must be at least 1 \(got 0\)/],
+  ]
+  for (const [options, message] of refused) {
+    const expected = { name: 'RangeError', code: 'WSSESSION_ERR_INVALID_ARGUMENT', message }
+    assert.throws(() => new WebSocketServer(options), expected, JSON.stringify(options))
+  }
+})

@@ -1,10 +1,13 @@
 //! The opening handshake, server side: read a bounded request head, validate it, answer it.
 
+mod lazy;
 mod negotiate;
 mod request;
 mod response;
 
+pub(crate) use lazy::LazyRequest;
 pub use negotiate::Handshake;
+pub(crate) use request::parse_located;
 pub use request::{HeadError, parse_head};
 pub use response::{HttpResponse, check_header, check_headers, check_status, is_token, switching_protocols};
 

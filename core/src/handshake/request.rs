@@ -1,6 +1,7 @@
 //! Parsing a bounded HTTP/1.1 request head with httparse.
 
 use std::net::SocketAddr;
+use std::ops::Range;
 
 use crate::request::{Headers, Request};
 
@@ -34,6 +35,30 @@ pub fn parse_head(
     remote_addr: SocketAddr,
     local_addr: SocketAddr,
 ) -> Result<Option<(Request, usize)>, HeadError> {
+    Ok(parse_located(buf, max_bytes, max_headers, remote_addr, local_addr)?.map(|h| (h.request, h.len)))
+}
+
+/// A complete head: the request, and where its parts sit in the bytes it was parsed from.
+pub(crate) struct ParsedHead {
+    /// The request, owning copies of its parts.
+    pub request: Request,
+    /// The head's length, up to and including its empty line.
+    pub len: usize,
+    /// Where the request target sits in the head.
+    pub target: Range<usize>,
+    /// How many header lines the head has.
+    pub headers: usize,
+}
+
+/// As [`parse_head`], also saying where the target sits and how many headers there are (what a
+/// [`super::LazyRequest`] needs to keep only the head's bytes).
+pub(crate) fn parse_located(
+    buf: &[u8],
+    max_bytes: usize,
+    max_headers: usize,
+    remote_addr: SocketAddr,
+    local_addr: SocketAddr,
+) -> Result<Option<ParsedHead>, HeadError> {
     let mut slots = vec![httparse::EMPTY_HEADER; max_headers];
     let mut parsed = httparse::Request::new(&mut slots);
     let status = match parsed.parse(buf) {
@@ -48,6 +73,11 @@ pub fn parse_head(
         httparse::Status::Complete(len) if len > max_bytes => return Err(HeadError::TooLarge),
         httparse::Status::Complete(len) => len,
     };
+    // httparse borrows the target from `buf`: its offset there is where it starts.
+    let target_at = parsed.path.map_or(0..0, |p| {
+        let start = p.as_ptr() as usize - buf.as_ptr() as usize;
+        start..start + p.len()
+    });
     let target = parsed.path.unwrap_or("/").to_owned();
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
@@ -72,7 +102,7 @@ pub fn parse_head(
         subprotocol: None,
         extensions: String::new(),
     };
-    Ok(Some((request, len)))
+    Ok(Some(ParsedHead { request, len, target: target_at, headers: parsed.headers.len() }))
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ use crate::config::SessionConfig;
 use crate::convert::Converter;
 use crate::deflate::DeflateParams;
 use crate::error::{Error, Result};
+use crate::handshake::LazyRequest;
 use crate::protocol::close::{self, CloseReason};
 use crate::protocol::{Frame, Violation};
 use crate::request::Request;
@@ -73,7 +74,7 @@ pub(crate) struct Shared {
     /// The connection's span (id, peer, path): the parent of every event about this session.
     span: tracing::Span,
     created: Instant,
-    request: Arc<Request>,
+    request: LazyRequest,
     /// Size limit, pinger, timeouts, write limits and the fixed receive switches.
     settings: Settings,
     /// State, termination, the close timer and the close reason.
@@ -134,12 +135,12 @@ impl Session {
         leftover: BytesMut,
         handler: Option<Arc<dyn EventHandler>>,
     ) -> Session {
-        Self::with_registry(transport, request, config, leftover, handler, None)
+        Self::with_registry(transport, request.into(), config, leftover, handler, None)
     }
 
     pub(crate) fn with_registry<T: Transport>(
         transport: T,
-        request: Request,
+        request: LazyRequest,
         config: SessionConfig,
         leftover: BytesMut,
         handler: Option<Arc<dyn EventHandler>>,
@@ -149,12 +150,12 @@ impl Session {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let parent = registry.as_ref().and_then(Weak::upgrade).and_then(|r| r.span().id());
         let span =
-            tracing::info_span!(parent: parent, "session", id, peer = %request.remote_addr, path = %request.path);
+            tracing::info_span!(parent: parent, "session", id, peer = %request.remote_addr(), path = %request.path());
         let shared = Arc::new(Shared {
             id,
             span,
             created: Instant::now(),
-            request: Arc::new(request),
+            request,
             settings: Settings::new(&config),
             life: Lifecycle::new(),
             outbox: Mutex::new(Outbox::new(config.masking)),
@@ -230,7 +231,7 @@ impl Session {
 
     /// The upgrade request, with the chosen subprotocol and extensions (Ktor's `call`).
     pub fn request(&self) -> &Request {
-        &self.shared.request
+        self.shared.request.get()
     }
 
     /// Where the session is in its life.
