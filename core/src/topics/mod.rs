@@ -20,10 +20,13 @@
 //! `DeflateConfig::server_no_context_takeover`, or publish with `compress: Some(false)`
 //! (sent uncompressed, RSV1 clear, which every client accepts). `BENCHMARKS.md` measures both.
 //!
-//! **Writes.** A publish only queues: subscribers whose queue was idle are written by one task
-//! per burst of publishes (the flusher in `fanout`), so the publishes a reader decoded from one read,
-//! or that a publishing thread made meanwhile, leave in one write per subscriber (uWebSockets
-//! drains its topic tree once per event-loop iteration for the same reason).
+//! **Writes.** Within a burst, a publish only queues: subscribers whose queue was idle are written
+//! by one task per burst of publishes (the flusher in `fanout`), so the publishes a reader decoded
+//! from one read, or that a publishing thread made meanwhile, leave in one write per subscriber
+//! (uWebSockets drains its topic tree once per event-loop iteration for the same reason). A publish
+//! with nothing to batch with writes each idle subscriber at once, under the lock it queues with:
+//! in a message callback, when no more of the peer's input is already read; elsewhere, after a
+//! quiet spell (no delivery work for a millisecond).
 //!
 //! **Slow subscribers.** A publish never waits: a subscriber whose outgoing queue is over its
 //! high-water mark gets the server's [`SlowSubscriber`] policy (the message dropped for it and
@@ -74,6 +77,16 @@ pub fn topic_name(bytes: &[u8]) -> Result<&str> {
     let name = std::str::from_utf8(bytes).map_err(|_| Error::invalid("topic name is not valid UTF-8"))?;
     check_topic(name)?;
     Ok(name)
+}
+
+/// Checks a publish before anything is sent: the topic name (as [`topic_name`]) and, for a text
+/// message, UTF-8 (the rule every surface applies, so an asynchronous publish can refuse at once).
+pub fn check_publish(topic: &str, payload: &[u8], text: bool) -> Result<()> {
+    check_topic(topic)?;
+    if text && std::str::from_utf8(payload).is_err() {
+        return Err(Error::invalid("a text message must be valid UTF-8"));
+    }
+    Ok(())
 }
 
 fn check_topic(topic: &str) -> Result<()> {
@@ -129,10 +142,7 @@ impl Hub {
         compress: Option<bool>,
         exclude: Option<u64>,
     ) -> Result<Published> {
-        check_topic(topic)?;
-        if text && std::str::from_utf8(payload).is_err() {
-            return Err(Error::invalid("a text message must be valid UTF-8"));
-        }
+        check_publish(topic, payload, text)?;
         match self.backplane.route(topic, payload, text, compress, exclude) {
             crate::backplane::Route::Local => Ok(self.fanout_local(topic, payload, text, compress, exclude)),
             // With a history, local subscribers get it from the broker, in position order.
