@@ -67,34 +67,18 @@ impl DirectWrite for TcpStream {
     }
 }
 
-/// The direct-write side of a TCP session: sends on the socket's descriptor, kept here, without
-/// first consulting tokio's readiness for it (at a low publish rate every subscriber's socket state
-/// is cold: each pointer followed is a cache miss). A send that would block says so, and the writer
-/// task takes over: tokio's own write then finds the socket full and waits for it.
-struct DirectTcp {
-    fd: std::os::fd::RawFd,
-    /// Keeps the descriptor open while this side lives.
-    _tcp: Arc<TcpStream>,
-}
-
-impl DirectTcp {
-    fn new(tcp: Arc<TcpStream>) -> Self {
-        use std::os::fd::AsRawFd;
-        Self { fd: tcp.as_raw_fd(), _tcp: tcp }
-    }
-
-    fn socket(&self) -> std::os::fd::BorrowedFd<'_> {
-        // SAFETY: `_tcp` owns the descriptor and lives as long as `self`.
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd) }
-    }
-}
+/// The direct-write side of a TCP session: sends without first consulting tokio's readiness for
+/// the socket (a memory access per send, a cache miss on a socket not written lately, as each
+/// subscriber of a publish at a low rate). A send that would block says so, and the writer task
+/// takes over: tokio's own write then finds the socket full and waits for it.
+struct DirectTcp(Arc<TcpStream>);
 
 impl DirectWrite for DirectTcp {
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        SockRef::from(&self.socket()).send_vectored_with_flags(bufs, NO_SIGPIPE)
+        SockRef::from(&*self.0).send_vectored_with_flags(bufs, NO_SIGPIPE)
     }
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        SockRef::from(&self.socket()).send_with_flags(buf, NO_SIGPIPE)
+        SockRef::from(&*self.0).send_with_flags(buf, NO_SIGPIPE)
     }
 }
 
@@ -103,7 +87,7 @@ impl Transport for TcpStream {
     type Write = TcpSide;
     fn split(self) -> (TcpSide, TcpSide, Option<Arc<dyn DirectWrite>>) {
         let tcp = Arc::new(self);
-        let direct: Arc<dyn DirectWrite> = Arc::new(DirectTcp::new(tcp.clone()));
+        let direct: Arc<dyn DirectWrite> = Arc::new(DirectTcp(tcp.clone()));
         (TcpSide(tcp.clone()), TcpSide(tcp), Some(direct))
     }
     fn readable(read: &TcpSide) -> impl Future<Output = io::Result<()>> + Send {
