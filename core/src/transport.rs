@@ -67,27 +67,12 @@ impl DirectWrite for TcpStream {
     }
 }
 
-/// The direct-write side of a TCP session: sends without first consulting tokio's readiness for
-/// the socket (a memory access per send, a cache miss on a socket not written lately, as each
-/// subscriber of a publish at a low rate). A send that would block says so, and the writer task
-/// takes over: tokio's own write then finds the socket full and waits for it.
-struct DirectTcp(Arc<TcpStream>);
-
-impl DirectWrite for DirectTcp {
-    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        SockRef::from(&*self.0).send_vectored_with_flags(bufs, NO_SIGPIPE)
-    }
-    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        SockRef::from(&*self.0).send_with_flags(buf, NO_SIGPIPE)
-    }
-}
-
 impl Transport for TcpStream {
     type Read = TcpSide;
     type Write = TcpSide;
     fn split(self) -> (TcpSide, TcpSide, Option<Arc<dyn DirectWrite>>) {
         let tcp = Arc::new(self);
-        let direct: Arc<dyn DirectWrite> = Arc::new(DirectTcp(tcp.clone()));
+        let direct: Arc<dyn DirectWrite> = tcp.clone();
         (TcpSide(tcp.clone()), TcpSide(tcp), Some(direct))
     }
     fn readable(read: &TcpSide) -> impl Future<Output = io::Result<()>> + Send {

@@ -39,15 +39,14 @@ pub fn broadcast(sessions: &[Session], payload: &[u8], text: bool, compress: Opt
     let kind = if text { FrameType::Text } else { FrameType::Binary };
     let mut msg = Prepared::new(deflaters, Frame::new(kind, Bytes::copy_from_slice(payload)), compress);
     let mut deferred = Vec::new();
-    let write_now = hub.is_none_or(|h| h.flusher.write_now());
     let outcomes = sessions
         .iter()
         .map(|s| {
             if s.state() != State::Open {
                 return Broadcast::NotOpen;
             }
-            match s.send_shared(&mut msg, write_now) {
-                Delivery::Queued | Delivery::Written => Broadcast::Queued,
+            match s.send_shared(&mut msg) {
+                Delivery::Queued => Broadcast::Queued,
                 Delivery::Deferred => {
                     deferred.push(s.clone());
                     Broadcast::Queued
@@ -58,10 +57,10 @@ pub fn broadcast(sessions: &[Session], payload: &[u8], text: bool, compress: Opt
             }
         })
         .collect();
-    // As a publish: after a quiet spell written at once, else once per burst by the flusher.
-    if let Some(hub) = hub {
-        hub.flusher.defer(deferred);
-        hub.flusher.mark();
+    // As a publish: the idle sessions are written once per burst, by the flusher.
+    match hub {
+        Some(hub) => hub.flusher.defer(deferred),
+        None => deferred.iter().for_each(Session::flush_shared),
     }
     Ok(outcomes)
 }

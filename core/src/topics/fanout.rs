@@ -2,9 +2,8 @@
 //! shareable deflate setting, never waiting for any subscriber.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 
@@ -40,55 +39,17 @@ impl SharedDeflaters {
     }
 }
 
-/// Outside a reader's message callback, a publish that starts this long after the last delivery
-/// work ended (a publish, a flush) is written at once. Far longer than the gap between the
-/// publishes of a publishing thread's loop (microseconds), far shorter than the gap at a rate a
-/// client can follow (20 ms at 50 publishes/s).
-const QUIET: Duration = Duration::from_millis(1);
-
 /// Subscribers with deferred writes, flushed by one task per burst of publishes: every publish
 /// made before that task runs (a batch of messages the publisher's reader decoded, or a fast
 /// publishing thread) leaves in one write per subscriber, as uWebSockets drains its topic tree once
-/// per event-loop iteration. A publish with nothing to batch with (the last message of what a
-/// reader read, or one after a quiet spell) writes each idle subscriber at once, under the lock it
-/// queues with: no second pass, no flush task.
+/// per event-loop iteration. At a low rate a burst is one publish: one write per subscriber.
 #[derive(Default)]
 pub(crate) struct Flusher {
     pending: Mutex<Vec<Session>>,
     scheduled: AtomicBool,
-    /// When delivery work last ended, in nanoseconds since [`epoch`].
-    last: AtomicU64,
-}
-
-/// The reference point of [`Flusher::last`].
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-fn now_nanos() -> u64 {
-    epoch().elapsed().as_nanos() as u64
 }
 
 impl Flusher {
-    /// Whether a publish starting now writes its idle subscribers at once. In a reader's message
-    /// callback: unless more of its peer's input is already read (more publishes follow). Elsewhere:
-    /// after a quiet spell, no flush pending and no delivery work for [`QUIET`].
-    pub(super) fn write_now(&self) -> bool {
-        match crate::session::more_input_read() {
-            Some(more) => !more,
-            None => {
-                !self.scheduled.load(Ordering::Acquire)
-                    && now_nanos().saturating_sub(self.last.load(Ordering::Relaxed)) > QUIET.as_nanos() as u64
-            }
-        }
-    }
-
-    /// Records that delivery work (a publish, a flush) ended now.
-    pub(super) fn mark(&self) {
-        self.last.store(now_nanos(), Ordering::Relaxed);
-    }
-
     /// Adds `sessions` to the next flush, scheduling it unless it already is.
     pub(super) fn defer(self: &Arc<Self>, sessions: Vec<Session>) {
         if sessions.is_empty() {
@@ -115,7 +76,6 @@ impl Flusher {
         for s in &sessions {
             s.flush_shared();
         }
-        self.mark();
     }
 }
 
@@ -202,15 +162,14 @@ impl Hub {
         };
         let mut slow = Vec::new();
         let mut deferred = Vec::new();
-        let write_now = self.flusher.write_now();
         {
             let members = t.members();
             for s in members.sessions() {
                 if exclude == Some(s.id()) {
                     continue;
                 }
-                match s.send_shared(&mut msg, write_now) {
-                    Delivery::Queued | Delivery::Written => published.delivered += 1,
+                match s.send_shared(&mut msg) {
+                    Delivery::Queued => published.delivered += 1,
                     Delivery::Deferred => {
                         published.delivered += 1;
                         deferred.push(s.clone());
@@ -225,7 +184,6 @@ impl Hub {
             }
         }
         self.flusher.defer(deferred);
-        self.flusher.mark();
         if let SlowSubscriber::Close(code) = self.policy {
             for s in &slow {
                 tracing::info!(parent: s.span(), code, topic, "slow subscriber closed: over its write limit");

@@ -20,13 +20,10 @@
 //! `DeflateConfig::server_no_context_takeover`, or publish with `compress: Some(false)`
 //! (sent uncompressed, RSV1 clear, which every client accepts). `BENCHMARKS.md` measures both.
 //!
-//! **Writes.** Within a burst, a publish only queues: subscribers whose queue was idle are written
-//! by one task per burst of publishes (the flusher in `fanout`), so the publishes a reader decoded
-//! from one read, or that a publishing thread made meanwhile, leave in one write per subscriber
-//! (uWebSockets drains its topic tree once per event-loop iteration for the same reason). A publish
-//! with nothing to batch with writes each idle subscriber at once, under the lock it queues with:
-//! in a message callback, when no more of the peer's input is already read; elsewhere, after a
-//! quiet spell (no delivery work for a millisecond).
+//! **Writes.** A publish only queues: subscribers whose queue was idle are written by one task
+//! per burst of publishes (the flusher in `fanout`), so the publishes a reader decoded from one read,
+//! or that a publishing thread made meanwhile, leave in one write per subscriber (uWebSockets
+//! drains its topic tree once per event-loop iteration for the same reason).
 //!
 //! **Slow subscribers.** A publish never waits: a subscriber whose outgoing queue is over its
 //! high-water mark gets the server's [`SlowSubscriber`] policy (the message dropped for it and
