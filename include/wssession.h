@@ -775,6 +775,17 @@ typedef struct wss_backplane_stats {
 } wss_backplane_stats;
 
 /**
+ * Called exactly once when `wss_session_publish_positioned_async` completes. WSS_STATUS_OK:
+ * `position` is the message's position ("<offset>:<epoch>", borrowed for the call); otherwise
+ * `position` is NULL and `status` is as for `wss_server_publish_positioned` (`wss_last_error` on
+ * the callback's thread says why). Runs on a runtime thread.
+ */
+typedef void (*wss_positioned_cb)(void *user_data,
+                                  struct wss_session *session,
+                                  wss_status status,
+                                  const char *position);
+
+/**
  * Called exactly once when `wss_session_subscribe_from_async` completes. WSS_STATUS_OK: the
  * session received every message after the position and is subscribed; `last_position` is the
  * last of them ("<offset>:<epoch>", borrowed for the call; NULL when the topic has no history
@@ -1370,6 +1381,39 @@ wss_status wss_server_publish_positioned(const struct wss_server *server,
                                          uint32_t timeout_ms,
                                          char *position,
                                          size_t position_size);
+
+/**
+ * Publishes as `wss_session_publish` (every subscriber but this session, on every server sharing
+ * the backplane) through a Redis history, waits (at most `timeout_ms`, WSS_TIMEOUT_INFINITE: no
+ * limit) until the broker placed the message and writes its position, "<offset>:<epoch>" and a
+ * NUL, to `position` (`position_size` >= WSS_POSITION_SIZE). Statuses as
+ * `wss_server_publish_positioned`; WSS_STATUS_WOULD_DEADLOCK inside a callback (use
+ * `wss_session_publish_positioned_async`).
+ */
+wss_status wss_session_publish_positioned(const struct wss_session *session,
+                                          const char *topic,
+                                          uint32_t kind,
+                                          const uint8_t *data,
+                                          size_t len,
+                                          uint32_t compress,
+                                          uint32_t timeout_ms,
+                                          char *position,
+                                          size_t position_size);
+
+/**
+ * Starts `wss_session_publish_positioned` and returns at once (callable anywhere, callbacks
+ * included); `data` is copied before it returns. When this returns WSS_STATUS_OK, `callback` is
+ * called exactly once on a runtime thread with the position or the failure (see
+ * `wss_positioned_cb`); on any other return it is never called.
+ */
+wss_status wss_session_publish_positioned_async(const struct wss_session *session,
+                                                const char *topic,
+                                                uint32_t kind,
+                                                const uint8_t *data,
+                                                size_t len,
+                                                uint32_t compress,
+                                                wss_positioned_cb callback,
+                                                void *user_data);
 
 /**
  * Subscribes the session to `topic` after first sending it every message published after `since`

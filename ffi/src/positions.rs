@@ -1,8 +1,11 @@
 //! Positions and recovery (a Redis history): `wss_server_publish_positioned`,
-//! `wss_session_subscribe_from` and its async form. Positions travel as their text,
+//! `wss_session_publish_positioned`, `wss_session_subscribe_from`, and the async forms of the
+//! session calls (callable inside callbacks). Positions travel as their text,
 //! `"<offset>:<epoch>"`, the form clients see in the `positions=1` prefix; the core parses it.
 
 use std::ffi::{CString, c_char, c_void};
+use std::future::Future;
+use std::sync::Arc;
 
 use wssession_core::{Error, Position, RecoveryFailure, runtime};
 
@@ -56,6 +59,73 @@ pub type wss_subscribe_from_cb = Option<
     ),
 >;
 
+/// Called exactly once when `wss_session_publish_positioned_async` completes. WSS_STATUS_OK:
+/// `position` is the message's position ("<offset>:<epoch>", borrowed for the call); otherwise
+/// `position` is NULL and `status` is as for `wss_server_publish_positioned` (`wss_last_error` on
+/// the callback's thread says why). Runs on a runtime thread.
+pub type wss_positioned_cb = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        session: *mut wss_session,
+        status: wss_status,
+        position: *const c_char,
+    ),
+>;
+
+/// How an async position call ended, in C's terms.
+struct Outcome {
+    status: wss_status,
+    recovery: wss_recovery,
+    /// The position to report (none on failure, or when the topic has no history yet).
+    position: Option<CString>,
+    /// The error's text, for `wss_last_error`.
+    detail: Option<String>,
+}
+
+impl Outcome {
+    fn of(result: Result<Option<Position>, Error>) -> Self {
+        match result {
+            // Positions hold no NUL (the epoch is the broker's text, digits and letters).
+            Ok(p) => Self {
+                status: wss_status::Ok,
+                recovery: wss_recovery::Recovered,
+                position: p.and_then(|p| CString::new(p.to_string()).ok()),
+                detail: None,
+            },
+            Err(e) => {
+                Self { status: status_of(&e), recovery: recovery_of(&e), position: None, detail: Some(e.to_string()) }
+            }
+        }
+    }
+
+    /// The position for C, borrowed from `self` (NULL for none).
+    fn position_ptr(&self) -> *const c_char {
+        self.position.as_ref().map_or(std::ptr::null(), |c| c.as_ptr())
+    }
+}
+
+/// Runs `work` on the runtime, then `callback` once with its outcome the way the session's
+/// callbacks run (at once, or queued for `wss_server_dispatch`), `wss_last_error` set on failure.
+fn complete_async<F>(
+    handle: Arc<wss_session>,
+    work: F,
+    callback: impl FnOnce(&Arc<wss_session>, &Outcome) + Send + 'static,
+) where
+    F: Future<Output = Result<Option<Position>, Error>> + Send + 'static,
+{
+    runtime::spawn(async move {
+        let outcome = Outcome::of(work.await);
+        let tracker = handle.tracker.clone();
+        tracker.deliver(move || {
+            // The detail for `wss_last_error` on the thread the callback runs on.
+            if let Some(detail) = &outcome.detail {
+                crate::error::set_last_error(detail);
+            }
+            callback(&handle, &outcome);
+        });
+    });
+}
+
 /// A caller's position buffer, checked before anything happens.
 struct PositionOut {
     ptr: *mut c_char,
@@ -90,6 +160,27 @@ impl PositionOut {
     }
 }
 
+/// Runs a positioned publish of `m` (given owned copies of its parts), waiting at most
+/// `timeout_ms`, and writes the position to the caller's buffer (checked first).
+fn wait_position<F>(
+    m: PublishArgs<'_>,
+    timeout_ms: u32,
+    position: *mut c_char,
+    position_size: usize,
+    publish: impl FnOnce(String, Vec<u8>, bool, Option<bool>) -> F,
+) -> Result<(), FfiError>
+where
+    F: Future<Output = Result<Position, Error>> + Send + 'static,
+{
+    let out = PositionOut::new(position, position_size, true)?;
+    let placed =
+        block_with_timeout(timeout_ms, "publish", publish(m.topic.to_owned(), m.data.to_vec(), m.text, m.compress))??;
+    if let Some(out) = out {
+        out.put(Some(&placed))?;
+    }
+    Ok(())
+}
+
 /// Publishes as `wss_server_publish` through a backplane with a Redis history, waits (at most
 /// `timeout_ms`, WSS_TIMEOUT_INFINITE: no limit) until the broker placed the message and writes its
 /// position, "<offset>:<epoch>" and a NUL, to `position` (`position_size` >= WSS_POSITION_SIZE).
@@ -112,14 +203,69 @@ pub unsafe extern "C" fn wss_server_publish_positioned(
     ffi_status! {
         let srv = arg(server, "server")?.running()?;
         let m = PublishArgs::new(topic, kind, data, len, compress)?;
-        let out = PositionOut::new(position, position_size, true)?;
-        let (topic, data, text, compress) = (m.topic.to_owned(), m.data.to_vec(), m.text, m.compress);
-        let placed = block_with_timeout(timeout_ms, "publish", async move {
+        wait_position(m, timeout_ms, position, position_size, |topic, data, text, compress| async move {
             srv.publish_positioned(&topic, &data, text, compress).await
-        })??;
-        if let Some(out) = out {
-            out.put(Some(&placed))?;
-        }
+        })
+    }
+}
+
+/// Publishes as `wss_session_publish` (every subscriber but this session, on every server sharing
+/// the backplane) through a Redis history, waits (at most `timeout_ms`, WSS_TIMEOUT_INFINITE: no
+/// limit) until the broker placed the message and writes its position, "<offset>:<epoch>" and a
+/// NUL, to `position` (`position_size` >= WSS_POSITION_SIZE). Statuses as
+/// `wss_server_publish_positioned`; WSS_STATUS_WOULD_DEADLOCK inside a callback (use
+/// `wss_session_publish_positioned_async`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_session_publish_positioned(
+    session: *const wss_session,
+    topic: *const c_char,
+    kind: u32,
+    data: *const u8,
+    len: usize,
+    compress: u32,
+    timeout_ms: u32,
+    position: *mut c_char,
+    position_size: usize,
+) -> wss_status {
+    ffi_status! {
+        let core = arg(session, "session")?.session.clone();
+        let m = PublishArgs::new(topic, kind, data, len, compress)?;
+        wait_position(m, timeout_ms, position, position_size, |topic, data, text, compress| async move {
+            core.publish_positioned(&topic, &data, text, compress).await
+        })
+    }
+}
+
+/// Starts `wss_session_publish_positioned` and returns at once (callable anywhere, callbacks
+/// included); `data` is copied before it returns. When this returns WSS_STATUS_OK, `callback` is
+/// called exactly once on a runtime thread with the position or the failure (see
+/// `wss_positioned_cb`); on any other return it is never called.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wss_session_publish_positioned_async(
+    session: *const wss_session,
+    topic: *const c_char,
+    kind: u32,
+    data: *const u8,
+    len: usize,
+    compress: u32,
+    callback: wss_positioned_cb,
+    user_data: *mut c_void,
+) -> wss_status {
+    ffi_status! {
+        arg(session, "session")?;
+        let m = PublishArgs::new(topic, kind, data, len, compress)?;
+        let callback = callback.ok_or_else(|| FfiError::new(wss_status::NullPointer, "`callback` is NULL"))?;
+        // Bad input is refused here, not in the callback.
+        wssession_core::topics::check_publish(m.topic, m.data, m.text)?;
+        let (topic, data, text, compress) = (m.topic.to_owned(), m.data.to_vec(), m.text, m.compress);
+        let handle = clone_arc(session);
+        let ud = UserData::new(user_data, None);
+        let core = handle.session.clone();
+        let work = async move { core.publish_positioned(&topic, &data, text, compress).await.map(Some) };
+        complete_async(handle, work, move |h, out| {
+            // SAFETY: a C callback with the user_data C gave for it; the position outlives the call.
+            unsafe { callback(ud.get(), as_ptr(h), out.status, out.position_ptr()) };
+        });
         Ok(())
     }
 }
@@ -180,24 +326,11 @@ pub unsafe extern "C" fn wss_session_subscribe_from_async(
         let callback = callback.ok_or_else(|| FfiError::new(wss_status::NullPointer, "`callback` is NULL"))?;
         let handle = clone_arc(session);
         let ud = UserData::new(user_data, None);
-        runtime::spawn(async move {
-            let result = handle.session.subscribe_from(&topic, since).await;
-            let (status, recovery, last, detail) = match result {
-                Ok(last) => (wss_status::Ok, wss_recovery::Recovered, last.map(|p| p.to_string()), None),
-                Err(e) => (status_of(&e), recovery_of(&e), None, Some(e.to_string())),
-            };
-            // Positions hold no NUL (the epoch is the broker's text, digits and letters).
-            let last = last.and_then(|p| CString::new(p).ok());
-            let tracker = handle.tracker.clone();
-            tracker.deliver(move || {
-                // The detail for `wss_last_error` on the thread the callback runs on.
-                if let Some(detail) = detail {
-                    crate::error::set_last_error(&detail);
-                }
-                let ptr = last.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-                // SAFETY: a C callback with the user_data C gave for it; `last` outlives the call.
-                unsafe { callback(ud.get(), as_ptr(&handle), status, recovery, ptr) };
-            });
+        let core = handle.session.clone();
+        let work = async move { core.subscribe_from(&topic, since).await };
+        complete_async(handle, work, move |h, out| {
+            // SAFETY: a C callback with the user_data C gave for it; the position outlives the call.
+            unsafe { callback(ud.get(), as_ptr(h), out.status, out.recovery, out.position_ptr()) };
         });
         Ok(())
     }

@@ -98,16 +98,10 @@ static void stop_redis(pid_t pid) {
 static wss_server *start_node(node_t *n, const char *backplane, uint16_t *port) {
     wss_server_config *cfg = wss_server_config_new();
     OK(wss_server_config_set_backplane(cfg, backplane));
-    wss_server *srv = NULL;
-    OK(wss_server_new(cfg, n, NULL, &srv));
-    wss_server_config_free(cfg);
     wss_callbacks cbs = {0};
     cbs.on_open = on_open_keep;
     cbs.on_message = on_message_publish;
-    OK(wss_server_set_fallback(srv, WSS_MODE_PUSH, &cbs));
-    OK(wss_server_start(srv));
-    OK(wss_server_port(srv, port));
-    return srv;
+    return start_push_server(cfg, n, &cbs, port);
 }
 
 static int connect_to(node_t *n, uint16_t port) {
@@ -116,15 +110,6 @@ static int connect_to(node_t *n, uint16_t port) {
     CHECK(fd >= 0 && strncmp(head, "HTTP/1.1 101", 12) == 0);
     CHECK(wait_for(&n->opened, 1));
     return fd;
-}
-
-static void expect_text(int fd, const char *want) {
-    int op = 0, fin = 0;
-    unsigned char *d = NULL;
-    size_t n = 0;
-    CHECK(ws_recv(fd, &op, &fin, &d, &n) == 0);
-    CHECK(op == 1 && n == strlen(want) && d && memcmp(d, want, n) == 0);
-    free(d);
 }
 
 static void two_servers_on_one_redis_deliver_each_others_publishes(void) {
@@ -192,18 +177,43 @@ static void on_open_latest(void *ud, wss_session *s) {
     atomic_fetch_add(&n->opened, 1);
 }
 
+/* What the last "pos:TEXT" message did: the blocking call's status inside the callback, then the
+ * async publish's outcome. */
+typedef struct {
+    atomic_int done;
+    wss_status blocking, status;
+    char position[WSS_POSITION_SIZE];
+} positioned_t;
+
+static positioned_t g_positioned;
+
+static void on_positioned(void *ud, wss_session *s, wss_status status, const char *position) {
+    (void)s;
+    positioned_t *p = ud;
+    p->status = status;
+    snprintf(p->position, sizeof p->position, "%s", position ? position : "(none)");
+    atomic_store(&p->done, 1);
+}
+
+/* A message "pos:TEXT" publishes TEXT to "news" from its session through the history, from inside
+ * the callback: the blocking form is refused there, the async one reports the position. */
+static void on_message_positioned(void *ud, wss_session *s, wss_frame_type kind, const uint8_t *data, size_t len) {
+    (void)ud, (void)kind;
+    if (len <= 4 || memcmp(data, "pos:", 4) != 0) return;
+    char pos[WSS_POSITION_SIZE];
+    g_positioned.blocking = wss_session_publish_positioned(s, "news", WSS_FRAME_TYPE_TEXT, data + 4, len - 4,
+                                                           WSS_COMPRESS_AUTO, 5000, pos, sizeof pos);
+    OK(wss_session_publish_positioned_async(s, "news", WSS_FRAME_TYPE_TEXT, data + 4, len - 4, WSS_COMPRESS_AUTO,
+                                            on_positioned, &g_positioned));
+}
+
 static wss_server *start_history_node(node_t *n, const char *url, uint16_t *port) {
     wss_server_config *cfg = wss_server_config_new();
     OK(wss_server_config_set_backplane(cfg, url));
-    wss_server *srv = NULL;
-    OK(wss_server_new(cfg, n, NULL, &srv));
-    wss_server_config_free(cfg);
     wss_callbacks cbs = {0};
     cbs.on_open = on_open_latest;
-    OK(wss_server_set_fallback(srv, WSS_MODE_PUSH, &cbs));
-    OK(wss_server_start(srv));
-    OK(wss_server_port(srv, port));
-    return srv;
+    cbs.on_message = on_message_positioned;
+    return start_push_server(cfg, n, &cbs, port);
 }
 
 /* One server on its own redis-server, the Redis URL's options given as `query` ("" for none). */
@@ -309,6 +319,63 @@ static void a_reconnecting_client_resumes_from_its_last_position_with_nothing_mi
     history_stop(&h);
 }
 
+static void a_session_publishes_with_a_position_from_its_callback_to_everyone_but_itself(void) {
+    memset(&g_positioned, 0, sizeof g_positioned);
+    history_t h = history_start("?history=100");
+    int sub = connect_plain(h.port);
+    wss_session *s_sub = wss_session_retain(next_session(h.n, 0, &g_latest));
+    char p0[WSS_POSITION_SIZE], p2[WSS_POSITION_SIZE];
+    publish_positioned(h.srv, "m1", p0);
+    /* Subscribed from m1 on: this node listens to the topic on the broker from here on. */
+    OK(wss_session_subscribe_from(s_sub, "news", p0, 5000, NULL, NULL, 0));
+    int pub = connect_plain(h.port);
+    wss_session *s_pub = wss_session_retain(next_session(h.n, 1, &g_latest));
+    OK(wss_session_subscribe(s_pub, "news", NULL));
+
+    /* Inside its message callback the session publishes "hello" (see on_message_positioned). */
+    CHECK(ws_send(pub, 1, "pos:hello", 9, 1) == 0);
+    CHECK(wait_for(&g_positioned.done, 1));
+    CHECK(g_positioned.blocking == WSS_STATUS_WOULD_DEADLOCK);
+    CHECK(g_positioned.status == WSS_STATUS_OK && strcmp(g_positioned.position, "(none)") != 0);
+    CHECK(strcmp(g_positioned.position, p0) != 0);
+    expect_text(sub, "hello");
+    got_nothing_else(pub, s_pub); /* the sender is not among the receivers */
+
+    /* Outside callbacks the blocking form waits for the position. */
+    OK(wss_session_publish_positioned(s_pub, "news", WSS_FRAME_TYPE_TEXT, (const uint8_t *)"m3", 2, WSS_COMPRESS_AUTO,
+                                      5000, p2, sizeof p2));
+    expect_text(sub, "m3");
+    got_nothing_else(pub, s_pub);
+
+    /* The reported position is hello's: resuming from it gives exactly what came after, m3. */
+    int late = connect_plain(h.port);
+    wss_session *s_late = next_session(h.n, 2, &g_latest);
+    char last[WSS_POSITION_SIZE];
+    OK(wss_session_subscribe_from(s_late, "news", g_positioned.position, 5000, NULL, last, sizeof last));
+    CHECK(strcmp(last, p2) == 0);
+    expect_text(late, "m3");
+    got_nothing_else(late, s_late);
+
+    /* Bad arguments are refused before anything is published. */
+    CHECK(wss_session_publish_positioned_async(s_pub, "news", WSS_FRAME_TYPE_TEXT, (const uint8_t *)"x", 1,
+                                               WSS_COMPRESS_AUTO, NULL, NULL) == WSS_STATUS_NULL_POINTER);
+    CHECK(wss_session_publish_positioned_async(s_pub, "news", 9, (const uint8_t *)"x", 1, WSS_COMPRESS_AUTO,
+                                               on_positioned, &g_positioned) == WSS_STATUS_INVALID_ARGUMENT);
+    CHECK(wss_session_publish_positioned_async(s_pub, "", WSS_FRAME_TYPE_TEXT, (const uint8_t *)"x", 1,
+                                               WSS_COMPRESS_AUTO, on_positioned, &g_positioned) ==
+          WSS_STATUS_INVALID_ARGUMENT);
+    CHECK(wss_session_publish_positioned(s_pub, "news", WSS_FRAME_TYPE_TEXT, (const uint8_t *)"x", 1,
+                                         WSS_COMPRESS_AUTO, 5000, p2, 8) == WSS_STATUS_INVALID_ARGUMENT);
+    CHECK(wss_session_publish_positioned(s_pub, "news", WSS_FRAME_TYPE_TEXT, (const uint8_t *)"x", 1,
+                                         WSS_COMPRESS_AUTO, 5000, NULL, 0) == WSS_STATUS_NULL_POINTER);
+    got_nothing_else(sub, s_sub);
+
+    bye(sub), bye(pub), bye(late);
+    wss_session_release(s_sub);
+    wss_session_release(s_pub);
+    history_stop(&h);
+}
+
 static void recovery_is_refused_with_its_reason_once_the_history_was_trimmed(void) {
     history_t h = history_start("?history=10");
     wss_server *srv = h.srv;
@@ -334,7 +401,7 @@ static void recovery_is_refused_with_its_reason_once_the_history_was_trimmed(voi
     history_stop(&h);
 }
 
-static void without_a_history_a_positioned_publish_is_refused_with_no_history(void) {
+static void without_a_history_positioned_publishes_are_refused_with_no_history(void) {
     history_t h = history_start("");
     wss_server *srv = h.srv;
     int c = connect_plain(h.port);
@@ -345,6 +412,11 @@ static void without_a_history_a_positioned_publish_is_refused_with_no_history(vo
     wss_recovery why = WSS_RECOVERY_RECOVERED;
     CHECK(wss_session_subscribe_from(s, "news", "1:abc", 5000, &why, NULL, 0) == WSS_STATUS_RECOVERY);
     CHECK(why == WSS_RECOVERY_NO_HISTORY);
+    memset(&g_positioned, 0, sizeof g_positioned);
+    OK(wss_session_publish_positioned_async(s, "news", WSS_FRAME_TYPE_TEXT, (const uint8_t *)"y", 1, WSS_COMPRESS_AUTO,
+                                            on_positioned, &g_positioned));
+    CHECK(wait_for(&g_positioned.done, 1));
+    CHECK(g_positioned.status == WSS_STATUS_RECOVERY && strcmp(g_positioned.position, "(none)") == 0);
     bye(c);
     history_stop(&h);
 }
@@ -353,10 +425,12 @@ int main(void) {
     run("two servers on one redis deliver each other's publishes", two_servers_on_one_redis_deliver_each_others_publishes);
     run("a reconnecting client resumes from its last position with nothing missing or repeated",
         a_reconnecting_client_resumes_from_its_last_position_with_nothing_missing_or_repeated);
+    run("a session publishes with a position from its callback to everyone but itself",
+        a_session_publishes_with_a_position_from_its_callback_to_everyone_but_itself);
     run("recovery is refused with its reason once the history was trimmed",
         recovery_is_refused_with_its_reason_once_the_history_was_trimmed);
-    run("without a history a positioned publish is refused with no history",
-        without_a_history_a_positioned_publish_is_refused_with_no_history);
+    run("without a history positioned publishes are refused with no history",
+        without_a_history_positioned_publishes_are_refused_with_no_history);
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }

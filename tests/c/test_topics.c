@@ -48,17 +48,11 @@ static void on_close_count(void *ud, wss_session *s, uint16_t code, const char *
 static wss_server *start(ctx_t *c, uint16_t *port, void (*tweak)(wss_server_config *)) {
     wss_server_config *cfg = wss_server_config_new();
     if (tweak) tweak(cfg);
-    wss_server *srv = NULL;
-    OK(wss_server_new(cfg, c, NULL, &srv));
-    wss_server_config_free(cfg);
     wss_callbacks cbs = {0};
     cbs.on_open = on_open_keep;
     cbs.on_message = on_message_publish;
     cbs.on_close = on_close_count;
-    OK(wss_server_set_fallback(srv, WSS_MODE_PUSH, &cbs));
-    OK(wss_server_start(srv));
-    OK(wss_server_port(srv, port));
-    return srv;
+    return start_push_server(cfg, c, &cbs, port);
 }
 
 /* Connects client number `n` (0-based) and waits for its session. */
@@ -68,23 +62,6 @@ static int connect_nth(ctx_t *c, uint16_t port, int n, int rcvbuf) {
     CHECK(fd >= 0 && strncmp(head, "HTTP/1.1 101", 12) == 0);
     CHECK(wait_for(&c->opened, n + 1));
     return fd;
-}
-
-/* Reads one frame and checks it is text equal to `want`. */
-static void expect_text(int fd, const char *want) {
-    int op = 0, fin = 0;
-    unsigned char *d = NULL;
-    size_t n = 0;
-    CHECK(ws_recv(fd, &op, &fin, &d, &n) == 0);
-    CHECK(op == 1 && n == strlen(want) && d && memcmp(d, want, n) == 0);
-    free(d);
-}
-
-/* Proves the client got nothing before: a frame sent to it directly arrives next. */
-static void got_nothing_else(int fd, wss_session *s) {
-    wss_try_send_result r;
-    OK(wss_session_try_send(s, WSS_FRAME_TYPE_TEXT, (const uint8_t *)"marker", 6, true, &r));
-    expect_text(fd, "marker");
 }
 
 static void release_all(ctx_t *c) {

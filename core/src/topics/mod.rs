@@ -76,6 +76,16 @@ pub fn topic_name(bytes: &[u8]) -> Result<&str> {
     Ok(name)
 }
 
+/// Checks a publish before anything is sent: the topic name (as [`topic_name`]) and, for a text
+/// message, UTF-8 (the rule every surface applies, so an asynchronous publish can refuse at once).
+pub fn check_publish(topic: &str, payload: &[u8], text: bool) -> Result<()> {
+    check_topic(topic)?;
+    if text && std::str::from_utf8(payload).is_err() {
+        return Err(Error::invalid("a text message must be valid UTF-8"));
+    }
+    Ok(())
+}
+
 fn check_topic(topic: &str) -> Result<()> {
     if topic.is_empty() {
         return Err(Error::invalid("topic name must not be empty"));
@@ -129,10 +139,7 @@ impl Hub {
         compress: Option<bool>,
         exclude: Option<u64>,
     ) -> Result<Published> {
-        check_topic(topic)?;
-        if text && std::str::from_utf8(payload).is_err() {
-            return Err(Error::invalid("a text message must be valid UTF-8"));
-        }
+        check_publish(topic, payload, text)?;
         match self.backplane.route(topic, payload, text, compress, exclude) {
             crate::backplane::Route::Local => Ok(self.fanout_local(topic, payload, text, compress, exclude)),
             // With a history, local subscribers get it from the broker, in position order.

@@ -3,19 +3,11 @@
 
 use bytes::Bytes;
 
-use super::{Hub, hub_of, topic_name};
+use super::{Hub, check_publish, hub_of, topic_name};
 use crate::backplane::{Position, Recovered, RecoveryFailure, Resume};
 use crate::error::{Error, Result};
 use crate::protocol::{Frame, FrameType};
 use crate::session::{Session, State, TrySend};
-
-fn check(topic: &str, payload: &[u8], text: bool) -> Result<()> {
-    topic_name(topic.as_bytes())?;
-    if text && std::str::from_utf8(payload).is_err() {
-        return Err(Error::invalid("a text message must be valid UTF-8"));
-    }
-    Ok(())
-}
 
 fn no_server() -> Error {
     Error::invalid("topics need a server")
@@ -32,7 +24,7 @@ impl Hub {
         compress: Option<bool>,
         exclude: Option<u64>,
     ) -> Result<Position> {
-        check(topic, payload, text)?;
+        check_publish(topic, payload, text)?;
         let payload = Bytes::copy_from_slice(payload);
         self.backplane.publish_positioned(topic, payload, text, compress, exclude).await
     }
@@ -53,7 +45,7 @@ impl Session {
         text: bool,
         compress: Option<bool>,
     ) -> Result<Position> {
-        check(topic, payload, text)?;
+        check_publish(topic, payload, text)?;
         let registry = self.registry().ok_or_else(no_server)?;
         let hub = hub_of(&*registry).ok_or_else(no_server)?;
         hub.publish_positioned(topic, payload, text, compress, Some(self.id())).await
