@@ -79,8 +79,11 @@ pub(crate) struct Shared {
     settings: Settings,
     /// State, termination, the close timer and the close reason.
     life: Lifecycle,
+    /// The send half of the protocol connection and what is queued for the socket (outbox.rs).
     outbox: Mutex<Outbox>,
+    /// Wakes the writer task: something was queued that the direct write did not take.
     writer_wake: Notify,
+    /// Wakes senders waiting for the queue to drain below its low-water mark.
     space: Notify,
     /// How far the writing has got (flushes and the closing handshake wait on it).
     written: written::Written,
@@ -90,11 +93,15 @@ pub(crate) struct Shared {
     callbacks: Callbacks,
     /// Pings awaiting their Pong, the last round trip and the pinger task.
     pings: pinger::Pings,
+    /// Messages, bytes and frames each way (updated under the outbox lock or by the reader).
     stats: Counters,
     /// Whoever keeps track of the session (the server that accepted it), if any.
     registry: Option<Weak<dyn Registry>>,
+    /// How `send_serialized`/`receive_deserialized` turn values into messages (JSON by default).
     converter: Mutex<Option<Arc<dyn Converter>>>,
+    /// The application's (or binding's) value kept with the session.
     attachment: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
+    /// Spawns the I/O tasks at `start` (taken once).
     starter: Mutex<Option<Starter>>,
     /// With `SessionConfig::host_read`: the reader, from `start` until the host takes it (boxed: one
     /// pointer in every other session).
