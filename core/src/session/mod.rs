@@ -93,7 +93,7 @@ pub(crate) struct Shared {
     callbacks: Callbacks,
     /// Pings awaiting their Pong, the last round trip and the pinger task.
     pings: pinger::Pings,
-    /// Messages, bytes and frames each way (updated under the outbox lock or by the reader).
+    /// Messages and bytes each way (`Session::stats`).
     stats: Counters,
     /// Whoever keeps track of the session (the server that accepted it), if any.
     registry: Option<Weak<dyn Registry>>,
