@@ -79,7 +79,11 @@ pub fn read(conn: &Bound<'_, Connection>) -> PyResult<()> {
     let mut slot = this.host.0.lock().unwrap();
     let Some(h) = slot.as_mut() else { return Ok(()) };
     let previous = DELIVERING.replace(Arc::as_ptr(&this.inbox));
-    let status = h.reader.read_ready();
+    // Detached while the core reads and delivers: a callback running on an engine thread (on_open,
+    // on_close) holds the session's callback lock and waits for the GIL; holding the GIL here while
+    // the delivery waits for that lock would deadlock. The handler attaches again for each call.
+    let reader = &mut h.reader;
+    let status = py.detach(|| reader.read_ready());
     DELIVERING.set(previous);
     if status != HostRead::Watch && h.watching {
         h.watching = false;

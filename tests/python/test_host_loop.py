@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -35,6 +37,46 @@ async def test_callbacks_run_on_the_loop_thread_with_host_loop() -> None:
                 await client.send(m)
                 assert await within(client.recv()) == m
     assert threading.current_thread().name in echo.threads
+
+
+# Run in a child process: a deadlock would hang the loop thread inside the extension holding the
+# GIL, where no timeout of this process can interrupt it; the child is killed instead.
+SPEAKS_FIRST = """
+import asyncio, threading
+from websockets.asyncio.client import connect
+import wssession
+
+opened = []
+
+class Greeted:
+    def on_open(self, conn):
+        # On an engine thread, holding the session's callback lock, while the loop thread may
+        # already be reading this client's first message.
+        opened.append(threading.current_thread().name)
+
+    def on_message(self, conn, frame):
+        conn.try_send(frame)
+
+async def main():
+    async with wssession.serve_callbacks(Greeted(), "127.0.0.1", 0, host_loop=True) as server:
+        for i in range(50):
+            async with connect(f"ws://127.0.0.1:{server.port}") as client:
+                await client.send(str(i))
+                assert await client.recv() == str(i)
+    assert len(opened) == 50 and threading.current_thread().name not in opened, opened
+    print("served 50")
+
+asyncio.run(main())
+"""
+
+
+def test_a_client_that_speaks_first_is_served_while_on_open_runs_on_an_engine_thread() -> None:
+    try:
+        done = subprocess.run([sys.executable, "-c", SPEAKS_FIRST], capture_output=True, text=True, timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the server deadlocked: on_open on an engine thread and the loop's read both stuck")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "served 50"
 
 
 @pytest.mark.parametrize("compression", [None, "deflate"])
