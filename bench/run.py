@@ -47,7 +47,8 @@ def cmd_matrix(a: argparse.Namespace) -> int:
         print(f"run.py: cannot build the load generator: {why}", file=sys.stderr)
         return 1
     cfg = Config(impls=a.impls, scenarios=a.scenarios, secs=a.secs, runs=a.runs,
-                 idle_runs=a.idle_runs, warmup=a.warmup, idle_hold=a.idle_hold)
+                 idle_runs=a.idle_runs, warmup=a.warmup, idle_hold=a.idle_hold,
+                 variants_trimmed=not a.impls_named)
     res = run_matrix(cfg)
     env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in
                    ("BENCH_SECS", "BENCH_RUNS", "BENCH_IDLE_RUNS", "BENCH_IMPLS",
@@ -106,7 +107,8 @@ def main() -> int:
     m.add_argument("--warmup", type=float, default=float(env("BENCH_WARMUP", "0.5")))
     m.add_argument("--idle-hold", type=float, default=1.0,
                    help="seconds idle connections are held before the liveness echo")
-    m.add_argument("--impls", type=_csv, default=_csv(env("BENCH_IMPLS", ",".join(impls.IMPLS))))
+    m.add_argument("--impls", type=_csv, default=None,
+                   help="servers to run (default: all; named servers run every scenario)")
     m.add_argument("--scenarios", type=_csv,
                    default=_csv(env("BENCH_SCENARIOS", ",".join(s.key for s in SCENARIOS))))
     m.add_argument("--out", help="report path (default BENCHMARKS.md at the repo root)")
@@ -124,6 +126,9 @@ def main() -> int:
     fo.add_argument("--out", help="file whose fan-out section is written (default BENCHMARKS.md)")
     a = p.parse_args()
     if a.cmd == "matrix":
+        a.impls_named = a.impls is not None or "BENCH_IMPLS" in os.environ
+        if a.impls is None:
+            a.impls = _csv(env("BENCH_IMPLS", ",".join(impls.IMPLS)))
         return cmd_matrix(a)
     if a.cmd == "serve":
         return cmd_serve(a)

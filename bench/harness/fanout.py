@@ -31,6 +31,10 @@ class Shape:
     server_flags: tuple[str, ...] = ()
     # Only servers offering permessage-deflate run it.
     deflate: bool = False
+    # Its shortest window: at a fixed rate a 2 s window holds too few deliveries for 0.1 µs steps.
+    min_secs: float = 0.0
+    # The servers it compares (None: all): those the shape has a target for.
+    only: Optional[tuple[str, ...]] = None
 
 
 SHAPES = [
@@ -39,7 +43,8 @@ SHAPES = [
     Shape("100x10", "100 topics × 10 subscribers, 32 B, as fast as the server goes",
           ("--connections", "1000", "--topics", "100", "--window", "6400")),
     Shape("1x1000@50", "1 publisher → 1,000 subscribers, 32 B, 50 publishes/s",
-          ("--connections", "1000", "--topics", "1", "--rate", "50")),
+          ("--connections", "1000", "--topics", "1", "--rate", "50"), min_secs=8.0,
+          only=("rust", "c", "node", "python", "uws")),
     Shape("deflate-ctx", "1 → 1,000, 32 B, permessage-deflate with context takeover",
           ("--connections", "1000", "--topics", "1", "--window", "4", "--deflate"),
           ("--deflate",), deflate=True),
@@ -136,10 +141,11 @@ def run(names: list[str], shapes: list[str], secs: float, runs: int, warmup: flo
             unavailable[n] = why
     results: dict[tuple[str, str], list[dict]] = {}
     for shape in [s for s in SHAPES if s.key in shapes]:
-        live = [n for n in names if n not in unavailable and (BY_NAME[n].deflate or not shape.deflate)]
+        live = [n for n in names if n not in unavailable and (BY_NAME[n].deflate or not shape.deflate)
+                and (shape.only is None or n in shape.only)]
         for r in range(runs):
             for n in live:
-                res = _one(BY_NAME[n], shape, secs, warmup)
+                res = _one(BY_NAME[n], shape, max(secs, shape.min_secs), warmup)
                 results.setdefault((shape.key, n), []).append(res)
                 short = res.get("error") or (f"{res.get('messages_per_sec', 0):.0f} deliveries/s, "
                                              f"{res.get('server_cpu_us_per_msg') or 0:.3f} us CPU/delivery")
@@ -156,11 +162,44 @@ def _ratio(a: Optional[float], b: Optional[float]) -> str:
     return f"{a / b:.2f}×" if a and b else "–"
 
 
+# The fan-out loop of each binding's own ecosystem, which issue 18 compares it with.
+LANGUAGE_LOOP = {"node": "ws", "python": "websockets"}
+
+# Issue 18's targets: (server, shapes, reference, bound).
+TARGETS = [
+    ("rust", ("1x1000", "100x10"), "tokio-tungstenite", 1.0),
+    ("c", ("1x1000", "100x10"), "tokio-tungstenite", 1.0),
+    ("rust", ("1x1000@50",), "uws", 1.0),
+    ("c", ("1x1000@50",), "uws", 1.0),
+    ("node", ("1x1000", "100x10", "1x1000@50"), "uws", 1.0),
+    ("node", ("1x1000", "100x10"), "ws", 0.15),
+    ("python", ("1x1000", "100x10"), "websockets", 0.15),
+]
+
+
+def targets(res: dict, shapes: list[str]) -> list[str]:
+    """Issue 18's targets, each met or missed in this run (CPU per delivery, lower is better)."""
+    lines = ["| server | shape | vs | bound | measured | status |", "| --- | --- | --- | ---: | ---: | --- |"]
+    for name, keys, ref, bound in TARGETS:
+        for key in [k for k in keys if k in shapes]:
+            mine = _median(res.get((key, name), []), "server_cpu_us_per_msg")
+            theirs = _median(res.get((key, ref), []), "server_cpu_us_per_msg")
+            if not mine or not theirs:
+                lines.append(f"| {name} | {key} | {ref} | ≤ {bound:g}× | – | not measured |")
+                continue
+            value = mine / theirs
+            status = "met" if value <= bound else f"MISSED by {(value / bound - 1) * 100:.0f} %"
+            lines.append(f"| {name} | {key} | {ref} | ≤ {bound:g}× | {value:.2f}× | {status} |")
+    return lines
+
+
 def section(out: dict, names: list[str], shapes: list[str], command: str, secs: float, runs: int) -> str:
     """The BENCHMARKS.md section (markdown), between the fan-out markers."""
     res, lines = out["results"], [BEGIN, "## Topics fan-out (issue 18)", ""]
+    longer = ", ".join(f"{s.min_secs:g} s for {s.key}" for s in SHAPES if s.key in shapes and s.min_secs > secs)
     lines += [
-        f"Command: `{command}` ({runs} interleaved runs of {secs:g} s per server and shape, medians; "
+        f"Command: `{command}` ({runs} interleaved runs of {secs:g} s per server and shape"
+        f"{f' ({longer})' if longer else ''}, medians; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
         "",
         "Every server subscribes a connection to `/sub/<topic>` and publishes each message from `/pub` "
@@ -177,8 +216,9 @@ def section(out: dict, names: list[str], shapes: list[str], command: str, secs: 
         if i.name in names:
             lines.append(f"- `{i.name}`: {i.what}")
     lines.append("")
-    lines += ["| shape | server | deliveries/s | CPU µs/delivery | CPU % srv/cli | vs tokio-tungstenite | vs uWS.js | runs |",
-              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += ["| shape | server | deliveries/s | CPU µs/delivery | CPU % srv/cli | vs tokio-tungstenite | vs uWS.js "
+              "| vs its language's loop | runs |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for shape in [s for s in SHAPES if s.key in shapes]:
         tt = _median(res.get((shape.key, "tokio-tungstenite"), []), "server_cpu_us_per_msg")
         uws = _median(res.get((shape.key, "uws"), []), "server_cpu_us_per_msg")
@@ -188,15 +228,20 @@ def section(out: dict, names: list[str], shapes: list[str], command: str, secs: 
                 continue
             ok = [r for r in rs if "error" not in r]
             if not ok:
-                lines.append(f"| {shape.title} | {n} | error: {rs[-1]['error'][:80]} | | | | | 0/{len(rs)} |")
+                lines.append(f"| {shape.title} | {n} | error: {rs[-1]['error'][:80]} | | | | | | 0/{len(rs)} |")
                 continue
             cpu = _median(ok, "server_cpu_us_per_msg")
             rate = _median(ok, "messages_per_sec") or 0
             util = f"{(_median(ok, 'server_cpu_util') or 0) * 100:.0f} / {(_median(ok, 'client_cpu_util') or 0) * 100:.0f}"
+            loop = LANGUAGE_LOOP.get(n)
+            mine = _ratio(cpu, _median(res.get((shape.key, loop), []), "server_cpu_us_per_msg")) if loop else ""
             lines.append(f"| {shape.title} | {n} | {rate:,.0f} | {cpu:.3f} | {util} | {_ratio(cpu, tt)} | "
-                         f"{_ratio(cpu, uws)} | {len(ok)}/{len(rs)} |")
+                         f"{_ratio(cpu, uws)} | {mine} | {len(ok)}/{len(rs)} |")
     lines += ["", "Targets (issue 18): Rust and C ≤ 1.0× the tokio-tungstenite loop at full rate and ≤ 1.0× "
-              "uWebSockets.js at 50 publishes/s. The deflate shapes compare the core with itself: with "
+              "uWebSockets.js at 50 publishes/s; Node ≤ 1.0× uWebSockets.js and ≤ 0.15× the `ws` loop; Python "
+              "`publish()` ≤ 0.15× `websockets.broadcast()` (the \"vs its language's loop\" column). Where a "
+              "row is missed, `bench/PROFILES.md` (issue 18) says where the time goes.", "",
+              *targets(res, shapes), "", "The deflate shapes compare the core with itself: with "
               "context takeover every subscriber compresses the message (one zlib state each, ~280 KiB), "
               "with `server_no_context_takeover` the publish is compressed once and the frame shared."]
     for n, why in out["unavailable"].items():

@@ -39,6 +39,8 @@ class Impl:
     env: Callable[[], Optional[dict]] = field(default=lambda: None)
     # Whether it serves wss:// with the harness's certificate (TLS_CERT) instead of ws://.
     tls: bool = False
+    # The scenarios it runs (None: all): a variant compared on a few rows keeps `make bench` short.
+    scenarios: Optional[tuple[str, ...]] = None
 
 
 _prepared: dict[str, Optional[str]] = {}
@@ -227,6 +229,10 @@ def _bench_server(name: str) -> Callable[[int, bool], list[str]]:
     return lambda port, d: [str(bench_bin(name)), "--port", str(port), *_flag(d)]
 
 
+# The scenarios of a mode compared on the echo rows only (the host-loop variants).
+ECHO_ONLY = ("a", "b", "c")
+
+
 def _node_env() -> dict:
     env = dict(os.environ)
     env["NODE_PATH"] = str(NODE_DIR / "node_modules")
@@ -242,13 +248,14 @@ IMPLS: dict[str, Impl] = {i.name: i for i in [
     Impl("python", "Python", "websockets", True, check_python, _own_python()),
     Impl("python-callback", "Python", "picows", True, check_python, _own_python("--callback")),
     # Issue 19: `serve(host_loop=True)`, the asyncio loop reads the sockets (no engine-thread hop).
-    Impl("python-hostloop", "Python", "picows", True, check_python, _own_python("--host-loop")),
+    Impl("python-hostloop", "Python", "picows", True, check_python, _own_python("--host-loop"),
+         scenarios=ECHO_ONLY),
     Impl("python-callback-hostloop", "Python", "picows", True, check_python,
-         _own_python("--callback", "--host-loop")),
+         _own_python("--callback", "--host-loop"), scenarios=ECHO_ONLY),
     Impl("python-hostloop-uvloop", "Python", "picows", True, _check_python_uvloop,
-         _own_python("--host-loop", "--uvloop"), _uvloop_env),
+         _own_python("--host-loop", "--uvloop"), _uvloop_env, scenarios=ECHO_ONLY + ("d", "f")),
     Impl("python-callback-hostloop-uvloop", "Python", "picows", True, _check_python_uvloop,
-         _own_python("--callback", "--host-loop", "--uvloop"), _uvloop_env),
+         _own_python("--callback", "--host-loop", "--uvloop"), _uvloop_env, scenarios=ECHO_ONLY),
     Impl("node", "Node", "ws", True, check_node,
          lambda port, d: ["node", str(BENCH / "servers" / "node_echo.js"), "--port", str(port),
                           *_flag(d)]),
@@ -282,9 +289,10 @@ IMPLS: dict[str, Impl] = {i.name: i for i in [
 IMPLS.update({i.name: i for i in [
     Impl("rust-log-info", "Rust", "rust", True, build_rust,
          lambda port, d: [str(TARGET / "release" / "examples" / "echo"), "--port", str(port),
-                          "--log-file", str(LOGS / "records-rust-log-info.log"), *_flag(d)]),
+                          "--log-file", str(LOGS / "records-rust-log-info.log"), *_flag(d)],
+         scenarios=("a", "b")),
     Impl("python-log-info", "Python", "python", True, check_python,
-         _own_python("--log-file", str(LOGS / "records-python-log-info.log"))),
+         _own_python("--log-file", str(LOGS / "records-python-log-info.log")), scenarios=("a", "b")),
 ]})
 
 # Before/after in one run: with BENCH_BEFORE_DIR set to a directory holding another build's `echo`

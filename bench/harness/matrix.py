@@ -24,6 +24,9 @@ class Config:
     warmup: float
     idle_hold: float
     pin: bool = True
+    # Whether variants run only their own scenarios (`Impl.scenarios`): in a run of every server,
+    # not when the servers were named.
+    variants_trimmed: bool = True
 
 
 @dataclass
@@ -76,6 +79,14 @@ def run_matrix(cfg: Config) -> Results:
                 for s in members:
                     res.skipped[(s.key, n)] = "no permessage-deflate"
             names = [n for n in names if IMPLS[n].deflate]
+        for n in list(names):
+            only = IMPLS[n].scenarios
+            if only is not None and cfg.variants_trimmed:
+                for s in members:
+                    if s.key not in only:
+                        res.skipped[(s.key, n)] = "not run for this variant (`Impl.scenarios`)"
+                if not any(s.key in only for s in members):
+                    names.remove(n)
         need = max(_connections(s) for s in members) + 1024
         limit = procs.raise_nofile()
         if limit < need:
@@ -107,6 +118,8 @@ def _one_server(cfg: Config, res: Results, name: str, members: list[Scenario], d
     try:
         why = srv.wait_ready()
         for s in members:
+            if (s.key, name) in res.skipped:
+                continue
             if why:
                 r = {"error": f"server did not start: {why}"}
             else:
