@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import importlib
 import logging
 import signal
 import sys
+import threading
 from typing import Any
 
 import wssession
@@ -34,25 +36,45 @@ class CallbackEcho:
     """Echoes each frame back without touching the event loop (zero-copy payload).
 
     Backpressure: when the send queue goes over its high-water mark, reading pauses until it drains.
-    A message the queue cannot take at all ("dropped": larger than the hard limit) is sent from the
-    event loop with the waiting ``send`` while reading stays paused, so the order is kept.
+    A message the queue cannot take at all ("dropped": over the hard limit) is sent from the event
+    loop with the waiting ``send``; messages already read behind it wait in its line (pausing stops
+    reading, not the delivery of what was read), so the order is kept.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        # Per connection, the frames waiting behind a send the queue could not take.
+        self.behind: dict[wssession.ServerConnection, collections.deque[wssession.Frame]] = {}
+        self.lock = threading.Lock()  # on_message runs on the engine's threads, the sends on the loop's
 
     def on_message(self, conn: wssession.ServerConnection, frame: wssession.Frame) -> None:
+        with self.lock:
+            line = self.behind.get(conn)
+            if line is not None:
+                line.append(frame)
+                return
         result = conn.try_send(frame)
         if result != "sent":  # "buffered" or "dropped"
             conn.pause()
             if result == "dropped":
-                self.loop.call_soon_threadsafe(self._send_later, conn, frame)
+                with self.lock:
+                    self.behind[conn] = collections.deque([frame])
+                self.loop.call_soon_threadsafe(self._send_later, conn)
 
-    def _send_later(self, conn: wssession.ServerConnection, frame: wssession.Frame) -> None:
+    def _send_later(self, conn: wssession.ServerConnection) -> None:
         async def send() -> None:
             try:
-                await conn.send(frame)
+                while True:
+                    with self.lock:
+                        line = self.behind[conn]
+                        if not line:
+                            del self.behind[conn]
+                            return
+                        frame = line.popleft()
+                    await conn.send(frame)
             finally:
+                with self.lock:
+                    self.behind.pop(conn, None)
                 conn.resume()
 
         asyncio.ensure_future(send())
