@@ -296,15 +296,27 @@ IMPLS.update({i.name: i for i in [
 ]})
 
 # Before/after in one run: with BENCH_BEFORE_DIR set to a directory holding another build's `echo`
-# (core/examples/echo) and `echo_server` (examples/c), "rust-before" and "c-before" run them; their
-# "vs peer" column is before ÷ the current build.
+# (core/examples/echo) and `echo_server` (examples/c), "rust-before" and "c-before" run them; with
+# another build's Python package there (BENCH_BEFORE_DIR/wssession, e.g. copied from main's
+# .venv site-packages), "python-before" and "python-hostloop-uvloop-before" run our echo server on
+# it (ahead of .venv's on PYTHONPATH). Their "vs peer" column is before ÷ the current build.
 BEFORE_DIR = os.environ.get("BENCH_BEFORE_DIR")
-BEFORE = ("rust-before", "c-before") if BEFORE_DIR else ()
+BEFORE = (("rust-before", "c-before", "python-before", "python-hostloop-uvloop-before")
+          if BEFORE_DIR else ())
 
 
 def _before_bin(name: str) -> Callable[[], Optional[str]]:
     path = Path(BEFORE_DIR or ".") / name
     return lambda: None if path.exists() else f"{path} missing (BENCH_BEFORE_DIR)"
+
+
+def _before_env(uvloop: bool) -> Callable[[], dict]:
+    def env() -> dict:
+        e = _uvloop_env() if uvloop else dict(os.environ)
+        e["PYTHONPATH"] = os.pathsep.join([str(BEFORE_DIR), *([str(UVLOOP_ONLY)] if uvloop else [])])
+        return e
+
+    return env
 
 
 if BEFORE_DIR:
@@ -313,6 +325,11 @@ if BEFORE_DIR:
              lambda port, d: [str(Path(BEFORE_DIR) / "echo"), "--port", str(port), *_flag(d)]),
         Impl("c-before", "C", "c", True, _before_bin("echo_server"),
              lambda port, d: [str(Path(BEFORE_DIR) / "echo_server"), str(port), *_flag(d)]),
+        Impl("python-before", "Python", "python", True,
+             lambda: check_python() or _before_bin("wssession")(), _own_python(), _before_env(False)),
+        Impl("python-hostloop-uvloop-before", "Python", "python-hostloop-uvloop", True,
+             lambda: _check_python_uvloop() or _before_bin("wssession")(),
+             _own_python("--host-loop", "--uvloop"), _before_env(True)),
     ]})
 
 # Our surfaces; every other server is a peer library (or the raw TCP ceiling).

@@ -50,6 +50,9 @@ struct End {
     reason: CloseReason,
 }
 
+/// A whole message was asked for while `recv_streaming` has handed out part of one.
+struct MidStream;
+
 /// Waits for the close reason once the incoming side ended; polled on the loop thread, never spawned.
 type Ending = Pin<Box<dyn Future<Output = End> + Send>>;
 
@@ -279,17 +282,23 @@ impl Connection {
     ///
     /// With a loop waker, the inbox waker registered here stays with the core when nothing is
     /// queued, so the loop is woken as soon as a message arrives (no task, no thread handoff).
-    fn take(&self, piece: bool) -> Option<Result<Frame, End>> {
+    ///
+    /// `Err(MidStream)` when a whole message is wanted while `recv_streaming` is partway through one
+    /// (checked under the same lock).
+    fn take(&self, piece: bool) -> Result<Option<Result<Frame, End>>, MidStream> {
         let mut st = self.inbox.state.lock().unwrap();
+        if !piece && st.streaming {
+            return Err(MidStream);
+        }
         st.piece_wanted = piece;
         if !st.ready() {
             st.poll_fill(&self.session, &self.inbox.waker);
         }
         let next = if piece { st.pop_piece() } else { st.pop_message() };
         if let Some(f) = next {
-            return Some(Ok(f));
+            return Ok(Some(Ok(f)));
         }
-        st.end.clone().map(Err)
+        Ok(st.end.clone().map(Err))
     }
 
     /// Parks a receive on a new waiter, completed by the loop's waker once the wait started by
@@ -1126,17 +1135,17 @@ impl RecvAwait {
                     "cannot call recv while another coroutine is already waiting for the next message",
                 ));
             }
-            if self.mode != Mode::Piece && conn.inbox.state.lock().unwrap().streaming {
-                return Err(errors::err(
-                    py,
-                    "ConcurrencyError",
-                    "cannot call recv while recv_streaming has not yet returned the last frame of a message",
-                ));
-            }
             match conn.take(self.mode == Mode::Piece) {
-                Some(Ok(frame)) => return Ok(Step::Return(self.deliver(py, frame)?)),
-                Some(Err(end)) => return Err(self.ended(py, end)),
-                None => {
+                Err(MidStream) => {
+                    return Err(errors::err(
+                        py,
+                        "ConcurrencyError",
+                        "cannot call recv while recv_streaming has not yet returned the last frame of a message",
+                    ));
+                }
+                Ok(Some(Ok(frame))) => return Ok(Step::Return(self.deliver(py, frame)?)),
+                Ok(Some(Err(end))) => return Err(self.ended(py, end)),
+                Ok(None) => {
                     if !self.owner {
                         conn.inbox.busy.store(true, Ordering::Release);
                         self.owner = true;

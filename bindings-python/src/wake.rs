@@ -133,6 +133,8 @@ pub struct Waiter {
     blocking: bool,
     /// (callback, context) pairs to run once done.
     callbacks: Vec<(Py<PyAny>, Option<Py<PyAny>>)>,
+    /// An empty list with room, swapped in for `callbacks` on completion (no allocation per message).
+    spare: Vec<(Py<PyAny>, Option<Py<PyAny>>)>,
     cancel_msg: Option<Py<PyAny>>,
 }
 
@@ -146,7 +148,14 @@ impl Waiter {
     /// A pending waiter of `event_loop`, already marked as blocking (what `Future.__await__` does
     /// before yielding the future to its task).
     pub fn new(event_loop: Py<PyAny>) -> Self {
-        Self { event_loop, state: WaitState::Pending, blocking: true, callbacks: Vec::new(), cancel_msg: None }
+        Self {
+            event_loop,
+            state: WaitState::Pending,
+            blocking: true,
+            callbacks: Vec::new(),
+            spare: Vec::new(),
+            cancel_msg: None,
+        }
     }
 
     /// Makes a resumed waiter pending again, for its connection's next park; false if it cannot be
@@ -162,16 +171,17 @@ impl Waiter {
 
     /// Completes a pending waiter and runs its callbacks now (each in its context); no-op once done.
     pub fn complete(slf: &Bound<'_, Self>) {
-        let callbacks = {
+        let mut callbacks = {
             let mut w = slf.borrow_mut();
             if w.state != WaitState::Pending {
                 return;
             }
             w.state = WaitState::Done;
-            std::mem::take(&mut w.callbacks)
+            let spare = std::mem::take(&mut w.spare);
+            std::mem::replace(&mut w.callbacks, spare)
         };
         let py = slf.py();
-        for (cb, ctx) in callbacks {
+        for (cb, ctx) in callbacks.drain(..) {
             let r = match ctx {
                 Some(ctx) => ctx.bind(py).call_method1(pyo3::intern!(py, "run"), (cb, slf)),
                 None => cb.bind(py).call1((slf,)),
@@ -179,6 +189,11 @@ impl Waiter {
             if let Err(e) = r {
                 crate::bridge::log_error(py, "a receive's wake-up callback failed", e);
             }
+        }
+        // The emptied list is the next completion's spare (a callback may have used this waiter
+        // again meanwhile: its own list is left alone).
+        if let Ok(mut w) = slf.try_borrow_mut() {
+            w.spare = callbacks;
         }
     }
 
