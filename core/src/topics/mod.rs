@@ -23,7 +23,10 @@
 //! **Writes.** A publish only queues: subscribers whose queue was idle are written by one task
 //! per burst of publishes (the flusher in `fanout`), so the publishes a reader decoded from one read,
 //! or that a publishing thread made meanwhile, leave in one write per subscriber (uWebSockets
-//! drains its topic tree once per event-loop iteration for the same reason).
+//! drains its topic tree once per event-loop iteration for the same reason). A host thread that
+//! publishes from its own loop (Node's JS thread, a Python asyncio loop) opens a [`HostBatch`]
+//! around one batch of its events: its publishes are then flushed once, when that batch ends
+//! (`host_batch`).
 //!
 //! **Slow subscribers.** A publish never waits: a subscriber whose outgoing queue is over its
 //! high-water mark gets the server's [`SlowSubscriber`] policy (the message dropped for it and
@@ -37,11 +40,13 @@
 
 mod broadcast;
 mod fanout;
+mod host_batch;
 mod recovery;
 mod registry;
 
 pub use crate::config::{POLICY_VIOLATION, SlowSubscriber, TRY_AGAIN_LATER};
 pub use broadcast::{Broadcast, broadcast};
+pub use host_batch::{HostBatch, begin_host_batch, end_host_batch};
 
 use crate::error::{Error, Result};
 use crate::metrics::TopicMetrics;
