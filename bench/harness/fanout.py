@@ -98,6 +98,7 @@ IMPLS = [
                lambda port, f: [str(VENV / "bin" / "python"), str(PEERS / "websockets_fanout.py"),
                                 "--port", str(port)]),
 ]
+BY_NAME = {i.name: i for i in IMPLS}
 
 # Before/after in one run (see impls.BEFORE_DIR): with BENCH_BEFORE_DIR holding another build's Python
 # package (`py/wssession/` beside a copy of `py/python_fanout.py`) and Node package
@@ -114,7 +115,7 @@ if impls.BEFORE_DIR:
                    impls._before_bin("node/node_fanout.js"),
                    lambda port, f: ["node", str(_before / "node" / "node_fanout.js"), "--port", str(port)]),
     ]
-BY_NAME = {i.name: i for i in IMPLS}
+    BY_NAME.update({i.name: i for i in IMPLS})
 
 
 def _one(impl: FanoutImpl, shape: Shape, secs: float, warmup: float) -> dict:

@@ -23,10 +23,7 @@
 //! **Writes.** A publish only queues: subscribers whose queue was idle are written by one task
 //! per burst of publishes (the flusher in `fanout`), so the publishes a reader decoded from one read,
 //! or that a publishing thread made meanwhile, leave in one write per subscriber (uWebSockets
-//! drains its topic tree once per event-loop iteration for the same reason). A host thread that
-//! publishes from its own loop (Node's JS thread, a Python asyncio loop) opens a [`HostBatch`]
-//! around one batch of its events: its publishes are then flushed once, when that batch ends
-//! (`host_batch`).
+//! drains its topic tree once per event-loop iteration for the same reason).
 //!
 //! **Slow subscribers.** A publish never waits: a subscriber whose outgoing queue is over its
 //! high-water mark gets the server's [`SlowSubscriber`] policy (the message dropped for it and
@@ -37,6 +34,10 @@
 //! function, `Hub::publish`: it validates, then calls `Hub::fanout_local`. A backplane (Redis,
 //! NATS) intercepts there, forwarding the message to other nodes; messages arriving from other
 //! nodes are handed to `Hub::fanout_local`.
+//!
+//! **Host batches.** A host thread that publishes from its own loop (Node's JS thread, a Python
+//! asyncio loop) opens a [`HostBatch`] around one batch of its events: the publishes made on that
+//! thread meanwhile are flushed once, on that thread, when the batch ends (`host_batch`).
 
 mod broadcast;
 mod fanout;
