@@ -76,6 +76,8 @@ pub fn watch(conn: &Bound<'_, Connection>) -> PyResult<bool> {
 pub fn read(conn: &Bound<'_, Connection>) -> PyResult<()> {
     let py = conn.py();
     let this = conn.get();
+    // The publishes of what this read delivers leave in one flush, when it is done.
+    let _publishes = wssession_core::topics::HostBatch::open();
     let mut slot = this.host.0.lock().unwrap();
     let Some(h) = slot.as_mut() else { return Ok(()) };
     let previous = DELIVERING.replace(Arc::as_ptr(&this.inbox));

@@ -99,6 +99,8 @@ impl LoopWaker {
             }
         }
         let ready = std::mem::take(&mut *self.shared.pending.lock().unwrap());
+        // The publishes of the tasks resumed here leave in one flush, when this wake-up is done.
+        let publishes = wssession_core::topics::HostBatch::open();
         // The woken tasks run right here: while they do, packets arriving for the engine must not
         // preempt the loop's thread (see `runtime::batch_worthwhile`).
         let batch = wssession_core::runtime::batch_worthwhile(ready.len());
@@ -111,6 +113,7 @@ impl LoopWaker {
                 Waiter::complete(waiter.bind(py));
             }
         }
+        drop(publishes);
         if batch {
             wssession_core::runtime::set_threads_batch(false);
         }

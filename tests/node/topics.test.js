@@ -35,6 +35,17 @@ async function next(client) {
   return [isBinary ? data : String(data), isBinary]
 }
 
+/** The client's next `n` messages, as text. */
+function messages(client, n) {
+  return new Promise((resolve) => {
+    const got = []
+    client.on('message', (data) => {
+      got.push(String(data))
+      if (got.length === n) resolve(got)
+    })
+  })
+}
+
 /** The client's next message is `marker`: anything published to it before the marker would come first. */
 async function nextIsMarker(ws, client) {
   const got = next(client)
@@ -149,16 +160,35 @@ test('a publish made in a message handler comes after the sends made before it',
     a.ws.send('first')
     wss.publish('t', 'second')
   })
-  const got = []
-  const both = new Promise((resolve) =>
-    a.client.on('message', (data) => {
-      got.push(String(data))
-      if (got.length === 2) resolve()
-    }),
-  )
+  const both = messages(a.client, 2)
   a.client.send('go')
-  await within(both)
-  assert.deepStrictEqual(got, ['first', 'second'])
+  assert.deepStrictEqual(await within(both), ['first', 'second'])
+})
+
+test('every publish the message handlers make reaches every subscriber in order, the last one without a later event', async (t) => {
+  const wss = await server(t)
+  const [publisher, ...subscribers] = await pairs(t, wss, 4)
+  for (const s of subscribers) s.ws.subscribe('feed')
+  // Many messages at once: the handlers of one delivered batch publish them all before it ends.
+  publisher.ws.on('message', (data) => wss.publish('feed', data, { binary: false }))
+  const sent = Array.from({ length: 200 }, (_, i) => `m${i}`)
+  const received = subscribers.map((s) => messages(s.client, sent.length))
+  for (const m of sent) publisher.client.send(m)
+  for (const got of await within(Promise.all(received))) assert.deepStrictEqual(got, sent)
+})
+
+test("a handler's publishes and its own sends reach a subscriber in the order they were made", async (t) => {
+  const wss = await server(t)
+  const [a] = await pairs(t, wss, 1)
+  a.ws.subscribe('t')
+  a.ws.on('message', () => {
+    wss.publish('t', 'first')
+    a.ws.send('second')
+    wss.publish('t', 'third')
+  })
+  const all = messages(a.client, 3)
+  a.client.send('go')
+  assert.deepStrictEqual(await within(all), ['first', 'second', 'third'])
 })
 
 test('topics are strings of 1 to 1024 UTF-8 bytes: anything else is refused with a TypeError', async (t) => {

@@ -334,3 +334,47 @@ async def test_a_chat_handler_joins_rooms_on_request_and_publishes_to_the_others
             await dave.send("hi carol")
             # Nothing of room r1 reached Carol.
             assert await within(carol.recv()) == "hi carol"
+
+
+@pytest.mark.usefixtures("host_loop")
+async def test_every_publish_a_handler_makes_reaches_every_subscriber_in_order_the_last_without_a_later_event() -> (
+    None
+):
+    """Many messages at once: the tasks one wake-up resumes publish them all before their batch is flushed."""
+    subscribed: asyncio.Queue[None] = asyncio.Queue()
+
+    async def handler(ws: wssession.ServerConnection) -> None:
+        if ws.request.path == "/sub":
+            ws.subscribe("feed")
+            subscribed.put_nowait(None)
+            await ws.wait_closed()
+            return
+        async for message in ws:
+            server.publish("feed", message)
+
+    sent = [f"m{i}" for i in range(200)]
+    async with wssession.serve(handler, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.port}"
+        async with connect(url + "/sub") as s1, connect(url + "/sub") as s2, connect(url + "/sub") as s3:
+            for _ in range(3):
+                await within(subscribed.get())
+            async with connect(url + "/pub") as publisher:
+                for m in sent:
+                    await publisher.send(m)
+                for s in (s1, s2, s3):
+                    assert [await within(s.recv()) for _ in sent] == sent
+
+
+@pytest.mark.usefixtures("host_loop")
+async def test_a_handlers_publishes_and_its_own_sends_reach_a_subscriber_in_the_order_they_were_made() -> None:
+    async def handler(ws: wssession.ServerConnection) -> None:
+        ws.subscribe("t")
+        async for _ in ws:
+            server.publish("t", "first")
+            await ws.send("second")
+            server.publish("t", "third")
+
+    async with wssession.serve(handler, "127.0.0.1", 0) as server:
+        async with connect(f"ws://127.0.0.1:{server.port}") as client:
+            await client.send("go")
+            assert [await within(client.recv()) for _ in range(3)] == ["first", "second", "third"]

@@ -63,6 +63,11 @@ impl Flusher {
                 pending.extend(sessions);
             }
         }
+        // In a host batch on this thread, the batch's end flushes (other threads' publishes still
+        // schedule their own flush, which takes these sessions too).
+        if super::host_batch::collect(self) {
+            return;
+        }
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             let me = self.clone();
             crate::runtime::spawn(async move { me.flush() });
@@ -72,6 +77,11 @@ impl Flusher {
     fn flush(&self) {
         // Cleared first: a publish after the take schedules the next flush.
         self.scheduled.store(false, Ordering::Release);
+        self.flush_pending();
+    }
+
+    /// Writes every deferred subscriber (the flush task, or the end of a host batch).
+    pub(super) fn flush_pending(&self) {
         let sessions = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         for s in &sessions {
             s.flush_shared();

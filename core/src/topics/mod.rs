@@ -34,14 +34,20 @@
 //! function, `Hub::publish`: it validates, then calls `Hub::fanout_local`. A backplane (Redis,
 //! NATS) intercepts there, forwarding the message to other nodes; messages arriving from other
 //! nodes are handed to `Hub::fanout_local`.
+//!
+//! **Host batches.** A host thread that publishes from its own loop (Node's JS thread, a Python
+//! asyncio loop) opens a [`HostBatch`] around one batch of its events: the publishes made on that
+//! thread meanwhile are flushed once, on that thread, when the batch ends (`host_batch`).
 
 mod broadcast;
 mod fanout;
+mod host_batch;
 mod recovery;
 mod registry;
 
 pub use crate::config::{POLICY_VIOLATION, SlowSubscriber, TRY_AGAIN_LATER};
 pub use broadcast::{Broadcast, broadcast};
+pub use host_batch::{HostBatch, begin_host_batch, end_host_batch};
 
 use crate::error::{Error, Result};
 use crate::metrics::TopicMetrics;
