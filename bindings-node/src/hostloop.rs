@@ -2,8 +2,9 @@
 //!
 //! The JS thread watches every session's socket with a libuv poll handle; when it is readable the
 //! handle's callback runs the core's [`HostReader::read_ready`] on the JS thread (read, decode,
-//! automatic replies, delivery) and hands what was delivered to the server's JS callback in the
-//! same turn, inside a callback scope (`napi_make_callback`) so that promise jobs and `nextTick`s
+//! automatic replies, delivery); what every socket read in one loop iteration delivered goes to the
+//! server's JS callback in one call in that same iteration (a check handle, run right after the I/O
+//! callbacks), inside a callback scope (`napi_make_callback`) so that promise jobs and `nextTick`s
 //! run after it as after any I/O callback. No protocol work here: only the watch (started when JS
 //! learns of the open, stopped when the core says so, started again when its resume hook fires)
 //! and the hand-over of the delivered events.
@@ -22,12 +23,14 @@ use wssession_core::session::{HostRead, HostReader};
 use crate::hub::Hub;
 
 /// libuv's `uv_handle_type` values used here (uv.h: `UV_HANDLE_TYPE_MAP`).
+const UV_CHECK: c_int = 2;
 const UV_POLL: c_int = 8;
 /// `uv_poll_event::UV_READABLE`.
 const UV_READABLE: c_int = 1;
 
 type UvPollCb = unsafe extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
 type UvCloseCb = unsafe extern "C" fn(handle: *mut c_void);
+type UvCheckCb = unsafe extern "C" fn(handle: *mut c_void);
 
 // Exported by the node binary that loads this addon (libuv is part of node).
 unsafe extern "C" {
@@ -36,6 +39,9 @@ unsafe extern "C" {
     fn uv_poll_start(handle: *mut c_void, events: c_int, cb: UvPollCb) -> c_int;
     fn uv_poll_stop(handle: *mut c_void) -> c_int;
     fn uv_close(handle: *mut c_void, cb: UvCloseCb);
+    fn uv_check_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void) -> c_int;
+    fn uv_check_start(handle: *mut c_void, cb: UvCheckCb) -> c_int;
+    fn uv_check_stop(handle: *mut c_void) -> c_int;
 }
 
 thread_local! {
@@ -69,13 +75,20 @@ pub(crate) struct HostLoop {
     watches: Mutex<HashMap<u64, WatchPtr>>,
     /// The server's hub (which holds this).
     hub: Weak<Hub>,
+    /// A check handle (run right after the loop's I/O callbacks): what every socket read in one
+    /// loop iteration delivered goes to JS in one call from it. Its `data` holds a strong `Hub`
+    /// while it is started. Never closed: the hub cannot close it from another thread when it goes
+    /// (one small allocation per server).
+    check: *mut c_void,
+    /// The check handle is started.
+    check_started: Cell<bool>,
 }
 
 /// A pointer to a live `Watch`, only dereferenced on the JS thread.
 #[derive(Clone, Copy)]
 struct WatchPtr(*mut Watch);
 
-// SAFETY: the raw handles are only used on the JS thread that made them (every method that touches
+// SAFETY: the raw handles (and `check_started`) are only used on the JS thread that made them (every method that touches
 // them is called from a napi callback or a libuv callback of that thread); other threads only move
 // the struct inside the hub's `Arc`.
 unsafe impl Send for HostLoop {}
@@ -110,10 +123,24 @@ impl HostLoop {
                     == sys::Status::napi_ok
                 && sys::napi_async_init(env, resource, name, &mut context) == sys::Status::napi_ok
         };
-        if !ok {
+        // SAFETY: libuv's own size for its handle type; the memory is never freed (see `check`).
+        let check = unsafe {
+            let size = uv_handle_size(UV_CHECK);
+            Box::leak(vec![0u64; size.div_ceil(8)].into_boxed_slice()).as_mut_ptr().cast::<c_void>()
+        };
+        if !ok || unsafe { uv_check_init(event_loop, check) } != 0 {
             return Err(crate::error::invalid("cannot reach the JS thread's libuv loop for hostLoop"));
         }
-        Ok(HostLoop { env, event_loop, callback: callback_ref, context, watches: Mutex::new(HashMap::new()), hub })
+        Ok(HostLoop {
+            env,
+            event_loop,
+            callback: callback_ref,
+            context,
+            watches: Mutex::new(HashMap::new()),
+            hub,
+            check,
+            check_started: Cell::new(false),
+        })
     }
 
     /// On the JS thread, once JS knows of `s`: starts watching its socket (false when the session is
@@ -161,6 +188,19 @@ impl HostLoop {
         }
     }
 
+    /// On the JS thread, from a socket's read: what it delivered goes to JS once this loop iteration's
+    /// I/O callbacks are done (together with what the other sockets read meanwhile).
+    fn deliver_soon(&self, hub: &Arc<Hub>) {
+        if self.check_started.replace(true) {
+            return;
+        }
+        // SAFETY: the check handle was initialised on this thread; `data` is its first field.
+        unsafe {
+            *self.check.cast::<*const Hub>() = Arc::into_raw(Arc::clone(hub));
+            uv_check_start(self.check, on_check);
+        }
+    }
+
     /// On the JS thread: hands `batch` to the server's JS callback now, as an I/O callback would
     /// (handle scope, callback scope: microtasks run when it returns; an exception is uncaught).
     fn call_js(&self, hub: &Hub) {
@@ -192,6 +232,19 @@ impl HostLoop {
     }
 }
 
+/// libuv's check callback, after the iteration's I/O callbacks: hands what they read to JS.
+unsafe extern "C" fn on_check(handle: *mut c_void) {
+    // SAFETY: `deliver_soon` stored a strong hub in `data` before starting the handle.
+    let hub = unsafe {
+        uv_check_stop(handle);
+        Arc::from_raw(*handle.cast::<*const Hub>())
+    };
+    if let Some(host) = hub.host() {
+        host.check_started.set(false);
+        host.call_js(&hub);
+    }
+}
+
 /// libuv's callback: the socket is readable (or failed: the read reports it).
 unsafe extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c_int) {
     // SAFETY: `data` was set to the live `Watch` before the handle started.
@@ -202,8 +255,8 @@ unsafe extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c
     }
 }
 
-/// Reads on the JS thread, and hands what was delivered to JS now when `deliver` (else the hub's
-/// next batch does); stops the watch, or ends it, as the core says.
+/// Reads on the JS thread, and hands what was delivered to JS in this loop iteration when `deliver`
+/// (else the hub's next batch does); stops the watch, or ends it, as the core says.
 ///
 /// # Safety
 /// `w` is a live watch of `host`, on the JS thread.
@@ -224,7 +277,7 @@ unsafe fn read(host: &HostLoop, w: *mut Watch, deliver: bool) {
         unsafe { uv_close((*w).handle.as_mut_ptr().cast(), on_closed) };
     }
     if deliver {
-        host.call_js(&hub);
+        host.deliver_soon(&hub);
     } else {
         hub.schedule();
     }
