@@ -239,3 +239,24 @@ test('hostLoop with an http.Server: the upgraded sockets handed over by descript
     server.close()
   }
 })
+
+test('hostLoop: an exception thrown by a message handler reaches process uncaughtException', async () => {
+  const { spawn } = require('node:child_process')
+  const script = `
+    const { WebSocketServer } = require('wssession')
+    const WsClient = require(${JSON.stringify(require.resolve('ws'))})
+    const wss = new WebSocketServer({ port: 0, hostLoop: true })
+    wss.on('connection', (ws) => ws.on('message', (d) => { throw new Error('thrown by ' + d) }))
+    process.on('uncaughtException', (e) => { console.log('caught: ' + e.message); process.exit(0) })
+    wss.on('listening', () => {
+      const c = new WsClient('ws://127.0.0.1:' + wss.address().port)
+      c.on('open', () => c.send('the handler'))
+    })
+  `
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'], cwd: __dirname })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  const [code] = await waitFor(child, 'exit', 10000)
+  assert.strictEqual(code, 0)
+  assert.match(out, /caught: thrown by the handler/)
+})
