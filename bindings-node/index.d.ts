@@ -575,6 +575,11 @@ export interface ServerOptions {
    * it; absent: the message is dropped for it (counted).
    */
   slowSubscriberClose?: number
+  /**
+   * Read the sockets on the JS thread's libuv loop instead of the engine's threads (plain TCP
+   * only: refused with `tls`).
+   */
+  hostLoop?: boolean
 }
 
 /** Per-session counters. */

@@ -1,6 +1,6 @@
 # Autobahn|Testsuite conformance of the core's echo server (permessage-deflate on).
 # `make conformance` (1–7, 10, 12, 13) is part of `make test`; `make conformance-full` adds 9.* (limits/performance).
-.PHONY: conformance conformance-full conformance-report conformance-python-hostloop
+.PHONY: conformance conformance-full conformance-report conformance-python-hostloop conformance-node-hostloop
 TEST_TARGETS += conformance
 
 # Two shards run in parallel (wstest is single-threaded); split so each takes about half the time.
@@ -27,3 +27,9 @@ conformance-report: conformance-full
 conformance-python-hostloop: venv
 	AUTOBAHN_SERVER_CMD='$(VPY) $(ROOT)/bench/servers/python_echo.py --host-loop' \
 	  tests/conformance/autobahn.sh '$(CONFORMANCE_CASES)' '$(CONFORMANCE_OUT)/python-hostloop'
+
+## conformance-node-hostloop: the same cases against the Node echo server with hostLoop: true
+## (Node's libuv loop reads the sockets; bench/servers/node_echo.js --host-loop)
+conformance-node-hostloop: node-install
+	AUTOBAHN_SERVER_CMD='node $(ROOT)/bench/servers/node_echo.js --host-loop' \
+	  tests/conformance/autobahn.sh '$(CONFORMANCE_CASES)' '$(CONFORMANCE_OUT)/node-hostloop'

@@ -259,6 +259,10 @@ IMPLS: dict[str, Impl] = {i.name: i for i in [
     Impl("node", "Node", "ws", True, check_node,
          lambda port, d: ["node", str(BENCH / "servers" / "node_echo.js"), "--port", str(port),
                           *_flag(d)]),
+    # Issue 19: `hostLoop: true`, Node's libuv loop reads the sockets (no engine-thread hop).
+    Impl("node-hostloop", "Node", "uws", True, check_node,
+         lambda port, d: ["node", str(BENCH / "servers" / "node_echo.js"), "--port", str(port),
+                          "--host-loop", *_flag(d)]),
     Impl("node-http", "Node", "node", True, check_node,
          lambda port, d: ["node", str(BENCH / "servers" / "node_echo.js"), "--port", str(port),
                           "--http", *_flag(d)]),
@@ -334,8 +338,8 @@ if BEFORE_DIR:
 
 # Our surfaces; every other server is a peer library (or the raw TCP ceiling).
 OURS = ("rust", "c", "python", "python-callback", "python-hostloop", "python-callback-hostloop",
-        "python-hostloop-uvloop", "python-callback-hostloop-uvloop", "node", "node-http", "node-https",
-        "rust-log-info", "python-log-info", *BEFORE)
+        "python-hostloop-uvloop", "python-callback-hostloop-uvloop", "node", "node-hostloop", "node-http",
+        "node-https", "rust-log-info", "python-log-info", *BEFORE)
 # Whose peer libraries a surface is ranked against: its own language's (C against Rust's).
 PEER_LANG = {"C": "Rust"}
 

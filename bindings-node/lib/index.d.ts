@@ -279,6 +279,9 @@ declare namespace WebSocket {
     /** What a publish does with a subscriber over its write limit (maxBufferedAmount): 'drop' the message
      * for it (the default; counted) or close it with 1008 or 1013. */
     slowSubscriber?: 'drop' | 1008 | 1013
+    /** Node's own libuv loop reads the sockets (no engine-thread hand-off per message); plain TCP only,
+     * refused with `tls`. Default false. */
+    hostLoop?: boolean
   }
 
   /** What a host that writes the 101 itself sends: `lines` joined with CRLF, then an empty line. */

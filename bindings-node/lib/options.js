@@ -26,7 +26,7 @@ const WS_DEFAULTS = {
 const LISTENER_ONLY = ['host', 'backlog', 'tls']
 
 /** Options wssession adds to ws's. */
-const EXTRA = ['pingInterval', 'pingTimeout', 'maxBufferedAmount', 'maxConnections', 'handshakeTimeout', 'tls', 'logLevel', 'metricsPath', 'backplane', 'slowSubscriber']
+const EXTRA = ['pingInterval', 'pingTimeout', 'maxBufferedAmount', 'maxConnections', 'handshakeTimeout', 'tls', 'logLevel', 'metricsPath', 'backplane', 'slowSubscriber', 'hostLoop']
 
 /** ws options the core cannot honour, with the reason given in the error. */
 const REFUSED = {
@@ -177,6 +177,7 @@ function resolveOptions(options, WebSocket) {
     maxConnections: optNumber(options, 'maxConnections', { max: 0xffffffff }),
     handshakeTimeoutMs: optNumber(options, 'handshakeTimeout', { max: 0x7fffffff }),
     tls: tls ? { certPath: String(tls.cert), keyPath: String(tls.key) } : undefined,
+    hostLoop: optBoolean(options, 'hostLoop'),
     slowSubscriberClose: slowSubscriberClose(options.slowSubscriber),
   }
   return { mode, options: merged, native }

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use napi::bindgen_prelude::{Buffer, Float64Array, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -17,6 +17,7 @@ use wssession_core::{
     Bytes, CloseReason, Decision, EventHandler, Frame, FrameType, Initiator, Session, TrySend, ViolationKind,
 };
 
+use crate::hostloop::{self, HostLoop};
 use crate::lane::{Lane, LaneOwner, OutFrame};
 use crate::payload::Payload;
 use crate::request::RequestInfo;
@@ -115,14 +116,43 @@ pub struct NativeEvent {
 }
 
 pub(crate) enum Ev {
-    Request { rid: u32, req: Box<RequestInfo>, response: Option<Vec<String>> },
-    AdoptFailed { id: u32 },
-    Open { s: Session },
-    Message { sid: u64, st: Arc<SessState>, data: Bytes, binary: bool },
-    Ping { sid: u64, data: Bytes },
-    Pong { sid: u64, data: Bytes },
-    Drain { sid: u64 },
-    Close { sid: u64, reason: CloseReason, err: Option<(&'static str, String)> },
+    Request {
+        rid: u32,
+        req: Box<RequestInfo>,
+        response: Option<Vec<String>>,
+    },
+    AdoptFailed {
+        id: u32,
+    },
+    Open {
+        s: Session,
+    },
+    Message {
+        sid: u64,
+        st: Arc<SessState>,
+        data: Bytes,
+        binary: bool,
+    },
+    Ping {
+        sid: u64,
+        data: Bytes,
+    },
+    Pong {
+        sid: u64,
+        data: Bytes,
+    },
+    Drain {
+        sid: u64,
+    },
+    Close {
+        sid: u64,
+        reason: CloseReason,
+        err: Option<(&'static str, String)>,
+    },
+    /// `hostLoop`: the session's reads may go on (its reader's resume hook fired).
+    Resume {
+        sid: u64,
+    },
 }
 
 /// Adapter state of one session (stored as the core session's attachment).
@@ -190,6 +220,8 @@ pub(crate) struct Hub {
     /// Whether a host batch (`wssession_core::topics::HostBatch`) is open on the JS thread for the
     /// batch callback in progress: every publish its handlers make leaves in one flush at its end.
     host_batch: AtomicBool,
+    /// With `hostLoop`: the JS thread's libuv loop reads the sockets (see [`hostloop`]).
+    host: OnceLock<HostLoop>,
 }
 
 impl Hub {
@@ -204,12 +236,43 @@ impl Hub {
             closed: Mutex::new(Vec::new()),
             batch_policy: AtomicBool::new(false),
             host_batch: AtomicBool::new(false),
+            host: OnceLock::new(),
         })
+    }
+
+    /// Makes the JS thread's loop read this server's sockets (once, at construction).
+    pub(crate) fn set_host(&self, host: HostLoop) {
+        let _ = self.host.set(host);
+    }
+
+    /// The host loop, with `hostLoop`.
+    pub(crate) fn host(&self) -> Option<&HostLoop> {
+        self.host.get()
+    }
+
+    /// From any thread: a `hostLoop` session may read again; the JS thread watches it again.
+    pub(crate) fn resume_host_read(&self, sid: u64) {
+        self.emit(Ev::Resume { sid });
     }
 
     /// Queues an event and makes sure one JS call is pending to deliver it.
     pub(crate) fn emit(&self, ev: Ev) {
         self.queue.lock().unwrap().push(ev);
+        // A host read on the JS thread hands its events to JS itself, in the same turn.
+        if !hostloop::reading_here() {
+            self.wake();
+        }
+    }
+
+    /// Makes sure one JS call is pending if events are queued.
+    pub(crate) fn schedule(&self) {
+        if !self.queue.lock().unwrap().is_empty() {
+            self.wake();
+        }
+    }
+
+    /// Makes sure one JS call is pending.
+    fn wake(&self) {
         if !self.scheduled.swap(true, Ordering::AcqRel) {
             let guard = self.tsfn.lock().unwrap();
             match guard.as_ref() {
@@ -236,11 +299,23 @@ impl Hub {
     /// that were paused because JS had fallen behind.
     pub(crate) fn drain(&self, _env: &Env) -> NativeBatch {
         self.scheduled.store(false, Ordering::Release);
+        let events = std::mem::take(&mut *self.queue.lock().unwrap());
+        self.batch(events)
+    }
+
+    /// On the JS thread, after a host read: the queued events as a batch, none if nothing is queued
+    /// (a pending threadsafe call then finds the queue empty).
+    pub(crate) fn collect_here(&self) -> Option<NativeBatch> {
+        let events = std::mem::take(&mut *self.queue.lock().unwrap());
+        (!events.is_empty()).then(|| self.batch(events))
+    }
+
+    /// Converts `events` for JS (see [`Hub::drain`]).
+    fn batch(&self, events: Vec<Ev>) -> NativeBatch {
         self.forget_closed();
         if !self.host_batch.swap(true, Ordering::AcqRel) {
             wssession_core::topics::begin_host_batch();
         }
-        let events = std::mem::take(&mut *self.queue.lock().unwrap());
         // While JS handles this batch, a packet arriving for the runtime must not preempt the JS
         // thread (two context switches per packet on a shared core): the runtime reads it when JS
         // is done, together with whatever else arrived. `end_batch` switches back, so a runtime
@@ -253,6 +328,9 @@ impl Hub {
         let mut out = Vec::new();
         let mut buffers = Vec::new();
         let mut touched: Vec<(Session, Arc<SessState>)> = Vec::new();
+        // hostLoop: sessions to start watching, and to watch again.
+        let mut started: Vec<Session> = Vec::new();
+        let mut resumed: Vec<u64> = Vec::new();
         let mut open = self.open.lock().unwrap();
         let mut closed = self.closed.lock().unwrap();
         for ev in events {
@@ -265,6 +343,9 @@ impl Hub {
                     let id = s.id();
                     let st = SessState::of(&s);
                     let adoption = st.adoption.map_or(-1.0, f64::from);
+                    if self.host.get().is_some() {
+                        started.push(s.clone());
+                    }
                     open.insert(id, (s, st));
                     meta.extend_from_slice(&[kind::OPEN as f64, id as f64, adoption, 0.0]);
                     continue;
@@ -293,6 +374,10 @@ impl Hub {
                 Ev::Ping { sid, data } => NativeEvent { data: Some(copied(&data)), ..event(kind::PING, sid) },
                 Ev::Pong { sid, data } => NativeEvent { data: Some(copied(&data)), ..event(kind::PONG, sid) },
                 Ev::Drain { sid } => event(kind::DRAIN, sid),
+                Ev::Resume { sid } => {
+                    resumed.push(sid);
+                    continue;
+                }
                 Ev::Close { sid, reason, err } => {
                     closed.push(sid);
                     let (peer_code, peer_reason) = match &reason.received {
@@ -334,6 +419,15 @@ impl Hub {
                 && !st.user_paused.load(Ordering::Acquire)
             {
                 s.resume();
+            }
+        }
+        // The reads these start are delivered by the next batch, after this one's opens.
+        if let Some(host) = self.host.get() {
+            for s in &started {
+                host.start(s);
+            }
+            for sid in resumed {
+                host.resume(sid);
             }
         }
         NativeBatch { meta: Float64Array::new(meta), data: Buffer::from(data), buffers, events: out }

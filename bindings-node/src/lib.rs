@@ -6,6 +6,7 @@
 
 mod adopt;
 mod error;
+mod hostloop;
 mod hub;
 mod lane;
 mod observe;

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use napi::Env;
 use napi::bindgen_prelude::{Either, Float64ArraySlice, Function, Object, Uint8Array, Unknown};
+use napi::{Env, JsValue};
 use napi_derive::napi;
 use wssession_core::{
     Accept, Decision, DeflateConfig, Handler, Handshake, HttpResponse, Request, Server, ServerBuilder, ServerConfig,
@@ -95,6 +95,9 @@ pub struct ServerOptions {
     /// Close a subscriber over its write limit with this code (1008 or 1013) when a publish reaches
     /// it; absent: the message is dropped for it (counted).
     pub slow_subscriber_close: Option<u32>,
+    /// Read the sockets on the JS thread's libuv loop instead of the engine's threads (plain TCP
+    /// only: refused with `tls`).
+    pub host_loop: Option<bool>,
 }
 
 /// How JS answered an upgrade request.
@@ -209,6 +212,7 @@ fn config_from(o: &ServerOptions) -> napi::Result<ServerConfig> {
         c.deflate = dc;
     }
     c.backplane = o.backplane.clone();
+    c.session.host_read = o.host_loop.unwrap_or(false);
     // The core decides the ranges; thrown as InvalidArg so that the JS constructor throws it
     // synchronously (as ws does for bad options) instead of reporting it as a listen error.
     c.validate().map_err(|e| napi::Error::new(napi::Status::InvalidArg, to_js(e).reason))?;
@@ -277,6 +281,10 @@ impl NativeServer {
             _ => None,
         };
         let hub = Hub::new();
+        if config.session.host_read {
+            let f = on_events.value();
+            hub.set_host(crate::hostloop::HostLoop::new(f.env, f.value, Arc::downgrade(&hub))?);
+        }
         let drain_hub = Arc::clone(&hub);
         let tsfn: EventsFn = on_events
             .build_threadsafe_function::<()>()
