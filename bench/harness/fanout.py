@@ -98,6 +98,16 @@ IMPLS = [
                lambda port, f: [str(VENV / "bin" / "python"), str(PEERS / "websockets_fanout.py"),
                                 "--port", str(port)]),
 ]
+# Before/after in one run (as the echo matrix): with BENCH_BEFORE_DIR holding another build's `fanout`
+# (core/examples/fanout) and `fanout_server` (examples/c), "rust-before" and "c-before" run them.
+if impls.BEFORE_DIR:
+    _BEFORE = Path(impls.BEFORE_DIR)
+    IMPLS += [
+        FanoutImpl("rust-before", f"`rust` built elsewhere ({_BEFORE / 'fanout'})", impls._before_bin("fanout"),
+                   lambda port, f: [str(_BEFORE / "fanout"), "--port", str(port), *f], deflate=True),
+        FanoutImpl("c-before", f"`c` built elsewhere ({_BEFORE / 'fanout_server'})", impls._before_bin("fanout_server"),
+                   lambda port, f: [str(_BEFORE / "fanout_server"), str(port)]),
+    ]
 BY_NAME = {i.name: i for i in IMPLS}
 
 
