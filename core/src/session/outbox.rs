@@ -141,7 +141,8 @@ impl Outbox {
     pub fn send_shared_direct(&mut self, frame: &Bytes, direct: &dyn DirectWrite) -> Result<Option<(u64, bool)>> {
         // Counted first with no bytes: a frame the connection cannot take now never reaches the wire.
         self.conn.send_encoded(Bytes::new())?;
-        let n = direct.try_write(frame).unwrap_or(0);
+        // The queue is idle: nothing of ours is waiting for the socket's readiness.
+        let n = direct.try_write_unchecked(frame).unwrap_or(0);
         if n == frame.len() {
             return Ok(Some(self.all_written()));
         }
