@@ -44,6 +44,9 @@ pub(crate) trait SharedMessage {
     fn plain(&mut self) -> Bytes;
     /// The whole frame compressed for `setting` (RSV1 set).
     fn compressed(&mut self, setting: SharedSetting) -> Bytes;
+    /// The whole frame for `setting` (`None`: uncompressed), lent rather than cloned: a session
+    /// that writes it at once and keeps nothing of it costs no reference count.
+    fn shared_frame(&mut self, setting: Option<SharedSetting>) -> &Bytes;
     /// Records that one session compressed the message with its own context.
     fn compressed_by_session(&mut self);
 }
@@ -145,11 +148,7 @@ impl Session {
             }
             return delivery;
         };
-        let frame = match setting {
-            Some(s) => msg.compressed(s),
-            None => msg.plain(),
-        };
-        let sent = ob.send_shared_direct(&frame, socket.as_ref());
+        let sent = ob.send_shared_direct(msg.shared_frame(setting), socket.as_ref());
         ob.direct = Some(socket);
         // Checked above: open, not inside a fragmented message, not masking.
         let Ok(sent) = sent else { return Delivery::MidFragment };

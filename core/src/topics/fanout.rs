@@ -154,6 +154,15 @@ impl SharedMessage for Prepared<'_> {
         frame
     }
 
+    fn shared_frame(&mut self, setting: Option<SharedSetting>) -> &Bytes {
+        let Some(setting) = setting else {
+            let frame = &self.frame;
+            return self.plain.get_or_insert_with(|| encode(frame.kind, false, &frame.data));
+        };
+        self.compressed(setting);
+        &self.compressed.iter().find(|(s, _)| *s == setting).expect("made just above").1
+    }
+
     fn compressed_by_session(&mut self) {
         self.compressions += 1;
     }
