@@ -103,24 +103,27 @@ IMPLS = [
                lambda port, f: [str(VENV / "bin" / "python"), str(PEERS / "websockets_fanout.py"),
                                 "--port", str(port)]),
 ]
-BY_NAME = {i.name: i for i in IMPLS}
-
-# Before/after in one run (see impls.BEFORE_DIR): with BENCH_BEFORE_DIR holding another build's Python
-# package (`py/wssession/` beside a copy of `py/python_fanout.py`) and Node package
-# (`node/node_modules/wssession/` beside a copy of `node/node_fanout.js`), "python-before" and
-# "node-before" run them.
+# Before/after in one run (as the echo matrix, see impls.BEFORE_DIR): with BENCH_BEFORE_DIR holding
+# another build's `fanout` (core/examples/fanout) and `fanout_server` (examples/c), its Python package
+# (`py/wssession/` beside a copy of `py/python_fanout.py`) and its Node package
+# (`node/node_modules/wssession/` beside a copy of `node/node_fanout.js`), "rust-before", "c-before",
+# "python-before" and "node-before" run them.
 if impls.BEFORE_DIR:
-    _before = Path(impls.BEFORE_DIR)
+    _BEFORE = Path(impls.BEFORE_DIR)
     IMPLS += [
+        FanoutImpl("rust-before", f"`rust` built elsewhere ({_BEFORE / 'fanout'})", impls._before_bin("fanout"),
+                   lambda port, f: [str(_BEFORE / "fanout"), "--port", str(port), *f], deflate=True),
+        FanoutImpl("c-before", f"`c` built elsewhere ({_BEFORE / 'fanout_server'})", impls._before_bin("fanout_server"),
+                   lambda port, f: [str(_BEFORE / "fanout_server"), str(port)]),
         FanoutImpl("python-before", "another build's Python `server.publish()` (BENCH_BEFORE_DIR/py)",
                    impls._before_bin("py/python_fanout.py"),
-                   lambda port, f: [str(VENV / "bin" / "python"), str(_before / "py" / "python_fanout.py"),
+                   lambda port, f: [str(VENV / "bin" / "python"), str(_BEFORE / "py" / "python_fanout.py"),
                                     "--port", str(port)]),
         FanoutImpl("node-before", "another build's Node `wss.publish()` (BENCH_BEFORE_DIR/node)",
                    impls._before_bin("node/node_fanout.js"),
-                   lambda port, f: ["node", str(_before / "node" / "node_fanout.js"), "--port", str(port)]),
+                   lambda port, f: ["node", str(_BEFORE / "node" / "node_fanout.js"), "--port", str(port)]),
     ]
-    BY_NAME.update({i.name: i for i in IMPLS})
+BY_NAME = {i.name: i for i in IMPLS}
 
 
 def _one(impl: FanoutImpl, shape: Shape, secs: float, warmup: float) -> dict:

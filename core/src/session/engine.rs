@@ -122,7 +122,8 @@ async fn reader<T: Transport>(
                 decoder.set_max_size(s.max_frame_size());
                 match decoder.decode(&mut buf) {
                     Ok(Some(event)) => {
-                        receiving = dispatch(&s, event, tx.as_ref()).await?;
+                        let more_input = !buf.is_empty();
+                        receiving = dispatch(&s, event, tx.as_ref(), more_input).await?;
                     }
                     Ok(None) => break,
                     Err(v) => {
@@ -192,8 +193,14 @@ pub(super) fn on_eof(s: &Session) {
     s.set_end(End::Failed(Error::Closed(reason)));
 }
 
-/// Acts on one event; returns whether the connection still parses the peer's frames.
-async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -> Result<bool, Interrupt> {
+/// Acts on one event (`more_input`: more bytes already read after it); returns whether the
+/// connection still parses the peer's frames.
+async fn dispatch(
+    s: &Session,
+    event: Event,
+    tx: Option<&mpsc::Sender<Frame>>,
+    more_input: bool,
+) -> Result<bool, Interrupt> {
     let sh = &*s.shared;
     match event {
         Event::Message(frame) => {
@@ -207,7 +214,9 @@ async fn dispatch(s: &Session, event: Event, tx: Option<&mpsc::Sender<Frame>>) -
                         permit.send(frame);
                     }
                 }
-                None => s.with_handler(|h| h.on_message(s, frame)),
+                None => {
+                    super::shared_send::in_reader_callback(more_input, || s.with_handler(|h| h.on_message(s, frame)))
+                }
             }
         }
         Event::Ping(payload) => {

@@ -28,7 +28,7 @@ pub use lifecycle::State;
 pub use outbox::MAX_QUEUED_REPLIES;
 pub use pump::{BytePump, PUMP_BUFFER, pump};
 pub(crate) use registry::Registry;
-pub(crate) use shared_send::{Delivery, SharedMessage};
+pub(crate) use shared_send::{Delivery, SharedMessage, more_input_read};
 
 pub use crate::metrics::Stats;
 pub use crate::transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};

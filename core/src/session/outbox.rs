@@ -133,6 +133,24 @@ impl Outbox {
         Ok(n)
     }
 
+    /// Sends a complete data frame encoded once for many sessions (a topic publish) on an idle
+    /// queue straight from `frame`, not through this session's coalescing buffer (cold at a low
+    /// publish rate): counted as queued, handed to the socket, and only what the socket did not
+    /// take stays queued, by reference. `Some((seq, has_close))` as [`Outbox::write_direct`] when
+    /// all of it went out. The caller checked limits and that nothing is queued or being written.
+    pub fn send_shared_direct(&mut self, frame: &Bytes, direct: &dyn DirectWrite) -> Result<Option<(u64, bool)>> {
+        // Counted first with no bytes: a frame the connection cannot take now never reaches the wire.
+        self.conn.send_encoded(Bytes::new())?;
+        // The queue is idle: nothing of ours is waiting for the socket's readiness.
+        let n = direct.try_write_unchecked(frame).unwrap_or(0);
+        if n == frame.len() {
+            return Ok(Some(self.all_written()));
+        }
+        self.conn.output().chunks.push_back(frame.slice(n..));
+        self.buffered += frame.len() - n;
+        Ok(None)
+    }
+
     /// Queues the automatic Pong answering a Ping, unless the replies not yet written would exceed
     /// [`MAX_QUEUED_REPLIES`]: then `Err(seq)`, the sequence number to wait for (the writer has
     /// taken every queued reply) before trying again. `written` is the last sequence number written.
@@ -301,6 +319,27 @@ mod tests {
         expected.extend_from_slice(&[0x81, 4]);
         expected.extend_from_slice(b"tail");
         assert!(wire == expected, "the bytes on the wire are the frames in order");
+    }
+
+    #[test]
+    fn a_shared_frame_sent_directly_leaves_what_the_socket_did_not_take_queued_by_reference() {
+        let mut ob = Outbox::new(false);
+        let frame: Bytes = (0..800u32).map(|i| (i % 251) as u8).collect();
+        let whole = Limited { budget: std::sync::Mutex::new(usize::MAX), out: Default::default() };
+        assert_eq!(ob.send_shared_direct(&frame, &whole).unwrap(), Some((1, false)), "an open socket takes it all");
+        assert_eq!(ob.buffered, 0, "nothing left queued");
+        let sock = Limited { budget: std::sync::Mutex::new(300), out: Default::default() };
+        assert_eq!(ob.send_shared_direct(&frame, &sock).unwrap(), None, "this socket takes 300 bytes");
+        assert_eq!((ob.buffered, ob.seq()), (500, 2));
+        let rest = ob.take().expect("the rest is queued").chunks;
+        assert_eq!(rest[0].as_ptr(), frame[300..].as_ptr(), "the rest is the publisher's bytes");
+        let mut wire = sock.out.into_inner().unwrap();
+        wire.extend(rest.concat());
+        assert!(wire == frame, "the socket sees the frame whole and in order");
+        ob.push_user(&Frame::text("a").with_fin(false), None).unwrap();
+        let nothing = Limited { budget: std::sync::Mutex::new(usize::MAX), out: Default::default() };
+        assert!(ob.send_shared_direct(&frame, &nothing).is_err(), "refused inside a fragmented message");
+        assert!(nothing.out.into_inner().unwrap().is_empty(), "and nothing reached the socket");
     }
 
     #[test]

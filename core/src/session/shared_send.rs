@@ -1,10 +1,38 @@
 //! Queuing one message encoded for many sessions (a topic publish), without ever waiting.
 
+use std::cell::Cell;
+
 use bytes::Bytes;
 
 use super::{Session, State, bump, engine};
 use crate::deflate::SharedSetting;
 use crate::protocol::Frame;
+
+thread_local! {
+    /// Inside a message callback run by a session's reader: whether more of that peer's bytes were
+    /// already read (so publishes made in the callback are part of a burst). `None` elsewhere.
+    static MORE_INPUT: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Runs `f`, a message callback of the reader, telling the publishes it makes whether more of the
+/// peer's input is already read (`more_input`).
+pub(super) fn in_reader_callback(more_input: bool, f: impl FnOnce()) {
+    /// Restores the outer value even if `f` unwinds.
+    struct Restore(Option<bool>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            MORE_INPUT.set(self.0);
+        }
+    }
+    let _restore = Restore(MORE_INPUT.replace(Some(more_input)));
+    f();
+}
+
+/// Inside a message callback the reader runs, whether more of its peer's input is already read
+/// (more publishes are about to follow); `None` outside such a callback.
+pub(crate) fn more_input_read() -> Option<bool> {
+    MORE_INPUT.get()
+}
 
 /// A message being delivered to many sessions: it hands out its encodings, each made at most once.
 pub(crate) trait SharedMessage {
@@ -16,6 +44,9 @@ pub(crate) trait SharedMessage {
     fn plain(&mut self) -> Bytes;
     /// The whole frame compressed for `setting` (RSV1 set).
     fn compressed(&mut self, setting: SharedSetting) -> Bytes;
+    /// The whole frame for `setting` (`None`: uncompressed), lent rather than cloned: a session
+    /// that writes it at once and keeps nothing of it costs no reference count.
+    fn shared_frame(&mut self, setting: Option<SharedSetting>) -> &Bytes;
     /// Records that one session compressed the message with its own context.
     fn compressed_by_session(&mut self);
 }
@@ -83,6 +114,57 @@ impl Session {
         bump(&sh.stats.messages_out, 1);
         bump(&sh.stats.bytes_out, len as u64);
         if idle { Delivery::Deferred } else { Delivery::Queued }
+    }
+
+    /// As [`Session::send_shared`], but nothing is deferred: a shared encoding on an idle queue goes
+    /// to the socket at once under the same lock, straight from the shared frame (what the socket
+    /// does not take is queued by reference for the writer task), and every other case is queued
+    /// and handed to the writer as a direct send would be. Never returns [`Delivery::Deferred`].
+    pub(crate) fn send_shared_now(&self, msg: &mut dyn SharedMessage) -> Delivery {
+        let sh = &*self.shared;
+        let mut ob = sh.outbox.lock().unwrap();
+        let direct = ob.buffered == 0
+            && !ob.writing
+            && !ob.need_drain
+            && !ob.conn.masking()
+            && !ob.in_fragment()
+            && !self.is_closing(&ob)
+            && self.state() != State::Closed
+            && !sh.life.is_terminated();
+        let len = msg.frame().data.len();
+        let shared = match &ob.compression {
+            None => Some(None),
+            Some(c) if !msg.compress().unwrap_or(len >= c.threshold) => Some(None),
+            Some(c) => c.shared.map(Some),
+        };
+        let socket = if direct && shared.is_some() { ob.direct.take() } else { None };
+        let (Some(setting), Some(socket)) = (shared, socket) else {
+            // Anything but the idle shared case: queued as a deferred publish, then handed on now.
+            drop(ob);
+            let delivery = self.send_shared(msg);
+            if delivery == Delivery::Deferred {
+                self.flush_shared();
+                return Delivery::Queued;
+            }
+            return delivery;
+        };
+        let sent = ob.send_shared_direct(msg.shared_frame(setting), socket.as_ref());
+        ob.direct = Some(socket);
+        // Checked above: open, not inside a fragmented message, not masking.
+        let Ok(sent) = sent else { return Delivery::MidFragment };
+        // Updated only under the outbox lock.
+        bump(&sh.stats.messages_out, 1);
+        bump(&sh.stats.bytes_out, len as u64);
+        match sent {
+            Some((seq, has_close)) => {
+                sh.written.publish(seq);
+                if has_close {
+                    sh.life.wake();
+                }
+            }
+            None => engine::kick(self, &mut ob),
+        }
+        Delivery::Queued
     }
 
     /// Hands what [`Session::send_shared`] deferred to the socket (what it does not take now, to

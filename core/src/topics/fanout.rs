@@ -2,8 +2,9 @@
 //! shareable deflate setting, never waiting for any subscriber.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
@@ -39,17 +40,52 @@ impl SharedDeflaters {
     }
 }
 
+/// Outside a reader's message callback, a publish that starts this long after the previous one
+/// started (and with no flush pending) writes at once. Far longer than the gap between the
+/// publishes of a publishing thread's loop (microseconds), far shorter than the gap at a rate a
+/// client can follow (20 ms at 50 publishes/s).
+const QUIET: Duration = Duration::from_millis(1);
+
 /// Subscribers with deferred writes, flushed by one task per burst of publishes: every publish
 /// made before that task runs (a batch of messages the publisher's reader decoded, or a fast
 /// publishing thread) leaves in one write per subscriber, as uWebSockets drains its topic tree once
-/// per event-loop iteration. At a low rate a burst is one publish: one write per subscriber.
+/// per event-loop iteration. A publish with nothing to batch with (see [`Flusher::write_now`])
+/// skips the flusher: it writes each idle subscriber in the pass that queues it.
 #[derive(Default)]
 pub(crate) struct Flusher {
     pending: Mutex<Vec<Session>>,
     scheduled: AtomicBool,
+    /// When the last publish outside a reader's callback started, in nanoseconds since [`epoch`].
+    last: AtomicU64,
+}
+
+/// The reference point of [`Flusher::last`].
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 impl Flusher {
+    /// Whether a publish starting now has nothing to batch with, so it writes its idle subscribers
+    /// at once: never while a flush is pending (it joins that one); in a reader's message callback,
+    /// when no more of its peer's input is already read (no more publishes follow); elsewhere, when
+    /// the previous such publish started over [`QUIET`] ago.
+    pub(super) fn write_now(&self) -> bool {
+        // A host batch batches by its end, not by time: its publishes defer.
+        if super::host_batch::is_open() {
+            return false;
+        }
+        let quiet = match crate::session::more_input_read() {
+            Some(more) => !more,
+            None => {
+                let now = epoch().elapsed().as_nanos() as u64;
+                let last = self.last.swap(now, Ordering::Relaxed);
+                last == 0 || now.saturating_sub(last) > QUIET.as_nanos() as u64
+            }
+        };
+        quiet && !self.scheduled.load(Ordering::Acquire)
+    }
+
     /// Adds `sessions` to the next flush, scheduling it unless it already is.
     pub(super) fn defer(self: &Arc<Self>, sessions: Vec<Session>) {
         if sessions.is_empty() {
@@ -132,6 +168,15 @@ impl SharedMessage for Prepared<'_> {
         frame
     }
 
+    fn shared_frame(&mut self, setting: Option<SharedSetting>) -> &Bytes {
+        let Some(setting) = setting else {
+            let frame = &self.frame;
+            return self.plain.get_or_insert_with(|| encode(frame.kind, false, &frame.data));
+        };
+        self.compressed(setting);
+        &self.compressed.iter().find(|(s, _)| *s == setting).expect("made just above").1
+    }
+
     fn compressed_by_session(&mut self) {
         self.compressions += 1;
     }
@@ -172,24 +217,29 @@ impl Hub {
         };
         let mut slow = Vec::new();
         let mut deferred = Vec::new();
+        let write_now = self.flusher.write_now();
         {
             let members = t.members();
-            for s in members.sessions() {
-                if exclude == Some(s.id()) {
-                    continue;
-                }
-                match s.send_shared(&mut msg) {
-                    Delivery::Queued => published.delivered += 1,
-                    Delivery::Deferred => {
-                        published.delivered += 1;
-                        deferred.push(s.clone());
+            if write_now {
+                self.deliver_now(members.sessions(), &mut msg, exclude, &mut published, &mut slow);
+            } else {
+                for s in members.sessions() {
+                    if exclude == Some(s.id()) {
+                        continue;
                     }
-                    Delivery::MidFragment => published.dropped += 1,
-                    Delivery::Closing => {}
-                    Delivery::OverLimit => match self.policy {
-                        SlowSubscriber::Drop => published.dropped += 1,
-                        SlowSubscriber::Close(_) => slow.push(s.clone()),
-                    },
+                    match s.send_shared(&mut msg) {
+                        Delivery::Queued => published.delivered += 1,
+                        Delivery::Deferred => {
+                            published.delivered += 1;
+                            deferred.push(s.clone());
+                        }
+                        Delivery::MidFragment => published.dropped += 1,
+                        Delivery::Closing => {}
+                        Delivery::OverLimit => match self.policy {
+                            SlowSubscriber::Drop => published.dropped += 1,
+                            SlowSubscriber::Close(_) => slow.push(s.clone()),
+                        },
+                    }
                 }
             }
         }
@@ -214,5 +264,33 @@ impl Hub {
             self.metrics.compressions.fetch_add(msg.compressions as u64, Ordering::Relaxed);
         }
         published
+    }
+
+    /// The delivery pass of a publish with nothing to batch with: each subscriber written in the
+    /// pass that queues it ([`Session::send_shared_now`]). Out of line, so the deferred pass in
+    /// [`Hub::fanout_local`] (the full-rate one) is compiled as it was.
+    #[inline(never)]
+    fn deliver_now(
+        &self,
+        members: &[Session],
+        msg: &mut Prepared<'_>,
+        exclude: Option<u64>,
+        published: &mut Published,
+        slow: &mut Vec<Session>,
+    ) {
+        for s in members {
+            if exclude == Some(s.id()) {
+                continue;
+            }
+            match s.send_shared_now(msg) {
+                Delivery::Queued | Delivery::Deferred => published.delivered += 1,
+                Delivery::MidFragment => published.dropped += 1,
+                Delivery::Closing => {}
+                Delivery::OverLimit => match self.policy {
+                    SlowSubscriber::Drop => published.dropped += 1,
+                    SlowSubscriber::Close(_) => slow.push(s.clone()),
+                },
+            }
+        }
     }
 }

@@ -50,6 +50,11 @@ pub fn end_host_batch() {
     }
 }
 
+/// Whether a host batch is open on this thread: its publishes wait for its end rather than write at once.
+pub(super) fn is_open() -> bool {
+    BATCH.with_borrow(|b| b.depth > 0)
+}
+
 /// Leaves `flusher`'s deferred writes to the end of the host batch open on this thread, if any:
 /// false (schedule a flush as usual) otherwise.
 pub(super) fn collect(flusher: &Arc<Flusher>) -> bool {

@@ -20,10 +20,13 @@
 //! `DeflateConfig::server_no_context_takeover`, or publish with `compress: Some(false)`
 //! (sent uncompressed, RSV1 clear, which every client accepts). `BENCHMARKS.md` measures both.
 //!
-//! **Writes.** A publish only queues: subscribers whose queue was idle are written by one task
-//! per burst of publishes (the flusher in `fanout`), so the publishes a reader decoded from one read,
-//! or that a publishing thread made meanwhile, leave in one write per subscriber (uWebSockets
-//! drains its topic tree once per event-loop iteration for the same reason).
+//! **Writes.** A publish in a burst only queues: subscribers whose queue was idle are written by
+//! one task per burst of publishes (the flusher in `fanout`), so the publishes a reader decoded from
+//! one read, or that a publishing thread made meanwhile, leave in one write per subscriber
+//! (uWebSockets drains its topic tree once per event-loop iteration for the same reason). A publish
+//! with nothing to batch with (the last message of what a reader read, or, outside a reader's
+//! callback, one after a quiet millisecond, with no flush pending) writes each idle subscriber in
+//! the pass that queues it, straight from the shared frame: no second pass, no task.
 //!
 //! **Slow subscribers.** A publish never waits: a subscriber whose outgoing queue is over its
 //! high-water mark gets the server's [`SlowSubscriber`] policy (the message dropped for it and
