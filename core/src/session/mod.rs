@@ -11,6 +11,7 @@ mod pump;
 mod registry;
 mod settings;
 mod shared_send;
+mod woken;
 mod written;
 
 use std::any::Any;
