@@ -1,6 +1,7 @@
-//! The I/O side of a TLS session: one reader task (decode, dispatch, close handshake) and one
-//! writer task (drains the outbox), both on the internal runtime. Plain TCP sessions go to
-//! `woken.rs` (no task while idle), which shares the writer's loop and the event handling here.
+//! The I/O side of a session: one reader task (decode, dispatch, close handshake) and one
+//! writer task (drains the outbox), both on the internal runtime. With
+//! `SessionConfig::no_idle_tasks`, plain TCP sessions go to `woken.rs` (no task while idle), which
+//! shares the writer's loop and the event handling here.
 
 use std::future::Future;
 use std::io::IoSlice;
@@ -30,12 +31,6 @@ pub(super) fn spawn<T: Transport>(
     tx: Option<mpsc::Sender<Frame>>,
     ext: Option<DeflateParams>,
 ) {
-    // Plain TCP: no task while idle (woken.rs). TLS streams keep a reader and a writer task.
-    let boxed: Box<dyn std::any::Any> = Box::new(transport);
-    let transport = match boxed.downcast::<tokio::net::TcpStream>() {
-        Ok(tcp) => return super::woken::spawn(s, *tcp, leftover, tx, ext),
-        Err(other) => *other.downcast::<T>().expect("the transport itself"),
-    };
     let (read, write, direct) = transport.split();
     let decoder = prepare(&s, direct, ext);
     // An empty leftover still holds the handshake's head buffer (it was split from it): let it go,
@@ -44,6 +39,27 @@ pub(super) fn spawn<T: Transport>(
     crate::runtime::spawn(writer::<T>(s.clone(), write));
     crate::runtime::spawn(reader::<T>(s.clone(), read, leftover, decoder, tx));
     super::pinger::restart(&s);
+}
+
+/// With `SessionConfig::no_idle_tasks`: a plain TCP session starts without tasks (woken.rs); other
+/// transports (TLS) get the reader and the writer task.
+pub(super) fn spawn_woken<T: Transport>(
+    s: Session,
+    transport: T,
+    leftover: BytesMut,
+    tx: Option<mpsc::Sender<Frame>>,
+    ext: Option<DeflateParams>,
+) {
+    match plain_tcp(transport) {
+        Ok(tcp) => super::woken::spawn(s, tcp, leftover, tx, ext),
+        Err(transport) => spawn(s, transport, leftover, tx, ext),
+    }
+}
+
+/// The transport as a plain tokio TCP stream, or itself when it is another stream (TLS).
+pub(super) fn plain_tcp<T: Transport>(transport: T) -> Result<tokio::net::TcpStream, T> {
+    let boxed: Box<dyn std::any::Any> = Box::new(transport);
+    boxed.downcast::<tokio::net::TcpStream>().map(|tcp| *tcp).map_err(|other| *other.downcast::<T>().expect("itself"))
 }
 
 /// Sets up a starting session's direct writes and compression; returns the decoder its reader uses.

@@ -134,12 +134,10 @@ pub(super) fn spawn<T: Transport>(
     tx: Option<mpsc::Sender<Frame>>,
     ext: Option<DeflateParams>,
 ) {
-    let boxed: Box<dyn std::any::Any> = Box::new(transport);
-    let tcp = match boxed.downcast::<tokio::net::TcpStream>() {
-        Ok(tcp) => *tcp,
-        Err(other) => {
+    let tcp = match engine::plain_tcp(transport) {
+        Ok(tcp) => tcp,
+        Err(transport) => {
             tracing::warn!(parent: &s.shared.span, "host_read needs a plain TCP socket: the engine reads this one");
-            let transport = *other.downcast::<T>().expect("the transport itself");
             return engine::spawn(s, transport, leftover, tx, ext);
         }
     };

@@ -1,11 +1,11 @@
-//! The default I/O of a plain TCP session: no task while it is idle. The session's [`Driver`] is
-//! what the reactor wakes when the socket turns readable (and what the session's lifecycle wakes on
-//! terminate, close and "our Close was written"); each wake-up runs a short task that reads with
-//! the session's [`HostReader`] until the socket would block, registers the wake-up again and ends.
-//! A busy connection keeps its task while data keeps coming (no spawn per message). Writes go
-//! straight to the socket from the sender; a writer task is spawned only for what the socket did
-//! not take, and ends once the queue is empty. The close timeout is a timer armed only while
-//! closing.
+//! The I/O of a plain TCP session with `SessionConfig::no_idle_tasks`: no task while it is idle.
+//! The session's [`Driver`] is what the reactor wakes when the socket turns readable (and what the
+//! session's lifecycle wakes on terminate, close and "our Close was written"); each wake-up runs a
+//! short task that reads with the session's [`HostReader`] until the socket would block, registers
+//! the wake-up again and ends. A busy connection keeps its task while data keeps coming (no spawn
+//! per message). Writes go straight to the socket from the sender; a writer task is spawned only
+//! for what the socket did not take, and ends once the queue is empty. The close timeout is a timer
+//! armed only while closing.
 
 use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
