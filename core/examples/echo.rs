@@ -1,6 +1,6 @@
 //! Echo server on the core: every message comes back unchanged (benchmarks, Autobahn).
 //!
-//! `cargo run --release -p wssession-core --example echo -- --port 9002 [--deflate] [--log-file PATH]`
+//! `cargo run --release -p wssession-core --example echo -- --port 9002 [--deflate] [--log-file PATH] [--no-idle-tasks]`
 
 use std::io::{LineWriter, Write};
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,9 @@ struct Args {
     /// logging-cost row); without it nothing is logged.
     #[arg(long)]
     log_file: Option<std::path::PathBuf>,
+    /// Sessions keep no task while idle (`SessionConfig::no_idle_tasks`).
+    #[arg(long)]
+    no_idle_tasks: bool,
 }
 
 /// One line per record: "LEVEL message k=v ...", written as it comes.
@@ -58,6 +61,7 @@ fn main() -> wssession_core::Result<()> {
     let mut config = ServerConfig { host: args.host, port: args.port, ..ServerConfig::default() };
     config.session.max_frame_size = args.max_size;
     config.session.write_hard_limit = args.max_size * 2 + (1 << 20);
+    config.session.no_idle_tasks = args.no_idle_tasks;
     if args.deflate {
         config.deflate = DeflateConfig::enabled();
     }

@@ -29,6 +29,12 @@ pub trait DirectWrite: Send + Sync {
     fn try_write_unchecked(&self, buf: &[u8]) -> io::Result<usize> {
         self.try_write(buf)
     }
+    /// Starts a task for what a direct write left, if this writer starts one on demand (true);
+    /// false when the session's writer task is woken instead.
+    #[doc(hidden)]
+    fn spawn_writer(&self) -> bool {
+        false
+    }
 }
 
 /// A connection split into independently owned read and write sides.

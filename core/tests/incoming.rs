@@ -103,15 +103,7 @@ async fn a_full_incoming_queue_stops_reading_the_socket_until_messages_are_taken
     let raw = Raw::connect(&server).await;
     let session = next_session(&mut sessions).await;
     // 32 MiB: far more than loopback socket buffers hold.
-    let mut tcp = raw.tcp;
-    let writer = tokio::spawn(async move {
-        let mut payload = vec![0u8; SIZE];
-        for i in 0..MESSAGES {
-            payload[..4].copy_from_slice(&(i as u32).to_be_bytes());
-            tcp.write_all(&encode(0x2, true, &payload, Some(KEY))).await.unwrap();
-        }
-        tcp
-    });
+    let writer = numbered_messages(raw.tcp, MESSAGES, SIZE);
     eventually(|| session.stats().messages_in as usize > QUEUE).await;
     // The session holds the queue plus the one message waiting for room, and reads no further, so
     // the 32 MiB writer cannot have finished: TCP backpressure holds it.

@@ -55,6 +55,11 @@ pub struct SessionConfig {
     /// instead of the engine's reader task: messages reach the host's thread without an engine thread
     /// waking for each. Plain TCP only (refused with TLS). Default false.
     pub host_read: bool,
+    /// A plain TCP session keeps no task while it is idle: the reactor's wake-up runs a short task
+    /// that reads until the socket would block, and a writer task exists only while the socket holds
+    /// back queued bytes (2.5 KiB instead of 4 KiB per idle connection; handshakes and small echoes
+    /// cost a few per cent more CPU, see bench/PROFILES.md). TLS sessions are unaffected. Default false.
+    pub no_idle_tasks: bool,
 }
 
 impl Default for SessionConfig {
@@ -74,6 +79,7 @@ impl Default for SessionConfig {
             deliver_fragments: false,
             max_fragments: 0,
             host_read: false,
+            no_idle_tasks: false,
         }
     }
 }

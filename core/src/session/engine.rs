@@ -1,9 +1,12 @@
 //! The I/O side of a session: one reader task (decode, dispatch, close handshake) and one
-//! writer task (drains the outbox), both on the internal runtime.
+//! writer task (drains the outbox), both on the internal runtime. With
+//! `SessionConfig::no_idle_tasks`, plain TCP sessions go to `woken.rs` (no task while idle), which
+//! shares the writer's loop and the event handling here.
 
 use std::future::Future;
 use std::io::IoSlice;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -38,6 +41,27 @@ pub(super) fn spawn<T: Transport>(
     super::pinger::restart(&s);
 }
 
+/// With `SessionConfig::no_idle_tasks`: a plain TCP session starts without tasks (woken.rs); other
+/// transports (TLS) get the reader and the writer task.
+pub(super) fn spawn_woken<T: Transport>(
+    s: Session,
+    transport: T,
+    leftover: BytesMut,
+    tx: Option<mpsc::Sender<Frame>>,
+    ext: Option<DeflateParams>,
+) {
+    match plain_tcp(transport) {
+        Ok(tcp) => super::woken::spawn(s, tcp, leftover, tx, ext),
+        Err(transport) => spawn(s, transport, leftover, tx, ext),
+    }
+}
+
+/// The transport as a plain tokio TCP stream, or itself when it is another stream (TLS).
+pub(super) fn plain_tcp<T: Transport>(transport: T) -> Result<tokio::net::TcpStream, T> {
+    let boxed: Box<dyn std::any::Any> = Box::new(transport);
+    boxed.downcast::<tokio::net::TcpStream>().map(|tcp| *tcp).map_err(|other| *other.downcast::<T>().expect("itself"))
+}
+
 /// Sets up a starting session's direct writes and compression; returns the decoder its reader uses.
 pub(super) fn prepare(
     s: &Session,
@@ -55,7 +79,7 @@ pub(super) fn prepare(
     decoder
 }
 
-fn close_deadline(sh: &Shared) -> Option<Instant> {
+pub(super) fn close_deadline(sh: &Shared) -> Option<Instant> {
     sh.life.close_deadline(sh.settings.close_timeout())
 }
 
@@ -337,10 +361,19 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
         }
         return;
     }
-    sh.writer_wake.notify_one();
+    if !ob.direct.as_ref().is_some_and(|direct| direct.spawn_writer()) {
+        sh.writer_wake.notify_one();
+    }
 }
 
 pub(super) async fn writer<T: Transport>(s: Session, mut write: T::Write) {
+    write_queued::<T>(&s, &mut write, None).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), T::shutdown(&mut write)).await;
+}
+
+/// Writes what is queued until the session ends. With `on_demand` (set while this writer runs,
+/// changed with the outbox locked), returns as soon as the queue is empty instead of waiting.
+pub(super) async fn write_queued<T: Transport>(s: &Session, write: &mut T::Write, on_demand: Option<&AtomicBool>) {
     let sh = &*s.shared;
     loop {
         if sh.life.is_terminated() {
@@ -350,6 +383,12 @@ pub(super) async fn writer<T: Transport>(s: Session, mut write: T::Write) {
             let mut ob = sh.outbox.lock().unwrap();
             let batch = ob.take();
             ob.writing = batch.is_some();
+            if batch.is_none()
+                && let Some(running) = on_demand
+            {
+                running.store(false, Ordering::Release);
+                return;
+            }
             batch
         };
         let Some(batch) = batch else {
@@ -361,7 +400,7 @@ pub(super) async fn writer<T: Transport>(s: Session, mut write: T::Write) {
         };
         let total: usize = batch.chunks.iter().map(Bytes::len).sum();
         let result = tokio::select! {
-            r = write_all::<T>(&mut write, batch.chunks) => r,
+            r = write_all::<T>(write, batch.chunks) => r,
             _ = sh.life.ended() => break,
         };
         if result.is_err() {
@@ -393,7 +432,6 @@ pub(super) async fn writer<T: Transport>(s: Session, mut write: T::Write) {
             sh.life.wake();
         }
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), T::shutdown(&mut write)).await;
 }
 
 async fn write_all<T: Transport>(w: &mut T::Write, mut chunks: Vec<Bytes>) -> std::io::Result<()> {

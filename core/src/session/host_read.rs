@@ -139,44 +139,49 @@ pub(super) fn spawn<T: Transport>(
     tx: Option<mpsc::Sender<Frame>>,
     ext: Option<DeflateParams>,
 ) {
-    let boxed: Box<dyn std::any::Any> = Box::new(transport);
-    let tcp = match boxed.downcast::<tokio::net::TcpStream>() {
-        Ok(tcp) => *tcp,
-        Err(other) => {
+    let tcp = match engine::plain_tcp(transport) {
+        Ok(tcp) => tcp,
+        Err(transport) => {
             tracing::warn!(parent: &s.shared.span, "host_read needs a plain TCP socket: the engine reads this one");
-            let transport = *other.downcast::<T>().expect("the transport itself");
             return engine::spawn(s, transport, leftover, tx, ext);
         }
     };
-    let registered = {
-        let _enter = crate::runtime::runtime().enter();
-        // Leaves tokio's reactor (read interest included), then comes back for writability only.
-        // SAFETY: the std stream owns its open descriptor, which it neither closes nor changes while
-        // the AsyncFd holds it.
-        tcp.into_std()
-            .and_then(|std| unsafe { AsyncFd::register_with_interest(std, Interest::WRITABLE) }.map_err(|e| e.into()))
-    };
-    let sock = match registered {
-        Ok(sock) => Arc::new(sock),
-        Err(e) => {
-            tracing::warn!(parent: &s.shared.span, error = %e, "cannot register the socket for host reads");
-            s.set_end(End::Failed(Error::Closed(Some(CloseReason::abnormal()))));
-            s.shared.outbox.lock().unwrap().conn.abort();
-            engine::finish(&s);
-            return;
-        }
-    };
+    // Leaves tokio's reactor (read interest included), then comes back for writability only.
+    let Some(sock) = register(&s, tcp, Interest::WRITABLE) else { return };
     let sock_for_guard = sock.clone();
     let (_, write, direct) = HostTcp(sock.clone()).split();
-    let decoder = engine::prepare(&s, direct, ext);
-    let link = Arc::new(Link { tx: Mutex::new(tx), stopped: AtomicBool::new(false), resume: Mutex::new(None) });
-    let buf = if leftover.is_empty() { BytesMut::new() } else { leftover };
-    let reader = HostReader { session: s.clone(), sock, buf, decoder, link: link.clone(), held: None, done: false };
+    let reader = HostReader::new(&s, sock, direct, leftover, tx, ext);
+    let link = reader.link.clone();
     *s.shared.host_reader.lock().unwrap() = Some(Box::new(reader));
     crate::runtime::spawn(engine::writer::<HostTcp>(s.clone(), write));
     crate::runtime::spawn(guard(s.clone(), link, sock_for_guard));
     super::pinger::restart(&s);
     s.with_handler(|h| h.on_open(&s));
+}
+
+/// Moves a tokio socket to an `AsyncFd` watched for `interest`; on failure the session ends
+/// (1006) and `None` is returned.
+pub(super) fn register(
+    s: &Session,
+    tcp: tokio::net::TcpStream,
+    interest: Interest,
+) -> Option<Arc<AsyncFd<std::net::TcpStream>>> {
+    let registered = {
+        let _enter = crate::runtime::runtime().enter();
+        // SAFETY: the std stream owns its open descriptor, which it neither closes nor changes while
+        // the AsyncFd holds it.
+        tcp.into_std().and_then(|std| unsafe { AsyncFd::register_with_interest(std, interest) }.map_err(|e| e.into()))
+    };
+    match registered {
+        Ok(sock) => Some(Arc::new(sock)),
+        Err(e) => {
+            tracing::warn!(parent: &s.shared.span, error = %e, "cannot register the socket for host reads");
+            s.set_end(End::Failed(Error::Closed(Some(CloseReason::abnormal()))));
+            s.shared.outbox.lock().unwrap().conn.abort();
+            engine::finish(s);
+            None
+        }
+    }
 }
 
 /// The reader's duties that wait: once the reader stops parsing (or the session is terminated, or
@@ -214,6 +219,39 @@ enum Step {
 }
 
 impl HostReader {
+    /// The reader of a starting session over `sock`: sets up its direct writes and compression.
+    pub(super) fn new(
+        s: &Session,
+        sock: Arc<AsyncFd<std::net::TcpStream>>,
+        direct: Option<Arc<dyn DirectWrite>>,
+        leftover: BytesMut,
+        tx: Option<mpsc::Sender<Frame>>,
+        ext: Option<DeflateParams>,
+    ) -> Self {
+        let decoder = engine::prepare(s, direct, ext);
+        let link = Arc::new(Link { tx: Mutex::new(tx), stopped: AtomicBool::new(false), resume: Mutex::new(None) });
+        let buf = if leftover.is_empty() { BytesMut::new() } else { leftover };
+        HostReader { session: s.clone(), sock, buf, decoder, link, held: None, done: false }
+    }
+
+    /// Whether the reader stopped parsing the peer's frames (its Close came, the connection failed
+    /// or ended).
+    pub(super) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Lets go of an empty read buffer: an idle session holds none while it waits.
+    pub(super) fn release_buffer(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
+    /// Drops the pull side's queue, so that `recv` sees the end.
+    pub(super) fn close_queue(&self) {
+        self.link.tx.lock().unwrap().take();
+    }
+
     /// The socket's descriptor, for the host's readiness watch (valid while the reader lives).
     pub fn fd(&self) -> RawFd {
         self.sock.get_ref().as_raw_fd()
@@ -234,37 +272,45 @@ impl HostReader {
     /// without blocking, decodes it, answers Pings, echoes a Close, and delivers the messages —
     /// to the event handler's `on_message` on this thread, or to the incoming queue for `recv`.
     pub fn read_ready(&mut self) -> HostRead {
+        self.read_some().0
+    }
+
+    /// As [`HostReader::read_ready`]; also says whether the socket was drained (a read would
+    /// block, or the last read did not fill the buffer), so the caller may clear its readiness.
+    pub(super) fn read_some(&mut self) -> (HostRead, bool) {
         if self.done {
-            return HostRead::Done;
+            return (HostRead::Done, false);
         }
         let s = self.session.clone();
         if s.shared.life.is_terminated() || s.state() == State::Closed {
-            return self.stop_for_good();
+            return (self.stop_for_good(), false);
         }
         let tx = self.link.tx.lock().unwrap().clone();
         if let Some(event) = self.held.take() {
-            match self.dispatch(event, tx.as_ref()) {
+            // A held message was counted when it was first dispatched.
+            match self.dispatch(event, tx.as_ref(), false) {
                 Step::Go => {}
-                Step::Hold => return HostRead::Stop,
-                Step::Stopped => return self.stop_receiving(),
+                Step::Hold => return (HostRead::Stop, false),
+                Step::Stopped => return (self.stop_receiving(), false),
             }
         }
         let mut reads = 0;
+        let mut drained = false;
         loop {
             loop {
                 self.decoder.set_max_size(s.max_frame_size());
                 match self.decoder.decode(&mut self.buf) {
-                    Ok(Some(event)) => match self.dispatch(event, tx.as_ref()) {
+                    Ok(Some(event)) => match self.dispatch(event, tx.as_ref(), true) {
                         Step::Go => {}
-                        Step::Hold => return HostRead::Stop,
-                        Step::Stopped => return self.stop_receiving(),
+                        Step::Hold => return (HostRead::Stop, false),
+                        Step::Stopped => return (self.stop_receiving(), false),
                     },
                     Ok(None) => break,
                     Err(v) => {
                         let error = Error::Protocol { kind: v.kind, code: v.code(), message: v.reason.into() };
                         s.set_end(End::Failed(error));
                         s.fail(v);
-                        return self.stop_receiving();
+                        return (self.stop_receiving(), false);
                     }
                 }
             }
@@ -272,10 +318,10 @@ impl HostReader {
             // wait for it was under way); no more after it.
             if reads > 0 && s.shared.incoming.paused_now() {
                 self.resume_when_unpaused();
-                return HostRead::Stop;
+                return (HostRead::Stop, drained);
             }
             if reads == MAX_READS {
-                return HostRead::Watch;
+                return (HostRead::Watch, drained);
             }
             if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
                 self.buf.reserve(READ_CHUNK);
@@ -283,7 +329,7 @@ impl HostReader {
             let spare = self.buf.spare_capacity_mut();
             let room = spare.len();
             match SockRef::from(self.sock.get_ref()).recv(spare) {
-                Ok(0) => return self.eof(),
+                Ok(0) => return (self.eof(), false),
                 Ok(n) => {
                     // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
                     unsafe { self.buf.set_len(self.buf.len() + n) };
@@ -292,6 +338,7 @@ impl HostReader {
                         // Drained: decode what came and wait for the next readiness (no read that
                         // would only say "would block").
                         reads = MAX_READS;
+                        drained = true;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -299,26 +346,31 @@ impl HostReader {
                         // An idle session holds no read buffer while it waits.
                         self.buf = BytesMut::new();
                     }
-                    return HostRead::Watch;
+                    return (HostRead::Watch, true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.eof(),
+                Err(_) => return (self.eof(), false),
             }
         }
     }
 
-    /// Acts on one event.
-    fn dispatch(&mut self, event: Event, tx: Option<&mpsc::Sender<Frame>>) -> Step {
+    /// Acts on one event; a message is counted (once: `count` is false when a held one goes on)
+    /// before anyone can receive it, as the engine's reader does.
+    fn dispatch(&mut self, event: Event, tx: Option<&mpsc::Sender<Frame>>, count: bool) -> Step {
         let s = &self.session;
         let sh = &*s.shared;
         match event {
             Event::Message(frame) => {
-                let (fin, len, kind) = (frame.fin, frame.data.len(), frame.kind);
+                if count {
+                    // Only this reader updates the incoming counters.
+                    super::bump(&sh.stats.messages_in, frame.fin.into());
+                    super::bump(&sh.stats.bytes_in, frame.data.len() as u64);
+                    tracing::trace!(parent: &sh.span, len = frame.data.len(), kind = ?frame.kind, "message received");
+                }
                 match tx {
                     Some(tx) => match tx.try_send(frame) {
                         Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
                         Err(mpsc::error::TrySendError::Full(frame)) => {
-                            // Counted when it goes in.
                             self.held = Some(Event::Message(frame));
                             self.resume_when_room(tx.clone());
                             return Step::Hold;
@@ -326,10 +378,6 @@ impl HostReader {
                     },
                     None => s.with_handler(|h| h.on_message(s, frame)),
                 }
-                // Only this reader updates the incoming counters.
-                super::bump(&sh.stats.messages_in, fin.into());
-                super::bump(&sh.stats.bytes_in, len as u64);
-                tracing::trace!(parent: &sh.span, len, ?kind, "message received");
             }
             Event::Ping(payload) => {
                 if sh.settings.auto_pong() && !sh.life.is_terminated() {

@@ -11,6 +11,7 @@ mod pump;
 mod registry;
 mod settings;
 mod shared_send;
+mod woken;
 mod written;
 
 use std::any::Any;
@@ -180,10 +181,12 @@ impl Session {
             host_reader: Mutex::new(None),
         });
         let session = Session { shared };
-        let host_read = config.host_read;
+        let (host_read, no_idle_tasks) = (config.host_read, config.no_idle_tasks);
         let starter: Starter = Box::new(move |s, ext| {
             if host_read {
                 host_read::spawn(s, transport, leftover, tx, ext)
+            } else if no_idle_tasks {
+                engine::spawn_woken(s, transport, leftover, tx, ext)
             } else {
                 engine::spawn(s, transport, leftover, tx, ext)
             }

@@ -311,3 +311,16 @@ pub async fn refuses_connections(addr: std::net::SocketAddr) -> bool {
         Ok(s) => s.local_addr().ok() == s.peer_addr().ok(),
     }
 }
+
+/// Writes `count` masked Binary messages of `size` bytes, each starting with its number (u32, big
+/// endian), from a task that returns the socket when done.
+pub fn numbered_messages(mut tcp: TcpStream, count: usize, size: usize) -> tokio::task::JoinHandle<TcpStream> {
+    tokio::spawn(async move {
+        let mut payload = vec![0u8; size];
+        for i in 0..count {
+            payload[..4].copy_from_slice(&(i as u32).to_be_bytes());
+            tcp.write_all(&encode(0x2, true, &payload, Some(KEY))).await.unwrap();
+        }
+        tcp
+    })
+}
