@@ -243,6 +243,10 @@ IMPLS: dict[str, Impl] = {i.name: i for i in [
     Impl("rust", "Rust", "tokio-tungstenite", True, build_rust,
          lambda port, d: [str(TARGET / "release" / "examples" / "echo"), "--port", str(port),
                           *_flag(d)]),
+    # Issue 19: `SessionConfig::no_idle_tasks` (no task while a connection is idle; off by default).
+    Impl("rust-no-idle-tasks", "Rust", "rust", True, build_rust,
+         lambda port, d: [str(TARGET / "release" / "examples" / "echo"), "--port", str(port),
+                          "--no-idle-tasks", *_flag(d)], scenarios=("b", "d", "f")),
     Impl("c", "C", "rust", True, build_c,
          lambda port, d: [str(ROOT / "target" / "c" / "echo_server"), str(port), *_flag(d)]),
     Impl("python", "Python", "websockets", True, check_python, _own_python()),
@@ -262,7 +266,7 @@ IMPLS: dict[str, Impl] = {i.name: i for i in [
     # Issue 19: `hostLoop: true`, Node's libuv loop reads the sockets (no engine-thread hop).
     Impl("node-hostloop", "Node", "uws", True, check_node,
          lambda port, d: ["node", str(BENCH / "servers" / "node_echo.js"), "--port", str(port),
-                          "--host-loop", *_flag(d)]),
+                          "--host-loop", *_flag(d)], scenarios=ECHO_ONLY + ("d", "f")),
     Impl("node-http", "Node", "node", True, check_node,
          lambda port, d: ["node", str(BENCH / "servers" / "node_echo.js"), "--port", str(port),
                           "--http", *_flag(d)]),
@@ -337,7 +341,7 @@ if BEFORE_DIR:
     ]})
 
 # Our surfaces; every other server is a peer library (or the raw TCP ceiling).
-OURS = ("rust", "c", "python", "python-callback", "python-hostloop", "python-callback-hostloop",
+OURS = ("rust", "rust-no-idle-tasks", "c", "python", "python-callback", "python-hostloop", "python-callback-hostloop",
         "python-hostloop-uvloop", "python-callback-hostloop-uvloop", "node", "node-hostloop", "node-http",
         "node-https", "rust-log-info", "python-log-info", *BEFORE)
 # Whose peer libraries a surface is ranked against: its own language's (C against Rust's).
