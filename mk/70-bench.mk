@@ -10,12 +10,17 @@ BENCH_IMPL_NAMES := rust c python python-callback node node-http node-https toki
 	ws uws websockets websockets-uvloop picows aiohttp
 # Issue 16: the Rust and Python servers with their log records at INFO (the logging-cost row).
 BENCH_IMPL_NAMES += rust-log-info python-log-info
+# Issue 19: the host-loop modes and the core without idle tasks.
+BENCH_IMPL_NAMES += python-hostloop python-callback-hostloop python-hostloop-uvloop python-callback-hostloop-uvloop \
+	node-hostloop rust-no-idle-tasks
 
-bench:
+# The Python extension and the Node addon are built from this tree first (a stale .venv or
+# node_modules would measure another build).
+bench: venv node-install
 	python3 bench/run.py matrix
 	python3 bench/run.py fanout
 
-bench-fanout:
+bench-fanout: venv node-install
 	python3 bench/run.py fanout
 
 bench-server:

@@ -313,7 +313,10 @@ impl Hub {
     /// Converts `events` for JS (see [`Hub::drain`]).
     fn batch(&self, events: Vec<Ev>) -> NativeBatch {
         self.forget_closed();
-        if !self.host_batch.swap(true, Ordering::AcqRel) {
+        // Several events: their handlers' publishes leave in one flush when the batch ends. A lone
+        // event's publishes go as any publish outside a batch (a lone publish is written at once,
+        // straight from its shared frame: the low-rate case, where nothing would batch with it).
+        if events.len() > 1 && !self.host_batch.swap(true, Ordering::AcqRel) {
             wssession_core::topics::begin_host_batch();
         }
         // While JS handles this batch, a packet arriving for the runtime must not preempt the JS
