@@ -307,10 +307,13 @@ IMPLS.update({i.name: i for i in [
 # (core/examples/echo) and `echo_server` (examples/c), "rust-before" and "c-before" run them; with
 # another build's Python package there (BENCH_BEFORE_DIR/wssession, e.g. copied from main's
 # .venv site-packages), "python-before" and "python-hostloop-uvloop-before" run our echo server on
-# it (ahead of .venv's on PYTHONPATH). Their "vs peer" column is before ÷ the current build.
+# it (ahead of .venv's on PYTHONPATH); with BENCH_BEFORE_DIR/node/node_modules/wssession (index.js, lib/,
+# package.json and the .node addon of another build) beside a copy of bench/servers/node_echo.js in
+# BENCH_BEFORE_DIR/node, "node-before" and "node-hostloop-before" run it. Their "vs peer" column is
+# before ÷ the current build.
 BEFORE_DIR = os.environ.get("BENCH_BEFORE_DIR")
-BEFORE = (("rust-before", "c-before", "python-before", "python-hostloop-uvloop-before")
-          if BEFORE_DIR else ())
+BEFORE = (("rust-before", "c-before", "python-before", "python-hostloop-uvloop-before", "node-before",
+           "node-hostloop-before") if BEFORE_DIR else ())
 
 
 def _before_bin(name: str) -> Callable[[], Optional[str]]:
@@ -338,6 +341,12 @@ if BEFORE_DIR:
         Impl("python-hostloop-uvloop-before", "Python", "python-hostloop-uvloop", True,
              lambda: _check_python_uvloop() or _before_bin("wssession")(),
              _own_python("--host-loop", "--uvloop"), _before_env(True)),
+        Impl("node-before", "Node", "node", True, _before_bin("node/node_echo.js"),
+             lambda port, d: ["node", str(Path(BEFORE_DIR) / "node" / "node_echo.js"), "--port", str(port),
+                              *_flag(d)]),
+        Impl("node-hostloop-before", "Node", "node-hostloop", True, _before_bin("node/node_echo.js"),
+             lambda port, d: ["node", str(Path(BEFORE_DIR) / "node" / "node_echo.js"), "--port", str(port),
+                              "--host-loop", *_flag(d)], scenarios=ECHO_ONLY + ("d", "f")),
     ]})
 
 # Our surfaces; every other server is a peer library (or the raw TCP ceiling).
