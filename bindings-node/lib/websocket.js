@@ -49,6 +49,16 @@ const F_BINARY_TYPE = F_ARRAYBUFFER | F_FRAGMENTS
 function Listeners() {}
 Listeners.prototype = Object.create(null)
 
+/**
+ * EventEmitter's prototype and statics without its constructor: `EventEmitter.init` gives every instance
+ * three more fields (`_maxListeners`, the capture and shape-mode symbols) whose absence reads the same
+ * (undefined: the default limit; the prototype's capture setting; not in shape mode). A socket sets the two
+ * fields EventEmitter's methods need itself.
+ */
+function Emitter() {}
+Emitter.prototype = EventEmitter.prototype
+Object.setPrototypeOf(Emitter, EventEmitter)
+
 function noop() {}
 
 /** Largest message (string length or bytes) a send inside a batch callback queues for the batch's end. */
@@ -101,7 +111,7 @@ function clientError(address) {
   )
 }
 
-class WebSocket extends EventEmitter {
+class WebSocket extends Emitter {
   /**
    * Server-side sockets are created by WebSocketServer (subclasses given as its `WebSocket` option must pass
    * their constructor arguments on). Called with a URL, as a client would, it throws WSSESSION_ERR_NO_CLIENT.
@@ -109,18 +119,32 @@ class WebSocket extends EventEmitter {
   constructor(token, native, server) {
     if (token !== kServerSide) throw clientError(token)
     super()
-    if (this._eventsCount === 0) this._events = new Listeners()
+    this._events = new Listeners()
+    this._eventsCount = 0
     // The NativeSession, or (a socket of the server's own listener) null until first used: `native` is
     // then the session id (see `_native`).
     const id = typeof native === 'number' ? native : native.id
     this._nativeSession = typeof native === 'number' ? null : native
     this._server = server
-    this._id = id
+    // Ids below 2^31 are kept as small integers: a field ever given a non-integer-typed number (the batch's
+    // Float64Array yields those) is boxed by V8, 16 more bytes per socket.
+    this._id = id <= 0x7fffffff ? id | 0 : id
     this._flags = server.options.allowSynchronousEvents === false ? F_ASYNC_EVENTS : 0
-    this._held = null // events held back while paused, or until the next tick (allowSynchronousEvents: false)
     this._closeInfo = null
-    this._incoming = null
     this._more = null // what few sockets use, made on first use (see `_extra`)
+  }
+
+  /** @internal Events held back while paused, or until the next tick (allowSynchronousEvents: false). */
+  get _held() {
+    return this._more === null ? null : this._more.held
+  }
+  set _held(v) {
+    if (v !== null || this._more !== null) this._extra().held = v
+  }
+
+  /** @internal The `incoming` iterable, once asked for. */
+  get _incoming() {
+    return this._more === null ? null : this._more.incoming
   }
 
   /** @internal The NativeSession, fetched from the server on first use. */
@@ -132,11 +156,19 @@ class WebSocket extends EventEmitter {
 
   /**
    * @internal The rarely used state: the request (fetched from native code on first use), the converter,
-   * `closeReason`'s promise and resolver, the `outgoing` object.
+   * `closeReason`'s promise and resolver, the `outgoing` object, the held-back events, `incoming`.
    */
   _extra() {
     if (this._more === null) {
-      this._more = { request: null, converter: JsonConverter, closeReason: null, resolveClose: null, outgoing: null }
+      this._more = {
+        request: null,
+        converter: JsonConverter,
+        closeReason: null,
+        resolveClose: null,
+        outgoing: null,
+        held: null,
+        incoming: null,
+      }
     }
     return this._more
   }
@@ -298,8 +330,9 @@ class WebSocket extends EventEmitter {
 
   /** The complete messages from the peer as an async iterable of frames. */
   get incoming() {
-    if (!this._incoming) this._incoming = new Incoming(this)
-    return this._incoming
+    const x = this._extra()
+    if (x.incoming === null) x.incoming = new Incoming(this)
+    return x.incoming
   }
 
   /** The send side as an object: `send(frame)` and `close()` (= close(1000)). */

@@ -22,11 +22,11 @@ enum Item {
     Close(CloseRequest),
 }
 
+/// The items of a lane with sends waiting (boxed: the `VecDeque` inline is four words an idle
+/// session does not need).
 #[derive(Default)]
-struct Queue {
+struct Waiting {
     items: VecDeque<Item>,
-    /// Whether a task is handing items to the core.
-    draining: bool,
 }
 
 /// What a lane lives in (a session's adapter state, one allocation for both): its drain task keeps
@@ -39,17 +39,19 @@ pub(crate) trait LaneOwner: Send + Sync + 'static {
 /// The waiting sends of one session.
 #[derive(Default)]
 pub(crate) struct Lane {
-    queue: Mutex<Queue>,
+    /// The waiting items, present while a task hands them to the core (made for the first and freed
+    /// after the last: an idle session keeps a pointer, not the queue).
+    queue: Mutex<Option<Box<Waiting>>>,
     /// Payload bytes of the waiting frames.
     bytes: AtomicUsize,
-    /// `queue.draining`, readable without the lock (every send asks).
+    /// Whether `queue` is present, readable without the lock (every send asks).
     busy: AtomicBool,
 }
 
 impl Lane {
     /// Whether sends are waiting (a new send must then wait behind them).
     pub(crate) fn busy(&self) -> bool {
-        // Items are queued only with `draining` set, both under the lock; this mirror changes with it.
+        // The queue is made and dropped under the lock; this mirror changes with it.
         self.busy.load(Ordering::Acquire)
     }
 
@@ -93,10 +95,10 @@ impl Lane {
 
     fn enqueue<O: LaneOwner>(owner: &Arc<O>, s: &Session, items: impl Iterator<Item = Item>) {
         let lane = owner.lane();
-        let mut q = lane.queue.lock().unwrap();
-        q.items.extend(items);
-        if !q.draining {
-            q.draining = true;
+        let mut guard = lane.queue.lock().unwrap();
+        let idle = guard.is_none();
+        guard.get_or_insert_with(Box::default).items.extend(items);
+        if idle {
             lane.busy.store(true, Ordering::Release);
             wssession_core::runtime::spawn(Lane::drain(Arc::clone(owner), s.clone()));
         }
@@ -107,11 +109,11 @@ impl Lane {
         let lane = owner.lane();
         loop {
             let item = {
-                let mut q = lane.queue.lock().unwrap();
-                match q.items.pop_front() {
+                let mut guard = lane.queue.lock().unwrap();
+                match guard.as_mut().and_then(|q| q.items.pop_front()) {
                     Some(item) => item,
                     None => {
-                        q.draining = false;
+                        *guard = None;
                         lane.busy.store(false, Ordering::Release);
                         return;
                     }
