@@ -135,6 +135,53 @@ test('clientTracking: false leaves wss.clients undefined; by default clients hol
   await stop(tracked)
 })
 
+test("a server socket is an EventEmitter as ws's is: the default listener limit warns, setMaxListeners and captureRejections act", async () => {
+  const { EventEmitter } = require('node:events')
+  const wss = await listen()
+  const { client, ws } = await pair(wss)
+  assert.ok(ws instanceof EventEmitter)
+  assert.strictEqual(ws.getMaxListeners(), EventEmitter.defaultMaxListeners)
+  // Past the default limit Node warns, naming the event.
+  const warned = waitFor(process, 'warning')
+  for (let i = 0; i <= EventEmitter.defaultMaxListeners; i++) ws.on('pong', () => {})
+  const [warning] = await warned
+  assert.strictEqual(warning.name, 'MaxListenersExceededWarning')
+  assert.strictEqual(warning.type, 'pong')
+  ws.removeAllListeners('pong')
+  assert.strictEqual(ws.listenerCount('pong'), 0)
+  ws.setMaxListeners(50)
+  assert.strictEqual(ws.getMaxListeners(), 50)
+  // once/off keep their meaning, and a message still arrives after listeners came and went.
+  const seen = []
+  const off = (data) => seen.push(`off ${data}`)
+  ws.on('message', off)
+  ws.off('message', off)
+  ws.once('message', (data) => seen.push(`once ${data}`))
+  const got = waitFor(ws, 'message')
+  client.send('one')
+  await got
+  assert.deepStrictEqual(seen, ['once one'])
+  client.close()
+  await stop(wss)
+
+  // EventEmitter.captureRejections: a rejected async listener becomes the socket's 'error'.
+  EventEmitter.captureRejections = true
+  try {
+    const capturing = await listen()
+    const p = await pair(capturing)
+    const failed = waitFor(p.ws, 'error')
+    p.ws.on('message', async () => {
+      throw new Error('listener failed')
+    })
+    p.client.send('boom')
+    assert.strictEqual((await failed)[0].message, 'listener failed')
+    p.client.close()
+    await stop(capturing)
+  } finally {
+    EventEmitter.captureRejections = false
+  }
+})
+
 test('the WebSocket option makes connections instances of the given subclass; other classes are refused', async () => {
   class Tagged extends WebSocket {
     tag() {
