@@ -5,6 +5,7 @@
 //! neither the queue nor the TSFN grows without bound.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -162,8 +163,9 @@ pub(crate) struct SessState {
     pending_bytes: AtomicUsize,
     auto_paused: AtomicBool,
     pub(crate) user_paused: AtomicBool,
-    /// The adoption id of a connection JS handed over (reported with the open event).
-    pub(crate) adoption: Option<u32>,
+    /// The adoption id of a connection JS handed over (reported with the open event); ids start at 1,
+    /// so the niche keeps this at four bytes.
+    pub(crate) adoption: Option<NonZeroU32>,
     /// Sends waiting for room in the core's queue, in order (part of `bufferedAmount`).
     pub(crate) lane: Lane,
 }
@@ -177,7 +179,7 @@ impl LaneOwner for SessState {
 impl SessState {
     /// The state of the session of adoption `id`.
     pub(crate) fn adopted(id: u32) -> SessState {
-        SessState { adoption: Some(id), ..SessState::default() }
+        SessState { adoption: NonZeroU32::new(id), ..SessState::default() }
     }
 
     /// The state attached to `s` (every session accepted by a Node server has one).
@@ -345,7 +347,7 @@ impl Hub {
                 Ev::Open { s } => {
                     let id = s.id();
                     let st = SessState::of(&s);
-                    let adoption = st.adoption.map_or(-1.0, f64::from);
+                    let adoption = st.adoption.map_or(-1.0, |a| f64::from(a.get()));
                     if self.host.get().is_some() {
                         started.push(s.clone());
                     }
