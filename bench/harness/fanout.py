@@ -213,7 +213,7 @@ def run(names: list[str], shapes: list[str], secs: float, runs: int, warmup: flo
     results: dict[tuple[str, str], list[dict]] = {}
     for shape in [s for s in SHAPES if s.key in shapes]:
         live = [n for n in names if n not in unavailable and (BY_NAME[n].deflate or not shape.deflate)
-                and (shape.only is None or n in shape.only)]
+                and (shape.only is None or n.removesuffix("-before") in shape.only)]
         if shape.rounds:
             _rotation(live, shape, max(secs, shape.min_secs), max(runs, shape.rounds), warmup, results)
             continue

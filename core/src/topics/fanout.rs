@@ -278,8 +278,12 @@ impl Hub {
         published: &mut Published,
         slow: &mut Vec<Session>,
     ) {
-        for s in members {
-            if exclude == Some(s.id()) {
+        for (i, s) in members.iter().enumerate() {
+            if let Some(next) = members.get(i + 1) {
+                next.prefetch_shared_send();
+            }
+            // The id only when there is one to skip: its line is not otherwise read here.
+            if exclude.is_some_and(|e| e == s.id()) {
                 continue;
             }
             match s.send_shared_now(msg) {
