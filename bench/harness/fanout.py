@@ -184,7 +184,8 @@ def _rotation(names: list[str], shape: Shape, secs: float, rounds: int, warmup: 
             return
         for w in sorted(windows, key=lambda w: (w["round"], w["server"])):
             n = names_up[w["server"]]
-            if w.get("errors") and not w.get("messages"):
+            # A window with an error (deliveries missing, or late: the machine stalled) is not a figure.
+            if w.get("errors"):
                 w = {"error": w.get("first_error") or "no delivery", "round": w["round"]}
             elif servers[n].proc.poll() is not None:
                 w = {"error": f"server exited during the run: {servers[n].log_tail()}", "round": w["round"]}
