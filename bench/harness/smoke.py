@@ -41,6 +41,7 @@ def run() -> int:
     finally:
         srv.stop()
     failures += _fanout(bindir)
+    failures += _rotation(bindir)
     print(f"bench-smoke: {'passed' if not failures else f'{failures} case(s) failed'}")
     return 1 if failures else 0
 
@@ -68,6 +69,39 @@ def _fanout(bindir) -> int:
     finally:
         srv.stop()
     return failures
+
+
+def _rotation(bindir) -> int:
+    """loadgen's fixed-rate rotation over two fan-out servers: every window of every round is there
+    and counts exactly its own publishes' deliveries (10 subscribers × 20 publishes); 1 when not."""
+    servers = []
+    try:
+        for i in range(2):
+            port = procs.free_port()
+            servers.append(procs.Server([str(bindir / "fanout-tokio-tungstenite"), "--port", str(port)], port,
+                                        LOGS / f"smoke-rotation-server-{i}.log"))
+        cmd = [str(bindir / "loadgen"), "--mode", "fanout", "--connections", "10", "--rate", "50",
+               "--duration", "0.4", "--warmup", "0.1", "--rounds", "2", "--json"]
+        for srv in servers:
+            why = srv.wait_ready()
+            if why:
+                print(f"bench-smoke: rotation server did not start: {why}", file=sys.stderr)
+                return 1
+            cmd += ["--url", f"ws://127.0.0.1:{srv.port}/", "--server-pid", str(srv.pid)]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        try:
+            windows = json.loads(p.stdout.strip().splitlines()[-1])["windows"]
+        except (IndexError, KeyError, json.JSONDecodeError):
+            windows = []
+        seen = sorted((w["round"], w["server"], w["messages"], w["errors"]) for w in windows)
+        good = p.returncode == 0 and seen == [(r, s, 200, 0) for r in range(2) for s in range(2)]
+        print(f"bench-smoke: {'ok  ' if good else 'FAIL'} fanout rotation over 2 servers, 2 rounds: "
+              f"exit {p.returncode}, windows (round, server, deliveries, errors) {seen}"
+              + ("" if good else f" {p.stderr.strip()[-300:]}"))
+        return 0 if good else 1
+    finally:
+        for srv in servers:
+            srv.stop()
 
 
 def _case(bindir, port: int, pid: int, mode: str, args: list[str]) -> int:

@@ -29,8 +29,9 @@ enum Mode {
 #[command(about = "WebSocket load generator for the wssession benchmarks")]
 struct Args {
     /// ws://host:port/path, wss://host:port/path (with --tls-ca), or tcp://host:port for a raw TCP echo.
+    /// Repeated (with one --server-pid each): a fixed-rate fan-out rotation over those servers.
     #[arg(long, default_value = "ws://127.0.0.1:9001/")]
-    url: String,
+    url: Vec<String>,
     /// PEM file of the certificate(s) a wss:// server must present (e.g. the harness's self-signed
     /// one); the only certificates trusted.
     #[arg(long)]
@@ -55,9 +56,9 @@ struct Args {
     warmup: f64,
     #[arg(long, value_enum, default_value = "echo")]
     mode: Mode,
-    /// Server process id: CPU per echo from /proc/PID/stat, RSS from /proc/PID/status.
+    /// Server process id: CPU per echo from /proc/PID/stat, RSS from /proc/PID/status (one per --url).
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// Offer permessage-deflate (client_no_context_takeover).
     #[arg(long)]
     deflate: bool,
@@ -73,6 +74,10 @@ struct Args {
     /// Fan-out at full rate: publishes in flight.
     #[arg(long, default_value_t = 16)]
     window: usize,
+    /// Fan-out at a fixed rate: rounds of one window per --url in turn (`--duration` each, after
+    /// `--warmup`), every server's connections open throughout; one JSON object with every window.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -80,18 +85,28 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let target = match Target::parse(&args.url, args.tls_ca.as_deref()) {
+    let targets: Result<Vec<Target>, _> = args.url.iter().map(|u| Target::parse(u, args.tls_ca.as_deref())).collect();
+    let targets = match targets {
         Ok(t) => t,
         Err(e) => {
             eprintln!("loadgen: {e}");
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = rlimit::raise_nofile(args.connections as u64 + 1024) {
+    let rotation = targets.len() > 1 || args.rounds > 1;
+    if rotation && !(matches!(args.mode, Mode::Fanout) && args.rate > 0.0) {
+        eprintln!("loadgen: several --url or --rounds apply to --mode fanout with --rate only");
+        return ExitCode::from(2);
+    }
+    if args.server_pid.len() > 1 && args.server_pid.len() != targets.len() {
+        eprintln!("loadgen: {} --server-pid for {} --url: give one per url", args.server_pid.len(), targets.len());
+        return ExitCode::from(2);
+    }
+    if let Err(e) = rlimit::raise_nofile((args.connections as u64 + 1) * targets.len() as u64 + 1024) {
         eprintln!("loadgen: cannot raise RLIMIT_NOFILE: {e}");
     }
     let settings = Settings {
-        target,
+        target: targets[0].clone(),
         connections: args.connections,
         size: args.size,
         binary: args.binary,
@@ -99,7 +114,7 @@ fn main() -> ExitCode {
         duration: Duration::from_secs_f64(args.duration),
         warmup: Duration::from_secs_f64(args.warmup),
         deflate: args.deflate,
-        server_pid: args.server_pid,
+        server_pid: args.server_pid.first().copied(),
         connect_concurrency: args.connect_concurrency,
     };
     if args.pipeline.saturating_mul(args.size) > PIPELINE_BYTES_WARN {
@@ -110,15 +125,19 @@ fn main() -> ExitCode {
         );
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let fanout = modes::fanout::Fanout { topics: args.topics, rate: args.rate, window: args.window };
+    if rotation {
+        let servers: Vec<_> =
+            targets.into_iter().zip(args.server_pid.iter().map(|&p| Some(p)).chain(std::iter::repeat(None))).collect();
+        let windows = rt.block_on(modes::fanout::rotate(&settings, fanout, &servers, args.rounds));
+        return rotation_report(&settings, &servers, &windows, args.json);
+    }
     let (name, result) = rt.block_on(async {
         match args.mode {
             Mode::Echo => ("echo", modes::echo::run(&settings).await),
             Mode::Idle => ("idle", modes::idle::run(&settings).await),
             Mode::Churn => ("churn", modes::churn::run(&settings).await),
-            Mode::Fanout => {
-                let f = modes::fanout::Fanout { topics: args.topics, rate: args.rate, window: args.window };
-                ("fanout", modes::fanout::run(&settings, f).await)
-            }
+            Mode::Fanout => ("fanout", modes::fanout::run(&settings, fanout).await),
         }
     });
     let outcome = match result {
@@ -135,6 +154,36 @@ fn main() -> ExitCode {
         println!("{}", report::to_text(&v));
     }
     if outcome.messages == 0 {
+        eprintln!("loadgen: no message completed");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Prints a rotation's windows (one JSON object with a `windows` list, or a text block each);
+/// fails when no window delivered anything.
+fn rotation_report(
+    settings: &Settings,
+    servers: &[(Target, Option<u32>)],
+    windows: &[modes::fanout::Window],
+    json: bool,
+) -> ExitCode {
+    let mut all = Vec::with_capacity(windows.len());
+    for w in windows {
+        let (target, pid) = &servers[w.server];
+        let s = Settings { target: target.clone(), server_pid: *pid, ..settings.clone() };
+        let mut v = report::to_json("fanout", &s, &w.outcome);
+        v["server"] = w.server.into();
+        v["round"] = w.round.into();
+        if !json {
+            println!("round {} server {}: {}", w.round + 1, w.server + 1, report::to_text(&v));
+        }
+        all.push(v);
+    }
+    if json {
+        println!("{}", serde_json::json!({"mode": "fanout-rotation", "windows": all}));
+    }
+    if windows.iter().all(|w| w.outcome.messages == 0) {
         eprintln!("loadgen: no message completed");
         return ExitCode::FAILURE;
     }

@@ -119,7 +119,11 @@ impl Flusher {
     /// Writes every deferred subscriber (the flush task, or the end of a host batch).
     pub(super) fn flush_pending(&self) {
         let sessions = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        for s in &sessions {
+        for (i, s) in sessions.iter().enumerate() {
+            // As in `Hub::deliver_now`: the next one's state comes in while this one is written.
+            if let Some(next) = sessions.get(i + 1) {
+                next.prefetch_shared_send();
+            }
             s.flush_shared();
         }
     }
@@ -278,8 +282,12 @@ impl Hub {
         published: &mut Published,
         slow: &mut Vec<Session>,
     ) {
-        for s in members {
-            if exclude == Some(s.id()) {
+        for (i, s) in members.iter().enumerate() {
+            if let Some(next) = members.get(i + 1) {
+                next.prefetch_shared_send();
+            }
+            // The id only when there is one to skip: its line is not otherwise read here.
+            if exclude.is_some_and(|e| e == s.id()) {
                 continue;
             }
             match s.send_shared_now(msg) {
