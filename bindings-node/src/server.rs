@@ -232,6 +232,15 @@ fn native_decision(path: Option<&str>, req: &Request) -> Option<Decision> {
     None
 }
 
+/// The decision made on the thread that read the request, without JS: [`native_decision`], else the
+/// first offered subprotocol unless JS decides (`ask_js`: `None`).
+pub(crate) fn sync_decision(path: Option<&str>, ask_js: bool, req: &Request) -> Option<Decision> {
+    if let Some(d) = native_decision(path, req) {
+        return Some(d);
+    }
+    (!ask_js).then(|| accept(req.offered_subprotocols().into_iter().next(), vec![], SessState::default()))
+}
+
 /// Accepts with `state` attached to the session (adopted connections carry their adoption id in it).
 pub(crate) fn accept(subprotocol: Option<String>, headers: Vec<(String, String)>, state: SessState) -> Decision {
     Decision::Accept(Accept { subprotocol, headers, attachment: Some(Arc::new(state)), ..Accept::default() })
@@ -296,6 +305,9 @@ impl NativeServer {
 
         let path = options.path.clone();
         let js_hook = Arc::new(AtomicBool::new(options.js_hook));
+        let (decide_path, decide_js) = (path.clone(), Arc::clone(&js_hook));
+        let decide: crate::hostloop::Decide =
+            Arc::new(move |req| sync_decision(decide_path.as_deref(), decide_js.load(Ordering::Acquire), req));
         let adopting = Arc::new(Adopting::default());
         let deflate = config.deflate.clone();
         let (hook_hub, hook_js, hook_adopting) = (Arc::clone(&hub), Arc::clone(&js_hook), Arc::clone(&adopting));
@@ -311,11 +323,8 @@ impl NativeServer {
                     if let Some(d) = adopted {
                         return d;
                     }
-                    if let Some(d) = native_decision(path.as_deref(), &req) {
+                    if let Some(d) = sync_decision(path.as_deref(), ask_js, &req) {
                         return d;
-                    }
-                    if !ask_js {
-                        return accept(req.offered_subprotocols().into_iter().next(), vec![], SessState::default());
                     }
                     let response = Handshake::negotiate(&req, None, &[], &deflate).ok().map(|h| flat_headers(&h));
                     let rx = hub.ask(RequestInfo::from(&req), response);
@@ -327,7 +336,16 @@ impl NativeServer {
             Some((level, sink)) => builder.log_sink(level, sink),
             None => builder,
         };
-        let started = if options.port.is_some() {
+        let started = if let Some(host) = hub.host().filter(|_| options.port.is_some()) {
+            // hostLoop: the JS thread accepts and reads the request heads too.
+            match builder.start_host_accept() {
+                Ok((server, listener)) => {
+                    host.listen(listener, server.clone(), decide)?;
+                    Ok(server)
+                }
+                Err(e) => Err(e),
+            }
+        } else if options.port.is_some() {
             wssession_core::runtime::block_on(builder.start()).unwrap_or_else(Err)
         } else {
             builder.start_detached()
@@ -361,6 +379,9 @@ impl NativeServer {
     #[napi]
     pub fn close(&self) {
         self.server.close();
+        if let Some(host) = self.hub.host() {
+            host.close_listener();
+        }
         let server = self.server.clone();
         let _ = wssession_core::runtime::block_on(async move {
             let _ = tokio::time::timeout(Duration::from_secs(1), server.wait()).await;

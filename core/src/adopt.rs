@@ -107,20 +107,26 @@ where
 /// `stream` when the server takes it (a connection slot is then held for it); otherwise it was answered
 /// with 503 (the server is closed, or at `max_connections`) and closed.
 async fn admitted<S: AsyncWrite + Unpin>(inner: &ServerInner, stream: S, peer: SocketAddr) -> Option<S> {
-    let refusal = if inner.is_stopping() {
-        HttpResponse::text(503, "the server is closed")
-    } else if !inner.admit() {
-        at_limit()
-    } else {
-        return Some(stream);
-    };
+    let Some(refusal) = admission_refused(inner) else { return Some(stream) };
     inner.refused(&refusal, peer, None);
     respond_and_close(stream, refusal).await;
     None
 }
 
+/// Takes a connection slot for a connection the host hands over, or the 503 that refuses it (the server
+/// is closed, or at `max_connections`).
+pub(crate) fn admission_refused(inner: &ServerInner) -> Option<HttpResponse> {
+    if inner.is_stopping() {
+        Some(HttpResponse::text(503, "the server is closed"))
+    } else if !inner.admit() {
+        Some(at_limit())
+    } else {
+        None
+    }
+}
+
 /// Registers `tcp` with the core's runtime (made non-blocking, Nagle off as on the listener's sockets).
-fn to_tokio(tcp: std::net::TcpStream) -> Result<(TcpStream, SocketAddr)> {
+pub(crate) fn to_tokio(tcp: std::net::TcpStream) -> Result<(TcpStream, SocketAddr)> {
     let peer = tcp.peer_addr().map_err(|e| Error::invalid(format!("the socket is not connected: {e}")))?;
     tcp.set_nonblocking(true)?;
     let _ = tcp.set_nodelay(true);

@@ -27,6 +27,7 @@ pub mod deflate;
 pub mod error;
 pub mod handler;
 pub mod handshake;
+pub mod host_accept;
 pub mod log;
 pub mod metrics;
 pub mod protocol;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
@@ -16,7 +16,7 @@ use crate::backplane::{Backplane, LocalDelivery, Position};
 use crate::config::{ServerConfig, TlsConfig};
 use crate::error::{Error, Result};
 use crate::handler::{Accept, AcceptHook, Decision, Handler};
-use crate::handshake::{Handshake, HttpResponse, LazyRequest, parse_located};
+use crate::handshake::{Handshake, HttpResponse, LazyRequest, ParsedHead, parse_located};
 use crate::metrics::{Counters, PROMETHEUS_CONTENT_TYPE, ServerStats};
 use crate::protocol::close::{GOING_AWAY, INTERNAL_ERROR, NORMAL};
 use crate::request::Request;
@@ -146,18 +146,26 @@ impl ServerBuilder {
     async fn bind(self) -> Result<Server> {
         self.config.validate()?;
         let tls = self.config.tls.as_ref().map(tls_acceptor).transpose()?;
-        let addr = tokio::net::lookup_host((self.config.host.as_str(), self.config.port))
-            .await?
-            .next()
-            .ok_or_else(|| Error::invalid(format!("host {:?} resolves to no address", self.config.host)))?;
-        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-        socket.set_reuseaddr(true)?;
-        if self.config.reuse_port {
-            socket.set_reuseport(true)?;
-        }
-        socket.bind(addr)?;
-        let listener = socket.listen(self.config.backlog)?;
+        let listener = listen(&self.config).await?;
         self.serve(tls, listener)
+    }
+
+    /// Binds the listener as [`ServerBuilder::start_blocking`] does, but accepts nothing itself: the host's
+    /// loop accepts on the returned (non-blocking) listener and hands each connection to
+    /// [`Server::host_handshake`] (Node's `hostLoop`). The server counts as detached: `close` takes
+    /// effect at once, and the host stops accepting when [`Server::is_closed`]. Plain TCP only.
+    pub fn start_host_accept(self) -> Result<(Server, std::net::TcpListener)> {
+        self.config.validate()?;
+        if self.config.tls.is_some() {
+            return Err(Error::invalid(
+                "the host's loop accepts plain TCP connections only: tls is not supported here",
+            ));
+        }
+        let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(self.config.host.as_str(), self.config.port))?;
+        let listener = bind_first(addrs, &self.config)?;
+        let inner = self.into_inner(None, listener.local_addr()?, true);
+        tracing::info!(parent: &inner.span, tls = false, "server listening (the host accepts)");
+        Ok((Server { inner }, listener))
     }
 
     async fn listen_on(self, listener: std::net::TcpListener) -> Result<Server> {
@@ -211,6 +219,27 @@ impl ServerBuilder {
             self_ref: me.clone(),
         })
     }
+}
+
+/// A listening socket bound as `config` says (address, `SO_REUSEADDR`, `reuse_port`, `backlog`).
+async fn listen(config: &ServerConfig) -> Result<TcpListener> {
+    let addrs = tokio::net::lookup_host((config.host.as_str(), config.port)).await?;
+    Ok(TcpListener::from_std(bind_first(addrs, config)?)?)
+}
+
+/// The listening socket (non-blocking) on the first of `addrs`, set up as `config` says.
+fn bind_first(mut addrs: impl Iterator<Item = SocketAddr>, config: &ServerConfig) -> Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let addr = addrs.next().ok_or_else(|| Error::invalid(format!("host {:?} resolves to no address", config.host)))?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if config.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(config.backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
 }
 
 fn join_error(e: tokio::task::JoinError) -> Error {
@@ -633,15 +662,12 @@ where
     let leftover = buf.split_off(head.len);
     let request = &mut head.request;
     request.tls = tls;
-    if cfg.metrics_path.as_deref() == Some(request.path.as_str()) && request.method == "GET" && !request.is_upgrade() {
-        let text = Server::from_inner(inner.clone()).metrics();
-        let response = HttpResponse::new(200, text).with_header("Content-Type", PROMETHEUS_CONTENT_TYPE);
+    if let Some(response) = inner.metrics_answer(request) {
         respond_and_close(stream, response).await;
         return None;
     }
     let path = Some(request.path.as_str());
 
-    let route = inner.route(&request.path);
     let accept = match &inner.accept {
         Some(hook) => match tokio::time::timeout_at(deadline, hook(request.clone())).await {
             // A hook's invalid choice (bindings check before deciding; a Rust hook may not) is refused.
@@ -658,34 +684,70 @@ where
         },
         None => Accept::default(),
     };
-    let Some(handler) = accept.handler.clone().or(route) else {
-        let response = HttpResponse::text(404, &format!("no WebSocket endpoint at {}", request.path));
-        return reject(inner, peer, path, stream, response).await;
-    };
-    let deflate_cfg = accept.deflate.as_ref().unwrap_or(&cfg.deflate);
-    let mut agreed = match Handshake::negotiate(request, accept.subprotocol.as_deref(), &cfg.subprotocols, deflate_cfg)
-    {
+    let (agreed, handler) = match inner.agree(request, &accept) {
         Ok(agreed) => agreed,
-        Err(response) => return reject(inner, peer, path, stream, response).await,
+        Err(response) => return reject(inner, peer, Some(&head.request.path), stream, response).await,
     };
-    agreed.headers = accept.headers.clone();
-    agreed.apply(request);
-    if inner.shutting_down.load(Ordering::SeqCst) {
-        let response = HttpResponse::text(503, "the server is shutting down");
-        return reject(inner, peer, Some(&request.path), stream, response).await;
-    }
     match tokio::time::timeout_at(deadline, stream.write_all(&agreed.to_bytes())).await {
         Ok(Ok(())) => {}
         _ => return None,
     }
-    crate::metrics::inc(&inner.counters.handshakes_accepted);
+    Some(inner.open_upgraded(stream, &buf, head, &accept, agreed, handler, leftover))
+}
 
-    let config = accept.config.clone().unwrap_or_else(|| cfg.session.clone());
-    // The session keeps the head's bytes; the parsed request is dropped here and made again if asked for.
-    let session = inner.new_session(stream, LazyRequest::from_head(&buf, head), config, leftover, Some(handler));
-    session.set_attachment(accept.attachment.clone());
-    session.start(agreed.deflate).expect("a new session starts once");
-    Some(session)
+impl ServerInner {
+    /// The answer to a plain GET of the metrics path, if `request` is one.
+    pub(crate) fn metrics_answer(self: &Arc<Self>, request: &Request) -> Option<HttpResponse> {
+        let wanted = self.config.metrics_path.as_deref() == Some(request.path.as_str());
+        if !wanted || request.method != "GET" || request.is_upgrade() {
+            return None;
+        }
+        let text = Server::from_inner(self.clone()).metrics();
+        Some(HttpResponse::new(200, text).with_header("Content-Type", PROMETHEUS_CONTENT_TYPE))
+    }
+
+    /// What `accept` makes of `request`: the 101 to write (applied to `request`) and the handler of the
+    /// session, or the refusal (no endpoint for the path, an invalid upgrade, the server shutting down).
+    pub(crate) fn agree(
+        &self,
+        request: &mut Request,
+        accept: &Accept,
+    ) -> std::result::Result<(Handshake, Handler), HttpResponse> {
+        let cfg = &self.config;
+        let Some(handler) = accept.handler.clone().or_else(|| self.route(&request.path)) else {
+            return Err(HttpResponse::text(404, &format!("no WebSocket endpoint at {}", request.path)));
+        };
+        let deflate_cfg = accept.deflate.as_ref().unwrap_or(&cfg.deflate);
+        let mut agreed = Handshake::negotiate(request, accept.subprotocol.as_deref(), &cfg.subprotocols, deflate_cfg)?;
+        agreed.headers = accept.headers.clone();
+        agreed.apply(request);
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(HttpResponse::text(503, "the server is shutting down"));
+        }
+        Ok((agreed, handler))
+    }
+
+    /// Starts the session of a connection whose 101 was written: `head` parsed from the start of
+    /// `bytes`, `leftover` what was read after it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn open_upgraded<T: Transport>(
+        &self,
+        stream: T,
+        bytes: &[u8],
+        head: ParsedHead,
+        accept: &Accept,
+        agreed: Handshake,
+        handler: Handler,
+        leftover: BytesMut,
+    ) -> Session {
+        crate::metrics::inc(&self.counters.handshakes_accepted);
+        let config = accept.config.clone().unwrap_or_else(|| self.config.session.clone());
+        // The session keeps the head's bytes; the parsed request is dropped here and made again if asked for.
+        let session = self.new_session(stream, LazyRequest::from_head(bytes, head), config, leftover, Some(handler));
+        session.set_attachment(accept.attachment.clone());
+        session.start(agreed.deflate).expect("a new session starts once");
+        session
+    }
 }
 
 impl ServerInner {

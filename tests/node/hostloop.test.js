@@ -260,3 +260,163 @@ test('hostLoop: an exception thrown by a message handler reaches process uncaugh
   assert.strictEqual(code, 0)
   assert.match(out, /caught: thrown by the handler/)
 })
+
+// ---- The handshake on the JS thread: with a port, hostLoop accepts and reads the request heads there too ----
+
+const UPGRADE_HEAD =
+  'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
+
+/** Everything the server sends on a raw connection given `chunks` (written in order), until it closes. */
+async function rawExchange(port, chunks, gapMs = 0) {
+  const sock = net.connect(port, '127.0.0.1')
+  sock.on('error', () => {})
+  let answer = Buffer.alloc(0)
+  sock.on('data', (d) => (answer = Buffer.concat([answer, d])))
+  const closed = waitFor(sock, 'close')
+  await waitFor(sock, 'connect')
+  for (const chunk of chunks) {
+    sock.write(chunk)
+    // Only makes separate reads at the server likely; what is asserted holds however the bytes arrive.
+    if (gapMs) await new Promise((resolve) => setTimeout(resolve, gapMs))
+  }
+  await closed
+  return answer.toString('latin1')
+}
+
+test('hostLoop: many connect/close cycles each see their open and their close on both sides', async () => {
+  const wss = await echoServer()
+  const n = 200
+  let opened = 0
+  let closed = 0
+  const allClosed = within(
+    new Promise((resolve) => {
+      wss.on('connection', (ws) => {
+        opened++
+        ws.on('close', (code) => {
+          assert.strictEqual(code, 1000)
+          if (++closed === n) resolve()
+        })
+      })
+    }),
+    20000,
+    'every server-side close',
+  )
+  for (let i = 0; i < n; i++) {
+    const client = new WsClient(`ws://127.0.0.1:${wss.address().port}`)
+    await waitFor(client, 'open')
+    client.close(1000)
+    const [code] = await waitFor(client, 'close')
+    assert.strictEqual(code, 1000)
+  }
+  await allClosed
+  assert.strictEqual(opened, n)
+  assert.strictEqual(wss.clients.size, 0)
+  await stop(wss)
+})
+
+test('hostLoop: a malformed request head gets 400 and the connection is closed', async () => {
+  const wss = await echoServer()
+  const answer = await rawExchange(wss.address().port, ['NOT HTTP AT ALL\r\n\r\n'])
+  assert.match(answer, /^HTTP\/1\.1 400 /)
+  // A plain HTTP request without the upgrade gets 426, as in the default mode.
+  const plain = await rawExchange(wss.address().port, ['GET / HTTP/1.1\r\nHost: x\r\n\r\n'])
+  assert.match(plain, /^HTTP\/1\.1 426 /)
+  await stop(wss)
+})
+
+test('hostLoop: a request head arriving in several pieces is completed across reads', async () => {
+  const wss = await echoServer()
+  const opened = waitFor(wss, 'connection')
+  const sock = net.connect(wss.address().port, '127.0.0.1')
+  sock.on('error', () => {})
+  await waitFor(sock, 'connect')
+  let answer = ''
+  const upgraded = within(
+    new Promise((resolve) => {
+      sock.on('data', (d) => {
+        answer += d.toString('latin1')
+        if (answer.includes('\r\n\r\n')) resolve()
+      })
+    }),
+  )
+  for (const piece of [UPGRADE_HEAD.slice(0, 5), UPGRADE_HEAD.slice(5, 60), UPGRADE_HEAD.slice(60)]) {
+    sock.write(piece)
+    // Only makes separate reads at the server likely; the upgrade must succeed however the bytes arrive.
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  await upgraded
+  assert.match(answer, /^HTTP\/1\.1 101 /)
+  assert.match(answer, /Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i)
+  await opened
+  sock.destroy()
+  await stop(wss)
+})
+
+test('hostLoop: a request head over the size limit is refused with 431', async () => {
+  const wss = await echoServer()
+  // One byte over the default 16 KiB limit and still unfinished: the server reads all of it (nothing is
+  // left unread to turn its close into a reset) and refuses.
+  const start = 'GET / HTTP/1.1\r\nHost: x\r\nX-Big: '
+  const answer = await rawExchange(wss.address().port, [start + 'a'.repeat(16 * 1024 + 1 - start.length)])
+  assert.match(answer, /^HTTP\/1\.1 431 /)
+  await stop(wss)
+})
+
+test('hostLoop: a request head that does not arrive within handshakeTimeout gets 408', async () => {
+  const wss = await echoServer({ handshakeTimeout: 50 })
+  const answer = await rawExchange(wss.address().port, ['GET / HTTP/1.1\r\nHost: x\r\n'])
+  assert.match(answer, /^HTTP\/1\.1 408 /)
+  // The server goes on serving.
+  const { client } = await pair(wss)
+  client.close()
+  await stop(wss)
+})
+
+test('hostLoop: verifyClient still decides; a refusal gets its status and no connection opens', async () => {
+  let asked = 0
+  const wss = await listen({
+    hostLoop: true,
+    verifyClient: (info, cb) => {
+      asked++
+      if (info.req.url === '/no') cb(false, 403, 'Forbidden')
+      else cb(true)
+    },
+  })
+  wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d)))
+  const refused = new WsClient(`ws://127.0.0.1:${wss.address().port}/no`)
+  refused.on('error', () => {})
+  const [, res] = await waitFor(refused, 'unexpected-response')
+  assert.strictEqual(res.statusCode, 403)
+  const { client } = await pair(wss, '/yes')
+  const echoed = waitFor(client, 'message')
+  client.send('verified')
+  assert.strictEqual(String((await echoed)[0]), 'verified')
+  assert.strictEqual(asked, 2)
+  assert.strictEqual(wss.clients.size, 1)
+  await stop(wss)
+})
+
+test('hostLoop: maxConnections answers the connection beyond it with 503', async () => {
+  const wss = await echoServer({ maxConnections: 1 })
+  const { client } = await pair(wss)
+  const answer = await rawExchange(wss.address().port, [UPGRADE_HEAD])
+  assert.match(answer, /^HTTP\/1\.1 503 /)
+  client.close()
+  await stop(wss)
+})
+
+test('hostLoop: once the server is closed its port refuses connections; open sockets go on', async () => {
+  const wss = await echoServer()
+  const { client } = await pair(wss)
+  const port = wss.address().port
+  wss.close()
+  const sock = net.connect(port, '127.0.0.1')
+  const [err] = await waitFor(sock, 'error')
+  assert.strictEqual(err.code, 'ECONNREFUSED')
+  const echoed = waitFor(client, 'message')
+  client.send('still open')
+  assert.strictEqual(String((await echoed)[0]), 'still open')
+  client.close()
+  await waitFor(wss, 'close')
+})

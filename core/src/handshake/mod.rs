@@ -7,8 +7,8 @@ mod response;
 
 pub(crate) use lazy::LazyRequest;
 pub use negotiate::Handshake;
-pub(crate) use request::parse_located;
 pub use request::{HeadError, parse_head};
+pub(crate) use request::{ParsedHead, parse_located};
 pub use response::{HttpResponse, check_header, check_headers, check_status, is_token, switching_protocols};
 
 use base64::Engine;

@@ -85,6 +85,17 @@ impl std::fmt::Debug for HostReader {
 /// bytes never wake the engine.
 pub(crate) struct HostTcp(Arc<AsyncFd<std::net::TcpStream>>);
 
+impl HostTcp {
+    /// A connected, non-blocking socket the host's loop reads, registered with the runtime for
+    /// writability only (for a `host_read` session: [`spawn`] takes it as it is).
+    pub(crate) fn new(tcp: std::net::TcpStream) -> io::Result<HostTcp> {
+        let _enter = crate::runtime::runtime().enter();
+        // SAFETY: the std stream owns its open descriptor, which it neither closes nor changes while
+        // the AsyncFd holds it.
+        Ok(HostTcp(Arc::new(unsafe { AsyncFd::register_with_interest(tcp, Interest::WRITABLE) }?)))
+    }
+}
+
 impl DirectWrite for AsyncFd<std::net::TcpStream> {
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         SockRef::from(self.get_ref()).send_vectored_with_flags(bufs, NO_SIGPIPE)
@@ -139,22 +150,35 @@ pub(super) fn spawn<T: Transport>(
     tx: Option<mpsc::Sender<Frame>>,
     ext: Option<DeflateParams>,
 ) {
-    let tcp = match engine::plain_tcp(transport) {
-        Ok(tcp) => tcp,
-        Err(transport) => {
-            tracing::warn!(parent: &s.shared.span, "host_read needs a plain TCP socket: the engine reads this one");
-            return engine::spawn(s, transport, leftover, tx, ext);
+    let boxed: Box<dyn std::any::Any> = Box::new(transport);
+    let sock = match boxed.downcast::<HostTcp>() {
+        // Registered for writability from the start (a connection the host accepted).
+        Ok(host) => host.0,
+        Err(other) => {
+            let transport = *other.downcast::<T>().expect("itself");
+            let tcp = match engine::plain_tcp(transport) {
+                Ok(tcp) => tcp,
+                Err(transport) => {
+                    tracing::warn!(parent: &s.shared.span, "host_read needs a plain TCP socket: the engine reads this one");
+                    return engine::spawn(s, transport, leftover, tx, ext);
+                }
+            };
+            // Leaves tokio's reactor (read interest included), then comes back for writability only.
+            let Some(sock) = register(&s, tcp, Interest::WRITABLE) else { return };
+            sock
         }
     };
-    // Leaves tokio's reactor (read interest included), then comes back for writability only.
-    let Some(sock) = register(&s, tcp, Interest::WRITABLE) else { return };
     let sock_for_guard = sock.clone();
     let (_, write, direct) = HostTcp(sock.clone()).split();
     let reader = HostReader::new(&s, sock, direct, leftover, tx, ext);
     let link = reader.link.clone();
     *s.shared.host_reader.lock().unwrap() = Some(Box::new(reader));
-    crate::runtime::spawn(engine::writer::<HostTcp>(s.clone(), write));
-    crate::runtime::spawn(guard(s.clone(), link, sock_for_guard));
+    // The writer and the guard in one task: a session the host's thread starts (and often ends) wakes
+    // the runtime once at its start and once at its end, not twice each.
+    let (writer, guard) = (engine::writer::<HostTcp>(s.clone(), write), guard(s.clone(), link, sock_for_guard));
+    crate::runtime::spawn(async move {
+        tokio::join!(writer, guard);
+    });
     super::pinger::restart(&s);
     s.with_handler(|h| h.on_open(&s));
 }
@@ -409,8 +433,23 @@ impl HostReader {
     /// Close is written.
     fn stop_receiving(&mut self) -> HostRead {
         self.link.stopped.store(true, Ordering::Release);
+        self.finish_if_written();
         self.session.shared.life.wake();
         self.stop_for_good()
+    }
+
+    /// When our Close is already written (the direct write took it), the session ends here, on the
+    /// host's thread, instead of in the guard task: its close is delivered in this call and the peer
+    /// sees our end at once. The guard then finds it ended.
+    fn finish_if_written(&self) {
+        let s = &self.session;
+        let target = s.shared.outbox.lock().unwrap().conn.close_seq();
+        if target.is_none_or(|seq| s.shared.written.seq() < seq) {
+            return;
+        }
+        self.link.tx.lock().unwrap().take();
+        engine::finish(s);
+        let _ = SockRef::from(self.sock.get_ref()).shutdown(std::net::Shutdown::Both);
     }
 
     /// End of stream (or a read error) without a closing handshake.
@@ -422,6 +461,8 @@ impl HostReader {
     }
 
     fn stop_for_good(&mut self) -> HostRead {
+        // The host drops a reader that said `Done`: nothing is left to resume.
+        self.link.resume.lock().unwrap().take();
         self.done = true;
         self.held = None;
         self.buf = BytesMut::new();

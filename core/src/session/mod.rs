@@ -24,6 +24,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{Notify, oneshot};
 
 pub use events::EventHandler;
+pub(crate) use host_read::HostTcp;
 pub use host_read::{HostRead, HostReader};
 pub use lifecycle::State;
 pub use outbox::MAX_QUEUED_REPLIES;
