@@ -9,7 +9,7 @@ use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use super::close;
 use super::extension::{Decompress, InflateError};
 use super::frame::{Frame, FrameType, MAX_CONTROL_PAYLOAD};
-use super::mask::apply_mask;
+use super::mask::{apply_mask, apply_mask_ascii};
 use super::utf8::Utf8Validator;
 use super::violation::{Violation, ViolationKind as Kind};
 
@@ -158,10 +158,9 @@ impl Decoder {
             }
             buf.advance(head_len);
             let mut payload = buf.split_to(len);
-            if let Some(key) = header.mask {
-                apply_mask(&mut payload, key);
-            }
-            if let Some(event) = self.on_frame(header, payload)? {
+            // Unmasked and checked for ASCII in one pass (a masked frame: check_header).
+            let ascii = header.mask.is_some_and(|key| apply_mask_ascii(&mut payload, key));
+            if let Some(event) = self.on_frame(header, payload, ascii)? {
                 return Ok(Some(event));
             }
         }
@@ -246,7 +245,8 @@ impl Decoder {
         Ok(())
     }
 
-    fn on_frame(&mut self, h: FrameHeader, payload: BytesMut) -> Result<Option<Event>, Violation> {
+    /// Acts on a complete frame (`ascii`: its payload has no byte over 0x7F).
+    fn on_frame(&mut self, h: FrameHeader, payload: BytesMut, ascii: bool) -> Result<Option<Event>, Violation> {
         match h.opcode {
             OpCode::Control(Control::Ping) => Ok(Some(Event::Ping(payload.freeze()))),
             OpCode::Control(Control::Pong) => Ok(Some(Event::Pong(payload.freeze()))),
@@ -263,8 +263,8 @@ impl Decoder {
                 let kind = if data == Data::Text { FrameType::Text } else { FrameType::Binary };
                 let utf8 = (kind == FrameType::Text && !self.skip_utf8).then(Utf8Validator::new);
                 if h.is_final && !h.rsv1 {
-                    // The common case: one frame, zero copies.
-                    if let Some(mut v) = utf8 {
+                    // The common case: one frame, zero copies (and an ASCII one is valid UTF-8).
+                    if let Some(mut v) = utf8.filter(|_| !ascii) {
                         v.feed(&payload, true).map_err(|_| invalid_utf8())?;
                     }
                     return Ok(Some(Event::Message(Frame::new(kind, payload.freeze()))));
