@@ -14,14 +14,20 @@ const READ_CHUNK: usize = 8 * 1024;
 /// next frame already sent lands there.
 const SLACK: usize = READ_CHUNK / 4;
 
+/// The largest frame a read is sized for before its header arrives: a guess that turns out wrong
+/// (a small message after a large one) holds at most this much in the allocation its payload keeps
+/// (in Node or Python, until the language frees the payload).
+const GUESS_MAX: usize = 128 * 1024;
+
 /// Makes room in `buf` for the next read: the rest of the frame in progress once the decoder has
-/// its header, or of a frame as large as the last data frame when the buffer is empty (a peer
-/// sending large messages goes on doing so), with [`SLACK`] beyond; otherwise [`READ_CHUNK`].
-/// Both sizes come from frame headers the decoder accepted, so within the frame size limit.
+/// its header, or of a frame as large as the last data frame (up to [`GUESS_MAX`]) when the buffer
+/// is empty (a peer sending large messages goes on doing so), with [`SLACK`] beyond; otherwise
+/// [`READ_CHUNK`]. Both sizes come from frame headers the decoder accepted, so within the frame size
+/// limit.
 pub(super) fn make_room(buf: &mut BytesMut, decoder: &Decoder) {
     let frame = match decoder.wanted() {
         Some(frame) => frame,
-        None if buf.is_empty() => decoder.last_data_len(),
+        None if buf.is_empty() => decoder.last_data_len().min(GUESS_MAX),
         None => 0,
     };
     let spare = buf.capacity() - buf.len();
@@ -96,6 +102,12 @@ mod tests {
         let mut buf = BytesMut::new();
         make_room(&mut buf, &d);
         assert!(buf.capacity() > 40000 + 8, "room for a frame like the last one");
+        let mut huge = frame(&vec![2u8; 1 << 20]);
+        assert!(matches!(d.decode(&mut huge).unwrap(), Some(Event::Message(_))));
+        let mut buf = BytesMut::new();
+        make_room(&mut buf, &d);
+        assert!(buf.capacity() <= GUESS_MAX + SLACK, "a guess never holds more than GUESS_MAX");
+        assert!(buf.capacity() >= GUESS_MAX, "but still a large read");
     }
 
     #[test]
