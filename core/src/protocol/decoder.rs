@@ -9,7 +9,7 @@ use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use super::close;
 use super::extension::{Decompress, InflateError};
 use super::frame::{Frame, FrameType, MAX_CONTROL_PAYLOAD};
-use super::mask::apply_mask;
+use super::mask::{apply_mask, apply_mask_ascii};
 use super::utf8::Utf8Validator;
 use super::violation::{Violation, ViolationKind as Kind};
 
@@ -60,6 +60,10 @@ pub struct Decoder {
     skip_utf8: bool,
     deliver_fragments: bool,
     max_fragments: usize,
+    /// Header and payload bytes of the accepted frame at the front of the buffer, still arriving.
+    frame_len: Option<usize>,
+    /// Header and payload bytes of the last complete data frame.
+    last_data_len: usize,
 }
 
 impl Decoder {
@@ -74,6 +78,8 @@ impl Decoder {
             skip_utf8: false,
             deliver_fragments: false,
             max_fragments: 0,
+            frame_len: None,
+            last_data_len: 0,
         }
     }
 
@@ -113,8 +119,22 @@ impl Decoder {
         self.partial.is_some()
     }
 
+    /// Bytes (header and payload) of the frame at the front of the buffer, once its header is
+    /// complete and within the limits; `None` before that. A reader makes room for the whole frame
+    /// at once with it: never more than the frame size limit allows, whatever a peer announces.
+    pub fn wanted(&self) -> Option<usize> {
+        self.frame_len
+    }
+
+    /// Bytes (header and payload) of the last complete data frame (0 before the first): the likely
+    /// size of the next one, as a hint for a reader's first read of it.
+    pub fn last_data_len(&self) -> usize {
+        self.last_data_len
+    }
+
     /// Decodes at most one event from the front of `buf`, consuming the bytes it used.
-    /// `Ok(None)` means more bytes are needed (capacity for the rest of the frame is reserved).
+    /// `Ok(None)` means more bytes are needed ([`Decoder::wanted`] then says how many the frame
+    /// takes once its header is complete).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, Violation> {
         loop {
             let mut cursor = Cursor::new(&buf[..]);
@@ -128,16 +148,19 @@ impl Decoder {
             let len = len as usize;
             if buf.len() < head_len + len {
                 self.peek_text(&header, &buf[head_len..])?;
-                buf.reserve(head_len + len - buf.len());
+                self.frame_len = Some(head_len + len);
                 return Ok(None);
             }
             self.peek = None;
+            self.frame_len = None;
+            if matches!(header.opcode, OpCode::Data(_)) {
+                self.last_data_len = head_len + len;
+            }
             buf.advance(head_len);
             let mut payload = buf.split_to(len);
-            if let Some(key) = header.mask {
-                apply_mask(&mut payload, key);
-            }
-            if let Some(event) = self.on_frame(header, payload)? {
+            // Unmasked and checked for ASCII in one pass (a masked frame: check_header).
+            let ascii = header.mask.is_some_and(|key| apply_mask_ascii(&mut payload, key));
+            if let Some(event) = self.on_frame(header, payload, ascii)? {
                 return Ok(Some(event));
             }
         }
@@ -222,7 +245,8 @@ impl Decoder {
         Ok(())
     }
 
-    fn on_frame(&mut self, h: FrameHeader, payload: BytesMut) -> Result<Option<Event>, Violation> {
+    /// Acts on a complete frame (`ascii`: its payload has no byte over 0x7F).
+    fn on_frame(&mut self, h: FrameHeader, payload: BytesMut, ascii: bool) -> Result<Option<Event>, Violation> {
         match h.opcode {
             OpCode::Control(Control::Ping) => Ok(Some(Event::Ping(payload.freeze()))),
             OpCode::Control(Control::Pong) => Ok(Some(Event::Pong(payload.freeze()))),
@@ -239,8 +263,8 @@ impl Decoder {
                 let kind = if data == Data::Text { FrameType::Text } else { FrameType::Binary };
                 let utf8 = (kind == FrameType::Text && !self.skip_utf8).then(Utf8Validator::new);
                 if h.is_final && !h.rsv1 {
-                    // The common case: one frame, zero copies.
-                    if let Some(mut v) = utf8 {
+                    // The common case: one frame, zero copies (and an ASCII one is valid UTF-8).
+                    if let Some(mut v) = utf8.filter(|_| !ascii) {
                         v.feed(&payload, true).map_err(|_| invalid_utf8())?;
                     }
                     return Ok(Some(Event::Message(Frame::new(kind, payload.freeze()))));

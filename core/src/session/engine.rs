@@ -21,8 +21,6 @@ use crate::error::Error;
 use crate::protocol::close::CloseReason;
 use crate::protocol::{Decoder, Event, Frame};
 
-const READ_CHUNK: usize = 8 * 1024;
-
 /// Spawns the reader, the writer and (if configured) the pinger for a started session.
 pub(super) fn spawn<T: Transport>(
     s: Session,
@@ -185,9 +183,7 @@ async fn reader<T: Transport>(
                     return Ok(());
                 }
             }
-            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                buf.reserve(READ_CHUNK);
-            }
+            super::read_room::make_room(&mut buf, &decoder);
             match guarded(sh, T::read_into(&mut read, &mut buf)).await? {
                 Ok(0) | Err(_) => {
                     on_eof(&s);

@@ -26,8 +26,6 @@ use crate::protocol::close::CloseReason;
 use crate::protocol::{Decoder, Event, Frame};
 use crate::transport::{DirectWrite, NO_SIGPIPE};
 
-const READ_CHUNK: usize = 8 * 1024;
-
 /// Reads per `read_ready` call at most: a busy connection yields to the host's other work (the
 /// host calls again while the socket stays readable).
 const MAX_READS: usize = 16;
@@ -347,9 +345,7 @@ impl HostReader {
             if reads == MAX_READS {
                 return (HostRead::Watch, drained);
             }
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-                self.buf.reserve(READ_CHUNK);
-            }
+            super::read_room::make_room(&mut self.buf, &self.decoder);
             let spare = self.buf.spare_capacity_mut();
             let room = spare.len();
             match SockRef::from(self.sock.get_ref()).recv(spare) {

@@ -8,6 +8,7 @@ mod lifecycle;
 mod outbox;
 mod pinger;
 mod pump;
+mod read_room;
 mod registry;
 mod settings;
 mod shared_send;
