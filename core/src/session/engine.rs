@@ -1,7 +1,8 @@
 //! The I/O side of a session: one reader task (decode, dispatch, close handshake) and one
 //! writer task (drains the outbox), both on the internal runtime. With
-//! `SessionConfig::no_idle_tasks`, plain TCP sessions go to `woken.rs` (no task while idle), which
-//! shares the writer's loop and the event handling here.
+//! `SessionConfig::no_idle_tasks` (the default), plain TCP sessions go to `woken.rs` (no task while
+//! idle), which shares the writer's loop and the event handling here; TLS sessions, and every
+//! session with `no_idle_tasks = false`, get the two tasks.
 
 use std::future::Future;
 use std::io::IoSlice;
@@ -41,7 +42,7 @@ pub(super) fn spawn<T: Transport>(
     super::pinger::restart(&s);
 }
 
-/// With `SessionConfig::no_idle_tasks`: a plain TCP session starts without tasks (woken.rs); other
+/// With `SessionConfig::no_idle_tasks` (the default): a plain TCP session starts without tasks (woken.rs); other
 /// transports (TLS) get the reader and the writer task.
 pub(super) fn spawn_woken<T: Transport>(
     s: Session,

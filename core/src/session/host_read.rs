@@ -66,7 +66,7 @@ impl Link {
 /// One session's receive side, driven by the host's loop (see the module documentation).
 pub struct HostReader {
     session: Session,
-    sock: Arc<AsyncFd<std::net::TcpStream>>,
+    sock: ReadSock,
     buf: BytesMut,
     decoder: Decoder,
     link: Arc<Link>,
@@ -78,6 +78,37 @@ pub struct HostReader {
 impl std::fmt::Debug for HostReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostReader").field("session", &self.session.id()).field("fd", &self.fd()).finish()
+    }
+}
+
+/// The socket a [`HostReader`] reads: an `AsyncFd` watched for writability only (the host's loop
+/// watches it for reads), or tokio's own registration (the engine's wake-ups read it, woken.rs).
+pub(super) enum ReadSock {
+    /// Read when the host's loop says so.
+    Host(Arc<AsyncFd<std::net::TcpStream>>),
+    /// Read when tokio's reactor says so; a read that drains it clears tokio's read readiness.
+    Tokio(Arc<tokio::net::TcpStream>),
+}
+
+impl ReadSock {
+    fn fd(&self) -> RawFd {
+        match self {
+            ReadSock::Host(sock) => sock.get_ref().as_raw_fd(),
+            ReadSock::Tokio(tcp) => tcp.as_raw_fd(),
+        }
+    }
+
+    /// Reads what the socket holds into the spare capacity of `buf` without waiting.
+    fn recv(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            ReadSock::Host(sock) => {
+                let n = SockRef::from(sock.get_ref()).recv(buf.spare_capacity_mut())?;
+                // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
+                unsafe { buf.set_len(buf.len() + n) };
+                Ok(n)
+            }
+            ReadSock::Tokio(tcp) => crate::transport::try_read_draining(tcp, buf),
+        }
     }
 }
 
@@ -150,7 +181,7 @@ pub(super) fn spawn<T: Transport>(
     let Some(sock) = register(&s, tcp, Interest::WRITABLE) else { return };
     let sock_for_guard = sock.clone();
     let (_, write, direct) = HostTcp(sock.clone()).split();
-    let reader = HostReader::new(&s, sock, direct, leftover, tx, ext);
+    let reader = HostReader::new(&s, ReadSock::Host(sock), direct, leftover, tx, ext);
     let link = reader.link.clone();
     *s.shared.host_reader.lock().unwrap() = Some(Box::new(reader));
     crate::runtime::spawn(engine::writer::<HostTcp>(s.clone(), write));
@@ -222,7 +253,7 @@ impl HostReader {
     /// The reader of a starting session over `sock`: sets up its direct writes and compression.
     pub(super) fn new(
         s: &Session,
-        sock: Arc<AsyncFd<std::net::TcpStream>>,
+        sock: ReadSock,
         direct: Option<Arc<dyn DirectWrite>>,
         leftover: BytesMut,
         tx: Option<mpsc::Sender<Frame>>,
@@ -254,7 +285,7 @@ impl HostReader {
 
     /// The socket's descriptor, for the host's readiness watch (valid while the reader lives).
     pub fn fd(&self) -> RawFd {
-        self.sock.get_ref().as_raw_fd()
+        self.sock.fd()
     }
 
     /// The session this reader reads for.
@@ -326,13 +357,10 @@ impl HostReader {
             if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
                 self.buf.reserve(READ_CHUNK);
             }
-            let spare = self.buf.spare_capacity_mut();
-            let room = spare.len();
-            match SockRef::from(self.sock.get_ref()).recv(spare) {
+            let room = self.buf.capacity() - self.buf.len();
+            match self.sock.recv(&mut self.buf) {
                 Ok(0) => return (self.eof(), false),
                 Ok(n) => {
-                    // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
-                    unsafe { self.buf.set_len(self.buf.len() + n) };
                     reads += 1;
                     if n < room {
                         // Drained: decode what came and wait for the next readiness (no read that
