@@ -330,8 +330,8 @@ pub(super) fn finish(s: &Session) {
     sh.pings.stop();
     s.set_end(End::Failed(Error::Closed(Some(reason.clone()))));
     sh.life.publish(reason.clone());
-    sh.writer_wake.notify_one();
-    sh.space.notify_waiters();
+    sh.wake_writer_if_waiting();
+    sh.notify_space();
     sh.written.wake_all();
     let duration_ms = sh.created.elapsed().as_millis() as u64;
     let (code, initiator) = (reason.code, reason.initiator.as_str());
@@ -363,7 +363,7 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
         return;
     }
     if !ob.direct.as_ref().is_some_and(|direct| direct.spawn_writer()) {
-        sh.writer_wake.notify_one();
+        sh.writer_wake().notify_one();
     }
 }
 
@@ -394,7 +394,7 @@ pub(super) async fn write_queued<T: Transport>(s: &Session, write: &mut T::Write
         };
         let Some(batch) = batch else {
             tokio::select! {
-                _ = sh.writer_wake.notified() => {}
+                _ = sh.writer_wake().notified() => {}
                 _ = sh.life.ended() => {}
             }
             continue;
@@ -423,7 +423,7 @@ pub(super) async fn write_queued<T: Transport>(s: &Session, write: &mut T::Write
         };
         sh.written.publish(batch.seq);
         if was_over {
-            sh.space.notify_waiters();
+            sh.notify_space();
         }
         if drain {
             // If a callback is running, it delivers the drain when it returns.

@@ -10,7 +10,7 @@ use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
 use bytes::BytesMut;
 use socket2::SockRef;
@@ -51,14 +51,25 @@ struct Link {
     /// The reader no longer parses the peer's frames (its Close came, or the connection failed).
     stopped: AtomicBool,
     /// Called (from any thread) when a stopped reader may read again.
-    resume: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+    resume: Mutex<Option<Resume>>,
+}
+
+/// What a stopped reader's resumption calls.
+#[derive(Clone)]
+enum Resume {
+    /// The host's hook ([`HostReader::set_resume_hook`]).
+    Hook(Arc<dyn Fn() + Send + Sync>),
+    /// The engine's own driver (woken.rs): a waker, no block of its own.
+    Waker(Waker),
 }
 
 impl Link {
     fn resume(&self) {
         let hook = self.resume.lock().unwrap().clone();
-        if let Some(hook) = hook {
-            hook();
+        match hook {
+            Some(Resume::Hook(hook)) => hook(),
+            Some(Resume::Waker(waker)) => waker.wake(),
+            None => {}
         }
     }
 }
@@ -71,7 +82,8 @@ pub struct HostReader {
     decoder: Decoder,
     link: Arc<Link>,
     /// A message the full incoming queue could not take yet, or a Ping whose Pong has no room yet.
-    held: Option<Event>,
+    /// (Boxed: a reader that holds nothing keeps one pointer for it.)
+    held: Option<Box<Event>>,
     done: bool,
 }
 
@@ -183,7 +195,7 @@ pub(super) fn spawn<T: Transport>(
     let (_, write, direct) = HostTcp(sock.clone()).split();
     let reader = HostReader::new(&s, ReadSock::Host(sock), direct, leftover, tx, ext);
     let link = reader.link.clone();
-    *s.shared.host_reader.lock().unwrap() = Some(Box::new(reader));
+    s.shared.set_host_reader(Some(Box::new(reader)));
     crate::runtime::spawn(engine::writer::<HostTcp>(s.clone(), write));
     crate::runtime::spawn(guard(s.clone(), link, sock_for_guard));
     super::pinger::restart(&s);
@@ -233,7 +245,7 @@ async fn guard(s: Session, link: Arc<Link>, sock: Arc<AsyncFd<std::net::TcpStrea
     link.tx.lock().unwrap().take();
     engine::finish(&s);
     // A reader the host never took would keep the session alive.
-    sh.host_reader.lock().unwrap().take();
+    sh.take_host_reader();
     // The host's loop sees the socket readable (end of stream) and drops its reader.
     let _ = SockRef::from(sock.get_ref()).shutdown(std::net::Shutdown::Both);
     drop(sock);
@@ -296,7 +308,12 @@ impl HostReader {
     /// Sets what is called (from any thread) when a reader that returned [`HostRead::Stop`] may read
     /// again, and when the session ended while it was stopped.
     pub fn set_resume_hook(&self, hook: Arc<dyn Fn() + Send + Sync>) {
-        *self.link.resume.lock().unwrap() = Some(hook);
+        *self.link.resume.lock().unwrap() = Some(Resume::Hook(hook));
+    }
+
+    /// As [`HostReader::set_resume_hook`], with a waker (the engine's driver).
+    pub(super) fn set_resume_waker(&self, waker: Waker) {
+        *self.link.resume.lock().unwrap() = Some(Resume::Waker(waker));
     }
 
     /// The socket is readable (or the host wants what is already buffered): reads what it holds
@@ -317,7 +334,7 @@ impl HostReader {
             return (self.stop_for_good(), false);
         }
         let tx = self.link.tx.lock().unwrap().clone();
-        if let Some(event) = self.held.take() {
+        if let Some(event) = self.held.take().map(|held| *held) {
             // A held message was counted when it was first dispatched.
             match self.dispatch(event, tx.as_ref(), false) {
                 Step::Go => {}
@@ -399,7 +416,7 @@ impl HostReader {
                     Some(tx) => match tx.try_send(frame) {
                         Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
                         Err(mpsc::error::TrySendError::Full(frame)) => {
-                            self.held = Some(Event::Message(frame));
+                            self.held = Some(Box::new(Event::Message(frame)));
                             self.resume_when_room(tx.clone());
                             return Step::Hold;
                         }
@@ -416,7 +433,7 @@ impl HostReader {
                             // Too many Pongs wait for a peer that reads nothing: stop reading until
                             // they are written (as the engine's reader does).
                             drop(ob);
-                            self.held = Some(Event::Ping(payload));
+                            self.held = Some(Box::new(Event::Ping(payload)));
                             self.resume_when_written();
                             return Step::Hold;
                         }
@@ -499,6 +516,6 @@ impl Session {
     /// The reader of a session started with `SessionConfig::host_read`, for the host's loop to
     /// drive; `None` in the default mode, before `start`, and once taken.
     pub fn take_host_reader(&self) -> Option<HostReader> {
-        self.shared.host_reader.lock().unwrap().take().map(|r| *r)
+        self.shared.take_host_reader().map(|r| *r)
     }
 }

@@ -9,7 +9,7 @@
 
 use std::io::{self, IoSlice};
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::{Duration, Instant};
@@ -74,55 +74,62 @@ pub(super) struct Driver {
     listed: AtomicBool,
     /// The sweeper asks the parked task to end.
     retire: AtomicBool,
-    /// When the armed close timer fires (the earliest one armed).
-    timer: Mutex<Option<Instant>>,
+    /// When the armed close timer fires (the earliest one armed), in nanoseconds after the session
+    /// was created, plus one; 0 when none is armed.
+    timer: AtomicU64,
     me: Weak<Driver>,
-    waker: Waker,
 }
 
-/// The wake-up the reactor and the lifecycle hold: the driver's weak reference itself (no block of
-/// its own), so an idle session is not kept alive by its own registration.
-fn wakeup(driver: Weak<Driver>) -> Waker {
+/// The wake-up the reactor and the lifecycle hold (`RESUME` false), or the one a stopped reader's
+/// resumption calls (`RESUME` true: the reader runs even if the socket is not readable): the
+/// driver's weak reference itself (no block of its own), so an idle session is not kept alive by
+/// its own registration.
+fn wakeup<const RESUME: bool>(driver: Weak<Driver>) -> Waker {
     // SAFETY: the data pointer is a `Weak<Driver>` turned into a raw pointer, which every function
-    // of `WAKEUP` treats as such (cloned, upgraded, dropped once).
-    unsafe { Waker::from_raw(RawWaker::new(Weak::into_raw(driver).cast(), &WAKEUP)) }
+    // of the vtable treats as such (cloned, upgraded, dropped once).
+    unsafe { Waker::from_raw(RawWaker::new(Weak::into_raw(driver).cast(), &Wakeup::<RESUME>::VTABLE)) }
 }
 
-const WAKEUP: RawWakerVTable = RawWakerVTable::new(wakeup_clone, wakeup_wake, wakeup_wake_by_ref, wakeup_drop);
+/// The functions of [`wakeup`]'s wakers.
+struct Wakeup<const RESUME: bool>;
 
-/// The waker's `Weak<Driver>`, still owned by the waker.
-///
-/// # Safety
-/// `data` comes from `Weak::into_raw` in [`wakeup`] and was not dropped.
-unsafe fn borrowed(data: *const ()) -> ManuallyDrop<Weak<Driver>> {
-    // SAFETY: as the caller promises.
-    ManuallyDrop::new(unsafe { Weak::from_raw(data.cast::<Driver>()) })
-}
+impl<const RESUME: bool> Wakeup<RESUME> {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(Self::clone, Self::wake, Self::wake_by_ref, Self::drop);
 
-unsafe fn wakeup_clone(data: *const ()) -> RawWaker {
-    // SAFETY: called by `Waker` on its own data.
-    let weak = unsafe { borrowed(data) };
-    RawWaker::new(Weak::into_raw(Weak::clone(&weak)).cast(), &WAKEUP)
-}
-
-unsafe fn wakeup_wake(data: *const ()) {
-    // SAFETY: called by `Waker` on its own data, which it gives up here.
-    let weak = unsafe { Weak::from_raw(data.cast::<Driver>()) };
-    if let Some(driver) = weak.upgrade() {
-        driver.schedule();
+    /// The waker's `Weak<Driver>`, still owned by the waker.
+    ///
+    /// # Safety
+    /// `data` comes from `Weak::into_raw` in [`wakeup`] and was not dropped.
+    unsafe fn borrowed(data: *const ()) -> ManuallyDrop<Weak<Driver>> {
+        // SAFETY: as the caller promises.
+        ManuallyDrop::new(unsafe { Weak::from_raw(data.cast::<Driver>()) })
     }
-}
 
-unsafe fn wakeup_wake_by_ref(data: *const ()) {
-    // SAFETY: called by `Waker` on its own data.
-    if let Some(driver) = unsafe { borrowed(data) }.upgrade() {
-        driver.schedule();
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        // SAFETY: called by `Waker` on its own data.
+        let weak = unsafe { Self::borrowed(data) };
+        RawWaker::new(Weak::into_raw(Weak::clone(&weak)).cast(), &Self::VTABLE)
     }
-}
 
-unsafe fn wakeup_drop(data: *const ()) {
-    // SAFETY: called by `Waker` on its own data, once.
-    drop(unsafe { Weak::from_raw(data.cast::<Driver>()) });
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: called by `Waker` on its own data, which it gives up here.
+        let weak = unsafe { Weak::from_raw(data.cast::<Driver>()) };
+        if let Some(driver) = weak.upgrade() {
+            driver.wake_up(RESUME);
+        }
+    }
+
+    unsafe fn wake_by_ref(data: *const ()) {
+        // SAFETY: called by `Waker` on its own data.
+        if let Some(driver) = unsafe { Self::borrowed(data) }.upgrade() {
+            driver.wake_up(RESUME);
+        }
+    }
+
+    unsafe fn drop(data: *const ()) {
+        // SAFETY: called by `Waker` on its own data, once.
+        drop(unsafe { Weak::from_raw(data.cast::<Driver>()) });
+    }
 }
 
 impl DirectWrite for Driver {
@@ -169,19 +176,12 @@ pub(super) fn spawn(
         active: AtomicBool::new(false),
         listed: AtomicBool::new(false),
         retire: AtomicBool::new(false),
-        timer: Mutex::new(None),
+        timer: AtomicU64::new(0),
         me: me.clone(),
-        waker: wakeup(me.clone()),
     });
     let direct: Arc<dyn DirectWrite> = driver.clone();
     let reader = HostReader::new(&s, ReadSock::Tokio(sock), Some(direct), leftover, tx, ext);
-    let weak = Arc::downgrade(&driver);
-    reader.set_resume_hook(Arc::new(move || {
-        if let Some(driver) = weak.upgrade() {
-            driver.force.store(true, Ordering::Release);
-            driver.schedule();
-        }
-    }));
+    reader.set_resume_waker(wakeup::<true>(Arc::downgrade(&driver)));
     *driver.reader.lock().unwrap() = Some(reader);
     super::pinger::restart(&s);
     crate::runtime::spawn(async move {
@@ -226,6 +226,14 @@ enum Round {
 }
 
 impl Driver {
+    /// A wake-up; `resume`: a stopped reader may read again (even if the socket is not readable).
+    fn wake_up(self: Arc<Self>, resume: bool) {
+        if resume {
+            self.force.store(true, Ordering::Release);
+        }
+        self.schedule();
+    }
+
     /// A wake-up: runs a task unless one runs (then it looks once more).
     fn schedule(self: Arc<Self>) {
         let mut now = self.state.load(Ordering::Acquire);
@@ -319,7 +327,8 @@ impl Driver {
     fn round(&self) -> Round {
         let s = &self.session;
         let sh = &*s.shared;
-        sh.life.register(&self.waker);
+        let waker = wakeup::<false>(self.me.clone());
+        sh.life.register(&waker);
         if sh.life.is_terminated() {
             return self.end(true);
         }
@@ -341,7 +350,7 @@ impl Driver {
             }
             return Round::Idle;
         }
-        let mut cx = Context::from_waker(&self.waker);
+        let mut cx = Context::from_waker(&waker);
         if self.force.swap(false, Ordering::AcqRel) {
             self.stopped.store(false, Ordering::Release);
         } else if self.stopped.load(Ordering::Acquire) {
@@ -388,23 +397,17 @@ impl Driver {
     /// Wakes the driver at the close deadline (a timer only while closing; another one only if the
     /// timeout was shortened).
     fn arm_timer(&self, deadline: Instant) {
-        {
-            let mut armed = self.timer.lock().unwrap();
-            if armed.is_some_and(|at| at <= deadline) {
-                return;
-            }
-            *armed = Some(deadline);
+        let at = deadline.saturating_duration_since(self.session.shared.created).as_nanos() as u64 + 1;
+        let earlier = |armed: u64| (armed == 0 || armed > at).then_some(at);
+        if self.timer.fetch_update(Ordering::AcqRel, Ordering::Acquire, earlier).is_err() {
+            return;
         }
         let me = self.me.clone();
         crate::runtime::spawn(async move {
             tokio::time::sleep_until(deadline.into()).await;
             if let Some(driver) = me.upgrade() {
                 // A later deadline (the timeout was lengthened) arms a new timer.
-                let mut armed = driver.timer.lock().unwrap();
-                if *armed == Some(deadline) {
-                    *armed = None;
-                }
-                drop(armed);
+                let _ = driver.timer.compare_exchange(at, 0, Ordering::AcqRel, Ordering::Acquire);
                 driver.schedule();
             }
         });
