@@ -103,6 +103,7 @@ pub(super) enum ReadSock {
 }
 
 impl ReadSock {
+    /// The socket's descriptor.
     fn fd(&self) -> RawFd {
         match self {
             ReadSock::Host(sock) => sock.get_ref().as_raw_fd(),
