@@ -30,9 +30,13 @@ struct Args {
     /// logging-cost row); without it nothing is logged.
     #[arg(long)]
     log_file: Option<std::path::PathBuf>,
-    /// Sessions keep no task while idle (`SessionConfig::no_idle_tasks`).
-    #[arg(long)]
+    /// Sessions keep no task while idle (`SessionConfig::no_idle_tasks`): the default, accepted
+    /// for the bench's older command lines.
+    #[arg(long, conflicts_with = "idle_tasks")]
     no_idle_tasks: bool,
+    /// Every session keeps a reader and a writer task (`SessionConfig::no_idle_tasks = false`).
+    #[arg(long)]
+    idle_tasks: bool,
 }
 
 /// One line per record: "LEVEL message k=v ...", written as it comes.
@@ -61,7 +65,7 @@ fn main() -> wssession_core::Result<()> {
     let mut config = ServerConfig { host: args.host, port: args.port, ..ServerConfig::default() };
     config.session.max_frame_size = args.max_size;
     config.session.write_hard_limit = args.max_size * 2 + (1 << 20);
-    config.session.no_idle_tasks = args.no_idle_tasks;
+    config.session.no_idle_tasks = !args.idle_tasks;
     if args.deflate {
         config.deflate = DeflateConfig::enabled();
     }

@@ -62,7 +62,7 @@ pub trait Transport: Send + 'static {
 }
 
 /// One side of a TCP connection shared by the reader, the writer and direct senders.
-pub struct TcpSide(Arc<TcpStream>);
+pub struct TcpSide(pub(crate) Arc<TcpStream>);
 
 /// `send`/`sendmsg` flag that turns a write to a vanished peer into EPIPE instead of SIGPIPE:
 /// C hosts keep SIGPIPE's default action, which would kill the whole process.
@@ -139,7 +139,7 @@ fn read_ready(tcp: &TcpStream) -> impl Future<Output = io::Result<()>> + Send + 
 /// the next wait parks until new bytes arrive instead of first making a read that only returns
 /// `EAGAIN` (one system call saved per incoming burst). End of stream stays observable: tokio
 /// never clears the read-closed state.
-fn try_read_draining(tcp: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+pub(crate) fn try_read_draining(tcp: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
     let mut drained = None;
     let result = tcp.try_io(Interest::READABLE, || {
         let spare = buf.spare_capacity_mut();

@@ -21,8 +21,9 @@ use crate::server::Tracker;
 /// valid after the session closes (calls then report WSS_STATUS_CLOSED).
 pub struct wss_session {
     pub(crate) session: Session,
-    /// The request in C form, made on the first `wss_session_request` (most sessions never ask).
-    request: OnceLock<wss_request>,
+    /// The request in C form, made on the first `wss_session_request` (most sessions never ask;
+    /// boxed: they keep one pointer for it).
+    request: OnceLock<Box<wss_request>>,
     user_data: Mutex<Option<UserData>>,
     close_reason: OnceLock<CString>,
     pub(crate) tracker: Arc<Tracker>,
@@ -227,7 +228,7 @@ pub unsafe extern "C" fn wss_session_request(session: *const wss_session, out: *
     ffi_status! {
         let s = arg(session, "session")?;
         let out = out_ptr(out, "out")?;
-        write(out, s.request.get_or_init(|| wss_request::new(s.session.request())) as *const wss_request);
+        write(out, &**s.request.get_or_init(|| Box::new(wss_request::new(s.session.request()))) as *const wss_request);
         Ok(())
     }
 }

@@ -57,8 +57,9 @@ pub struct SessionConfig {
     pub host_read: bool,
     /// A plain TCP session keeps no task while it is idle: the reactor's wake-up runs a short task
     /// that reads until the socket would block, and a writer task exists only while the socket holds
-    /// back queued bytes (2.5 KiB instead of 4 KiB per idle connection; handshakes and small echoes
-    /// cost a few per cent more CPU, see bench/PROFILES.md). TLS sessions are unaffected. Default false.
+    /// back queued bytes (about 2 KiB instead of 4 KiB per idle connection, see bench/PROFILES.md).
+    /// Default true; false gives every session a reader and a writer task for its whole life (the
+    /// mode TLS sessions always use).
     pub no_idle_tasks: bool,
 }
 
@@ -79,7 +80,7 @@ impl Default for SessionConfig {
             deliver_fragments: false,
             max_fragments: 0,
             host_read: false,
-            no_idle_tasks: false,
+            no_idle_tasks: true,
         }
     }
 }

@@ -9,8 +9,6 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use bytes::Bytes;
-
 use super::request::{ParsedHead, parse_located};
 use crate::request::Request;
 
@@ -26,11 +24,11 @@ pub(crate) enum LazyRequest {
 /// A head our handshake read, with what it agreed, and the request once someone asked for it.
 #[derive(Debug)]
 pub(crate) struct KeptHead {
-    bytes: Bytes,
-    /// Where the request target sits in `bytes`.
-    target: Range<usize>,
+    bytes: Box<[u8]>,
+    /// Where the request target sits in `bytes` (a head is far below 4 GiB).
+    target: Range<u32>,
     /// How many header lines the head has (the slots to parse it again with).
-    headers: usize,
+    headers: u32,
     remote_addr: SocketAddr,
     local_addr: SocketAddr,
     tls: bool,
@@ -47,9 +45,9 @@ impl LazyRequest {
         debug_assert_eq!(head.len(), len, "the head's bytes, nothing after them");
         LazyRequest::Head(KeptHead {
             // A copy of exactly the head: a slice of the read buffer would keep all of it.
-            bytes: Bytes::copy_from_slice(head),
-            target,
-            headers,
+            bytes: head.into(),
+            target: target.start as u32..target.end as u32,
+            headers: headers as u32,
             remote_addr: request.remote_addr,
             local_addr: request.local_addr,
             tls: request.tls,
@@ -73,7 +71,8 @@ impl LazyRequest {
             LazyRequest::Parsed(request) => &request.path,
             LazyRequest::Head(head) => {
                 // The target's bytes were a `str` when httparse returned them; "/" as for a missing one.
-                let target = std::str::from_utf8(&head.bytes[head.target.clone()]).unwrap_or("/");
+                let target = std::str::from_utf8(&head.bytes[head.target.start as usize..head.target.end as usize])
+                    .unwrap_or("/");
                 let path = target.split_once('?').map_or(target, |(path, _)| path);
                 if target.is_empty() { "/" } else { path }
             }
@@ -98,7 +97,8 @@ impl From<Request> for LazyRequest {
 impl KeptHead {
     /// The request as the handshake parsed it, with what it agreed.
     fn parse(&self) -> Request {
-        let parsed = parse_located(&self.bytes, self.bytes.len(), self.headers, self.remote_addr, self.local_addr);
+        let parsed =
+            parse_located(&self.bytes, self.bytes.len(), self.headers as usize, self.remote_addr, self.local_addr);
         // The same bytes with the same limits parse as they did in the handshake.
         let mut request = parsed.ok().flatten().expect("a kept head parses as it did in the handshake").request;
         request.tls = self.tls;

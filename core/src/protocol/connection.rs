@@ -38,14 +38,22 @@ pub enum State {
 pub struct SendHalf {
     state: State,
     encoder: Encoder,
-    /// Our Close frame, once queued, and its sequence number in the output.
-    close_sent: Option<(CloseFrame, u64)>,
+    /// The closing handshake's records, boxed once closing begins: an open connection keeps one
+    /// pointer for them.
+    ending: Option<Box<Ending>>,
     /// Our Close frame has been taken from the output (handed to the transport).
     close_written: bool,
-    /// The peer's Close frame, once a valid one arrived.
-    close_rcvd: Option<CloseFrame>,
     /// The connection failed (a violation): nothing more is parsed.
     failed: bool,
+}
+
+/// What the closing handshake recorded so far.
+#[derive(Default)]
+struct Ending {
+    /// Our Close frame, once queued, and its sequence number in the output.
+    close_sent: Option<(CloseFrame, u64)>,
+    /// The peer's Close frame, once a valid one arrived.
+    close_rcvd: Option<CloseFrame>,
     /// Why the connection ends: the first cause recorded wins.
     cause: Option<CloseReason>,
 }
@@ -53,15 +61,17 @@ pub struct SendHalf {
 impl SendHalf {
     /// An open connection's send half; `masking` masks outgoing frames (non-standard for a server).
     pub fn new(masking: bool) -> Self {
-        Self {
-            state: State::Open,
-            encoder: Encoder::new(masking),
-            close_sent: None,
-            close_written: false,
-            close_rcvd: None,
-            failed: false,
-            cause: None,
-        }
+        Self { state: State::Open, encoder: Encoder::new(masking), ending: None, close_written: false, failed: false }
+    }
+
+    /// The closing handshake's records, made on first use.
+    fn ending_mut(&mut self) -> &mut Ending {
+        self.ending.get_or_insert_with(Box::default)
+    }
+
+    /// Whether our Close frame is queued.
+    fn close_queued(&self) -> bool {
+        self.ending.as_ref().is_some_and(|e| e.close_sent.is_some())
     }
 
     /// The only place the state changes: forward only (Open → Closing → Closed, or Open → Closed).
@@ -132,7 +142,7 @@ impl SendHalf {
     /// Encodes the automatic Pong answering a Ping; nothing once our Close is queued (RFC 6455
     /// §5.5.1: nothing follows it). Returns the bytes it added.
     pub fn reply(&mut self, ping: &[u8]) -> Option<usize> {
-        if self.close_sent.is_some() || self.state == State::Closed {
+        if self.close_queued() || self.state == State::Closed {
             return None;
         }
         Some(self.encoder.control(OPCODE_PONG, ping).expect("a ping payload is at most 125 bytes"))
@@ -160,7 +170,7 @@ impl SendHalf {
     pub fn receive_close(&mut self, frame: Option<(u16, String)>) {
         let (code, reason) = frame.unwrap_or((close::NO_STATUS, String::new()));
         let code_on_wire = (code != close::NO_STATUS).then_some(code);
-        self.close_rcvd = Some(CloseFrame::new(code_on_wire, reason.clone()));
+        self.ending_mut().close_rcvd = Some(CloseFrame::new(code_on_wire, reason.clone()));
         self.record_cause(CloseReason::new(code, reason, Initiator::Remote));
         self.queue_close(code, "");
     }
@@ -175,18 +185,19 @@ impl SendHalf {
     /// abnormal, whatever cause was recorded before, since no handshake will complete.
     pub fn terminate(&mut self) {
         if self.state != State::Closed {
-            self.cause = Some(CloseReason::abnormal());
+            self.ending_mut().cause = Some(CloseReason::abnormal());
         }
     }
 
     fn record_cause(&mut self, reason: CloseReason) {
-        if self.cause.is_none() {
-            self.cause = Some(reason);
+        let ending = self.ending_mut();
+        if ending.cause.is_none() {
+            ending.cause = Some(reason);
         }
     }
 
     fn queue_close(&mut self, code: u16, reason: &str) -> bool {
-        if self.close_sent.is_some() || self.state == State::Closed {
+        if self.close_queued() || self.state == State::Closed {
             return false;
         }
         let mut payload = Vec::with_capacity(2 + reason.len());
@@ -196,34 +207,35 @@ impl SendHalf {
         }
         self.encoder.control(OPCODE_CLOSE, &payload).expect("close payload is at most 125 bytes");
         let frame = CloseFrame::new((code != close::NO_STATUS).then_some(code), reason);
-        self.close_sent = Some((frame, self.encoder.output().seq()));
+        let seq = self.encoder.output().seq();
+        self.ending_mut().close_sent = Some((frame, seq));
         self.set_state(State::Closing);
         true
     }
 
     /// Whether the peer's frames are still parsed: not after its Close, nor after a failure.
     pub fn receiving(&self) -> bool {
-        self.close_rcvd.is_none() && !self.failed && self.state != State::Closed
+        self.close_rcvd().is_none() && !self.failed && self.state != State::Closed
     }
 
     /// The sequence number of our Close frame in the output, once queued.
     pub fn close_seq(&self) -> Option<u64> {
-        self.close_sent.as_ref().map(|(_, seq)| *seq)
+        self.ending.as_ref().and_then(|e| e.close_sent.as_ref()).map(|(_, seq)| *seq)
     }
 
     /// Our Close frame, once handed to the transport.
     pub fn close_sent(&self) -> Option<&CloseFrame> {
-        self.close_sent.as_ref().filter(|_| self.close_written).map(|(f, _)| f)
+        self.ending.as_ref().and_then(|e| e.close_sent.as_ref()).filter(|_| self.close_written).map(|(f, _)| f)
     }
 
     /// The peer's Close frame, once a valid one arrived.
     pub fn close_rcvd(&self) -> Option<&CloseFrame> {
-        self.close_rcvd.as_ref()
+        self.ending.as_ref().and_then(|e| e.close_rcvd.as_ref())
     }
 
     /// The first recorded cause of the end, if closing has begun.
     pub fn cause(&self) -> Option<&CloseReason> {
-        self.cause.as_ref()
+        self.ending.as_ref().and_then(|e| e.cause.as_ref())
     }
 
     /// The encoded bytes not yet handed to the transport.
@@ -250,9 +262,9 @@ impl SendHalf {
     pub fn finish(&mut self) -> CloseReason {
         self.abort();
         self.set_state(State::Closed);
-        let mut reason = self.cause.clone().expect("recorded above");
+        let mut reason = self.cause().cloned().expect("recorded above");
         reason.sent = self.close_sent().cloned();
-        reason.received = self.close_rcvd.clone();
+        reason.received = self.close_rcvd().cloned();
         reason
     }
 }

@@ -54,9 +54,11 @@ struct Peek {
 pub struct Decoder {
     max_size: usize,
     max_inflated: Option<usize>,
-    partial: Option<Partial>,
+    /// A fragmented message in progress (boxed: an idle connection keeps one pointer for it).
+    partial: Option<Box<Partial>>,
     inflater: Option<Box<dyn Decompress>>,
-    peek: Option<Peek>,
+    /// The early UTF-8 check of a Text frame still arriving (boxed, as `partial`).
+    peek: Option<Box<Peek>>,
     skip_utf8: bool,
     deliver_fragments: bool,
     max_fragments: usize,
@@ -173,12 +175,12 @@ impl Decoder {
             return Ok(());
         }
         if self.peek.is_none() {
-            let utf8 = match (h.opcode, &self.partial) {
+            let utf8 = match (h.opcode, self.partial.as_deref()) {
                 (OpCode::Data(Data::Text), None) if !h.rsv1 => Utf8Validator::new(),
                 (OpCode::Data(Data::Continue), Some(Partial { compressed: false, utf8: Some(v), .. })) => v.clone(),
                 _ => return Ok(()),
             };
-            self.peek = Some(Peek { checked: 0, utf8 });
+            self.peek = Some(Box::new(Peek { checked: 0, utf8 }));
         }
         let peek = self.peek.as_mut().expect("set above");
         if masked.len() <= peek.checked {
@@ -271,14 +273,17 @@ impl Decoder {
                 }
                 let mut partial = Partial { kind, data: Vec::new(), compressed: h.rsv1, utf8, delivered: 0, frames: 0 };
                 self.append(&mut partial, &payload, h.is_final)?;
-                Ok(self.frame_done(partial, h.is_final))
+                if h.is_final {
+                    return Ok(Some(Event::Message(Frame::new(partial.kind, partial.data))));
+                }
+                Ok(self.frame_done(Box::new(partial), false))
             }
         }
     }
 
     /// After a data frame of a message in progress: the message once `fin` (only the last part when
     /// delivering fragments); before that, this frame's part when delivering fragments, else nothing.
-    fn frame_done(&mut self, mut p: Partial, fin: bool) -> Option<Event> {
+    fn frame_done(&mut self, mut p: Box<Partial>, fin: bool) -> Option<Event> {
         if fin {
             return Some(Event::Message(Frame::new(p.kind, p.data)));
         }

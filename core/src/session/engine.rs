@@ -1,7 +1,8 @@
 //! The I/O side of a session: one reader task (decode, dispatch, close handshake) and one
 //! writer task (drains the outbox), both on the internal runtime. With
-//! `SessionConfig::no_idle_tasks`, plain TCP sessions go to `woken.rs` (no task while idle), which
-//! shares the writer's loop and the event handling here.
+//! `SessionConfig::no_idle_tasks` (the default), plain TCP sessions go to `woken.rs` (no task while
+//! idle), which shares the writer's loop and the event handling here; TLS sessions, and every
+//! session with `no_idle_tasks = false`, get the two tasks.
 
 use std::future::Future;
 use std::io::IoSlice;
@@ -39,7 +40,7 @@ pub(super) fn spawn<T: Transport>(
     super::pinger::restart(&s);
 }
 
-/// With `SessionConfig::no_idle_tasks`: a plain TCP session starts without tasks (woken.rs); other
+/// With `SessionConfig::no_idle_tasks` (the default): a plain TCP session starts without tasks (woken.rs); other
 /// transports (TLS) get the reader and the writer task.
 pub(super) fn spawn_woken<T: Transport>(
     s: Session,
@@ -325,8 +326,8 @@ pub(super) fn finish(s: &Session) {
     sh.pings.stop();
     s.set_end(End::Failed(Error::Closed(Some(reason.clone()))));
     sh.life.publish(reason.clone());
-    sh.writer_wake.notify_one();
-    sh.space.notify_waiters();
+    sh.wake_writer_if_waiting();
+    sh.notify_space();
     sh.written.wake_all();
     let duration_ms = sh.created.elapsed().as_millis() as u64;
     let (code, initiator) = (reason.code, reason.initiator.as_str());
@@ -358,7 +359,7 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
         return;
     }
     if !ob.direct.as_ref().is_some_and(|direct| direct.spawn_writer()) {
-        sh.writer_wake.notify_one();
+        sh.writer_wake().notify_one();
     }
 }
 
@@ -389,7 +390,7 @@ pub(super) async fn write_queued<T: Transport>(s: &Session, write: &mut T::Write
         };
         let Some(batch) = batch else {
             tokio::select! {
-                _ = sh.writer_wake.notified() => {}
+                _ = sh.writer_wake().notified() => {}
                 _ = sh.life.ended() => {}
             }
             continue;
@@ -418,7 +419,7 @@ pub(super) async fn write_queued<T: Transport>(s: &Session, write: &mut T::Write
         };
         sh.written.publish(batch.seq);
         if was_over {
-            sh.space.notify_waiters();
+            sh.notify_space();
         }
         if drain {
             // If a callback is running, it delivers the drain when it returns.

@@ -10,7 +10,7 @@ use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
 use bytes::BytesMut;
 use socket2::SockRef;
@@ -49,14 +49,25 @@ struct Link {
     /// The reader no longer parses the peer's frames (its Close came, or the connection failed).
     stopped: AtomicBool,
     /// Called (from any thread) when a stopped reader may read again.
-    resume: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+    resume: Mutex<Option<Resume>>,
+}
+
+/// What a stopped reader's resumption calls.
+#[derive(Clone)]
+enum Resume {
+    /// The host's hook ([`HostReader::set_resume_hook`]).
+    Hook(Arc<dyn Fn() + Send + Sync>),
+    /// The engine's own driver (woken.rs): a waker, no block of its own.
+    Waker(Waker),
 }
 
 impl Link {
     fn resume(&self) {
         let hook = self.resume.lock().unwrap().clone();
-        if let Some(hook) = hook {
-            hook();
+        match hook {
+            Some(Resume::Hook(hook)) => hook(),
+            Some(Resume::Waker(waker)) => waker.wake(),
+            None => {}
         }
     }
 }
@@ -64,18 +75,51 @@ impl Link {
 /// One session's receive side, driven by the host's loop (see the module documentation).
 pub struct HostReader {
     session: Session,
-    sock: Arc<AsyncFd<std::net::TcpStream>>,
+    sock: ReadSock,
     buf: BytesMut,
     decoder: Decoder,
     link: Arc<Link>,
     /// A message the full incoming queue could not take yet, or a Ping whose Pong has no room yet.
-    held: Option<Event>,
+    /// (Boxed: a reader that holds nothing keeps one pointer for it.)
+    held: Option<Box<Event>>,
     done: bool,
 }
 
 impl std::fmt::Debug for HostReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostReader").field("session", &self.session.id()).field("fd", &self.fd()).finish()
+    }
+}
+
+/// The socket a [`HostReader`] reads: an `AsyncFd` watched for writability only (the host's loop
+/// watches it for reads), or tokio's own registration (the engine's wake-ups read it, woken.rs).
+pub(super) enum ReadSock {
+    /// Read when the host's loop says so.
+    Host(Arc<AsyncFd<std::net::TcpStream>>),
+    /// Read when tokio's reactor says so; a read that drains it clears tokio's read readiness.
+    Tokio(Arc<tokio::net::TcpStream>),
+}
+
+impl ReadSock {
+    /// The socket's descriptor.
+    fn fd(&self) -> RawFd {
+        match self {
+            ReadSock::Host(sock) => sock.get_ref().as_raw_fd(),
+            ReadSock::Tokio(tcp) => tcp.as_raw_fd(),
+        }
+    }
+
+    /// Reads what the socket holds into the spare capacity of `buf` without waiting.
+    fn recv(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        match self {
+            ReadSock::Host(sock) => {
+                let n = SockRef::from(sock.get_ref()).recv(buf.spare_capacity_mut())?;
+                // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
+                unsafe { buf.set_len(buf.len() + n) };
+                Ok(n)
+            }
+            ReadSock::Tokio(tcp) => crate::transport::try_read_draining(tcp, buf),
+        }
     }
 }
 
@@ -168,9 +212,9 @@ pub(super) fn spawn<T: Transport>(
     };
     let sock_for_guard = sock.clone();
     let (_, write, direct) = HostTcp(sock.clone()).split();
-    let reader = HostReader::new(&s, sock, direct, leftover, tx, ext);
+    let reader = HostReader::new(&s, ReadSock::Host(sock), direct, leftover, tx, ext);
     let link = reader.link.clone();
-    *s.shared.host_reader.lock().unwrap() = Some(Box::new(reader));
+    s.shared.set_host_reader(Some(Box::new(reader)));
     // The writer and the guard in one task: a session the host's thread starts (and often ends) wakes
     // the runtime once at its start and once at its end, not twice each.
     let (writer, guard) = (engine::writer::<HostTcp>(s.clone(), write), guard(s.clone(), link, sock_for_guard));
@@ -224,7 +268,7 @@ async fn guard(s: Session, link: Arc<Link>, sock: Arc<AsyncFd<std::net::TcpStrea
     link.tx.lock().unwrap().take();
     engine::finish(&s);
     // A reader the host never took would keep the session alive.
-    sh.host_reader.lock().unwrap().take();
+    sh.take_host_reader();
     // The host's loop sees the socket readable (end of stream) and drops its reader.
     let _ = SockRef::from(sock.get_ref()).shutdown(std::net::Shutdown::Both);
     drop(sock);
@@ -244,7 +288,7 @@ impl HostReader {
     /// The reader of a starting session over `sock`: sets up its direct writes and compression.
     pub(super) fn new(
         s: &Session,
-        sock: Arc<AsyncFd<std::net::TcpStream>>,
+        sock: ReadSock,
         direct: Option<Arc<dyn DirectWrite>>,
         leftover: BytesMut,
         tx: Option<mpsc::Sender<Frame>>,
@@ -276,7 +320,7 @@ impl HostReader {
 
     /// The socket's descriptor, for the host's readiness watch (valid while the reader lives).
     pub fn fd(&self) -> RawFd {
-        self.sock.get_ref().as_raw_fd()
+        self.sock.fd()
     }
 
     /// The session this reader reads for.
@@ -287,7 +331,12 @@ impl HostReader {
     /// Sets what is called (from any thread) when a reader that returned [`HostRead::Stop`] may read
     /// again, and when the session ended while it was stopped.
     pub fn set_resume_hook(&self, hook: Arc<dyn Fn() + Send + Sync>) {
-        *self.link.resume.lock().unwrap() = Some(hook);
+        *self.link.resume.lock().unwrap() = Some(Resume::Hook(hook));
+    }
+
+    /// As [`HostReader::set_resume_hook`], with a waker (the engine's driver).
+    pub(super) fn set_resume_waker(&self, waker: Waker) {
+        *self.link.resume.lock().unwrap() = Some(Resume::Waker(waker));
     }
 
     /// The socket is readable (or the host wants what is already buffered): reads what it holds
@@ -308,7 +357,7 @@ impl HostReader {
             return (self.stop_for_good(), false);
         }
         let tx = self.link.tx.lock().unwrap().clone();
-        if let Some(event) = self.held.take() {
+        if let Some(event) = self.held.take().map(|held| *held) {
             // A held message was counted when it was first dispatched.
             match self.dispatch(event, tx.as_ref(), false) {
                 Step::Go => {}
@@ -346,13 +395,10 @@ impl HostReader {
                 return (HostRead::Watch, drained);
             }
             super::read_room::make_room(&mut self.buf, &self.decoder);
-            let spare = self.buf.spare_capacity_mut();
-            let room = spare.len();
-            match SockRef::from(self.sock.get_ref()).recv(spare) {
+            let room = self.buf.capacity() - self.buf.len();
+            match self.sock.recv(&mut self.buf) {
                 Ok(0) => return (self.eof(), false),
                 Ok(n) => {
-                    // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
-                    unsafe { self.buf.set_len(self.buf.len() + n) };
                     reads += 1;
                     if n < room {
                         // Drained: decode what came and wait for the next readiness (no read that
@@ -391,7 +437,7 @@ impl HostReader {
                     Some(tx) => match tx.try_send(frame) {
                         Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
                         Err(mpsc::error::TrySendError::Full(frame)) => {
-                            self.held = Some(Event::Message(frame));
+                            self.held = Some(Box::new(Event::Message(frame)));
                             self.resume_when_room(tx.clone());
                             return Step::Hold;
                         }
@@ -408,7 +454,7 @@ impl HostReader {
                             // Too many Pongs wait for a peer that reads nothing: stop reading until
                             // they are written (as the engine's reader does).
                             drop(ob);
-                            self.held = Some(Event::Ping(payload));
+                            self.held = Some(Box::new(Event::Ping(payload)));
                             self.resume_when_written();
                             return Step::Hold;
                         }
@@ -438,6 +484,8 @@ impl HostReader {
     /// host's thread, instead of in the guard task: its close is delivered in this call and the peer
     /// sees our end at once. The guard then finds it ended.
     fn finish_if_written(&self) {
+        // Only for the host's loop: the engine's wake-ups (woken.rs) end their session themselves.
+        let ReadSock::Host(sock) = &self.sock else { return };
         let s = &self.session;
         let target = s.shared.outbox.lock().unwrap().conn.close_seq();
         if target.is_none_or(|seq| s.shared.written.seq() < seq) {
@@ -445,7 +493,7 @@ impl HostReader {
         }
         self.link.tx.lock().unwrap().take();
         engine::finish(s);
-        let _ = SockRef::from(self.sock.get_ref()).shutdown(std::net::Shutdown::Both);
+        let _ = SockRef::from(sock.get_ref()).shutdown(std::net::Shutdown::Both);
     }
 
     /// End of stream (or a read error) without a closing handshake.
@@ -508,6 +556,6 @@ impl Session {
     /// The reader of a session started with `SessionConfig::host_read`, for the host's loop to
     /// drive; `None` in the default mode, before `start`, and once taken.
     pub fn take_host_reader(&self) -> Option<HostReader> {
-        self.shared.host_reader.lock().unwrap().take().map(|r| *r)
+        self.shared.take_host_reader().map(|r| *r)
     }
 }

@@ -20,8 +20,9 @@ pub(super) enum End {
 
 /// The receive side, changed by the reader (queue, end) and by `pause`/`resume`.
 pub(crate) struct Incoming {
-    /// Messages for `recv`; `None` for push-style sessions and once the queue has ended.
-    queue: tokio::sync::Mutex<Option<mpsc::Receiver<Frame>>>,
+    /// Messages for `recv` (`None` once the queue has ended); no lock at all for push-style sessions
+    /// (boxed: they keep one pointer for it).
+    queue: Option<Box<tokio::sync::Mutex<Option<mpsc::Receiver<Frame>>>>>,
     /// How the incoming side ended (first wins); boxed: an open session carries 8 bytes for it.
     end: Mutex<Option<Box<End>>>,
     /// Whether the reader must stop reading, read on every pass.
@@ -41,7 +42,7 @@ impl Incoming {
             (None, None)
         };
         let incoming = Self {
-            queue: tokio::sync::Mutex::new(rx),
+            queue: rx.map(|rx| Box::new(tokio::sync::Mutex::new(Some(rx)))),
             end: Mutex::new(None),
             paused: AtomicBool::new(false),
             resumed: AtomicWaker::new(),
@@ -100,7 +101,8 @@ impl Session {
     /// Only for sessions without an event handler (pull style).
     pub async fn recv(&self) -> Result<Option<Frame>> {
         let incoming = &self.shared.incoming;
-        let mut guard = incoming.queue.lock().await;
+        let Some(queue) = incoming.queue.as_deref() else { return Err(self.after_end()) };
+        let mut guard = queue.lock().await;
         let Some(rx) = guard.as_mut() else {
             return Err(self.after_end());
         };
@@ -116,7 +118,8 @@ impl Session {
     /// A message already queued, without waiting: `Ok(None)` when none is ready yet.
     pub fn try_recv(&self) -> Result<Option<Frame>> {
         let incoming = &self.shared.incoming;
-        let Ok(mut guard) = incoming.queue.try_lock() else { return Ok(None) };
+        let Some(queue) = incoming.queue.as_deref() else { return Err(self.after_end()) };
+        let Ok(mut guard) = queue.try_lock() else { return Ok(None) };
         let Some(rx) = guard.as_mut() else {
             return Err(self.after_end());
         };
@@ -133,7 +136,8 @@ impl Session {
     /// Waits for at least one message and moves up to `limit` queued ones into `out`
     /// (one wake-up for many messages). Returns 0 at a clean end, like `recv`'s `Ok(None)`.
     pub async fn recv_many(&self, out: &mut Vec<Frame>, limit: usize) -> Result<usize> {
-        let mut guard = self.shared.incoming.queue.lock().await;
+        let Some(queue) = self.shared.incoming.queue.as_deref() else { return Err(self.after_end()) };
+        let mut guard = queue.lock().await;
         let Some(rx) = guard.as_mut() else {
             return Err(self.after_end());
         };
@@ -161,7 +165,10 @@ impl Session {
         limit: usize,
     ) -> std::task::Poll<Result<usize>> {
         use std::task::Poll;
-        let Ok(mut guard) = self.shared.incoming.queue.try_lock() else {
+        let Some(queue) = self.shared.incoming.queue.as_deref() else {
+            return Poll::Ready(Err(self.after_end()));
+        };
+        let Ok(mut guard) = queue.try_lock() else {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         };

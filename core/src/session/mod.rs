@@ -18,7 +18,7 @@ mod written;
 use std::any::Any;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -84,10 +84,12 @@ pub(crate) struct Shared {
     life: Lifecycle,
     /// The send half of the protocol connection and what is queued for the socket (outbox.rs).
     outbox: Mutex<Outbox>,
-    /// Wakes the writer task: something was queued that the direct write did not take.
-    writer_wake: Notify,
-    /// Wakes senders waiting for the queue to drain below its low-water mark.
-    space: Notify,
+    /// Wakes the writer task: something was queued that the direct write did not take (made on first
+    /// use: sessions without a writer task keep one pointer for it).
+    writer_wake: OnceLock<Box<Notify>>,
+    /// Wakes senders waiting for the queue to drain below its low-water mark (made by the first
+    /// sender that waits).
+    space: OnceLock<Box<Notify>>,
     /// How far the writing has got (flushes and the closing handshake wait on it).
     written: written::Written,
     /// The pull-style queue, how it ended and the pause switch.
@@ -100,15 +102,70 @@ pub(crate) struct Shared {
     stats: Counters,
     /// Whoever keeps track of the session (the server that accepted it), if any.
     registry: Option<Weak<dyn Registry>>,
-    /// How `send_serialized`/`receive_deserialized` turn values into messages (JSON by default).
-    converter: Mutex<Option<Arc<dyn Converter>>>,
-    /// The application's (or binding's) value kept with the session.
-    attachment: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
     /// Spawns the I/O tasks at `start` (taken once).
     starter: Mutex<Option<Starter>>,
-    /// With `SessionConfig::host_read`: the reader, from `start` until the host takes it (boxed: one
-    /// pointer in every other session).
-    host_reader: Mutex<Option<Box<host_read::HostReader>>>,
+    /// The converter, the attachment and the host's reader, boxed once one of them is set.
+    slots: Mutex<Option<Box<Slots>>>,
+}
+
+/// The slots few sessions use (boxed on first use: a session that uses none keeps one pointer).
+#[derive(Default)]
+struct Slots {
+    /// How `send_serialized`/`receive_deserialized` turn values into messages: `None` for the
+    /// default (JSON), `Some(None)` once removed.
+    converter: Option<Option<Arc<dyn Converter>>>,
+    /// The application's (or binding's) value kept with the session.
+    attachment: Option<Arc<dyn Any + Send + Sync>>,
+    /// With `SessionConfig::host_read`: the reader, from `start` until the host takes it.
+    host_reader: Option<Box<host_read::HostReader>>,
+}
+
+impl Shared {
+    /// The writer task's wake-up.
+    pub(crate) fn writer_wake(&self) -> &Notify {
+        self.writer_wake.get_or_init(|| Box::new(Notify::new()))
+    }
+
+    /// Wakes the writer task if it ever waited (one that never did checks the session's end before
+    /// it waits, and waits for it too).
+    pub(crate) fn wake_writer_if_waiting(&self) {
+        if let Some(wake) = self.writer_wake.get() {
+            wake.notify_one();
+        }
+    }
+
+    /// Where senders wait for the queue to drain.
+    pub(crate) fn space(&self) -> &Notify {
+        self.space.get_or_init(|| Box::new(Notify::new()))
+    }
+
+    /// Wakes the senders waiting for the queue to drain, if any ever waited.
+    pub(crate) fn notify_space(&self) {
+        if let Some(space) = self.space.get() {
+            space.notify_waiters();
+        }
+    }
+
+    /// Runs `f` on the slots; `make`: box them first if none is set yet (else `f` sees the defaults).
+    fn with_slots<R>(&self, make: bool, f: impl FnOnce(&mut Slots) -> R) -> R {
+        let mut slots = self.slots.lock().unwrap();
+        match slots.as_mut() {
+            Some(set) => f(set),
+            None if make => f(slots.insert(Box::default())),
+            None => f(&mut Slots::default()),
+        }
+    }
+
+    /// Keeps (or with `None` lets go of) the host's reader.
+    pub(crate) fn set_host_reader(&self, reader: Option<Box<host_read::HostReader>>) {
+        let make = reader.is_some();
+        self.with_slots(make, |slots| slots.host_reader = reader);
+    }
+
+    /// Takes the host's reader, if one is kept.
+    pub(crate) fn take_host_reader(&self) -> Option<Box<host_read::HostReader>> {
+        self.with_slots(false, |slots| slots.host_reader.take())
+    }
 }
 
 /// A handle to one WebSocket session; cheap to clone, usable from any thread.
@@ -169,18 +226,16 @@ impl Session {
             settings: Settings::new(&config),
             life: Lifecycle::new(),
             outbox: Mutex::new(Outbox::new(config.masking)),
-            writer_wake: Notify::new(),
-            space: Notify::new(),
+            writer_wake: OnceLock::new(),
+            space: OnceLock::new(),
             written: Default::default(),
             incoming,
             callbacks: Callbacks::new(handler),
             pings: pinger::Pings::new(),
             stats: Default::default(),
             registry,
-            converter: Mutex::new(Some(crate::convert::json())),
-            attachment: Mutex::new(None),
             starter: Mutex::new(None),
-            host_reader: Mutex::new(None),
+            slots: Mutex::new(None),
         });
         let session = Session { shared };
         let (host_read, no_idle_tasks) = (config.host_read, config.no_idle_tasks);
@@ -261,7 +316,7 @@ impl Session {
     pub async fn send_with(&self, frame: Frame, compress: Option<bool>) -> Result<()> {
         let mut waited = false;
         loop {
-            let notified = self.shared.space.notified();
+            let notified = self.shared.space().notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
@@ -406,7 +461,7 @@ impl Session {
         };
         if queued {
             self.shared.life.closing();
-            self.shared.space.notify_waiters();
+            self.shared.notify_space();
         }
         queued
     }
@@ -424,8 +479,8 @@ impl Session {
     /// Shuts the socket keeping the recorded cause (close timeout, shutdown grace).
     pub(crate) fn abort(&self) {
         self.shared.life.terminate();
-        self.shared.writer_wake.notify_one();
-        self.shared.space.notify_waiters();
+        self.shared.wake_writer_if_waiting();
+        self.shared.notify_space();
         if self.state() == State::Connecting {
             // Never started: nothing runs to finish it, so finish here.
             self.shared.starter.lock().unwrap().take();
@@ -465,13 +520,14 @@ impl Session {
         if self.is_closing(&ob) {
             return Err(self.closed_error_locked(&ob));
         }
-        let mut pending = self.shared.pings.pending.lock().unwrap();
+        let mut pings = self.shared.pings.state.lock().unwrap();
+        let pending = &mut pings.get_or_insert_with(Box::default).pending;
         if pending.len() >= pinger::MAX_PENDING_PINGS {
             return Err(Error::WouldBlock);
         }
         ob.push_ping(&payload)?;
         pending.push_back(pinger::PendingPing { payload, sent: Instant::now(), done: Some(tx) });
-        drop(pending);
+        drop(pings);
         engine::kick(self, &mut ob);
         drop(ob);
         self.count(|c| crate::metrics::inc(&c.pings_sent));
@@ -569,12 +625,12 @@ impl Session {
 
     /// The converter for `send_serialized`/`receive_deserialized` (JSON by default).
     pub fn converter(&self) -> Option<Arc<dyn Converter>> {
-        self.shared.converter.lock().unwrap().clone()
+        self.shared.with_slots(false, |slots| slots.converter.clone().unwrap_or_else(|| Some(crate::convert::json())))
     }
 
     /// Replaces (or with `None` removes) the converter.
     pub fn set_converter(&self, converter: Option<Arc<dyn Converter>>) {
-        *self.shared.converter.lock().unwrap() = converter;
+        self.shared.with_slots(true, |slots| slots.converter = Some(converter));
     }
 
     /// Serializes `value` with the converter and sends the resulting frame.
@@ -596,12 +652,13 @@ impl Session {
 
     /// Attaches an embedder's value to the session (bindings keep their per-session state here).
     pub fn set_attachment(&self, value: Option<Arc<dyn Any + Send + Sync>>) {
-        *self.shared.attachment.lock().unwrap() = value;
+        let make = value.is_some();
+        self.shared.with_slots(make, |slots| slots.attachment = value);
     }
 
     /// The value set with `set_attachment`.
     pub fn attachment(&self) -> Option<Arc<dyn Any + Send + Sync>> {
-        self.shared.attachment.lock().unwrap().clone()
+        self.shared.with_slots(false, |slots| slots.attachment.clone())
     }
 
     /// Whether this is the same session as `other`.

@@ -25,26 +25,30 @@ pub(crate) struct PendingPing {
 /// The Pings of one session (the pinger's and `ping()`'s): those awaiting their Pong, the payload
 /// counter, the last round trip and the pinger task.
 pub(crate) struct Pings {
-    pub(super) pending: Mutex<VecDeque<PendingPing>>,
+    /// The Pings awaiting their Pong and the pinger task, boxed once a Ping is sent or a pinger
+    /// runs (a session without either keeps one pointer for them).
+    pub(super) state: Mutex<Option<Box<PingState>>>,
     pub(super) seq: AtomicU64,
     /// Round trip of the last answered Ping in µs; `u64::MAX` before any.
     pub(super) latency_us: AtomicU64,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The Pings awaiting their Pong, and the pinger task.
+#[derive(Default)]
+pub(super) struct PingState {
+    pub(super) pending: VecDeque<PendingPing>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Pings {
     pub(super) fn new() -> Self {
-        Self {
-            pending: Mutex::new(VecDeque::new()),
-            seq: AtomicU64::new(0),
-            latency_us: AtomicU64::new(u64::MAX),
-            task: Mutex::new(None),
-        }
+        Self { state: Mutex::new(None), seq: AtomicU64::new(0), latency_us: AtomicU64::new(u64::MAX) }
     }
 
     /// Resolves the pending Pings up to and including the one `payload` answers.
     pub(super) fn acknowledge(&self, payload: &Bytes) {
-        let mut pending = self.pending.lock().unwrap();
+        let mut state = self.state.lock().unwrap();
+        let Some(pending) = state.as_mut().map(|state| &mut state.pending) else { return };
         let Some(pos) = pending.iter().position(|p| p.payload == *payload) else { return };
         let now = Instant::now();
         for mut p in pending.drain(..=pos) {
@@ -59,24 +63,23 @@ impl Pings {
 
     /// The session ended: the pinger stops and pending Pings fail (their senders are dropped).
     pub(super) fn stop(&self) {
-        if let Some(task) = self.task.lock().unwrap().take() {
+        if let Some(task) = self.state.lock().unwrap().take().and_then(|state| state.task) {
             task.abort();
         }
-        self.pending.lock().unwrap().clear();
     }
 }
 
 /// Stops the running pinger, if any, and starts one with the current settings.
 pub(super) fn restart(s: &Session) {
-    let mut slot = s.shared.pings.task.lock().unwrap();
-    if let Some(old) = slot.take() {
+    let mut slot = s.shared.pings.state.lock().unwrap();
+    if let Some(old) = slot.as_mut().and_then(|state| state.task.take()) {
         old.abort();
     }
     let interval = s.shared.settings.ping_interval_ms();
     if interval == 0 || s.state() != State::Open {
         return;
     }
-    *slot = Some(crate::runtime::spawn(run(s.clone(), interval)));
+    slot.get_or_insert_with(Box::default).task = Some(crate::runtime::spawn(run(s.clone(), interval)));
 }
 
 /// A `timeout_ms` at or above this (websockets' `ping_timeout=None`): pings go out every interval

@@ -8,24 +8,24 @@
 //! armed only while closing.
 
 use std::io::{self, IoSlice};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll, Wake, Waker};
-use std::time::Instant;
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once, Weak};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use socket2::SockRef;
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::host_read::{self, HostTcp};
+use super::host_read::ReadSock;
 use super::{End, HostRead, HostReader, Session, State, engine};
 use crate::deflate::DeflateParams;
 use crate::error::Error;
 use crate::protocol::Frame;
 use crate::protocol::close::CloseReason;
-use crate::transport::DirectWrite;
+use crate::transport::{DirectWrite, TcpSide};
 
 /// No task runs for the session.
 const IDLE: u8 = 0;
@@ -35,6 +35,17 @@ const RUNNING: u8 = 1;
 const NOTIFIED: u8 = 2;
 /// The session ended: wake-ups do nothing.
 const ENDED: u8 = 3;
+/// A task that read messages waits for the next wake-up instead of ending (see [`LINGER`]).
+const PARKED: u8 = 4;
+
+/// How long a task that read messages stays parked before it ends (between one and two of these):
+/// a busy connection's next message wakes a parked task instead of spawning one.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// The drivers whose task may be parked, for the sweeper that ends the tasks parked a whole
+/// [`LINGER`] without a wake-up.
+static LINGERING: Mutex<Vec<Weak<Driver>>> = Mutex::new(Vec::new());
+static SWEEPER: Once = Once::new();
 
 /// Rounds of reading a task does before it yields to the runtime's other tasks.
 const ROUNDS: usize = 32;
@@ -43,7 +54,8 @@ const ROUNDS: usize = 32;
 /// session's outbox (as its direct writer) until the session ends; every wake-up holds it weakly.
 pub(super) struct Driver {
     session: Session,
-    sock: Arc<AsyncFd<std::net::TcpStream>>,
+    /// The socket, in tokio's own registration (the reader reads it through the same `Arc`).
+    sock: Arc<TcpStream>,
     reader: Mutex<Option<HostReader>>,
     /// IDLE, RUNNING, NOTIFIED or ENDED.
     state: AtomicU8,
@@ -54,54 +66,104 @@ pub(super) struct Driver {
     stopped: AtomicBool,
     /// A writer task runs (changed with the outbox locked).
     writer: AtomicBool,
-    /// When the armed close timer fires (the earliest one armed).
-    timer: Mutex<Option<Instant>>,
+    /// The parked task's waker (state PARKED).
+    task: Mutex<Option<Waker>>,
+    /// The parked task was woken since the sweeper last looked.
+    active: AtomicBool,
+    /// The driver is in [`LINGERING`].
+    listed: AtomicBool,
+    /// The sweeper asks the parked task to end.
+    retire: AtomicBool,
+    /// When the armed close timer fires (the earliest one armed), in nanoseconds after the session
+    /// was created, plus one; 0 when none is armed.
+    timer: AtomicU64,
     me: Weak<Driver>,
-    waker: Waker,
 }
 
-/// The wake-up the reactor and the lifecycle hold: a weak reference, so an idle session is not
-/// kept alive by its own registration.
-struct Wakeup(Weak<Driver>);
+/// The wake-up the reactor and the lifecycle hold (`RESUME` false), or the one a stopped reader's
+/// resumption calls (`RESUME` true: the reader runs even if the socket is not readable): the
+/// driver's weak reference itself (no block of its own), so an idle session is not kept alive by
+/// its own registration.
+fn wakeup<const RESUME: bool>(driver: Weak<Driver>) -> Waker {
+    // SAFETY: the data pointer is a `Weak<Driver>` turned into a raw pointer, which every function
+    // of the vtable treats as such (cloned, upgraded, dropped once).
+    unsafe { Waker::from_raw(RawWaker::new(Weak::into_raw(driver).cast(), &Wakeup::<RESUME>::VTABLE)) }
+}
 
-impl Wake for Wakeup {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+/// The functions of [`wakeup`]'s wakers.
+struct Wakeup<const RESUME: bool>;
+
+impl<const RESUME: bool> Wakeup<RESUME> {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(Self::clone, Self::wake, Self::wake_by_ref, Self::drop);
+
+    /// The waker's `Weak<Driver>`, still owned by the waker.
+    ///
+    /// # Safety
+    /// `data` comes from `Weak::into_raw` in [`wakeup`] and was not dropped.
+    unsafe fn borrowed(data: *const ()) -> ManuallyDrop<Weak<Driver>> {
+        // SAFETY: as the caller promises.
+        ManuallyDrop::new(unsafe { Weak::from_raw(data.cast::<Driver>()) })
     }
-    fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(driver) = self.0.upgrade() {
-            driver.schedule();
+
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        // SAFETY: called by `Waker` on its own data.
+        let weak = unsafe { Self::borrowed(data) };
+        RawWaker::new(Weak::into_raw(Weak::clone(&weak)).cast(), &Self::VTABLE)
+    }
+
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: called by `Waker` on its own data, which it gives up here.
+        let weak = unsafe { Weak::from_raw(data.cast::<Driver>()) };
+        if let Some(driver) = weak.upgrade() {
+            driver.wake_up(RESUME);
         }
+    }
+
+    unsafe fn wake_by_ref(data: *const ()) {
+        // SAFETY: called by `Waker` on its own data.
+        if let Some(driver) = unsafe { Self::borrowed(data) }.upgrade() {
+            driver.wake_up(RESUME);
+        }
+    }
+
+    unsafe fn drop(data: *const ()) {
+        // SAFETY: called by `Waker` on its own data, once.
+        drop(unsafe { Weak::from_raw(data.cast::<Driver>()) });
     }
 }
 
 impl DirectWrite for Driver {
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.sock.try_write_vectored(bufs)
+        DirectWrite::try_write_vectored(&*self.sock, bufs)
+    }
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        DirectWrite::try_write(&*self.sock, buf)
+    }
+    fn try_write_unchecked(&self, buf: &[u8]) -> io::Result<usize> {
+        DirectWrite::try_write_unchecked(&*self.sock, buf)
     }
     fn spawn_writer(&self) -> bool {
         if !self.writer.swap(true, Ordering::AcqRel)
             && let Some(driver) = self.me.upgrade()
         {
             crate::runtime::spawn(async move {
-                let mut write = driver.sock.clone();
-                engine::write_queued::<HostTcp>(&driver.session, &mut write, Some(&driver.writer)).await;
+                let mut write = TcpSide(driver.sock.clone());
+                engine::write_queued::<TcpStream>(&driver.session, &mut write, Some(&driver.writer)).await;
             });
         }
         true
     }
 }
 
-/// Starts a session over a plain TCP socket with the driver; `false` (the session ended) when the
-/// socket cannot be registered.
+/// Starts a session over a plain TCP socket (kept in tokio's registration) with the driver.
 pub(super) fn spawn(
     s: Session,
-    tcp: tokio::net::TcpStream,
+    tcp: TcpStream,
     leftover: BytesMut,
     tx: Option<mpsc::Sender<Frame>>,
     ext: Option<DeflateParams>,
 ) {
-    let Some(sock) = host_read::register(&s, tcp, Interest::READABLE | Interest::WRITABLE) else { return };
+    let sock = Arc::new(tcp);
     let driver = Arc::new_cyclic(|me: &Weak<Driver>| Driver {
         session: s.clone(),
         sock: sock.clone(),
@@ -110,25 +172,47 @@ pub(super) fn spawn(
         force: AtomicBool::new(true),
         stopped: AtomicBool::new(false),
         writer: AtomicBool::new(false),
-        timer: Mutex::new(None),
+        task: Mutex::new(None),
+        active: AtomicBool::new(false),
+        listed: AtomicBool::new(false),
+        retire: AtomicBool::new(false),
+        timer: AtomicU64::new(0),
         me: me.clone(),
-        waker: Waker::from(Arc::new(Wakeup(me.clone()))),
     });
     let direct: Arc<dyn DirectWrite> = driver.clone();
-    let reader = HostReader::new(&s, sock, Some(direct), leftover, tx, ext);
-    let weak = Arc::downgrade(&driver);
-    reader.set_resume_hook(Arc::new(move || {
-        if let Some(driver) = weak.upgrade() {
-            driver.force.store(true, Ordering::Release);
-            driver.schedule();
-        }
-    }));
+    let reader = HostReader::new(&s, ReadSock::Tokio(sock), Some(direct), leftover, tx, ext);
+    reader.set_resume_waker(wakeup::<true>(Arc::downgrade(&driver)));
     *driver.reader.lock().unwrap() = Some(reader);
     super::pinger::restart(&s);
     crate::runtime::spawn(async move {
         driver.session.with_handler(|h| h.on_open(&driver.session));
         std::future::poll_fn(|cx| driver.poll_run(cx)).await
     });
+}
+
+/// Every [`LINGER`]: ends the parked tasks that were not woken since the last look.
+async fn sweep() {
+    loop {
+        tokio::time::sleep(LINGER).await;
+        let listed = std::mem::take(&mut *LINGERING.lock().unwrap());
+        let mut keep = Vec::new();
+        for weak in listed {
+            let Some(driver) = weak.upgrade() else { continue };
+            match driver.state.load(Ordering::Acquire) {
+                PARKED if !driver.active.swap(false, Ordering::AcqRel) => {
+                    driver.listed.store(false, Ordering::Release);
+                    driver.retire.store(true, Ordering::Release);
+                    let task = driver.task.lock().unwrap().clone();
+                    if let Some(task) = task {
+                        task.wake();
+                    }
+                }
+                IDLE | ENDED => driver.listed.store(false, Ordering::Release),
+                _ => keep.push(weak),
+            }
+        }
+        LINGERING.lock().unwrap().extend(keep);
+    }
 }
 
 /// What one round of the driver found.
@@ -142,18 +226,34 @@ enum Round {
 }
 
 impl Driver {
+    /// A wake-up; `resume`: a stopped reader may read again (even if the socket is not readable).
+    fn wake_up(self: Arc<Self>, resume: bool) {
+        if resume {
+            self.force.store(true, Ordering::Release);
+        }
+        self.schedule();
+    }
+
     /// A wake-up: runs a task unless one runs (then it looks once more).
     fn schedule(self: Arc<Self>) {
         let mut now = self.state.load(Ordering::Acquire);
         loop {
             let next = match now {
-                IDLE => RUNNING,
+                IDLE | PARKED => RUNNING,
                 RUNNING => NOTIFIED,
                 _ => return,
             };
             match self.state.compare_exchange(now, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) if now == IDLE => {
                     crate::runtime::spawn(async move { std::future::poll_fn(|cx| self.poll_run(cx)).await });
+                    return;
+                }
+                Ok(_) if now == PARKED => {
+                    self.active.store(true, Ordering::Release);
+                    let task = self.task.lock().unwrap().take();
+                    if let Some(task) = task {
+                        task.wake();
+                    }
                     return;
                 }
                 Ok(_) => return,
@@ -165,6 +265,21 @@ impl Driver {
     /// The task's body: rounds until everything waits (the task ends) or the budget is spent (it
     /// yields and goes on).
     fn poll_run(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.state.load(Ordering::Acquire) == PARKED {
+            // Only the parked task itself leaves PARKED for IDLE: a wake-up meanwhile makes it run.
+            if self.retire.swap(false, Ordering::AcqRel)
+                && self.state.compare_exchange(PARKED, IDLE, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            {
+                self.task.lock().unwrap().take();
+                return Poll::Ready(());
+            }
+            // Polled while parked: keeps this poll's waker, and runs if a wake-up came meanwhile.
+            *self.task.lock().unwrap() = Some(cx.waker().clone());
+            if self.state.load(Ordering::Acquire) == PARKED {
+                return Poll::Pending;
+            }
+        }
+        let messages = self.session.shared.stats.messages_in.load(Ordering::Relaxed);
         for _ in 0..ROUNDS {
             // Wake-ups from here on are seen by this round or make the next one.
             let _ = self.state.compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire);
@@ -172,10 +287,17 @@ impl Driver {
                 Round::Busy => {}
                 Round::Ended => {
                     self.state.store(ENDED, Ordering::Release);
+                    self.task.lock().unwrap().take();
                     return Poll::Ready(());
                 }
                 Round::Idle => {
-                    if self.state.compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    // A task that delivered messages waits for the next ones (a wake-up then costs
+                    // no spawn); one that did not ends.
+                    if self.session.shared.stats.messages_in.load(Ordering::Relaxed) != messages {
+                        if self.park(cx) {
+                            return Poll::Pending;
+                        }
+                    } else if self.state.compare_exchange(RUNNING, IDLE, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                         return Poll::Ready(());
                     }
                 }
@@ -185,12 +307,28 @@ impl Driver {
         Poll::Pending
     }
 
+    /// Parks the running task until the next wake-up (or the sweeper ends it); `false` when a wake-up
+    /// came meanwhile (the caller goes on).
+    fn park(&self, cx: &Context<'_>) -> bool {
+        *self.task.lock().unwrap() = Some(cx.waker().clone());
+        if self.state.compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            self.task.lock().unwrap().take();
+            return false;
+        }
+        if !self.listed.swap(true, Ordering::AcqRel) {
+            LINGERING.lock().unwrap().push(self.me.clone());
+            SWEEPER.call_once(|| drop(crate::runtime::spawn(sweep())));
+        }
+        true
+    }
+
     /// Looks at the session once: ends it if it was terminated or its closing handshake timed out
     /// or completed; otherwise reads what the socket holds.
     fn round(&self) -> Round {
         let s = &self.session;
         let sh = &*s.shared;
-        sh.life.register(&self.waker);
+        let waker = wakeup::<false>(self.me.clone());
+        sh.life.register(&waker);
         if sh.life.is_terminated() {
             return self.end(true);
         }
@@ -212,8 +350,7 @@ impl Driver {
             }
             return Round::Idle;
         }
-        let mut cx = Context::from_waker(&self.waker);
-        let mut guard = None;
+        let mut cx = Context::from_waker(&waker);
         if self.force.swap(false, Ordering::AcqRel) {
             self.stopped.store(false, Ordering::Release);
         } else if self.stopped.load(Ordering::Acquire) {
@@ -224,16 +361,12 @@ impl Driver {
                     reader.release_buffer();
                     return Round::Idle;
                 }
-                Poll::Ready(Ok(ready)) => guard = Some(ready),
-                // The reader's own read reports the failure.
-                Poll::Ready(Err(_)) => {}
+                // The reader's own read reports a failure; a read that drains the socket clears
+                // its readiness.
+                Poll::Ready(_) => {}
             }
         }
-        let (next, drained) = reader.read_some();
-        if drained && let Some(mut ready) = guard {
-            ready.clear_ready();
-        }
-        match next {
+        match reader.read_some().0 {
             HostRead::Watch | HostRead::Done => Round::Busy,
             HostRead::Stop => {
                 // The resume hook wakes the driver (it may have already: then `force` is set).
@@ -256,7 +389,7 @@ impl Driver {
             reader.close_queue();
         }
         engine::finish(s);
-        let _ = SockRef::from(self.sock.get_ref()).shutdown(std::net::Shutdown::Write);
+        let _ = SockRef::from(&*self.sock).shutdown(std::net::Shutdown::Write);
         drop(reader);
         Round::Ended
     }
@@ -264,23 +397,17 @@ impl Driver {
     /// Wakes the driver at the close deadline (a timer only while closing; another one only if the
     /// timeout was shortened).
     fn arm_timer(&self, deadline: Instant) {
-        {
-            let mut armed = self.timer.lock().unwrap();
-            if armed.is_some_and(|at| at <= deadline) {
-                return;
-            }
-            *armed = Some(deadline);
+        let at = deadline.saturating_duration_since(self.session.shared.created).as_nanos() as u64 + 1;
+        let earlier = |armed: u64| (armed == 0 || armed > at).then_some(at);
+        if self.timer.fetch_update(Ordering::AcqRel, Ordering::Acquire, earlier).is_err() {
+            return;
         }
         let me = self.me.clone();
         crate::runtime::spawn(async move {
             tokio::time::sleep_until(deadline.into()).await;
             if let Some(driver) = me.upgrade() {
                 // A later deadline (the timeout was lengthened) arms a new timer.
-                let mut armed = driver.timer.lock().unwrap();
-                if *armed == Some(deadline) {
-                    *armed = None;
-                }
-                drop(armed);
+                let _ = driver.timer.compare_exchange(at, 0, Ordering::AcqRel, Ordering::Acquire);
                 driver.schedule();
             }
         });
