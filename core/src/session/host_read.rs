@@ -442,7 +442,14 @@ impl HostReader {
                             return Step::Hold;
                         }
                     },
-                    None => s.with_handler(|h| h.on_message(s, frame)),
+                    None => {
+                        // As the engine's reader: publishes made in the callback batch while more of
+                        // the peer's input is already read (topics/fanout.rs `Flusher::write_now`).
+                        let more_input = !self.buf.is_empty();
+                        super::shared_send::in_reader_callback(more_input, || {
+                            s.with_handler(|h| h.on_message(s, frame))
+                        })
+                    }
                 }
             }
             Event::Ping(payload) => {
