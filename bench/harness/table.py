@@ -190,6 +190,7 @@ EXPLAINED = [
     ("Rust core (b) CPU/echo vs raw TCP (issue 19)", "Issue 19: Rust core (b) against raw TCP"),
     ("Rust core (c)", "Issue 19, large messages (branch `bigread`"),
     ("Rust core (h)", "Idle connections"),
+    ("C ABI (b)", "C ABI (b) against the Rust core"),
     ("C ABI (f)", "Issue 19: no task while idle as the default"),
     ("C ABI (h)", "Idle connections"),
 ]
