@@ -22,12 +22,13 @@ pub trait DirectWrite: Send + Sync {
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         self.try_write_vectored(&[IoSlice::new(buf)])
     }
-    /// Writes what the socket accepts now from one buffer without first consulting the readiness
-    /// the runtime keeps for it (a cold cache line per socket when many sockets are written once
-    /// each, as the subscribers of a publish at a low rate). `WouldBlock` when it accepts nothing;
-    /// the writer's own write then finds the socket full and waits for it.
-    fn try_write_unchecked(&self, buf: &[u8]) -> io::Result<usize> {
-        self.try_write(buf)
+    /// The socket's descriptor, when writes to it can go straight to `send(2)`: the outbox keeps
+    /// it beside this writer, so a topic publish at a low rate writes each subscriber without
+    /// reaching through this object and the stream (each a cold cache line by then) nor the
+    /// readiness the runtime keeps for it. `None`: every write goes through this object.
+    #[cfg(unix)]
+    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
     }
     /// Starts a task for what a direct write left, if this writer starts one on demand (true);
     /// false when the session's writer task is woken instead.
@@ -84,9 +85,23 @@ impl DirectWrite for TcpStream {
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         self.try_io(Interest::WRITABLE, || SockRef::from(self).send_with_flags(buf, NO_SIGPIPE))
     }
-    fn try_write_unchecked(&self, buf: &[u8]) -> io::Result<usize> {
-        SockRef::from(self).send_with_flags(buf, NO_SIGPIPE | DONT_WAIT)
+    #[cfg(unix)]
+    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        Some(std::os::fd::AsRawFd::as_raw_fd(self))
     }
+}
+
+/// Writes what the socket `fd` accepts now from `buf`, without blocking whatever the descriptor's
+/// mode and without consulting the runtime's readiness: `WouldBlock` when it accepts nothing, and
+/// the writer's own write then finds the socket full and waits for it.
+///
+/// # Safety
+/// `fd` must be an open socket for the whole call (the outbox holds the writer that owns it).
+#[cfg(unix)]
+pub(crate) unsafe fn send_unchecked(fd: std::os::fd::RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the caller keeps `fd` open for the call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    SockRef::from(&fd).send_with_flags(buf, NO_SIGPIPE | DONT_WAIT)
 }
 
 impl Transport for TcpStream {

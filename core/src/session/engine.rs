@@ -67,7 +67,7 @@ pub(super) fn prepare(
     direct: Option<std::sync::Arc<dyn super::DirectWrite>>,
     ext: Option<DeflateParams>,
 ) -> Decoder {
-    s.shared.outbox.lock().unwrap().direct = direct;
+    s.shared.outbox.lock().unwrap().set_direct(direct);
     let decoder = s.shared.settings.decoder(ext.as_ref());
     if let Some(p) = &ext {
         let deflater = Deflater::new(p);
@@ -320,7 +320,7 @@ pub(super) fn finish(s: &Session) {
     // The frames that crossed the wire: ours once handed to the socket, the peer's once parsed.
     let reason = {
         let mut ob = sh.outbox.lock().unwrap();
-        ob.direct = None;
+        ob.set_direct(None);
         ob.conn.finish()
     };
     sh.pings.stop();

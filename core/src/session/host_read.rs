@@ -147,6 +147,10 @@ impl DirectWrite for AsyncFd<std::net::TcpStream> {
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         SockRef::from(self.get_ref()).send_with_flags(buf, NO_SIGPIPE)
     }
+    #[cfg(unix)]
+    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        Some(std::os::fd::AsRawFd::as_raw_fd(self))
+    }
 }
 
 impl Transport for HostTcp {

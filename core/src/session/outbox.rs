@@ -38,6 +38,10 @@ pub(crate) struct Outbox {
     /// The socket for direct writes while the session lives; dropped when it ends, so the socket
     /// closes then even while handles to the session are still held (a binding's wrapper object).
     pub direct: Option<Arc<dyn DirectWrite>>,
+    /// `direct`'s descriptor (see [`DirectWrite::raw_fd`]), set and cleared with it by
+    /// [`Outbox::set_direct`]: open whenever it is `Some`, as `direct` owns its socket.
+    #[cfg(unix)]
+    direct_fd: Option<std::os::fd::RawFd>,
 }
 
 /// What a frame encoded once for many sessions needs to know of a session's compressor: which
@@ -69,7 +73,18 @@ impl Outbox {
             reply_seq: 0,
             compression: None,
             direct: None,
+            #[cfg(unix)]
+            direct_fd: None,
         }
+    }
+
+    /// Sets (or, with `None`, drops) the socket for direct writes, and the descriptor kept beside it.
+    pub fn set_direct(&mut self, direct: Option<Arc<dyn DirectWrite>>) {
+        #[cfg(unix)]
+        {
+            self.direct_fd = direct.as_ref().and_then(|d| d.raw_fd());
+        }
+        self.direct = direct;
     }
 
     /// The sequence number of the last frame queued (flush waits for the writer to reach it).
@@ -137,18 +152,30 @@ impl Outbox {
     /// queue straight from `frame`, not through this session's coalescing buffer (cold at a low
     /// publish rate): counted as queued, handed to the socket, and only what the socket did not
     /// take stays queued, by reference. `Some((seq, has_close))` as [`Outbox::write_direct`] when
-    /// all of it went out. The caller checked limits and that nothing is queued or being written.
-    pub fn send_shared_direct(&mut self, frame: &Bytes, direct: &dyn DirectWrite) -> Result<Option<(u64, bool)>> {
+    /// all of it went out. The caller checked limits, that nothing is queued or being written, and
+    /// that there is a socket for direct writes.
+    pub fn send_shared_direct(&mut self, frame: &Bytes) -> Result<Option<(u64, bool)>> {
         // Counted first with no bytes: a frame the connection cannot take now never reaches the wire.
         self.conn.send_encoded(Bytes::new())?;
-        // The queue is idle: nothing of ours is waiting for the socket's readiness.
-        let n = direct.try_write_unchecked(frame).unwrap_or(0);
+        let n = self.write_idle(frame);
         if n == frame.len() {
             return Ok(Some(self.all_written()));
         }
         self.conn.output().chunks.push_back(frame.slice(n..));
         self.buffered += frame.len() - n;
         Ok(None)
+    }
+
+    /// Writes what the socket accepts now from `buf` on an idle queue (nothing of ours is waiting for
+    /// the socket's readiness): straight to `send(2)` on the kept descriptor when there is one.
+    fn write_idle(&self, buf: &[u8]) -> usize {
+        #[cfg(unix)]
+        if let Some(fd) = self.direct_fd {
+            // SAFETY: `direct_fd` is `direct`'s descriptor, set and cleared with it, and `direct`
+            // owns the socket, so it is open while `self` (locked by the caller) holds it.
+            return unsafe { crate::transport::send_unchecked(fd, buf) }.unwrap_or(0);
+        }
+        self.direct.as_ref().map_or(0, |d| d.try_write(buf).unwrap_or(0))
     }
 
     /// Queues the automatic Pong answering a Ping, unless the replies not yet written would exceed
@@ -325,21 +352,24 @@ mod tests {
     fn a_shared_frame_sent_directly_leaves_what_the_socket_did_not_take_queued_by_reference() {
         let mut ob = Outbox::new(false);
         let frame: Bytes = (0..800u32).map(|i| (i % 251) as u8).collect();
-        let whole = Limited { budget: std::sync::Mutex::new(usize::MAX), out: Default::default() };
-        assert_eq!(ob.send_shared_direct(&frame, &whole).unwrap(), Some((1, false)), "an open socket takes it all");
+        let whole = Arc::new(Limited { budget: std::sync::Mutex::new(usize::MAX), out: Default::default() });
+        ob.set_direct(Some(whole));
+        assert_eq!(ob.send_shared_direct(&frame).unwrap(), Some((1, false)), "an open socket takes it all");
         assert_eq!(ob.buffered, 0, "nothing left queued");
-        let sock = Limited { budget: std::sync::Mutex::new(300), out: Default::default() };
-        assert_eq!(ob.send_shared_direct(&frame, &sock).unwrap(), None, "this socket takes 300 bytes");
+        let sock = Arc::new(Limited { budget: std::sync::Mutex::new(300), out: Default::default() });
+        ob.set_direct(Some(sock.clone()));
+        assert_eq!(ob.send_shared_direct(&frame).unwrap(), None, "this socket takes 300 bytes");
         assert_eq!((ob.buffered, ob.seq()), (500, 2));
         let rest = ob.take().expect("the rest is queued").chunks;
         assert_eq!(rest[0].as_ptr(), frame[300..].as_ptr(), "the rest is the publisher's bytes");
-        let mut wire = sock.out.into_inner().unwrap();
+        let mut wire = sock.out.lock().unwrap().clone();
         wire.extend(rest.concat());
         assert!(wire == frame, "the socket sees the frame whole and in order");
         ob.push_user(&Frame::text("a").with_fin(false), None).unwrap();
-        let nothing = Limited { budget: std::sync::Mutex::new(usize::MAX), out: Default::default() };
-        assert!(ob.send_shared_direct(&frame, &nothing).is_err(), "refused inside a fragmented message");
-        assert!(nothing.out.into_inner().unwrap().is_empty(), "and nothing reached the socket");
+        let nothing = Arc::new(Limited { budget: std::sync::Mutex::new(usize::MAX), out: Default::default() });
+        ob.set_direct(Some(nothing.clone()));
+        assert!(ob.send_shared_direct(&frame).is_err(), "refused inside a fragmented message");
+        assert!(nothing.out.lock().unwrap().is_empty(), "and nothing reached the socket");
     }
 
     #[test]

@@ -137,8 +137,7 @@ impl Session {
             Some(c) if !msg.compress().unwrap_or(len >= c.threshold) => Some(None),
             Some(c) => c.shared.map(Some),
         };
-        let socket = if direct && shared.is_some() { ob.direct.take() } else { None };
-        let (Some(setting), Some(socket)) = (shared, socket) else {
+        let (Some(setting), true) = (shared, direct && ob.direct.is_some()) else {
             // Anything but the idle shared case: queued as a deferred publish, then handed on now.
             drop(ob);
             let delivery = self.send_shared(msg);
@@ -148,8 +147,7 @@ impl Session {
             }
             return delivery;
         };
-        let sent = ob.send_shared_direct(msg.shared_frame(setting), socket.as_ref());
-        ob.direct = Some(socket);
+        let sent = ob.send_shared_direct(msg.shared_frame(setting));
         // Checked above: open, not inside a fragmented message, not masking.
         let Ok(sent) = sent else { return Delivery::MidFragment };
         // Updated only under the outbox lock.

@@ -139,8 +139,9 @@ impl DirectWrite for Driver {
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         DirectWrite::try_write(&*self.sock, buf)
     }
-    fn try_write_unchecked(&self, buf: &[u8]) -> io::Result<usize> {
-        DirectWrite::try_write_unchecked(&*self.sock, buf)
+    #[cfg(unix)]
+    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        DirectWrite::raw_fd(&*self.sock)
     }
     fn spawn_writer(&self) -> bool {
         if !self.writer.swap(true, Ordering::AcqRel)
