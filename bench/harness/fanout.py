@@ -49,7 +49,7 @@ SHAPES = [
           ("--connections", "1000", "--topics", "100", "--window", "6400")),
     Shape("1x1000@50", "1 publisher → 1,000 subscribers, 32 B, 50 publishes/s",
           ("--connections", "1000", "--topics", "1", "--rate", "50"), min_secs=2.0,
-          only=("uws", "rust", "c", "node", "python"), rounds=10),
+          only=("uws", "rust", "c", "node", "node-hostloop", "python"), rounds=10),
     Shape("deflate-ctx", "1 → 1,000, 32 B, permessage-deflate with context takeover",
           ("--connections", "1000", "--topics", "1", "--window", "4", "--deflate"),
           ("--deflate",), deflate=True),
@@ -96,6 +96,10 @@ IMPLS = [
                                 "--port", str(port)]),
     FanoutImpl("node", "wssession Node, `wss.publish()` (bench/servers/node_fanout.js)", impls.check_node,
                lambda port, f: ["node", str(ROOT / "bench" / "servers" / "node_fanout.js"), "--port", str(port)]),
+    FanoutImpl("node-hostloop", "wssession Node, `wss.publish()` with `hostLoop: true` (Node's loop reads the sockets)",
+               impls.check_node,
+               lambda port, f: ["node", str(ROOT / "bench" / "servers" / "node_fanout.js"), "--port", str(port),
+                                "--host-loop"]),
     FanoutImpl("tokio-tungstenite", "a plain tokio-tungstenite loop: a channel and a writer task "
                "per subscriber, `feed` then `flush` (writes batched per socket)", impls.build_bench,
                lambda port, f: [str(bench_bin("fanout-tokio-tungstenite")), "--port", str(port)]),
@@ -253,7 +257,7 @@ def _fmt(v: Optional[float]) -> str:
 
 
 # The fan-out loop of each binding's own ecosystem, which issue 18 compares it with.
-LANGUAGE_LOOP = {"node": "ws", "python": "websockets"}
+LANGUAGE_LOOP = {"node": "ws", "node-hostloop": "ws", "python": "websockets"}
 
 # Issue 18's targets: (server, shapes, reference, bound).
 TARGETS = [
@@ -263,6 +267,8 @@ TARGETS = [
     ("c", ("1x1000@50",), "uws", 1.0),
     ("node", ("1x1000", "100x10", "1x1000@50"), "uws", 1.0),
     ("node", ("1x1000", "100x10"), "ws", 0.15),
+    ("node-hostloop", ("1x1000", "100x10", "1x1000@50"), "uws", 1.0),
+    ("node-hostloop", ("1x1000", "100x10"), "ws", 0.15),
     ("python", ("1x1000", "100x10"), "websockets", 0.15),
 ]
 
