@@ -105,3 +105,47 @@ async fn a_publish_larger_than_the_socket_takes_arrives_whole_before_the_next_se
     assert_eq!(next(&mut client).await, Some(Message::text("after")));
     assert_eq!(next(&mut client).await, Some(Message::text("small")));
 }
+
+#[tokio::test]
+async fn a_lone_publish_to_more_subscribers_than_one_system_call_sends_reaches_each_once_in_order() {
+    // More subscribers than one batch of sends (256): the publish leaves in several batches.
+    let server = start(ServerConfig::default(), Handler::events(Rounds::default())).await;
+    let mut subscribers = Vec::new();
+    for _ in 0..300 {
+        subscribers.push(subscriber(&server).await);
+    }
+    let mut publisher = connect(&server).await;
+    send(&mut publisher, Message::text("lone 2")).await;
+    for client in &mut subscribers {
+        expect_rounds(client, "lone", 2).await;
+    }
+    let stats = server.stats();
+    assert_eq!((stats.publishes, stats.publish_deliveries), (2, 2 * 300));
+}
+
+#[tokio::test]
+async fn a_lone_publish_larger_than_the_sockets_take_reaches_every_subscriber_whole_before_their_next_send() {
+    let session = SessionConfig { write_high_water: 64 << 20, write_hard_limit: 64 << 20, ..SessionConfig::default() };
+    let (server, mut sessions) = session_server(ServerConfig { session, ..ServerConfig::default() }).await;
+    let mut clients = Vec::new();
+    let mut subscribed = Vec::new();
+    for _ in 0..3 {
+        clients.push(connect(&server).await);
+        let session = next_session(&mut sessions).await;
+        session.subscribe("big").unwrap();
+        subscribed.push(session);
+    }
+    // Far more than a loopback socket buffer takes at once: each socket takes part of it in the
+    // batch, and the rest of each waits for that session's writer.
+    let payload: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 251) as u8).collect();
+    assert_eq!(server.publish("big", &payload, false, None).unwrap().delivered, 3);
+    for session in &subscribed {
+        session.try_send(Frame::text("after")).unwrap();
+    }
+    server.publish("big", b"small", true, None).unwrap();
+    for client in &mut clients {
+        assert!(next(client).await == Some(Message::binary(payload.clone())), "the large publish arrives whole");
+        assert_eq!(next(client).await, Some(Message::text("after")));
+        assert_eq!(next(client).await, Some(Message::text("small")));
+    }
+}

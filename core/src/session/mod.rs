@@ -10,6 +10,8 @@ mod pinger;
 mod pump;
 mod read_room;
 mod registry;
+#[cfg(target_os = "linux")]
+pub(crate) mod send_ring;
 mod settings;
 mod shared_send;
 mod woken;
@@ -31,7 +33,7 @@ pub use lifecycle::State;
 pub use outbox::MAX_QUEUED_REPLIES;
 pub use pump::{BytePump, PUMP_BUFFER, pump};
 pub(crate) use registry::Registry;
-pub(crate) use shared_send::{Delivery, SharedMessage, more_input_read};
+pub(crate) use shared_send::{Delivery, SharedMessage, SharedNow, SharedSend, more_input_read};
 
 pub use crate::metrics::Stats;
 pub use crate::transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};

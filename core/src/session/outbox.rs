@@ -154,21 +154,42 @@ impl Outbox {
     /// take stays queued, by reference. `Some((seq, has_close))` as [`Outbox::write_direct`] when
     /// all of it went out. The caller checked limits, that nothing is queued or being written, and
     /// that there is a socket for direct writes.
+    #[cfg(test)]
     pub fn send_shared_direct(&mut self, frame: &Bytes) -> Result<Option<(u64, bool)>> {
-        // Counted first with no bytes: a frame the connection cannot take now never reaches the wire.
-        self.conn.send_encoded(Bytes::new())?;
+        self.begin_shared_direct()?;
         let n = self.write_idle(frame);
-        if n == frame.len() {
-            return Ok(Some(self.all_written()));
+        Ok(self.end_shared_direct(frame, n))
+    }
+
+    /// The first half of [`Outbox::send_shared_direct`]: counts the frame as queued (with no bytes:
+    /// a frame the connection cannot take now never reaches the wire). Its bytes are then due to
+    /// the socket, before anything queued after it.
+    pub fn begin_shared_direct(&mut self) -> Result<()> {
+        self.conn.send_encoded(Bytes::new())?;
+        Ok(())
+    }
+
+    /// The second half of [`Outbox::send_shared_direct`]: the socket took `n` bytes of `frame`;
+    /// queues the rest by reference. `Some((seq, has_close))` as [`Outbox::write_direct`] when all
+    /// of it went out.
+    pub fn end_shared_direct(&mut self, frame: &Bytes, n: usize) -> Option<(u64, bool)> {
+        if n >= frame.len() {
+            return Some(self.all_written());
         }
         self.conn.output().chunks.push_back(frame.slice(n..));
         self.buffered += frame.len() - n;
-        Ok(None)
+        None
+    }
+
+    /// The descriptor kept beside the socket for direct writes (see [`DirectWrite::raw_fd`]).
+    #[cfg(unix)]
+    pub fn direct_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.direct_fd
     }
 
     /// Writes what the socket accepts now from `buf` on an idle queue (nothing of ours is waiting for
     /// the socket's readiness): straight to `send(2)` on the kept descriptor when there is one.
-    fn write_idle(&self, buf: &[u8]) -> usize {
+    pub fn write_idle(&self, buf: &[u8]) -> usize {
         #[cfg(unix)]
         if let Some(fd) = self.direct_fd {
             // SAFETY: `direct_fd` is `direct`'s descriptor, set and cleared with it, and `direct`

@@ -1,9 +1,11 @@
 //! Queuing one message encoded for many sessions (a topic publish), without ever waiting.
 
 use std::cell::Cell;
+use std::sync::MutexGuard;
 
 use bytes::Bytes;
 
+use super::outbox::Outbox;
 use super::{Session, State, bump, engine};
 use crate::deflate::SharedSetting;
 use crate::protocol::Frame;
@@ -67,6 +69,58 @@ pub(crate) enum Delivery {
     Closing,
 }
 
+/// What [`Session::begin_shared_now`] did.
+pub(crate) enum SharedNow<'a> {
+    /// The frame is counted and due to the socket: write it, then [`SharedSend::end`].
+    Begun(SharedSend<'a>),
+    /// Not the idle shared case (or the lock was busy): [`Session::send_shared_now`] delivers it.
+    Other,
+}
+
+/// A subscriber's write-at-once delivery in progress: its outbox stays locked (nothing else reaches
+/// its socket) from [`Session::begin_shared_now`] until [`SharedSend::end`] records what the socket
+/// took, so a batch of them can go to the kernel in one system call.
+pub(crate) struct SharedSend<'a> {
+    session: &'a Session,
+    ob: MutexGuard<'a, Outbox>,
+    /// The encoding this session takes (`None`: uncompressed).
+    pub setting: Option<SharedSetting>,
+    /// The message's payload length, for the counters.
+    len: usize,
+}
+
+impl SharedSend<'_> {
+    /// The socket's descriptor, for a batch of sends (`None`: write it with [`SharedSend::write`]).
+    #[cfg(unix)]
+    pub fn fd(&self) -> Option<std::os::fd::RawFd> {
+        self.ob.direct_fd()
+    }
+
+    /// Hands `frame` to the socket now, alone; the bytes it took.
+    pub fn write(&self, frame: &[u8]) -> usize {
+        self.ob.write_idle(frame)
+    }
+
+    /// Records that the socket took `n` bytes of `frame` (this session's shared encoding): the
+    /// rest stays queued, by reference, for the writer. Unlocks the outbox.
+    pub fn end(mut self, frame: &Bytes, n: usize) -> Delivery {
+        let sh = &*self.session.shared;
+        // Updated only under the outbox lock.
+        bump(&sh.stats.messages_out, 1);
+        bump(&sh.stats.bytes_out, self.len as u64);
+        match self.ob.end_shared_direct(frame, n) {
+            Some((seq, has_close)) => {
+                sh.written.publish(seq);
+                if has_close {
+                    sh.life.wake();
+                }
+            }
+            None => engine::kick(self.session, &mut self.ob),
+        }
+        Delivery::Queued
+    }
+}
+
 impl Session {
     /// Queues `msg` unless the queue is over its high-water mark (never waits), without writing
     /// it: see [`Delivery::Deferred`]. Sessions without
@@ -121,8 +175,38 @@ impl Session {
     /// does not take is queued by reference for the writer task), and every other case is queued
     /// and handed to the writer as a direct send would be. Never returns [`Delivery::Deferred`].
     pub(crate) fn send_shared_now(&self, msg: &mut dyn SharedMessage) -> Delivery {
+        match self.begin_shared_now(msg, true) {
+            SharedNow::Begun(send) => {
+                let frame = msg.shared_frame(send.setting);
+                let n = send.write(frame);
+                send.end(frame, n)
+            }
+            SharedNow::Other => {
+                // Anything but the idle shared case: queued as a deferred publish, then handed on now.
+                let delivery = self.send_shared(msg);
+                if delivery == Delivery::Deferred {
+                    self.flush_shared();
+                    return Delivery::Queued;
+                }
+                delivery
+            }
+        }
+    }
+
+    /// Begins [`Session::send_shared_now`]'s idle case: when the queue is idle, the session open and
+    /// the message shareable, counts the frame as queued and keeps the outbox locked until the
+    /// caller hands the frame to the socket and [`SharedSend::end`]s. `wait`: wait for a busy lock
+    /// (otherwise [`SharedNow::Other`], so a caller holding other sessions' locks never waits).
+    pub(crate) fn begin_shared_now<'a>(&'a self, msg: &dyn SharedMessage, wait: bool) -> SharedNow<'a> {
         let sh = &*self.shared;
-        let mut ob = sh.outbox.lock().unwrap();
+        let mut ob = if wait {
+            sh.outbox.lock().unwrap()
+        } else {
+            match sh.outbox.try_lock() {
+                Ok(ob) => ob,
+                Err(_) => return SharedNow::Other,
+            }
+        };
         let direct = ob.buffered == 0
             && !ob.writing
             && !ob.need_drain
@@ -130,39 +214,19 @@ impl Session {
             && !ob.in_fragment()
             && !self.is_closing(&ob)
             && self.state() != State::Closed
-            && !sh.life.is_terminated();
+            && !sh.life.is_terminated()
+            && ob.direct.is_some();
         let len = msg.frame().data.len();
         let shared = match &ob.compression {
             None => Some(None),
             Some(c) if !msg.compress().unwrap_or(len >= c.threshold) => Some(None),
             Some(c) => c.shared.map(Some),
         };
-        let (Some(setting), true) = (shared, direct && ob.direct.is_some()) else {
-            // Anything but the idle shared case: queued as a deferred publish, then handed on now.
-            drop(ob);
-            let delivery = self.send_shared(msg);
-            if delivery == Delivery::Deferred {
-                self.flush_shared();
-                return Delivery::Queued;
-            }
-            return delivery;
-        };
-        let sent = ob.send_shared_direct(msg.shared_frame(setting));
         // Checked above: open, not inside a fragmented message, not masking.
-        let Ok(sent) = sent else { return Delivery::MidFragment };
-        // Updated only under the outbox lock.
-        bump(&sh.stats.messages_out, 1);
-        bump(&sh.stats.bytes_out, len as u64);
-        match sent {
-            Some((seq, has_close)) => {
-                sh.written.publish(seq);
-                if has_close {
-                    sh.life.wake();
-                }
-            }
-            None => engine::kick(self, &mut ob),
-        }
-        Delivery::Queued
+        let (Some(setting), true) = (shared, direct && ob.begin_shared_direct().is_ok()) else {
+            return SharedNow::Other;
+        };
+        SharedNow::Begun(SharedSend { session: self, ob, setting, len })
     }
 
     /// Asks the CPU to bring in what [`Session::send_shared_now`] reads of this session (the outbox
