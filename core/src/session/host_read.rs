@@ -196,13 +196,11 @@ pub(super) fn spawn<T: Transport>(
     tx: Option<mpsc::Sender<Frame>>,
     ext: Option<DeflateParams>,
 ) {
-    let boxed: Box<dyn std::any::Any> = Box::new(transport);
-    let sock = match boxed.downcast::<HostTcp>() {
+    let sock = match engine::downcast::<HostTcp, T>(transport) {
         // Registered for writability from the start (a connection the host accepted).
         Ok(host) => host.0,
-        Err(other) => {
-            let transport = *other.downcast::<T>().expect("itself");
-            let tcp = match engine::plain_tcp(transport) {
+        Err(transport) => {
+            let tcp = match engine::downcast::<tokio::net::TcpStream, T>(transport) {
                 Ok(tcp) => tcp,
                 Err(transport) => {
                     tracing::warn!(parent: &s.shared.span, "host_read needs a plain TCP socket: the engine reads this one");
