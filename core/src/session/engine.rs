@@ -49,16 +49,20 @@ pub(super) fn spawn_woken<T: Transport>(
     tx: Option<mpsc::Sender<Frame>>,
     ext: Option<DeflateParams>,
 ) {
-    match plain_tcp(transport) {
+    match downcast::<tokio::net::TcpStream, T>(transport) {
         Ok(tcp) => super::woken::spawn(s, tcp, leftover, tx, ext),
         Err(transport) => spawn(s, transport, leftover, tx, ext),
     }
 }
 
-/// The transport as a plain tokio TCP stream, or itself when it is another stream (TLS).
-pub(super) fn plain_tcp<T: Transport>(transport: T) -> Result<tokio::net::TcpStream, T> {
-    let boxed: Box<dyn std::any::Any> = Box::new(transport);
-    boxed.downcast::<tokio::net::TcpStream>().map(|tcp| *tcp).map_err(|other| *other.downcast::<T>().expect("itself"))
+/// `t` as a `U` when `T` is `U` (a transport's concrete stream), or `t` itself; no allocation: the
+/// value is looked at in place, through an `Option` seen as `dyn Any`.
+pub(super) fn downcast<U: 'static, T: 'static>(t: T) -> Result<U, T> {
+    let mut slot = Some(t);
+    match (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<U>>() {
+        Some(u) => Ok(u.take().expect("filled above")),
+        None => Err(slot.expect("not taken")),
+    }
 }
 
 /// Sets up a starting session's direct writes and compression; returns the decoder its reader uses.
@@ -445,4 +449,15 @@ async fn write_all<T: Transport>(w: &mut T::Write, mut chunks: Vec<Bytes>) -> st
         first += advance(&mut chunks[first..], n);
     }
     T::flush(w).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::downcast;
+
+    #[test]
+    fn downcast_gives_the_value_when_the_types_match_and_gives_it_back_when_they_do_not() {
+        assert_eq!(downcast::<String, String>("tcp".to_string()), Ok("tcp".to_string()));
+        assert_eq!(downcast::<u32, String>("tls".to_string()), Err("tls".to_string()));
+    }
 }

@@ -196,26 +196,24 @@ pub(super) fn spawn<T: Transport>(
     tx: Option<mpsc::Sender<Frame>>,
     ext: Option<DeflateParams>,
 ) {
-    let boxed: Box<dyn std::any::Any> = Box::new(transport);
-    let sock = match boxed.downcast::<HostTcp>() {
+    let host = match engine::downcast::<HostTcp, T>(transport) {
         // Registered for writability from the start (a connection the host accepted).
-        Ok(host) => host.0,
-        Err(other) => {
-            let transport = *other.downcast::<T>().expect("itself");
-            let tcp = match engine::plain_tcp(transport) {
+        Ok(host) => host,
+        Err(transport) => {
+            let tcp = match engine::downcast::<tokio::net::TcpStream, T>(transport) {
                 Ok(tcp) => tcp,
                 Err(transport) => {
                     tracing::warn!(parent: &s.shared.span, "host_read needs a plain TCP socket: the engine reads this one");
                     return engine::spawn(s, transport, leftover, tx, ext);
                 }
             };
-            // Leaves tokio's reactor (read interest included), then comes back for writability only.
-            let Some(sock) = register(&s, tcp, Interest::WRITABLE) else { return };
-            sock
+            let Some(host) = register(&s, tcp) else { return };
+            host
         }
     };
+    let sock = host.0.clone();
     let sock_for_guard = sock.clone();
-    let (_, write, direct) = HostTcp(sock.clone()).split();
+    let (_, write, direct) = host.split();
     let reader = HostReader::new(&s, ReadSock::Host(sock), direct, leftover, tx, ext);
     let link = reader.link.clone();
     s.shared.set_host_reader(Some(Box::new(reader)));
@@ -229,21 +227,11 @@ pub(super) fn spawn<T: Transport>(
     s.with_handler(|h| h.on_open(&s));
 }
 
-/// Moves a tokio socket to an `AsyncFd` watched for `interest`; on failure the session ends
-/// (1006) and `None` is returned.
-pub(super) fn register(
-    s: &Session,
-    tcp: tokio::net::TcpStream,
-    interest: Interest,
-) -> Option<Arc<AsyncFd<std::net::TcpStream>>> {
-    let registered = {
-        let _enter = crate::runtime::runtime().enter();
-        // SAFETY: the std stream owns its open descriptor, which it neither closes nor changes while
-        // the AsyncFd holds it.
-        tcp.into_std().and_then(|std| unsafe { AsyncFd::register_with_interest(std, interest) }.map_err(|e| e.into()))
-    };
-    match registered {
-        Ok(sock) => Some(Arc::new(sock)),
+/// Moves a tokio socket to a [`HostTcp`]: it leaves tokio's reactor (read interest included) and
+/// comes back for writability only. On failure the session ends (1006) and `None` is returned.
+fn register(s: &Session, tcp: tokio::net::TcpStream) -> Option<HostTcp> {
+    match tcp.into_std().and_then(HostTcp::new) {
+        Ok(host) => Some(host),
         Err(e) => {
             tracing::warn!(parent: &s.shared.span, error = %e, "cannot register the socket for host reads");
             s.set_end(End::Failed(Error::Closed(Some(CloseReason::abnormal()))));
