@@ -10,7 +10,7 @@ mod pinger;
 mod pump;
 mod read_room;
 mod registry;
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 pub(crate) mod send_ring;
 mod settings;
 mod shared_send;
@@ -33,7 +33,7 @@ pub use lifecycle::State;
 pub use outbox::MAX_QUEUED_REPLIES;
 pub use pump::{BytePump, PUMP_BUFFER, pump};
 pub(crate) use registry::Registry;
-pub(crate) use shared_send::{Delivery, SharedMessage, SharedNow, SharedSend, more_input_read};
+pub(crate) use shared_send::{Delivery, FlushNow, FlushSend, SharedMessage, SharedNow, SharedSend, more_input_read};
 
 pub use crate::metrics::Stats;
 pub use crate::transport::{DirectWrite, NoSigPipeTcp, TcpSide, Transport};

@@ -181,6 +181,25 @@ impl Outbox {
         None
     }
 
+    /// Everything queued, when it is one buffer: only small frames, all in the coalescing buffer.
+    pub fn tail_only(&mut self) -> Option<&[u8]> {
+        let out = self.conn.output();
+        (out.chunks.is_empty() && !out.tail.is_empty()).then_some(&out.tail[..])
+    }
+
+    /// The socket took `n` bytes of the coalescing buffer, all that was queued ([`Outbox::tail_only`]):
+    /// `Some((seq, has_close))` as [`Outbox::write_direct`] when that was all of it.
+    pub fn end_tail_write(&mut self, n: usize) -> Option<(u64, bool)> {
+        let out = self.conn.output();
+        self.buffered -= n;
+        if n < out.tail.len() {
+            out.tail.advance(n);
+            return None;
+        }
+        out.tail.clear();
+        Some(self.all_written())
+    }
+
     /// The descriptor kept beside the socket for direct writes (see [`DirectWrite::raw_fd`]).
     #[cfg(unix)]
     pub fn direct_fd(&self) -> Option<std::os::fd::RawFd> {
@@ -225,13 +244,7 @@ impl Outbox {
         if out.chunks.is_empty() {
             // The common case: only small frames, all in the coalescing buffer — reuse it.
             let n = direct.try_write(&out.tail).unwrap_or(0);
-            self.buffered -= n;
-            if n < out.tail.len() {
-                out.tail.advance(n);
-                return None;
-            }
-            out.tail.clear();
-            return Some(self.all_written());
+            return self.end_tail_write(n);
         }
         if !out.tail.is_empty() {
             let tail = out.tail.split().freeze();

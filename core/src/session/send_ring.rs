@@ -1,12 +1,8 @@
-//! Sends to many sockets in one system call: each thread's io_uring, to which a publish's
-//! write-at-once pass hands its idle subscribers' sends (one `io_uring_enter` per batch instead of
-//! one `send` per subscriber).
+//! Sends to many sockets in one system call: each thread's io_uring, to which a publish hands its
+//! subscribers' writes (one `io_uring_enter` per batch instead of one `send` per subscriber), and
+//! the batch that gathers them while their outboxes stay locked.
 
-use std::cell::RefCell;
-use std::io;
 use std::os::fd::RawFd;
-
-use io_uring::{IoUring, opcode, types};
 
 /// Sends per system call, and so the most outbox locks a batch holds at once (each held for about
 /// one `send`'s time per entry before it: ~1 ms for a whole batch on loopback).
@@ -20,135 +16,229 @@ pub(crate) struct RingSend {
     pub len: usize,
 }
 
-/// A thread's ring, made on its first batch.
-enum Ring {
-    Untried,
-    Ready(Box<IoUring>),
-    /// The kernel or a sandbox refuses io_uring (`kernel.io_uring_disabled`, a seccomp profile):
-    /// this thread sends one by one.
-    Unavailable,
+/// Writes gathered for one system call, each with what ends it (`T`: a subscriber's locked send);
+/// without a ring on this thread (another OS, or io_uring refused) nothing is gathered and each is
+/// written alone as it comes.
+pub(crate) struct SendBatch<T> {
+    items: Vec<T>,
+    sends: Vec<RingSend>,
+    usable: bool,
 }
 
-thread_local! {
-    static RING: RefCell<Ring> = const { RefCell::new(Ring::Untried) };
-}
+impl<T> SendBatch<T> {
+    /// An empty batch for this thread.
+    pub fn new() -> Self {
+        SendBatch { items: Vec::new(), sends: Vec::new(), usable: usable() }
+    }
 
-/// Flags of every send: never block (a full socket takes what it can, or nothing, and the writer
-/// waits for the rest), and a vanished peer is an error rather than SIGPIPE.
-const FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    /// Whether this thread gathers writes (it has a ring).
+    pub fn usable(&self) -> bool {
+        self.usable
+    }
 
-/// `io_uring_enter` flag: wait for completions (`IORING_ENTER_GETEVENTS`).
-const ENTER_GETEVENTS: u32 = 1;
+    /// Whether writes are gathered: their outboxes are locked, so take no more locks by waiting.
+    pub fn holding(&self) -> bool {
+        !self.items.is_empty()
+    }
 
-/// A ring for this thread's batches, or why there is none.
-fn build() -> io::Result<IoUring> {
-    // Only this thread submits to it; completions need no interrupt of the submitter.
-    let tuned = IoUring::builder().setup_single_issuer().setup_coop_taskrun().setup_submit_all().build(BATCH as u32);
-    // Kernels before 6.1 lack some of these flags: a plain ring does the same work.
-    tuned.or_else(|_| IoUring::new(BATCH as u32))
+    /// Gathers `item`'s write of `len` bytes at `ptr` to `fd`. `ptr` must stay valid, and `fd`
+    /// open, until [`SendBatch::send`] returns (the item holds what keeps them so).
+    pub fn push(&mut self, item: T, fd: RawFd, ptr: *const u8, len: usize) {
+        self.items.push(item);
+        self.sends.push(RingSend { fd, ptr, len });
+    }
+
+    /// Whether the batch is as large as one system call takes.
+    pub fn full(&self) -> bool {
+        self.items.len() >= BATCH
+    }
+
+    /// Writes what is gathered in one system call, then hands each item and the bytes its socket
+    /// took to `end`; how many items there were.
+    pub fn send(&mut self, mut end: impl FnMut(T, usize)) -> usize {
+        if self.items.is_empty() {
+            return 0;
+        }
+        let mut taken = [0usize; BATCH];
+        // SAFETY: `push`'s contract: every buffer valid and every socket open until here.
+        if !unsafe { send_all(&self.sends, &mut taken) } {
+            // The ring just failed for good: each is written alone.
+            for (s, n) in self.sends.iter().zip(taken.iter_mut()) {
+                // SAFETY: as above.
+                *n = unsafe { crate::transport::send_unchecked(s.fd, std::slice::from_raw_parts(s.ptr, s.len)) }
+                    .unwrap_or(0);
+            }
+        }
+        self.sends.clear();
+        let count = self.items.len();
+        for (item, n) in self.items.drain(..).zip(taken) {
+            end(item, n);
+        }
+        count
+    }
 }
 
 /// Whether this thread can send batches (its ring made on the first call).
+#[cfg(not(target_os = "linux"))]
 pub(crate) fn usable() -> bool {
-    RING.with(|cell| {
-        let mut ring = cell.borrow_mut();
-        if matches!(*ring, Ring::Untried) {
-            *ring = match build() {
-                Ok(r) => Ring::Ready(Box::new(r)),
-                Err(e) => {
-                    tracing::debug!(error = %e, "io_uring unavailable: publishes send to each subscriber alone");
-                    Ring::Unavailable
-                }
-            };
-        }
-        matches!(*ring, Ring::Ready(_))
-    })
+    false
 }
 
-/// Sends every entry of `sends` (at most [`BATCH`]) in one system call, none blocking, and writes
-/// into `taken` how many bytes each socket took (0 when it took nothing or failed: the writer
-/// meets the error on its own write). `false` when this thread has no ring ([`usable`] said so):
-/// nothing was sent, and the caller sends one by one.
+/// Without io_uring: nothing sent, `false`.
 ///
 /// # Safety
-/// Every `fd` must be an open socket and every buffer valid for reads until this returns.
-pub(crate) unsafe fn send_all(sends: &[RingSend], taken: &mut [usize]) -> bool {
-    debug_assert!(sends.len() <= BATCH && taken.len() >= sends.len());
-    RING.with(|cell| {
-        let mut ring = cell.borrow_mut();
-        let Ring::Ready(r) = &mut *ring else { return false };
-        if submit(r, sends, taken).is_err() {
-            // The ring failed in a way a retry does not mend: what it sent is in `taken`, the rest
-            // counts as not taken (the writer sends it), and this thread sends one by one from
-            // now on. Dropping the ring discards the entries it never took in.
-            *ring = Ring::Unavailable;
-        }
-        true
-    })
+/// None needed: nothing is read.
+#[cfg(not(target_os = "linux"))]
+unsafe fn send_all(_: &[RingSend], _: &mut [usize]) -> bool {
+    false
 }
 
-/// Queues `sends` on `ring`, submits them and waits for every completion.
-fn submit(ring: &mut IoUring, sends: &[RingSend], taken: &mut [usize]) -> io::Result<()> {
-    taken[..sends.len()].fill(0);
-    {
-        let mut sq = ring.submission();
-        for (i, s) in sends.iter().enumerate() {
-            let len = u32::try_from(s.len).unwrap_or(u32::MAX);
-            let entry = opcode::Send::new(types::Fd(s.fd), s.ptr, len).flags(FLAGS).build().user_data(i as u64);
-            // SAFETY: the caller of `send_all` keeps the socket open and the buffer valid until every
-            // completion is in (this function returns only then); the queue holds `BATCH` entries
-            // and is empty between batches.
-            if unsafe { sq.push(&entry) }.is_err() {
-                return Err(io::Error::other("submission queue full"));
+#[cfg(target_os = "linux")]
+use ring::send_all;
+#[cfg(target_os = "linux")]
+pub(crate) use ring::usable;
+
+/// The thread's ring.
+#[cfg(target_os = "linux")]
+mod ring {
+    use std::cell::RefCell;
+    use std::io;
+
+    use io_uring::{IoUring, opcode, types};
+
+    use super::{BATCH, RingSend};
+
+    /// A thread's ring, made on its first batch.
+    enum Ring {
+        Untried,
+        Ready(Box<IoUring>),
+        /// The kernel or a sandbox refuses io_uring (`kernel.io_uring_disabled`, a seccomp profile):
+        /// this thread sends one by one.
+        Unavailable,
+    }
+
+    thread_local! {
+        static RING: RefCell<Ring> = const { RefCell::new(Ring::Untried) };
+    }
+
+    /// Flags of every send: never block (a full socket takes what it can, or nothing, and the writer
+    /// waits for the rest), and a vanished peer is an error rather than SIGPIPE.
+    const FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+
+    /// `io_uring_enter` flag: wait for completions (`IORING_ENTER_GETEVENTS`).
+    const ENTER_GETEVENTS: u32 = 1;
+
+    /// A ring for this thread's batches, or why there is none.
+    fn build() -> io::Result<IoUring> {
+        // Only this thread submits to it, and completions need no interrupt of the submitter. These
+        // flags need Linux 6.0, which is also where the rest of this module's assumptions are checked
+        // (a send flagged MSG_DONTWAIT completes inside the submitting call, never waits for room):
+        // an older kernel refuses the ring and its threads send one by one.
+        IoUring::builder().setup_single_issuer().setup_coop_taskrun().setup_submit_all().build(BATCH as u32)
+    }
+
+    /// Whether this thread can send batches (its ring made on the first call).
+    pub(crate) fn usable() -> bool {
+        RING.with(|cell| {
+            let mut ring = cell.borrow_mut();
+            if matches!(*ring, Ring::Untried) {
+                *ring = match build() {
+                    Ok(r) => Ring::Ready(Box::new(r)),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "io_uring unavailable: publishes send to each subscriber alone");
+                        Ring::Unavailable
+                    }
+                };
+            }
+            matches!(*ring, Ring::Ready(_))
+        })
+    }
+
+    /// Sends every entry of `sends` (at most [`BATCH`]) in one system call, none blocking, and writes
+    /// into `taken` how many bytes each socket took (0 when it took nothing or failed: the writer
+    /// meets the error on its own write). `false` when this thread has no ring ([`usable`] said so):
+    /// nothing was sent, and the caller sends one by one.
+    ///
+    /// # Safety
+    /// Every `fd` must be an open socket and every buffer valid for reads until this returns.
+    pub(super) unsafe fn send_all(sends: &[RingSend], taken: &mut [usize]) -> bool {
+        debug_assert!(sends.len() <= BATCH && taken.len() >= sends.len());
+        RING.with(|cell| {
+            let mut ring = cell.borrow_mut();
+            let Ring::Ready(r) = &mut *ring else { return false };
+            if submit(r, sends, taken).is_err() {
+                // The ring failed in a way a retry does not mend: what it sent is in `taken`, the rest
+                // counts as not taken (the writer sends it), and this thread sends one by one from
+                // now on. Dropping the ring discards the entries it never took in.
+                *ring = Ring::Unavailable;
+            }
+            true
+        })
+    }
+
+    /// Queues `sends` on `ring`, submits them and waits for every completion.
+    fn submit(ring: &mut IoUring, sends: &[RingSend], taken: &mut [usize]) -> io::Result<()> {
+        taken[..sends.len()].fill(0);
+        {
+            let mut sq = ring.submission();
+            for (i, s) in sends.iter().enumerate() {
+                let len = u32::try_from(s.len).unwrap_or(u32::MAX);
+                let entry = opcode::Send::new(types::Fd(s.fd), s.ptr, len).flags(FLAGS).build().user_data(i as u64);
+                // SAFETY: the caller of `send_all` keeps the socket open and the buffer valid until every
+                // completion is in (this function returns only then); the queue holds `BATCH` entries
+                // and is empty between batches.
+                if unsafe { sq.push(&entry) }.is_err() {
+                    return Err(io::Error::other("submission queue full"));
+                }
             }
         }
-    }
-    let mut seen = 0;
-    while seen < sends.len() {
-        // Non-blocking sends complete inside the submitting call; the wait only returns at once.
-        match ring.submit_and_wait(sends.len() - seen) {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)) => {}
-            Err(e) => {
-                // The failed call took in nothing: what is still queued never reached the kernel
-                // (it stays unsent, reported as nothing taken), and what an earlier call took in
-                // is waited for, so no buffer is read after this returns.
-                seen += drain(ring, taken);
-                let never_sent = ring.submission().len();
-                wait_for(ring, sends.len() - seen - never_sent, taken)?;
-                return Err(e);
+        let mut seen = 0;
+        while seen < sends.len() {
+            // Non-blocking sends complete inside the submitting call; the wait only returns at once.
+            match ring.submit_and_wait(sends.len() - seen) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)) => {}
+                Err(e) => {
+                    // The failed call took in nothing: what is still queued never reached the kernel
+                    // (it stays unsent, reported as nothing taken), and what an earlier call took in
+                    // is waited for, so no buffer is read after this returns.
+                    seen += drain(ring, taken);
+                    let never_sent = ring.submission().len();
+                    wait_for(ring, sends.len() - seen - never_sent, taken)?;
+                    return Err(e);
+                }
             }
+            seen += drain(ring, taken);
         }
-        seen += drain(ring, taken);
+        Ok(())
     }
-    Ok(())
-}
 
-/// Records the completions in the queue; how many there were.
-fn drain(ring: &mut IoUring, taken: &mut [usize]) -> usize {
-    let mut n = 0;
-    for cqe in ring.completion() {
-        taken[cqe.user_data() as usize] = usize::try_from(cqe.result()).unwrap_or(0);
-        n += 1;
-    }
-    n
-}
-
-/// Waits, without submitting, for `left` sends the kernel already took in, recording them.
-fn wait_for(ring: &mut IoUring, mut left: usize, taken: &mut [usize]) -> io::Result<()> {
-    while left > 0 {
-        // SAFETY: no submissions and no argument: only waits for `left` completions.
-        match unsafe { ring.submitter().enter::<libc::sigset_t>(0, left as u32, ENTER_GETEVENTS, None) } {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-            Err(e) => return Err(e),
+    /// Records the completions in the queue; how many there were.
+    fn drain(ring: &mut IoUring, taken: &mut [usize]) -> usize {
+        let mut n = 0;
+        for cqe in ring.completion() {
+            taken[cqe.user_data() as usize] = usize::try_from(cqe.result()).unwrap_or(0);
+            n += 1;
         }
-        left = left.saturating_sub(drain(ring, taken));
+        n
     }
-    Ok(())
+
+    /// Waits, without submitting, for `left` sends the kernel already took in, recording them.
+    fn wait_for(ring: &mut IoUring, mut left: usize, taken: &mut [usize]) -> io::Result<()> {
+        while left > 0 {
+            // SAFETY: no submissions and no argument: only waits for `left` completions.
+            match unsafe { ring.submitter().enter::<libc::sigset_t>(0, left as u32, ENTER_GETEVENTS, None) } {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(e) => return Err(e),
+            }
+            left = left.saturating_sub(drain(ring, taken));
+        }
+        Ok(())
+    }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
     use std::io::Read;

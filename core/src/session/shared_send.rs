@@ -121,7 +121,83 @@ impl SharedSend<'_> {
     }
 }
 
+/// What [`Session::begin_flush`] did.
+pub(crate) enum FlushNow<'a> {
+    /// All that is queued is one buffer, due to the socket: write it, then [`FlushSend::end`].
+    Begun(FlushSend<'a>),
+    /// Nothing to write, or handed to the socket or the writer as [`Session::flush_shared`] does.
+    Done,
+    /// The lock was busy: [`Session::flush_shared`] flushes it.
+    Busy,
+}
+
+/// A deferred write in progress (what [`Session::flush_shared`] hands to the socket): the outbox
+/// stays locked from [`Session::begin_flush`] until [`FlushSend::end`] records what the socket
+/// took, so a batch of them can go to the kernel in one system call.
+pub(crate) struct FlushSend<'a> {
+    session: &'a Session,
+    ob: MutexGuard<'a, Outbox>,
+    #[cfg(unix)]
+    fd: std::os::fd::RawFd,
+}
+
+impl FlushSend<'_> {
+    /// The socket's descriptor and the bytes to write (valid while this is held).
+    #[cfg(unix)]
+    pub fn write(&mut self) -> (std::os::fd::RawFd, *const u8, usize) {
+        let buf = self.ob.tail_only().unwrap_or_default();
+        (self.fd, buf.as_ptr(), buf.len())
+    }
+
+    /// Records that the socket took `n` bytes; the rest is handed on as [`Session::flush_shared`]
+    /// would. Unlocks the outbox.
+    pub fn end(mut self, n: usize) {
+        let sh = &*self.session.shared;
+        match self.ob.end_tail_write(n) {
+            Some((seq, has_close)) => {
+                sh.written.publish(seq);
+                if has_close {
+                    sh.life.wake();
+                }
+            }
+            None => engine::kick(self.session, &mut self.ob),
+        }
+    }
+}
+
 impl Session {
+    /// Begins [`Session::flush_shared`] for a batch of writes (`batch`: the thread has one): when
+    /// all that is queued is the coalescing buffer and nothing else writes, keeps the outbox locked
+    /// for the caller to write it and [`FlushSend::end`]; otherwise flushes as `flush_shared` does.
+    /// `wait`: wait for a busy lock (otherwise [`FlushNow::Busy`]).
+    pub(crate) fn begin_flush(&self, wait: bool, batch: bool) -> FlushNow<'_> {
+        let sh = &*self.shared;
+        let mut ob = if wait {
+            sh.outbox.lock().unwrap()
+        } else {
+            match sh.outbox.try_lock() {
+                Ok(ob) => ob,
+                Err(_) => return FlushNow::Busy,
+            }
+        };
+        if ob.buffered == 0 || ob.writing {
+            return FlushNow::Done;
+        }
+        #[cfg(unix)]
+        if batch
+            && !ob.need_drain
+            && !sh.life.is_terminated()
+            && ob.direct.is_some()
+            && let Some(fd) = ob.direct_fd()
+            && ob.tail_only().is_some()
+        {
+            return FlushNow::Begun(FlushSend { session: self, ob, fd });
+        }
+        let _ = batch;
+        engine::kick(self, &mut ob);
+        FlushNow::Done
+    }
+
     /// Queues `msg` unless the queue is over its high-water mark (never waits), without writing
     /// it: see [`Delivery::Deferred`]. Sessions without
     /// masking get a shared encoding: the plain frame, or the one compressed for their shareable

@@ -12,7 +12,8 @@ use super::{Hub, Published, SlowSubscriber};
 use crate::deflate::{Deflater, SharedSetting};
 use crate::protocol::frame::encode_frame;
 use crate::protocol::{Frame, FrameType};
-use crate::session::{Delivery, Session, SharedMessage, SharedNow, SharedSend};
+use crate::session::send_ring::SendBatch;
+use crate::session::{Delivery, FlushNow, FlushSend, Session, SharedMessage, SharedNow, SharedSend};
 
 /// Bound on the compressors kept for shared settings (one per distinct setting in use; a server
 /// has one configuration, so in practice one or two).
@@ -116,16 +117,33 @@ impl Flusher {
         self.flush_pending();
     }
 
-    /// Writes every deferred subscriber (the flush task, or the end of a host batch).
+    /// Writes every deferred subscriber (the flush task, or the end of a host batch), those whose
+    /// queue is one buffer in batches of one system call (see `session::send_ring`).
     pub(super) fn flush_pending(&self) {
         let sessions = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut writes = SendBatch::new();
         for (i, s) in sessions.iter().enumerate() {
             // As in `Hub::deliver_now`: the next one's state comes in while this one is written.
             if let Some(next) = sessions.get(i + 1) {
                 next.prefetch_shared_send();
             }
-            s.flush_shared();
+            match s.begin_flush(!writes.holding(), writes.usable()) {
+                FlushNow::Begun(mut w) => {
+                    let (fd, ptr, len) = w.write();
+                    writes.push(w, fd, ptr, len);
+                    if writes.full() {
+                        writes.send(FlushSend::end);
+                    }
+                }
+                FlushNow::Done => {}
+                FlushNow::Busy => {
+                    // It waits for the lock: the batch's are released first.
+                    writes.send(FlushSend::end);
+                    s.flush_shared();
+                }
+            }
         }
+        writes.send(FlushSend::end);
     }
 }
 
@@ -272,7 +290,7 @@ impl Hub {
 
     /// The delivery pass of a publish with nothing to batch with: each subscriber written in the
     /// pass that queues it ([`Session::send_shared_now`]), the idle ones handed to the kernel in
-    /// batches of one system call each (see [`Sends`]). Out of line, so the deferred pass in
+    /// batches of one system call each (see `session::send_ring`). Out of line, so the deferred pass in
     /// [`Hub::fanout_local`] (the full-rate one) is compiled as it was.
     #[inline(never)]
     fn deliver_now(
@@ -283,7 +301,7 @@ impl Hub {
         published: &mut Published,
         slow: &mut Vec<Session>,
     ) {
-        let mut sends = Sends::new();
+        let mut sends = SendBatch::new();
         for (i, s) in members.iter().enumerate() {
             if let Some(next) = members.get(i + 1) {
                 next.prefetch_shared_send();
@@ -292,19 +310,25 @@ impl Hub {
             if exclude.is_some_and(|e| e == s.id()) {
                 continue;
             }
-            let delivery = match s.begin_shared_now(msg, !sends.batching()) {
-                SharedNow::Begun(send) => match sends.add(send, msg) {
-                    Some(delivery) => delivery,
-                    None => {
+            let delivery = match s.begin_shared_now(msg, !sends.holding()) {
+                SharedNow::Begun(send) => match send.fd().filter(|_| sends.usable()) {
+                    Some(fd) => {
+                        let frame = msg.shared_frame(send.setting);
+                        sends.push(send, fd, frame.as_ptr(), frame.len());
                         if sends.full() {
-                            published.delivered += sends.send(msg);
+                            published.delivered += end_shared_sends(&mut sends, msg);
                         }
                         continue;
                     }
+                    None => {
+                        let frame = msg.shared_frame(send.setting);
+                        let n = send.write(frame);
+                        send.end(frame, n)
+                    }
                 },
                 SharedNow::Other => {
-                    // It may wait for locks: the batch's are released first.
-                    published.delivered += sends.send(msg);
+                    // It may wait for a lock: the batch's are released first.
+                    published.delivered += end_shared_sends(&mut sends, msg);
                     s.send_shared_now(msg)
                 }
             };
@@ -318,107 +342,16 @@ impl Hub {
                 },
             }
         }
-        published.delivered += sends.send(msg);
+        published.delivered += end_shared_sends(&mut sends, msg);
     }
 }
 
-/// Idle subscribers' sends gathered for one system call (a thread's io_uring, see
-/// `session::send_ring`), each subscriber's outbox locked until its send is recorded: at a low
-/// publish rate a delivery is mostly the kernel's work per `send`, and one `io_uring_enter` for a
-/// batch costs a fraction of a system call per subscriber. Without a ring (another OS, or io_uring
-/// refused), each is written alone as it comes.
-struct Sends<'a> {
-    #[cfg(target_os = "linux")]
-    begun: Vec<SharedSend<'a>>,
-    #[cfg(target_os = "linux")]
-    ring: Vec<crate::session::send_ring::RingSend>,
-    #[cfg(not(target_os = "linux"))]
-    _none: std::marker::PhantomData<SharedSend<'a>>,
-    /// This thread has a ring.
-    usable: bool,
-}
-
-impl<'a> Sends<'a> {
-    fn new() -> Self {
-        #[cfg(target_os = "linux")]
-        {
-            Sends { begun: Vec::new(), ring: Vec::new(), usable: crate::session::send_ring::usable() }
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            Sends { _none: std::marker::PhantomData, usable: false }
-        }
-    }
-
-    /// Whether sends are being gathered (locks are held: take no more by waiting).
-    fn batching(&self) -> bool {
-        #[cfg(target_os = "linux")]
-        {
-            !self.begun.is_empty()
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            false
-        }
-    }
-
-    /// Whether the batch is as large as one system call takes.
-    fn full(&self) -> bool {
-        #[cfg(target_os = "linux")]
-        {
-            self.begun.len() >= crate::session::send_ring::BATCH
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            false
-        }
-    }
-
-    /// Gathers `send` (its outbox stays locked), or writes it at once when it cannot join a batch
-    /// (its delivery then).
-    fn add(&mut self, send: SharedSend<'a>, msg: &mut Prepared<'_>) -> Option<Delivery> {
-        #[cfg(target_os = "linux")]
-        if self.usable
-            && let Some(fd) = send.fd()
-        {
-            let frame = msg.shared_frame(send.setting);
-            self.ring.push(crate::session::send_ring::RingSend { fd, ptr: frame.as_ptr(), len: frame.len() });
-            self.begun.push(send);
-            return None;
-        }
+/// Sends a batch of idle subscribers' writes of `msg` and records each (unlocking its outbox);
+/// how many were delivered. At a low publish rate a delivery is mostly the kernel's work per
+/// `send`, and one `io_uring_enter` for the batch costs a fraction of a system call per subscriber.
+fn end_shared_sends(sends: &mut SendBatch<SharedSend<'_>>, msg: &mut Prepared<'_>) -> usize {
+    sends.send(|send, n| {
         let frame = msg.shared_frame(send.setting);
-        let n = send.write(frame);
-        Some(send.end(frame, n))
-    }
-
-    /// Sends what is gathered and records each (unlocking its outbox); how many were delivered.
-    fn send(&mut self, msg: &mut Prepared<'_>) -> usize {
-        #[cfg(target_os = "linux")]
-        {
-            if self.begun.is_empty() {
-                return 0;
-            }
-            let mut taken = [0usize; crate::session::send_ring::BATCH];
-            // SAFETY: each socket is open while its session's outbox, locked by its `SharedSend`,
-            // holds the writer that owns it; each buffer is one of `msg`'s encodings, which live as
-            // long as `msg` and are never changed once made.
-            if !unsafe { crate::session::send_ring::send_all(&self.ring, &mut taken) } {
-                for (send, n) in self.begun.iter().zip(taken.iter_mut()) {
-                    *n = send.write(msg.shared_frame(send.setting));
-                }
-            }
-            self.ring.clear();
-            let count = self.begun.len();
-            for (send, n) in self.begun.drain(..).zip(taken) {
-                let frame = msg.shared_frame(send.setting);
-                send.end(frame, n);
-            }
-            count
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = msg;
-            0
-        }
-    }
+        send.end(frame, n);
+    })
 }
