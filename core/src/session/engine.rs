@@ -342,6 +342,20 @@ pub(super) fn finish(s: &Session) {
     s.with_handler(|h| h.on_close(s, &reason));
 }
 
+/// After a direct write by the sending thread (outbox locked): publishes how far the writing got
+/// when everything queued went out (`written`: [`Outbox::write_direct`]'s result), or hands the rest on.
+pub(super) fn after_direct_write(s: &Session, ob: &mut Outbox, written: Option<(u64, bool)>) {
+    match written {
+        Some((seq, has_close)) => {
+            s.shared.written.publish(seq);
+            if has_close {
+                s.shared.life.wake();
+            }
+        }
+        None => kick(s, ob),
+    }
+}
+
 /// Hands queued bytes straight to the socket when the writer task is idle (saving its wake-up);
 /// whatever the socket does not take now is left to the writer task. Called with the outbox locked.
 pub(super) fn kick(s: &Session, ob: &mut Outbox) {

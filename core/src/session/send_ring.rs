@@ -41,9 +41,12 @@ impl<T> SendBatch<T> {
         !self.items.is_empty()
     }
 
-    /// Gathers `item`'s write of `len` bytes at `ptr` to `fd`. `ptr` must stay valid, and `fd`
-    /// open, until [`SendBatch::send`] returns (the item holds what keeps them so).
-    pub fn push(&mut self, item: T, fd: RawFd, ptr: *const u8, len: usize) {
+    /// Gathers `item`'s write of `len` bytes at `ptr` to `fd`.
+    ///
+    /// # Safety
+    /// `ptr..ptr + len` must stay valid for reads, and `fd` an open socket, until
+    /// [`SendBatch::send`] returns (the item holds what keeps them so).
+    pub unsafe fn push(&mut self, item: T, fd: RawFd, ptr: *const u8, len: usize) {
         self.items.push(item);
         self.sends.push(RingSend { fd, ptr, len });
     }
@@ -62,7 +65,7 @@ impl<T> SendBatch<T> {
         let mut taken = [0usize; BATCH];
         // SAFETY: `push`'s contract: every buffer valid and every socket open until here.
         if !unsafe { send_all(&self.sends, &mut taken) } {
-            // The ring just failed for good: each is written alone.
+            // An earlier batch on this thread found the ring broken for good: each is written alone.
             for (s, n) in self.sends.iter().zip(taken.iter_mut()) {
                 // SAFETY: as above.
                 *n = unsafe { crate::transport::send_unchecked(s.fd, std::slice::from_raw_parts(s.ptr, s.len)) }

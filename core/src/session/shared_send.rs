@@ -108,15 +108,8 @@ impl SharedSend<'_> {
         // Updated only under the outbox lock.
         bump(&sh.stats.messages_out, 1);
         bump(&sh.stats.bytes_out, self.len as u64);
-        match self.ob.end_shared_direct(frame, n) {
-            Some((seq, has_close)) => {
-                sh.written.publish(seq);
-                if has_close {
-                    sh.life.wake();
-                }
-            }
-            None => engine::kick(self.session, &mut self.ob),
-        }
+        let written = self.ob.end_shared_direct(frame, n);
+        engine::after_direct_write(self.session, &mut self.ob, written);
         Delivery::Queued
     }
 }
@@ -152,34 +145,28 @@ impl FlushSend<'_> {
     /// Records that the socket took `n` bytes; the rest is handed on as [`Session::flush_shared`]
     /// would. Unlocks the outbox.
     pub fn end(mut self, n: usize) {
-        let sh = &*self.session.shared;
-        match self.ob.end_tail_write(n) {
-            Some((seq, has_close)) => {
-                sh.written.publish(seq);
-                if has_close {
-                    sh.life.wake();
-                }
-            }
-            None => engine::kick(self.session, &mut self.ob),
-        }
+        let written = self.ob.end_tail_write(n);
+        engine::after_direct_write(self.session, &mut self.ob, written);
     }
 }
 
 impl Session {
+    /// The outbox, locked; without `wait`, `None` when another thread holds it (a caller holding
+    /// other sessions' locks never waits for one).
+    fn lock_outbox(&self, wait: bool) -> Option<MutexGuard<'_, Outbox>> {
+        if wait {
+            return Some(self.shared.outbox.lock().unwrap());
+        }
+        self.shared.outbox.try_lock().ok()
+    }
+
     /// Begins [`Session::flush_shared`] for a batch of writes (`batch`: the thread has one): when
     /// all that is queued is the coalescing buffer and nothing else writes, keeps the outbox locked
     /// for the caller to write it and [`FlushSend::end`]; otherwise flushes as `flush_shared` does.
     /// `wait`: wait for a busy lock (otherwise [`FlushNow::Busy`]).
     pub(crate) fn begin_flush(&self, wait: bool, batch: bool) -> FlushNow<'_> {
         let sh = &*self.shared;
-        let mut ob = if wait {
-            sh.outbox.lock().unwrap()
-        } else {
-            match sh.outbox.try_lock() {
-                Ok(ob) => ob,
-                Err(_) => return FlushNow::Busy,
-            }
-        };
+        let Some(mut ob) = self.lock_outbox(wait) else { return FlushNow::Busy };
         if ob.buffered == 0 || ob.writing {
             return FlushNow::Done;
         }
@@ -275,14 +262,7 @@ impl Session {
     /// (otherwise [`SharedNow::Other`], so a caller holding other sessions' locks never waits).
     pub(crate) fn begin_shared_now<'a>(&'a self, msg: &dyn SharedMessage, wait: bool) -> SharedNow<'a> {
         let sh = &*self.shared;
-        let mut ob = if wait {
-            sh.outbox.lock().unwrap()
-        } else {
-            match sh.outbox.try_lock() {
-                Ok(ob) => ob,
-                Err(_) => return SharedNow::Other,
-            }
-        };
+        let Some(mut ob) = self.lock_outbox(wait) else { return SharedNow::Other };
         let direct = ob.buffered == 0
             && !ob.writing
             && !ob.need_drain

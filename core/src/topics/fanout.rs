@@ -130,7 +130,9 @@ impl Flusher {
             match s.begin_flush(!writes.holding(), writes.usable()) {
                 FlushNow::Begun(mut w) => {
                     let (fd, ptr, len) = w.write();
-                    writes.push(w, fd, ptr, len);
+                    // SAFETY: `w` keeps the outbox locked, and with it the socket open and the
+                    // coalescing buffer (the bytes) unchanged, until its write is recorded.
+                    unsafe { writes.push(w, fd, ptr, len) };
                     if writes.full() {
                         writes.send(FlushSend::end);
                     }
@@ -314,7 +316,10 @@ impl Hub {
                 SharedNow::Begun(send) => match send.fd().filter(|_| sends.usable()) {
                     Some(fd) => {
                         let frame = msg.shared_frame(send.setting);
-                        sends.push(send, fd, frame.as_ptr(), frame.len());
+                        // SAFETY: the socket is open while its session's outbox, locked by `send`,
+                        // holds the writer that owns it; the frame is one of `msg`'s encodings,
+                        // which live as long as `msg` and are never changed once made.
+                        unsafe { sends.push(send, fd, frame.as_ptr(), frame.len()) };
                         if sends.full() {
                             published.delivered += end_shared_sends(&mut sends, msg);
                         }
