@@ -114,7 +114,9 @@ mod ring {
     /// A thread's ring, made on its first batch.
     enum Ring {
         Untried,
-        Ready(Box<IoUring>),
+        /// The ring and the process that made it: a child forked by this thread inherits the
+        /// memory it shares with the kernel, and must never write there.
+        Ready(Box<IoUring>, u32),
         /// The kernel or a sandbox refuses io_uring (`kernel.io_uring_disabled`, a seccomp profile):
         /// this thread sends one by one.
         Unavailable,
@@ -144,16 +146,24 @@ mod ring {
     pub(crate) fn usable() -> bool {
         RING.with(|cell| {
             let mut ring = cell.borrow_mut();
-            if matches!(*ring, Ring::Untried) {
-                *ring = match build() {
-                    Ok(r) => Ring::Ready(Box::new(r)),
-                    Err(e) => {
-                        tracing::debug!(error = %e, "io_uring unavailable: publishes send to each subscriber alone");
-                        Ring::Unavailable
-                    }
-                };
+            match &*ring {
+                Ring::Untried => {
+                    *ring = match build() {
+                        Ok(r) => Ring::Ready(Box::new(r), std::process::id()),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "io_uring unavailable: publishes send to each subscriber alone");
+                            Ring::Unavailable
+                        }
+                    };
+                }
+                // Forked since: the parent's ring is left alone, and not even dropped here (a forked
+                // child of a threaded process may find the allocator's lock held).
+                Ring::Ready(_, pid) if *pid != std::process::id() => {
+                    std::mem::forget(std::mem::replace(&mut *ring, Ring::Unavailable));
+                }
+                _ => {}
             }
-            matches!(*ring, Ring::Ready(_))
+            matches!(*ring, Ring::Ready(..))
         })
     }
 
@@ -168,7 +178,7 @@ mod ring {
         debug_assert!(sends.len() <= BATCH && taken.len() >= sends.len());
         RING.with(|cell| {
             let mut ring = cell.borrow_mut();
-            let Ring::Ready(r) = &mut *ring else { return false };
+            let Ring::Ready(r, _) = &mut *ring else { return false };
             if submit(r, sends, taken).is_err() {
                 // The ring failed in a way a retry does not mend: what it sent is in `taken`, the rest
                 // counts as not taken (the writer sends it), and this thread sends one by one from
@@ -286,6 +296,40 @@ mod tests {
             client.read_exact(&mut got).unwrap();
             assert_eq!(&got, m, "each peer reads its own message");
         }
+    }
+
+    #[test]
+    fn a_child_forked_after_a_batch_leaves_the_parents_ring_alone() {
+        if !usable() {
+            eprintln!("io_uring unavailable here: nothing to test");
+            return;
+        }
+        // SAFETY: the child only reads its pid, updates this thread's ring slot without allocating,
+        // and exits without unwinding or running destructors.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0, "fork failed");
+        if child == 0 {
+            let code = if usable() { 1 } else { 0 };
+            // SAFETY: ends the child at once.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child just forked.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the child finds no ring to use");
+        assert!(usable(), "the parent keeps its ring");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let sends = [RingSend { fd: server.as_raw_fd(), ptr: b"still".as_ptr(), len: 5 }];
+        let mut taken = [0usize; 1];
+        // SAFETY: the socket and the bytes live until the end of the test.
+        assert!(unsafe { send_all(&sends, &mut taken) });
+        assert_eq!(taken[0], 5, "and it still sends");
+        let mut got = [0u8; 5];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"still");
     }
 
     #[test]
