@@ -108,7 +108,12 @@ async fn a_publish_larger_than_the_socket_takes_arrives_whole_before_the_next_se
 
 #[tokio::test]
 async fn a_lone_publish_to_more_subscribers_than_one_system_call_sends_reaches_each_once_in_order() {
-    // More subscribers than one batch of sends (256): the publish leaves in several batches.
+    lone_publish_to_300_subscribers().await;
+}
+
+/// More subscribers than one batch of sends (256): the publish leaves in several batches (where
+/// this thread batches: `wssession_core::topics::batched_sends`).
+async fn lone_publish_to_300_subscribers() {
     let server = start(ServerConfig::default(), Handler::events(Rounds::default())).await;
     let mut subscribers = Vec::new();
     for _ in 0..300 {
@@ -125,6 +130,11 @@ async fn a_lone_publish_to_more_subscribers_than_one_system_call_sends_reaches_e
 
 #[tokio::test]
 async fn a_lone_publish_larger_than_the_sockets_take_reaches_every_subscriber_whole_before_their_next_send() {
+    lone_large_publish_to_3_subscribers().await;
+}
+
+/// 8 MiB to 3 subscribers: each socket takes part of it at once, the rest waits for its writer.
+async fn lone_large_publish_to_3_subscribers() {
     let session = SessionConfig { write_high_water: 64 << 20, write_hard_limit: 64 << 20, ..SessionConfig::default() };
     let (server, mut sessions) = session_server(ServerConfig { session, ..ServerConfig::default() }).await;
     let mut clients = Vec::new();
@@ -148,4 +158,26 @@ async fn a_lone_publish_larger_than_the_sockets_take_reaches_every_subscriber_wh
         assert_eq!(next(client).await, Some(Message::text("after")));
         assert_eq!(next(client).await, Some(Message::text("small")));
     }
+}
+
+#[test]
+fn without_io_uring_each_subscriber_is_written_alone_with_the_same_results() {
+    // A process of its own: the switch is read once per process.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "without_io_uring_child", "--ignored", "--test-threads=1"])
+        .env("WSSESSION_IO_URING", "0")
+        .output()
+        .expect("the child process runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the child passes:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("1 passed"), "the child test ran:\n{stdout}");
+}
+
+/// The second process of `without_io_uring_each_subscriber_is_written_alone_with_the_same_results`.
+#[tokio::test]
+#[ignore = "run by without_io_uring_each_subscriber_is_written_alone_with_the_same_results with WSSESSION_IO_URING=0"]
+async fn without_io_uring_child() {
+    assert!(!wssession_core::topics::batched_sends(), "WSSESSION_IO_URING=0 turns the batches off");
+    lone_publish_to_300_subscribers().await;
+    lone_large_publish_to_3_subscribers().await;
 }

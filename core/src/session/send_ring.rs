@@ -133,8 +133,26 @@ mod ring {
     /// `io_uring_enter` flag: wait for completions (`IORING_ENTER_GETEVENTS`).
     const ENTER_GETEVENTS: u32 = 1;
 
+    /// Whether batches are allowed: `WSSESSION_IO_URING=0` (or `off`) turns them off for the
+    /// process, for A/B measurements and for sandboxes that report every refused system call.
+    /// Read once.
+    fn allowed() -> bool {
+        static ALLOWED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ALLOWED.get_or_init(|| match std::env::var("WSSESSION_IO_URING").as_deref() {
+            Err(_) | Ok("1" | "on") => true,
+            Ok("0" | "off") => false,
+            Ok(other) => {
+                tracing::warn!(value = other, "WSSESSION_IO_URING not understood (0/off or 1/on): io_uring stays on");
+                true
+            }
+        })
+    }
+
     /// A ring for this thread's batches, or why there is none.
     fn build() -> io::Result<IoUring> {
+        if !allowed() {
+            return Err(io::Error::other("turned off by WSSESSION_IO_URING"));
+        }
         // Only this thread submits to it, and completions need no interrupt of the submitter. These
         // flags need Linux 6.0, which is also where the rest of this module's assumptions are checked
         // (a send flagged MSG_DONTWAIT completes inside the submitting call, never waits for room):

@@ -77,6 +77,20 @@ pub struct Published {
     pub closed: usize,
 }
 
+/// Whether a publish made on this thread hands its subscribers' writes to the kernel in batches
+/// (io_uring: Linux 6.0 or later, not refused by a sandbox, not turned off with
+/// `WSSESSION_IO_URING=0`); otherwise each subscriber is written alone, with the same results.
+pub fn batched_sends() -> bool {
+    #[cfg(unix)]
+    {
+        crate::session::send_ring::usable()
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
 /// Checks a topic name given as bytes (JS buffers, Python bytes): UTF-8 without NUL, 1 to
 /// [`MAX_TOPIC_LEN`] bytes (the rule every surface applies).
 pub fn topic_name(bytes: &[u8]) -> Result<&str> {
