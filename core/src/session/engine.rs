@@ -346,13 +346,17 @@ pub(super) fn finish(s: &Session) {
 /// when everything queued went out (`written`: [`Outbox::write_direct`]'s result), or hands the rest on.
 pub(super) fn after_direct_write(s: &Session, ob: &mut Outbox, written: Option<(u64, bool)>) {
     match written {
-        Some((seq, has_close)) => {
-            s.shared.written.publish(seq);
-            if has_close {
-                s.shared.life.wake();
-            }
-        }
+        Some((seq, has_close)) => all_written(s, seq, has_close),
         None => kick(s, ob),
+    }
+}
+
+/// Everything queued up to `seq` is with the socket: wakes the flushes waiting for it, and the
+/// closing handshake when our Close was among it.
+fn all_written(s: &Session, seq: u64, has_close: bool) {
+    s.shared.written.publish(seq);
+    if has_close {
+        s.shared.life.wake();
     }
 }
 
@@ -370,10 +374,7 @@ pub(super) fn kick(s: &Session, ob: &mut Outbox) {
             written
         }
     {
-        sh.written.publish(seq);
-        if has_close {
-            sh.life.wake();
-        }
+        all_written(s, seq, has_close);
         return;
     }
     if !ob.direct.as_ref().is_some_and(|direct| direct.spawn_writer()) {

@@ -273,7 +273,20 @@ mod ring {
 mod tests {
     use super::*;
     use std::io::Read;
+    use std::net::{Shutdown, TcpListener, TcpStream};
     use std::os::fd::AsRawFd;
+
+    /// A loopback connection: the client end, and the server end (non-blocking) the batches write to.
+    fn connected(listener: &TcpListener) -> (TcpStream, TcpStream) {
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (client, server)
+    }
+
+    fn listener() -> TcpListener {
+        TcpListener::bind("127.0.0.1:0").unwrap()
+    }
 
     #[test]
     fn a_batch_reaches_every_socket_and_reports_what_each_took() {
@@ -281,27 +294,17 @@ mod tests {
             eprintln!("io_uring unavailable here: nothing to test");
             return;
         }
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut pairs = Vec::new();
-        for _ in 0..5 {
-            let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-            let (server, _) = listener.accept().unwrap();
-            server.set_nonblocking(true).unwrap();
-            pairs.push((client, server));
-        }
-        // The last one's peer has gone: its send fails and counts as nothing taken.
-        let (gone, _) = pairs.pop().unwrap();
-        drop(gone);
+        let listener = listener();
+        let mut pairs: Vec<_> = (0..4).map(|_| connected(&listener)).collect();
         let messages: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10 + i as usize]).collect();
         let mut sends: Vec<RingSend> = pairs
             .iter()
             .zip(&messages)
             .map(|((_, s), m)| RingSend { fd: s.as_raw_fd(), ptr: m.as_ptr(), len: m.len() })
             .collect();
-        let closed = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (closed_server, _) = listener.accept().unwrap();
-        closed_server.set_nonblocking(true).unwrap();
-        closed_server.shutdown(std::net::Shutdown::Write).unwrap();
+        // The fifth socket is shut for writing: its send fails and counts as nothing taken.
+        let (closed, closed_server) = connected(&listener);
+        closed_server.shutdown(Shutdown::Write).unwrap();
         drop(closed);
         sends.push(RingSend { fd: closed_server.as_raw_fd(), ptr: messages[4].as_ptr(), len: messages[4].len() });
         let mut taken = vec![usize::MAX; sends.len()];
@@ -336,10 +339,7 @@ mod tests {
         assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the child finds no ring to use");
         assert!(usable(), "the parent keeps its ring");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        server.set_nonblocking(true).unwrap();
+        let (mut client, server) = connected(&listener());
         let sends = [RingSend { fd: server.as_raw_fd(), ptr: b"still".as_ptr(), len: 5 }];
         let mut taken = [0usize; 1];
         // SAFETY: the socket and the bytes live until the end of the test.
@@ -356,10 +356,7 @@ mod tests {
             eprintln!("io_uring unavailable here: nothing to test");
             return;
         }
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        server.set_nonblocking(true).unwrap();
+        let (_client, server) = connected(&listener());
         let big = vec![7u8; 64 << 20];
         let sends = [RingSend { fd: server.as_raw_fd(), ptr: big.as_ptr(), len: big.len() }];
         let mut taken = [0usize; 1];

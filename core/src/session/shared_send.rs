@@ -174,7 +174,6 @@ impl Session {
         if batch
             && !ob.need_drain
             && !sh.life.is_terminated()
-            && ob.direct.is_some()
             && let Some(fd) = ob.direct_fd()
             && ob.tail_only().is_some()
         {
